@@ -1,0 +1,385 @@
+//! Pricing: line totals, subtotal, discount, tax and total, with the rounding written down.
+//!
+//! See the crate documentation for the rounding rule in prose; [`price`] is its only
+//! implementation.
+
+use rust_decimal::{Decimal, RoundingStrategy};
+use serde::{Deserialize, Serialize};
+
+use crate::money::{MoneyError, bounded};
+use crate::order::{NewLineItem, NewOrder, Quantity};
+use crate::{Currency, ProductId};
+
+/// How a half-way value rounds to the policy's minor units.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RoundingMode {
+    /// 0.125 → 0.13, 0.135 → 0.14: "commercial" rounding, what receipts and most tax
+    /// authorities expect. The default.
+    HalfUp,
+    /// 0.125 → 0.12, 0.135 → 0.14: banker's rounding, unbiased over many roundings.
+    HalfEven,
+}
+
+/// Where tax is rounded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TaxRounding {
+    /// Tax is computed on the order's taxable amount and rounded once. The default.
+    PerOrder,
+    /// The discount is spread over the lines, each line's tax is rounded, and the rounded
+    /// line taxes are summed: what jurisdictions that tax per invoice line require.
+    PerLine,
+}
+
+/// The rounding rules an order was priced with. Stored with the order, so it can be re-priced
+/// exactly later even if ordo's defaults or ISO's minor units change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "RoundingPolicyFields")]
+pub struct RoundingPolicy {
+    minor_units: u8,
+    mode: RoundingMode,
+    tax: TaxRounding,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RoundingPolicyFields {
+    minor_units: u8,
+    mode: RoundingMode,
+    tax: TaxRounding,
+}
+
+/// The largest number of minor units a policy may round to (ISO 4217's largest is 4).
+pub const MAX_MINOR_UNITS: u8 = 4;
+
+/// A rounding policy with an impossible number of minor units.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("minor units must be at most {MAX_MINOR_UNITS}, got {0}")]
+pub struct InvalidPolicy(pub u8);
+
+impl TryFrom<RoundingPolicyFields> for RoundingPolicy {
+    type Error = InvalidPolicy;
+
+    fn try_from(fields: RoundingPolicyFields) -> Result<Self, Self::Error> {
+        Self::new(fields.minor_units, fields.mode, fields.tax)
+    }
+}
+
+impl RoundingPolicy {
+    /// A policy rounding to `minor_units` decimals.
+    ///
+    /// # Errors
+    /// [`InvalidPolicy`] when `minor_units` exceeds [`MAX_MINOR_UNITS`].
+    pub fn new(
+        minor_units: u8,
+        mode: RoundingMode,
+        tax: TaxRounding,
+    ) -> Result<Self, InvalidPolicy> {
+        if minor_units > MAX_MINOR_UNITS {
+            return Err(InvalidPolicy(minor_units));
+        }
+        Ok(Self {
+            minor_units,
+            mode,
+            tax,
+        })
+    }
+
+    /// ordo's default for `currency`: its ISO minor units, half-up, tax rounded per order.
+    pub fn default_for(currency: Currency) -> Self {
+        Self {
+            minor_units: currency.minor_units().min(MAX_MINOR_UNITS),
+            mode: RoundingMode::HalfUp,
+            tax: TaxRounding::PerOrder,
+        }
+    }
+
+    /// Decimals every priced amount carries.
+    pub fn minor_units(self) -> u8 {
+        self.minor_units
+    }
+
+    /// How half-way values round.
+    pub fn mode(self) -> RoundingMode {
+        self.mode
+    }
+
+    /// Where tax is rounded.
+    pub fn tax(self) -> TaxRounding {
+        self.tax
+    }
+
+    /// Rounds `amount` to the policy's minor units and writes it with exactly that many decimals.
+    pub fn round(self, amount: Decimal) -> Decimal {
+        let strategy = match self.mode {
+            RoundingMode::HalfUp => RoundingStrategy::MidpointAwayFromZero,
+            RoundingMode::HalfEven => RoundingStrategy::MidpointNearestEven,
+        };
+        let mut rounded = amount.round_dp_with_strategy(self.scale(), strategy);
+        rounded.rescale(self.scale());
+        rounded
+    }
+
+    fn scale(self) -> u32 {
+        u32::from(self.minor_units)
+    }
+}
+
+/// An order-level discount.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Discount {
+    /// A fixed amount off the subtotal, capped at the subtotal so a total never goes below zero.
+    Fixed {
+        /// The amount off, in the order's currency.
+        #[serde(with = "crate::amount_serde")]
+        amount: Decimal,
+    },
+    /// A percentage of the subtotal, 0 to 100.
+    Percentage {
+        /// The percentage (`"12.5"` is 12.5 %).
+        #[serde(with = "crate::amount_serde")]
+        percent: Decimal,
+    },
+}
+
+/// One priced line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PricedLine {
+    /// The product.
+    pub product_id: ProductId,
+    /// How many.
+    pub quantity: Quantity,
+    /// The price of one, with the policy's minor units.
+    #[serde(with = "crate::amount_serde")]
+    pub unit_price: Decimal,
+    /// `quantity × unit_price`, exact.
+    #[serde(with = "crate::amount_serde")]
+    pub line_total: Decimal,
+}
+
+/// A fully priced order: what the customer is charged and how it was computed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pricing {
+    /// The currency of every amount.
+    pub currency: Currency,
+    /// The priced lines, in the order given.
+    pub lines: Vec<PricedLine>,
+    /// Σ line totals.
+    #[serde(with = "crate::amount_serde")]
+    pub subtotal: Decimal,
+    /// The discount as asked for, if any.
+    pub discount_rule: Option<Discount>,
+    /// The discount applied: 0 to `subtotal`.
+    #[serde(with = "crate::amount_serde")]
+    pub discount: Decimal,
+    /// The tax rate applied, if any (`0.2` is 20 %).
+    #[serde(with = "crate::amount_serde::option")]
+    pub tax_rate: Option<Decimal>,
+    /// Tax on `subtotal − discount`, rounded as the policy says.
+    #[serde(with = "crate::amount_serde")]
+    pub tax: Decimal,
+    /// `subtotal − discount + tax`, exactly.
+    #[serde(with = "crate::amount_serde")]
+    pub total: Decimal,
+    /// The rules these figures were computed with.
+    pub rounding: RoundingPolicy,
+}
+
+/// Why an order cannot be priced.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PricingError {
+    /// An amount would pass [`crate::MAX_AMOUNT`].
+    #[error("the order's amounts are too large: {0}")]
+    Overflow(#[from] MoneyError),
+}
+
+/// Prices `order` under `policy`. Pure: the same inputs always give the same figures.
+///
+/// # Errors
+/// [`PricingError::Overflow`] when an amount would pass [`crate::MAX_AMOUNT`].
+///
+/// # Examples
+/// ```
+/// # use std::str::FromStr;
+/// # use rust_decimal::Decimal;
+/// use ordo_domain::{price, OrderDraft, NewOrder, RoundingPolicy};
+///
+/// let draft: OrderDraft = serde_json::from_str(r#"{
+///     "customer_id": "0193a1a0-0000-7000-8000-000000000001",
+///     "currency": "USD",
+///     "items": [
+///         { "product_id": "0193a1a0-0000-7000-8000-0000000000aa", "quantity": 3, "unit_price": "19.99" },
+///         { "product_id": "0193a1a0-0000-7000-8000-0000000000bb", "quantity": 1, "unit_price": 5 }
+///     ],
+///     "discount": { "type": "percentage", "percent": "10" },
+///     "tax_rate": "0.0825"
+/// }"#).unwrap();
+/// let order = NewOrder::parse(&draft).unwrap();
+/// let priced = price(&order, RoundingPolicy::default_for(order.currency())).unwrap();
+/// assert_eq!(priced.subtotal.to_string(), "64.97");  // 3 × 19.99 + 5.00
+/// assert_eq!(priced.discount.to_string(), "6.50");   // 6.497 rounds half-up
+/// assert_eq!(priced.tax.to_string(), "4.82");        // 58.47 × 0.0825 = 4.823775
+/// assert_eq!(priced.total.to_string(), "63.29");     // 64.97 − 6.50 + 4.82
+/// ```
+pub fn price(order: &NewOrder, policy: RoundingPolicy) -> Result<Pricing, PricingError> {
+    let lines = order
+        .items()
+        .iter()
+        .map(|item| price_line(item, policy))
+        .collect::<Result<Vec<_>, _>>()?;
+    let subtotal = lines
+        .iter()
+        .try_fold(policy.round(Decimal::ZERO), |sum, line| {
+            sum.checked_add(line.line_total)
+                .ok_or(MoneyError::Overflow)
+                .and_then(bounded)
+        })?;
+    let discount = applied_discount(order.discount(), subtotal, policy)?;
+    let taxable = subtotal.checked_sub(discount).ok_or(MoneyError::Overflow)?;
+    let tax = match (order.tax_rate(), policy.tax()) {
+        (None, _) => policy.round(Decimal::ZERO),
+        (Some(rate), TaxRounding::PerOrder) => policy.round(checked_product(taxable, rate)?),
+        (Some(rate), TaxRounding::PerLine) => {
+            per_line_tax(&lines, subtotal, discount, rate, policy)?
+        }
+    };
+    let total = bounded(taxable.checked_add(tax).ok_or(MoneyError::Overflow)?)?;
+    Ok(Pricing {
+        currency: order.currency(),
+        lines,
+        subtotal,
+        discount_rule: order.discount(),
+        discount,
+        tax_rate: order.tax_rate(),
+        tax,
+        total,
+        rounding: policy,
+    })
+}
+
+fn price_line(item: &NewLineItem, policy: RoundingPolicy) -> Result<PricedLine, MoneyError> {
+    // Validation keeps unit prices within the currency's minor units, so this product is exact
+    // and the rounding below only sets the scale.
+    let exact = checked_product(item.unit_price(), Decimal::from(item.quantity().get()))?;
+    Ok(PricedLine {
+        product_id: item.product_id(),
+        quantity: item.quantity(),
+        unit_price: policy.round(item.unit_price()),
+        line_total: policy.round(exact),
+    })
+}
+
+fn applied_discount(
+    discount: Option<Discount>,
+    subtotal: Decimal,
+    policy: RoundingPolicy,
+) -> Result<Decimal, MoneyError> {
+    let amount = match discount {
+        None => Decimal::ZERO,
+        Some(Discount::Fixed { amount }) => amount,
+        Some(Discount::Percentage { percent }) => {
+            checked_product(subtotal, checked_product(percent, Decimal::new(1, 2))?)?
+        }
+    };
+    // Never below zero, never more than the subtotal.
+    Ok(policy.round(amount.clamp(Decimal::ZERO, subtotal)))
+}
+
+/// Spreads `discount` over the lines in proportion to their totals (largest remainder, so the
+/// shares add up to the discount exactly), then rounds each line's tax and sums them.
+fn per_line_tax(
+    lines: &[PricedLine],
+    subtotal: Decimal,
+    discount: Decimal,
+    rate: Decimal,
+    policy: RoundingPolicy,
+) -> Result<Decimal, MoneyError> {
+    let line_units: Vec<i128> = lines
+        .iter()
+        .map(|line| line.line_total.mantissa())
+        .collect();
+    let shares = allocate(discount.mantissa(), subtotal.mantissa(), &line_units)?;
+    let mut tax = policy.round(Decimal::ZERO);
+    for (units, share) in line_units.iter().zip(shares) {
+        let taxable_units = units.checked_sub(share).ok_or(MoneyError::Overflow)?;
+        let taxable =
+            Decimal::try_from_i128_with_scale(taxable_units, u32::from(policy.minor_units()))
+                .map_err(|_| MoneyError::Overflow)?;
+        let line_tax = policy.round(checked_product(taxable, rate)?);
+        tax = bounded(tax.checked_add(line_tax).ok_or(MoneyError::Overflow)?)?;
+    }
+    Ok(tax)
+}
+
+/// Splits `amount` minor units over `weights` (summing to `total`) by the largest-remainder
+/// method. Ties go to the larger weight; equal weights with equal remainders are
+/// interchangeable, so the result does not depend on the order of the lines.
+fn allocate(amount: i128, total: i128, weights: &[i128]) -> Result<Vec<i128>, MoneyError> {
+    if total == 0 {
+        return Ok(vec![0; weights.len()]);
+    }
+    let mut shares = Vec::with_capacity(weights.len());
+    let mut remainders = Vec::with_capacity(weights.len());
+    for (index, weight) in weights.iter().enumerate() {
+        let scaled = amount.checked_mul(*weight).ok_or(MoneyError::Overflow)?;
+        shares.push(scaled.checked_div(total).ok_or(MoneyError::Overflow)?);
+        remainders.push((
+            scaled.checked_rem(total).ok_or(MoneyError::Overflow)?,
+            *weight,
+            index,
+        ));
+    }
+    let given: i128 = shares.iter().sum();
+    let left = usize::try_from(amount.saturating_sub(given)).map_err(|_| MoneyError::Overflow)?;
+    remainders.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(b.1.cmp(&a.1)));
+    for (_, _, index) in remainders.into_iter().take(left) {
+        if let Some(share) = shares.get_mut(index) {
+            *share = share.saturating_add(1);
+        }
+    }
+    Ok(shares)
+}
+
+fn checked_product(a: Decimal, b: Decimal) -> Result<Decimal, MoneyError> {
+    bounded(a.checked_mul(b).ok_or(MoneyError::Overflow)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy(mode: RoundingMode) -> RoundingPolicy {
+        RoundingPolicy::new(2, mode, TaxRounding::PerOrder).unwrap()
+    }
+
+    #[test]
+    fn half_up_and_half_even_differ_only_on_even_neighbours() {
+        let d = |s: &str| s.parse::<Decimal>().unwrap();
+        assert_eq!(policy(RoundingMode::HalfUp).round(d("0.125")), d("0.13"));
+        assert_eq!(policy(RoundingMode::HalfEven).round(d("0.125")), d("0.12"));
+        assert_eq!(policy(RoundingMode::HalfUp).round(d("0.135")), d("0.14"));
+        assert_eq!(policy(RoundingMode::HalfEven).round(d("0.135")), d("0.14"));
+        assert_eq!(
+            policy(RoundingMode::HalfEven).round(d("7")).to_string(),
+            "7.00"
+        );
+    }
+
+    #[test]
+    fn allocation_adds_up_and_favours_larger_remainders() {
+        // 10 units over weights 1:1:1 → 4, 3, 3 in some order; sum is exact.
+        let shares = allocate(10, 3, &[1, 1, 1]).unwrap();
+        assert_eq!(shares.iter().sum::<i128>(), 10);
+        assert_eq!(allocate(100, 300, &[100, 200]).unwrap(), vec![33, 67]);
+        assert_eq!(allocate(5, 0, &[0, 0]).unwrap(), vec![0, 0]);
+    }
+
+    #[test]
+    fn policies_past_four_minor_units_are_refused() {
+        assert!(RoundingPolicy::new(5, RoundingMode::HalfUp, TaxRounding::PerLine).is_err());
+        let json = r#"{"minor_units":9,"mode":"half_up","tax":"per_order"}"#;
+        assert!(serde_json::from_str::<RoundingPolicy>(json).is_err());
+    }
+}

@@ -1,0 +1,135 @@
+//! Validation errors that name the field they are about (`items[3].quantity`).
+
+use std::fmt;
+
+use rust_decimal::Decimal;
+use serde::Serialize;
+
+/// What is wrong with one field.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
+#[serde(tag = "code", rename_all = "snake_case")]
+pub enum Violation {
+    /// An order needs at least one line item.
+    #[error("an order needs at least one item")]
+    NoItems,
+    /// Too many line items.
+    #[error("an order has at most {max} items")]
+    TooManyItems {
+        /// The maximum.
+        max: usize,
+    },
+    /// A quantity outside `1..=max`.
+    #[error("must be between 1 and {max}")]
+    QuantityOutOfRange {
+        /// The maximum.
+        max: u32,
+    },
+    /// A negative amount where only zero or more makes sense.
+    #[error("must not be negative")]
+    Negative,
+    /// More decimals than allowed.
+    #[error("must have at most {max_scale} decimal places")]
+    TooPrecise {
+        /// The most decimals allowed.
+        max_scale: u32,
+    },
+    /// An amount beyond [`crate::MAX_AMOUNT`].
+    #[error("must be at most {max}")]
+    TooLarge {
+        /// The maximum.
+        max: Decimal,
+    },
+    /// Not an ISO 4217 currency with minor units.
+    #[error("unknown currency: expected an ISO 4217 code such as \"USD\"")]
+    UnknownCurrency,
+    /// A tax rate outside `[0, 1)`.
+    #[error("must be at least 0 and less than 1 (0.2 is 20%)")]
+    TaxRateOutOfRange,
+    /// A percentage outside `[0, 100]`.
+    #[error("must be between 0 and 100")]
+    PercentOutOfRange,
+    /// A required text that is empty or only white space.
+    #[error("must not be empty")]
+    Empty,
+    /// A text longer than allowed.
+    #[error("must be at most {max} characters")]
+    TooLong {
+        /// The most characters allowed.
+        max: usize,
+    },
+}
+
+/// One field's problem: where, and what.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
+#[error("{field}: {violation}")]
+pub struct FieldError {
+    /// The field's path in the request, such as `items[3].quantity`.
+    pub field: String,
+    /// What is wrong with it.
+    pub violation: Violation,
+}
+
+/// Every problem found in one input, so a client can fix them all in one go. Never empty.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct ValidationErrors(Vec<FieldError>);
+
+impl ValidationErrors {
+    /// The problems, in the order the fields appear.
+    pub fn errors(&self) -> &[FieldError] {
+        &self.0
+    }
+
+    /// The problem with `field`, if there is one.
+    pub fn for_field(&self, field: &str) -> Option<&Violation> {
+        self.0
+            .iter()
+            .find(|error| error.field == field)
+            .map(|error| &error.violation)
+    }
+}
+
+impl fmt::Display for ValidationErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut separator = "";
+        for error in &self.0 {
+            write!(f, "{separator}{error}")?;
+            separator = "; ";
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ValidationErrors {}
+
+/// Collects field errors while a value is parsed.
+#[derive(Debug, Default)]
+pub(crate) struct Collector(Vec<FieldError>);
+
+impl Collector {
+    pub(crate) fn push(&mut self, field: impl Into<String>, violation: Violation) {
+        self.0.push(FieldError {
+            field: field.into(),
+            violation,
+        });
+    }
+
+    /// Keeps the value if it parsed, records the error otherwise.
+    pub(crate) fn check<T>(
+        &mut self,
+        field: impl FnOnce() -> String,
+        result: Result<T, Violation>,
+    ) -> Option<T> {
+        result
+            .map_err(|violation| self.push(field(), violation))
+            .ok()
+    }
+
+    pub(crate) fn finish<T>(self, value: Option<T>) -> Result<T, ValidationErrors> {
+        match value {
+            Some(value) if self.0.is_empty() => Ok(value),
+            // `value` is only `None` when an error was recorded, so this list is never empty.
+            _ => Err(ValidationErrors(self.0)),
+        }
+    }
+}

@@ -1,0 +1,172 @@
+//! ordo's project tasks, run as `cargo xtask <task>`.
+//!
+//! `cargo xtask ci` is the one gate: the same command a newcomer runs, `.ci/run` runs, and the
+//! GitHub workflow runs. It stops at the first failure and says which step failed.
+
+mod postgres;
+
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+use xshell::{Shell, cmd};
+
+#[derive(Parser)]
+#[command(name = "cargo xtask", about = "ordo's project tasks")]
+struct Cli {
+    #[command(subcommand)]
+    task: Task,
+}
+
+#[derive(Subcommand)]
+enum Task {
+    /// Everything CI checks, in order: fmt, clippy, tests, the wasm build, cargo-deny.
+    Ci,
+    /// Check formatting (`cargo fmt --check`).
+    Fmt,
+    /// Lint with clippy, warnings as errors.
+    Lint,
+    /// Run the whole test suite (nextest when installed, plus doc tests) with a database.
+    Test,
+    /// Build the domain crate for the browser (`wasm32-unknown-unknown`).
+    Wasm,
+    /// Check dependencies' licenses, bans and sources with cargo-deny.
+    Deny,
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let sh = Shell::new()?;
+    sh.change_dir(workspace_root());
+    match cli.task {
+        Task::Ci => ci(&sh),
+        Task::Fmt => fmt(&sh),
+        Task::Lint => lint(&sh),
+        Task::Test => test(&sh),
+        Task::Wasm => wasm(&sh),
+        Task::Deny => deny(&sh),
+    }
+}
+
+fn workspace_root() -> std::path::PathBuf {
+    let xtask_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    xtask_dir.parent().unwrap_or(xtask_dir).to_path_buf()
+}
+
+/// One step of the gate.
+type Step = fn(&Shell) -> Result<()>;
+
+fn ci(sh: &Shell) -> Result<()> {
+    let steps: [(&str, Step); 5] = [
+        ("fmt", fmt),
+        ("clippy", lint),
+        ("tests", test),
+        ("wasm build", wasm),
+        ("cargo deny", deny),
+    ];
+    let started = Instant::now();
+    for (name, step) in steps {
+        say(&format!("==> {name}"));
+        let step_started = Instant::now();
+        step(sh).with_context(|| format!("cargo xtask ci: the {name} step failed"))?;
+        say(&format!("<== {name} ok ({:.0?})", step_started.elapsed()));
+    }
+    say(&format!(
+        "cargo xtask ci: all steps passed in {:.0?}",
+        started.elapsed()
+    ));
+    Ok(())
+}
+
+fn fmt(sh: &Shell) -> Result<()> {
+    cmd!(sh, "cargo fmt --all --check")
+        .run()
+        .context("formatting differs: run `cargo fmt --all` and commit the result")
+}
+
+fn lint(sh: &Shell) -> Result<()> {
+    cmd!(
+        sh,
+        "cargo clippy --workspace --all-targets --locked -- -D warnings"
+    )
+    .run()?;
+    Ok(())
+}
+
+fn test(sh: &Shell) -> Result<()> {
+    let database = postgres::ensure(sh)?;
+    let _env = sh.push_env("DATABASE_URL", database.url());
+    if cmd!(sh, "cargo nextest --version")
+        .quiet()
+        .ignore_stdout()
+        .ignore_stderr()
+        .run()
+        .is_ok()
+    {
+        cmd!(sh, "cargo nextest run --workspace --locked --no-fail-fast").run()?;
+        // nextest does not run doc tests.
+        cmd!(sh, "cargo test --workspace --locked --doc").run()?;
+    } else {
+        say("cargo-nextest not found: running `cargo test` instead");
+        cmd!(sh, "cargo test --workspace --locked").run()?;
+    }
+    Ok(())
+}
+
+fn wasm(sh: &Shell) -> Result<()> {
+    let installed = cmd!(sh, "rustup target list --installed")
+        .read()
+        .unwrap_or_default();
+    if !installed
+        .lines()
+        .any(|line| line.trim() == "wasm32-unknown-unknown")
+    {
+        say("installing the wasm32-unknown-unknown target (rustup target add)");
+        cmd!(sh, "rustup target add wasm32-unknown-unknown")
+            .run()
+            .context("could not add the wasm32 target: is rustup installed?")?;
+    }
+    cmd!(
+        sh,
+        "cargo build -p ordo-domain --target wasm32-unknown-unknown --locked"
+    )
+    .run()?;
+    Ok(())
+}
+
+fn deny(sh: &Shell) -> Result<()> {
+    if cmd!(sh, "cargo deny --version")
+        .quiet()
+        .ignore_stdout()
+        .ignore_stderr()
+        .run()
+        .is_err()
+    {
+        say(
+            "installing cargo-deny (cargo install --locked cargo-deny); this takes a few minutes once",
+        );
+        cmd!(sh, "cargo install --locked cargo-deny")
+            .run()
+            .context("could not install cargo-deny")?;
+    }
+    // The advisories check clones a database from the network; these machines cannot reach it.
+    cmd!(sh, "cargo deny --all-features check bans licenses sources").run()?;
+    Ok(())
+}
+
+/// Progress for the person at the terminal.
+fn say(message: &str) {
+    #[allow(clippy::print_stderr, reason = "xtask reports progress on stderr")]
+    {
+        eprintln!("{message}");
+    }
+}
+
+/// Fails with `message` unless `condition` holds.
+fn ensure_that(condition: bool, message: &str) -> Result<()> {
+    if condition {
+        Ok(())
+    } else {
+        bail!("{message}")
+    }
+}
