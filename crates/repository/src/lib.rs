@@ -1,4 +1,32 @@
-//! Storage traits for ordo and their PostgreSQL and SQLite implementations.
+//! Storage for ordo: the [`OrderRepository`] trait, and its PostgreSQL ([`PgStore`]) and
+//! SQLite ([`SqliteStore`]) implementations.
 //!
-//! Empty until issue #3 lands: this crate will own every line of SQL, and its traits will
-//! speak only in `ordo-domain` types so no sqlx type leaks to the service.
+//! The traits speak only in `ordo-domain` types; no sqlx type crosses them. The implementations
+//! sit behind the `postgres` and `sqlite` cargo features (both on by default), so a crate that
+//! only needs the traits (the service) builds without sqlx. The `mock` feature adds mockall
+//! fakes (`MockOrderRepository`), and `test-util` adds fresh throwaway databases for tests.
+//!
+//! All of ordo's SQL lives in this crate, and its schema in `migrations/postgres` and
+//! `migrations/sqlite`, applied by each store's `migrate()`.
+
+mod cursor;
+mod error;
+mod orders;
+#[cfg(feature = "postgres")]
+mod postgres;
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
+mod sql;
+#[cfg(feature = "sqlite")]
+mod sqlite;
+#[cfg(feature = "test-util")]
+pub mod testing;
+
+pub use cursor::{Cursor, InvalidCursor};
+pub use error::{BoxError, RepoError};
+#[cfg(feature = "mock")]
+pub use orders::MockOrderRepository;
+pub use orders::{InvalidPageSize, ListQuery, MAX_PAGE_SIZE, OrderRepository, Page, PageSize};
+#[cfg(feature = "postgres")]
+pub use postgres::{PgOptions, PgStore};
+#[cfg(feature = "sqlite")]
+pub use sqlite::{SqliteOptions, SqliteStore};

@@ -1,0 +1,145 @@
+//! The order storage port.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use ordo_domain::{CustomerId, Order, OrderId, OrderStatus, Version};
+
+use crate::{Cursor, RepoError};
+
+/// The largest page a list may ask for.
+pub const MAX_PAGE_SIZE: u32 = 100;
+
+/// A page size in `1..=MAX_PAGE_SIZE`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageSize(u32);
+
+/// A page size of zero or over [`MAX_PAGE_SIZE`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("page size must be between 1 and {MAX_PAGE_SIZE}, got {0}")]
+pub struct InvalidPageSize(pub u64);
+
+impl PageSize {
+    /// The page size used when a caller gives none.
+    pub const DEFAULT: Self = Self(20);
+
+    /// A page size, if it is in range: over the cap is an error, never a silent clamp.
+    ///
+    /// # Errors
+    /// [`InvalidPageSize`].
+    pub fn new(size: u64) -> Result<Self, InvalidPageSize> {
+        u32::try_from(size)
+            .ok()
+            .filter(|s| (1..=MAX_PAGE_SIZE).contains(s))
+            .map(Self)
+            .ok_or(InvalidPageSize(size))
+    }
+
+    /// The number.
+    pub fn get(self) -> u32 {
+        self.0
+    }
+}
+
+impl Default for PageSize {
+    fn default() -> Self {
+        Self::DEFAULT
+    }
+}
+
+/// Which of a customer's orders to list, and where to start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListQuery {
+    /// Whose orders.
+    pub customer_id: CustomerId,
+    /// Only orders in this status.
+    pub status: Option<OrderStatus>,
+    /// Only orders created at or after this instant.
+    pub created_after: Option<DateTime<Utc>>,
+    /// Only orders created strictly before this instant.
+    pub created_before: Option<DateTime<Utc>>,
+    /// At most this many orders.
+    pub limit: PageSize,
+    /// Continue after this position (from a previous [`Page::next`]).
+    pub after: Option<Cursor>,
+}
+
+impl ListQuery {
+    /// The first page of a customer's orders, newest first, with no filter.
+    pub fn first_page(customer_id: CustomerId) -> Self {
+        Self {
+            customer_id,
+            status: None,
+            created_after: None,
+            created_before: None,
+            limit: PageSize::DEFAULT,
+            after: None,
+        }
+    }
+}
+
+/// One page of a list, newest first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page {
+    /// The orders, newest first.
+    pub orders: Vec<Order>,
+    /// Where the next page starts; `None` when this is the last page.
+    pub next: Option<Cursor>,
+}
+
+/// Where orders are kept. Implemented by [`crate::PgStore`] and [`crate::SqliteStore`].
+///
+/// Timestamps are kept to the microsecond: callers pass times already truncated to it, so what
+/// is read back equals what was written.
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait OrderRepository: Send + Sync {
+    /// Draws the next value of the order-number sequence, unique across every replica sharing
+    /// the database. Values are never handed out twice, even across restarts; gaps may occur.
+    ///
+    /// # Errors
+    /// [`RepoError::Unavailable`] or [`RepoError::Other`].
+    async fn next_order_sequence(&self) -> Result<u64, RepoError>;
+
+    /// Stores a new order with all its line items, atomically, in a constant number of
+    /// statements whatever the item count.
+    ///
+    /// # Errors
+    /// [`RepoError::Duplicate`] when its id or number exists; [`RepoError::Unavailable`];
+    /// [`RepoError::Other`].
+    async fn insert(&self, order: &Order) -> Result<(), RepoError>;
+
+    /// One order with its items.
+    ///
+    /// # Errors
+    /// [`RepoError::NotFound`] when it does not exist or was deleted; [`RepoError::Corrupt`]
+    /// when the stored figures fail re-pricing; [`RepoError::Unavailable`]; [`RepoError::Other`].
+    async fn get(&self, id: OrderId) -> Result<Order, RepoError>;
+
+    /// A customer's orders, newest first, by keyset pagination on `(created_at, id)`.
+    ///
+    /// # Errors
+    /// [`RepoError::Corrupt`], [`RepoError::Unavailable`] or [`RepoError::Other`].
+    async fn list(&self, query: &ListQuery) -> Result<Page, RepoError>;
+
+    /// Writes the order's mutable fields (status, cancellation reason, version, updated time)
+    /// if and only if the stored version is `expected`; `order.version()` must be the next one.
+    ///
+    /// # Errors
+    /// [`RepoError::VersionConflict`] with the stored version when `expected` is stale;
+    /// [`RepoError::NotFound`] when it does not exist or was deleted; [`RepoError::Unavailable`];
+    /// [`RepoError::Other`].
+    async fn update(&self, order: &Order, expected: Version) -> Result<(), RepoError>;
+
+    /// Soft-deletes an order (it is kept, but no longer found), bumping its version. With
+    /// `expected`, only if the stored version is that one.
+    ///
+    /// # Errors
+    /// [`RepoError::NotFound`] when it does not exist or was already deleted;
+    /// [`RepoError::VersionConflict`]; [`RepoError::Unavailable`]; [`RepoError::Other`].
+    async fn soft_delete(
+        &self,
+        id: OrderId,
+        expected: Option<Version>,
+        at: DateTime<Utc>,
+    ) -> Result<(), RepoError>;
+}

@@ -1,0 +1,379 @@
+//! The PostgreSQL store: what production replicas share.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use ordo_domain::{Order, OrderId, OrderStatus, Version};
+use rust_decimal::Decimal;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
+use sqlx::{ConnectOptions as _, Row as _};
+use uuid::Uuid;
+
+use crate::sql::{
+    ItemRow, OrderRow, check_next_version, discount_columns, list_bounds, missed_write, page,
+    restore, rounding_mode_text, tax_rounding_text, version_column,
+};
+use crate::{ListQuery, OrderRepository, Page, RepoError};
+
+/// Connection settings for [`PgStore::connect`].
+#[derive(Debug, Clone)]
+pub struct PgOptions {
+    /// The most connections the pool opens. PostgreSQL on a small machine peaks at a handful of
+    /// busy connections, so the default is small.
+    pub max_connections: u32,
+    /// How long a request waits for a free connection before storage counts as unavailable.
+    pub acquire_timeout: Duration,
+}
+
+impl Default for PgOptions {
+    fn default() -> Self {
+        Self {
+            max_connections: 8,
+            acquire_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Orders in PostgreSQL.
+#[derive(Debug, Clone)]
+pub struct PgStore {
+    pool: PgPool,
+}
+
+/// The order's columns and its items as arrays, in one row: one round trip per order.
+macro_rules! select_order {
+    () => {
+        "
+SELECT o.id, o.order_number, o.customer_id, o.currency, o.subtotal, o.discount, o.discount_kind,
+       o.discount_value, o.tax_rate, o.tax, o.total, o.minor_units, o.rounding_mode,
+       o.tax_rounding, o.status, o.cancel_reason, o.version, o.created_at, o.updated_at,
+       i.product_ids, i.quantities, i.unit_prices, i.line_totals
+FROM orders o
+CROSS JOIN LATERAL (
+    SELECT array_agg(product_id ORDER BY position) AS product_ids,
+           array_agg(quantity ORDER BY position) AS quantities,
+           array_agg(unit_price ORDER BY position) AS unit_prices,
+           array_agg(line_total ORDER BY position) AS line_totals
+    FROM order_items WHERE order_id = o.id
+) i"
+    };
+}
+
+const GET_ORDER: &str = concat!(select_order!(), " WHERE o.id = $1 AND o.deleted_at IS NULL");
+
+/// A customer's orders below an upper `(created_at, id)` bound and at or above a lower
+/// `created_at` bound, newest first. The row comparison lets the index scan start at the bound.
+macro_rules! list_orders {
+    () => {
+        concat!(
+            select_order!(),
+            "
+WHERE o.customer_id = $1 AND o.deleted_at IS NULL
+  AND (o.created_at, o.id) < ($2, $3)
+  AND o.created_at >= $4
+  AND ($5::text IS NULL OR o.status = $5)
+ORDER BY o.created_at DESC, o.id DESC
+LIMIT $6"
+        )
+    };
+}
+
+/// One statement: the order and all its items, whatever their number, atomically.
+const INSERT_ORDER: &str = "
+WITH new_order AS (
+    INSERT INTO orders (id, order_number, customer_id, currency, subtotal, discount,
+                        discount_kind, discount_value, tax_rate, tax, total, minor_units,
+                        rounding_mode, tax_rounding, status, cancel_reason, version,
+                        created_at, updated_at)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
+    RETURNING id
+)
+INSERT INTO order_items (order_id, position, product_id, quantity, unit_price, line_total)
+SELECT new_order.id, item.position, item.product_id, item.quantity, item.unit_price, item.line_total
+FROM new_order,
+     UNNEST($20::smallint[], $21::uuid[], $22::integer[], $23::numeric[], $24::numeric[])
+         AS item (position, product_id, quantity, unit_price, line_total)";
+
+const UPDATE_ORDER: &str = "
+UPDATE orders SET status = $1, cancel_reason = $2, version = $3, updated_at = $4
+WHERE id = $5 AND version = $6 AND deleted_at IS NULL";
+
+const SOFT_DELETE: &str = "
+UPDATE orders SET deleted_at = $2, updated_at = $2, version = version + 1
+WHERE id = $1 AND deleted_at IS NULL AND ($3::integer IS NULL OR version = $3)";
+
+const CURRENT_VERSION: &str = "SELECT version FROM orders WHERE id = $1 AND deleted_at IS NULL";
+
+impl PgStore {
+    /// Connects a pool to `url` (`postgres://user@host:port/database`).
+    ///
+    /// # Errors
+    /// [`RepoError::Unavailable`] when the server cannot be reached; [`RepoError::Other`] for a
+    /// malformed URL.
+    pub async fn connect(url: &str, options: &PgOptions) -> Result<Self, RepoError> {
+        let connect: PgConnectOptions = url.parse().map_err(RepoError::other)?;
+        let connect = connect.log_statements(tracing::log::LevelFilter::Debug);
+        let pool = PgPoolOptions::new()
+            .max_connections(options.max_connections)
+            .acquire_timeout(options.acquire_timeout)
+            .connect_with(connect)
+            .await?;
+        Ok(Self { pool })
+    }
+
+    /// Applies the migrations in `migrations/postgres` that have not run yet. Safe to call from
+    /// several replicas at once: sqlx serialises them with an advisory lock.
+    ///
+    /// # Errors
+    /// [`RepoError::Unavailable`] or [`RepoError::Other`].
+    pub async fn migrate(&self) -> Result<(), RepoError> {
+        sqlx::migrate!("../../migrations/postgres")
+            .run(&self.pool)
+            .await
+            .map_err(RepoError::other)
+    }
+
+    /// Closes the pool, waiting for connections in use to be returned.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+fn order_from_row(row: &PgRow) -> Result<Order, RepoError> {
+    let product_ids: Vec<Uuid> = row.try_get("product_ids")?;
+    let quantities: Vec<i32> = row.try_get("quantities")?;
+    let unit_prices: Vec<Decimal> = row.try_get("unit_prices")?;
+    let line_totals: Vec<Decimal> = row.try_get("line_totals")?;
+    let items = product_ids
+        .into_iter()
+        .zip(quantities)
+        .zip(unit_prices.into_iter().zip(line_totals))
+        .map(
+            |((product_id, quantity), (unit_price, line_total))| ItemRow {
+                product_id,
+                quantity: i64::from(quantity),
+                unit_price,
+                line_total,
+            },
+        )
+        .collect();
+    let order = OrderRow {
+        id: row.try_get("id")?,
+        number: row.try_get("order_number")?,
+        customer_id: row.try_get("customer_id")?,
+        currency: row.try_get("currency")?,
+        subtotal: row.try_get("subtotal")?,
+        discount: row.try_get("discount")?,
+        discount_kind: row.try_get("discount_kind")?,
+        discount_value: row.try_get("discount_value")?,
+        tax_rate: row.try_get("tax_rate")?,
+        tax: row.try_get("tax")?,
+        total: row.try_get("total")?,
+        minor_units: i64::from(row.try_get::<i16, _>("minor_units")?),
+        rounding_mode: row.try_get("rounding_mode")?,
+        tax_rounding: row.try_get("tax_rounding")?,
+        status: row.try_get("status")?,
+        cancel_reason: row.try_get("cancel_reason")?,
+        version: i64::from(row.try_get::<i32, _>("version")?),
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    };
+    restore(order, items)
+}
+
+/// Binds the list query's parameters, one more row than the page to learn if more exist.
+fn bind_list<'q, Q: BindList<'q>>(statement: Q, query: &ListQuery) -> Q {
+    let ((before_time, before_id), after_time) = list_bounds(query);
+    statement
+        .bind_value(query.customer_id.as_uuid())
+        .bind_value(before_time)
+        .bind_value(before_id)
+        .bind_value(after_time)
+        .bind_value(query.status.map(OrderStatus::as_str))
+        .bind_value(i64::from(query.limit.get()).saturating_add(1))
+}
+
+/// `bind` for both `query` and `query_scalar`, which sqlx gives no common trait.
+trait BindList<'q>: Sized {
+    fn bind_value<T>(self, value: T) -> Self
+    where
+        T: 'q + sqlx::Encode<'q, sqlx::Postgres> + sqlx::Type<sqlx::Postgres> + Send;
+}
+
+impl<'q> BindList<'q> for sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
+    fn bind_value<T>(self, value: T) -> Self
+    where
+        T: 'q + sqlx::Encode<'q, sqlx::Postgres> + sqlx::Type<sqlx::Postgres> + Send,
+    {
+        self.bind(value)
+    }
+}
+
+impl<'q, O> BindList<'q>
+    for sqlx::query::QueryScalar<'q, sqlx::Postgres, O, sqlx::postgres::PgArguments>
+{
+    fn bind_value<T>(self, value: T) -> Self
+    where
+        T: 'q + sqlx::Encode<'q, sqlx::Postgres> + sqlx::Type<sqlx::Postgres> + Send,
+    {
+        self.bind(value)
+    }
+}
+
+fn int_version(version: Version) -> Result<i32, RepoError> {
+    i32::try_from(version_column(version)).map_err(RepoError::other)
+}
+
+#[async_trait]
+impl OrderRepository for PgStore {
+    #[tracing::instrument(skip_all, err)]
+    async fn next_order_sequence(&self) -> Result<u64, RepoError> {
+        let value: i64 = sqlx::query_scalar("SELECT nextval('order_number_seq')")
+            .fetch_one(&self.pool)
+            .await?;
+        u64::try_from(value).map_err(RepoError::other)
+    }
+
+    #[tracing::instrument(skip_all, fields(order_id = %order.id()), err)]
+    async fn insert(&self, order: &Order) -> Result<(), RepoError> {
+        let pricing = order.pricing();
+        let (discount_kind, discount_value) = discount_columns(pricing.discount_rule);
+        let count = pricing.lines.len();
+        let (mut positions, mut products, mut quantities, mut prices, mut totals) = (
+            Vec::with_capacity(count),
+            Vec::with_capacity(count),
+            Vec::with_capacity(count),
+            Vec::with_capacity(count),
+            Vec::with_capacity(count),
+        );
+        for (position, line) in pricing.lines.iter().enumerate() {
+            positions.push(i16::try_from(position).map_err(RepoError::other)?);
+            products.push(line.product_id.as_uuid());
+            quantities.push(i32::try_from(line.quantity.get()).map_err(RepoError::other)?);
+            prices.push(line.unit_price);
+            totals.push(line.line_total);
+        }
+        sqlx::query(INSERT_ORDER)
+            .bind(order.id().as_uuid())
+            .bind(order.number().to_string())
+            .bind(order.customer_id().as_uuid())
+            .bind(pricing.currency.code())
+            .bind(pricing.subtotal)
+            .bind(pricing.discount)
+            .bind(discount_kind)
+            .bind(discount_value)
+            .bind(pricing.tax_rate)
+            .bind(pricing.tax)
+            .bind(pricing.total)
+            .bind(i16::from(pricing.rounding.minor_units()))
+            .bind(rounding_mode_text(pricing.rounding.mode()))
+            .bind(tax_rounding_text(pricing.rounding.tax()))
+            .bind(order.status().as_str())
+            .bind(
+                order
+                    .cancel_reason()
+                    .map(|reason| reason.as_str().to_owned()),
+            )
+            .bind(int_version(order.version())?)
+            .bind(order.created_at())
+            .bind(order.updated_at())
+            .bind(positions)
+            .bind(products)
+            .bind(quantities)
+            .bind(prices)
+            .bind(totals)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    #[tracing::instrument(skip_all, fields(order_id = %id), err)]
+    async fn get(&self, id: OrderId) -> Result<Order, RepoError> {
+        let row = sqlx::query(GET_ORDER)
+            .bind(id.as_uuid())
+            .fetch_one(&self.pool)
+            .await?;
+        order_from_row(&row)
+    }
+
+    #[tracing::instrument(skip_all, fields(customer_id = %query.customer_id), err)]
+    async fn list(&self, query: &ListQuery) -> Result<Page, RepoError> {
+        let rows = bind_list(sqlx::query(list_orders!()), query)
+            .fetch_all(&self.pool)
+            .await?;
+        let mut orders = rows
+            .iter()
+            .map(order_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(page(&mut orders, query.limit.get()))
+    }
+
+    #[tracing::instrument(skip_all, fields(order_id = %order.id()), err)]
+    async fn update(&self, order: &Order, expected: Version) -> Result<(), RepoError> {
+        check_next_version(order, expected)?;
+        let done = sqlx::query(UPDATE_ORDER)
+            .bind(order.status().as_str())
+            .bind(
+                order
+                    .cancel_reason()
+                    .map(|reason| reason.as_str().to_owned()),
+            )
+            .bind(int_version(order.version())?)
+            .bind(order.updated_at())
+            .bind(order.id().as_uuid())
+            .bind(int_version(expected)?)
+            .execute(&self.pool)
+            .await?;
+        if done.rows_affected() == 1 {
+            Ok(())
+        } else {
+            Err(self.why_missed(order.id()).await)
+        }
+    }
+
+    #[tracing::instrument(skip_all, fields(order_id = %id), err)]
+    async fn soft_delete(
+        &self,
+        id: OrderId,
+        expected: Option<Version>,
+        at: DateTime<Utc>,
+    ) -> Result<(), RepoError> {
+        let expected = expected.map(int_version).transpose()?;
+        let done = sqlx::query(SOFT_DELETE)
+            .bind(id.as_uuid())
+            .bind(at)
+            .bind(expected)
+            .execute(&self.pool)
+            .await?;
+        if done.rows_affected() == 1 {
+            Ok(())
+        } else {
+            Err(self.why_missed(id).await)
+        }
+    }
+}
+
+impl PgStore {
+    async fn why_missed(&self, id: OrderId) -> RepoError {
+        let current: Result<Option<i32>, sqlx::Error> = sqlx::query_scalar(CURRENT_VERSION)
+            .bind(id.as_uuid())
+            .fetch_optional(&self.pool)
+            .await;
+        match current {
+            Ok(version) => missed_write(version.map(i64::from)),
+            Err(error) => error.into(),
+        }
+    }
+
+    /// `EXPLAIN` of the list query as [`OrderRepository::list`] sends it, for plan checks.
+    ///
+    /// # Errors
+    /// As [`OrderRepository::list`].
+    #[cfg(feature = "test-util")]
+    pub async fn explain_list(&self, query: &ListQuery) -> Result<String, RepoError> {
+        let explain = sqlx::query_scalar(concat!("EXPLAIN ", list_orders!()));
+        let lines: Vec<String> = bind_list(explain, query).fetch_all(&self.pool).await?;
+        Ok(lines.join("\n"))
+    }
+}

@@ -1,0 +1,249 @@
+//! What the PostgreSQL and SQLite stores share: error mapping and the row ↔ domain mapping.
+
+use chrono::{DateTime, Utc};
+use ordo_domain::{
+    CancelReason, Currency, CustomerId, Discount, Order, OrderId, OrderNumber, OrderRecord,
+    OrderStatus, PricedLine, Pricing, ProductId, Quantity, RoundingMode, RoundingPolicy,
+    TaxRounding, Version,
+};
+use rust_decimal::Decimal;
+use uuid::Uuid;
+
+use crate::{Cursor, ListQuery, Page, RepoError};
+
+/// Maps a driver error to what a caller can act on. No sqlx type leaves the crate.
+impl From<sqlx::Error> for RepoError {
+    fn from(error: sqlx::Error) -> Self {
+        match error {
+            sqlx::Error::RowNotFound => Self::NotFound,
+            sqlx::Error::Database(db) => {
+                if matches!(db.kind(), sqlx::error::ErrorKind::UniqueViolation) {
+                    let constraint = db
+                        .constraint()
+                        .map_or_else(|| db.message().to_owned(), str::to_owned);
+                    return Self::Duplicate { constraint };
+                }
+                if db.code().is_some_and(|code| transient_code(&code)) {
+                    return Self::Unavailable(Box::new(sqlx::Error::Database(db)));
+                }
+                Self::Other(Box::new(sqlx::Error::Database(db)))
+            }
+            error @ (sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed
+            | sqlx::Error::BeginFailed) => Self::Unavailable(Box::new(error)),
+            other => Self::Other(Box::new(other)),
+        }
+    }
+}
+
+/// Codes that mean "not now" rather than "never": PostgreSQL's connection exceptions (class
+/// 08), shutdowns (57P01-57P03), too many connections (53300) and serialization failures
+/// (40001, 40P01); SQLite's BUSY (5) and LOCKED (6), with their extended codes.
+fn transient_code(code: &str) -> bool {
+    if code.starts_with("08")
+        || matches!(
+            code,
+            "57P01" | "57P02" | "57P03" | "53300" | "40001" | "40P01"
+        )
+    {
+        return true;
+    }
+    code.parse::<u32>()
+        .is_ok_and(|sqlite| matches!(sqlite & 0xff, 5 | 6))
+}
+
+/// An order's columns in storage form.
+pub(crate) struct OrderRow {
+    pub(crate) id: Uuid,
+    pub(crate) number: String,
+    pub(crate) customer_id: Uuid,
+    pub(crate) currency: String,
+    pub(crate) subtotal: Decimal,
+    pub(crate) discount: Decimal,
+    pub(crate) discount_kind: Option<String>,
+    pub(crate) discount_value: Option<Decimal>,
+    pub(crate) tax_rate: Option<Decimal>,
+    pub(crate) tax: Decimal,
+    pub(crate) total: Decimal,
+    pub(crate) minor_units: i64,
+    pub(crate) rounding_mode: String,
+    pub(crate) tax_rounding: String,
+    pub(crate) status: String,
+    pub(crate) cancel_reason: Option<String>,
+    pub(crate) version: i64,
+    pub(crate) created_at: DateTime<Utc>,
+    pub(crate) updated_at: DateTime<Utc>,
+}
+
+/// A line item's columns in storage form.
+pub(crate) struct ItemRow {
+    pub(crate) product_id: Uuid,
+    pub(crate) quantity: i64,
+    pub(crate) unit_price: Decimal,
+    pub(crate) line_total: Decimal,
+}
+
+pub(crate) fn rounding_mode_text(mode: RoundingMode) -> &'static str {
+    match mode {
+        RoundingMode::HalfUp => "half_up",
+        RoundingMode::HalfEven => "half_even",
+    }
+}
+
+pub(crate) fn tax_rounding_text(tax: TaxRounding) -> &'static str {
+    match tax {
+        TaxRounding::PerOrder => "per_order",
+        TaxRounding::PerLine => "per_line",
+    }
+}
+
+/// `(kind, value)` of a discount rule.
+pub(crate) fn discount_columns(
+    discount: Option<Discount>,
+) -> (Option<&'static str>, Option<Decimal>) {
+    match discount {
+        None => (None, None),
+        Some(Discount::Fixed { amount }) => (Some("fixed"), Some(amount)),
+        Some(Discount::Percentage { percent }) => (Some("percentage"), Some(percent)),
+    }
+}
+
+pub(crate) fn version_column(version: Version) -> i64 {
+    i64::from(version.get())
+}
+
+fn corrupt(what: &str) -> RepoError {
+    RepoError::other(format!("stored order has an invalid {what}"))
+}
+
+/// Rebuilds an order from its rows; [`Order::restore`] re-prices it to catch corruption.
+pub(crate) fn restore(row: OrderRow, items: Vec<ItemRow>) -> Result<Order, RepoError> {
+    let currency = Currency::from_code(&row.currency).map_err(|_| corrupt("currency"))?;
+    let mode = match row.rounding_mode.as_str() {
+        "half_up" => RoundingMode::HalfUp,
+        "half_even" => RoundingMode::HalfEven,
+        _ => return Err(corrupt("rounding mode")),
+    };
+    let tax = match row.tax_rounding.as_str() {
+        "per_order" => TaxRounding::PerOrder,
+        "per_line" => TaxRounding::PerLine,
+        _ => return Err(corrupt("tax rounding")),
+    };
+    let minor_units = u8::try_from(row.minor_units).map_err(|_| corrupt("minor units"))?;
+    let rounding =
+        RoundingPolicy::new(minor_units, mode, tax).map_err(|_| corrupt("minor units"))?;
+    let discount_rule = match (row.discount_kind.as_deref(), row.discount_value) {
+        (None, None) => None,
+        (Some("fixed"), Some(amount)) => Some(Discount::Fixed { amount }),
+        (Some("percentage"), Some(percent)) => Some(Discount::Percentage { percent }),
+        _ => return Err(corrupt("discount")),
+    };
+    let lines = items
+        .into_iter()
+        .map(|item| {
+            Ok(PricedLine {
+                product_id: ProductId::from_uuid(item.product_id)
+                    .map_err(|_| corrupt("product id"))?,
+                quantity: Quantity::new(item.quantity).map_err(|_| corrupt("quantity"))?,
+                unit_price: item.unit_price,
+                line_total: item.line_total,
+            })
+        })
+        .collect::<Result<Vec<_>, RepoError>>()?;
+    let status = row
+        .status
+        .parse::<OrderStatus>()
+        .map_err(|_| corrupt("status"))?;
+    let cancel_reason = row
+        .cancel_reason
+        .map(|reason| CancelReason::parse(&reason).map_err(|_| corrupt("cancel reason")))
+        .transpose()?;
+    let record = OrderRecord {
+        id: OrderId::from_uuid(row.id).map_err(|_| corrupt("id"))?,
+        number: OrderNumber::parse(&row.number).map_err(|_| corrupt("order number"))?,
+        customer_id: CustomerId::from_uuid(row.customer_id).map_err(|_| corrupt("customer id"))?,
+        pricing: Pricing {
+            currency,
+            lines,
+            subtotal: row.subtotal,
+            discount_rule,
+            discount: row.discount,
+            tax_rate: row.tax_rate,
+            tax: row.tax,
+            total: row.total,
+            rounding,
+        },
+        status,
+        cancel_reason,
+        version: Version::new(u32::try_from(row.version).map_err(|_| corrupt("version"))?),
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+    };
+    Ok(Order::restore(record)?)
+}
+
+/// After a compare-and-set wrote nothing: was the row missing, or the version stale?
+pub(crate) fn missed_write(current_version: Option<i64>) -> RepoError {
+    match current_version.map(u32::try_from) {
+        None => RepoError::NotFound,
+        Some(Ok(version)) => RepoError::VersionConflict {
+            current: Version::new(version),
+        },
+        Some(Err(_)) => corrupt("version"),
+    }
+}
+
+/// The write a compare-and-set performs must move the version up by exactly one.
+pub(crate) fn check_next_version(order: &Order, expected: Version) -> Result<(), RepoError> {
+    if order.version().get() == expected.get().saturating_add(1) {
+        Ok(())
+    } else {
+        Err(RepoError::other(format!(
+            "update of order {} to version {} from expected version {}: versions must step by one",
+            order.id(),
+            order.version().get(),
+            expected.get()
+        )))
+    }
+}
+
+/// The list's bounds: below the cursor and `created_before`, at or above `created_after`.
+pub(crate) fn list_bounds(query: &ListQuery) -> ((DateTime<Utc>, Uuid), DateTime<Utc>) {
+    let end_of_time = DateTime::<Utc>::from_timestamp_micros(253_402_300_799_999_999);
+    let start_of_time = DateTime::<Utc>::from_timestamp_micros(-62_135_596_800_000_000);
+    let mut upper = (end_of_time.unwrap_or(DateTime::<Utc>::MAX_UTC), Uuid::max());
+    if let Some(before) = query.created_before {
+        // (before, nil) sits below every order created at `before`: order ids are never nil.
+        upper = upper.min((before, Uuid::nil()));
+    }
+    if let Some(Cursor { created_at, id }) = query.after {
+        upper = upper.min((created_at, id.as_uuid()));
+    }
+    let lower = query
+        .created_after
+        .or(start_of_time)
+        .unwrap_or(DateTime::<Utc>::MIN_UTC);
+    (upper, lower)
+}
+
+/// Trims the extra row fetched to learn whether another page exists.
+pub(crate) fn page(orders: &mut Vec<Order>, limit: u32) -> Page {
+    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+    let has_more = orders.len() > limit;
+    orders.truncate(limit);
+    let next = if has_more {
+        orders.last().map(|last| Cursor {
+            created_at: last.created_at(),
+            id: last.id(),
+        })
+    } else {
+        None
+    };
+    Page {
+        orders: std::mem::take(orders),
+        next,
+    }
+}

@@ -1,0 +1,360 @@
+//! The embedded SQLite store: ordo with no setup, in one file.
+//!
+//! # Durability and concurrency
+//! The file runs in WAL mode with `synchronous = FULL`: a transaction that returned is on disk
+//! and survives a power loss, not only a crash of the process (`NORMAL` would keep the file
+//! consistent but could lose the last commits on power loss; for orders and payments that is
+//! not acceptable). Writers take the lock up front (`BEGIN IMMEDIATE`) and every connection has
+//! a busy timeout, so concurrent requests queue for the lock instead of failing with
+//! `SQLITE_BUSY` halfway through a transaction; readers never block in WAL mode.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use ordo_domain::{Order, OrderId, OrderStatus, Version};
+use rust_decimal::Decimal;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
+use sqlx::{QueryBuilder, Row as _, Sqlite};
+use uuid::Uuid;
+
+use crate::sql::{
+    ItemRow, OrderRow, check_next_version, discount_columns, list_bounds, missed_write, page,
+    restore, rounding_mode_text, tax_rounding_text, version_column,
+};
+use crate::{ListQuery, OrderRepository, Page, RepoError};
+
+/// Settings for [`SqliteStore::open`].
+#[derive(Debug, Clone)]
+pub struct SqliteOptions {
+    /// The most connections (readers run in parallel; writers take turns).
+    pub max_connections: u32,
+    /// How long a writer waits for the lock before storage counts as unavailable.
+    pub busy_timeout: Duration,
+}
+
+impl Default for SqliteOptions {
+    fn default() -> Self {
+        Self {
+            max_connections: 4,
+            busy_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Orders in an SQLite file.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+const GET_ORDER: &str = "
+SELECT id, order_number, customer_id, currency, subtotal, discount, discount_kind,
+       discount_value, tax_rate, tax, total, minor_units, rounding_mode, tax_rounding, status,
+       cancel_reason, version, created_at, updated_at
+FROM orders WHERE id = ?1 AND deleted_at IS NULL";
+
+const LIST_ORDERS: &str = "
+SELECT id, order_number, customer_id, currency, subtotal, discount, discount_kind,
+       discount_value, tax_rate, tax, total, minor_units, rounding_mode, tax_rounding, status,
+       cancel_reason, version, created_at, updated_at
+FROM orders
+WHERE customer_id = ?1 AND deleted_at IS NULL
+  AND (created_at, id) < (?2, ?3)
+  AND created_at >= ?4
+  AND (?5 IS NULL OR status = ?5)
+ORDER BY created_at DESC, id DESC
+LIMIT ?6";
+
+const INSERT_ORDER: &str = "
+INSERT INTO orders (id, order_number, customer_id, currency, subtotal, discount, discount_kind,
+                    discount_value, tax_rate, tax, total, minor_units, rounding_mode,
+                    tax_rounding, status, cancel_reason, version, created_at, updated_at)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)";
+
+const UPDATE_ORDER: &str = "
+UPDATE orders SET status = ?1, cancel_reason = ?2, version = ?3, updated_at = ?4
+WHERE id = ?5 AND version = ?6 AND deleted_at IS NULL";
+
+const SOFT_DELETE: &str = "
+UPDATE orders SET deleted_at = ?2, updated_at = ?2, version = version + 1
+WHERE id = ?1 AND deleted_at IS NULL AND (?3 IS NULL OR version = ?3)";
+
+const CURRENT_VERSION: &str = "SELECT version FROM orders WHERE id = ?1 AND deleted_at IS NULL";
+
+const NEXT_SEQUENCE: &str =
+    "UPDATE sequences SET value = value + 1 WHERE name = 'order_number' RETURNING value";
+
+impl SqliteStore {
+    /// Opens (creating if missing) the database file at `path`.
+    ///
+    /// # Errors
+    /// [`RepoError::Unavailable`] when the file cannot be opened or created.
+    pub async fn open(path: &Path, options: &SqliteOptions) -> Result<Self, RepoError> {
+        let connect = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(options.busy_timeout)
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(options.max_connections)
+            .acquire_timeout(options.busy_timeout)
+            .connect_with(connect)
+            .await?;
+        Ok(Self { pool })
+    }
+
+    /// Applies the migrations in `migrations/sqlite` that have not run yet.
+    ///
+    /// # Errors
+    /// [`RepoError::Unavailable`] or [`RepoError::Other`].
+    pub async fn migrate(&self) -> Result<(), RepoError> {
+        sqlx::migrate!("../../migrations/sqlite")
+            .run(&self.pool)
+            .await
+            .map_err(RepoError::other)
+    }
+
+    /// Closes the pool, waiting for connections in use to be returned.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    async fn why_missed(&self, id: OrderId) -> RepoError {
+        let current: Result<Option<i64>, sqlx::Error> = sqlx::query_scalar(CURRENT_VERSION)
+            .bind(id.as_uuid())
+            .fetch_optional(&self.pool)
+            .await;
+        match current {
+            Ok(version) => missed_write(version),
+            Err(error) => error.into(),
+        }
+    }
+
+    /// Each order's items, by order id, in position order.
+    async fn items_of(&self, ids: &[Uuid]) -> Result<Vec<(Uuid, ItemRow)>, RepoError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut query: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "SELECT order_id, product_id, quantity, unit_price, line_total FROM order_items \
+             WHERE order_id IN (",
+        );
+        let mut separated = query.separated(", ");
+        for id in ids {
+            separated.push_bind(*id);
+        }
+        query.push(") ORDER BY order_id, position");
+        let rows = query.build().fetch_all(&self.pool).await?;
+        rows.iter()
+            .map(|row| {
+                let item = ItemRow {
+                    product_id: row.try_get("product_id")?,
+                    quantity: row.try_get("quantity")?,
+                    unit_price: decimal(row, "unit_price")?,
+                    line_total: decimal(row, "line_total")?,
+                };
+                Ok((row.try_get("order_id")?, item))
+            })
+            .collect()
+    }
+
+    /// Attaches their items to order rows and rebuilds the orders.
+    async fn with_items(&self, rows: Vec<SqliteRow>) -> Result<Vec<Order>, RepoError> {
+        let orders = rows.iter().map(order_row).collect::<Result<Vec<_>, _>>()?;
+        let ids: Vec<Uuid> = orders.iter().map(|order| order.id).collect();
+        let mut items: HashMap<Uuid, Vec<ItemRow>> = HashMap::with_capacity(ids.len());
+        for (order_id, item) in self.items_of(&ids).await? {
+            items.entry(order_id).or_default().push(item);
+        }
+        orders
+            .into_iter()
+            .map(|order| {
+                let mine = items.remove(&order.id).unwrap_or_default();
+                restore(order, mine)
+            })
+            .collect()
+    }
+}
+
+fn decimal(row: &SqliteRow, column: &str) -> Result<Decimal, RepoError> {
+    let text: String = row.try_get(column)?;
+    Decimal::from_str_exact(&text)
+        .or_else(|_| Decimal::from_str(&text))
+        .map_err(RepoError::other)
+}
+
+fn optional_decimal(row: &SqliteRow, column: &str) -> Result<Option<Decimal>, RepoError> {
+    let text: Option<String> = row.try_get(column)?;
+    text.map(|text| Decimal::from_str_exact(&text).map_err(RepoError::other))
+        .transpose()
+}
+
+fn time(micros: i64) -> Result<DateTime<Utc>, RepoError> {
+    DateTime::from_timestamp_micros(micros)
+        .ok_or_else(|| RepoError::other("stored time out of range"))
+}
+
+fn order_row(row: &SqliteRow) -> Result<OrderRow, RepoError> {
+    Ok(OrderRow {
+        id: row.try_get("id")?,
+        number: row.try_get("order_number")?,
+        customer_id: row.try_get("customer_id")?,
+        currency: row.try_get("currency")?,
+        subtotal: decimal(row, "subtotal")?,
+        discount: decimal(row, "discount")?,
+        discount_kind: row.try_get("discount_kind")?,
+        discount_value: optional_decimal(row, "discount_value")?,
+        tax_rate: optional_decimal(row, "tax_rate")?,
+        tax: decimal(row, "tax")?,
+        total: decimal(row, "total")?,
+        minor_units: row.try_get("minor_units")?,
+        rounding_mode: row.try_get("rounding_mode")?,
+        tax_rounding: row.try_get("tax_rounding")?,
+        status: row.try_get("status")?,
+        cancel_reason: row.try_get("cancel_reason")?,
+        version: row.try_get("version")?,
+        created_at: time(row.try_get("created_at")?)?,
+        updated_at: time(row.try_get("updated_at")?)?,
+    })
+}
+
+#[async_trait]
+impl OrderRepository for SqliteStore {
+    #[tracing::instrument(skip_all, err)]
+    async fn next_order_sequence(&self) -> Result<u64, RepoError> {
+        let value: i64 = sqlx::query_scalar(NEXT_SEQUENCE)
+            .fetch_one(&self.pool)
+            .await?;
+        u64::try_from(value).map_err(RepoError::other)
+    }
+
+    #[tracing::instrument(skip_all, fields(order_id = %order.id()), err)]
+    async fn insert(&self, order: &Order) -> Result<(), RepoError> {
+        let pricing = order.pricing();
+        let (discount_kind, discount_value) = discount_columns(pricing.discount_rule);
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        sqlx::query(INSERT_ORDER)
+            .bind(order.id().as_uuid())
+            .bind(order.number().to_string())
+            .bind(order.customer_id().as_uuid())
+            .bind(pricing.currency.code())
+            .bind(pricing.subtotal.to_string())
+            .bind(pricing.discount.to_string())
+            .bind(discount_kind)
+            .bind(discount_value.map(|value| value.to_string()))
+            .bind(pricing.tax_rate.map(|rate| rate.to_string()))
+            .bind(pricing.tax.to_string())
+            .bind(pricing.total.to_string())
+            .bind(i64::from(pricing.rounding.minor_units()))
+            .bind(rounding_mode_text(pricing.rounding.mode()))
+            .bind(tax_rounding_text(pricing.rounding.tax()))
+            .bind(order.status().as_str())
+            .bind(
+                order
+                    .cancel_reason()
+                    .map(|reason| reason.as_str().to_owned()),
+            )
+            .bind(version_column(order.version()))
+            .bind(order.created_at().timestamp_micros())
+            .bind(order.updated_at().timestamp_micros())
+            .execute(&mut *tx)
+            .await?;
+        // All items in one multi-row INSERT (100 items × 6 values is far below SQLite's limit).
+        let mut items: QueryBuilder<Sqlite> = QueryBuilder::new(
+            "INSERT INTO order_items (order_id, position, product_id, quantity, unit_price, line_total) ",
+        );
+        items.push_values(
+            pricing.lines.iter().enumerate(),
+            |mut row, (position, line)| {
+                row.push_bind(order.id().as_uuid())
+                    .push_bind(i64::try_from(position).unwrap_or(i64::MAX))
+                    .push_bind(line.product_id.as_uuid())
+                    .push_bind(i64::from(line.quantity.get()))
+                    .push_bind(line.unit_price.to_string())
+                    .push_bind(line.line_total.to_string());
+            },
+        );
+        items.build().execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    #[tracing::instrument(skip_all, fields(order_id = %id), err)]
+    async fn get(&self, id: OrderId) -> Result<Order, RepoError> {
+        let row = sqlx::query(GET_ORDER)
+            .bind(id.as_uuid())
+            .fetch_one(&self.pool)
+            .await?;
+        let mut orders = self.with_items(vec![row]).await?;
+        orders.pop().ok_or(RepoError::NotFound)
+    }
+
+    #[tracing::instrument(skip_all, fields(customer_id = %query.customer_id), err)]
+    async fn list(&self, query: &ListQuery) -> Result<Page, RepoError> {
+        let ((before_time, before_id), after_time) = list_bounds(query);
+        let limit = query.limit.get();
+        let rows = sqlx::query(LIST_ORDERS)
+            .bind(query.customer_id.as_uuid())
+            .bind(before_time.timestamp_micros())
+            .bind(before_id)
+            .bind(after_time.timestamp_micros())
+            .bind(query.status.map(OrderStatus::as_str))
+            .bind(i64::from(limit).saturating_add(1))
+            .fetch_all(&self.pool)
+            .await?;
+        let mut orders = self.with_items(rows).await?;
+        Ok(page(&mut orders, limit))
+    }
+
+    #[tracing::instrument(skip_all, fields(order_id = %order.id()), err)]
+    async fn update(&self, order: &Order, expected: Version) -> Result<(), RepoError> {
+        check_next_version(order, expected)?;
+        let done = sqlx::query(UPDATE_ORDER)
+            .bind(order.status().as_str())
+            .bind(
+                order
+                    .cancel_reason()
+                    .map(|reason| reason.as_str().to_owned()),
+            )
+            .bind(version_column(order.version()))
+            .bind(order.updated_at().timestamp_micros())
+            .bind(order.id().as_uuid())
+            .bind(version_column(expected))
+            .execute(&self.pool)
+            .await?;
+        if done.rows_affected() == 1 {
+            Ok(())
+        } else {
+            Err(self.why_missed(order.id()).await)
+        }
+    }
+
+    #[tracing::instrument(skip_all, fields(order_id = %id), err)]
+    async fn soft_delete(
+        &self,
+        id: OrderId,
+        expected: Option<Version>,
+        at: DateTime<Utc>,
+    ) -> Result<(), RepoError> {
+        let done = sqlx::query(SOFT_DELETE)
+            .bind(id.as_uuid())
+            .bind(at.timestamp_micros())
+            .bind(expected.map(version_column))
+            .execute(&self.pool)
+            .await?;
+        if done.rows_affected() == 1 {
+            Ok(())
+        } else {
+            Err(self.why_missed(id).await)
+        }
+    }
+}

@@ -1,0 +1,348 @@
+//! The contract every store keeps, written once and run against each implementation.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use ordo_domain::{CancelReason, OrderStatus, StatusChange, Version};
+use ordo_repository::{ListQuery, OrderRepository, PageSize, RepoError};
+
+use crate::fixtures::{at, customer, sample, stored};
+
+/// Runs each case on a fresh PostgreSQL database and on a fresh SQLite file.
+macro_rules! contract {
+    ($($case:ident),* $(,)?) => {
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() {
+                    let (_database, store) = ordo_repository::testing::TestPostgres::store().await.unwrap();
+                    super::$case(std::sync::Arc::new(store)).await;
+                }
+            )*
+        }
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() {
+                    let (_database, store) = ordo_repository::testing::TestSqlite::store().await.unwrap();
+                    super::$case(std::sync::Arc::new(store)).await;
+                }
+            )*
+        }
+    };
+}
+
+contract!(
+    an_inserted_order_reads_back_equal,
+    a_fifty_item_order_reads_back_whole_and_in_order,
+    a_missing_order_is_not_found,
+    a_duplicate_id_or_number_is_refused,
+    sequence_values_are_never_handed_out_twice,
+    pages_run_newest_first_with_no_order_missing_or_repeated,
+    lists_filter_by_status_and_creation_time,
+    a_customer_lists_only_their_own_orders,
+    an_update_with_the_current_version_succeeds,
+    an_update_with_a_stale_version_is_a_conflict,
+    an_update_of_a_missing_order_is_not_found,
+    a_soft_deleted_order_is_neither_found_nor_listed_nor_changed,
+    a_delete_with_a_stale_version_is_a_conflict,
+    thirty_two_racing_updates_let_exactly_one_win,
+    thirty_two_concurrent_inserts_all_land,
+);
+
+type Store = Arc<dyn OrderRepository>;
+
+async fn an_inserted_order_reads_back_equal(store: Store) {
+    let order = stored(&*store, customer(1), at(0)).await;
+    assert_eq!(store.get(order.id()).await.unwrap(), order);
+}
+
+async fn a_fifty_item_order_reads_back_whole_and_in_order(store: Store) {
+    let order = sample(&*store, customer(1), 50, at(0)).await;
+    store.insert(&order).await.unwrap();
+    let read = store.get(order.id()).await.unwrap();
+    assert_eq!(read.pricing().lines.len(), 50);
+    assert_eq!(read, order);
+}
+
+async fn a_missing_order_is_not_found(store: Store) {
+    let order = sample(&*store, customer(1), 1, at(0)).await;
+    assert!(matches!(
+        store.get(order.id()).await,
+        Err(RepoError::NotFound)
+    ));
+}
+
+async fn a_duplicate_id_or_number_is_refused(store: Store) {
+    let order = stored(&*store, customer(1), at(0)).await;
+    assert!(matches!(
+        store.insert(&order).await,
+        Err(RepoError::Duplicate { .. })
+    ));
+    // Same number, new id: the unique index on order numbers refuses it too.
+    let other = sample(&*store, customer(1), 1, at(1)).await;
+    let mut record = other.to_record();
+    record.number = order.number();
+    let same_number = ordo_domain::Order::restore(record).unwrap();
+    assert!(matches!(
+        store.insert(&same_number).await,
+        Err(RepoError::Duplicate { .. })
+    ));
+    // Nothing of the refused orders was kept.
+    assert!(matches!(
+        store.get(same_number.id()).await,
+        Err(RepoError::NotFound)
+    ));
+}
+
+async fn sequence_values_are_never_handed_out_twice(store: Store) {
+    let tasks: Vec<_> = (0..64)
+        .map(|_| {
+            let store = Arc::clone(&store);
+            tokio::spawn(async move { store.next_order_sequence().await.unwrap() })
+        })
+        .collect();
+    let mut values = HashSet::new();
+    for task in tasks {
+        assert!(
+            values.insert(task.await.unwrap()),
+            "a sequence value came out twice"
+        );
+    }
+    assert_eq!(values.len(), 64);
+}
+
+async fn pages_run_newest_first_with_no_order_missing_or_repeated(store: Store) {
+    let mut expected = Vec::new();
+    for i in 0..25 {
+        // Pairs share a creation time, so the id must break ties.
+        expected.push(stored(&*store, customer(1), at(i / 2)).await);
+    }
+    expected.sort_by_key(|order| std::cmp::Reverse((order.created_at(), order.id())));
+    let mut query = ListQuery {
+        limit: PageSize::new(7).unwrap(),
+        ..ListQuery::first_page(customer(1))
+    };
+    let mut seen = Vec::new();
+    let mut pages = 0;
+    loop {
+        let page = store.list(&query).await.unwrap();
+        pages += 1;
+        assert!(page.orders.len() <= 7);
+        seen.extend(page.orders);
+        match page.next {
+            Some(cursor) => query.after = Some(cursor),
+            None => break,
+        }
+    }
+    assert_eq!(pages, 4);
+    let seen_ids: Vec<_> = seen.iter().map(ordo_domain::Order::id).collect();
+    let expected_ids: Vec<_> = expected.iter().map(ordo_domain::Order::id).collect();
+    assert_eq!(seen_ids, expected_ids);
+}
+
+async fn lists_filter_by_status_and_creation_time(store: Store) {
+    let mut orders = Vec::new();
+    for i in 0..6 {
+        orders.push(stored(&*store, customer(1), at(i * 60)).await);
+    }
+    let mut processing = orders[4].clone();
+    processing
+        .change_status(StatusChange::Process, at(999))
+        .unwrap();
+    store.update(&processing, Version::FIRST).await.unwrap();
+
+    let by_status = ListQuery {
+        status: Some(OrderStatus::Processing),
+        ..ListQuery::first_page(customer(1))
+    };
+    let page = store.list(&by_status).await.unwrap();
+    assert_eq!(page.orders, vec![processing]);
+
+    // [at(60), at(240)): orders 1, 2 and 3, newest first.
+    let window = ListQuery {
+        created_after: Some(at(60)),
+        created_before: Some(at(240)),
+        ..ListQuery::first_page(customer(1))
+    };
+    let ids: Vec<_> = store
+        .list(&window)
+        .await
+        .unwrap()
+        .orders
+        .iter()
+        .map(ordo_domain::Order::id)
+        .collect();
+    assert_eq!(ids, vec![orders[3].id(), orders[2].id(), orders[1].id()]);
+}
+
+async fn a_customer_lists_only_their_own_orders(store: Store) {
+    let mine = stored(&*store, customer(1), at(0)).await;
+    stored(&*store, customer(2), at(1)).await;
+    let page = store
+        .list(&ListQuery::first_page(customer(1)))
+        .await
+        .unwrap();
+    assert_eq!(page.orders, vec![mine]);
+    assert_eq!(page.next, None);
+    let nobody = store
+        .list(&ListQuery::first_page(customer(3)))
+        .await
+        .unwrap();
+    assert!(nobody.orders.is_empty());
+}
+
+async fn an_update_with_the_current_version_succeeds(store: Store) {
+    let mut order = stored(&*store, customer(1), at(0)).await;
+    order.change_status(StatusChange::Process, at(10)).unwrap();
+    store.update(&order, Version::FIRST).await.unwrap();
+    order
+        .change_status(
+            StatusChange::Cancel(CancelReason::parse("out of stock").unwrap()),
+            at(20),
+        )
+        .unwrap();
+    store.update(&order, Version::new(2)).await.unwrap();
+    let read = store.get(order.id()).await.unwrap();
+    assert_eq!(read.version(), Version::new(3));
+    assert_eq!(
+        read.cancel_reason().map(CancelReason::as_str),
+        Some("out of stock")
+    );
+    assert_eq!(read, order);
+}
+
+async fn an_update_with_a_stale_version_is_a_conflict(store: Store) {
+    let placed = stored(&*store, customer(1), at(0)).await;
+    let mut first = placed.clone();
+    first.change_status(StatusChange::Process, at(10)).unwrap();
+    store.update(&first, Version::FIRST).await.unwrap();
+    let mut second = placed.clone();
+    second
+        .change_status(
+            StatusChange::Cancel(CancelReason::parse("late").unwrap()),
+            at(11),
+        )
+        .unwrap();
+    match store.update(&second, Version::FIRST).await {
+        Err(RepoError::VersionConflict { current }) => assert_eq!(current, Version::new(2)),
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+    assert_eq!(
+        store.get(placed.id()).await.unwrap(),
+        first,
+        "the stale write changed nothing"
+    );
+}
+
+async fn an_update_of_a_missing_order_is_not_found(store: Store) {
+    let mut order = sample(&*store, customer(1), 1, at(0)).await;
+    order.change_status(StatusChange::Process, at(1)).unwrap();
+    assert!(matches!(
+        store.update(&order, Version::FIRST).await,
+        Err(RepoError::NotFound)
+    ));
+}
+
+async fn a_soft_deleted_order_is_neither_found_nor_listed_nor_changed(store: Store) {
+    let order = stored(&*store, customer(1), at(0)).await;
+    store.soft_delete(order.id(), None, at(5)).await.unwrap();
+    assert!(matches!(
+        store.get(order.id()).await,
+        Err(RepoError::NotFound)
+    ));
+    assert!(
+        store
+            .list(&ListQuery::first_page(customer(1)))
+            .await
+            .unwrap()
+            .orders
+            .is_empty()
+    );
+    let mut changed = order.clone();
+    changed.change_status(StatusChange::Process, at(6)).unwrap();
+    assert!(matches!(
+        store.update(&changed, Version::FIRST).await,
+        Err(RepoError::NotFound)
+    ));
+    assert!(matches!(
+        store.soft_delete(order.id(), None, at(7)).await,
+        Err(RepoError::NotFound)
+    ));
+}
+
+async fn a_delete_with_a_stale_version_is_a_conflict(store: Store) {
+    let mut order = stored(&*store, customer(1), at(0)).await;
+    order.change_status(StatusChange::Process, at(1)).unwrap();
+    store.update(&order, Version::FIRST).await.unwrap();
+    assert!(matches!(
+        store.soft_delete(order.id(), Some(Version::FIRST), at(2)).await,
+        Err(RepoError::VersionConflict { current }) if current == Version::new(2)
+    ));
+    store
+        .soft_delete(order.id(), Some(Version::new(2)), at(3))
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.get(order.id()).await,
+        Err(RepoError::NotFound)
+    ));
+}
+
+async fn thirty_two_racing_updates_let_exactly_one_win(store: Store) {
+    let placed = stored(&*store, customer(1), at(0)).await;
+    let barrier = Arc::new(tokio::sync::Barrier::new(32));
+    let tasks: Vec<_> = (0..32)
+        .map(|i| {
+            let (store, barrier) = (Arc::clone(&store), Arc::clone(&barrier));
+            let mut order = placed.clone();
+            tokio::spawn(async move {
+                order
+                    .change_status(StatusChange::Process, at(100 + i))
+                    .unwrap();
+                barrier.wait().await;
+                store.update(&order, Version::FIRST).await
+            })
+        })
+        .collect();
+    let (mut won, mut conflicts) = (0, 0);
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(()) => won += 1,
+            Err(RepoError::VersionConflict { current }) => {
+                assert_eq!(current, Version::new(2));
+                conflicts += 1;
+            }
+            Err(other) => panic!("a racing update failed otherwise: {other:?}"),
+        }
+    }
+    assert_eq!((won, conflicts), (1, 31));
+    let read = store.get(placed.id()).await.unwrap();
+    assert_eq!(read.version(), Version::new(2));
+    assert_eq!(read.status(), OrderStatus::Processing);
+}
+
+async fn thirty_two_concurrent_inserts_all_land(store: Store) {
+    // On SQLite writers queue for the lock (BEGIN IMMEDIATE and a busy timeout) instead of
+    // failing with SQLITE_BUSY.
+    let mut orders = Vec::new();
+    for i in 0..32 {
+        orders.push(sample(&*store, customer(1), 5, at(i)).await);
+    }
+    let tasks: Vec<_> = orders
+        .iter()
+        .cloned()
+        .map(|order| {
+            let store = Arc::clone(&store);
+            tokio::spawn(async move { store.insert(&order).await })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap().unwrap();
+    }
+    let query = ListQuery {
+        limit: PageSize::new(100).unwrap(),
+        ..ListQuery::first_page(customer(1))
+    };
+    assert_eq!(store.list(&query).await.unwrap().orders.len(), 32);
+}

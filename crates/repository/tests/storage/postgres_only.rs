@@ -1,0 +1,48 @@
+//! PostgreSQL-specific proof: the list query's plan on 100k orders. (The insert's constant
+//! statement count is `tests/statement_count.rs`, alone in its process.)
+
+use ordo_repository::ListQuery;
+use ordo_repository::testing::TestPostgres;
+use sqlx::Executor as _;
+
+use crate::fixtures::customer;
+
+/// Seeds 100k orders over 10k customers straight in SQL (the repository's insert is tested
+/// elsewhere; here only the table's size and shape matter), then checks the list plan.
+#[tokio::test]
+async fn the_list_query_uses_the_index_on_a_hundred_thousand_orders() {
+    let (database, store) = TestPostgres::store().await.unwrap();
+    let pool = sqlx::PgPool::connect(database.url()).await.unwrap();
+    pool.execute(
+        "INSERT INTO orders (id, order_number, customer_id, currency, subtotal, discount, tax,
+                             total, minor_units, rounding_mode, tax_rounding, status, version,
+                             created_at, updated_at)
+         SELECT gen_random_uuid(), 'ORD-SEED-' || n,
+                ('00000000-0000-0000-0000-' || lpad(to_hex(49152 + n % 10000), 12, '0'))::uuid,
+                'EUR', 10, 0, 0, 10, 2, 'half_up', 'per_order', 'pending', 1,
+                now() - n * interval '1 minute', now()
+         FROM generate_series(1, 100000) AS n;
+         ANALYZE orders;",
+    )
+    .await
+    .unwrap();
+    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM orders")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(count, 100_000);
+
+    let plan = store
+        .explain_list(&ListQuery::first_page(customer(7)))
+        .await
+        .unwrap();
+    println!("{plan}");
+    assert!(
+        plan.contains("orders_customer_created_idx"),
+        "the list must use its index:\n{plan}"
+    );
+    assert!(
+        !plan.contains("Seq Scan on orders"),
+        "no sequential scan of orders:\n{plan}"
+    );
+}
