@@ -1,4 +1,11 @@
-//! ordo's use cases (placing, reading, listing, cancelling orders; payment; permissions)
-//! over the repository traits and the other ports (payment gateway, clock).
-//!
-//! Empty until issue #4 lands.
+//! ordo's use cases: place, preview, read, list, move through the status machine, cancel and
+//! delete orders. Policies live here; storage is reached only through the repository traits,
+//! and time and ids through the [`Clock`] and [`IdGenerator`] ports, so tests are deterministic.
+
+mod error;
+mod orders;
+mod ports;
+
+pub use error::ServiceError;
+pub use orders::{OrderService, ServiceConfig};
+pub use ports::{Clock, IdGenerator, RandomIds, SystemClock};

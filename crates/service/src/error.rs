@@ -1,0 +1,49 @@
+//! What a use case can fail with, by what the caller should do.
+
+use ordo_domain::{IllegalTransition, OrderStatus, PricingError, ValidationErrors, Version};
+use ordo_repository::{BoxError, RepoError};
+
+/// A use case's failure. Only `ordo-http` decides which status code each one is.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// The input breaks a rule; every broken rule is listed with its field.
+    #[error("invalid order: {0}")]
+    Validation(#[from] ValidationErrors),
+    /// The order is valid but cannot be priced (an amount would overflow).
+    #[error(transparent)]
+    Pricing(#[from] PricingError),
+    /// No such order (or it was deleted).
+    #[error("order not found")]
+    NotFound,
+    /// The caller's version is not the current one.
+    #[error("the order has changed: its current version is {}", current.get())]
+    Stale {
+        /// The version now stored.
+        current: Version,
+    },
+    /// The status machine does not allow the move.
+    #[error(transparent)]
+    IllegalTransition(#[from] IllegalTransition),
+    /// A status that cannot be asked for on this route (cancelling has its own, with a reason).
+    #[error("cannot move an order to {0} this way")]
+    UnsupportedTarget(OrderStatus),
+    /// Storage cannot be reached right now; retrying later may work.
+    #[error("storage unavailable")]
+    Unavailable(#[source] BoxError),
+    /// A bug or an unexpected failure; the cause is for the logs, not the client.
+    #[error("internal error")]
+    Internal(#[source] BoxError),
+}
+
+impl From<RepoError> for ServiceError {
+    fn from(error: RepoError) -> Self {
+        match error {
+            RepoError::NotFound => Self::NotFound,
+            RepoError::VersionConflict { current } => Self::Stale { current },
+            RepoError::Unavailable(cause) => Self::Unavailable(cause),
+            error @ (RepoError::Duplicate { .. } | RepoError::Corrupt(_) | RepoError::Other(_)) => {
+                Self::Internal(Box::new(error))
+            }
+        }
+    }
+}

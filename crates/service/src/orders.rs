@@ -1,0 +1,190 @@
+//! The order use cases.
+
+use std::sync::Arc;
+
+use ordo_domain::{
+    CancelReason, NewOrder, Order, OrderDraft, OrderId, OrderNumber, OrderNumberKey, OrderStatus,
+    Pricing, RoundingMode, RoundingPolicy, StatusChange, TaxRounding, Version, price,
+};
+use ordo_repository::{ListQuery, OrderRepository, Page};
+
+use crate::{Clock, IdGenerator, ServiceError};
+
+/// Settings the use cases follow.
+#[derive(Debug, Clone, Copy)]
+pub struct ServiceConfig {
+    /// The secret that scrambles order numbers (see `ordo_domain::order_number`).
+    pub order_number_key: OrderNumberKey,
+    /// How half-way amounts round for new orders.
+    pub rounding_mode: RoundingMode,
+    /// Where tax is rounded for new orders.
+    pub tax_rounding: TaxRounding,
+}
+
+impl Default for ServiceConfig {
+    fn default() -> Self {
+        Self {
+            order_number_key: OrderNumberKey::DEFAULT,
+            rounding_mode: RoundingMode::HalfUp,
+            tax_rounding: TaxRounding::PerOrder,
+        }
+    }
+}
+
+/// Places, reads, lists and changes orders. Cheap to clone; share one per process.
+#[derive(Clone)]
+pub struct OrderService {
+    orders: Arc<dyn OrderRepository>,
+    clock: Arc<dyn Clock>,
+    ids: Arc<dyn IdGenerator>,
+    config: ServiceConfig,
+}
+
+impl OrderService {
+    /// A service over `orders`, reading time from `clock` and ids from `ids`.
+    pub fn new(
+        orders: Arc<dyn OrderRepository>,
+        clock: Arc<dyn Clock>,
+        ids: Arc<dyn IdGenerator>,
+        config: ServiceConfig,
+    ) -> Self {
+        Self {
+            orders,
+            clock,
+            ids,
+            config,
+        }
+    }
+
+    /// Validates and prices an order exactly as [`OrderService::place`] would, storing nothing.
+    ///
+    /// # Errors
+    /// [`ServiceError::Validation`] or [`ServiceError::Pricing`].
+    pub fn preview(&self, draft: &OrderDraft) -> Result<Pricing, ServiceError> {
+        let order = NewOrder::parse(draft)?;
+        Ok(price(&order, self.policy_for(&order))?)
+    }
+
+    /// Validates, prices, numbers and stores a new order.
+    ///
+    /// # Errors
+    /// [`ServiceError::Validation`], [`ServiceError::Pricing`], [`ServiceError::Unavailable`]
+    /// or [`ServiceError::Internal`].
+    #[tracing::instrument(skip_all, err(level = "debug"))]
+    pub async fn place(&self, draft: &OrderDraft) -> Result<Order, ServiceError> {
+        let new = NewOrder::parse(draft)?;
+        let pricing = price(&new, self.policy_for(&new))?;
+        let now = self.clock.now();
+        let sequence = self.orders.next_order_sequence().await?;
+        let number =
+            OrderNumber::from_sequence(sequence, now.date_naive(), self.config.order_number_key)
+                .map_err(|error| ServiceError::Internal(Box::new(error)))?;
+        let order = Order::place(
+            self.ids.order_id(now),
+            number,
+            new.customer_id(),
+            pricing,
+            now,
+        );
+        self.orders.insert(&order).await?;
+        tracing::info!(order_id = %order.id(), order_number = %order.number(), "order placed");
+        Ok(order)
+    }
+
+    /// One order.
+    ///
+    /// # Errors
+    /// [`ServiceError::NotFound`], [`ServiceError::Unavailable`] or [`ServiceError::Internal`].
+    pub async fn get(&self, id: OrderId) -> Result<Order, ServiceError> {
+        Ok(self.orders.get(id).await?)
+    }
+
+    /// A page of a customer's orders, newest first.
+    ///
+    /// # Errors
+    /// [`ServiceError::Unavailable`] or [`ServiceError::Internal`].
+    pub async fn list(&self, query: &ListQuery) -> Result<Page, ServiceError> {
+        Ok(self.orders.list(query).await?)
+    }
+
+    /// Moves an order to `processing` or `completed`, if its version is still `expected`.
+    ///
+    /// # Errors
+    /// [`ServiceError::UnsupportedTarget`] for other targets; [`ServiceError::NotFound`];
+    /// [`ServiceError::Stale`]; [`ServiceError::IllegalTransition`]; [`ServiceError::Unavailable`];
+    /// [`ServiceError::Internal`].
+    pub async fn transition(
+        &self,
+        id: OrderId,
+        to: OrderStatus,
+        expected: Version,
+    ) -> Result<Order, ServiceError> {
+        let change = match to {
+            OrderStatus::Processing => StatusChange::Process,
+            OrderStatus::Completed => StatusChange::Complete,
+            other @ (OrderStatus::Pending | OrderStatus::Cancelled) => {
+                return Err(ServiceError::UnsupportedTarget(other));
+            }
+        };
+        self.change(id, change, expected).await
+    }
+
+    /// Cancels an order with a reason, if its version is still `expected`.
+    ///
+    /// # Errors
+    /// As [`OrderService::transition`].
+    pub async fn cancel(
+        &self,
+        id: OrderId,
+        reason: CancelReason,
+        expected: Version,
+    ) -> Result<Order, ServiceError> {
+        self.change(id, StatusChange::Cancel(reason), expected)
+            .await
+    }
+
+    /// Soft-deletes an order; with `expected`, only if that is still its version.
+    ///
+    /// # Errors
+    /// [`ServiceError::NotFound`], [`ServiceError::Stale`], [`ServiceError::Unavailable`] or
+    /// [`ServiceError::Internal`].
+    #[tracing::instrument(skip_all, fields(order_id = %id), err(level = "debug"))]
+    pub async fn delete(&self, id: OrderId, expected: Option<Version>) -> Result<(), ServiceError> {
+        self.orders
+            .soft_delete(id, expected, self.clock.now())
+            .await?;
+        tracing::info!(order_id = %id, "order deleted");
+        Ok(())
+    }
+
+    #[tracing::instrument(skip_all, fields(order_id = %id, to = %change.target()), err(level = "debug"))]
+    async fn change(
+        &self,
+        id: OrderId,
+        change: StatusChange,
+        expected: Version,
+    ) -> Result<Order, ServiceError> {
+        let mut order = self.orders.get(id).await?;
+        // Check the version before the machine, so a stale caller learns that first: what it
+        // saw is no longer true, whatever it asked for.
+        if order.version() != expected {
+            return Err(ServiceError::Stale {
+                current: order.version(),
+            });
+        }
+        order.change_status(change, self.clock.now())?;
+        self.orders.update(&order, expected).await?;
+        tracing::info!(order_id = %id, status = %order.status(), "order status changed");
+        Ok(order)
+    }
+
+    fn policy_for(&self, order: &NewOrder) -> RoundingPolicy {
+        let default = RoundingPolicy::default_for(order.currency());
+        RoundingPolicy::new(
+            default.minor_units(),
+            self.config.rounding_mode,
+            self.config.tax_rounding,
+        )
+        .unwrap_or(default)
+    }
+}

@@ -1,0 +1,44 @@
+//! The service's ports besides storage: time and ids.
+
+use chrono::{DateTime, SubsecRound as _, Utc};
+use ordo_domain::OrderId;
+
+/// Where the service reads the time.
+pub trait Clock: Send + Sync {
+    /// The current time, truncated to the microsecond (the precision storage keeps).
+    fn now(&self) -> DateTime<Utc>;
+}
+
+/// The machine's clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        #[allow(
+            clippy::disallowed_methods,
+            reason = "this is the one place that reads the clock"
+        )]
+        let now = Utc::now();
+        now.trunc_subsecs(6)
+    }
+}
+
+/// Where the service gets new order ids.
+pub trait IdGenerator: Send + Sync {
+    /// A new, unique order id for an order created at `now`.
+    fn order_id(&self, now: DateTime<Utc>) -> OrderId;
+}
+
+/// `UUIDv7` ids: the creation time in milliseconds, then 74 random bits from the OS.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RandomIds;
+
+impl IdGenerator for RandomIds {
+    fn order_id(&self, now: DateTime<Utc>) -> OrderId {
+        let millis = u64::try_from(now.timestamp_millis()).unwrap_or(0);
+        let random = uuid::Uuid::new_v4();
+        let bytes: [u8; 10] = random.as_bytes().first_chunk().copied().unwrap_or([0; 10]);
+        OrderId::from_parts(millis, &bytes)
+    }
+}

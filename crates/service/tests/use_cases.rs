@@ -1,0 +1,356 @@
+//! The use cases against mockall fakes of storage: no database, a fixed clock and fixed ids.
+#![allow(
+    clippy::unwrap_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test code"
+)]
+
+use std::sync::Arc;
+
+use chrono::{DateTime, TimeZone as _, Utc};
+use ordo_domain::{
+    CancelReason, CustomerId, LineItemDraft, NewOrder, Order, OrderDraft, OrderId, OrderNumber,
+    OrderNumberKey, OrderStatus, ProductId, RoundingPolicy, Version, price,
+};
+use ordo_repository::{ListQuery, MockOrderRepository, Page, RepoError};
+use ordo_service::{Clock, IdGenerator, OrderService, ServiceConfig, ServiceError};
+use rust_decimal::Decimal;
+use uuid::Uuid;
+
+struct FixedClock;
+impl Clock for FixedClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 22, 5, 18, 14).unwrap()
+    }
+}
+
+struct FixedIds;
+impl IdGenerator for FixedIds {
+    fn order_id(&self, now: DateTime<Utc>) -> OrderId {
+        OrderId::from_parts(u64::try_from(now.timestamp_millis()).unwrap(), &[7; 10])
+    }
+}
+
+fn service(repository: MockOrderRepository) -> OrderService {
+    OrderService::new(
+        Arc::new(repository),
+        Arc::new(FixedClock),
+        Arc::new(FixedIds),
+        ServiceConfig::default(),
+    )
+}
+
+fn draft() -> OrderDraft {
+    OrderDraft {
+        customer_id: CustomerId::from_uuid(Uuid::from_u128(1)).unwrap(),
+        currency: "USD".into(),
+        items: vec![LineItemDraft {
+            product_id: ProductId::from_uuid(Uuid::from_u128(2)).unwrap(),
+            quantity: 3,
+            unit_price: Decimal::new(1999, 2),
+        }],
+        discount: None,
+        tax_rate: Some(Decimal::new(1, 1)),
+    }
+}
+
+/// A stored pending order, as the fake repository returns it.
+fn pending_order() -> Order {
+    let new = NewOrder::parse(&draft()).unwrap();
+    let pricing = price(&new, RoundingPolicy::default_for(new.currency())).unwrap();
+    let now = FixedClock.now();
+    let number = OrderNumber::from_sequence(1, now.date_naive(), OrderNumberKey::DEFAULT).unwrap();
+    Order::place(
+        FixedIds.order_id(now),
+        number,
+        new.customer_id(),
+        pricing,
+        now,
+    )
+}
+
+fn unavailable() -> RepoError {
+    RepoError::Unavailable("connection refused".into())
+}
+
+#[tokio::test]
+async fn placing_a_valid_order_prices_numbers_and_stores_it_once() {
+    let mut repository = MockOrderRepository::new();
+    repository
+        .expect_next_order_sequence()
+        .times(1)
+        .returning(|| Ok(42));
+    repository
+        .expect_insert()
+        .times(1)
+        .withf(|order: &Order| order.pricing().total == Decimal::new(6597, 2))
+        .returning(|_| Ok(()));
+    let order = service(repository).place(&draft()).await.unwrap();
+    let now = FixedClock.now();
+    assert_eq!(order.id(), FixedIds.order_id(now));
+    assert_eq!(
+        order.number(),
+        OrderNumber::from_sequence(42, now.date_naive(), OrderNumberKey::DEFAULT).unwrap()
+    );
+    assert_eq!(
+        (order.status(), order.version(), order.created_at()),
+        (OrderStatus::Pending, Version::FIRST, now)
+    );
+    assert_eq!(order.pricing().tax.to_string(), "6.00");
+}
+
+#[tokio::test]
+async fn placing_an_invalid_order_touches_no_storage() {
+    // A fake with no expectations fails the test on any call.
+    let mut invalid = draft();
+    invalid.items[0].quantity = 0;
+    invalid.currency = "ZZZ".into();
+    match service(MockOrderRepository::new()).place(&invalid).await {
+        Err(ServiceError::Validation(errors)) => {
+            let fields: Vec<_> = errors.errors().iter().map(|e| e.field.as_str()).collect();
+            assert_eq!(fields, vec!["currency", "items[0].quantity"]);
+        }
+        other => panic!("expected a validation error, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn placing_while_storage_is_down_is_unavailable() {
+    let mut repository = MockOrderRepository::new();
+    repository
+        .expect_next_order_sequence()
+        .returning(|| Err(unavailable()));
+    assert!(matches!(
+        service(repository).place(&draft()).await,
+        Err(ServiceError::Unavailable(_))
+    ));
+}
+
+#[tokio::test]
+async fn a_duplicate_at_insert_is_an_internal_error_not_a_client_error() {
+    let mut repository = MockOrderRepository::new();
+    repository.expect_next_order_sequence().returning(|| Ok(1));
+    repository.expect_insert().returning(|_| {
+        Err(RepoError::Duplicate {
+            constraint: "orders_order_number_key".into(),
+        })
+    });
+    assert!(matches!(
+        service(repository).place(&draft()).await,
+        Err(ServiceError::Internal(_))
+    ));
+}
+
+#[test]
+fn a_preview_charges_exactly_what_placing_would() {
+    let preview = service(MockOrderRepository::new())
+        .preview(&draft())
+        .unwrap();
+    assert_eq!(&preview, pending_order().pricing());
+}
+
+#[tokio::test]
+async fn getting_a_missing_order_is_not_found() {
+    let mut repository = MockOrderRepository::new();
+    repository
+        .expect_get()
+        .returning(|_| Err(RepoError::NotFound));
+    let id = FixedIds.order_id(FixedClock.now());
+    assert!(matches!(
+        service(repository).get(id).await,
+        Err(ServiceError::NotFound)
+    ));
+}
+
+#[tokio::test]
+async fn listing_passes_the_query_through() {
+    let query = ListQuery::first_page(draft().customer_id);
+    let expected = query.clone();
+    let mut repository = MockOrderRepository::new();
+    repository
+        .expect_list()
+        .withf(move |q: &ListQuery| *q == expected)
+        .returning(|_| {
+            Ok(Page {
+                orders: vec![],
+                next: None,
+            })
+        });
+    assert!(
+        service(repository)
+            .list(&query)
+            .await
+            .unwrap()
+            .orders
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn listing_while_storage_is_down_is_unavailable() {
+    let mut repository = MockOrderRepository::new();
+    repository.expect_list().returning(|_| Err(unavailable()));
+    let query = ListQuery::first_page(draft().customer_id);
+    assert!(matches!(
+        service(repository).list(&query).await,
+        Err(ServiceError::Unavailable(_))
+    ));
+}
+
+#[tokio::test]
+async fn moving_to_processing_with_the_current_version_writes_the_next_one() {
+    let order = pending_order();
+    let mut repository = MockOrderRepository::new();
+    let stored = order.clone();
+    repository
+        .expect_get()
+        .returning(move |_| Ok(stored.clone()));
+    repository
+        .expect_update()
+        .times(1)
+        .withf(|order: &Order, expected: &Version| {
+            order.status() == OrderStatus::Processing
+                && order.version() == Version::new(2)
+                && *expected == Version::FIRST
+        })
+        .returning(|_, _| Ok(()));
+    let moved = service(repository)
+        .transition(order.id(), OrderStatus::Processing, Version::FIRST)
+        .await
+        .unwrap();
+    assert_eq!(moved.status(), OrderStatus::Processing);
+}
+
+#[tokio::test]
+async fn a_stale_version_is_refused_before_anything_is_written() {
+    let order = pending_order();
+    let mut repository = MockOrderRepository::new();
+    let stored = order.clone();
+    repository
+        .expect_get()
+        .returning(move |_| Ok(stored.clone()));
+    let result = service(repository)
+        .transition(order.id(), OrderStatus::Processing, Version::new(7))
+        .await;
+    assert!(matches!(result, Err(ServiceError::Stale { current }) if current == Version::FIRST));
+}
+
+#[tokio::test]
+async fn losing_the_race_at_write_time_is_stale() {
+    let order = pending_order();
+    let mut repository = MockOrderRepository::new();
+    let stored = order.clone();
+    repository
+        .expect_get()
+        .returning(move |_| Ok(stored.clone()));
+    repository.expect_update().returning(|_, _| {
+        Err(RepoError::VersionConflict {
+            current: Version::new(2),
+        })
+    });
+    let result = service(repository)
+        .transition(order.id(), OrderStatus::Processing, Version::FIRST)
+        .await;
+    assert!(matches!(result, Err(ServiceError::Stale { current }) if current == Version::new(2)));
+}
+
+#[tokio::test]
+async fn completing_a_pending_order_is_illegal_and_lists_the_allowed_moves() {
+    let order = pending_order();
+    let mut repository = MockOrderRepository::new();
+    let stored = order.clone();
+    repository
+        .expect_get()
+        .returning(move |_| Ok(stored.clone()));
+    match service(repository)
+        .transition(order.id(), OrderStatus::Completed, Version::FIRST)
+        .await
+    {
+        Err(ServiceError::IllegalTransition(error)) => {
+            assert_eq!(error.from, OrderStatus::Pending);
+            assert_eq!(
+                error.allowed,
+                vec![OrderStatus::Processing, OrderStatus::Cancelled]
+            );
+        }
+        other => panic!("expected an illegal transition, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn transitions_cannot_cancel_or_reopen() {
+    let id = pending_order().id();
+    for target in [OrderStatus::Cancelled, OrderStatus::Pending] {
+        let result = service(MockOrderRepository::new())
+            .transition(id, target, Version::FIRST)
+            .await;
+        assert!(matches!(result, Err(ServiceError::UnsupportedTarget(t)) if t == target));
+    }
+}
+
+#[tokio::test]
+async fn cancelling_records_the_reason() {
+    let order = pending_order();
+    let mut repository = MockOrderRepository::new();
+    let stored = order.clone();
+    repository
+        .expect_get()
+        .returning(move |_| Ok(stored.clone()));
+    repository.expect_update().times(1).returning(|_, _| Ok(()));
+    let reason = CancelReason::parse("customer changed their mind").unwrap();
+    let cancelled = service(repository)
+        .cancel(order.id(), reason.clone(), Version::FIRST)
+        .await
+        .unwrap();
+    assert_eq!(
+        (cancelled.status(), cancelled.cancel_reason()),
+        (OrderStatus::Cancelled, Some(&reason))
+    );
+}
+
+#[tokio::test]
+async fn changing_a_missing_order_is_not_found() {
+    let mut repository = MockOrderRepository::new();
+    repository
+        .expect_get()
+        .returning(|_| Err(RepoError::NotFound));
+    let id = pending_order().id();
+    let result = service(repository)
+        .transition(id, OrderStatus::Processing, Version::FIRST)
+        .await;
+    assert!(matches!(result, Err(ServiceError::NotFound)));
+}
+
+#[tokio::test]
+async fn deleting_passes_the_expected_version_and_maps_its_errors() {
+    let id = pending_order().id();
+    let mut repository = MockOrderRepository::new();
+    repository
+        .expect_soft_delete()
+        .withf(|_, expected: &Option<Version>, _| *expected == Some(Version::FIRST))
+        .times(1)
+        .returning(|_, _, _| Ok(()));
+    service(repository)
+        .delete(id, Some(Version::FIRST))
+        .await
+        .unwrap();
+
+    let mut repository = MockOrderRepository::new();
+    repository
+        .expect_soft_delete()
+        .returning(|_, _, _| Err(RepoError::NotFound));
+    assert!(matches!(
+        service(repository).delete(id, None).await,
+        Err(ServiceError::NotFound)
+    ));
+
+    let mut repository = MockOrderRepository::new();
+    repository
+        .expect_soft_delete()
+        .returning(|_, _, _| Err(unavailable()));
+    assert!(matches!(
+        service(repository).delete(id, None).await,
+        Err(ServiceError::Unavailable(_))
+    ));
+}
