@@ -1,10 +1,17 @@
-//! The `ordo` command line.
+//! The `ordo` command line: run the server, migrate its database, and work with orders on a
+//! running server.
+
+mod client;
+mod serve;
+mod storage;
+
+use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
 /// ordo: an order-management service with exact money and safe retries.
 #[derive(Debug, Parser)]
-#[command(name = "ordo", version, about, long_about = None)]
+#[command(name = "ordo", version, about, long_about = None, propagate_version = true)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -12,22 +19,47 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run the HTTP server (not built yet: prints the version and exits).
-    Serve,
+    /// Run the HTTP API (SQLite in ./ordo-data unless a PostgreSQL URL is given).
+    Serve(serve::ServeArgs),
+    /// Apply pending database migrations and report what was applied.
+    Migrate(storage::StorageArgs),
+    /// Work with orders on a running server.
+    #[command(subcommand)]
+    Orders(client::OrdersCommand),
 }
 
-fn main() {
+fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {
-        Command::Serve => {
-            // Honest placeholder until the API lands (issue #4).
-            #[allow(clippy::print_stdout, reason = "the CLI talks to its user on stdout")]
-            {
-                println!(
-                    "ordo {}: the HTTP server is not built yet; see README.md for what works today",
-                    env!("CARGO_PKG_VERSION")
-                );
-            }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            return fail(&anyhow::Error::new(error).context("cannot start the async runtime"));
         }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Serve(args) => serve::run(args).await,
+            Command::Migrate(args) => storage::migrate(&args).await,
+            Command::Orders(command) => client::run(command).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => fail(&error),
     }
+}
+
+/// One clear line on stderr, and a non-zero exit.
+fn fail(error: &anyhow::Error) -> ExitCode {
+    #[allow(
+        clippy::print_stderr,
+        reason = "the CLI reports its failure to its user"
+    )]
+    {
+        eprintln!("ordo: error: {error:#}");
+    }
+    ExitCode::FAILURE
 }

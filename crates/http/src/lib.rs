@@ -1,1 +1,105 @@
-//! x
+//! ordo's HTTP API (axum 0.8): routes, extractors, DTOs, problem+json errors and the OpenAPI
+//! document. It only translates HTTP to service calls and back; no business rule lives here.
+//!
+//! [`app`] builds the whole router from an [`OrderService`], so the CLI and the tests serve
+//! exactly the same app.
+
+mod dto;
+mod error;
+mod extract;
+mod problem;
+mod request_id;
+mod routes;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::{StatusCode, header};
+use axum::middleware;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use ordo_service::OrderService;
+use tower_http::catch_panic::CatchPanicLayer;
+use utoipa::OpenApi as _;
+use utoipa::openapi::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_scalar::{Scalar, Servable as _};
+
+pub use problem::{PROBLEM_JSON, Problem, ProblemDetails};
+
+/// Settings of the HTTP layer.
+#[derive(Debug, Clone, Copy)]
+pub struct HttpConfig {
+    /// The largest request body accepted, in bytes; larger is 413.
+    pub body_limit: usize,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        // A 100-line order is about 15 KiB of JSON.
+        Self {
+            body_limit: 256 * 1024,
+        }
+    }
+}
+
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(
+        title = "ordo",
+        description = "Orders with exact money, safe retries and a strict status machine.\n\n\
+            Amounts are JSON strings with the currency's decimals (\"29.99\", \"1500\" for JPY); \
+            requests may send a string or a number, read exactly. Every error is an RFC 9457 \
+            `application/problem+json` body.",
+    ),
+    tags((name = "orders", description = "Place, read, list and change orders")),
+    components(schemas(ProblemDetails))
+)]
+struct ApiDoc;
+
+fn documented() -> (Router<OrderService>, OpenApi) {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .merge(routes::orders::router())
+        .split_for_parts()
+}
+
+/// The OpenAPI 3.1 document of every route [`app`] serves.
+pub fn openapi() -> OpenApi {
+    documented().1
+}
+
+/// The whole application: the API, `/openapi.json`, `/docs`, problem bodies for unknown
+/// routes and methods, request ids and panic safety.
+pub fn app(service: OrderService, config: HttpConfig) -> Router {
+    let (api, doc) = documented();
+    let doc_json = doc.to_pretty_json().unwrap_or_default();
+    api.route(
+        "/openapi.json",
+        get(move || async move { ([(header::CONTENT_TYPE, "application/json")], doc_json) }),
+    )
+    .merge(Router::<OrderService>::from(
+        Scalar::with_url("/docs", doc).title("ordo API"),
+    ))
+    .fallback(|| async { Problem::not_found("no such route") })
+    .method_not_allowed_fallback(method_not_allowed)
+    .layer(DefaultBodyLimit::max(config.body_limit))
+    .layer(middleware::from_fn(request_id::request_id))
+    .layer(CatchPanicLayer::custom(|_| {
+        tracing::error!("a handler panicked");
+        Problem::internal().into_response()
+    }))
+    .with_state(service)
+}
+
+/// 405 as a problem; axum adds the `Allow` header listing the methods the route has.
+async fn method_not_allowed(request: Request) -> Problem {
+    Problem::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method-not-allowed",
+        "Method not allowed",
+        format!(
+            "{} is not allowed on {}",
+            request.method(),
+            request.uri().path()
+        ),
+    )
+}

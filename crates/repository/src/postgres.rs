@@ -11,8 +11,8 @@ use sqlx::{ConnectOptions as _, Row as _};
 use uuid::Uuid;
 
 use crate::sql::{
-    ItemRow, OrderRow, check_next_version, discount_columns, list_bounds, missed_write, page,
-    restore, rounding_mode_text, tax_rounding_text, version_column,
+    ItemRow, OrderRow, check_next_version, discount_columns, list_bounds, missed_write,
+    newly_applied, page, restore, rounding_mode_text, tax_rounding_text, version_column,
 };
 use crate::{ListQuery, OrderRepository, Page, RepoError};
 
@@ -122,16 +122,21 @@ impl PgStore {
         Ok(Self { pool })
     }
 
-    /// Applies the migrations in `migrations/postgres` that have not run yet. Safe to call from
+    /// Applies the migrations in `migrations/postgres` that have not run yet, and names them
+    /// (`"<version> <description>"`). Safe to call from
     /// several replicas at once: sqlx serialises them with an advisory lock.
     ///
     /// # Errors
     /// [`RepoError::Unavailable`] or [`RepoError::Other`].
-    pub async fn migrate(&self) -> Result<(), RepoError> {
-        sqlx::migrate!("../../migrations/postgres")
-            .run(&self.pool)
+    pub async fn migrate(&self) -> Result<Vec<String>, RepoError> {
+        let migrator = sqlx::migrate!("../../migrations/postgres");
+        // Before the first run the bookkeeping table does not exist: nothing was applied.
+        let applied: Vec<i64> = sqlx::query_scalar("SELECT version FROM _sqlx_migrations")
+            .fetch_all(&self.pool)
             .await
-            .map_err(RepoError::other)
+            .unwrap_or_default();
+        migrator.run(&self.pool).await.map_err(RepoError::other)?;
+        Ok(newly_applied(&migrator, &applied))
     }
 
     /// Closes the pool, waiting for connections in use to be returned.

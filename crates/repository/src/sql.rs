@@ -247,3 +247,15 @@ pub(crate) fn page(orders: &mut Vec<Order>, limit: u32) -> Page {
         next,
     }
 }
+
+/// `"<version> <description>"` of each migration of `migrator` not in `applied_before`.
+pub(crate) fn newly_applied(
+    migrator: &sqlx::migrate::Migrator,
+    applied_before: &[i64],
+) -> Vec<String> {
+    migrator
+        .iter()
+        .filter(|migration| !applied_before.contains(&migration.version))
+        .map(|migration| format!("{} {}", migration.version, migration.description))
+        .collect()
+}

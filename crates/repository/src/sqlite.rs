@@ -25,8 +25,8 @@ use sqlx::{QueryBuilder, Row as _, Sqlite};
 use uuid::Uuid;
 
 use crate::sql::{
-    ItemRow, OrderRow, check_next_version, discount_columns, list_bounds, missed_write, page,
-    restore, rounding_mode_text, tax_rounding_text, version_column,
+    ItemRow, OrderRow, check_next_version, discount_columns, list_bounds, missed_write,
+    newly_applied, page, restore, rounding_mode_text, tax_rounding_text, version_column,
 };
 use crate::{ListQuery, OrderRepository, Page, RepoError};
 
@@ -112,15 +112,20 @@ impl SqliteStore {
         Ok(Self { pool })
     }
 
-    /// Applies the migrations in `migrations/sqlite` that have not run yet.
+    /// Applies the migrations in `migrations/sqlite` that have not run yet, and names them
+    /// (`"<version> <description>"`).
     ///
     /// # Errors
     /// [`RepoError::Unavailable`] or [`RepoError::Other`].
-    pub async fn migrate(&self) -> Result<(), RepoError> {
-        sqlx::migrate!("../../migrations/sqlite")
-            .run(&self.pool)
+    pub async fn migrate(&self) -> Result<Vec<String>, RepoError> {
+        let migrator = sqlx::migrate!("../../migrations/sqlite");
+        // Before the first run the bookkeeping table does not exist: nothing was applied.
+        let applied: Vec<i64> = sqlx::query_scalar("SELECT version FROM _sqlx_migrations")
+            .fetch_all(&self.pool)
             .await
-            .map_err(RepoError::other)
+            .unwrap_or_default();
+        migrator.run(&self.pool).await.map_err(RepoError::other)?;
+        Ok(newly_applied(&migrator, &applied))
     }
 
     /// Closes the pool, waiting for connections in use to be returned.

@@ -1,0 +1,175 @@
+//! Choosing and opening the database: SQLite in a data directory by default, PostgreSQL when a
+//! `postgres://` URL is given.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Context as _, Result, bail};
+use clap::Args;
+use ordo_repository::{OrderRepository, PgOptions, PgStore, RepoError, SqliteOptions, SqliteStore};
+
+/// Where the orders are kept.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct StorageArgs {
+    /// PostgreSQL URL (`postgres://user@host:5432/db`). Without it, ordo uses an SQLite file in
+    /// the data directory.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub(crate) database_url: Option<String>,
+    /// Directory for the embedded SQLite database (created if missing).
+    #[arg(long, env = "ORDO_DATA_DIR", default_value = "./ordo-data")]
+    pub(crate) data_dir: PathBuf,
+    /// Most database connections in the pool.
+    #[arg(long, env = "ORDO_DB_MAX_CONNECTIONS", default_value_t = 8)]
+    pub(crate) db_max_connections: u32,
+}
+
+/// An open store, of either kind.
+pub(crate) enum Store {
+    Postgres(PgStore),
+    Sqlite(SqliteStore),
+}
+
+impl Store {
+    /// Opens the configured database, with a clear error when it cannot.
+    pub(crate) async fn open(args: &StorageArgs) -> Result<Self> {
+        match &args.database_url {
+            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                let options = PgOptions {
+                    max_connections: args.db_max_connections,
+                    ..PgOptions::default()
+                };
+                let store = PgStore::connect(url, &options)
+                    .await
+                    .map_err(|error| match error {
+                        RepoError::Unavailable(cause) => {
+                            anyhow::anyhow!("cannot reach PostgreSQL at {}: {cause}", redact(url))
+                        }
+                        other => anyhow::anyhow!(
+                            "invalid database URL {}: {}",
+                            redact(url),
+                            cause_of(&other)
+                        ),
+                    })?;
+                Ok(Self::Postgres(store))
+            }
+            Some(url) => bail!(
+                "unsupported database URL {}: expected postgres://…, or no URL for the embedded SQLite",
+                redact(url)
+            ),
+            None => {
+                std::fs::create_dir_all(&args.data_dir).with_context(|| {
+                    format!(
+                        "cannot create the data directory {}",
+                        args.data_dir.display()
+                    )
+                })?;
+                let path = args.data_dir.join("ordo.db");
+                let options = SqliteOptions {
+                    max_connections: args.db_max_connections.min(8),
+                    ..SqliteOptions::default()
+                };
+                let store = SqliteStore::open(&path, &options).await.map_err(|error| {
+                    anyhow::anyhow!("cannot open {}: {}", path.display(), cause_of(&error))
+                })?;
+                Ok(Self::Sqlite(store))
+            }
+        }
+    }
+
+    /// Applies pending migrations; returns the ones it applied.
+    pub(crate) async fn migrate(&self) -> Result<Vec<String>> {
+        let result = match self {
+            Self::Postgres(store) => store.migrate().await,
+            Self::Sqlite(store) => store.migrate().await,
+        };
+        result.map_err(|error| anyhow::anyhow!("migrations failed: {}", cause_of(&error)))
+    }
+
+    /// Where the data lives, for people.
+    pub(crate) fn describe(&self, args: &StorageArgs) -> String {
+        match self {
+            Self::Postgres(_) => format!(
+                "PostgreSQL at {}",
+                args.database_url.as_deref().map(redact).unwrap_or_default()
+            ),
+            Self::Sqlite(_) => format!("SQLite at {}", args.data_dir.join("ordo.db").display()),
+        }
+    }
+
+    /// The store as the service holds it.
+    pub(crate) fn repository(&self) -> Arc<dyn OrderRepository> {
+        match self {
+            Self::Postgres(store) => Arc::new(store.clone()),
+            Self::Sqlite(store) => Arc::new(store.clone()),
+        }
+    }
+
+    /// Closes the pool.
+    pub(crate) async fn close(&self) {
+        match self {
+            Self::Postgres(store) => store.close().await,
+            Self::Sqlite(store) => store.close().await,
+        }
+    }
+}
+
+/// `ordo migrate`.
+pub(crate) async fn migrate(args: &StorageArgs) -> Result<()> {
+    let store = Store::open(args).await?;
+    let applied = store.migrate().await?;
+    #[allow(clippy::print_stdout, reason = "the CLI reports to its user")]
+    {
+        let target = store.describe(args);
+        if applied.is_empty() {
+            println!("{target}: already up to date, nothing applied");
+        } else {
+            println!("{target}: applied {} migration(s):", applied.len());
+            for migration in &applied {
+                println!("  {migration}");
+            }
+        }
+    }
+    store.close().await;
+    Ok(())
+}
+
+/// The error and its causes on one line.
+pub(crate) fn cause_of(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// A URL without its password.
+pub(crate) fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let Some((credentials, host)) = rest.rsplit_once('@') else {
+        return url.to_owned();
+    };
+    match credentials.split_once(':') {
+        Some((user, _password)) => format!("{scheme}://{user}:***@{host}"),
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn passwords_are_masked_in_urls() {
+        assert_eq!(
+            redact("postgres://app:s3cret@db:5432/ordo"),
+            "postgres://app:***@db:5432/ordo"
+        );
+        assert_eq!(redact("postgres://app@db/ordo"), "postgres://app@db/ordo");
+        assert_eq!(redact("not a url"), "not a url");
+    }
+}

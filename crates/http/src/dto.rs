@@ -1,0 +1,330 @@
+//! The API's request and response bodies, and their conversions to and from the domain.
+
+use chrono::{DateTime, Utc};
+use ordo_domain::{
+    CustomerId, Discount, LineItemDraft, Order, OrderDraft, OrderStatus, PricedLine, Pricing,
+    ProductId, RoundingMode, TaxRounding, Version, amount_serde,
+};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+/// The ETag of an order at `version`.
+pub(crate) fn etag(version: Version) -> String {
+    format!("\"{}\"", version.get())
+}
+
+/// The version in an `If-Match` value (one strong ETag).
+pub(crate) fn parse_etag(text: &str) -> Option<Version> {
+    let number = text.trim().strip_prefix('"')?.strip_suffix('"')?;
+    number
+        .parse::<u32>()
+        .ok()
+        .filter(|n| *n >= 1)
+        .map(Version::new)
+}
+
+/// A new order.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CreateOrder {
+    /// Who the order is for.
+    #[schema(value_type = Uuid)]
+    pub customer_id: CustomerId,
+    /// ISO 4217 currency code of every amount.
+    #[schema(example = "USD")]
+    pub currency: String,
+    /// 1 to 100 lines.
+    pub items: Vec<CreateLineItem>,
+    /// An optional order-level discount.
+    #[serde(default)]
+    pub discount: Option<DiscountBody>,
+    /// An optional tax rate in [0, 1) (`"0.2"` is 20 %), at most 6 decimals.
+    #[serde(default, with = "amount_serde::option")]
+    #[schema(value_type = Option<String>, example = "0.0825")]
+    pub tax_rate: Option<Decimal>,
+}
+
+/// A line of a new order.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CreateLineItem {
+    /// The product.
+    #[schema(value_type = Uuid)]
+    pub product_id: ProductId,
+    /// 1 to 10 000.
+    #[schema(minimum = 1, maximum = 10000)]
+    pub quantity: i64,
+    /// The price of one, ≥ 0, with at most the currency's minor units of decimals. A string
+    /// (`"19.99"`) or a JSON number, read exactly from its digits.
+    #[serde(with = "amount_serde")]
+    #[schema(value_type = String, example = "19.99")]
+    pub unit_price: Decimal,
+}
+
+/// An order-level discount.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub(crate) enum DiscountBody {
+    /// A fixed amount off, capped at the subtotal.
+    Fixed {
+        /// The amount, in the order's currency.
+        #[serde(with = "amount_serde")]
+        #[schema(value_type = String, example = "5.00")]
+        amount: Decimal,
+    },
+    /// A percentage of the subtotal, 0 to 100, at most 4 decimals.
+    Percentage {
+        /// The percentage (`"12.5"` is 12.5 %).
+        #[serde(with = "amount_serde")]
+        #[schema(value_type = String, example = "10")]
+        percent: Decimal,
+    },
+}
+
+impl From<DiscountBody> for Discount {
+    fn from(body: DiscountBody) -> Self {
+        match body {
+            DiscountBody::Fixed { amount } => Self::Fixed { amount },
+            DiscountBody::Percentage { percent } => Self::Percentage { percent },
+        }
+    }
+}
+
+impl From<Discount> for DiscountBody {
+    fn from(discount: Discount) -> Self {
+        match discount {
+            Discount::Fixed { amount } => Self::Fixed { amount },
+            Discount::Percentage { percent } => Self::Percentage { percent },
+        }
+    }
+}
+
+impl From<CreateOrder> for OrderDraft {
+    fn from(body: CreateOrder) -> Self {
+        Self {
+            customer_id: body.customer_id,
+            currency: body.currency,
+            items: body
+                .items
+                .into_iter()
+                .map(|item| LineItemDraft {
+                    product_id: item.product_id,
+                    quantity: item.quantity,
+                    unit_price: item.unit_price,
+                })
+                .collect(),
+            discount: body.discount.map(Discount::from),
+            tax_rate: body.tax_rate,
+        }
+    }
+}
+
+/// A priced line.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct LineItemBody {
+    /// The product.
+    pub product_id: Uuid,
+    /// How many.
+    pub quantity: u32,
+    /// The price of one.
+    #[serde(with = "amount_serde")]
+    #[schema(value_type = String, example = "19.99")]
+    pub unit_price: Decimal,
+    /// quantity × unit price, exact.
+    #[serde(with = "amount_serde")]
+    #[schema(value_type = String, example = "59.97")]
+    pub line_total: Decimal,
+}
+
+impl From<&PricedLine> for LineItemBody {
+    fn from(line: &PricedLine) -> Self {
+        Self {
+            product_id: line.product_id.as_uuid(),
+            quantity: line.quantity.get(),
+            unit_price: line.unit_price,
+            line_total: line.line_total,
+        }
+    }
+}
+
+/// The rounding rules the figures were computed with.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct RoundingBody {
+    /// Decimals every amount carries.
+    pub minor_units: u8,
+    /// `half_up` or `half_even`.
+    #[schema(value_type = String, example = "half_up")]
+    pub mode: RoundingMode,
+    /// `per_order` or `per_line`.
+    #[schema(value_type = String, example = "per_order")]
+    pub tax: TaxRounding,
+}
+
+/// Prices as charged: what a preview returns, and what every order carries.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct PricingBody {
+    /// ISO 4217 code of every amount.
+    #[schema(example = "USD")]
+    pub currency: String,
+    /// The lines, in the order given.
+    pub items: Vec<LineItemBody>,
+    /// Σ line totals.
+    #[serde(with = "amount_serde")]
+    #[schema(value_type = String, example = "64.97")]
+    pub subtotal: Decimal,
+    /// The discount as asked for.
+    pub discount_rule: Option<DiscountBody>,
+    /// The discount applied, 0 to the subtotal.
+    #[serde(with = "amount_serde")]
+    #[schema(value_type = String, example = "6.50")]
+    pub discount: Decimal,
+    /// The tax rate applied.
+    #[serde(with = "amount_serde::option")]
+    #[schema(value_type = Option<String>, example = "0.0825")]
+    pub tax_rate: Option<Decimal>,
+    /// Tax on subtotal − discount.
+    #[serde(with = "amount_serde")]
+    #[schema(value_type = String, example = "4.82")]
+    pub tax: Decimal,
+    /// subtotal − discount + tax.
+    #[serde(with = "amount_serde")]
+    #[schema(value_type = String, example = "63.29")]
+    pub total: Decimal,
+    /// How the figures were rounded.
+    pub rounding: RoundingBody,
+}
+
+impl From<&Pricing> for PricingBody {
+    fn from(pricing: &Pricing) -> Self {
+        Self {
+            currency: pricing.currency.code().to_owned(),
+            items: pricing.lines.iter().map(LineItemBody::from).collect(),
+            subtotal: pricing.subtotal,
+            discount_rule: pricing.discount_rule.map(DiscountBody::from),
+            discount: pricing.discount,
+            tax_rate: pricing.tax_rate,
+            tax: pricing.tax,
+            total: pricing.total,
+            rounding: RoundingBody {
+                minor_units: pricing.rounding.minor_units(),
+                mode: pricing.rounding.mode(),
+                tax: pricing.rounding.tax(),
+            },
+        }
+    }
+}
+
+/// An order.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct OrderBody {
+    /// The order's id (UUIDv7).
+    pub id: Uuid,
+    /// The human-readable number, for people (never a key).
+    #[schema(example = "ORD-261122-7KQ3M9AX")]
+    pub order_number: String,
+    /// Who the order is for.
+    pub customer_id: Uuid,
+    /// Fulfilment status.
+    #[schema(value_type = String, example = "pending")]
+    pub status: OrderStatus,
+    /// Why it was cancelled, when it was.
+    pub cancel_reason: Option<String>,
+    /// Prices as charged.
+    #[serde(flatten)]
+    pub pricing: PricingBody,
+    /// The concurrency version; the ETag is this number in quotes.
+    pub version: u32,
+    /// When it was placed (RFC 3339, UTC).
+    pub created_at: DateTime<Utc>,
+    /// When it last changed (RFC 3339, UTC).
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<&Order> for OrderBody {
+    fn from(order: &Order) -> Self {
+        Self {
+            id: order.id().as_uuid(),
+            order_number: order.number().to_string(),
+            customer_id: order.customer_id().as_uuid(),
+            status: order.status(),
+            cancel_reason: order
+                .cancel_reason()
+                .map(|reason| reason.as_str().to_owned()),
+            pricing: PricingBody::from(order.pricing()),
+            version: order.version().get(),
+            created_at: order.created_at(),
+            updated_at: order.updated_at(),
+        }
+    }
+}
+
+/// One page of orders, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct OrderPage {
+    /// The orders.
+    pub data: Vec<OrderBody>,
+    /// Pass as `cursor` for the next page; null on the last page.
+    pub next_cursor: Option<String>,
+    /// Whether another page exists.
+    pub has_more: bool,
+}
+
+/// Filters and position of a list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct ListParams {
+    /// Whose orders (required).
+    #[param(value_type = Uuid)]
+    pub customer_id: CustomerId,
+    /// Only orders in this status.
+    #[param(value_type = Option<String>, example = "pending")]
+    pub status: Option<OrderStatus>,
+    /// Only orders created at or after this instant (RFC 3339).
+    pub created_after: Option<DateTime<Utc>>,
+    /// Only orders created strictly before this instant (RFC 3339).
+    pub created_before: Option<DateTime<Utc>>,
+    /// Page size, 1 to 100 (default 20). Over 100 is an error, not a silent clamp.
+    #[param(minimum = 1, maximum = 100)]
+    pub limit: Option<u64>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// Where to move an order.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TransitionBody {
+    /// `processing` or `completed` (cancelling has its own route, with a reason).
+    pub to: TransitionTarget,
+}
+
+/// A status a transition may target.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum TransitionTarget {
+    /// Start working on the order.
+    Processing,
+    /// The order is fulfilled.
+    Completed,
+}
+
+impl From<TransitionTarget> for OrderStatus {
+    fn from(target: TransitionTarget) -> Self {
+        match target {
+            TransitionTarget::Processing => Self::Processing,
+            TransitionTarget::Completed => Self::Completed,
+        }
+    }
+}
+
+/// Why an order is cancelled.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CancelBody {
+    /// 1 to 500 characters.
+    #[schema(example = "customer changed their mind")]
+    pub reason: String,
+}

@@ -1,0 +1,130 @@
+//! Service errors as problem responses: the one place that decides status codes.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use ordo_service::ServiceError;
+
+use crate::dto::etag;
+use crate::problem::{FieldProblem, Problem};
+
+/// How long a client should wait before retrying when storage is unavailable.
+const RETRY_AFTER_SECONDS: u32 = 1;
+
+/// A handler's error: a service error, or a problem found at the HTTP edge.
+#[derive(Debug)]
+pub(crate) enum ApiError {
+    /// From a use case.
+    Service(ServiceError),
+    /// Already a problem (a bad header, parameter or body).
+    Problem(Problem),
+}
+
+impl From<ServiceError> for ApiError {
+    fn from(error: ServiceError) -> Self {
+        Self::Service(error)
+    }
+}
+
+impl From<Problem> for ApiError {
+    fn from(problem: Problem) -> Self {
+        Self::Problem(problem)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        match self {
+            Self::Problem(problem) => problem.into_response(),
+            Self::Service(error) => problem_for(error).into_response(),
+        }
+    }
+}
+
+fn problem_for(error: ServiceError) -> Problem {
+    match error {
+        ServiceError::Validation(errors) => {
+            let fields: Vec<FieldProblem> = errors
+                .errors()
+                .iter()
+                .map(|e| FieldProblem {
+                    field: e.field.clone(),
+                    message: e.violation.to_string(),
+                })
+                .collect();
+            let detail = match fields.as_slice() {
+                [one] => format!("{}: {}", one.field, one.message),
+                many => format!("{} fields are invalid", many.len()),
+            };
+            Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "validation",
+                "The request breaks a rule",
+                detail,
+            )
+            .with_errors(fields)
+        }
+        ServiceError::Pricing(error) => Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "amount-too-large",
+            "The order's amounts are too large",
+            error.to_string(),
+        ),
+        ServiceError::NotFound => Problem::not_found("no order with this id"),
+        ServiceError::Stale { current } => {
+            let mut problem = Problem::new(
+                StatusCode::PRECONDITION_FAILED,
+                "stale-version",
+                "The order has changed",
+                format!(
+                    "If-Match does not match the order's current ETag {}: read it again",
+                    etag(current)
+                ),
+            );
+            problem.current_etag = Some(etag(current));
+            problem
+        }
+        ServiceError::IllegalTransition(error) => {
+            let mut problem = Problem::new(
+                StatusCode::CONFLICT,
+                "illegal-transition",
+                "The order cannot make that move",
+                error.to_string(),
+            );
+            problem.current_status = Some(error.from.to_string());
+            problem.allowed_next = Some(error.allowed.iter().map(ToString::to_string).collect());
+            problem
+        }
+        ServiceError::UnsupportedTarget(status) => Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "unsupported-transition",
+            "That status is not reached this way",
+            format!("use POST /v1/orders/{{id}}/cancel to move an order to {status}"),
+        ),
+        ServiceError::Unavailable(cause) => {
+            tracing::warn!(error = %cause, "storage unavailable");
+            Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "Temporarily unavailable",
+                "the order store cannot be reached right now; retry shortly",
+            )
+            .retry_after(RETRY_AFTER_SECONDS)
+        }
+        ServiceError::Internal(cause) => {
+            tracing::error!(error = %error_chain(&*cause), "internal error");
+            Problem::internal()
+        }
+    }
+}
+
+/// The error and all its sources, for the log.
+fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut chain = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        chain.push_str(": ");
+        chain.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    chain
+}

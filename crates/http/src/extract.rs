@@ -1,0 +1,181 @@
+//! Extractors whose every rejection is a problem naming what was wrong.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use ordo_domain::{OrderId, Version};
+use serde::de::DeserializeOwned;
+
+use crate::dto::parse_etag;
+use crate::problem::{FieldProblem, Problem};
+
+/// A JSON body: 415 without a JSON content type, 413 past the body limit, 400 when it is not
+/// JSON, 422 naming the field when it is JSON of the wrong shape.
+#[derive(Debug)]
+pub(crate) struct Json<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
+    type Rejection = Problem;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        if !has_json_content_type(&request) {
+            return Err(Problem::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported-media-type",
+                "Unsupported media type",
+                "send the body as JSON with `Content-Type: application/json`",
+            ));
+        }
+        let bytes = Bytes::from_request(request, state)
+            .await
+            .map_err(|rejection| {
+                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    Problem::new(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        "body-too-large",
+                        "The body is too large",
+                        rejection.body_text(),
+                    )
+                } else {
+                    Problem::bad_request(rejection.body_text())
+                }
+            })?;
+        parse_json(&bytes).map(Json)
+    }
+}
+
+fn has_json_content_type(request: &Request) -> bool {
+    let Some(content_type) = request.headers().get(header::CONTENT_TYPE) else {
+        return false;
+    };
+    let Ok(content_type) = content_type.to_str() else {
+        return false;
+    };
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+/// Parses JSON, telling a syntax error (400) from a shape error (422, naming the field).
+pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+        let field = error.path().to_string();
+        let inner = error.into_inner();
+        match inner.classify() {
+            serde_json::error::Category::Data => {
+                let message = strip_position(&inner.to_string());
+                Problem::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "validation",
+                    "The request breaks a rule",
+                    format!("{field}: {message}"),
+                )
+                .with_errors(vec![FieldProblem { field, message }])
+            }
+            _ => Problem::bad_request(format!("the body is not valid JSON: {inner}")),
+        }
+    })?;
+    deserializer
+        .end()
+        .map_err(|error| Problem::bad_request(format!("the body is not valid JSON: {error}")))?;
+    Ok(value)
+}
+
+/// `serde_json` ends data errors with " at line L column C", which means nothing to a client
+/// that sent the field path.
+fn strip_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(index) => message.get(..index).unwrap_or(message).to_owned(),
+        None => message.to_owned(),
+    }
+}
+
+/// Query string parameters: 400 naming the parameter.
+#[derive(Debug)]
+pub(crate) struct Query<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let query = parts.uri.query().unwrap_or_default();
+        let deserializer =
+            serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+        serde_path_to_error::deserialize(deserializer)
+            .map(Query)
+            .map_err(|error| {
+                let field = error.path().to_string();
+                let message = error.into_inner().to_string();
+                if field == "." {
+                    Problem::bad_request(format!("invalid query string: {message}"))
+                } else {
+                    Problem::bad_field(&field, message)
+                }
+            })
+    }
+}
+
+/// The `{id}` of an order route: 400 when it is not a UUID, 404 when it is one that can never
+/// name an order (order ids are UUIDv7).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct OrderPath(pub OrderId);
+
+impl<S: Send + Sync> FromRequestParts<S> for OrderPath {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let axum::extract::Path(id) =
+            axum::extract::Path::<String>::from_request_parts(parts, state)
+                .await
+                .map_err(|rejection| Problem::bad_request(rejection.body_text()))?;
+        let uuid =
+            uuid::Uuid::try_parse(&id).map_err(|_| Problem::bad_field("id", "not a UUID"))?;
+        OrderId::from_uuid(uuid)
+            .map(OrderPath)
+            .map_err(|_| Problem::not_found("no order with this id"))
+    }
+}
+
+/// The `If-Match` header as an order version; `None` when absent.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct IfMatch(pub Option<Version>);
+
+impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let Some(value) = parts.headers.get(header::IF_MATCH) else {
+            return Ok(Self(None));
+        };
+        let text = value.to_str().unwrap_or_default();
+        parse_etag(text)
+            .map(|version| Self(Some(version)))
+            .ok_or_else(|| {
+                Problem::bad_field("If-Match", "must be the order's ETag, such as \"1\"")
+            })
+    }
+}
+
+impl IfMatch {
+    /// The version, or 428 when the header is missing.
+    ///
+    /// # Errors
+    /// A 428 problem.
+    pub(crate) fn required(self) -> Result<Version, Problem> {
+        self.0.ok_or_else(|| {
+            Problem::new(
+                StatusCode::PRECONDITION_REQUIRED,
+                "precondition-required",
+                "If-Match is required",
+                "send the order's ETag in If-Match, so a change made meanwhile is not overwritten",
+            )
+        })
+    }
+}

@@ -1,0 +1,3 @@
+//! Route modules; each exposes a `router()` of documented handlers, merged in `crate::app`.
+
+pub(crate) mod orders;

@@ -1,0 +1,247 @@
+//! `/v1/orders`: thin handlers that turn HTTP into one service call and back.
+
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use ordo_domain::{CancelReason, Order, OrderDraft};
+use ordo_repository::{Cursor, ListQuery, PageSize};
+use ordo_service::OrderService;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::dto::{
+    CancelBody, CreateOrder, ListParams, OrderBody, OrderPage, PricingBody, TransitionBody, etag,
+};
+use crate::error::ApiError;
+use crate::extract::{IfMatch, Json, OrderPath, Query};
+use crate::problem::{FieldProblem, Problem, ProblemDetails};
+
+pub(crate) fn router() -> OpenApiRouter<OrderService> {
+    OpenApiRouter::new()
+        .routes(routes!(create_order, list_orders))
+        .routes(routes!(preview_order))
+        .routes(routes!(get_order, delete_order))
+        .routes(routes!(transition_order))
+        .routes(routes!(cancel_order))
+}
+
+/// An order with its `ETag`.
+fn order_response(status: StatusCode, order: &Order) -> Response {
+    let mut headers = HeaderMap::new();
+    if let Ok(value) = HeaderValue::from_str(&etag(order.version())) {
+        headers.insert(header::ETAG, value);
+    }
+    (status, headers, axum::Json(OrderBody::from(order))).into_response()
+}
+
+/// Place an order.
+///
+/// Validates and prices the order, gives it a number and stores it as `pending`.
+#[utoipa::path(
+    post, path = "/v1/orders", tag = "orders",
+    request_body = CreateOrder,
+    responses(
+        (status = 201, description = "Placed", body = OrderBody,
+         headers(("Location" = String, description = "The order's URL"), ("ETag" = String, description = "The order's version"))),
+        (status = 400, description = "Malformed JSON", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 422, description = "Breaks a rule; `errors` names each field", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 503, description = "Storage unavailable; retry after `Retry-After`", body = ProblemDetails, content_type = "application/problem+json"),
+    )
+)]
+async fn create_order(
+    State(service): State<OrderService>,
+    Json(body): Json<CreateOrder>,
+) -> Result<Response, ApiError> {
+    let order = service.place(&OrderDraft::from(body)).await?;
+    let mut response = order_response(StatusCode::CREATED, &order);
+    if let Ok(location) = HeaderValue::from_str(&format!("/v1/orders/{}", order.id())) {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    Ok(response)
+}
+
+/// Price an order without placing it.
+///
+/// Returns exactly the prices, tax and total that placing the same body would charge.
+#[utoipa::path(
+    post, path = "/v1/orders/preview", tag = "orders",
+    request_body = CreateOrder,
+    responses(
+        (status = 200, description = "Priced", body = PricingBody),
+        (status = 400, description = "Malformed JSON", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 413, description = "Body too large", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 422, description = "Breaks a rule; `errors` names each field", body = ProblemDetails, content_type = "application/problem+json"),
+    )
+)]
+async fn preview_order(
+    State(service): State<OrderService>,
+    Json(body): Json<CreateOrder>,
+) -> Result<axum::Json<PricingBody>, ApiError> {
+    let pricing = service.preview(&OrderDraft::from(body))?;
+    Ok(axum::Json(PricingBody::from(&pricing)))
+}
+
+/// Read an order.
+#[utoipa::path(
+    get, path = "/v1/orders/{id}", tag = "orders",
+    params(("id" = Uuid, Path, description = "The order's id")),
+    responses(
+        (status = 200, description = "The order", body = OrderBody, headers(("ETag" = String, description = "The order's version"))),
+        (status = 400, description = "Not a UUID", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 404, description = "No such order, or deleted", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 503, description = "Storage unavailable", body = ProblemDetails, content_type = "application/problem+json"),
+    )
+)]
+async fn get_order(
+    State(service): State<OrderService>,
+    OrderPath(id): OrderPath,
+) -> Result<Response, ApiError> {
+    let order = service.get(id).await?;
+    Ok(order_response(StatusCode::OK, &order))
+}
+
+/// List a customer's orders, newest first.
+///
+/// Keyset-paginated: pass `next_cursor` back as `cursor` until `has_more` is false.
+#[utoipa::path(
+    get, path = "/v1/orders", tag = "orders",
+    params(ListParams),
+    responses(
+        (status = 200, description = "A page", body = OrderPage),
+        (status = 400, description = "A parameter is invalid (limit over 100, bad cursor...)", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 503, description = "Storage unavailable", body = ProblemDetails, content_type = "application/problem+json"),
+    )
+)]
+async fn list_orders(
+    State(service): State<OrderService>,
+    Query(params): Query<ListParams>,
+) -> Result<axum::Json<OrderPage>, ApiError> {
+    let limit = match params.limit {
+        None => PageSize::DEFAULT,
+        Some(limit) => {
+            PageSize::new(limit).map_err(|error| Problem::bad_field("limit", error.to_string()))?
+        }
+    };
+    let after = params
+        .cursor
+        .as_deref()
+        .map(Cursor::decode)
+        .transpose()
+        .map_err(|error| Problem::bad_field("cursor", error.to_string()))?;
+    let query = ListQuery {
+        customer_id: params.customer_id,
+        status: params.status,
+        created_after: params.created_after,
+        created_before: params.created_before,
+        limit,
+        after,
+    };
+    let page = service.list(&query).await?;
+    Ok(axum::Json(OrderPage {
+        data: page.orders.iter().map(OrderBody::from).collect(),
+        has_more: page.next.is_some(),
+        next_cursor: page.next.map(|cursor| cursor.encode()),
+    }))
+}
+
+/// Move an order to `processing` or `completed`.
+#[utoipa::path(
+    post, path = "/v1/orders/{id}/transitions", tag = "orders",
+    params(
+        ("id" = Uuid, Path, description = "The order's id"),
+        ("If-Match" = String, Header, description = "The order's ETag, as last read"),
+    ),
+    request_body = TransitionBody,
+    responses(
+        (status = 200, description = "Moved", body = OrderBody, headers(("ETag" = String, description = "The new version"))),
+        (status = 400, description = "Malformed request", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 404, description = "No such order", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 409, description = "Not allowed from the current status; lists `allowed_next`", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 412, description = "The ETag is stale", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 422, description = "Unknown target", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 428, description = "If-Match missing", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 503, description = "Storage unavailable", body = ProblemDetails, content_type = "application/problem+json"),
+    )
+)]
+async fn transition_order(
+    State(service): State<OrderService>,
+    OrderPath(id): OrderPath,
+    if_match: IfMatch,
+    Json(body): Json<TransitionBody>,
+) -> Result<Response, ApiError> {
+    let expected = if_match.required()?;
+    let order = service.transition(id, body.to.into(), expected).await?;
+    Ok(order_response(StatusCode::OK, &order))
+}
+
+/// Cancel an order, with a reason.
+#[utoipa::path(
+    post, path = "/v1/orders/{id}/cancel", tag = "orders",
+    params(
+        ("id" = Uuid, Path, description = "The order's id"),
+        ("If-Match" = String, Header, description = "The order's ETag, as last read"),
+    ),
+    request_body = CancelBody,
+    responses(
+        (status = 200, description = "Cancelled", body = OrderBody, headers(("ETag" = String, description = "The new version"))),
+        (status = 400, description = "Malformed request", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 404, description = "No such order", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 409, description = "Already completed or cancelled", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 412, description = "The ETag is stale", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 422, description = "Empty or too long reason", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 428, description = "If-Match missing", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 503, description = "Storage unavailable", body = ProblemDetails, content_type = "application/problem+json"),
+    )
+)]
+async fn cancel_order(
+    State(service): State<OrderService>,
+    OrderPath(id): OrderPath,
+    if_match: IfMatch,
+    Json(body): Json<CancelBody>,
+) -> Result<Response, ApiError> {
+    let expected = if_match.required()?;
+    let reason = CancelReason::parse(&body.reason).map_err(|violation| {
+        let message = violation.to_string();
+        Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation",
+            "The request breaks a rule",
+            format!("reason: {message}"),
+        )
+        .with_errors(vec![FieldProblem {
+            field: "reason".to_owned(),
+            message,
+        }])
+    })?;
+    let order = service.cancel(id, reason, expected).await?;
+    Ok(order_response(StatusCode::OK, &order))
+}
+
+/// Delete an order (soft: it is kept, but no longer found).
+#[utoipa::path(
+    delete, path = "/v1/orders/{id}", tag = "orders",
+    params(
+        ("id" = Uuid, Path, description = "The order's id"),
+        ("If-Match" = Option<String>, Header, description = "Optional: delete only at this ETag"),
+    ),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 400, description = "Not a UUID, or a malformed If-Match", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 404, description = "No such order, or already deleted", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 412, description = "The ETag is stale", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 503, description = "Storage unavailable", body = ProblemDetails, content_type = "application/problem+json"),
+    )
+)]
+async fn delete_order(
+    State(service): State<OrderService>,
+    OrderPath(id): OrderPath,
+    IfMatch(expected): IfMatch,
+) -> Result<StatusCode, ApiError> {
+    service.delete(id, expected).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
