@@ -68,8 +68,11 @@ pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem
     let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
         let field = error.path().to_string();
         let inner = error.into_inner();
+        // A shape error may come before a syntax error later in the body (`{} trailing`):
+        // only a body that is JSON all through gets a 422.
+        let well_formed = serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok();
         match inner.classify() {
-            serde_json::error::Category::Data => {
+            serde_json::error::Category::Data if well_formed => {
                 let message = strip_position(&inner.to_string());
                 Problem::new(
                     StatusCode::UNPROCESSABLE_ENTITY,

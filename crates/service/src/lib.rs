@@ -9,3 +9,7 @@ mod ports;
 pub use error::ServiceError;
 pub use orders::{OrderService, ServiceConfig};
 pub use ports::{Clock, IdGenerator, RandomIds, SystemClock};
+// The list types callers build queries with, so callers need not depend on storage.
+pub use ordo_repository::{
+    Cursor, InvalidCursor, InvalidPageSize, ListQuery, MAX_PAGE_SIZE, Page, PageSize,
+};

@@ -4,8 +4,8 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use ordo_domain::{CancelReason, Order, OrderDraft};
-use ordo_repository::{Cursor, ListQuery, PageSize};
 use ordo_service::OrderService;
+use ordo_service::{Cursor, ListQuery, PageSize};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 

@@ -1,0 +1,196 @@
+//! The `ordo` binary as a user runs it.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "test code"
+)]
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+fn ordo(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ordo"))
+        .args(args)
+        .env_remove("DATABASE_URL")
+        .env_remove("ORDO_DATA_DIR")
+        .output()
+        .unwrap()
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn help_lists_every_command() {
+    let help = stdout(&ordo(&["--help"]));
+    for command in ["serve", "migrate", "orders"] {
+        assert!(help.contains(command), "{help}");
+    }
+    let orders = stdout(&ordo(&["orders", "--help"]));
+    for command in ["create", "get", "list", "cancel", "delete"] {
+        assert!(orders.contains(command), "{orders}");
+    }
+    let serve = stdout(&ordo(&["serve", "--help"]));
+    for setting in [
+        "--listen",
+        "ORDO_LISTEN",
+        "--data-dir",
+        "ORDO_DATA_DIR",
+        "--database-url",
+        "DATABASE_URL",
+    ] {
+        assert!(serve.contains(setting), "{serve}");
+    }
+}
+
+#[test]
+fn migrate_reports_what_it_applied_then_that_nothing_was_left() {
+    let data = tempfile::tempdir().unwrap();
+    let dir = data.path().to_str().unwrap();
+    let first = ordo(&["migrate", "--data-dir", dir]);
+    assert!(first.status.success(), "{}", stderr(&first));
+    assert!(
+        stdout(&first).contains("applied 1 migration"),
+        "{}",
+        stdout(&first)
+    );
+    let second = ordo(&["migrate", "--data-dir", dir]);
+    assert!(
+        stdout(&second).contains("nothing applied"),
+        "{}",
+        stdout(&second)
+    );
+}
+
+#[test]
+fn bad_settings_fail_with_one_clear_line() {
+    let data = tempfile::tempdir().unwrap();
+    let dir = data.path().to_str().unwrap();
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = taken.local_addr().unwrap().to_string();
+    let cases: [(&[&str], &str); 4] = [
+        (
+            &["serve", "--data-dir", dir, "--listen", &address],
+            "already in use",
+        ),
+        (
+            &[
+                "serve",
+                "--database-url",
+                "postgres://nobody:secret@127.0.0.1:1/none",
+            ],
+            "cannot reach PostgreSQL",
+        ),
+        (
+            &["serve", "--database-url", "mysql://localhost/db"],
+            "unsupported database URL",
+        ),
+        (&["serve", "--listen", "not-an-address"], "invalid value"),
+    ];
+    for (args, expected) in cases {
+        let output = ordo(args);
+        let message = stderr(&output);
+        assert!(!output.status.success(), "{args:?} should fail");
+        assert!(message.contains(expected), "{args:?}: {message}");
+        assert!(
+            !message.contains("secret"),
+            "passwords are never printed: {message}"
+        );
+    }
+}
+
+/// A server started by the test, killed when dropped.
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn the_client_commands_drive_a_running_server() {
+    let data = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let server = Server(
+        Command::new(env!("CARGO_BIN_EXE_ordo"))
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .env("ORDO_DATA_DIR", data.path())
+            .env_remove("DATABASE_URL")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let url = format!("http://127.0.0.1:{port}");
+    let started = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the server did not start"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let order = data.path().join("order.json");
+    std::fs::write(
+        &order,
+        r#"{"customer_id":"0193a1a0-0000-7000-8000-000000000001","currency":"USD",
+            "items":[{"product_id":"0193a1a0-0000-7000-8000-0000000000aa","quantity":2,"unit_price":"10.00"}]}"#,
+    )
+    .unwrap();
+    let client = |args: &[&str]| {
+        let mut all = vec!["orders"];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&["--server", &url]);
+        ordo(&all)
+    };
+
+    let created = client(&["create", order.to_str().unwrap(), "--json"]);
+    assert!(created.status.success(), "{}", stderr(&created));
+    let created: Value = serde_json::from_slice(&created.stdout).unwrap();
+    let id = created["id"].as_str().unwrap();
+    assert_eq!(created["total"], "20.00");
+
+    let table = stdout(&client(&["get", id]));
+    assert!(
+        table.contains("order_number") && table.contains("20.00"),
+        "{table}"
+    );
+    let listed = client(&[
+        "list",
+        "--customer",
+        "0193a1a0-0000-7000-8000-000000000001",
+        "--json",
+    ]);
+    let listed: Value = serde_json::from_slice(&listed.stdout).unwrap();
+    assert_eq!(listed["data"][0]["id"], id);
+
+    let cancelled = client(&["cancel", id, "--reason", "test", "--json"]);
+    let cancelled: Value = serde_json::from_slice(&cancelled.stdout).unwrap();
+    assert_eq!(cancelled["status"], "cancelled");
+    assert!(client(&["delete", id]).status.success());
+
+    let gone = client(&["get", id]);
+    assert!(!gone.status.success());
+    assert!(stderr(&gone).contains("404"), "{}", stderr(&gone));
+    drop(server);
+}

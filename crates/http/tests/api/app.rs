@@ -1,0 +1,149 @@
+//! Spawning the app for a test, on either database.
+
+use std::sync::Arc;
+
+use ordo_http::HttpConfig;
+use ordo_repository::OrderRepository;
+use ordo_repository::testing::{TestPostgres, TestSqlite};
+use ordo_service::{OrderService, RandomIds, ServiceConfig, SystemClock};
+use reqwest::{Client, RequestBuilder, Response};
+use serde_json::{Value, json};
+
+/// Keeps a test's database alive as long as its app.
+#[allow(dead_code, reason = "held for its Drop")]
+pub(crate) enum Database {
+    Postgres(Box<TestPostgres>),
+    Sqlite(TestSqlite),
+}
+
+/// A running app and a client for it.
+pub(crate) struct TestApp {
+    pub(crate) base: String,
+    pub(crate) client: Client,
+    _database: Database,
+}
+
+/// Serves `repository` on 127.0.0.1 at a port the OS picks.
+pub(crate) async fn serve(repository: Arc<dyn OrderRepository>, database: Database) -> TestApp {
+    let service = OrderService::new(
+        repository,
+        Arc::new(SystemClock),
+        Arc::new(RandomIds),
+        ServiceConfig::default(),
+    );
+    let app = ordo_http::app(service, HttpConfig::default());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    TestApp {
+        base: format!("http://{address}"),
+        client: Client::new(),
+        _database: database,
+    }
+}
+
+pub(crate) async fn postgres() -> TestApp {
+    let (database, store) = TestPostgres::store().await.unwrap();
+    serve(Arc::new(store), Database::Postgres(Box::new(database))).await
+}
+
+pub(crate) async fn sqlite() -> TestApp {
+    let (database, store) = TestSqlite::store().await.unwrap();
+    serve(Arc::new(store), Database::Sqlite(database)).await
+}
+
+/// A valid order body for `customer`.
+pub(crate) fn order_body(customer: &str) -> Value {
+    json!({
+        "customer_id": customer,
+        "currency": "USD",
+        "items": [
+            { "product_id": "0193a1a0-0000-7000-8000-0000000000aa", "quantity": 3, "unit_price": "19.99" },
+            { "product_id": "0193a1a0-0000-7000-8000-0000000000bb", "quantity": 1, "unit_price": 5 }
+        ],
+        "discount": { "type": "percentage", "percent": "10" },
+        "tax_rate": "0.0825"
+    })
+}
+
+pub(crate) const CUSTOMER: &str = "0193a1a0-0000-7000-8000-000000000001";
+
+impl TestApp {
+    pub(crate) fn get(&self, path: &str) -> RequestBuilder {
+        self.client.get(format!("{}{path}", self.base))
+    }
+
+    pub(crate) fn post(&self, path: &str) -> RequestBuilder {
+        self.client.post(format!("{}{path}", self.base))
+    }
+
+    pub(crate) fn delete(&self, path: &str) -> RequestBuilder {
+        self.client.delete(format!("{}{path}", self.base))
+    }
+
+    pub(crate) fn request(&self, method: reqwest::Method, path: &str) -> RequestBuilder {
+        self.client.request(method, format!("{}{path}", self.base))
+    }
+
+    /// Places an order and returns its body.
+    pub(crate) async fn place(&self, body: &Value) -> Value {
+        let response = self.post("/v1/orders").json(body).send().await.unwrap();
+        assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
+        response.json().await.unwrap()
+    }
+}
+
+/// Asserts a problem answer: status, content type, the RFC 9457 members, and its `type`.
+pub(crate) async fn assert_problem(response: Response, status: u16, kind: &str) -> Value {
+    assert_eq!(response.status(), status, "wrong status for {kind}");
+    let content_type = response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(content_type, "application/problem+json", "{kind}");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(
+        body["type"],
+        format!("https://ordo.dev/problems/{kind}"),
+        "{body}"
+    );
+    assert_eq!(body["status"], status, "{body}");
+    assert!(
+        body["title"].as_str().is_some_and(|t| !t.is_empty()),
+        "{body}"
+    );
+    assert!(
+        body["detail"].as_str().is_some_and(|d| !d.is_empty()),
+        "{body}"
+    );
+    assert!(
+        body["instance"]
+            .as_str()
+            .is_some_and(|i| i.starts_with("urn:request:")),
+        "{body}"
+    );
+    body
+}
+
+/// Runs each case against a fresh app on PostgreSQL and on SQLite.
+macro_rules! on_both_databases {
+    ($($case:ident),* $(,)?) => {
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    super::$case(crate::app::postgres().await).await;
+                }
+            )*
+        }
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    super::$case(crate::app::sqlite().await).await;
+                }
+            )*
+        }
+    };
+}
+pub(crate) use on_both_databases;

@@ -1,0 +1,15 @@
+//! The real app on a random port, over SQLite and over PostgreSQL, driven by a real HTTP
+//! client.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    reason = "test code: a panic is a failed test"
+)]
+
+mod app;
+mod errors;
+mod lifecycle;
+mod openapi;
