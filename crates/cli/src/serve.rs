@@ -7,7 +7,7 @@ use anyhow::{Context as _, Result};
 use clap::Args;
 use ordo_domain::OrderNumberKey;
 use ordo_http::HttpConfig;
-use ordo_service::{OrderService, RandomIds, ServiceConfig, SystemClock};
+use ordo_service::{KeyTimes, OrderService, RandomIds, ServiceConfig, SystemClock};
 use tracing_subscriber::EnvFilter;
 
 use crate::storage::{StorageArgs, Store};
@@ -24,6 +24,9 @@ pub(crate) struct ServeArgs {
     /// volume. Set your own in production; the default is public.
     #[arg(long, env = "ORDO_ORDER_NUMBER_KEY", hide_env_values = true)]
     order_number_key: Option<u64>,
+    /// Hours an idempotency key is remembered; after that the same key runs afresh.
+    #[arg(long, env = "ORDO_IDEMPOTENCY_TTL_HOURS", default_value_t = 24, value_parser = clap::value_parser!(u32).range(1..=8760))]
+    idempotency_ttl_hours: u32,
     /// Largest request body accepted, in bytes.
     #[arg(long, env = "ORDO_BODY_LIMIT", default_value_t = 256 * 1024)]
     body_limit: usize,
@@ -40,6 +43,10 @@ pub(crate) async fn run(args: ServeArgs) -> Result<()> {
         order_number_key: args
             .order_number_key
             .map_or(OrderNumberKey::DEFAULT, OrderNumberKey::new),
+        key_times: KeyTimes {
+            ttl: chrono::Duration::hours(i64::from(args.idempotency_ttl_hours)),
+            ..KeyTimes::default()
+        },
         ..ServiceConfig::default()
     };
     if args.order_number_key.is_none() {
@@ -47,10 +54,12 @@ pub(crate) async fn run(args: ServeArgs) -> Result<()> {
     }
     let service = OrderService::new(
         store.repository(),
+        store.keys(),
         Arc::new(SystemClock),
         Arc::new(RandomIds),
         config,
     );
+    let purge = tokio::spawn(purge_expired_keys(service.clone()));
     let app = ordo_http::app(
         service,
         HttpConfig {
@@ -72,6 +81,7 @@ pub(crate) async fn run(args: ServeArgs) -> Result<()> {
         .with_graceful_shutdown(shutdown_signal())
         .await
         .context("the server failed")?;
+    purge.abort();
     store.close().await;
     tracing::info!("ordo stopped");
     Ok(())
@@ -103,4 +113,19 @@ async fn shutdown_signal() {
         () = terminate => {},
     }
     tracing::info!("shutting down: finishing requests in flight");
+}
+
+/// Every ten minutes, deletes idempotency keys past their time to live.
+async fn purge_expired_keys(service: OrderService) {
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(600));
+    loop {
+        every.tick().await;
+        match service.purge_expired_keys().await {
+            Ok(0) => {}
+            Ok(purged) => tracing::info!(purged, "purged expired idempotency keys"),
+            Err(error) => {
+                tracing::warn!(error = %error, "could not purge expired idempotency keys");
+            }
+        }
+    }
 }

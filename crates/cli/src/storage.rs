@@ -6,7 +6,9 @@ use std::sync::Arc;
 
 use anyhow::{Context as _, Result, bail};
 use clap::Args;
-use ordo_repository::{OrderRepository, PgOptions, PgStore, RepoError, SqliteOptions, SqliteStore};
+use ordo_repository::{
+    IdempotencyStore, OrderRepository, PgOptions, PgStore, RepoError, SqliteOptions, SqliteStore,
+};
 
 /// Where the orders are kept.
 #[derive(Debug, Clone, Args)]
@@ -98,6 +100,14 @@ impl Store {
 
     /// The store as the service holds it.
     pub(crate) fn repository(&self) -> Arc<dyn OrderRepository> {
+        match self {
+            Self::Postgres(store) => Arc::new(store.clone()),
+            Self::Sqlite(store) => Arc::new(store.clone()),
+        }
+    }
+
+    /// The same store, as the idempotency-key port.
+    pub(crate) fn keys(&self) -> Arc<dyn IdempotencyStore> {
         match self {
             Self::Postgres(store) => Arc::new(store.clone()),
             Self::Sqlite(store) => Arc::new(store.clone()),

@@ -100,6 +100,19 @@ fn problem_for(error: ServiceError) -> Problem {
             "That status is not reached this way",
             format!("use POST /v1/orders/{{id}}/cancel to move an order to {status}"),
         ),
+        ServiceError::KeyInFlight => Problem::new(
+            StatusCode::CONFLICT,
+            "idempotency-key-in-use",
+            "A request with this key is in progress",
+            "another request with this Idempotency-Key has not finished; retry shortly",
+        )
+        .retry_after(RETRY_AFTER_SECONDS),
+        ServiceError::KeyReused => Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "idempotency-key-reused",
+            "This key was used for another request",
+            "an Idempotency-Key names one request: use a new key for a different one",
+        ),
         ServiceError::Unavailable(cause) => {
             tracing::warn!(error = %cause, "storage unavailable");
             Problem::new(

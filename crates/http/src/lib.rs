@@ -7,6 +7,7 @@
 mod dto;
 mod error;
 mod extract;
+mod idempotency;
 mod problem;
 mod request_id;
 mod routes;
@@ -71,6 +72,14 @@ pub fn openapi() -> OpenApi {
 /// routes and methods, request ids and panic safety.
 pub fn app(service: OrderService, config: HttpConfig) -> Router {
     let (api, doc) = documented();
+    let keys = idempotency::KeyState {
+        service: service.clone(),
+        body_limit: config.body_limit,
+    };
+    let api = api.layer(middleware::from_fn_with_state(
+        keys,
+        idempotency::idempotency,
+    ));
     let doc_json = doc.to_pretty_json().unwrap_or_default();
     api.route(
         "/openapi.json",

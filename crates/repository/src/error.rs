@@ -17,6 +17,10 @@ pub enum RepoError {
         /// The version now stored.
         current: Version,
     },
+    /// The idempotency key this write ran under was taken over by another holder; nothing was
+    /// written.
+    #[error("the idempotency key was taken over by another request")]
+    ClaimLost,
     /// A unique constraint refused the write.
     #[error("duplicate: {constraint} already holds this value")]
     Duplicate {

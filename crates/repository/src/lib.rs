@@ -11,6 +11,7 @@
 
 mod cursor;
 mod error;
+mod idempotency;
 mod orders;
 #[cfg(feature = "postgres")]
 mod postgres;
@@ -23,6 +24,9 @@ pub mod testing;
 
 pub use cursor::{Cursor, InvalidCursor};
 pub use error::{BoxError, RepoError};
+#[cfg(feature = "mock")]
+pub use idempotency::MockIdempotencyStore;
+pub use idempotency::{Begin, Claim, IdempotencyStore, KeyRequest, KeyScope, StoredResponse};
 #[cfg(feature = "mock")]
 pub use orders::MockOrderRepository;
 pub use orders::{InvalidPageSize, ListQuery, MAX_PAGE_SIZE, OrderRepository, Page, PageSize};

@@ -1,10 +1,14 @@
 //! The order storage port.
+#![cfg_attr(
+    feature = "mock",
+    allow(clippy::ref_option_ref, reason = "in mockall's generated code")
+)]
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use ordo_domain::{CustomerId, Order, OrderId, OrderStatus, Version};
 
-use crate::{Cursor, RepoError};
+use crate::{Claim, Cursor, RepoError};
 
 /// The largest page a list may ask for.
 pub const MAX_PAGE_SIZE: u32 = 100;
@@ -101,12 +105,14 @@ pub trait OrderRepository: Send + Sync {
     async fn next_order_sequence(&self) -> Result<u64, RepoError>;
 
     /// Stores a new order with all its line items, atomically, in a constant number of
-    /// statements whatever the item count.
+    /// statements whatever the item count. With a `claim`, the idempotency key is linked to the
+    /// order in the same transaction, so no crash can leave one without the other.
     ///
     /// # Errors
+    /// [`RepoError::ClaimLost`] when the claim is no longer held (nothing is stored);
     /// [`RepoError::Duplicate`] when its id or number exists; [`RepoError::Unavailable`];
     /// [`RepoError::Other`].
-    async fn insert(&self, order: &Order) -> Result<(), RepoError>;
+    async fn insert<'a>(&self, order: &Order, claim: Option<&'a Claim>) -> Result<(), RepoError>;
 
     /// One order with its items.
     ///

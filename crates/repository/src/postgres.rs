@@ -11,10 +11,14 @@ use sqlx::{ConnectOptions as _, Row as _};
 use uuid::Uuid;
 
 use crate::sql::{
-    ItemRow, OrderRow, check_next_version, discount_columns, list_bounds, missed_write,
-    newly_applied, page, restore, rounding_mode_text, tax_rounding_text, version_column,
+    ItemRow, KeyRow, KeyRows, OrderRow, begin_key, check_next_version, discount_columns,
+    headers_from_text, headers_to_text, list_bounds, missed_write, newly_applied, page, restore,
+    rounding_mode_text, tax_rounding_text, version_column,
 };
-use crate::{ListQuery, OrderRepository, Page, RepoError};
+use crate::{
+    Begin, Claim, IdempotencyStore, KeyRequest, KeyScope, ListQuery, OrderRepository, Page,
+    RepoError, StoredResponse,
+};
 
 /// Connection settings for [`PgStore::connect`].
 #[derive(Debug, Clone)]
@@ -79,21 +83,51 @@ LIMIT $6"
     };
 }
 
-/// One statement: the order and all its items, whatever their number, atomically.
-const INSERT_ORDER: &str = "
-WITH new_order AS (
+/// The order's row and its items' rows from `UNNEST`, inserted by one statement. `$source`
+/// is where the order row comes from: its values, or its values only if a claim was linked.
+macro_rules! insert_order {
+    ($claim:literal, $source:literal) => {
+        concat!(
+            $claim,
+            "new_order AS (
     INSERT INTO orders (id, order_number, customer_id, currency, subtotal, discount,
                         discount_kind, discount_value, tax_rate, tax, total, minor_units,
                         rounding_mode, tax_rounding, status, cancel_reason, version,
                         created_at, updated_at)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
+    ",
+            $source,
+            "
     RETURNING id
 )
 INSERT INTO order_items (order_id, position, product_id, quantity, unit_price, line_total)
 SELECT new_order.id, item.position, item.product_id, item.quantity, item.unit_price, item.line_total
 FROM new_order,
      UNNEST($20::smallint[], $21::uuid[], $22::integer[], $23::numeric[], $24::numeric[])
-         AS item (position, product_id, quantity, unit_price, line_total)";
+         AS item (position, product_id, quantity, unit_price, line_total)"
+        )
+    };
+}
+
+/// One statement: the order and all its items, whatever their number, atomically.
+const INSERT_ORDER: &str = insert_order!(
+    "WITH ",
+    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)"
+);
+
+/// The same, and the idempotency key linked to the order in the same statement; if the claim
+/// is no longer held, nothing at all is inserted.
+const INSERT_ORDER_CLAIMED: &str = insert_order!(
+    "WITH claim AS (
+    UPDATE idempotency_keys SET order_id = $1
+    WHERE caller = $25 AND key = $26 AND token = $27
+      AND order_id IS NULL AND response_status IS NULL
+    RETURNING 1
+), ",
+    "SELECT $1::uuid, $2::text, $3::uuid, $4::char(3), $5::numeric, $6::numeric, $7::text,
+           $8::numeric, $9::numeric, $10::numeric, $11::numeric, $12::smallint, $13::text,
+           $14::text, $15::text, $16::text, $17::integer, $18::timestamptz, $19::timestamptz
+    WHERE EXISTS (SELECT 1 FROM claim)"
+);
 
 const UPDATE_ORDER: &str = "
 UPDATE orders SET status = $1, cancel_reason = $2, version = $3, updated_at = $4
@@ -241,7 +275,7 @@ impl OrderRepository for PgStore {
     }
 
     #[tracing::instrument(skip_all, fields(order_id = %order.id()), err)]
-    async fn insert(&self, order: &Order) -> Result<(), RepoError> {
+    async fn insert<'a>(&self, order: &Order, claim: Option<&'a Claim>) -> Result<(), RepoError> {
         let pricing = order.pricing();
         let (discount_kind, discount_value) = discount_columns(pricing.discount_rule);
         let count = pricing.lines.len();
@@ -259,7 +293,12 @@ impl OrderRepository for PgStore {
             prices.push(line.unit_price);
             totals.push(line.line_total);
         }
-        sqlx::query(INSERT_ORDER)
+        let statement = if claim.is_some() {
+            INSERT_ORDER_CLAIMED
+        } else {
+            INSERT_ORDER
+        };
+        let mut query = sqlx::query(statement)
             .bind(order.id().as_uuid())
             .bind(order.number().to_string())
             .bind(order.customer_id().as_uuid())
@@ -287,10 +326,20 @@ impl OrderRepository for PgStore {
             .bind(products)
             .bind(quantities)
             .bind(prices)
-            .bind(totals)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+            .bind(totals);
+        if let Some(claim) = claim {
+            query = query
+                .bind(&claim.scope.caller)
+                .bind(&claim.scope.key)
+                .bind(claim.token);
+        }
+        let inserted = query.execute(&self.pool).await?;
+        // Items are never empty, so no row means the claim was not held.
+        if inserted.rows_affected() == 0 {
+            Err(RepoError::ClaimLost)
+        } else {
+            Ok(())
+        }
     }
 
     #[tracing::instrument(skip_all, fields(order_id = %id), err)]
@@ -380,5 +429,143 @@ impl PgStore {
         let explain = sqlx::query_scalar(concat!("EXPLAIN ", list_orders!()));
         let lines: Vec<String> = bind_list(explain, query).fetch_all(&self.pool).await?;
         Ok(lines.join("\n"))
+    }
+}
+
+#[async_trait]
+impl KeyRows for PgStore {
+    async fn insert_or_restart(&self, request: &KeyRequest) -> Result<bool, RepoError> {
+        let row = sqlx::query(
+            "INSERT INTO idempotency_keys (caller, key, fingerprint, token, locked_until, created_at, expires_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)
+             ON CONFLICT (caller, key) DO UPDATE SET
+                 fingerprint = EXCLUDED.fingerprint, token = EXCLUDED.token,
+                 locked_until = EXCLUDED.locked_until, order_id = NULL, response_status = NULL,
+                 response_headers = NULL, response_body = NULL,
+                 created_at = EXCLUDED.created_at, expires_at = EXCLUDED.expires_at
+             WHERE idempotency_keys.expires_at <= EXCLUDED.created_at
+             RETURNING 1",
+        )
+        .bind(&request.scope.caller)
+        .bind(&request.scope.key)
+        .bind(&request.fingerprint)
+        .bind(request.token)
+        .bind(request.lease_until)
+        .bind(request.now)
+        .bind(request.expires_at)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.is_some())
+    }
+
+    async fn read_key(&self, scope: &KeyScope) -> Result<Option<KeyRow>, RepoError> {
+        let row = sqlx::query(
+            "SELECT fingerprint, token, locked_until, response_status, response_headers, response_body
+             FROM idempotency_keys WHERE caller = $1 AND key = $2",
+        )
+        .bind(&scope.caller)
+        .bind(&scope.key)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let status: Option<i16> = row.try_get("response_status")?;
+        let response = match status {
+            None => None,
+            Some(status) => Some(StoredResponse {
+                status: u16::try_from(status).map_err(RepoError::other)?,
+                headers: headers_from_text(&row.try_get::<String, _>("response_headers")?)?,
+                body: row.try_get("response_body")?,
+            }),
+        };
+        Ok(Some(KeyRow {
+            fingerprint: row.try_get("fingerprint")?,
+            token: row.try_get("token")?,
+            locked_until: row.try_get("locked_until")?,
+            response,
+        }))
+    }
+
+    async fn take_over(
+        &self,
+        request: &KeyRequest,
+        old: Uuid,
+    ) -> Result<Option<Option<Uuid>>, RepoError> {
+        let row: Option<(Option<Uuid>,)> = sqlx::query_as(
+            "UPDATE idempotency_keys SET token = $3, locked_until = $4
+             WHERE caller = $1 AND key = $2 AND token = $5 AND response_status IS NULL
+             RETURNING order_id",
+        )
+        .bind(&request.scope.caller)
+        .bind(&request.scope.key)
+        .bind(request.token)
+        .bind(request.lease_until)
+        .bind(old)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|(order_id,)| order_id))
+    }
+}
+
+#[async_trait]
+impl IdempotencyStore for PgStore {
+    #[tracing::instrument(skip_all, err)]
+    async fn begin(&self, request: &KeyRequest) -> Result<Begin, RepoError> {
+        begin_key(self, request).await
+    }
+
+    #[tracing::instrument(skip_all, err)]
+    async fn complete(&self, claim: &Claim, response: &StoredResponse) -> Result<(), RepoError> {
+        let done = sqlx::query(
+            "UPDATE idempotency_keys
+             SET response_status = $4, response_headers = $5, response_body = $6
+             WHERE caller = $1 AND key = $2 AND token = $3 AND response_status IS NULL",
+        )
+        .bind(&claim.scope.caller)
+        .bind(&claim.scope.key)
+        .bind(claim.token)
+        .bind(i16::try_from(response.status).map_err(RepoError::other)?)
+        .bind(headers_to_text(&response.headers)?)
+        .bind(&response.body)
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() == 1 {
+            Ok(())
+        } else {
+            Err(RepoError::ClaimLost)
+        }
+    }
+
+    #[tracing::instrument(skip_all, err)]
+    async fn release(&self, claim: &Claim, now: DateTime<Utc>) -> Result<(), RepoError> {
+        // Unlinked: forget the key. Linked to an order: keep it, end the lease.
+        sqlx::query(
+            "DELETE FROM idempotency_keys
+             WHERE caller = $1 AND key = $2 AND token = $3 AND order_id IS NULL AND response_status IS NULL",
+        )
+        .bind(&claim.scope.caller)
+        .bind(&claim.scope.key)
+        .bind(claim.token)
+        .execute(&self.pool)
+        .await?;
+        sqlx::query(
+            "UPDATE idempotency_keys SET locked_until = $4
+             WHERE caller = $1 AND key = $2 AND token = $3 AND response_status IS NULL",
+        )
+        .bind(&claim.scope.caller)
+        .bind(&claim.scope.key)
+        .bind(claim.token)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    #[tracing::instrument(skip_all, err)]
+    async fn purge_expired(&self, now: DateTime<Utc>) -> Result<u64, RepoError> {
+        let done = sqlx::query("DELETE FROM idempotency_keys WHERE expires_at <= $1")
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
     }
 }

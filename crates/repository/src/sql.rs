@@ -9,7 +9,9 @@ use ordo_domain::{
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
-use crate::{Cursor, ListQuery, Page, RepoError};
+use crate::{
+    Begin, Claim, Cursor, KeyRequest, KeyScope, ListQuery, Page, RepoError, StoredResponse,
+};
 
 /// Maps a driver error to what a caller can act on. No sqlx type leaves the crate.
 impl From<sqlx::Error> for RepoError {
@@ -258,4 +260,77 @@ pub(crate) fn newly_applied(
         .filter(|migration| !applied_before.contains(&migration.version))
         .map(|migration| format!("{} {}", migration.version, migration.description))
         .collect()
+}
+
+/// An idempotency key's row, as both stores read it.
+pub(crate) struct KeyRow {
+    pub(crate) fingerprint: String,
+    pub(crate) token: Uuid,
+    pub(crate) locked_until: DateTime<Utc>,
+    pub(crate) response: Option<StoredResponse>,
+}
+
+/// The three row operations [`begin_key`] is made of.
+#[async_trait::async_trait]
+pub(crate) trait KeyRows {
+    /// Inserts the key, or starts it afresh if it expired; true when `request` now holds it.
+    async fn insert_or_restart(&self, request: &KeyRequest) -> Result<bool, RepoError>;
+    /// The key's row, if any.
+    async fn read_key(&self, scope: &KeyScope) -> Result<Option<KeyRow>, RepoError>;
+    /// Moves an unfinished key from holder `old` to `request`; `Some(order id)` on success.
+    async fn take_over(
+        &self,
+        request: &KeyRequest,
+        old: Uuid,
+    ) -> Result<Option<Option<Uuid>>, RepoError>;
+}
+
+/// Claims a key: insert it, or read it and decide (replay, mismatch, in flight), or take over an
+/// abandoned one. Every write is a compare-and-set, so two racing requests never both hold it.
+pub(crate) async fn begin_key(
+    rows: &(impl KeyRows + Sync),
+    request: &KeyRequest,
+) -> Result<Begin, RepoError> {
+    let claimed = |order_id: Option<Uuid>| -> Result<Begin, RepoError> {
+        let order_id = order_id
+            .map(OrderId::from_uuid)
+            .transpose()
+            .map_err(|_| corrupt("order id"))?;
+        Ok(Begin::Claimed(Claim {
+            scope: request.scope.clone(),
+            token: request.token,
+            order_id,
+        }))
+    };
+    // A few rounds cover the races (the row expiring, being purged or taken over meanwhile).
+    for _ in 0..3 {
+        if rows.insert_or_restart(request).await? {
+            return claimed(None);
+        }
+        let Some(row) = rows.read_key(&request.scope).await? else {
+            continue;
+        };
+        if row.fingerprint != request.fingerprint {
+            return Ok(Begin::Mismatch);
+        }
+        if let Some(response) = row.response {
+            return Ok(Begin::Replay(response));
+        }
+        if row.locked_until > request.now {
+            return Ok(Begin::InFlight);
+        }
+        if let Some(order_id) = rows.take_over(request, row.token).await? {
+            return claimed(order_id);
+        }
+    }
+    Ok(Begin::InFlight)
+}
+
+/// Response headers as stored: a JSON list of `[name, value]` pairs.
+pub(crate) fn headers_to_text(headers: &[(String, String)]) -> Result<String, RepoError> {
+    serde_json::to_string(headers).map_err(RepoError::other)
+}
+
+pub(crate) fn headers_from_text(text: &str) -> Result<Vec<(String, String)>, RepoError> {
+    serde_json::from_str(text).map_err(|_| corrupt("stored response headers"))
 }

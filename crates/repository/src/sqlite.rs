@@ -25,10 +25,14 @@ use sqlx::{QueryBuilder, Row as _, Sqlite};
 use uuid::Uuid;
 
 use crate::sql::{
-    ItemRow, OrderRow, check_next_version, discount_columns, list_bounds, missed_write,
-    newly_applied, page, restore, rounding_mode_text, tax_rounding_text, version_column,
+    ItemRow, KeyRow, KeyRows, OrderRow, begin_key, check_next_version, discount_columns,
+    headers_from_text, headers_to_text, list_bounds, missed_write, newly_applied, page, restore,
+    rounding_mode_text, tax_rounding_text, version_column,
 };
-use crate::{ListQuery, OrderRepository, Page, RepoError};
+use crate::{
+    Begin, Claim, IdempotencyStore, KeyRequest, KeyScope, ListQuery, OrderRepository, Page,
+    RepoError, StoredResponse,
+};
 
 /// Settings for [`SqliteStore::open`].
 #[derive(Debug, Clone)]
@@ -243,10 +247,27 @@ impl OrderRepository for SqliteStore {
     }
 
     #[tracing::instrument(skip_all, fields(order_id = %order.id()), err)]
-    async fn insert(&self, order: &Order) -> Result<(), RepoError> {
+    async fn insert<'a>(&self, order: &Order, claim: Option<&'a Claim>) -> Result<(), RepoError> {
         let pricing = order.pricing();
         let (discount_kind, discount_value) = discount_columns(pricing.discount_rule);
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        if let Some(claim) = claim {
+            let linked = sqlx::query(
+                "UPDATE idempotency_keys SET order_id = ?4
+                 WHERE caller = ?1 AND key = ?2 AND token = ?3
+                   AND order_id IS NULL AND response_status IS NULL",
+            )
+            .bind(&claim.scope.caller)
+            .bind(&claim.scope.key)
+            .bind(claim.token)
+            .bind(order.id().as_uuid())
+            .execute(&mut *tx)
+            .await?;
+            if linked.rows_affected() == 0 {
+                // Dropping the transaction rolls it back: nothing is stored.
+                return Err(RepoError::ClaimLost);
+            }
+        }
         sqlx::query(INSERT_ORDER)
             .bind(order.id().as_uuid())
             .bind(order.number().to_string())
@@ -361,5 +382,143 @@ impl OrderRepository for SqliteStore {
         } else {
             Err(self.why_missed(id).await)
         }
+    }
+}
+
+#[async_trait]
+impl KeyRows for SqliteStore {
+    async fn insert_or_restart(&self, request: &KeyRequest) -> Result<bool, RepoError> {
+        let row = sqlx::query(
+            "INSERT INTO idempotency_keys (caller, key, fingerprint, token, locked_until, created_at, expires_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+             ON CONFLICT (caller, key) DO UPDATE SET
+                 fingerprint = excluded.fingerprint, token = excluded.token,
+                 locked_until = excluded.locked_until, order_id = NULL, response_status = NULL,
+                 response_headers = NULL, response_body = NULL,
+                 created_at = excluded.created_at, expires_at = excluded.expires_at
+             WHERE idempotency_keys.expires_at <= excluded.created_at
+             RETURNING 1",
+        )
+        .bind(&request.scope.caller)
+        .bind(&request.scope.key)
+        .bind(&request.fingerprint)
+        .bind(request.token)
+        .bind(request.lease_until.timestamp_micros())
+        .bind(request.now.timestamp_micros())
+        .bind(request.expires_at.timestamp_micros())
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.is_some())
+    }
+
+    async fn read_key(&self, scope: &KeyScope) -> Result<Option<KeyRow>, RepoError> {
+        let row = sqlx::query(
+            "SELECT fingerprint, token, locked_until, response_status, response_headers, response_body
+             FROM idempotency_keys WHERE caller = ?1 AND key = ?2",
+        )
+        .bind(&scope.caller)
+        .bind(&scope.key)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let status: Option<i64> = row.try_get("response_status")?;
+        let response = match status {
+            None => None,
+            Some(status) => Some(StoredResponse {
+                status: u16::try_from(status).map_err(RepoError::other)?,
+                headers: headers_from_text(&row.try_get::<String, _>("response_headers")?)?,
+                body: row.try_get("response_body")?,
+            }),
+        };
+        Ok(Some(KeyRow {
+            fingerprint: row.try_get("fingerprint")?,
+            token: row.try_get("token")?,
+            locked_until: time(row.try_get("locked_until")?)?,
+            response,
+        }))
+    }
+
+    async fn take_over(
+        &self,
+        request: &KeyRequest,
+        old: Uuid,
+    ) -> Result<Option<Option<Uuid>>, RepoError> {
+        let row: Option<(Option<Uuid>,)> = sqlx::query_as(
+            "UPDATE idempotency_keys SET token = ?3, locked_until = ?4
+             WHERE caller = ?1 AND key = ?2 AND token = ?5 AND response_status IS NULL
+             RETURNING order_id",
+        )
+        .bind(&request.scope.caller)
+        .bind(&request.scope.key)
+        .bind(request.token)
+        .bind(request.lease_until.timestamp_micros())
+        .bind(old)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|(order_id,)| order_id))
+    }
+}
+
+#[async_trait]
+impl IdempotencyStore for SqliteStore {
+    #[tracing::instrument(skip_all, err)]
+    async fn begin(&self, request: &KeyRequest) -> Result<Begin, RepoError> {
+        begin_key(self, request).await
+    }
+
+    #[tracing::instrument(skip_all, err)]
+    async fn complete(&self, claim: &Claim, response: &StoredResponse) -> Result<(), RepoError> {
+        let done = sqlx::query(
+            "UPDATE idempotency_keys
+             SET response_status = ?4, response_headers = ?5, response_body = ?6
+             WHERE caller = ?1 AND key = ?2 AND token = ?3 AND response_status IS NULL",
+        )
+        .bind(&claim.scope.caller)
+        .bind(&claim.scope.key)
+        .bind(claim.token)
+        .bind(i64::from(response.status))
+        .bind(headers_to_text(&response.headers)?)
+        .bind(&response.body)
+        .execute(&self.pool)
+        .await?;
+        if done.rows_affected() == 1 {
+            Ok(())
+        } else {
+            Err(RepoError::ClaimLost)
+        }
+    }
+
+    #[tracing::instrument(skip_all, err)]
+    async fn release(&self, claim: &Claim, now: DateTime<Utc>) -> Result<(), RepoError> {
+        // Unlinked: forget the key. Linked to an order: keep it, end the lease.
+        sqlx::query(
+            "DELETE FROM idempotency_keys
+             WHERE caller = ?1 AND key = ?2 AND token = ?3 AND order_id IS NULL AND response_status IS NULL",
+        )
+        .bind(&claim.scope.caller)
+        .bind(&claim.scope.key)
+        .bind(claim.token)
+        .execute(&self.pool)
+        .await?;
+        sqlx::query(
+            "UPDATE idempotency_keys SET locked_until = ?4
+             WHERE caller = ?1 AND key = ?2 AND token = ?3 AND response_status IS NULL",
+        )
+        .bind(&claim.scope.caller)
+        .bind(&claim.scope.key)
+        .bind(claim.token)
+        .bind(now.timestamp_micros())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    #[tracing::instrument(skip_all, err)]
+    async fn purge_expired(&self, now: DateTime<Utc>) -> Result<u64, RepoError> {
+        let done = sqlx::query("DELETE FROM idempotency_keys WHERE expires_at <= ?1")
+            .bind(now.timestamp_micros())
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
     }
 }

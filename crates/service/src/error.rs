@@ -27,6 +27,12 @@ pub enum ServiceError {
     /// A status that cannot be asked for on this route (cancelling has its own, with a reason).
     #[error("cannot move an order to {0} this way")]
     UnsupportedTarget(OrderStatus),
+    /// Another request with the same idempotency key is running; retry shortly.
+    #[error("a request with this idempotency key is in progress")]
+    KeyInFlight,
+    /// The idempotency key was already used for a different request.
+    #[error("this idempotency key was used for a different request")]
+    KeyReused,
     /// Storage cannot be reached right now; retrying later may work.
     #[error("storage unavailable")]
     Unavailable(#[source] BoxError),
@@ -41,6 +47,7 @@ impl From<RepoError> for ServiceError {
             RepoError::NotFound => Self::NotFound,
             RepoError::VersionConflict { current } => Self::Stale { current },
             RepoError::Unavailable(cause) => Self::Unavailable(cause),
+            RepoError::ClaimLost => Self::KeyInFlight,
             error @ (RepoError::Duplicate { .. } | RepoError::Corrupt(_) | RepoError::Other(_)) => {
                 Self::Internal(Box::new(error))
             }

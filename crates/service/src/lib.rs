@@ -3,13 +3,16 @@
 //! and time and ids through the [`Clock`] and [`IdGenerator`] ports, so tests are deterministic.
 
 mod error;
+mod idempotency;
 mod orders;
 mod ports;
 
 pub use error::ServiceError;
+pub use idempotency::{IdempotencyKey, Idempotent, InvalidIdempotencyKey, KeyTimes};
 pub use orders::{OrderService, ServiceConfig};
 pub use ports::{Clock, IdGenerator, RandomIds, SystemClock};
 // The list types callers build queries with, so callers need not depend on storage.
 pub use ordo_repository::{
-    Cursor, InvalidCursor, InvalidPageSize, ListQuery, MAX_PAGE_SIZE, Page, PageSize,
+    Claim, Cursor, InvalidCursor, InvalidPageSize, ListQuery, MAX_PAGE_SIZE, Page, PageSize,
+    StoredResponse,
 };

@@ -6,9 +6,9 @@ use ordo_domain::{
     CancelReason, NewOrder, Order, OrderDraft, OrderId, OrderNumber, OrderNumberKey, OrderStatus,
     Pricing, RoundingMode, RoundingPolicy, StatusChange, TaxRounding, Version, price,
 };
-use ordo_repository::{ListQuery, OrderRepository, Page};
+use ordo_repository::{Claim, IdempotencyStore, ListQuery, OrderRepository, Page};
 
-use crate::{Clock, IdGenerator, ServiceError};
+use crate::{Clock, IdGenerator, KeyTimes, ServiceError};
 
 /// Settings the use cases follow.
 #[derive(Debug, Clone, Copy)]
@@ -19,6 +19,8 @@ pub struct ServiceConfig {
     pub rounding_mode: RoundingMode,
     /// Where tax is rounded for new orders.
     pub tax_rounding: TaxRounding,
+    /// How long idempotency keys live and lease.
+    pub key_times: KeyTimes,
 }
 
 impl Default for ServiceConfig {
@@ -27,6 +29,7 @@ impl Default for ServiceConfig {
             order_number_key: OrderNumberKey::DEFAULT,
             rounding_mode: RoundingMode::HalfUp,
             tax_rounding: TaxRounding::PerOrder,
+            key_times: KeyTimes::default(),
         }
     }
 }
@@ -35,21 +38,25 @@ impl Default for ServiceConfig {
 #[derive(Clone)]
 pub struct OrderService {
     orders: Arc<dyn OrderRepository>,
-    clock: Arc<dyn Clock>,
+    pub(crate) keys: Arc<dyn IdempotencyStore>,
+    pub(crate) clock: Arc<dyn Clock>,
     ids: Arc<dyn IdGenerator>,
-    config: ServiceConfig,
+    pub(crate) config: ServiceConfig,
 }
 
 impl OrderService {
-    /// A service over `orders`, reading time from `clock` and ids from `ids`.
+    /// A service over `orders` and idempotency `keys`, reading time from `clock` and ids from
+    /// `ids`.
     pub fn new(
         orders: Arc<dyn OrderRepository>,
+        keys: Arc<dyn IdempotencyStore>,
         clock: Arc<dyn Clock>,
         ids: Arc<dyn IdGenerator>,
         config: ServiceConfig,
     ) -> Self {
         Self {
             orders,
+            keys,
             clock,
             ids,
             config,
@@ -65,13 +72,23 @@ impl OrderService {
         Ok(price(&order, self.policy_for(&order))?)
     }
 
-    /// Validates, prices, numbers and stores a new order.
+    /// Validates, prices, numbers and stores a new order. Under an idempotency `claim`, the key
+    /// is linked to the order in the same transaction; a claim taken over from a request that
+    /// stopped after storing its order resumes with that order instead of placing another.
     ///
     /// # Errors
-    /// [`ServiceError::Validation`], [`ServiceError::Pricing`], [`ServiceError::Unavailable`]
-    /// or [`ServiceError::Internal`].
+    /// [`ServiceError::Validation`], [`ServiceError::Pricing`], [`ServiceError::KeyInFlight`]
+    /// (the claim was lost), [`ServiceError::Unavailable`] or [`ServiceError::Internal`].
     #[tracing::instrument(skip_all, err(level = "debug"))]
-    pub async fn place(&self, draft: &OrderDraft) -> Result<Order, ServiceError> {
+    pub async fn place(
+        &self,
+        draft: &OrderDraft,
+        claim: Option<&Claim>,
+    ) -> Result<Order, ServiceError> {
+        if let Some(order_id) = claim.and_then(|claim| claim.order_id) {
+            tracing::info!(order_id = %order_id, "resuming an idempotent create");
+            return self.get(order_id).await;
+        }
         let new = NewOrder::parse(draft)?;
         let pricing = price(&new, self.policy_for(&new))?;
         let now = self.clock.now();
@@ -86,7 +103,7 @@ impl OrderService {
             pricing,
             now,
         );
-        self.orders.insert(&order).await?;
+        self.orders.insert(&order, claim).await?;
         tracing::info!(order_id = %order.id(), order_number = %order.number(), "order placed");
         Ok(order)
     }

@@ -3,7 +3,8 @@
     clippy::unwrap_used,
     clippy::panic,
     clippy::indexing_slicing,
-    reason = "test code"
+    clippy::ref_option_ref,
+    reason = "test code; mockall matchers take `&Option<&T>`"
 )]
 
 use std::sync::Arc;
@@ -13,7 +14,9 @@ use ordo_domain::{
     CancelReason, CustomerId, LineItemDraft, NewOrder, Order, OrderDraft, OrderId, OrderNumber,
     OrderNumberKey, OrderStatus, ProductId, RoundingPolicy, Version, price,
 };
-use ordo_repository::{ListQuery, MockOrderRepository, Page, RepoError};
+use ordo_repository::{
+    Claim, ListQuery, MockIdempotencyStore, MockOrderRepository, Page, RepoError,
+};
 use ordo_service::{Clock, IdGenerator, OrderService, ServiceConfig, ServiceError};
 use rust_decimal::Decimal;
 use uuid::Uuid;
@@ -33,8 +36,13 @@ impl IdGenerator for FixedIds {
 }
 
 fn service(repository: MockOrderRepository) -> OrderService {
+    with_keys(repository, MockIdempotencyStore::new())
+}
+
+fn with_keys(repository: MockOrderRepository, keys: MockIdempotencyStore) -> OrderService {
     OrderService::new(
         Arc::new(repository),
+        Arc::new(keys),
         Arc::new(FixedClock),
         Arc::new(FixedIds),
         ServiceConfig::default(),
@@ -84,9 +92,11 @@ async fn placing_a_valid_order_prices_numbers_and_stores_it_once() {
     repository
         .expect_insert()
         .times(1)
-        .withf(|order: &Order| order.pricing().total == Decimal::new(6597, 2))
-        .returning(|_| Ok(()));
-    let order = service(repository).place(&draft()).await.unwrap();
+        .withf(|order: &Order, claim: &Option<&Claim>| {
+            order.pricing().total == Decimal::new(6597, 2) && claim.is_none()
+        })
+        .returning(|_, _| Ok(()));
+    let order = service(repository).place(&draft(), None).await.unwrap();
     let now = FixedClock.now();
     assert_eq!(order.id(), FixedIds.order_id(now));
     assert_eq!(
@@ -106,7 +116,10 @@ async fn placing_an_invalid_order_touches_no_storage() {
     let mut invalid = draft();
     invalid.items[0].quantity = 0;
     invalid.currency = "ZZZ".into();
-    match service(MockOrderRepository::new()).place(&invalid).await {
+    match service(MockOrderRepository::new())
+        .place(&invalid, None)
+        .await
+    {
         Err(ServiceError::Validation(errors)) => {
             let fields: Vec<_> = errors.errors().iter().map(|e| e.field.as_str()).collect();
             assert_eq!(fields, vec!["currency", "items[0].quantity"]);
@@ -122,7 +135,7 @@ async fn placing_while_storage_is_down_is_unavailable() {
         .expect_next_order_sequence()
         .returning(|| Err(unavailable()));
     assert!(matches!(
-        service(repository).place(&draft()).await,
+        service(repository).place(&draft(), None).await,
         Err(ServiceError::Unavailable(_))
     ));
 }
@@ -131,13 +144,13 @@ async fn placing_while_storage_is_down_is_unavailable() {
 async fn a_duplicate_at_insert_is_an_internal_error_not_a_client_error() {
     let mut repository = MockOrderRepository::new();
     repository.expect_next_order_sequence().returning(|| Ok(1));
-    repository.expect_insert().returning(|_| {
+    repository.expect_insert().returning(|_, _| {
         Err(RepoError::Duplicate {
             constraint: "orders_order_number_key".into(),
         })
     });
     assert!(matches!(
-        service(repository).place(&draft()).await,
+        service(repository).place(&draft(), None).await,
         Err(ServiceError::Internal(_))
     ));
 }
@@ -353,4 +366,101 @@ async fn deleting_passes_the_expected_version_and_maps_its_errors() {
         service(repository).delete(id, None).await,
         Err(ServiceError::Unavailable(_))
     ));
+}
+
+fn claim(order_id: Option<OrderId>) -> Claim {
+    Claim {
+        scope: ordo_repository::KeyScope {
+            caller: "anonymous".into(),
+            key: "k".into(),
+        },
+        token: Uuid::from_u128(9),
+        order_id,
+    }
+}
+
+#[tokio::test]
+async fn placing_under_a_claim_links_the_key_in_the_same_insert() {
+    let mut repository = MockOrderRepository::new();
+    repository.expect_next_order_sequence().returning(|| Ok(5));
+    repository
+        .expect_insert()
+        .times(1)
+        .withf(|_: &Order, claim: &Option<&Claim>| {
+            claim.is_some_and(|c| c.token == Uuid::from_u128(9))
+        })
+        .returning(|_, _| Ok(()));
+    service(repository)
+        .place(&draft(), Some(&claim(None)))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_claim_taken_over_after_a_crash_resumes_with_its_order_instead_of_placing_another() {
+    let order = pending_order();
+    let mut repository = MockOrderRepository::new();
+    let stored = order.clone();
+    repository
+        .expect_get()
+        .times(1)
+        .returning(move |_| Ok(stored.clone()));
+    // No sequence value, no insert: nothing new is placed.
+    let resumed = service(repository)
+        .place(&draft(), Some(&claim(Some(order.id()))))
+        .await
+        .unwrap();
+    assert_eq!(resumed, order);
+}
+
+#[tokio::test]
+async fn a_claim_lost_while_placing_is_reported_as_in_flight() {
+    let mut repository = MockOrderRepository::new();
+    repository.expect_next_order_sequence().returning(|| Ok(5));
+    repository
+        .expect_insert()
+        .returning(|_, _| Err(RepoError::ClaimLost));
+    let result = service(repository)
+        .place(&draft(), Some(&claim(None)))
+        .await;
+    assert!(matches!(result, Err(ServiceError::KeyInFlight)));
+}
+
+#[tokio::test]
+async fn begin_maps_what_the_key_store_found() {
+    use ordo_repository::{Begin, StoredResponse};
+    use ordo_service::{IdempotencyKey, Idempotent};
+    let key = IdempotencyKey::parse("k").unwrap();
+    let replay = StoredResponse {
+        status: 201,
+        headers: vec![],
+        body: b"{}".to_vec(),
+    };
+    let cases = [
+        (Begin::Claimed(claim(None)), "run"),
+        (Begin::Replay(replay.clone()), "replay"),
+        (Begin::InFlight, "in flight"),
+        (Begin::Mismatch, "reused"),
+    ];
+    for (found, expected) in cases {
+        let mut keys = MockIdempotencyStore::new();
+        keys.expect_begin()
+            .withf(|request: &ordo_repository::KeyRequest| {
+                request.scope.key == "k"
+                    && request.lease_until - request.now == chrono::Duration::seconds(30)
+                    && request.expires_at - request.now == chrono::Duration::hours(24)
+            })
+            .return_once(move |_| Ok(found));
+        let result = with_keys(MockOrderRepository::new(), keys)
+            .begin_idempotent("anonymous", &key, "f".into())
+            .await;
+        let got = match result {
+            Ok(Idempotent::Run(_)) => "run",
+            Ok(Idempotent::Replay(response)) if response == replay => "replay",
+            Err(ServiceError::KeyInFlight) => "in flight",
+            Err(ServiceError::KeyReused) => "reused",
+            other => panic!("unexpected {other:?}"),
+        };
+        assert_eq!(got, expected);
+    }
 }

@@ -1,11 +1,12 @@
 //! `/v1/orders`: thin handlers that turn HTTP into one service call and back.
 
+use axum::Extension;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use ordo_domain::{CancelReason, Order, OrderDraft};
 use ordo_service::OrderService;
-use ordo_service::{Cursor, ListQuery, PageSize};
+use ordo_service::{Claim, Cursor, ListQuery, PageSize};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -39,6 +40,7 @@ fn order_response(status: StatusCode, order: &Order) -> Response {
 /// Validates and prices the order, gives it a number and stores it as `pending`.
 #[utoipa::path(
     post, path = "/v1/orders", tag = "orders",
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: a repeat with the same key and body gets the first response again"),),
     request_body = CreateOrder,
     responses(
         (status = 201, description = "Placed", body = OrderBody,
@@ -46,15 +48,20 @@ fn order_response(status: StatusCode, order: &Order) -> Response {
         (status = 400, description = "Malformed JSON", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 413, description = "Body too large", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 415, description = "Not JSON", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 422, description = "Breaks a rule; `errors` names each field", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 409, description = "A request with this Idempotency-Key is in progress; retry after `Retry-After`", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 422, description = "Breaks a rule (`errors` names each field), or the Idempotency-Key was used for another request", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 503, description = "Storage unavailable; retry after `Retry-After`", body = ProblemDetails, content_type = "application/problem+json"),
     )
 )]
 async fn create_order(
     State(service): State<OrderService>,
+    claim: Option<Extension<Claim>>,
     Json(body): Json<CreateOrder>,
 ) -> Result<Response, ApiError> {
-    let order = service.place(&OrderDraft::from(body)).await?;
+    let claim = claim.map(|Extension(claim)| claim);
+    let order = service
+        .place(&OrderDraft::from(body), claim.as_ref())
+        .await?;
     let mut response = order_response(StatusCode::CREATED, &order);
     if let Ok(location) = HeaderValue::from_str(&format!("/v1/orders/{}", order.id())) {
         response.headers_mut().insert(header::LOCATION, location);
@@ -67,13 +74,16 @@ async fn create_order(
 /// Returns exactly the prices, tax and total that placing the same body would charge.
 #[utoipa::path(
     post, path = "/v1/orders/preview", tag = "orders",
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: a repeat with the same key and body gets the first response again"),),
     request_body = CreateOrder,
     responses(
         (status = 200, description = "Priced", body = PricingBody),
         (status = 400, description = "Malformed JSON", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 413, description = "Body too large", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 415, description = "Not JSON", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 422, description = "Breaks a rule; `errors` names each field", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 409, description = "A request with this Idempotency-Key is in progress", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 422, description = "Breaks a rule (`errors` names each field), or the Idempotency-Key was used for another request", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 503, description = "Storage unavailable", body = ProblemDetails, content_type = "application/problem+json"),
     )
 )]
 async fn preview_order(
@@ -153,13 +163,14 @@ async fn list_orders(
     params(
         ("id" = Uuid, Path, description = "The order's id"),
         ("If-Match" = String, Header, description = "The order's ETag, as last read"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: a repeat with the same key and body gets the first response again"),
     ),
     request_body = TransitionBody,
     responses(
         (status = 200, description = "Moved", body = OrderBody, headers(("ETag" = String, description = "The new version"))),
         (status = 400, description = "Malformed request", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 404, description = "No such order", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 409, description = "Not allowed from the current status; lists `allowed_next`", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 409, description = "Not allowed from the current status (lists `allowed_next`), or a request with this Idempotency-Key is in progress", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 412, description = "The ETag is stale", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 415, description = "Not JSON", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 422, description = "Unknown target", body = ProblemDetails, content_type = "application/problem+json"),
@@ -184,13 +195,14 @@ async fn transition_order(
     params(
         ("id" = Uuid, Path, description = "The order's id"),
         ("If-Match" = String, Header, description = "The order's ETag, as last read"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: a repeat with the same key and body gets the first response again"),
     ),
     request_body = CancelBody,
     responses(
         (status = 200, description = "Cancelled", body = OrderBody, headers(("ETag" = String, description = "The new version"))),
         (status = 400, description = "Malformed request", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 404, description = "No such order", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 409, description = "Already completed or cancelled", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 409, description = "Already completed or cancelled, or a request with this Idempotency-Key is in progress", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 412, description = "The ETag is stale", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 415, description = "Not JSON", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 422, description = "Empty or too long reason", body = ProblemDetails, content_type = "application/problem+json"),

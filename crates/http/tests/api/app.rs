@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use ordo_http::HttpConfig;
-use ordo_repository::OrderRepository;
 use ordo_repository::testing::{TestPostgres, TestSqlite};
+use ordo_repository::{IdempotencyStore, OrderRepository};
 use ordo_service::{OrderService, RandomIds, ServiceConfig, SystemClock};
 use reqwest::{Client, RequestBuilder, Response};
 use serde_json::{Value, json};
@@ -23,10 +23,14 @@ pub(crate) struct TestApp {
     _database: Database,
 }
 
-/// Serves `repository` on 127.0.0.1 at a port the OS picks.
-pub(crate) async fn serve(repository: Arc<dyn OrderRepository>, database: Database) -> TestApp {
+/// Serves `store` on 127.0.0.1 at a port the OS picks.
+pub(crate) async fn serve<S>(store: S, database: Database) -> TestApp
+where
+    S: OrderRepository + IdempotencyStore + Clone + 'static,
+{
     let service = OrderService::new(
-        repository,
+        Arc::new(store.clone()),
+        Arc::new(store),
         Arc::new(SystemClock),
         Arc::new(RandomIds),
         ServiceConfig::default(),
@@ -44,12 +48,12 @@ pub(crate) async fn serve(repository: Arc<dyn OrderRepository>, database: Databa
 
 pub(crate) async fn postgres() -> TestApp {
     let (database, store) = TestPostgres::store().await.unwrap();
-    serve(Arc::new(store), Database::Postgres(Box::new(database))).await
+    serve(store, Database::Postgres(Box::new(database))).await
 }
 
 pub(crate) async fn sqlite() -> TestApp {
     let (database, store) = TestSqlite::store().await.unwrap();
-    serve(Arc::new(store), Database::Sqlite(database)).await
+    serve(store, Database::Sqlite(database)).await
 }
 
 /// A valid order body for `customer`.

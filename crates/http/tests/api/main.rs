@@ -11,5 +11,6 @@
 
 mod app;
 mod errors;
+mod idempotency;
 mod lifecycle;
 mod openapi;

@@ -2,7 +2,6 @@
 //! route the document describes.
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
 
 use ordo_repository::testing::TestPostgres;
 use serde_json::Value;
@@ -101,8 +100,7 @@ async fn the_docs_page_is_served() {
 async fn storage_unavailable_is_503_with_retry_after() {
     let (database, store) = TestPostgres::store().await.unwrap();
     store.close().await;
-    let app: TestApp =
-        crate::app::serve(Arc::new(store), Database::Postgres(Box::new(database))).await;
+    let app: TestApp = crate::app::serve(store, Database::Postgres(Box::new(database))).await;
     let response = app
         .post("/v1/orders")
         .json(&order_body(CUSTOMER))

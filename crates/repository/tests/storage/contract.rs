@@ -3,8 +3,13 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
+use chrono::{DateTime, Duration, Utc};
 use ordo_domain::{CancelReason, OrderStatus, StatusChange, Version};
-use ordo_repository::{ListQuery, OrderRepository, PageSize, RepoError};
+use ordo_repository::{
+    Begin, Claim, IdempotencyStore, KeyRequest, KeyScope, ListQuery, OrderRepository, PageSize,
+    RepoError, StoredResponse,
+};
+use uuid::Uuid;
 
 use crate::fixtures::{at, customer, sample, stored};
 
@@ -48,9 +53,21 @@ contract!(
     a_delete_with_a_stale_version_is_a_conflict,
     thirty_two_racing_updates_let_exactly_one_win,
     thirty_two_concurrent_inserts_all_land,
+    a_new_key_is_claimed_then_its_response_replayed,
+    a_key_used_for_another_request_is_a_mismatch,
+    an_unfinished_key_is_in_flight_until_its_lease_ends_then_resumes_from_its_order,
+    an_order_is_stored_only_with_a_held_claim,
+    keys_of_different_callers_never_collide,
+    an_expired_key_starts_afresh_and_is_purged,
+    a_released_key_runs_again_unless_it_made_an_order,
+    one_of_many_racing_requests_claims_a_key,
 );
 
-type Store = Arc<dyn OrderRepository>;
+/// Both ports, as each store implements them.
+trait Storage: OrderRepository + IdempotencyStore {}
+impl<T: OrderRepository + IdempotencyStore> Storage for T {}
+
+type Store = Arc<dyn Storage>;
 
 async fn an_inserted_order_reads_back_equal(store: Store) {
     let order = stored(&*store, customer(1), at(0)).await;
@@ -59,7 +76,7 @@ async fn an_inserted_order_reads_back_equal(store: Store) {
 
 async fn a_fifty_item_order_reads_back_whole_and_in_order(store: Store) {
     let order = sample(&*store, customer(1), 50, at(0)).await;
-    store.insert(&order).await.unwrap();
+    store.insert(&order, None).await.unwrap();
     let read = store.get(order.id()).await.unwrap();
     assert_eq!(read.pricing().lines.len(), 50);
     assert_eq!(read, order);
@@ -76,7 +93,7 @@ async fn a_missing_order_is_not_found(store: Store) {
 async fn a_duplicate_id_or_number_is_refused(store: Store) {
     let order = stored(&*store, customer(1), at(0)).await;
     assert!(matches!(
-        store.insert(&order).await,
+        store.insert(&order, None).await,
         Err(RepoError::Duplicate { .. })
     ));
     // Same number, new id: the unique index on order numbers refuses it too.
@@ -85,7 +102,7 @@ async fn a_duplicate_id_or_number_is_refused(store: Store) {
     record.number = order.number();
     let same_number = ordo_domain::Order::restore(record).unwrap();
     assert!(matches!(
-        store.insert(&same_number).await,
+        store.insert(&same_number, None).await,
         Err(RepoError::Duplicate { .. })
     ));
     // Nothing of the refused orders was kept.
@@ -334,7 +351,7 @@ async fn thirty_two_concurrent_inserts_all_land(store: Store) {
         .cloned()
         .map(|order| {
             let store = Arc::clone(&store);
-            tokio::spawn(async move { store.insert(&order).await })
+            tokio::spawn(async move { store.insert(&order, None).await })
         })
         .collect();
     for task in tasks {
@@ -345,4 +362,191 @@ async fn thirty_two_concurrent_inserts_all_land(store: Store) {
         ..ListQuery::first_page(customer(1))
     };
     assert_eq!(store.list(&query).await.unwrap().orders.len(), 32);
+}
+
+fn key_request(caller: &str, key: &str, fingerprint: &str, now: DateTime<Utc>) -> KeyRequest {
+    KeyRequest {
+        scope: KeyScope {
+            caller: caller.into(),
+            key: key.into(),
+        },
+        fingerprint: fingerprint.into(),
+        now,
+        lease_until: now + Duration::seconds(30),
+        expires_at: now + Duration::hours(24),
+        token: Uuid::new_v4(),
+    }
+}
+
+fn response(body: &str) -> StoredResponse {
+    StoredResponse {
+        status: 201,
+        headers: vec![
+            ("content-type".into(), "application/json".into()),
+            ("etag".into(), "\"1\"".into()),
+        ],
+        body: body.as_bytes().to_vec(),
+    }
+}
+
+async fn claim(store: &Store, request: &KeyRequest) -> Claim {
+    match store.begin(request).await.unwrap() {
+        Begin::Claimed(claim) => claim,
+        other => panic!("expected a claim, got {other:?}"),
+    }
+}
+
+async fn a_new_key_is_claimed_then_its_response_replayed(store: Store) {
+    let first = key_request("alice", "k1", "f1", at(0));
+    let claim = claim(&store, &first).await;
+    assert_eq!((claim.token, claim.order_id), (first.token, None));
+    store
+        .complete(&claim, &response("{\"id\":1}"))
+        .await
+        .unwrap();
+    let again = key_request("alice", "k1", "f1", at(1));
+    assert_eq!(
+        store.begin(&again).await.unwrap(),
+        Begin::Replay(response("{\"id\":1}"))
+    );
+    // A finished key cannot be finished twice.
+    assert!(matches!(
+        store.complete(&claim, &response("other")).await,
+        Err(RepoError::ClaimLost)
+    ));
+}
+
+async fn a_key_used_for_another_request_is_a_mismatch(store: Store) {
+    claim(&store, &key_request("alice", "k1", "f1", at(0))).await;
+    assert_eq!(
+        store
+            .begin(&key_request("alice", "k1", "f2", at(1)))
+            .await
+            .unwrap(),
+        Begin::Mismatch
+    );
+}
+
+async fn an_unfinished_key_is_in_flight_until_its_lease_ends_then_resumes_from_its_order(
+    store: Store,
+) {
+    let first = claim(&store, &key_request("alice", "k1", "f1", at(0))).await;
+    let order = sample(&*store, customer(1), 2, at(0)).await;
+    store.insert(&order, Some(&first)).await.unwrap();
+    // The holder "crashes" here: the order is stored, the response never was.
+    assert_eq!(
+        store
+            .begin(&key_request("alice", "k1", "f1", at(10)))
+            .await
+            .unwrap(),
+        Begin::InFlight
+    );
+    let retry = key_request("alice", "k1", "f1", at(31));
+    let resumed = claim(&store, &retry).await;
+    assert_eq!(resumed.order_id, Some(order.id()));
+    assert_ne!(resumed.token, first.token);
+    // The old holder lost the key: it can no longer finish it.
+    assert!(matches!(
+        store.complete(&first, &response("old")).await,
+        Err(RepoError::ClaimLost)
+    ));
+    store.complete(&resumed, &response("new")).await.unwrap();
+}
+
+async fn an_order_is_stored_only_with_a_held_claim(store: Store) {
+    let first = claim(&store, &key_request("alice", "k1", "f1", at(0))).await;
+    let taken_over = claim(&store, &key_request("alice", "k1", "f1", at(60))).await;
+    let order = sample(&*store, customer(1), 3, at(0)).await;
+    assert!(matches!(
+        store.insert(&order, Some(&first)).await,
+        Err(RepoError::ClaimLost)
+    ));
+    assert!(
+        matches!(store.get(order.id()).await, Err(RepoError::NotFound)),
+        "nothing was stored"
+    );
+    store.insert(&order, Some(&taken_over)).await.unwrap();
+    assert_eq!(store.get(order.id()).await.unwrap(), order);
+    // One claim links one order.
+    let second = sample(&*store, customer(1), 1, at(1)).await;
+    assert!(matches!(
+        store.insert(&second, Some(&taken_over)).await,
+        Err(RepoError::ClaimLost)
+    ));
+}
+
+async fn keys_of_different_callers_never_collide(store: Store) {
+    let alice = claim(&store, &key_request("alice", "same", "f1", at(0))).await;
+    let bob = claim(&store, &key_request("bob", "same", "f2", at(0))).await;
+    store.complete(&alice, &response("alice")).await.unwrap();
+    store.complete(&bob, &response("bob")).await.unwrap();
+    assert_eq!(
+        store
+            .begin(&key_request("bob", "same", "f2", at(1)))
+            .await
+            .unwrap(),
+        Begin::Replay(response("bob"))
+    );
+}
+
+async fn an_expired_key_starts_afresh_and_is_purged(store: Store) {
+    let old = claim(&store, &key_request("alice", "k1", "f1", at(0))).await;
+    store.complete(&old, &response("old")).await.unwrap();
+    claim(&store, &key_request("alice", "k2", "f1", at(0))).await;
+    let day_later = at(0) + Duration::hours(24);
+    // Expired: the same key, even for another request, runs afresh.
+    let fresh = claim(&store, &key_request("alice", "k1", "other", day_later)).await;
+    assert_eq!(fresh.order_id, None);
+    assert_eq!(
+        store.purge_expired(day_later).await.unwrap(),
+        1,
+        "only k2 was still expired"
+    );
+    assert_eq!(
+        store
+            .begin(&key_request("alice", "k1", "other", day_later))
+            .await
+            .unwrap(),
+        Begin::InFlight
+    );
+}
+
+async fn a_released_key_runs_again_unless_it_made_an_order(store: Store) {
+    let failed = claim(&store, &key_request("alice", "k1", "f1", at(0))).await;
+    store.release(&failed, at(1)).await.unwrap();
+    let retry = claim(&store, &key_request("alice", "k1", "f1", at(2))).await;
+    assert_eq!(retry.order_id, None);
+
+    let linked = claim(&store, &key_request("alice", "k2", "f1", at(0))).await;
+    let order = sample(&*store, customer(1), 1, at(0)).await;
+    store.insert(&order, Some(&linked)).await.unwrap();
+    store.release(&linked, at(1)).await.unwrap();
+    // Kept, with its lease ended: the retry resumes at once from the order.
+    let resumed = claim(&store, &key_request("alice", "k2", "f1", at(2))).await;
+    assert_eq!(resumed.order_id, Some(order.id()));
+}
+
+async fn one_of_many_racing_requests_claims_a_key(store: Store) {
+    let barrier = Arc::new(tokio::sync::Barrier::new(16));
+    let tasks: Vec<_> = (0..16)
+        .map(|_| {
+            let (store, barrier) = (Arc::clone(&store), Arc::clone(&barrier));
+            tokio::spawn(async move {
+                barrier.wait().await;
+                store
+                    .begin(&key_request("alice", "race", "f1", at(0)))
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    let mut claimed = 0;
+    for task in tasks {
+        match task.await.unwrap() {
+            Begin::Claimed(_) => claimed += 1,
+            Begin::InFlight => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(claimed, 1);
 }

@@ -66,6 +66,6 @@ pub(crate) async fn stored(
     created_at: DateTime<Utc>,
 ) -> Order {
     let order = sample(store, customer, 3, created_at).await;
-    store.insert(&order).await.unwrap();
+    store.insert(&order, None).await.unwrap();
     order
 }

@@ -56,7 +56,7 @@ fn round_trips(store: &dyn OrderRepository, runtime: &tokio::runtime::Runtime) {
             // Times carry microseconds, the precision both stores keep.
             let created_at = at(0) + chrono::Duration::microseconds(micros);
             let order = order_from(store, &draft, created_at).await;
-            store.insert(&order).await.unwrap();
+            store.insert(&order, None).await.unwrap();
             assert_eq!(store.get(order.id()).await.unwrap(), order);
         });
     });

@@ -1,0 +1,228 @@
+//! `Idempotency-Key` on every POST (Stripe's semantics): the first request with a key runs and
+//! its final response is kept; a repeat gets that response again, byte for byte, with
+//! `Idempotent-Replayed: true`, and runs nothing.
+
+use std::fmt::Write as _;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use ordo_service::{Claim, IdempotencyKey, Idempotent, OrderService, StoredResponse};
+use serde_json::Value;
+use sha2::{Digest as _, Sha256};
+
+use crate::error::ApiError;
+use crate::problem::Problem;
+
+/// The request header carrying the key.
+pub(crate) static IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
+/// The response header marking a replay.
+pub(crate) static IDEMPOTENT_REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
+
+/// Whose keys these are. One caller until authentication lands; then the token's subject.
+const ANONYMOUS: &str = "anonymous";
+
+/// The response headers kept with a finished request (the request id is per request).
+const KEPT_HEADERS: [HeaderName; 5] = [
+    header::CONTENT_TYPE,
+    header::LOCATION,
+    header::ETAG,
+    header::RETRY_AFTER,
+    header::ALLOW,
+];
+
+/// What the middleware needs.
+#[derive(Clone)]
+pub(crate) struct KeyState {
+    pub(crate) service: OrderService,
+    pub(crate) body_limit: usize,
+}
+
+/// Middleware over the API routes.
+pub(crate) async fn idempotency(
+    State(state): State<KeyState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if request.method() != Method::POST {
+        return next.run(request).await;
+    }
+    let Some(header) = request.headers().get(&IDEMPOTENCY_KEY) else {
+        return next.run(request).await;
+    };
+    let Some(key) = header
+        .to_str()
+        .ok()
+        .and_then(|text| IdempotencyKey::parse(text).ok())
+    else {
+        return Problem::bad_field(
+            "Idempotency-Key",
+            "must be 1 to 255 printable ASCII characters",
+        )
+        .into_response();
+    };
+    let (parts, body) = request.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, state.body_limit).await else {
+        return Problem::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body-too-large",
+            "The body is too large",
+            format!("the body may be at most {} bytes", state.body_limit),
+        )
+        .into_response();
+    };
+    let path = parts.uri.path_and_query().map_or("", |p| p.as_str());
+    let fingerprint = fingerprint(parts.method.as_str(), path, ANONYMOUS, &bytes);
+    let claim = match state
+        .service
+        .begin_idempotent(ANONYMOUS, &key, fingerprint)
+        .await
+    {
+        Ok(Idempotent::Run(claim)) => claim,
+        Ok(Idempotent::Replay(stored)) => return replay(stored),
+        Err(error) => return ApiError::from(error).into_response(),
+    };
+    let mut request = Request::from_parts(parts, Body::from(bytes));
+    request.extensions_mut().insert(claim.clone());
+    let response = next.run(request).await;
+    finish(&state.service, &claim, response).await
+}
+
+/// Keeps a final response under the claim (5xx answers are not final: the claim is released
+/// so a retry runs again) and returns it.
+async fn finish(service: &OrderService, claim: &Claim, response: Response) -> Response {
+    let (parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, usize::MAX).await else {
+        service.abandon_idempotent(claim).await;
+        return Problem::internal().into_response();
+    };
+    if parts.status.is_server_error() {
+        service.abandon_idempotent(claim).await;
+    } else {
+        let headers = KEPT_HEADERS
+            .iter()
+            .filter_map(|name| {
+                let value = parts.headers.get(name)?.to_str().ok()?;
+                Some((name.as_str().to_owned(), value.to_owned()))
+            })
+            .collect();
+        let stored = StoredResponse {
+            status: parts.status.as_u16(),
+            headers,
+            body: bytes.to_vec(),
+        };
+        if let Err(error) = service.finish_idempotent(claim, &stored).await {
+            // The work is done and answered; a retry after the lease resumes or re-runs safely.
+            tracing::warn!(error = %error, "could not keep an idempotent response");
+        }
+    }
+    Response::from_parts(parts, Body::from(bytes))
+}
+
+fn replay(stored: StoredResponse) -> Response {
+    let status = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK);
+    let mut response = (status, Bytes::from(stored.body)).into_response();
+    let headers = response.headers_mut();
+    for (name, value) in stored.headers {
+        if let (Ok(name), Ok(value)) = (HeaderName::try_from(name), HeaderValue::try_from(value)) {
+            headers.insert(name, value);
+        }
+    }
+    headers.insert(
+        IDEMPOTENT_REPLAYED.clone(),
+        HeaderValue::from_static("true"),
+    );
+    response
+}
+
+/// SHA-256 of the method, path and query, caller, and body, with JSON bodies in a canonical
+/// form (keys sorted, no insignificant white space) so formatting does not count.
+fn fingerprint(method: &str, path: &str, caller: &str, body: &[u8]) -> String {
+    let mut hasher = Sha256::new();
+    for part in [method.as_bytes(), path.as_bytes(), caller.as_bytes()] {
+        hasher.update(part);
+        hasher.update([0]);
+    }
+    match serde_json::from_slice::<Value>(body) {
+        Ok(value) => {
+            let mut canonical = String::with_capacity(body.len());
+            write_canonical(&value, &mut canonical);
+            hasher.update(canonical.as_bytes());
+        }
+        Err(_) => hasher.update(body),
+    }
+    hasher
+        .finalize()
+        .iter()
+        .fold(String::with_capacity(64), |mut hex, byte| {
+            let _ = write!(hex, "{byte:02x}");
+            hex
+        })
+}
+
+fn write_canonical(value: &Value, out: &mut String) {
+    match value {
+        Value::Object(map) => {
+            let mut entries: Vec<_> = map.iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(b.0));
+            out.push('{');
+            for (index, (key, item)) in entries.into_iter().enumerate() {
+                if index > 0 {
+                    out.push(',');
+                }
+                out.push_str(&Value::String(key.clone()).to_string());
+                out.push(':');
+                write_canonical(item, out);
+            }
+            out.push('}');
+        }
+        Value::Array(items) => {
+            out.push('[');
+            for (index, item) in items.iter().enumerate() {
+                if index > 0 {
+                    out.push(',');
+                }
+                write_canonical(item, out);
+            }
+            out.push(']');
+        }
+        scalar => out.push_str(&scalar.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fingerprint;
+
+    #[test]
+    fn formatting_and_key_order_do_not_change_the_fingerprint() {
+        let a = fingerprint(
+            "POST",
+            "/v1/orders",
+            "c",
+            br#"{"a":1,"b":[1,{"y":2,"x":"3"}]}"#,
+        );
+        let b = fingerprint(
+            "POST",
+            "/v1/orders",
+            "c",
+            b"{ \"b\": [1, {\"x\": \"3\", \"y\": 2}],\n \"a\": 1 }",
+        );
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn anything_else_does() {
+        let base = fingerprint("POST", "/v1/orders", "c", br#"{"a":1}"#);
+        for other in [
+            fingerprint("POST", "/v1/orders", "c", br#"{"a":2}"#),
+            fingerprint("POST", "/v1/orders", "c", br#"{"a":"1"}"#),
+            fingerprint("POST", "/v1/orders/preview", "c", br#"{"a":1}"#),
+            fingerprint("POST", "/v1/orders", "d", br#"{"a":1}"#),
+        ] {
+            assert_ne!(base, other);
+        }
+    }
+}

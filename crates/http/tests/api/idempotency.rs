@@ -1,0 +1,191 @@
+//! Idempotency keys over HTTP: retries are safe.
+
+use serde_json::{Value, json};
+
+use crate::app::{CUSTOMER, TestApp, assert_problem, on_both_databases, order_body};
+
+on_both_databases!(
+    a_retry_gets_the_first_response_byte_for_byte_and_creates_nothing,
+    the_same_key_with_another_body_is_422,
+    concurrent_requests_with_one_key_place_one_order,
+    an_invalid_key_is_400,
+    keys_make_every_post_safe_to_retry,
+    requests_without_a_key_are_unaffected,
+);
+
+async fn count_orders(app: &TestApp) -> usize {
+    let page: Value = app
+        .get(&format!("/v1/orders?customer_id={CUSTOMER}&limit=100"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    page["data"].as_array().unwrap().len()
+}
+
+async fn a_retry_gets_the_first_response_byte_for_byte_and_creates_nothing(app: TestApp) {
+    let send = || {
+        app.post("/v1/orders")
+            .header("idempotency-key", "order-1")
+            .json(&order_body(CUSTOMER))
+            .send()
+    };
+    let first = send().await.unwrap();
+    assert_eq!(first.status(), 201);
+    assert!(first.headers().get("idempotent-replayed").is_none());
+    let (location, etag) = (
+        first.headers()["location"].clone(),
+        first.headers()["etag"].clone(),
+    );
+    let first_body = first.bytes().await.unwrap();
+    for _ in 0..3 {
+        let again = send().await.unwrap();
+        assert_eq!(again.status(), 201);
+        assert_eq!(again.headers()["idempotent-replayed"], "true");
+        assert_eq!(
+            (&again.headers()["location"], &again.headers()["etag"]),
+            (&location, &etag)
+        );
+        assert_eq!(again.headers()["content-type"], "application/json");
+        assert_eq!(again.bytes().await.unwrap(), first_body);
+    }
+    // Formatting does not make it another request.
+    let reformatted = serde_json::to_string_pretty(&order_body(CUSTOMER)).unwrap();
+    let again = app
+        .post("/v1/orders")
+        .header("idempotency-key", "order-1")
+        .header("content-type", "application/json")
+        .body(reformatted)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    assert_eq!(count_orders(&app).await, 1);
+}
+
+async fn the_same_key_with_another_body_is_422(app: TestApp) {
+    let first = app
+        .post("/v1/orders")
+        .header("idempotency-key", "k")
+        .json(&order_body(CUSTOMER))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(first.status(), 201);
+    let mut other = order_body(CUSTOMER);
+    other["items"][0]["quantity"] = json!(4);
+    let response = app
+        .post("/v1/orders")
+        .header("idempotency-key", "k")
+        .json(&other)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(response, 422, "idempotency-key-reused").await;
+    // The same body on another route is another request too.
+    let preview = app
+        .post("/v1/orders/preview")
+        .header("idempotency-key", "k")
+        .json(&order_body(CUSTOMER));
+    assert_problem(preview.send().await.unwrap(), 422, "idempotency-key-reused").await;
+    assert_eq!(count_orders(&app).await, 1);
+}
+
+async fn concurrent_requests_with_one_key_place_one_order(app: TestApp) {
+    let requests = (0..12).map(|_| {
+        app.post("/v1/orders")
+            .header("idempotency-key", "double-click")
+            .json(&order_body(CUSTOMER))
+            .send()
+    });
+    let responses = futures_join_all(requests).await;
+    let mut bodies = Vec::new();
+    for response in responses {
+        let response = response.unwrap();
+        match response.status().as_u16() {
+            201 => bodies.push(response.bytes().await.unwrap()),
+            409 => {
+                assert_eq!(response.headers()["retry-after"], "1");
+                assert_problem(response, 409, "idempotency-key-in-use").await;
+            }
+            other => panic!("unexpected status {other}"),
+        }
+    }
+    assert!(!bodies.is_empty());
+    assert!(
+        bodies.windows(2).all(|pair| pair[0] == pair[1]),
+        "every 201 is the same order"
+    );
+    assert_eq!(count_orders(&app).await, 1);
+}
+
+async fn futures_join_all<F>(futures: impl Iterator<Item = F>) -> Vec<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let handles: Vec<_> = futures.map(tokio::spawn).collect();
+    let mut outputs = Vec::new();
+    for handle in handles {
+        outputs.push(handle.await.unwrap());
+    }
+    outputs
+}
+
+async fn an_invalid_key_is_400(app: TestApp) {
+    for key in [String::new(), "k".repeat(256)] {
+        let response = app
+            .post("/v1/orders")
+            .header("idempotency-key", key)
+            .json(&order_body(CUSTOMER))
+            .send()
+            .await
+            .unwrap();
+        let problem = assert_problem(response, 400, "invalid-parameter").await;
+        assert_eq!(problem["errors"][0]["field"], "Idempotency-Key");
+    }
+    assert_eq!(count_orders(&app).await, 0);
+}
+
+async fn keys_make_every_post_safe_to_retry(app: TestApp) {
+    let placed = app.place(&order_body(CUSTOMER)).await;
+    let path = format!("/v1/orders/{}/transitions", placed["id"].as_str().unwrap());
+    let send = || {
+        app.post(&path)
+            .header("idempotency-key", "move-1")
+            .header("if-match", "\"1\"")
+            .json(&json!({ "to": "processing" }))
+            .send()
+    };
+    let first = send().await.unwrap();
+    assert_eq!(first.status(), 200);
+    let first_body = first.bytes().await.unwrap();
+    // Without the key this retry would be 412 (the version moved on); with it, the first answer.
+    let again = send().await.unwrap();
+    assert_eq!(again.status(), 200);
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    assert_eq!(again.bytes().await.unwrap(), first_body);
+
+    // Final client errors are kept too: the retry of a rejected request is rejected the same way.
+    let invalid = json!({ "customer_id": CUSTOMER, "currency": "XYZ", "items": [] });
+    let send = || {
+        app.post("/v1/orders")
+            .header("idempotency-key", "bad-1")
+            .json(&invalid)
+            .send()
+    };
+    let first = send().await.unwrap();
+    assert_eq!(first.status(), 422);
+    let first_body = first.bytes().await.unwrap();
+    let again = send().await.unwrap();
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    assert_eq!(again.bytes().await.unwrap(), first_body);
+}
+
+async fn requests_without_a_key_are_unaffected(app: TestApp) {
+    app.place(&order_body(CUSTOMER)).await;
+    app.place(&order_body(CUSTOMER)).await;
+    assert_eq!(count_orders(&app).await, 2);
+}
