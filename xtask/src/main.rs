@@ -1,9 +1,16 @@
 //! ordo's project tasks, run as `cargo xtask <task>`.
+#![allow(
+    clippy::arithmetic_side_effects,
+    clippy::indexing_slicing,
+    reason = "a developer tool counting requests and reading JSON answers (serde_json's \
+              indexing yields null, never panics), not a request path"
+)]
 //!
 //! `cargo xtask ci` is the one gate: the same command a newcomer runs, `.ci/run` runs, and the
 //! GitHub workflow runs. It stops at the first failure and says which step failed.
 
 mod postgres;
+mod reliability;
 
 use std::time::Instant;
 
@@ -32,6 +39,12 @@ enum Task {
     Wasm,
     /// Check dependencies' licenses, bans and sources with cargo-deny.
     Deny,
+    /// Crash the server under load (kill -9) and prove no order is lost or duplicated.
+    Reliability {
+        /// The short run that `cargo xtask ci` does (300 creates, 8 clients, 1 crash, debug build).
+        #[arg(long)]
+        short: bool,
+    },
 }
 
 fn main() -> Result<()> {
@@ -45,6 +58,14 @@ fn main() -> Result<()> {
         Task::Test => test(&sh),
         Task::Wasm => wasm(&sh),
         Task::Deny => deny(&sh),
+        Task::Reliability { short } => reliability::run(
+            &sh,
+            if short {
+                reliability::Load::SHORT
+            } else {
+                reliability::Load::FULL
+            },
+        ),
     }
 }
 
@@ -57,10 +78,13 @@ fn workspace_root() -> std::path::PathBuf {
 type Step = fn(&Shell) -> Result<()>;
 
 fn ci(sh: &Shell) -> Result<()> {
-    let steps: [(&str, Step); 5] = [
+    let steps: [(&str, Step); 6] = [
         ("fmt", fmt),
         ("clippy", lint),
         ("tests", test),
+        ("reliability (short)", |sh| {
+            reliability::run(sh, reliability::Load::SHORT)
+        }),
         ("wasm build", wasm),
         ("cargo deny", deny),
     ];

@@ -27,6 +27,11 @@ pub(crate) struct ServeArgs {
     /// Hours an idempotency key is remembered; after that the same key runs afresh.
     #[arg(long, env = "ORDO_IDEMPOTENCY_TTL_HOURS", default_value_t = 24, value_parser = clap::value_parser!(u32).range(1..=8760))]
     idempotency_ttl_hours: u32,
+    /// Seconds a retry waits (409) before taking over a request with its key that has not
+    /// finished, as after a crash. Safety does not depend on it (every write checks the holder),
+    /// only how soon a retry after a crash goes through.
+    #[arg(long, env = "ORDO_IDEMPOTENCY_LEASE_SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=3600))]
+    idempotency_lease_seconds: u32,
     /// Largest request body accepted, in bytes.
     #[arg(long, env = "ORDO_BODY_LIMIT", default_value_t = 256 * 1024)]
     body_limit: usize,
@@ -45,7 +50,7 @@ pub(crate) async fn run(args: ServeArgs) -> Result<()> {
             .map_or(OrderNumberKey::DEFAULT, OrderNumberKey::new),
         key_times: KeyTimes {
             ttl: chrono::Duration::hours(i64::from(args.idempotency_ttl_hours)),
-            ..KeyTimes::default()
+            lease: chrono::Duration::seconds(i64::from(args.idempotency_lease_seconds)),
         },
         ..ServiceConfig::default()
     };

@@ -454,6 +454,8 @@ impl Order {
         if &repriced != pricing {
             return Err(CorruptOrder::PricingMismatch);
         }
+        // Equal in value; keep the re-priced figures, which carry exactly the policy's decimals
+        // whatever a database did to the scale of a stored zero.
         if (record.status == OrderStatus::Cancelled) != record.cancel_reason.is_some() {
             return Err(CorruptOrder::CancelReasonMismatch);
         }
@@ -461,7 +463,7 @@ impl Order {
             id: record.id,
             number: record.number,
             customer_id: record.customer_id,
-            pricing: record.pricing,
+            pricing: repriced,
             status: record.status,
             cancel_reason: record.cancel_reason,
             version: record.version,

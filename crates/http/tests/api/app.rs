@@ -28,12 +28,20 @@ pub(crate) async fn serve<S>(store: S, database: Database) -> TestApp
 where
     S: OrderRepository + IdempotencyStore + Clone + 'static,
 {
+    serve_with(store, database, ServiceConfig::default()).await
+}
+
+/// The same, with its own service settings.
+pub(crate) async fn serve_with<S>(store: S, database: Database, config: ServiceConfig) -> TestApp
+where
+    S: OrderRepository + IdempotencyStore + Clone + 'static,
+{
     let service = OrderService::new(
         Arc::new(store.clone()),
         Arc::new(store),
         Arc::new(SystemClock),
         Arc::new(RandomIds),
-        ServiceConfig::default(),
+        config,
     );
     let app = ordo_http::app(service, HttpConfig::default());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -189,3 +189,63 @@ async fn requests_without_a_key_are_unaffected(app: TestApp) {
     app.place(&order_body(CUSTOMER)).await;
     assert_eq!(count_orders(&app).await, 2);
 }
+
+/// Keys expire: after their time to live the same key runs afresh, whatever the body.
+mod expiry {
+    use ordo_repository::testing::{TestPostgres, TestSqlite};
+    use ordo_service::{KeyTimes, ServiceConfig};
+
+    use crate::app::{CUSTOMER, Database, TestApp, order_body, serve_with};
+
+    fn one_second_keys() -> ServiceConfig {
+        ServiceConfig {
+            key_times: KeyTimes {
+                ttl: chrono::Duration::seconds(1),
+                ..KeyTimes::default()
+            },
+            ..ServiceConfig::default()
+        }
+    }
+
+    async fn an_expired_key_runs_afresh(app: TestApp) {
+        let first = app
+            .post("/v1/orders")
+            .header("idempotency-key", "k")
+            .json(&order_body(CUSTOMER));
+        assert_eq!(first.send().await.unwrap().status(), 201);
+        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+        let mut other = order_body(CUSTOMER);
+        other["items"][0]["quantity"] = serde_json::json!(9);
+        let again = app
+            .post("/v1/orders")
+            .header("idempotency-key", "k")
+            .json(&other)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(again.status(), 201);
+        assert!(again.headers().get("idempotent-replayed").is_none());
+        assert_eq!(super::count_orders(&app).await, 2);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn on_postgres() {
+        let (database, store) = TestPostgres::store().await.unwrap();
+        let app = serve_with(
+            store,
+            Database::Postgres(Box::new(database)),
+            one_second_keys(),
+        )
+        .await;
+        an_expired_key_runs_afresh(app).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn on_sqlite() {
+        let (database, store) = TestSqlite::store().await.unwrap();
+        an_expired_key_runs_afresh(
+            serve_with(store, Database::Sqlite(database), one_second_keys()).await,
+        )
+        .await;
+    }
+}

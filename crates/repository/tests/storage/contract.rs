@@ -39,6 +39,7 @@ macro_rules! contract {
 
 contract!(
     an_inserted_order_reads_back_equal,
+    amounts_keep_their_decimals_even_when_zero,
     a_fifty_item_order_reads_back_whole_and_in_order,
     a_missing_order_is_not_found,
     a_duplicate_id_or_number_is_refused,
@@ -72,6 +73,31 @@ type Store = Arc<dyn Storage>;
 async fn an_inserted_order_reads_back_equal(store: Store) {
     let order = stored(&*store, customer(1), at(0)).await;
     assert_eq!(store.get(order.id()).await.unwrap(), order);
+}
+
+async fn amounts_keep_their_decimals_even_when_zero(store: Store) {
+    let draft = ordo_domain::OrderDraft {
+        customer_id: customer(1),
+        currency: "USD".into(),
+        items: vec![ordo_domain::LineItemDraft {
+            product_id: ordo_domain::ProductId::from_uuid(Uuid::from_u128(1)).unwrap(),
+            quantity: 1,
+            unit_price: rust_decimal::Decimal::ZERO,
+        }],
+        discount: Some(ordo_domain::Discount::Percentage {
+            percent: rust_decimal::Decimal::ZERO,
+        }),
+        tax_rate: Some(rust_decimal::Decimal::ZERO),
+    };
+    let order = crate::fixtures::order_from(&*store, &draft, at(0)).await;
+    store.insert(&order, None).await.unwrap();
+    let read = store.get(order.id()).await.unwrap();
+    // Equal as numbers is not enough: "0" is not "0.00" on the wire.
+    assert_eq!(
+        serde_json::to_string(&read).unwrap(),
+        serde_json::to_string(&order).unwrap()
+    );
+    assert_eq!(read.pricing().total.to_string(), "0.00");
 }
 
 async fn a_fifty_item_order_reads_back_whole_and_in_order(store: Store) {

@@ -1,0 +1,543 @@
+//! `cargo xtask reliability`: never lose an order, never create one twice, whatever crashes.
+//!
+//! Starts the real server, fires creates from concurrent clients (each request with its own
+//! idempotency key), `kill -9`s the server at random moments and restarts it, and has every
+//! client retry each request it got no final answer to until it gets one. Then it checks,
+//! through the API and (on PostgreSQL) in the database itself, that every order a client was
+//! told about exists exactly once, that no request made two orders, that no order exists that
+//! no client sent, and that every order's total equals its items.
+//!
+//! The load client is deliberately plain: blocking HTTP/1.1 over `std::net`, one thread per
+//! client, so the proof does not depend on the async stack it is testing.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fmt::Write as _;
+use std::io::{Read as _, Write as _};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context as _, Result, bail};
+use serde_json::Value;
+use xshell::{Shell, cmd};
+
+use crate::{postgres, say};
+
+/// How hard to push.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Load {
+    pub(crate) requests: usize,
+    pub(crate) clients: usize,
+    pub(crate) crashes: usize,
+    pub(crate) release: bool,
+}
+
+impl Load {
+    /// The full run the issue asks for.
+    pub(crate) const FULL: Self = Self {
+        requests: 2000,
+        clients: 32,
+        crashes: 3,
+        release: true,
+    };
+    /// The short form inside `cargo xtask ci`.
+    pub(crate) const SHORT: Self = Self {
+        requests: 300,
+        clients: 8,
+        crashes: 1,
+        release: false,
+    };
+}
+
+/// What one run found.
+#[derive(Debug, Default)]
+struct Figures {
+    requests: usize,
+    crashes: usize,
+    retries: usize,
+    duplicates: usize,
+    lost: usize,
+    unsent: usize,
+    wrong_totals: usize,
+}
+
+pub(crate) fn run(sh: &Shell, load: Load) -> Result<()> {
+    let binary = build(sh, load.release)?;
+    let database = postgres::ensure(sh)?;
+    let work = sh.current_dir().join("target").join("reliability");
+    std::fs::create_dir_all(&work)?;
+
+    let mut all = Vec::new();
+    let pg_name = format!("ordo_reliability_{}", std::process::id());
+    let admin = database.url().to_owned();
+    let create = format!("CREATE DATABASE {pg_name}");
+    cmd!(sh, "psql {admin} -qc {create}").quiet().run()?;
+    let pg_url = replace_database(&admin, &pg_name);
+    let pg_result = crash_run(&binary, &Backend::Postgres(pg_url.clone()), load, &work)
+        .and_then(|figures| check_postgres(sh, &pg_url, &figures).map(|()| figures));
+    let drop = format!("DROP DATABASE IF EXISTS {pg_name} WITH (FORCE)");
+    let _ = cmd!(sh, "psql {admin} -qc {drop}").quiet().run();
+    all.push(("PostgreSQL", pg_result?));
+
+    let sqlite_dir = work.join(format!("sqlite-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&sqlite_dir);
+    let sqlite_result = crash_run(&binary, &Backend::Sqlite(sqlite_dir.clone()), load, &work);
+    let _ = std::fs::remove_dir_all(&sqlite_dir);
+    all.push(("SQLite", sqlite_result?));
+
+    let mut failed = false;
+    for (name, figures) in &all {
+        say(&format!(
+            "reliability {name}: requests {} crashes {} retries {} duplicates {} lost {} unsent {} wrong totals {}",
+            figures.requests,
+            figures.crashes,
+            figures.retries,
+            figures.duplicates,
+            figures.lost,
+            figures.unsent,
+            figures.wrong_totals
+        ));
+        failed |= figures.duplicates + figures.lost + figures.unsent + figures.wrong_totals > 0;
+    }
+    if failed {
+        bail!("reliability: orders were duplicated, lost or wrong (see the figures above)");
+    }
+    Ok(())
+}
+
+fn replace_database(url: &str, name: &str) -> String {
+    let (base, _) = url.rsplit_once('/').unwrap_or((url, ""));
+    format!("{base}/{name}")
+}
+
+fn build(sh: &Shell, release: bool) -> Result<PathBuf> {
+    if release {
+        cmd!(sh, "cargo build --release --locked --bin ordo").run()?;
+        Ok(sh.current_dir().join("target/release/ordo"))
+    } else {
+        cmd!(sh, "cargo build --locked --bin ordo").run()?;
+        Ok(sh.current_dir().join("target/debug/ordo"))
+    }
+}
+
+enum Backend {
+    Postgres(String),
+    Sqlite(PathBuf),
+}
+
+/// The server under test; `kill -9`ed and restarted by the run.
+struct Server {
+    binary: PathBuf,
+    backend_args: Vec<String>,
+    address: SocketAddr,
+    log: PathBuf,
+    child: Option<Child>,
+}
+
+impl Server {
+    fn start(&mut self) -> Result<()> {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)?;
+        let child = Command::new(&self.binary)
+            .arg("serve")
+            .arg("--listen")
+            .arg(self.address.to_string())
+            .args(&self.backend_args)
+            // A short lease, so retries after a crash go through quickly.
+            .args(["--idempotency-lease-seconds", "2"])
+            .env_remove("DATABASE_URL")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .context("cannot start ordo serve")?;
+        self.child = Some(child);
+        let started = Instant::now();
+        while TcpStream::connect_timeout(&self.address, Duration::from_millis(200)).is_err() {
+            if started.elapsed() > Duration::from_secs(30) {
+                bail!("ordo serve did not start; see {}", self.log.display());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Ok(())
+    }
+
+    /// SIGKILL: no shutdown, no flushing, no goodbye.
+    fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// One request a client must get a final answer to.
+struct Answer {
+    order: Value,
+}
+
+fn crash_run(binary: &Path, backend: &Backend, load: Load, work: &Path) -> Result<Figures> {
+    let address: SocketAddr = TcpListener::bind("127.0.0.1:0")?.local_addr()?;
+    let backend_args = match backend {
+        Backend::Postgres(url) => vec!["--database-url".to_owned(), url.clone()],
+        Backend::Sqlite(dir) => vec!["--data-dir".to_owned(), dir.display().to_string()],
+    };
+    let name = if matches!(backend, Backend::Postgres(_)) {
+        "postgres"
+    } else {
+        "sqlite"
+    };
+    let mut server = Server {
+        binary: binary.to_path_buf(),
+        backend_args,
+        address,
+        log: work.join(format!("{name}-server.log")),
+        child: None,
+    };
+    let _ = std::fs::remove_file(&server.log);
+    server.start()?;
+    say(&format!(
+        "reliability {name}: {} creates from {} clients, {} kill -9s",
+        load.requests, load.clients, load.crashes
+    ));
+
+    let progress = Progress::default();
+    let clients: Vec<_> = (0..load.clients)
+        .map(|_| spawn_client(address, load.requests, progress.clone()))
+        .collect();
+    let done = &progress.done;
+    // Kill the server at random points of the run, then bring it back.
+    let mut random = seed();
+    let mut crashes = 0;
+    let deadline = Instant::now() + Duration::from_secs(600);
+    for crash in 0..load.crashes {
+        // Evenly spread through the run, give or take 5 %.
+        let per_mille = (crash + 1) * 1000 / (load.crashes + 1)
+            + usize::try_from(next_random(&mut random) % 100).unwrap_or(0);
+        let target = (load.requests * per_mille.saturating_sub(50) / 1000)
+            .min(load.requests.saturating_sub(1));
+        while done.load(Ordering::SeqCst) < target && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        std::thread::sleep(Duration::from_millis(next_random(&mut random) % 40));
+        server.kill();
+        crashes += 1;
+        std::thread::sleep(Duration::from_millis(100 + next_random(&mut random) % 400));
+        server.start()?;
+    }
+    while done.load(Ordering::SeqCst) < load.requests {
+        if Instant::now() > deadline {
+            progress.stop.store(true, Ordering::SeqCst);
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    for client in clients {
+        let _ = client.join();
+    }
+
+    let answers = std::mem::take(
+        &mut *progress
+            .answers
+            .lock()
+            .map_err(|_| anyhow::anyhow!("a client panicked"))?,
+    );
+    let mut figures = Figures {
+        requests: load.requests,
+        crashes,
+        retries: progress.retries.load(Ordering::SeqCst),
+        lost: load.requests.saturating_sub(answers.len()),
+        ..Figures::default()
+    };
+    check_api(address, &answers, &mut figures)?;
+    server.kill();
+    Ok(figures)
+}
+
+/// What the clients share.
+#[derive(Clone, Default)]
+struct Progress {
+    next: Arc<AtomicUsize>,
+    done: Arc<AtomicUsize>,
+    retries: Arc<AtomicUsize>,
+    answers: Arc<Mutex<HashMap<usize, Answer>>>,
+    stop: Arc<AtomicBool>,
+}
+
+/// A client: takes the next request, and sends it with its key until it gets a final answer.
+fn spawn_client(
+    address: SocketAddr,
+    requests: usize,
+    progress: Progress,
+) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        loop {
+            let index = progress.next.fetch_add(1, Ordering::SeqCst);
+            if index >= requests {
+                return;
+            }
+            let body = order_body(index);
+            let key = format!("reliability-{index}");
+            loop {
+                if progress.stop.load(Ordering::SeqCst) {
+                    return;
+                }
+                if let Ok((201, text)) = http(
+                    address,
+                    "POST",
+                    "/v1/orders",
+                    &[("Idempotency-Key", &key)],
+                    Some(&body),
+                ) {
+                    let order: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+                    if let Ok(mut answers) = progress.answers.lock() {
+                        answers.insert(index, Answer { order });
+                    }
+                    progress.done.fetch_add(1, Ordering::SeqCst);
+                    break;
+                }
+                // No final answer (dropped connection, restart, in flight): retry the same key.
+                progress.retries.fetch_add(1, Ordering::SeqCst);
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+    })
+}
+
+/// Every answered order exists exactly once and adds up; no order exists that was not sent.
+fn check_api(
+    address: SocketAddr,
+    answers: &HashMap<usize, Answer>,
+    figures: &mut Figures,
+) -> Result<()> {
+    let mut told: HashSet<String> = HashSet::new();
+    for answer in answers.values() {
+        let id = answer.order["id"].as_str().unwrap_or_default().to_owned();
+        if !told.insert(id.clone()) {
+            figures.duplicates += 1; // two requests were told the same order
+        }
+        match http(address, "GET", &format!("/v1/orders/{id}"), &[], None) {
+            Ok((200, text)) => {
+                let stored: Value = serde_json::from_str(&text)?;
+                if !adds_up(&stored) || stored["total"] != answer.order["total"] {
+                    figures.wrong_totals += 1;
+                }
+            }
+            _ => figures.lost += 1,
+        }
+    }
+    let mut stored_ids: BTreeMap<String, usize> = BTreeMap::new();
+    for customer in 0..CUSTOMERS {
+        let mut cursor = String::new();
+        loop {
+            let path = format!(
+                "/v1/orders?customer_id={}&limit=100{cursor}",
+                customer_id(customer)
+            );
+            let (status, text) = http(address, "GET", &path, &[], None)?;
+            if status != 200 {
+                bail!("listing orders failed: {status} {text}");
+            }
+            let page: Value = serde_json::from_str(&text)?;
+            for order in page["data"].as_array().into_iter().flatten() {
+                *stored_ids
+                    .entry(order["id"].as_str().unwrap_or_default().to_owned())
+                    .or_default() += 1;
+            }
+            match page["next_cursor"].as_str() {
+                Some(next) => cursor = format!("&cursor={next}"),
+                None => break,
+            }
+        }
+    }
+    figures.duplicates += stored_ids.len().saturating_sub(told.len());
+    figures.unsent += stored_ids.keys().filter(|id| !told.contains(*id)).count();
+    Ok(())
+}
+
+/// In the database itself: one order per key that made one, every key finished, and as many
+/// orders as requests.
+fn check_postgres(sh: &Shell, url: &str, figures: &Figures) -> Result<()> {
+    let query = "SELECT (SELECT count(*) FROM orders) || ' ' || \
+                        (SELECT count(*) FROM idempotency_keys WHERE order_id IS NOT NULL) || ' ' || \
+                        (SELECT count(DISTINCT order_id) FROM idempotency_keys) || ' ' || \
+                        (SELECT count(*) FROM orders o WHERE o.subtotal <> \
+                            (SELECT sum(line_total) FROM order_items i WHERE i.order_id = o.id))";
+    let row = cmd!(sh, "psql {url} -Atc {query}").read()?;
+    let numbers: Vec<usize> = row
+        .split_whitespace()
+        .filter_map(|n| n.parse().ok())
+        .collect();
+    let &[orders, linked_keys, distinct_orders, bad_subtotals] = numbers.as_slice() else {
+        bail!("unexpected answer from psql: {row}");
+    };
+    say(&format!(
+        "reliability PostgreSQL, in the database: {orders} orders, {linked_keys} keys linked to {distinct_orders} orders, {bad_subtotals} wrong subtotals"
+    ));
+    if orders != figures.requests
+        || linked_keys != orders
+        || distinct_orders != orders
+        || bad_subtotals != 0
+    {
+        bail!("the database does not hold exactly one order per request");
+    }
+    Ok(())
+}
+
+/// total = Σ(quantity × unit price) − discount + tax, and each line total is its product.
+fn adds_up(order: &Value) -> bool {
+    let cents = |value: &Value| value.as_str().and_then(parse_cents);
+    let mut subtotal = 0_i64;
+    for item in order["items"].as_array().into_iter().flatten() {
+        let (Some(quantity), Some(price), Some(line)) = (
+            item["quantity"].as_i64(),
+            cents(&item["unit_price"]),
+            cents(&item["line_total"]),
+        ) else {
+            return false;
+        };
+        if quantity * price != line {
+            return false;
+        }
+        subtotal += line;
+    }
+    match (
+        cents(&order["subtotal"]),
+        cents(&order["discount"]),
+        cents(&order["tax"]),
+        cents(&order["total"]),
+    ) {
+        (Some(sub), Some(discount), Some(tax), Some(total)) => {
+            sub == subtotal && total == sub - discount + tax
+        }
+        _ => false,
+    }
+}
+
+/// "19.99" → 1999 (USD amounts carry exactly two decimals).
+fn parse_cents(text: &str) -> Option<i64> {
+    let (units, cents) = text.split_once('.')?;
+    (cents.len() == 2).then_some(())?;
+    Some(units.parse::<i64>().ok()? * 100 + cents.parse::<i64>().ok()?)
+}
+
+const CUSTOMERS: usize = 20;
+
+fn customer_id(n: usize) -> String {
+    format!("0193a1a0-0000-7000-8000-{:012x}", 0xc000 + n)
+}
+
+fn order_body(index: usize) -> String {
+    let items: Vec<String> = (0..=index % 5)
+        .map(|line| {
+            format!(
+                r#"{{"product_id":"0193a1a0-0000-7000-8000-{:012x}","quantity":{},"unit_price":"{}.{:02}"}}"#,
+                line + 1,
+                1 + (index + line) % 4,
+                1 + (index * 7 + line) % 90,
+                (index * 13 + line) % 100
+            )
+        })
+        .collect();
+    format!(
+        r#"{{"customer_id":"{}","currency":"USD","items":[{}],"discount":{{"type":"percentage","percent":"{}"}},"tax_rate":"0.0825"}}"#,
+        customer_id(index % CUSTOMERS),
+        items.join(","),
+        index % 20
+    )
+}
+
+/// A minimal blocking HTTP/1.1 exchange: `(status, body)`.
+fn http(
+    address: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&str>,
+) -> std::io::Result<(u16, String)> {
+    let mut stream = TcpStream::connect_timeout(&address, Duration::from_secs(2))?;
+    stream.set_read_timeout(Some(Duration::from_secs(15)))?;
+    let body = body.unwrap_or_default();
+    let mut request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    if !body.is_empty() {
+        request.push_str("Content-Type: application/json\r\n");
+    }
+    for (name, value) in headers {
+        let _ = write!(request, "{name}: {value}\r\n");
+    }
+    request.push_str("\r\n");
+    request.push_str(body);
+    stream.write_all(request.as_bytes())?;
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response)?;
+    let text = String::from_utf8_lossy(&response);
+    let (head, body) = text
+        .split_once("\r\n\r\n")
+        .ok_or(std::io::ErrorKind::UnexpectedEof)?;
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .ok_or(std::io::ErrorKind::InvalidData)?;
+    let chunked = head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked");
+    Ok((
+        status,
+        if chunked {
+            dechunk(body)
+        } else {
+            body.to_owned()
+        },
+    ))
+}
+
+fn dechunk(mut body: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = body.split_once("\r\n") {
+        let Ok(size) = usize::from_str_radix(size.trim(), 16) else {
+            break;
+        };
+        let (Some(chunk), Some(after)) = (rest.get(..size), rest.get(size..)) else {
+            break;
+        };
+        if size == 0 {
+            break;
+        }
+        out.push_str(chunk);
+        body = after.trim_start_matches("\r\n");
+    }
+    out
+}
+
+/// A seed for the crash schedule; each run crashes at other moments.
+fn seed() -> u64 {
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "the wall clock only seeds the schedule"
+    )]
+    let now = SystemTime::now();
+    now.duration_since(UNIX_EPOCH)
+        .map_or(1, |d| u64::from(d.subsec_nanos()) ^ d.as_secs())
+        | 1
+}
+
+fn next_random(state: &mut u64) -> u64 {
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    *state
+}
