@@ -7,7 +7,9 @@ use anyhow::{Context as _, Result};
 use clap::Args;
 use ordo_domain::OrderNumberKey;
 use ordo_http::HttpConfig;
-use ordo_service::{KeyTimes, OrderService, RandomIds, ServiceConfig, SystemClock};
+use ordo_service::{
+    CaptureMode, KeyTimes, OrderService, RandomIds, ServiceConfig, SimulatedGateway, SystemClock,
+};
 use tracing_subscriber::EnvFilter;
 
 use crate::storage::{StorageArgs, Store};
@@ -32,6 +34,16 @@ pub(crate) struct ServeArgs {
     /// only how soon a retry after a crash goes through.
     #[arg(long, env = "ORDO_IDEMPOTENCY_LEASE_SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=3600))]
     idempotency_lease_seconds: u32,
+    /// The payment gateway. Only `simulated` exists today: amounts ending in .02 are declined,
+    /// .05 time out; it keeps its ledger in the same database.
+    #[arg(long, env = "ORDO_PAYMENT_GATEWAY", value_enum, default_value_t = Gateway::Simulated)]
+    payment_gateway: Gateway,
+    /// Milliseconds the simulated gateway takes per call.
+    #[arg(long, env = "ORDO_GATEWAY_LATENCY_MS", default_value_t = 0)]
+    gateway_latency_ms: u64,
+    /// When money is captured: when the order completes, or right after authorization.
+    #[arg(long, env = "ORDO_CAPTURE", value_enum, default_value_t = Capture::OnCompletion)]
+    capture: Capture,
     /// Largest request body accepted, in bytes.
     #[arg(long, env = "ORDO_BODY_LIMIT", default_value_t = 256 * 1024)]
     body_limit: usize,
@@ -52,14 +64,25 @@ pub(crate) async fn run(args: ServeArgs) -> Result<()> {
             ttl: chrono::Duration::hours(i64::from(args.idempotency_ttl_hours)),
             lease: chrono::Duration::seconds(i64::from(args.idempotency_lease_seconds)),
         },
+        capture: match args.capture {
+            Capture::OnCompletion => CaptureMode::OnCompletion,
+            Capture::Immediately => CaptureMode::Immediately,
+        },
         ..ServiceConfig::default()
     };
     if args.order_number_key.is_none() {
         tracing::warn!("no ORDO_ORDER_NUMBER_KEY set: order numbers use the public default key");
     }
+    let Gateway::Simulated = args.payment_gateway;
+    let gateway = SimulatedGateway::new(
+        store.ledger(),
+        Arc::new(SystemClock),
+        std::time::Duration::from_millis(args.gateway_latency_ms),
+    );
     let service = OrderService::new(
         store.repository(),
         store.keys(),
+        Arc::new(gateway),
         Arc::new(SystemClock),
         Arc::new(RandomIds),
         config,
@@ -133,4 +156,20 @@ async fn purge_expired_keys(service: OrderService) {
             }
         }
     }
+}
+
+/// Payment gateways ordo can use.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum Gateway {
+    /// Deterministic rules for tests and demos (see `--help`).
+    Simulated,
+}
+
+/// When to capture.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum Capture {
+    /// When the order moves to completed.
+    OnCompletion,
+    /// Right after the authorization.
+    Immediately,
 }

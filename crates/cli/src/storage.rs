@@ -7,7 +7,8 @@ use std::sync::Arc;
 use anyhow::{Context as _, Result, bail};
 use clap::Args;
 use ordo_repository::{
-    IdempotencyStore, OrderRepository, PgOptions, PgStore, RepoError, SqliteOptions, SqliteStore,
+    GatewayLedger, IdempotencyStore, OrderRepository, PgOptions, PgStore, RepoError, SqliteOptions,
+    SqliteStore,
 };
 
 /// Where the orders are kept.
@@ -108,6 +109,14 @@ impl Store {
 
     /// The same store, as the idempotency-key port.
     pub(crate) fn keys(&self) -> Arc<dyn IdempotencyStore> {
+        match self {
+            Self::Postgres(store) => Arc::new(store.clone()),
+            Self::Sqlite(store) => Arc::new(store.clone()),
+        }
+    }
+
+    /// The same store, as the simulated gateway's ledger.
+    pub(crate) fn ledger(&self) -> Arc<dyn GatewayLedger> {
         match self {
             Self::Postgres(store) => Arc::new(store.clone()),
             Self::Sqlite(store) => Arc::new(store.clone()),

@@ -56,6 +56,7 @@ mod ids;
 mod money;
 mod order;
 pub mod order_number;
+mod payment;
 mod pricing;
 mod status;
 mod validation;
@@ -69,6 +70,9 @@ pub use order::{
     Quantity, StatusChange, Version,
 };
 pub use order_number::{OrderNumber, OrderNumberError, OrderNumberKey};
+pub use payment::{
+    AuthorizationOutcome, Payment, PaymentError, PaymentStatus, UnknownPaymentStatus,
+};
 pub use pricing::{
     Discount, InvalidPolicy, MAX_MINOR_UNITS, PricedLine, Pricing, PricingError, RoundingMode,
     RoundingPolicy, TaxRounding, price,

@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
+use crate::payment::{AuthorizationOutcome, Payment, PaymentError, PaymentStatus};
 use crate::pricing::{Discount, PricingError, price};
 use crate::status::{IllegalTransition, OrderStatus};
 use crate::validation::{Collector, ValidationErrors, Violation};
@@ -366,6 +367,7 @@ pub struct Order {
     pricing: Pricing,
     status: OrderStatus,
     cancel_reason: Option<CancelReason>,
+    payment: Payment,
     version: Version,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
@@ -384,6 +386,7 @@ pub struct OrderRecord {
     pub pricing: Pricing,
     pub status: OrderStatus,
     pub cancel_reason: Option<CancelReason>,
+    pub payment: Payment,
     pub version: Version,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -404,6 +407,9 @@ pub enum CorruptOrder {
     /// A cancelled order without a reason, or a reason on an order that is not cancelled.
     #[error("the cancellation reason does not match the status")]
     CancelReasonMismatch,
+    /// Refunded, captured, authorized and total amounts out of order.
+    #[error("the payment amounts do not hold together")]
+    PaymentMismatch,
 }
 
 impl Order {
@@ -415,6 +421,7 @@ impl Order {
         pricing: Pricing,
         now: DateTime<Utc>,
     ) -> Self {
+        let payment = Payment::unpaid(pricing.rounding.minor_units());
         Self {
             id,
             number,
@@ -422,6 +429,7 @@ impl Order {
             pricing,
             status: OrderStatus::Pending,
             cancel_reason: None,
+            payment,
             version: Version::FIRST,
             created_at: now,
             updated_at: now,
@@ -459,6 +467,18 @@ impl Order {
         if (record.status == OrderStatus::Cancelled) != record.cancel_reason.is_some() {
             return Err(CorruptOrder::CancelReasonMismatch);
         }
+        if !record.payment.is_consistent(repriced.total) {
+            return Err(CorruptOrder::PaymentMismatch);
+        }
+        let mut payment = record.payment;
+        // As for the pricing: the policy's decimals, whatever the database did to zeros.
+        for amount in [
+            &mut payment.authorized,
+            &mut payment.captured,
+            &mut payment.refunded,
+        ] {
+            amount.rescale(u32::from(repriced.rounding.minor_units()));
+        }
         Ok(Self {
             id: record.id,
             number: record.number,
@@ -466,6 +486,7 @@ impl Order {
             pricing: repriced,
             status: record.status,
             cancel_reason: record.cancel_reason,
+            payment,
             version: record.version,
             created_at: record.created_at,
             updated_at: record.updated_at,
@@ -486,9 +507,125 @@ impl Order {
         if let StatusChange::Cancel(reason) = change {
             self.cancel_reason = Some(reason);
         }
+        self.touch(now);
+        Ok(())
+    }
+
+    /// Records what the gateway said to the authorization of the total.
+    ///
+    /// # Errors
+    /// [`PaymentError::WrongStatus`] unless the payment is unpaid or unknown.
+    pub fn record_authorization(
+        &mut self,
+        outcome: AuthorizationOutcome,
+        now: DateTime<Utc>,
+    ) -> Result<(), PaymentError> {
+        self.payment_must_be(
+            &[PaymentStatus::Unpaid, PaymentStatus::Unknown],
+            "authorize",
+        )?;
+        match outcome {
+            AuthorizationOutcome::Approved { reference } => {
+                self.payment.status = PaymentStatus::Authorized;
+                self.payment.authorized = self.pricing.total;
+                self.payment.reference = Some(reference);
+            }
+            AuthorizationOutcome::Declined => self.payment.status = PaymentStatus::Failed,
+            AuthorizationOutcome::Unknown => self.payment.status = PaymentStatus::Unknown,
+        }
+        self.touch(now);
+        Ok(())
+    }
+
+    /// Records the capture of what was authorized.
+    ///
+    /// # Errors
+    /// [`PaymentError::WrongStatus`] unless the payment is authorized.
+    pub fn record_capture(&mut self, now: DateTime<Utc>) -> Result<(), PaymentError> {
+        self.payment_must_be(&[PaymentStatus::Authorized], "capture")?;
+        self.payment.status = PaymentStatus::Paid;
+        self.payment.captured = self.payment.authorized;
+        self.touch(now);
+        Ok(())
+    }
+
+    /// Records the release of an authorization that will not be captured.
+    ///
+    /// # Errors
+    /// [`PaymentError::WrongStatus`] unless the payment is authorized.
+    pub fn record_void(&mut self, now: DateTime<Utc>) -> Result<(), PaymentError> {
+        self.payment_must_be(&[PaymentStatus::Authorized], "void")?;
+        self.payment.status = PaymentStatus::Unpaid;
+        self.payment.authorized = Decimal::new(0, self.payment.authorized.scale());
+        self.touch(now);
+        Ok(())
+    }
+
+    /// Checks that `amount` may be refunded now.
+    ///
+    /// # Errors
+    /// [`PaymentError::WrongStatus`] unless paid or partially refunded;
+    /// [`PaymentError::NotPositive`]; [`PaymentError::ExceedsCaptured`].
+    pub fn check_refund(&self, amount: Decimal) -> Result<(), PaymentError> {
+        self.payment_must_be(
+            &[PaymentStatus::Paid, PaymentStatus::PartiallyRefunded],
+            "refund",
+        )?;
+        if amount <= Decimal::ZERO {
+            return Err(PaymentError::NotPositive);
+        }
+        if amount > self.payment.refundable() {
+            return Err(PaymentError::ExceedsCaptured {
+                available: self.payment.refundable(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Records a refund of `amount`.
+    ///
+    /// # Errors
+    /// As [`Order::check_refund`]; the order is unchanged.
+    pub fn record_refund(
+        &mut self,
+        amount: Decimal,
+        now: DateTime<Utc>,
+    ) -> Result<(), PaymentError> {
+        self.check_refund(amount)?;
+        let refunded = self
+            .payment
+            .refunded
+            .checked_add(amount)
+            .unwrap_or(self.payment.captured);
+        self.payment.refunded = refunded;
+        self.payment.status = if refunded == self.payment.captured {
+            PaymentStatus::Refunded
+        } else {
+            PaymentStatus::PartiallyRefunded
+        };
+        self.touch(now);
+        Ok(())
+    }
+
+    fn payment_must_be(
+        &self,
+        allowed: &[PaymentStatus],
+        action: &'static str,
+    ) -> Result<(), PaymentError> {
+        if allowed.contains(&self.payment.status) {
+            Ok(())
+        } else {
+            Err(PaymentError::WrongStatus {
+                status: self.payment.status,
+                action,
+            })
+        }
+    }
+
+    /// Every change moves the version on and stamps the time.
+    fn touch(&mut self, now: DateTime<Utc>) {
         self.version = self.version.next();
         self.updated_at = now;
-        Ok(())
     }
 
     /// The id.
@@ -515,6 +652,10 @@ impl Order {
     pub fn cancel_reason(&self) -> Option<&CancelReason> {
         self.cancel_reason.as_ref()
     }
+    /// The money side.
+    pub fn payment(&self) -> &Payment {
+        &self.payment
+    }
     /// The concurrency version.
     pub fn version(&self) -> Version {
         self.version
@@ -537,6 +678,7 @@ impl Order {
             pricing: self.pricing.clone(),
             status: self.status,
             cancel_reason: self.cancel_reason.clone(),
+            payment: self.payment.clone(),
             version: self.version,
             created_at: self.created_at,
             updated_at: self.updated_at,

@@ -2,8 +2,8 @@
 
 use chrono::{DateTime, Utc};
 use ordo_domain::{
-    CustomerId, Discount, LineItemDraft, Order, OrderDraft, OrderStatus, PricedLine, Pricing,
-    ProductId, RoundingMode, TaxRounding, Version, amount_serde,
+    CustomerId, Discount, LineItemDraft, Order, OrderDraft, OrderStatus, PaymentStatus, PricedLine,
+    Pricing, ProductId, RoundingMode, TaxRounding, Version, amount_serde,
 };
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -234,6 +234,22 @@ pub(crate) struct OrderBody {
     /// Prices as charged.
     #[serde(flatten)]
     pub pricing: PricingBody,
+    /// Where the money stands: `unpaid`, `authorized`, `paid`, `partially_refunded`,
+    /// `refunded`, `failed` or `unknown` (the gateway did not answer; reconciliation settles it).
+    #[schema(value_type = String, example = "authorized")]
+    pub payment_status: PaymentStatus,
+    /// Held by the authorization.
+    #[serde(with = "amount_serde")]
+    #[schema(value_type = String, example = "63.29")]
+    pub amount_authorized: Decimal,
+    /// Taken.
+    #[serde(with = "amount_serde")]
+    #[schema(value_type = String, example = "0.00")]
+    pub amount_captured: Decimal,
+    /// Given back.
+    #[serde(with = "amount_serde")]
+    #[schema(value_type = String, example = "0.00")]
+    pub amount_refunded: Decimal,
     /// The concurrency version; the ETag is this number in quotes.
     pub version: u32,
     /// When it was placed (RFC 3339, UTC).
@@ -253,6 +269,10 @@ impl From<&Order> for OrderBody {
                 .cancel_reason()
                 .map(|reason| reason.as_str().to_owned()),
             pricing: PricingBody::from(order.pricing()),
+            payment_status: order.payment().status,
+            amount_authorized: order.payment().authorized,
+            amount_captured: order.payment().captured,
+            amount_refunded: order.payment().refunded,
             version: order.version().get(),
             created_at: order.created_at(),
             updated_at: order.updated_at(),

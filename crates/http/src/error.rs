@@ -100,19 +100,10 @@ fn problem_for(error: ServiceError) -> Problem {
             "That status is not reached this way",
             format!("use POST /v1/orders/{{id}}/cancel to move an order to {status}"),
         ),
-        ServiceError::KeyInFlight => Problem::new(
-            StatusCode::CONFLICT,
-            "idempotency-key-in-use",
-            "A request with this key is in progress",
-            "another request with this Idempotency-Key has not finished; retry shortly",
-        )
-        .retry_after(RETRY_AFTER_SECONDS),
-        ServiceError::KeyReused => Problem::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "idempotency-key-reused",
-            "This key was used for another request",
-            "an Idempotency-Key names one request: use a new key for a different one",
-        ),
+        error @ (ServiceError::PaymentDeclined { .. }
+        | ServiceError::PaymentUnavailable
+        | ServiceError::KeyInFlight
+        | ServiceError::KeyReused) => payment_or_key_problem(&error),
         ServiceError::Unavailable(cause) => {
             tracing::warn!(error = %cause, "storage unavailable");
             Problem::new(
@@ -127,6 +118,43 @@ fn problem_for(error: ServiceError) -> Problem {
             tracing::error!(error = %error_chain(&*cause), "internal error");
             Problem::internal()
         }
+    }
+}
+
+/// Problems of the payment gateway and of idempotency keys.
+fn payment_or_key_problem(error: &ServiceError) -> Problem {
+    match *error {
+        ServiceError::PaymentDeclined { order_id } => {
+            let mut problem = Problem::new(
+                StatusCode::PAYMENT_REQUIRED,
+                "payment-declined",
+                "The payment was declined",
+                format!("the payment gateway declined the payment for order {order_id}"),
+            );
+            problem.order_id = Some(order_id.to_string());
+            problem
+        }
+        ServiceError::PaymentUnavailable => Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "payment-unavailable",
+            "The payment gateway did not answer",
+            "nothing was changed; retry shortly (the same request never charges twice)",
+        )
+        .retry_after(RETRY_AFTER_SECONDS),
+        ServiceError::KeyInFlight => Problem::new(
+            StatusCode::CONFLICT,
+            "idempotency-key-in-use",
+            "A request with this key is in progress",
+            "another request with this Idempotency-Key has not finished; retry shortly",
+        )
+        .retry_after(RETRY_AFTER_SECONDS),
+        ServiceError::KeyReused => Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "idempotency-key-reused",
+            "This key was used for another request",
+            "an Idempotency-Key names one request: use a new key for a different one",
+        ),
+        _ => Problem::internal(),
     }
 }
 

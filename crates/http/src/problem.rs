@@ -61,6 +61,9 @@ pub struct ProblemDetails {
     /// For conflicts with the order's state: the statuses it may move to.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub allowed_next: Option<Vec<String>>,
+    /// For payment problems: the order concerned (a declined order is stored, payment failed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub order_id: Option<String>,
     /// For stale versions: the order's current ETag.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub current_etag: Option<String>,
@@ -93,6 +96,7 @@ impl Problem {
             current_status: None,
             allowed_next: None,
             current_etag: None,
+            order_id: None,
             retry_after_seconds: None,
             allow: None,
         }))

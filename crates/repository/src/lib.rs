@@ -13,6 +13,7 @@ mod cursor;
 mod error;
 mod idempotency;
 mod orders;
+mod payments;
 #[cfg(feature = "postgres")]
 mod postgres;
 #[cfg(any(feature = "postgres", feature = "sqlite"))]
@@ -30,6 +31,9 @@ pub use idempotency::{Begin, Claim, IdempotencyStore, KeyRequest, KeyScope, Stor
 #[cfg(feature = "mock")]
 pub use orders::MockOrderRepository;
 pub use orders::{InvalidPageSize, ListQuery, MAX_PAGE_SIZE, OrderRepository, Page, PageSize};
+#[cfg(feature = "mock")]
+pub use payments::MockGatewayLedger;
+pub use payments::{AttemptOutcome, GatewayLedger, LedgerEntry, PaymentAttempt, PaymentOperation};
 #[cfg(feature = "postgres")]
 pub use postgres::{PgOptions, PgStore};
 #[cfg(feature = "sqlite")]

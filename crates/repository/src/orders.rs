@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use ordo_domain::{CustomerId, Order, OrderId, OrderStatus, Version};
 
-use crate::{Claim, Cursor, RepoError};
+use crate::{Claim, Cursor, PaymentAttempt, RepoError};
 
 /// The largest page a list may ask for.
 pub const MAX_PAGE_SIZE: u32 = 100;
@@ -128,13 +128,20 @@ pub trait OrderRepository: Send + Sync {
     async fn list(&self, query: &ListQuery) -> Result<Page, RepoError>;
 
     /// Writes the order's mutable fields (status, cancellation reason, version, updated time)
-    /// if and only if the stored version is `expected`; `order.version()` must be the next one.
+    /// if and only if the stored version is `expected`; `order.version()` must be above it.
     ///
     /// # Errors
     /// [`RepoError::VersionConflict`] with the stored version when `expected` is stale;
     /// [`RepoError::NotFound`] when it does not exist or was deleted; [`RepoError::Unavailable`];
     /// [`RepoError::Other`].
     async fn update(&self, order: &Order, expected: Version) -> Result<(), RepoError>;
+
+    /// Audits one call to the payment gateway. Recorded before the order is updated, so a call
+    /// whose result could not be written to the order is still on record.
+    ///
+    /// # Errors
+    /// [`RepoError::Unavailable`] or [`RepoError::Other`].
+    async fn record_payment_attempt(&self, attempt: &PaymentAttempt) -> Result<(), RepoError>;
 
     /// Soft-deletes an order (it is kept, but no longer found), bumping its version. With
     /// `expected`, only if the stored version is that one.

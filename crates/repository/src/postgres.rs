@@ -10,14 +10,15 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use sqlx::{ConnectOptions as _, Row as _};
 use uuid::Uuid;
 
+use crate::payments::ledger_entry;
 use crate::sql::{
     ItemRow, KeyRow, KeyRows, OrderRow, begin_key, check_next_version, discount_columns,
     headers_from_text, headers_to_text, list_bounds, missed_write, newly_applied, page, restore,
     rounding_mode_text, tax_rounding_text, version_column,
 };
 use crate::{
-    Begin, Claim, IdempotencyStore, KeyRequest, KeyScope, ListQuery, OrderRepository, Page,
-    RepoError, StoredResponse,
+    Begin, Claim, GatewayLedger, IdempotencyStore, KeyRequest, KeyScope, LedgerEntry, ListQuery,
+    OrderRepository, Page, PaymentAttempt, RepoError, StoredResponse,
 };
 
 /// Connection settings for [`PgStore::connect`].
@@ -52,7 +53,8 @@ macro_rules! select_order {
 SELECT o.id, o.order_number, o.customer_id, o.currency, o.subtotal, o.discount, o.discount_kind,
        o.discount_value, o.tax_rate, o.tax, o.total, o.minor_units, o.rounding_mode,
        o.tax_rounding, o.status, o.cancel_reason, o.version, o.created_at, o.updated_at,
-       i.product_ids, i.quantities, i.unit_prices, i.line_totals
+       o.payment_status, o.amount_authorized, o.amount_captured, o.amount_refunded,
+       o.payment_reference, i.product_ids, i.quantities, i.unit_prices, i.line_totals
 FROM orders o
 CROSS JOIN LATERAL (
     SELECT array_agg(product_id ORDER BY position) AS product_ids,
@@ -93,7 +95,8 @@ macro_rules! insert_order {
     INSERT INTO orders (id, order_number, customer_id, currency, subtotal, discount,
                         discount_kind, discount_value, tax_rate, tax, total, minor_units,
                         rounding_mode, tax_rounding, status, cancel_reason, version,
-                        created_at, updated_at)
+                        created_at, updated_at, payment_status, amount_authorized,
+                        amount_captured, amount_refunded, payment_reference)
     ",
             $source,
             "
@@ -111,7 +114,8 @@ FROM new_order,
 /// One statement: the order and all its items, whatever their number, atomically.
 const INSERT_ORDER: &str = insert_order!(
     "WITH ",
-    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)"
+    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19,
+            $25, $26, $27, $28, $29)"
 );
 
 /// The same, and the idempotency key linked to the order in the same statement; if the claim
@@ -119,18 +123,21 @@ const INSERT_ORDER: &str = insert_order!(
 const INSERT_ORDER_CLAIMED: &str = insert_order!(
     "WITH claim AS (
     UPDATE idempotency_keys SET order_id = $1
-    WHERE caller = $25 AND key = $26 AND token = $27
+    WHERE caller = $30 AND key = $31 AND token = $32
       AND order_id IS NULL AND response_status IS NULL
     RETURNING 1
 ), ",
     "SELECT $1::uuid, $2::text, $3::uuid, $4::char(3), $5::numeric, $6::numeric, $7::text,
            $8::numeric, $9::numeric, $10::numeric, $11::numeric, $12::smallint, $13::text,
-           $14::text, $15::text, $16::text, $17::integer, $18::timestamptz, $19::timestamptz
+           $14::text, $15::text, $16::text, $17::integer, $18::timestamptz, $19::timestamptz,
+           $25::text, $26::numeric, $27::numeric, $28::numeric, $29::text
     WHERE EXISTS (SELECT 1 FROM claim)"
 );
 
 const UPDATE_ORDER: &str = "
-UPDATE orders SET status = $1, cancel_reason = $2, version = $3, updated_at = $4
+UPDATE orders SET status = $1, cancel_reason = $2, version = $3, updated_at = $4,
+                  payment_status = $7, amount_authorized = $8, amount_captured = $9,
+                  amount_refunded = $10, payment_reference = $11
 WHERE id = $5 AND version = $6 AND deleted_at IS NULL";
 
 const SOFT_DELETE: &str = "
@@ -215,6 +222,11 @@ fn order_from_row(row: &PgRow) -> Result<Order, RepoError> {
         status: row.try_get("status")?,
         cancel_reason: row.try_get("cancel_reason")?,
         version: i64::from(row.try_get::<i32, _>("version")?),
+        payment_status: row.try_get("payment_status")?,
+        amount_authorized: row.try_get("amount_authorized")?,
+        amount_captured: row.try_get("amount_captured")?,
+        amount_refunded: row.try_get("amount_refunded")?,
+        payment_reference: row.try_get("payment_reference")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
     };
@@ -326,7 +338,12 @@ impl OrderRepository for PgStore {
             .bind(products)
             .bind(quantities)
             .bind(prices)
-            .bind(totals);
+            .bind(totals)
+            .bind(order.payment().status.as_str())
+            .bind(order.payment().authorized)
+            .bind(order.payment().captured)
+            .bind(order.payment().refunded)
+            .bind(order.payment().reference.clone());
         if let Some(claim) = claim {
             query = query
                 .bind(&claim.scope.caller)
@@ -377,6 +394,11 @@ impl OrderRepository for PgStore {
             .bind(order.updated_at())
             .bind(order.id().as_uuid())
             .bind(int_version(expected)?)
+            .bind(order.payment().status.as_str())
+            .bind(order.payment().authorized)
+            .bind(order.payment().captured)
+            .bind(order.payment().refunded)
+            .bind(order.payment().reference.clone())
             .execute(&self.pool)
             .await?;
         if done.rows_affected() == 1 {
@@ -384,6 +406,24 @@ impl OrderRepository for PgStore {
         } else {
             Err(self.why_missed(order.id()).await)
         }
+    }
+
+    #[tracing::instrument(skip_all, fields(order_id = %attempt.order_id), err)]
+    async fn record_payment_attempt(&self, attempt: &PaymentAttempt) -> Result<(), RepoError> {
+        sqlx::query(
+            "INSERT INTO payment_attempts (id, order_id, operation, amount, outcome, reference, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(attempt.id)
+        .bind(attempt.order_id.as_uuid())
+        .bind(attempt.operation.as_str())
+        .bind(attempt.amount)
+        .bind(attempt.outcome.as_str())
+        .bind(attempt.reference.clone())
+        .bind(attempt.at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
     }
 
     #[tracing::instrument(skip_all, fields(order_id = %id), err)]
@@ -567,5 +607,54 @@ impl IdempotencyStore for PgStore {
             .execute(&self.pool)
             .await?;
         Ok(done.rows_affected())
+    }
+}
+
+const LEDGER_COLUMNS: &str =
+    "SELECT idempotency_key, operation, order_id, amount, outcome, reference, created_at
+     FROM simulated_gateway_ledger WHERE idempotency_key = $1";
+
+#[async_trait]
+impl GatewayLedger for PgStore {
+    async fn remember(&self, entry: &LedgerEntry) -> Result<LedgerEntry, RepoError> {
+        sqlx::query(
+            "INSERT INTO simulated_gateway_ledger
+                 (idempotency_key, operation, order_id, amount, outcome, reference, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)
+             ON CONFLICT (idempotency_key) DO NOTHING",
+        )
+        .bind(&entry.key)
+        .bind(entry.operation.as_str())
+        .bind(entry.order_id.as_uuid())
+        .bind(entry.amount)
+        .bind(if entry.approved {
+            "approved"
+        } else {
+            "declined"
+        })
+        .bind(&entry.reference)
+        .bind(entry.at)
+        .execute(&self.pool)
+        .await?;
+        self.find(&entry.key).await?.ok_or(RepoError::NotFound)
+    }
+
+    async fn find(&self, key: &str) -> Result<Option<LedgerEntry>, RepoError> {
+        let row = sqlx::query(LEDGER_COLUMNS)
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|row| {
+            ledger_entry(
+                row.try_get("idempotency_key")?,
+                &row.try_get::<String, _>("operation")?,
+                row.try_get("order_id")?,
+                row.try_get("amount")?,
+                &row.try_get::<String, _>("outcome")?,
+                row.try_get("reference")?,
+                row.try_get("created_at")?,
+            )
+        })
+        .transpose()
     }
 }

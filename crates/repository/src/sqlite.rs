@@ -24,14 +24,15 @@ use sqlx::sqlite::{
 use sqlx::{QueryBuilder, Row as _, Sqlite};
 use uuid::Uuid;
 
+use crate::payments::ledger_entry;
 use crate::sql::{
     ItemRow, KeyRow, KeyRows, OrderRow, begin_key, check_next_version, discount_columns,
     headers_from_text, headers_to_text, list_bounds, missed_write, newly_applied, page, restore,
     rounding_mode_text, tax_rounding_text, version_column,
 };
 use crate::{
-    Begin, Claim, IdempotencyStore, KeyRequest, KeyScope, ListQuery, OrderRepository, Page,
-    RepoError, StoredResponse,
+    Begin, Claim, GatewayLedger, IdempotencyStore, KeyRequest, KeyScope, LedgerEntry, ListQuery,
+    OrderRepository, Page, PaymentAttempt, RepoError, StoredResponse,
 };
 
 /// Settings for [`SqliteStore::open`].
@@ -61,13 +62,15 @@ pub struct SqliteStore {
 const GET_ORDER: &str = "
 SELECT id, order_number, customer_id, currency, subtotal, discount, discount_kind,
        discount_value, tax_rate, tax, total, minor_units, rounding_mode, tax_rounding, status,
-       cancel_reason, version, created_at, updated_at
+       cancel_reason, version, created_at, updated_at, payment_status, amount_authorized,
+       amount_captured, amount_refunded, payment_reference
 FROM orders WHERE id = ?1 AND deleted_at IS NULL";
 
 const LIST_ORDERS: &str = "
 SELECT id, order_number, customer_id, currency, subtotal, discount, discount_kind,
        discount_value, tax_rate, tax, total, minor_units, rounding_mode, tax_rounding, status,
-       cancel_reason, version, created_at, updated_at
+       cancel_reason, version, created_at, updated_at, payment_status, amount_authorized,
+       amount_captured, amount_refunded, payment_reference
 FROM orders
 WHERE customer_id = ?1 AND deleted_at IS NULL
   AND (created_at, id) < (?2, ?3)
@@ -79,11 +82,16 @@ LIMIT ?6";
 const INSERT_ORDER: &str = "
 INSERT INTO orders (id, order_number, customer_id, currency, subtotal, discount, discount_kind,
                     discount_value, tax_rate, tax, total, minor_units, rounding_mode,
-                    tax_rounding, status, cancel_reason, version, created_at, updated_at)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)";
+                    tax_rounding, status, cancel_reason, version, created_at, updated_at,
+                    payment_status, amount_authorized, amount_captured, amount_refunded,
+                    payment_reference)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19,
+        ?20, ?21, ?22, ?23, ?24)";
 
 const UPDATE_ORDER: &str = "
-UPDATE orders SET status = ?1, cancel_reason = ?2, version = ?3, updated_at = ?4
+UPDATE orders SET status = ?1, cancel_reason = ?2, version = ?3, updated_at = ?4,
+                  payment_status = ?7, amount_authorized = ?8, amount_captured = ?9,
+                  amount_refunded = ?10, payment_reference = ?11
 WHERE id = ?5 AND version = ?6 AND deleted_at IS NULL";
 
 const SOFT_DELETE: &str = "
@@ -231,6 +239,11 @@ fn order_row(row: &SqliteRow) -> Result<OrderRow, RepoError> {
         status: row.try_get("status")?,
         cancel_reason: row.try_get("cancel_reason")?,
         version: row.try_get("version")?,
+        payment_status: row.try_get("payment_status")?,
+        amount_authorized: decimal(row, "amount_authorized")?,
+        amount_captured: decimal(row, "amount_captured")?,
+        amount_refunded: decimal(row, "amount_refunded")?,
+        payment_reference: row.try_get("payment_reference")?,
         created_at: time(row.try_get("created_at")?)?,
         updated_at: time(row.try_get("updated_at")?)?,
     })
@@ -292,6 +305,11 @@ impl OrderRepository for SqliteStore {
             .bind(version_column(order.version()))
             .bind(order.created_at().timestamp_micros())
             .bind(order.updated_at().timestamp_micros())
+            .bind(order.payment().status.as_str())
+            .bind(order.payment().authorized.to_string())
+            .bind(order.payment().captured.to_string())
+            .bind(order.payment().refunded.to_string())
+            .bind(order.payment().reference.clone())
             .execute(&mut *tx)
             .await?;
         // All items in one multi-row INSERT (100 items × 6 values is far below SQLite's limit).
@@ -355,6 +373,11 @@ impl OrderRepository for SqliteStore {
             .bind(order.updated_at().timestamp_micros())
             .bind(order.id().as_uuid())
             .bind(version_column(expected))
+            .bind(order.payment().status.as_str())
+            .bind(order.payment().authorized.to_string())
+            .bind(order.payment().captured.to_string())
+            .bind(order.payment().refunded.to_string())
+            .bind(order.payment().reference.clone())
             .execute(&self.pool)
             .await?;
         if done.rows_affected() == 1 {
@@ -362,6 +385,24 @@ impl OrderRepository for SqliteStore {
         } else {
             Err(self.why_missed(order.id()).await)
         }
+    }
+
+    #[tracing::instrument(skip_all, fields(order_id = %attempt.order_id), err)]
+    async fn record_payment_attempt(&self, attempt: &PaymentAttempt) -> Result<(), RepoError> {
+        sqlx::query(
+            "INSERT INTO payment_attempts (id, order_id, operation, amount, outcome, reference, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )
+        .bind(attempt.id)
+        .bind(attempt.order_id.as_uuid())
+        .bind(attempt.operation.as_str())
+        .bind(attempt.amount.to_string())
+        .bind(attempt.outcome.as_str())
+        .bind(attempt.reference.clone())
+        .bind(attempt.at.timestamp_micros())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
     }
 
     #[tracing::instrument(skip_all, fields(order_id = %id), err)]
@@ -520,5 +561,53 @@ impl IdempotencyStore for SqliteStore {
             .execute(&self.pool)
             .await?;
         Ok(done.rows_affected())
+    }
+}
+
+#[async_trait]
+impl GatewayLedger for SqliteStore {
+    async fn remember(&self, entry: &LedgerEntry) -> Result<LedgerEntry, RepoError> {
+        sqlx::query(
+            "INSERT INTO simulated_gateway_ledger
+                 (idempotency_key, operation, order_id, amount, outcome, reference, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+             ON CONFLICT (idempotency_key) DO NOTHING",
+        )
+        .bind(&entry.key)
+        .bind(entry.operation.as_str())
+        .bind(entry.order_id.as_uuid())
+        .bind(entry.amount.to_string())
+        .bind(if entry.approved {
+            "approved"
+        } else {
+            "declined"
+        })
+        .bind(&entry.reference)
+        .bind(entry.at.timestamp_micros())
+        .execute(&self.pool)
+        .await?;
+        self.find(&entry.key).await?.ok_or(RepoError::NotFound)
+    }
+
+    async fn find(&self, key: &str) -> Result<Option<LedgerEntry>, RepoError> {
+        let row = sqlx::query(
+            "SELECT idempotency_key, operation, order_id, amount, outcome, reference, created_at
+             FROM simulated_gateway_ledger WHERE idempotency_key = ?1",
+        )
+        .bind(key)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|row| {
+            ledger_entry(
+                row.try_get("idempotency_key")?,
+                &row.try_get::<String, _>("operation")?,
+                row.try_get("order_id")?,
+                decimal(&row, "amount")?,
+                &row.try_get::<String, _>("outcome")?,
+                row.try_get("reference")?,
+                time(row.try_get("created_at")?)?,
+            )
+        })
+        .transpose()
     }
 }

@@ -1,6 +1,8 @@
 //! What a use case can fail with, by what the caller should do.
 
-use ordo_domain::{IllegalTransition, OrderStatus, PricingError, ValidationErrors, Version};
+use ordo_domain::{
+    IllegalTransition, OrderId, OrderStatus, PricingError, ValidationErrors, Version,
+};
 use ordo_repository::{BoxError, RepoError};
 
 /// A use case's failure. Only `ordo-http` decides which status code each one is.
@@ -27,6 +29,15 @@ pub enum ServiceError {
     /// A status that cannot be asked for on this route (cancelling has its own, with a reason).
     #[error("cannot move an order to {0} this way")]
     UnsupportedTarget(OrderStatus),
+    /// The payment gateway declined; the order is stored with its payment failed.
+    #[error("the payment was declined")]
+    PaymentDeclined {
+        /// The order whose payment was declined.
+        order_id: OrderId,
+    },
+    /// The payment gateway did not answer; nothing changed, retry later.
+    #[error("the payment gateway did not answer")]
+    PaymentUnavailable,
     /// Another request with the same idempotency key is running; retry shortly.
     #[error("a request with this idempotency key is in progress")]
     KeyInFlight,

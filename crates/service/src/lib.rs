@@ -5,11 +5,13 @@
 mod error;
 mod idempotency;
 mod orders;
+mod payments;
 mod ports;
 
 pub use error::ServiceError;
 pub use idempotency::{IdempotencyKey, Idempotent, InvalidIdempotencyKey, KeyTimes};
 pub use orders::{OrderService, ServiceConfig};
+pub use payments::{CaptureMode, GatewayReply, PaymentGateway, SimulatedGateway};
 pub use ports::{Clock, IdGenerator, RandomIds, SystemClock};
 // The list types callers build queries with, so callers need not depend on storage.
 pub use ordo_repository::{

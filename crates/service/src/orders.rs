@@ -4,11 +4,12 @@ use std::sync::Arc;
 
 use ordo_domain::{
     CancelReason, NewOrder, Order, OrderDraft, OrderId, OrderNumber, OrderNumberKey, OrderStatus,
-    Pricing, RoundingMode, RoundingPolicy, StatusChange, TaxRounding, Version, price,
+    PaymentStatus, Pricing, RoundingMode, RoundingPolicy, StatusChange, TaxRounding, Version,
+    price,
 };
 use ordo_repository::{Claim, IdempotencyStore, ListQuery, OrderRepository, Page};
 
-use crate::{Clock, IdGenerator, KeyTimes, ServiceError};
+use crate::{CaptureMode, Clock, IdGenerator, KeyTimes, PaymentGateway, ServiceError};
 
 /// Settings the use cases follow.
 #[derive(Debug, Clone, Copy)]
@@ -21,6 +22,8 @@ pub struct ServiceConfig {
     pub tax_rounding: TaxRounding,
     /// How long idempotency keys live and lease.
     pub key_times: KeyTimes,
+    /// When money is captured.
+    pub capture: CaptureMode,
 }
 
 impl Default for ServiceConfig {
@@ -30,6 +33,7 @@ impl Default for ServiceConfig {
             rounding_mode: RoundingMode::HalfUp,
             tax_rounding: TaxRounding::PerOrder,
             key_times: KeyTimes::default(),
+            capture: CaptureMode::default(),
         }
     }
 }
@@ -37,19 +41,21 @@ impl Default for ServiceConfig {
 /// Places, reads, lists and changes orders. Cheap to clone; share one per process.
 #[derive(Clone)]
 pub struct OrderService {
-    orders: Arc<dyn OrderRepository>,
+    pub(crate) orders: Arc<dyn OrderRepository>,
     pub(crate) keys: Arc<dyn IdempotencyStore>,
+    pub(crate) gateway: Arc<dyn PaymentGateway>,
     pub(crate) clock: Arc<dyn Clock>,
     ids: Arc<dyn IdGenerator>,
     pub(crate) config: ServiceConfig,
 }
 
 impl OrderService {
-    /// A service over `orders` and idempotency `keys`, reading time from `clock` and ids from
-    /// `ids`.
+    /// A service over `orders`, idempotency `keys` and a payment `gateway`, reading time from
+    /// `clock` and ids from `ids`.
     pub fn new(
         orders: Arc<dyn OrderRepository>,
         keys: Arc<dyn IdempotencyStore>,
+        gateway: Arc<dyn PaymentGateway>,
         clock: Arc<dyn Clock>,
         ids: Arc<dyn IdGenerator>,
         config: ServiceConfig,
@@ -57,6 +63,7 @@ impl OrderService {
         Self {
             orders,
             keys,
+            gateway,
             clock,
             ids,
             config,
@@ -87,7 +94,8 @@ impl OrderService {
     ) -> Result<Order, ServiceError> {
         if let Some(order_id) = claim.and_then(|claim| claim.order_id) {
             tracing::info!(order_id = %order_id, "resuming an idempotent create");
-            return self.get(order_id).await;
+            let order = self.get(order_id).await?;
+            return self.authorize(order).await;
         }
         let new = NewOrder::parse(draft)?;
         let pricing = price(&new, self.policy_for(&new))?;
@@ -105,7 +113,8 @@ impl OrderService {
         );
         self.orders.insert(&order, claim).await?;
         tracing::info!(order_id = %order.id(), order_number = %order.number(), "order placed");
-        Ok(order)
+        // Stored first, then paid: no transaction is open during the gateway call.
+        self.authorize(order).await
     }
 
     /// One order.
@@ -189,6 +198,22 @@ impl OrderService {
                 current: order.version(),
             });
         }
+        order.status().check_transition(change.target())?;
+        // Money moves before the status, so a refused payment leaves the status as it was.
+        let paid_ahead = match change.target() {
+            OrderStatus::Completed if order.payment().status == PaymentStatus::Authorized => {
+                Some(self.capture(order.clone()).await?)
+            }
+            OrderStatus::Cancelled => Some(self.release_payment(order.clone()).await?),
+            _ => None,
+        };
+        let expected = match paid_ahead {
+            Some(paid) => {
+                order = paid;
+                order.version()
+            }
+            None => expected,
+        };
         order.change_status(change, self.clock.now())?;
         self.orders.update(&order, expected).await?;
         tracing::info!(order_id = %id, status = %order.status(), "order status changed");

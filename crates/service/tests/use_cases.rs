@@ -11,13 +11,16 @@ use std::sync::Arc;
 
 use chrono::{DateTime, TimeZone as _, Utc};
 use ordo_domain::{
-    CancelReason, CustomerId, LineItemDraft, NewOrder, Order, OrderDraft, OrderId, OrderNumber,
-    OrderNumberKey, OrderStatus, ProductId, RoundingPolicy, Version, price,
+    CancelReason, CustomerId, LineItemDraft, Money, NewOrder, Order, OrderDraft, OrderId,
+    OrderNumber, OrderNumberKey, OrderStatus, PaymentStatus, ProductId, RoundingPolicy, Version,
+    price,
 };
 use ordo_repository::{
     Claim, ListQuery, MockIdempotencyStore, MockOrderRepository, Page, RepoError,
 };
-use ordo_service::{Clock, IdGenerator, OrderService, ServiceConfig, ServiceError};
+use ordo_service::{
+    Clock, GatewayReply, IdGenerator, OrderService, PaymentGateway, ServiceConfig, ServiceError,
+};
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
@@ -39,10 +42,66 @@ fn service(repository: MockOrderRepository) -> OrderService {
     with_keys(repository, MockIdempotencyStore::new())
 }
 
+/// A gateway that always gives the same answer, and counts the calls.
+#[derive(Default)]
+struct FakeGateway {
+    reply: Option<GatewayReply>,
+    calls: std::sync::Mutex<Vec<String>>,
+}
+
+#[async_trait::async_trait]
+impl PaymentGateway for FakeGateway {
+    async fn authorize(&self, key: &str, _: OrderId, _: Money) -> GatewayReply {
+        self.answer(key)
+    }
+    async fn capture(&self, key: &str, _: OrderId, _: Money) -> GatewayReply {
+        self.answer(key)
+    }
+    async fn void(&self, key: &str, _: OrderId, _: Money) -> GatewayReply {
+        self.answer(key)
+    }
+    async fn refund(&self, key: &str, _: OrderId, _: Money) -> GatewayReply {
+        self.answer(key)
+    }
+}
+
+impl FakeGateway {
+    fn answering(reply: GatewayReply) -> Self {
+        Self {
+            reply: Some(reply),
+            calls: std::sync::Mutex::default(),
+        }
+    }
+
+    fn answer(&self, key: &str) -> GatewayReply {
+        self.calls.lock().unwrap().push(key.to_owned());
+        self.reply.clone().unwrap_or(GatewayReply::Approved {
+            reference: "ref".into(),
+        })
+    }
+}
+
+/// Payment calls are audited and written back: let the fake storage accept both.
+fn accepts_payment_writes(repository: &mut MockOrderRepository) {
+    repository
+        .expect_record_payment_attempt()
+        .returning(|_| Ok(()));
+    repository.expect_update().returning(|_, _| Ok(()));
+}
+
 fn with_keys(repository: MockOrderRepository, keys: MockIdempotencyStore) -> OrderService {
+    with_gateway(repository, keys, Arc::new(FakeGateway::default()))
+}
+
+fn with_gateway(
+    repository: MockOrderRepository,
+    keys: MockIdempotencyStore,
+    gateway: Arc<FakeGateway>,
+) -> OrderService {
     OrderService::new(
         Arc::new(repository),
         Arc::new(keys),
+        gateway,
         Arc::new(FixedClock),
         Arc::new(FixedIds),
         ServiceConfig::default(),
@@ -96,6 +155,7 @@ async fn placing_a_valid_order_prices_numbers_and_stores_it_once() {
             order.pricing().total == Decimal::new(6597, 2) && claim.is_none()
         })
         .returning(|_, _| Ok(()));
+    accepts_payment_writes(&mut repository);
     let order = service(repository).place(&draft(), None).await.unwrap();
     let now = FixedClock.now();
     assert_eq!(order.id(), FixedIds.order_id(now));
@@ -105,7 +165,7 @@ async fn placing_a_valid_order_prices_numbers_and_stores_it_once() {
     );
     assert_eq!(
         (order.status(), order.version(), order.created_at()),
-        (OrderStatus::Pending, Version::FIRST, now)
+        (OrderStatus::Pending, Version::new(2), now)
     );
     assert_eq!(order.pricing().tax.to_string(), "6.00");
 }
@@ -390,6 +450,7 @@ async fn placing_under_a_claim_links_the_key_in_the_same_insert() {
             claim.is_some_and(|c| c.token == Uuid::from_u128(9))
         })
         .returning(|_, _| Ok(()));
+    accepts_payment_writes(&mut repository);
     service(repository)
         .place(&draft(), Some(&claim(None)))
         .await
@@ -405,12 +466,21 @@ async fn a_claim_taken_over_after_a_crash_resumes_with_its_order_instead_of_plac
         .expect_get()
         .times(1)
         .returning(move |_| Ok(stored.clone()));
+    accepts_payment_writes(&mut repository);
     // No sequence value, no insert: nothing new is placed.
-    let resumed = service(repository)
+    let gateway = Arc::new(FakeGateway::default());
+    let resumed = with_gateway(repository, MockIdempotencyStore::new(), gateway.clone())
         .place(&draft(), Some(&claim(Some(order.id()))))
         .await
         .unwrap();
-    assert_eq!(resumed, order);
+    assert_eq!(resumed.id(), order.id());
+    // The authorization is asked again under the order's own key, which the gateway
+    // deduplicates: a resumed create never authorizes twice.
+    assert_eq!(
+        *gateway.calls.lock().unwrap(),
+        vec![format!("authorize:{}", order.id())]
+    );
+    assert_eq!(resumed.payment().status, PaymentStatus::Authorized);
 }
 
 #[tokio::test]
@@ -463,4 +533,144 @@ async fn begin_maps_what_the_key_store_found() {
         };
         assert_eq!(got, expected);
     }
+}
+
+async fn place_with(reply: GatewayReply) -> (Result<Order, ServiceError>, Vec<Order>) {
+    let written = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let mut repository = MockOrderRepository::new();
+    repository.expect_next_order_sequence().returning(|| Ok(1));
+    repository.expect_insert().returning(|_, _| Ok(()));
+    repository
+        .expect_record_payment_attempt()
+        .times(1)
+        .returning(|_| Ok(()));
+    let log = written.clone();
+    repository.expect_update().returning(move |order, _| {
+        log.lock().unwrap().push(order.clone());
+        Ok(())
+    });
+    let gateway = Arc::new(FakeGateway::answering(reply));
+    let result = with_gateway(repository, MockIdempotencyStore::new(), gateway)
+        .place(&draft(), None)
+        .await;
+    let written = written.lock().unwrap().clone();
+    (result, written)
+}
+
+#[tokio::test]
+async fn an_approved_authorization_holds_the_total() {
+    let (result, written) = place_with(GatewayReply::Approved {
+        reference: "auth_1".into(),
+    })
+    .await;
+    let order = result.unwrap();
+    assert_eq!(order.payment().status, PaymentStatus::Authorized);
+    assert_eq!(order.payment().authorized, order.pricing().total);
+    assert_eq!(order.payment().reference.as_deref(), Some("auth_1"));
+    assert_eq!(written, vec![order]);
+}
+
+#[tokio::test]
+async fn a_declined_payment_is_reported_and_the_order_kept_as_failed() {
+    let (result, written) = place_with(GatewayReply::Declined).await;
+    assert!(matches!(result, Err(ServiceError::PaymentDeclined { .. })));
+    assert_eq!(written.len(), 1);
+    assert_eq!(written[0].payment().status, PaymentStatus::Failed);
+}
+
+#[tokio::test]
+async fn a_gateway_timeout_leaves_the_payment_unknown() {
+    let (result, _) = place_with(GatewayReply::TimedOut).await;
+    assert_eq!(result.unwrap().payment().status, PaymentStatus::Unknown);
+}
+
+fn authorized_order() -> Order {
+    let mut order = pending_order();
+    order
+        .record_authorization(
+            ordo_domain::AuthorizationOutcome::Approved {
+                reference: "auth".into(),
+            },
+            FixedClock.now(),
+        )
+        .unwrap();
+    order
+}
+
+#[tokio::test]
+async fn completing_captures_before_the_status_moves() {
+    let mut order = authorized_order();
+    order
+        .change_status(ordo_domain::StatusChange::Process, FixedClock.now())
+        .unwrap();
+    let current = order.version();
+    let mut repository = MockOrderRepository::new();
+    let stored = order.clone();
+    repository
+        .expect_get()
+        .returning(move |_| Ok(stored.clone()));
+    accepts_payment_writes(&mut repository);
+    let gateway = Arc::new(FakeGateway::default());
+    let done = with_gateway(repository, MockIdempotencyStore::new(), gateway.clone())
+        .transition(order.id(), OrderStatus::Completed, current)
+        .await
+        .unwrap();
+    assert_eq!(
+        (done.status(), done.payment().status),
+        (OrderStatus::Completed, PaymentStatus::Paid)
+    );
+    assert_eq!(done.payment().captured, done.pricing().total);
+    assert_eq!(
+        *gateway.calls.lock().unwrap(),
+        vec![format!("capture:{}", order.id())]
+    );
+}
+
+#[tokio::test]
+async fn a_declined_capture_leaves_the_order_processing() {
+    let mut order = authorized_order();
+    order
+        .change_status(ordo_domain::StatusChange::Process, FixedClock.now())
+        .unwrap();
+    let current = order.version();
+    let mut repository = MockOrderRepository::new();
+    let stored = order.clone();
+    repository
+        .expect_get()
+        .returning(move |_| Ok(stored.clone()));
+    repository
+        .expect_record_payment_attempt()
+        .returning(|_| Ok(()));
+    // No update may be written.
+    let gateway = Arc::new(FakeGateway::answering(GatewayReply::Declined));
+    let result = with_gateway(repository, MockIdempotencyStore::new(), gateway)
+        .transition(order.id(), OrderStatus::Completed, current)
+        .await;
+    assert!(matches!(result, Err(ServiceError::PaymentDeclined { .. })));
+}
+
+#[tokio::test]
+async fn cancelling_an_authorized_order_voids_the_hold() {
+    let order = authorized_order();
+    let current = order.version();
+    let mut repository = MockOrderRepository::new();
+    let stored = order.clone();
+    repository
+        .expect_get()
+        .returning(move |_| Ok(stored.clone()));
+    accepts_payment_writes(&mut repository);
+    let gateway = Arc::new(FakeGateway::default());
+    let reason = CancelReason::parse("no longer needed").unwrap();
+    let cancelled = with_gateway(repository, MockIdempotencyStore::new(), gateway.clone())
+        .cancel(order.id(), reason, current)
+        .await
+        .unwrap();
+    assert_eq!(
+        (cancelled.status(), cancelled.payment().status),
+        (OrderStatus::Cancelled, PaymentStatus::Unpaid)
+    );
+    assert_eq!(
+        *gateway.calls.lock().unwrap(),
+        vec![format!("void:{}", order.id())]
+    );
 }

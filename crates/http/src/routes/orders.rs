@@ -48,6 +48,7 @@ fn order_response(status: StatusCode, order: &Order) -> Response {
         (status = 400, description = "Malformed JSON", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 413, description = "Body too large", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 415, description = "Not JSON", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 402, description = "The payment was declined; the order is stored with its payment failed (`order_id`)", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 409, description = "A request with this Idempotency-Key is in progress; retry after `Retry-After`", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 422, description = "Breaks a rule (`errors` names each field), or the Idempotency-Key was used for another request", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 503, description = "Storage unavailable; retry after `Retry-After`", body = ProblemDetails, content_type = "application/problem+json"),
@@ -170,12 +171,13 @@ async fn list_orders(
         (status = 200, description = "Moved", body = OrderBody, headers(("ETag" = String, description = "The new version"))),
         (status = 400, description = "Malformed request", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 404, description = "No such order", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 402, description = "Completing captures the payment, and the capture was declined", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 409, description = "Not allowed from the current status (lists `allowed_next`), or a request with this Idempotency-Key is in progress", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 412, description = "The ETag is stale", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 415, description = "Not JSON", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 422, description = "Unknown target", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 428, description = "If-Match missing", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 503, description = "Storage unavailable", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 503, description = "Storage or the payment gateway unavailable; nothing changed", body = ProblemDetails, content_type = "application/problem+json"),
     )
 )]
 async fn transition_order(
@@ -202,6 +204,7 @@ async fn transition_order(
         (status = 200, description = "Cancelled", body = OrderBody, headers(("ETag" = String, description = "The new version"))),
         (status = 400, description = "Malformed request", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 404, description = "No such order", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 402, description = "Giving the money back was declined by the gateway", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 409, description = "Already completed or cancelled, or a request with this Idempotency-Key is in progress", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 412, description = "The ETag is stale", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 415, description = "Not JSON", body = ProblemDetails, content_type = "application/problem+json"),

@@ -4,8 +4,10 @@ use std::sync::Arc;
 
 use ordo_http::HttpConfig;
 use ordo_repository::testing::{TestPostgres, TestSqlite};
-use ordo_repository::{IdempotencyStore, OrderRepository};
-use ordo_service::{OrderService, RandomIds, ServiceConfig, SystemClock};
+use std::time::Duration;
+
+use ordo_repository::{GatewayLedger, IdempotencyStore, OrderRepository};
+use ordo_service::{OrderService, RandomIds, ServiceConfig, SimulatedGateway, SystemClock};
 use reqwest::{Client, RequestBuilder, Response};
 use serde_json::{Value, json};
 
@@ -26,7 +28,7 @@ pub(crate) struct TestApp {
 /// Serves `store` on 127.0.0.1 at a port the OS picks.
 pub(crate) async fn serve<S>(store: S, database: Database) -> TestApp
 where
-    S: OrderRepository + IdempotencyStore + Clone + 'static,
+    S: OrderRepository + IdempotencyStore + GatewayLedger + Clone + 'static,
 {
     serve_with(store, database, ServiceConfig::default()).await
 }
@@ -34,11 +36,17 @@ where
 /// The same, with its own service settings.
 pub(crate) async fn serve_with<S>(store: S, database: Database, config: ServiceConfig) -> TestApp
 where
-    S: OrderRepository + IdempotencyStore + Clone + 'static,
+    S: OrderRepository + IdempotencyStore + GatewayLedger + Clone + 'static,
 {
+    let gateway = SimulatedGateway::new(
+        Arc::new(store.clone()),
+        Arc::new(SystemClock),
+        Duration::ZERO,
+    );
     let service = OrderService::new(
         Arc::new(store.clone()),
         Arc::new(store),
+        Arc::new(gateway),
         Arc::new(SystemClock),
         Arc::new(RandomIds),
         config,

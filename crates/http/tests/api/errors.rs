@@ -253,11 +253,11 @@ async fn changes_need_if_match_and_a_current_one(app: TestApp) {
         .await
         .unwrap();
     let problem = assert_problem(stale, 412, "stale-version").await;
-    assert_eq!(problem["current_etag"], "\"1\"");
+    assert_eq!(problem["current_etag"], "\"2\"");
     // The stale attempt changed nothing; the current ETag works.
     let ok = app
         .post(&path)
-        .header("if-match", "\"1\"")
+        .header("if-match", "\"2\"")
         .json(&body)
         .send()
         .await
@@ -265,7 +265,7 @@ async fn changes_need_if_match_and_a_current_one(app: TestApp) {
     assert_eq!(ok.status(), 200);
     let again = app
         .post(&path)
-        .header("if-match", "\"1\"")
+        .header("if-match", "\"2\"")
         .json(&body)
         .send()
         .await
@@ -273,7 +273,7 @@ async fn changes_need_if_match_and_a_current_one(app: TestApp) {
     assert_problem(again, 412, "stale-version").await;
     let delete_stale = app
         .delete(&format!("/v1/orders/{}", placed["id"].as_str().unwrap()))
-        .header("if-match", "\"1\"");
+        .header("if-match", "\"2\"");
     assert_problem(delete_stale.send().await.unwrap(), 412, "stale-version").await;
 }
 
@@ -282,7 +282,7 @@ async fn transitions_only_go_where_the_machine_allows(app: TestApp) {
     let path = format!("/v1/orders/{}/transitions", placed["id"].as_str().unwrap());
     let skip = app
         .post(&path)
-        .header("if-match", "\"1\"")
+        .header("if-match", "\"2\"")
         .json(&json!({ "to": "completed" }))
         .send()
         .await
@@ -293,7 +293,7 @@ async fn transitions_only_go_where_the_machine_allows(app: TestApp) {
     for target in ["cancelled", "pending", "shipped"] {
         let response = app
             .post(&path)
-            .header("if-match", "\"1\"")
+            .header("if-match", "\"2\"")
             .json(&json!({ "to": target }))
             .send()
             .await
@@ -312,7 +312,7 @@ async fn a_cancel_needs_a_reason(app: TestApp) {
     ] {
         let response = app
             .post(&path)
-            .header("if-match", "\"1\"")
+            .header("if-match", "\"2\"")
             .json(&body)
             .send()
             .await
@@ -322,7 +322,7 @@ async fn a_cancel_needs_a_reason(app: TestApp) {
     }
     let missing = app
         .post(&path)
-        .header("if-match", "\"1\"")
+        .header("if-match", "\"2\"")
         .json(&json!({}))
         .send()
         .await

@@ -155,7 +155,7 @@ async fn keys_make_every_post_safe_to_retry(app: TestApp) {
     let send = || {
         app.post(&path)
             .header("idempotency-key", "move-1")
-            .header("if-match", "\"1\"")
+            .header("if-match", "\"2\"")
             .json(&json!({ "to": "processing" }))
             .send()
     };

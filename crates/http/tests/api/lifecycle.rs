@@ -24,7 +24,8 @@ async fn an_order_lives_from_placement_to_completion(app: TestApp) {
         .unwrap();
     assert_eq!(response.status(), 201);
     let location = response.headers()["location"].to_str().unwrap().to_owned();
-    assert_eq!(response.headers()["etag"], "\"1\"");
+    // Version 2: placed, then its payment authorized.
+    assert_eq!(response.headers()["etag"], "\"2\"");
     let placed: Value = response.json().await.unwrap();
     let id = placed["id"].as_str().unwrap();
     assert_eq!(location, format!("/v1/orders/{id}"));
@@ -41,21 +42,21 @@ async fn an_order_lives_from_placement_to_completion(app: TestApp) {
 
     let fetched = app.get(&location).send().await.unwrap();
     assert_eq!(fetched.status(), 200);
-    assert_eq!(fetched.headers()["etag"], "\"1\"");
+    assert_eq!(fetched.headers()["etag"], "\"2\"");
     assert_eq!(fetched.json::<Value>().await.unwrap(), placed);
 
     let moved = app
         .post(&format!("{location}/transitions"))
-        .header("if-match", "\"1\"")
+        .header("if-match", "\"2\"")
         .json(&json!({ "to": "processing" }))
         .send()
         .await
         .unwrap();
     assert_eq!(moved.status(), 200);
-    assert_eq!(moved.headers()["etag"], "\"2\"");
+    assert_eq!(moved.headers()["etag"], "\"3\"");
     let completed = app
         .post(&format!("{location}/transitions"))
-        .header("if-match", "\"2\"")
+        .header("if-match", "\"3\"")
         .json(&json!({ "to": "completed" }))
         .send()
         .await
@@ -64,13 +65,16 @@ async fn an_order_lives_from_placement_to_completion(app: TestApp) {
     let completed: Value = completed.json().await.unwrap();
     assert_eq!(
         (completed["status"].as_str(), completed["version"].as_u64()),
-        (Some("completed"), Some(3))
+        (Some("completed"), Some(5))
     );
+    // Completing captured the payment (version 4), then moved the status (5).
+    assert_eq!(completed["payment_status"], "paid");
+    assert_eq!(completed["amount_captured"], "63.29");
 
     // Completed is terminal: cancelling is a conflict that says so.
     let late = app
         .post(&format!("{location}/cancel"))
-        .header("if-match", "\"3\"")
+        .header("if-match", "\"5\"")
         .json(&json!({ "reason": "too late" }))
         .send()
         .await
@@ -85,7 +89,7 @@ async fn a_pending_order_is_cancelled_with_its_reason_then_deleted(app: TestApp)
     let path = format!("/v1/orders/{}", placed["id"].as_str().unwrap());
     let cancelled = app
         .post(&format!("{path}/cancel"))
-        .header("if-match", "\"1\"")
+        .header("if-match", "\"2\"")
         .json(&json!({ "reason": "  customer changed their mind " }))
         .send()
         .await
@@ -94,10 +98,13 @@ async fn a_pending_order_is_cancelled_with_its_reason_then_deleted(app: TestApp)
     let cancelled: Value = cancelled.json().await.unwrap();
     assert_eq!(cancelled["status"], "cancelled");
     assert_eq!(cancelled["cancel_reason"], "customer changed their mind");
+    // The authorization was voided first.
+    assert_eq!(cancelled["payment_status"], "unpaid");
+    assert_eq!(cancelled["version"], 4);
 
     let deleted = app
         .delete(&path)
-        .header("if-match", "\"2\"")
+        .header("if-match", "\"4\"")
         .send()
         .await
         .unwrap();
@@ -217,7 +224,7 @@ async fn lists_filter_by_status(app: TestApp) {
     app.place(&order_body(CUSTOMER)).await;
     let id = first["id"].as_str().unwrap();
     app.post(&format!("/v1/orders/{id}/transitions"))
-        .header("if-match", "\"1\"")
+        .header("if-match", "\"2\"")
         .json(&json!({ "to": "processing" }))
         .send()
         .await

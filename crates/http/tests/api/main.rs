@@ -14,3 +14,4 @@ mod errors;
 mod idempotency;
 mod lifecycle;
 mod openapi;
+mod payments;

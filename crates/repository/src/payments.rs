@@ -1,0 +1,142 @@
+//! Payment records: the audit trail of gateway calls, and the simulated gateway's own ledger.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use ordo_domain::OrderId;
+use rust_decimal::Decimal;
+use uuid::Uuid;
+
+use crate::RepoError;
+
+/// A call to the payment gateway.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PaymentOperation {
+    /// Hold the total.
+    Authorize,
+    /// Take what was held.
+    Capture,
+    /// Release what was held.
+    Void,
+    /// Give back part or all of what was taken.
+    Refund,
+}
+
+impl PaymentOperation {
+    /// The name in storage and idempotency keys.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Authorize => "authorize",
+            Self::Capture => "capture",
+            Self::Void => "void",
+            Self::Refund => "refund",
+        }
+    }
+
+    #[cfg(any(feature = "postgres", feature = "sqlite"))]
+    fn parse(text: &str) -> Option<Self> {
+        [Self::Authorize, Self::Capture, Self::Void, Self::Refund]
+            .into_iter()
+            .find(|op| op.as_str() == text)
+    }
+}
+
+/// What came of a gateway call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AttemptOutcome {
+    /// Done.
+    Approved,
+    /// Refused.
+    Declined,
+    /// No answer in time.
+    TimedOut,
+}
+
+impl AttemptOutcome {
+    /// The name in storage.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Approved => "approved",
+            Self::Declined => "declined",
+            Self::TimedOut => "timed_out",
+        }
+    }
+}
+
+/// One gateway call, as audited.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PaymentAttempt {
+    /// The attempt's id.
+    pub id: Uuid,
+    /// The order paid for.
+    pub order_id: OrderId,
+    /// What was asked.
+    pub operation: PaymentOperation,
+    /// How much.
+    pub amount: Decimal,
+    /// What came of it.
+    pub outcome: AttemptOutcome,
+    /// The gateway's reference, when it gave one.
+    pub reference: Option<String>,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+/// What the simulated gateway did for one idempotency key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LedgerEntry {
+    /// The idempotency key the caller passed.
+    pub key: String,
+    /// What was asked.
+    pub operation: PaymentOperation,
+    /// The order it was for.
+    pub order_id: OrderId,
+    /// How much.
+    pub amount: Decimal,
+    /// Whether it was approved (else declined).
+    pub approved: bool,
+    /// The gateway's reference.
+    pub reference: String,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+/// The simulated gateway's durable books.
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait GatewayLedger: Send + Sync {
+    /// Records `entry` unless its key is already there; returns what is kept under the key
+    /// (the first entry wins, as a real gateway deduplicates by idempotency key).
+    ///
+    /// # Errors
+    /// [`RepoError::Unavailable`] or [`RepoError::Other`].
+    async fn remember(&self, entry: &LedgerEntry) -> Result<LedgerEntry, RepoError>;
+
+    /// The entry under `key`, if any.
+    ///
+    /// # Errors
+    /// [`RepoError::Unavailable`] or [`RepoError::Other`].
+    async fn find(&self, key: &str) -> Result<Option<LedgerEntry>, RepoError>;
+}
+
+/// A ledger row's columns, as both stores read them.
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
+pub(crate) fn ledger_entry(
+    key: String,
+    operation: &str,
+    order_id: Uuid,
+    amount: Decimal,
+    outcome: &str,
+    reference: String,
+    at: DateTime<Utc>,
+) -> Result<LedgerEntry, RepoError> {
+    let corrupt = || RepoError::other("invalid row in simulated_gateway_ledger");
+    Ok(LedgerEntry {
+        key,
+        operation: PaymentOperation::parse(operation).ok_or_else(corrupt)?,
+        order_id: OrderId::from_uuid(order_id).map_err(|_| corrupt())?,
+        amount,
+        approved: outcome == "approved",
+        reference,
+        at,
+    })
+}

@@ -1,0 +1,294 @@
+//! Payment: the gateway port, the simulated gateway, and the flows that move an order's money.
+//!
+//! No database transaction stays open across a gateway call: the order is stored first, then
+//! the gateway is called with an idempotency key derived from the order (so a retry, even after
+//! a crash, never charges twice), the call is audited, and the order is updated by
+//! compare-and-set.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use ordo_domain::{AuthorizationOutcome, Money, Order, OrderId, PaymentError, PaymentStatus};
+use ordo_repository::{
+    AttemptOutcome, GatewayLedger, LedgerEntry, PaymentAttempt, PaymentOperation, RepoError,
+};
+use rust_decimal::Decimal;
+
+use crate::{Clock, OrderService, ServiceError};
+
+/// What a payment gateway answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GatewayReply {
+    /// Done, under this reference.
+    Approved {
+        /// The gateway's id for the operation.
+        reference: String,
+    },
+    /// Refused.
+    Declined,
+    /// No answer in time: it may or may not have happened. Ask again with the same key.
+    TimedOut,
+}
+
+/// A payment gateway. Every call carries an idempotency key: the gateway answers a repeated key
+/// with the first outcome and moves no money twice.
+#[async_trait]
+pub trait PaymentGateway: Send + Sync {
+    /// Holds `amount` for `order`.
+    async fn authorize(&self, key: &str, order: OrderId, amount: Money) -> GatewayReply;
+    /// Takes `amount` of what was held.
+    async fn capture(&self, key: &str, order: OrderId, amount: Money) -> GatewayReply;
+    /// Releases what was held.
+    async fn void(&self, key: &str, order: OrderId, amount: Money) -> GatewayReply;
+    /// Gives back `amount` of what was taken.
+    async fn refund(&self, key: &str, order: OrderId, amount: Money) -> GatewayReply;
+}
+
+/// When captured money is taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CaptureMode {
+    /// When the order moves to completed (the default: charge for what ships).
+    #[default]
+    OnCompletion,
+    /// Right after the authorization.
+    Immediately,
+}
+
+/// A gateway for tests and demos, with rules chosen by the amount's cents on authorization:
+/// `.02` is declined; `.05` is approved but the answer "times out" (so reconciliation has work);
+/// anything else is approved. It keeps a durable ledger in its own table, deduplicates by
+/// idempotency key like a real gateway, and waits `latency` per call.
+pub struct SimulatedGateway {
+    ledger: Arc<dyn GatewayLedger>,
+    clock: Arc<dyn Clock>,
+    latency: Duration,
+}
+
+impl SimulatedGateway {
+    /// A simulated gateway keeping its books in `ledger`.
+    pub fn new(ledger: Arc<dyn GatewayLedger>, clock: Arc<dyn Clock>, latency: Duration) -> Self {
+        Self {
+            ledger,
+            clock,
+            latency,
+        }
+    }
+
+    async fn call(
+        &self,
+        operation: PaymentOperation,
+        key: &str,
+        order: OrderId,
+        amount: Money,
+    ) -> GatewayReply {
+        if !self.latency.is_zero() {
+            tokio::time::sleep(self.latency).await;
+        }
+        let cents = amount
+            .amount()
+            .fract()
+            .checked_mul(Decimal::ONE_HUNDRED)
+            .map(|c| c.trunc());
+        let rule = if operation == PaymentOperation::Authorize {
+            cents
+        } else {
+            None
+        };
+        let entry = LedgerEntry {
+            key: key.to_owned(),
+            operation,
+            order_id: order,
+            amount: amount.amount(),
+            approved: rule != Some(Decimal::TWO),
+            reference: format!(
+                "sim_{}_{}",
+                operation.as_str(),
+                uuid::Uuid::new_v4().simple()
+            ),
+            at: self.clock.now(),
+        };
+        match self.ledger.remember(&entry).await {
+            // The first time a ".05" authorization is seen, the answer is "lost".
+            Ok(kept) if kept == entry && rule == Some(Decimal::new(5, 0)) => GatewayReply::TimedOut,
+            Ok(kept) if kept.approved => GatewayReply::Approved {
+                reference: kept.reference,
+            },
+            Ok(_) => GatewayReply::Declined,
+            Err(error) => {
+                tracing::warn!(error = %error, "simulated gateway could not reach its ledger");
+                GatewayReply::TimedOut
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl PaymentGateway for SimulatedGateway {
+    async fn authorize(&self, key: &str, order: OrderId, amount: Money) -> GatewayReply {
+        self.call(PaymentOperation::Authorize, key, order, amount)
+            .await
+    }
+    async fn capture(&self, key: &str, order: OrderId, amount: Money) -> GatewayReply {
+        self.call(PaymentOperation::Capture, key, order, amount)
+            .await
+    }
+    async fn void(&self, key: &str, order: OrderId, amount: Money) -> GatewayReply {
+        self.call(PaymentOperation::Void, key, order, amount).await
+    }
+    async fn refund(&self, key: &str, order: OrderId, amount: Money) -> GatewayReply {
+        self.call(PaymentOperation::Refund, key, order, amount)
+            .await
+    }
+}
+
+impl OrderService {
+    /// Calls the gateway for `operation` on `order` and audits the call.
+    pub(crate) async fn pay(
+        &self,
+        order: &Order,
+        operation: PaymentOperation,
+        amount: Decimal,
+    ) -> GatewayReply {
+        let money = Money::new(amount, order.pricing().currency)
+            .unwrap_or_else(|_| Money::zero(order.pricing().currency));
+        // One key per order and operation: retries and resumed requests reuse it.
+        let key = format!("{}:{}", operation.as_str(), order.id());
+        let reply = match operation {
+            PaymentOperation::Authorize => self.gateway.authorize(&key, order.id(), money).await,
+            PaymentOperation::Capture => self.gateway.capture(&key, order.id(), money).await,
+            PaymentOperation::Void => self.gateway.void(&key, order.id(), money).await,
+            PaymentOperation::Refund => self.gateway.refund(&key, order.id(), money).await,
+        };
+        let (outcome, reference) = match &reply {
+            GatewayReply::Approved { reference } => {
+                (AttemptOutcome::Approved, Some(reference.clone()))
+            }
+            GatewayReply::Declined => (AttemptOutcome::Declined, None),
+            GatewayReply::TimedOut => (AttemptOutcome::TimedOut, None),
+        };
+        let attempt = PaymentAttempt {
+            id: uuid::Uuid::new_v4(),
+            order_id: order.id(),
+            operation,
+            amount,
+            outcome,
+            reference,
+            at: self.clock.now(),
+        };
+        if let Err(error) = self.orders.record_payment_attempt(&attempt).await {
+            tracing::warn!(error = %error, order_id = %order.id(), "could not audit a payment attempt");
+        }
+        tracing::info!(order_id = %order.id(), operation = operation.as_str(), outcome = outcome.as_str(), "payment call");
+        reply
+    }
+
+    /// Authorizes a new (or resumed) order's total, and captures it at once when so configured.
+    /// A declined payment leaves the order stored with its payment failed.
+    ///
+    /// # Errors
+    /// [`ServiceError::PaymentDeclined`]; storage errors.
+    pub(crate) async fn authorize(&self, mut order: Order) -> Result<Order, ServiceError> {
+        if matches!(
+            order.payment().status,
+            PaymentStatus::Unpaid | PaymentStatus::Unknown
+        ) {
+            let reply = self
+                .pay(&order, PaymentOperation::Authorize, order.pricing().total)
+                .await;
+            let outcome = match reply {
+                GatewayReply::Approved { reference } => {
+                    AuthorizationOutcome::Approved { reference }
+                }
+                GatewayReply::Declined => AuthorizationOutcome::Declined,
+                GatewayReply::TimedOut => AuthorizationOutcome::Unknown,
+            };
+            order = self
+                .write_payment(order, |order, now| {
+                    order.record_authorization(outcome.clone(), now)
+                })
+                .await?;
+        }
+        if self.config.capture == CaptureMode::Immediately
+            && order.payment().status == PaymentStatus::Authorized
+        {
+            order = self.capture(order).await?;
+        }
+        if order.payment().status == PaymentStatus::Failed {
+            return Err(ServiceError::PaymentDeclined {
+                order_id: order.id(),
+            });
+        }
+        Ok(order)
+    }
+
+    /// Captures an authorized order's money.
+    pub(crate) async fn capture(&self, order: Order) -> Result<Order, ServiceError> {
+        match self
+            .pay(
+                &order,
+                PaymentOperation::Capture,
+                order.payment().authorized,
+            )
+            .await
+        {
+            GatewayReply::Approved { .. } => self.write_payment(order, Order::record_capture).await,
+            GatewayReply::Declined => Err(ServiceError::PaymentDeclined {
+                order_id: order.id(),
+            }),
+            GatewayReply::TimedOut => Err(ServiceError::PaymentUnavailable),
+        }
+    }
+
+    /// Gives the money back before a cancellation: voids an authorization, refunds a capture.
+    pub(crate) async fn release_payment(&self, order: Order) -> Result<Order, ServiceError> {
+        let (operation, amount) = match order.payment().status {
+            PaymentStatus::Authorized => (PaymentOperation::Void, order.payment().authorized),
+            PaymentStatus::Paid | PaymentStatus::PartiallyRefunded => {
+                (PaymentOperation::Refund, order.payment().refundable())
+            }
+            _ => return Ok(order),
+        };
+        match self.pay(&order, operation, amount).await {
+            GatewayReply::Approved { .. } if operation == PaymentOperation::Void => {
+                self.write_payment(order, Order::record_void).await
+            }
+            GatewayReply::Approved { .. } => {
+                self.write_payment(order, move |order, now| order.record_refund(amount, now))
+                    .await
+            }
+            GatewayReply::Declined => Err(ServiceError::PaymentDeclined {
+                order_id: order.id(),
+            }),
+            GatewayReply::TimedOut => Err(ServiceError::PaymentUnavailable),
+        }
+    }
+
+    /// Applies a payment change and writes it by compare-and-set, re-reading the order when
+    /// someone else changed it meanwhile.
+    async fn write_payment(
+        &self,
+        mut order: Order,
+        change: impl Fn(&mut Order, chrono::DateTime<chrono::Utc>) -> Result<(), PaymentError>,
+    ) -> Result<Order, ServiceError> {
+        for _ in 0..5 {
+            let expected = order.version();
+            let mut changed = order.clone();
+            if let Err(error) = change(&mut changed, self.clock.now()) {
+                // Someone settled it first (a reconciliation, a concurrent request): keep theirs.
+                tracing::info!(order_id = %order.id(), error = %error, "payment already moved on");
+                return Ok(order);
+            }
+            match self.orders.update(&changed, expected).await {
+                Ok(()) => return Ok(changed),
+                Err(RepoError::VersionConflict { .. }) => {
+                    order = self.orders.get(order.id()).await?;
+                }
+                Err(error) => return Err(error.into()),
+            }
+        }
+        Err(ServiceError::Stale {
+            current: order.version(),
+        })
+    }
+}
