@@ -26,6 +26,17 @@ enum Command {
     /// Work with orders on a running server.
     #[command(subcommand)]
     Orders(client::OrdersCommand),
+    /// Payment operations on the database.
+    #[command(subcommand)]
+    Payments(PaymentsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum PaymentsCommand {
+    /// Settle payments the gateway left unanswered (unknown authorizations, pending refunds),
+    /// asking again with the same idempotency keys so nothing moves twice. `ordo serve` also
+    /// does this every 30 seconds.
+    Reconcile(storage::StorageArgs),
 }
 
 fn main() -> ExitCode {
@@ -44,6 +55,7 @@ fn main() -> ExitCode {
             Command::Serve(args) => serve::run(args).await,
             Command::Migrate(args) => storage::migrate(&args).await,
             Command::Orders(command) => client::run(command).await,
+            Command::Payments(PaymentsCommand::Reconcile(args)) => reconcile(&args).await,
         }
     });
     match result {
@@ -62,4 +74,24 @@ fn fail(error: &anyhow::Error) -> ExitCode {
         eprintln!("ordo: error: {error:#}");
     }
     ExitCode::FAILURE
+}
+
+/// `ordo payments reconcile`.
+async fn reconcile(args: &storage::StorageArgs) -> anyhow::Result<()> {
+    let store = storage::Store::open(args).await?;
+    store.migrate().await?;
+    let service = serve::service_for(&store, ordo_service::CaptureMode::OnCompletion);
+    let report = service
+        .reconcile()
+        .await
+        .map_err(|error| anyhow::anyhow!("reconciliation failed: {error}"))?;
+    #[allow(clippy::print_stdout, reason = "the CLI reports to its user")]
+    {
+        println!(
+            "reconciled {} authorization(s) and {} refund(s); {} still awaiting the gateway",
+            report.authorizations, report.refunds, report.still_unknown
+        );
+    }
+    store.close().await;
+    Ok(())
 }

@@ -88,6 +88,7 @@ pub(crate) async fn run(args: ServeArgs) -> Result<()> {
         config,
     );
     let purge = tokio::spawn(purge_expired_keys(service.clone()));
+    let reconcile = tokio::spawn(reconcile_payments(service.clone()));
     let app = ordo_http::app(
         service,
         HttpConfig {
@@ -110,6 +111,7 @@ pub(crate) async fn run(args: ServeArgs) -> Result<()> {
         .await
         .context("the server failed")?;
     purge.abort();
+    reconcile.abort();
     store.close().await;
     tracing::info!("ordo stopped");
     Ok(())
@@ -172,4 +174,37 @@ enum Capture {
     OnCompletion,
     /// Right after the authorization.
     Immediately,
+}
+
+/// Every 30 seconds, settles payments the gateway left unanswered.
+async fn reconcile_payments(service: OrderService) {
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(30));
+    loop {
+        every.tick().await;
+        match service.reconcile().await {
+            Ok(report) if report == ordo_service::Reconciled::default() => {}
+            Ok(report) => tracing::info!(?report, "reconciled payments"),
+            Err(error) => tracing::warn!(error = %error, "could not reconcile payments"),
+        }
+    }
+}
+
+/// Builds the service `serve` would run, for one-off operator commands.
+pub(crate) fn service_for(store: &Store, capture: CaptureMode) -> OrderService {
+    let gateway = SimulatedGateway::new(
+        store.ledger(),
+        Arc::new(SystemClock),
+        std::time::Duration::ZERO,
+    );
+    OrderService::new(
+        store.repository(),
+        store.keys(),
+        Arc::new(gateway),
+        Arc::new(SystemClock),
+        Arc::new(RandomIds),
+        ServiceConfig {
+            capture,
+            ..ServiceConfig::default()
+        },
+    )
 }

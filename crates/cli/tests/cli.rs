@@ -33,7 +33,7 @@ fn stderr(output: &Output) -> String {
 #[test]
 fn help_lists_every_command() {
     let help = stdout(&ordo(&["--help"]));
-    for command in ["serve", "migrate", "orders"] {
+    for command in ["serve", "migrate", "orders", "payments"] {
         assert!(help.contains(command), "{help}");
     }
     let orders = stdout(&ordo(&["orders", "--help"]));
@@ -199,4 +199,21 @@ fn the_client_commands_drive_a_running_server() {
     assert!(!gone.status.success());
     assert!(stderr(&gone).contains("404"), "{}", stderr(&gone));
     drop(server);
+}
+
+#[test]
+fn payments_reconcile_reports_what_it_settled() {
+    let data = tempfile::tempdir().unwrap();
+    let output = ordo(&[
+        "payments",
+        "reconcile",
+        "--data-dir",
+        data.path().to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stdout(&output).contains("reconciled 0 authorization(s) and 0 refund(s)"),
+        "{}",
+        stdout(&output)
+    );
 }

@@ -574,6 +574,10 @@ impl Order {
         if amount <= Decimal::ZERO {
             return Err(PaymentError::NotPositive);
         }
+        let max_scale = u32::from(self.pricing.rounding.minor_units());
+        if amount.normalize().scale() > max_scale {
+            return Err(PaymentError::TooPrecise { max_scale });
+        }
         if amount > self.payment.refundable() {
             return Err(PaymentError::ExceedsCaptured {
                 available: self.payment.refundable(),
@@ -600,6 +604,33 @@ impl Order {
         self.payment.refunded = refunded;
         self.payment.status = if refunded == self.payment.captured {
             PaymentStatus::Refunded
+        } else {
+            PaymentStatus::PartiallyRefunded
+        };
+        self.touch(now);
+        Ok(())
+    }
+
+    /// Releases a refund reservation the gateway refused.
+    ///
+    /// # Errors
+    /// [`PaymentError::ExceedsCaptured`] when less than `amount` is recorded as refunded.
+    pub fn revert_refund(
+        &mut self,
+        amount: Decimal,
+        now: DateTime<Utc>,
+    ) -> Result<(), PaymentError> {
+        let refunded = self
+            .payment
+            .refunded
+            .checked_sub(amount)
+            .filter(|left| *left >= Decimal::ZERO)
+            .ok_or(PaymentError::ExceedsCaptured {
+                available: self.payment.refunded,
+            })?;
+        self.payment.refunded = refunded;
+        self.payment.status = if refunded.is_zero() {
+            PaymentStatus::Paid
         } else {
             PaymentStatus::PartiallyRefunded
         };

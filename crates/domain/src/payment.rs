@@ -106,6 +106,12 @@ pub enum PaymentError {
     /// A refund of zero or less.
     #[error("a refund must be more than zero")]
     NotPositive,
+    /// A refund with more decimals than the order's amounts have.
+    #[error("a refund may have at most {max_scale} decimal places")]
+    TooPrecise {
+        /// The decimals the order's amounts have.
+        max_scale: u32,
+    },
 }
 
 /// The money side of an order.

@@ -243,6 +243,39 @@ proptest! {
     }
 
     #[test]
+    fn refunds_never_add_up_to_more_than_was_captured(
+        total_cents in 1_i64..1_000_000,
+        refunds in prop::collection::vec(-100_i64..400_000, 1..30),
+    ) {
+        let now = DateTime::from_timestamp(1_790_000_000, 0).unwrap();
+        let draft = OrderDraft {
+            customer_id: customer(), currency: "USD".into(),
+            items: vec![LineItemDraft { product_id: product(1), quantity: 1, unit_price: Decimal::new(total_cents, 2) }],
+            discount: None, tax_rate: None,
+        };
+        let order = NewOrder::parse(&draft).unwrap();
+        let priced = price(&order, RoundingPolicy::default_for(order.currency())).unwrap();
+        let number = OrderNumber::from_sequence(1, now.date_naive(), OrderNumberKey::DEFAULT).unwrap();
+        let mut order = Order::place(OrderId::from_parts(1, &[1; 10]), number, customer(), priced, now);
+        order.record_authorization(ordo_domain::AuthorizationOutcome::Approved { reference: "a".into() }, now).unwrap();
+        order.record_capture(now).unwrap();
+        let captured = order.payment().captured;
+        let mut accepted = Decimal::ZERO;
+        for cents in refunds {
+            let amount = Decimal::new(cents, 2);
+            let before = order.clone();
+            if order.record_refund(amount, now).is_ok() {
+                accepted += amount;
+            } else {
+                prop_assert_eq!(&order, &before, "a refused refund changes nothing");
+            }
+            prop_assert!(order.payment().refunded <= captured);
+            prop_assert_eq!(order.payment().refunded, accepted);
+            prop_assert_eq!(order.payment().status == ordo_domain::PaymentStatus::Refunded, accepted == captured);
+        }
+    }
+
+    #[test]
     fn order_numbers_round_trip_and_differ_for_different_sequences(
         a in 0..SEQUENCE_LIMIT,
         b in 0..SEQUENCE_LIMIT,

@@ -348,3 +348,35 @@ pub(crate) struct CancelBody {
     #[schema(example = "customer changed their mind")]
     pub reason: String,
 }
+
+/// A refund to make.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RefundRequest {
+    /// How much, in the order's currency: more than zero, at most what is left to refund.
+    #[serde(with = "amount_serde")]
+    #[schema(value_type = String, example = "5.00")]
+    pub amount: Decimal,
+    /// Why, for the records.
+    #[schema(example = "damaged in transit")]
+    pub reason: String,
+}
+
+/// A refund, and the order it changed.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct RefundBody {
+    /// The refund's id.
+    pub id: Uuid,
+    /// How much.
+    #[serde(with = "amount_serde")]
+    #[schema(value_type = String, example = "5.00")]
+    pub amount: Decimal,
+    /// Why.
+    pub reason: String,
+    /// `succeeded`, or `pending` when the gateway's answer is awaited (reconciliation settles it).
+    pub status: String,
+    /// When it was asked for.
+    pub created_at: DateTime<Utc>,
+    /// The order, with its refunded amount and payment status.
+    pub order: OrderBody,
+}

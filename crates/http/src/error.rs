@@ -2,6 +2,7 @@
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use ordo_domain::PaymentError;
 use ordo_service::ServiceError;
 
 use crate::dto::etag;
@@ -70,6 +71,7 @@ fn problem_for(error: ServiceError) -> Problem {
             error.to_string(),
         ),
         ServiceError::NotFound => Problem::not_found("no order with this id"),
+        ServiceError::Payment(error) => payment_problem(&error),
         ServiceError::Stale { current } => {
             let mut problem = Problem::new(
                 StatusCode::PRECONDITION_FAILED,
@@ -117,6 +119,33 @@ fn problem_for(error: ServiceError) -> Problem {
         ServiceError::Internal(cause) => {
             tracing::error!(error = %error_chain(&*cause), "internal error");
             Problem::internal()
+        }
+    }
+}
+
+/// A payment move the order's payment state does not allow.
+fn payment_problem(error: &PaymentError) -> Problem {
+    match error {
+        PaymentError::WrongStatus { .. } => Problem::new(
+            StatusCode::CONFLICT,
+            "payment-state",
+            "The payment does not allow this",
+            error.to_string(),
+        ),
+        PaymentError::ExceedsCaptured { .. }
+        | PaymentError::NotPositive
+        | PaymentError::TooPrecise { .. } => {
+            let message = error.to_string();
+            Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "validation",
+                "The request breaks a rule",
+                format!("amount: {message}"),
+            )
+            .with_errors(vec![FieldProblem {
+                field: "amount".to_owned(),
+                message,
+            }])
         }
     }
 }

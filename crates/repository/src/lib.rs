@@ -33,7 +33,10 @@ pub use orders::MockOrderRepository;
 pub use orders::{InvalidPageSize, ListQuery, MAX_PAGE_SIZE, OrderRepository, Page, PageSize};
 #[cfg(feature = "mock")]
 pub use payments::MockGatewayLedger;
-pub use payments::{AttemptOutcome, GatewayLedger, LedgerEntry, PaymentAttempt, PaymentOperation};
+pub use payments::{
+    AttemptOutcome, GatewayLedger, LedgerEntry, PaymentAttempt, PaymentOperation, Refund,
+    RefundStatus,
+};
 #[cfg(feature = "postgres")]
 pub use postgres::{PgOptions, PgStore};
 #[cfg(feature = "sqlite")]

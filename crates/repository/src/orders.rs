@@ -8,7 +8,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use ordo_domain::{CustomerId, Order, OrderId, OrderStatus, Version};
 
-use crate::{Claim, Cursor, PaymentAttempt, RepoError};
+use uuid::Uuid;
+
+use crate::{Claim, Cursor, PaymentAttempt, Refund, RefundStatus, RepoError};
 
 /// The largest page a list may ask for.
 pub const MAX_PAGE_SIZE: u32 = 100;
@@ -142,6 +144,46 @@ pub trait OrderRepository: Send + Sync {
     /// # Errors
     /// [`RepoError::Unavailable`] or [`RepoError::Other`].
     async fn record_payment_attempt(&self, attempt: &PaymentAttempt) -> Result<(), RepoError>;
+
+    /// Reserves a refund: writes `order` (with the refund recorded) by compare-and-set on
+    /// `expected`, and stores `refund` as pending, in one transaction. Concurrent refunds of
+    /// one order serialize on the version, so they never add up to more than was captured.
+    ///
+    /// # Errors
+    /// [`RepoError::VersionConflict`]; [`RepoError::NotFound`]; [`RepoError::Unavailable`];
+    /// [`RepoError::Other`].
+    async fn reserve_refund(
+        &self,
+        order: &Order,
+        expected: Version,
+        refund: &Refund,
+    ) -> Result<(), RepoError>;
+
+    /// Settles a pending refund: marks it `status`, and with `order`, writes the order (the
+    /// reservation released, for a failed refund) by compare-and-set, in one transaction.
+    ///
+    /// # Errors
+    /// [`RepoError::VersionConflict`]; [`RepoError::NotFound`] when the refund is not pending;
+    /// [`RepoError::Unavailable`]; [`RepoError::Other`].
+    async fn settle_refund<'a>(
+        &self,
+        refund_id: Uuid,
+        status: RefundStatus,
+        order: Option<(&'a Order, Version)>,
+        at: DateTime<Utc>,
+    ) -> Result<(), RepoError>;
+
+    /// Refunds still waiting for the gateway's answer, oldest first.
+    ///
+    /// # Errors
+    /// [`RepoError::Unavailable`] or [`RepoError::Other`].
+    async fn pending_refunds(&self, limit: u32) -> Result<Vec<Refund>, RepoError>;
+
+    /// Orders whose authorization answer never came (payment `unknown`), oldest first.
+    ///
+    /// # Errors
+    /// [`RepoError::Unavailable`] or [`RepoError::Other`].
+    async fn orders_with_unknown_payment(&self, limit: u32) -> Result<Vec<OrderId>, RepoError>;
 
     /// Soft-deletes an order (it is kept, but no longer found), bumping its version. With
     /// `expected`, only if the stored version is that one.

@@ -140,3 +140,49 @@ pub(crate) fn ledger_entry(
         at,
     })
 }
+
+/// Where a refund stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RefundStatus {
+    /// Reserved on the order; the gateway's answer is awaited.
+    Pending,
+    /// The gateway gave the money back.
+    Succeeded,
+    /// The gateway refused; the reservation was released.
+    Failed,
+}
+
+impl RefundStatus {
+    /// The name in storage and JSON.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Succeeded => "succeeded",
+            Self::Failed => "failed",
+        }
+    }
+
+    /// Reads a name written by [`RefundStatus::as_str`].
+    pub fn parse(text: &str) -> Option<Self> {
+        [Self::Pending, Self::Succeeded, Self::Failed]
+            .into_iter()
+            .find(|s| s.as_str() == text)
+    }
+}
+
+/// A refund of part or all of an order's captured money.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refund {
+    /// The refund's id; the gateway key is derived from it.
+    pub id: Uuid,
+    /// The order refunded.
+    pub order_id: OrderId,
+    /// How much.
+    pub amount: Decimal,
+    /// Why.
+    pub reason: String,
+    /// Where it stands.
+    pub status: RefundStatus,
+    /// When it was asked for.
+    pub created_at: DateTime<Utc>,
+}

@@ -18,7 +18,7 @@ use crate::sql::{
 };
 use crate::{
     Begin, Claim, GatewayLedger, IdempotencyStore, KeyRequest, KeyScope, LedgerEntry, ListQuery,
-    OrderRepository, Page, PaymentAttempt, RepoError, StoredResponse,
+    OrderRepository, Page, PaymentAttempt, Refund, RefundStatus, RepoError, StoredResponse,
 };
 
 /// Connection settings for [`PgStore::connect`].
@@ -272,6 +272,42 @@ impl<'q, O> BindList<'q>
     }
 }
 
+/// The compare-and-set write of an order's mutable fields.
+fn update_order(
+    order: &Order,
+    expected: Version,
+) -> Result<sqlx::query::Query<'static, sqlx::Postgres, sqlx::postgres::PgArguments>, RepoError> {
+    Ok(sqlx::query(UPDATE_ORDER)
+        .bind(order.status().as_str())
+        .bind(
+            order
+                .cancel_reason()
+                .map(|reason| reason.as_str().to_owned()),
+        )
+        .bind(int_version(order.version())?)
+        .bind(order.updated_at())
+        .bind(order.id().as_uuid())
+        .bind(int_version(expected)?)
+        .bind(order.payment().status.as_str())
+        .bind(order.payment().authorized)
+        .bind(order.payment().captured)
+        .bind(order.payment().refunded)
+        .bind(order.payment().reference.clone()))
+}
+
+fn refund_from_row(row: &PgRow) -> Result<Refund, RepoError> {
+    let status: String = row.try_get("status")?;
+    Ok(Refund {
+        id: row.try_get("id")?,
+        order_id: OrderId::from_uuid(row.try_get("order_id")?).map_err(RepoError::other)?,
+        amount: row.try_get("amount")?,
+        reason: row.try_get("reason")?,
+        status: RefundStatus::parse(&status)
+            .ok_or_else(|| RepoError::other("invalid refund status"))?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
 fn int_version(version: Version) -> Result<i32, RepoError> {
     i32::try_from(version_column(version)).map_err(RepoError::other)
 }
@@ -383,24 +419,7 @@ impl OrderRepository for PgStore {
     #[tracing::instrument(skip_all, fields(order_id = %order.id()), err)]
     async fn update(&self, order: &Order, expected: Version) -> Result<(), RepoError> {
         check_next_version(order, expected)?;
-        let done = sqlx::query(UPDATE_ORDER)
-            .bind(order.status().as_str())
-            .bind(
-                order
-                    .cancel_reason()
-                    .map(|reason| reason.as_str().to_owned()),
-            )
-            .bind(int_version(order.version())?)
-            .bind(order.updated_at())
-            .bind(order.id().as_uuid())
-            .bind(int_version(expected)?)
-            .bind(order.payment().status.as_str())
-            .bind(order.payment().authorized)
-            .bind(order.payment().captured)
-            .bind(order.payment().refunded)
-            .bind(order.payment().reference.clone())
-            .execute(&self.pool)
-            .await?;
+        let done = update_order(order, expected)?.execute(&self.pool).await?;
         if done.rows_affected() == 1 {
             Ok(())
         } else {
@@ -424,6 +443,92 @@ impl OrderRepository for PgStore {
         .execute(&self.pool)
         .await?;
         Ok(())
+    }
+
+    #[tracing::instrument(skip_all, fields(order_id = %order.id()), err)]
+    async fn reserve_refund(
+        &self,
+        order: &Order,
+        expected: Version,
+        refund: &Refund,
+    ) -> Result<(), RepoError> {
+        check_next_version(order, expected)?;
+        let mut tx = self.pool.begin().await?;
+        let done = update_order(order, expected)?.execute(&mut *tx).await?;
+        if done.rows_affected() != 1 {
+            drop(tx);
+            return Err(self.why_missed(order.id()).await);
+        }
+        sqlx::query(
+            "INSERT INTO refunds (id, order_id, amount, reason, status, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $6)",
+        )
+        .bind(refund.id)
+        .bind(refund.order_id.as_uuid())
+        .bind(refund.amount)
+        .bind(&refund.reason)
+        .bind(refund.status.as_str())
+        .bind(refund.created_at)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    #[tracing::instrument(skip_all, err)]
+    async fn settle_refund<'a>(
+        &self,
+        refund_id: Uuid,
+        status: RefundStatus,
+        order: Option<(&'a Order, Version)>,
+        at: DateTime<Utc>,
+    ) -> Result<(), RepoError> {
+        let mut tx = self.pool.begin().await?;
+        let marked = sqlx::query(
+            "UPDATE refunds SET status = $2, updated_at = $3 WHERE id = $1 AND status = 'pending'",
+        )
+        .bind(refund_id)
+        .bind(status.as_str())
+        .bind(at)
+        .execute(&mut *tx)
+        .await?;
+        if marked.rows_affected() != 1 {
+            return Err(RepoError::NotFound);
+        }
+        if let Some((order, expected)) = order {
+            check_next_version(order, expected)?;
+            let done = update_order(order, expected)?.execute(&mut *tx).await?;
+            if done.rows_affected() != 1 {
+                drop(tx);
+                return Err(self.why_missed(order.id()).await);
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn pending_refunds(&self, limit: u32) -> Result<Vec<Refund>, RepoError> {
+        let rows = sqlx::query(
+            "SELECT id, order_id, amount, reason, status, created_at FROM refunds
+             WHERE status = 'pending' ORDER BY created_at LIMIT $1",
+        )
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(refund_from_row).collect()
+    }
+
+    async fn orders_with_unknown_payment(&self, limit: u32) -> Result<Vec<OrderId>, RepoError> {
+        let ids: Vec<Uuid> = sqlx::query_scalar(
+            "SELECT id FROM orders WHERE payment_status = 'unknown' AND deleted_at IS NULL
+             ORDER BY updated_at LIMIT $1",
+        )
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        ids.into_iter()
+            .map(|id| OrderId::from_uuid(id).map_err(RepoError::other))
+            .collect()
     }
 
     #[tracing::instrument(skip_all, fields(order_id = %id), err)]

@@ -35,6 +35,9 @@ pub enum ServiceError {
         /// The order whose payment was declined.
         order_id: OrderId,
     },
+    /// The payment is not in a state that allows this (not paid yet, more than is refundable...).
+    #[error(transparent)]
+    Payment(ordo_domain::PaymentError),
     /// The payment gateway did not answer; nothing changed, retry later.
     #[error("the payment gateway did not answer")]
     PaymentUnavailable,

@@ -11,10 +11,10 @@ mod ports;
 pub use error::ServiceError;
 pub use idempotency::{IdempotencyKey, Idempotent, InvalidIdempotencyKey, KeyTimes};
 pub use orders::{OrderService, ServiceConfig};
-pub use payments::{CaptureMode, GatewayReply, PaymentGateway, SimulatedGateway};
+pub use payments::{CaptureMode, GatewayReply, PaymentGateway, Reconciled, SimulatedGateway};
 pub use ports::{Clock, IdGenerator, RandomIds, SystemClock};
 // The list types callers build queries with, so callers need not depend on storage.
 pub use ordo_repository::{
     Claim, Cursor, InvalidCursor, InvalidPageSize, ListQuery, MAX_PAGE_SIZE, Page, PageSize,
-    StoredResponse,
+    Refund, RefundStatus, StoredResponse,
 };

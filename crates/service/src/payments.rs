@@ -292,3 +292,168 @@ impl OrderService {
         })
     }
 }
+
+/// What one reconciliation pass settled.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Reconciled {
+    /// Orders whose unknown authorization is now known.
+    pub authorizations: usize,
+    /// Pending refunds now succeeded or failed.
+    pub refunds: usize,
+    /// Items still unsettled (the gateway still did not answer).
+    pub still_unknown: usize,
+}
+
+impl OrderService {
+    /// Refunds `amount` of an order's captured money. The refund is reserved on the order by
+    /// compare-and-set first (so concurrent refunds never pass what was captured), then the
+    /// gateway is called with a key derived from the refund, then the refund is settled; a
+    /// refusal releases the reservation, a timeout leaves the refund pending for
+    /// reconciliation.
+    ///
+    /// # Errors
+    /// [`ServiceError::NotFound`]; [`ServiceError::Payment`] when the order is not paid or the
+    /// amount is not refundable; [`ServiceError::PaymentDeclined`]; storage errors.
+    pub async fn refund(
+        &self,
+        order_id: OrderId,
+        amount: Decimal,
+        reason: String,
+    ) -> Result<(Order, ordo_repository::Refund), ServiceError> {
+        let mut attempts = 0_u32;
+        let (order, refund) = loop {
+            attempts = attempts.saturating_add(1);
+            let current = self.orders.get(order_id).await?;
+            let mut reserved = current.clone();
+            reserved
+                .record_refund(amount, self.clock.now())
+                .map_err(ServiceError::Payment)?;
+            let refund = ordo_repository::Refund {
+                id: uuid::Uuid::new_v4(),
+                order_id,
+                amount,
+                reason: reason.clone(),
+                status: ordo_repository::RefundStatus::Pending,
+                created_at: self.clock.now(),
+            };
+            match self
+                .orders
+                .reserve_refund(&reserved, current.version(), &refund)
+                .await
+            {
+                Ok(()) => break (reserved, refund),
+                // Another refund (or change) won the race: read again and re-check the amount.
+                Err(RepoError::VersionConflict { .. }) if attempts < 50 => {}
+                Err(error) => return Err(error.into()),
+            }
+        };
+        self.settle_refund(order, refund).await
+    }
+
+    /// Calls the gateway for a pending refund and records the outcome.
+    async fn settle_refund(
+        &self,
+        order: Order,
+        mut refund: ordo_repository::Refund,
+    ) -> Result<(Order, ordo_repository::Refund), ServiceError> {
+        use ordo_repository::RefundStatus;
+        let money = Money::new(refund.amount, order.pricing().currency)
+            .unwrap_or_else(|_| Money::zero(order.pricing().currency));
+        let key = format!("refund:{}", refund.id);
+        let reply = self.gateway.refund(&key, order.id(), money).await;
+        let (outcome, reference) = match &reply {
+            GatewayReply::Approved { reference } => {
+                (AttemptOutcome::Approved, Some(reference.clone()))
+            }
+            GatewayReply::Declined => (AttemptOutcome::Declined, None),
+            GatewayReply::TimedOut => (AttemptOutcome::TimedOut, None),
+        };
+        let attempt = PaymentAttempt {
+            id: uuid::Uuid::new_v4(),
+            order_id: order.id(),
+            operation: PaymentOperation::Refund,
+            amount: refund.amount,
+            outcome,
+            reference,
+            at: self.clock.now(),
+        };
+        if let Err(error) = self.orders.record_payment_attempt(&attempt).await {
+            tracing::warn!(error = %error, "could not audit a refund attempt");
+        }
+        match reply {
+            GatewayReply::Approved { .. } => {
+                self.orders
+                    .settle_refund(refund.id, RefundStatus::Succeeded, None, self.clock.now())
+                    .await?;
+                refund.status = RefundStatus::Succeeded;
+                Ok((order, refund))
+            }
+            GatewayReply::TimedOut => Ok((order, refund)),
+            GatewayReply::Declined => {
+                // Release the reservation on the order, by compare-and-set, with the refund.
+                let mut order = order;
+                loop {
+                    let mut released = order.clone();
+                    released
+                        .revert_refund(refund.amount, self.clock.now())
+                        .map_err(ServiceError::Payment)?;
+                    match self
+                        .orders
+                        .settle_refund(
+                            refund.id,
+                            RefundStatus::Failed,
+                            Some((&released, order.version())),
+                            self.clock.now(),
+                        )
+                        .await
+                    {
+                        Ok(()) => {
+                            return Err(ServiceError::PaymentDeclined {
+                                order_id: released.id(),
+                            });
+                        }
+                        Err(RepoError::VersionConflict { .. }) => {
+                            order = self.orders.get(order.id()).await?;
+                        }
+                        Err(error) => return Err(error.into()),
+                    }
+                }
+            }
+        }
+    }
+
+    /// Settles what the gateway left unanswered: asks again, with the same keys (so nothing
+    /// moves twice), for orders whose payment is unknown and for pending refunds.
+    ///
+    /// # Errors
+    /// Storage errors.
+    pub async fn reconcile(&self) -> Result<Reconciled, ServiceError> {
+        let mut report = Reconciled::default();
+        for order_id in self.orders.orders_with_unknown_payment(100).await? {
+            let order = self.orders.get(order_id).await?;
+            let settled = match self.authorize(order).await {
+                Ok(order) => order.payment().status != PaymentStatus::Unknown,
+                Err(ServiceError::PaymentDeclined { .. }) => true,
+                Err(error) => return Err(error),
+            };
+            if settled {
+                report.authorizations = report.authorizations.saturating_add(1);
+            } else {
+                report.still_unknown = report.still_unknown.saturating_add(1);
+            }
+        }
+        for refund in self.orders.pending_refunds(100).await? {
+            let order = self.orders.get(refund.order_id).await?;
+            match self.settle_refund(order, refund).await {
+                Ok((_, refund)) if refund.status == ordo_repository::RefundStatus::Pending => {
+                    report.still_unknown = report.still_unknown.saturating_add(1);
+                }
+                Ok(_) | Err(ServiceError::PaymentDeclined { .. }) => {
+                    report.refunds = report.refunds.saturating_add(1);
+                }
+                Err(error) => return Err(error),
+            }
+        }
+        Ok(report)
+    }
+}

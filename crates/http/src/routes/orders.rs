@@ -11,7 +11,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::dto::{
-    CancelBody, CreateOrder, ListParams, OrderBody, OrderPage, PricingBody, TransitionBody, etag,
+    CancelBody, CreateOrder, ListParams, OrderBody, OrderPage, PricingBody, RefundBody,
+    RefundRequest, TransitionBody, etag,
 };
 use crate::error::ApiError;
 use crate::extract::{IfMatch, Json, OrderPath, Query};
@@ -24,6 +25,7 @@ pub(crate) fn router() -> OpenApiRouter<OrderService> {
         .routes(routes!(get_order, delete_order))
         .routes(routes!(transition_order))
         .routes(routes!(cancel_order))
+        .routes(routes!(refund_order))
 }
 
 /// An order with its `ETag`.
@@ -259,4 +261,43 @@ async fn delete_order(
 ) -> Result<StatusCode, ApiError> {
     service.delete(id, expected).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Refund part or all of a paid order.
+///
+/// Several partial refunds are allowed; together they never pass what was captured, however
+/// many run at once.
+#[utoipa::path(
+    post, path = "/v1/orders/{id}/refunds", tag = "orders",
+    params(
+        ("id" = Uuid, Path, description = "The order's id"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: a repeat with the same key and body gets the first response again"),
+    ),
+    request_body = RefundRequest,
+    responses(
+        (status = 201, description = "Refunded (or pending the gateway's answer)", body = RefundBody),
+        (status = 400, description = "Malformed request", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 402, description = "The gateway refused the refund; nothing was refunded", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 404, description = "No such order", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 409, description = "The order is not paid, or a request with this Idempotency-Key is in progress", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 422, description = "The amount is not refundable (zero, too precise, or more than is left)", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 503, description = "Storage unavailable", body = ProblemDetails, content_type = "application/problem+json"),
+    )
+)]
+async fn refund_order(
+    State(service): State<OrderService>,
+    OrderPath(id): OrderPath,
+    Json(body): Json<RefundRequest>,
+) -> Result<Response, ApiError> {
+    let (order, refund) = service.refund(id, body.amount, body.reason).await?;
+    let body = RefundBody {
+        id: refund.id,
+        amount: refund.amount,
+        reason: refund.reason,
+        status: refund.status.as_str().to_owned(),
+        created_at: refund.created_at,
+        order: OrderBody::from(&order),
+    };
+    Ok((StatusCode::CREATED, axum::Json(body)).into_response())
 }

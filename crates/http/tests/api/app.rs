@@ -22,6 +22,8 @@ pub(crate) enum Database {
 pub(crate) struct TestApp {
     pub(crate) base: String,
     pub(crate) client: Client,
+    /// The service behind the app, for what has no route (reconciliation).
+    pub(crate) service: OrderService,
     _database: Database,
 }
 
@@ -51,13 +53,14 @@ where
         Arc::new(RandomIds),
         config,
     );
-    let app = ordo_http::app(service, HttpConfig::default());
+    let app = ordo_http::app(service.clone(), HttpConfig::default());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     TestApp {
         base: format!("http://{address}"),
         client: Client::new(),
+        service,
         _database: database,
     }
 }

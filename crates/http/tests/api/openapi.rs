@@ -17,6 +17,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("delete", "/v1/orders/{id}"),
     ("post", "/v1/orders/{id}/transitions"),
     ("post", "/v1/orders/{id}/cancel"),
+    ("post", "/v1/orders/{id}/refunds"),
 ];
 
 fn documented(doc: &Value) -> BTreeSet<(String, String)> {

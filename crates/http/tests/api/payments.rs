@@ -8,7 +8,135 @@ on_both_databases!(
     an_approved_order_is_authorized_then_paid_on_completion,
     a_declined_payment_is_402_and_the_order_shows_it_failed,
     a_gateway_timeout_leaves_the_payment_unknown,
+    partial_refunds_add_up_to_at_most_what_was_captured,
+    twenty_parallel_refunds_of_ten_percent_never_refund_more_than_all,
+    reconciliation_settles_an_unknown_payment,
 );
+
+/// A paid order of `price`, captured at completion.
+async fn paid(app: &TestApp, price: &str) -> String {
+    let placed = app.place(&order_costing(price)).await;
+    let id = placed["id"].as_str().unwrap().to_owned();
+    let path = format!("/v1/orders/{id}/transitions");
+    for (to, etag) in [("processing", "\"2\""), ("completed", "\"3\"")] {
+        let response = app
+            .post(&path)
+            .header("if-match", etag)
+            .json(&json!({ "to": to }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+    }
+    id
+}
+
+async fn refund(app: &TestApp, id: &str, amount: &str) -> reqwest::Response {
+    app.post(&format!("/v1/orders/{id}/refunds"))
+        .json(&json!({ "amount": amount, "reason": "test" }))
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn partial_refunds_add_up_to_at_most_what_was_captured(app: TestApp) {
+    let unpaid = app.place(&order_costing("10.00")).await;
+    let problem = assert_problem(
+        refund(&app, unpaid["id"].as_str().unwrap(), "1.00").await,
+        409,
+        "payment-state",
+    )
+    .await;
+    assert!(problem["detail"].as_str().unwrap().contains("authorized"));
+
+    let id = paid(&app, "10.00").await;
+    let first = refund(&app, &id, "4.00").await;
+    assert_eq!(first.status(), 201);
+    let first: Value = first.json().await.unwrap();
+    assert_eq!(first["status"], "succeeded");
+    assert_eq!(
+        (
+            first["order"]["payment_status"].as_str(),
+            first["order"]["amount_refunded"].as_str()
+        ),
+        (Some("partially_refunded"), Some("4.00"))
+    );
+    for (amount, kind) in [
+        ("6.01", "validation"),
+        ("0", "validation"),
+        ("0.001", "validation"),
+    ] {
+        let problem = assert_problem(refund(&app, &id, amount).await, 422, kind).await;
+        assert_eq!(problem["errors"][0]["field"], "amount");
+    }
+    let last: Value = refund(&app, &id, "6.00").await.json().await.unwrap();
+    assert_eq!(
+        (
+            last["order"]["payment_status"].as_str(),
+            last["order"]["amount_refunded"].as_str()
+        ),
+        (Some("refunded"), Some("10.00"))
+    );
+    assert_problem(refund(&app, &id, "0.01").await, 409, "payment-state").await;
+}
+
+async fn twenty_parallel_refunds_of_ten_percent_never_refund_more_than_all(app: TestApp) {
+    let id = paid(&app, "50.00").await;
+    let app = std::sync::Arc::new(app);
+    // 25 requests of 10 % each, all at once: exactly 10 may succeed.
+    let tasks: Vec<_> = (0..25)
+        .map(|_| {
+            let (app, id) = (app.clone(), id.clone());
+            tokio::spawn(async move { refund(&app, &id, "5.00").await.status().as_u16() })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for task in tasks {
+        statuses.push(task.await.unwrap());
+    }
+    let succeeded = statuses.iter().filter(|s| **s == 201).count();
+    assert_eq!(succeeded, 10, "{statuses:?}");
+    assert!(
+        statuses.iter().all(|s| matches!(s, 201 | 409 | 422)),
+        "{statuses:?}"
+    );
+    let order: Value = app
+        .get(&format!("/v1/orders/{id}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            order["amount_refunded"].as_str(),
+            order["payment_status"].as_str()
+        ),
+        (Some("50.00"), Some("refunded"))
+    );
+}
+
+async fn reconciliation_settles_an_unknown_payment(app: TestApp) {
+    let placed = app.place(&order_costing("10.05")).await;
+    assert_eq!(placed["payment_status"], "unknown");
+    let report = app.service.reconcile().await.unwrap();
+    assert_eq!((report.authorizations, report.still_unknown), (1, 0));
+    let order: Value = app
+        .get(&format!("/v1/orders/{}", placed["id"].as_str().unwrap()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(order["payment_status"], "authorized");
+    // Nothing left to settle, and asking again changes nothing.
+    assert_eq!(
+        app.service.reconcile().await.unwrap(),
+        ordo_service::Reconciled::default()
+    );
+}
 
 /// One line whose total (no tax, no discount) is `price`: the simulated gateway decides by
 /// its cents.
