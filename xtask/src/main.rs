@@ -9,6 +9,7 @@
 //! `cargo xtask ci` is the one gate: the same command a newcomer runs, `.ci/run` runs, and the
 //! GitHub workflow runs. It stops at the first failure and says which step failed.
 
+mod outage;
 mod postgres;
 mod reliability;
 

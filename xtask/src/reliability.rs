@@ -78,6 +78,10 @@ pub(crate) fn run(sh: &Shell, load: Load) -> Result<()> {
     let pg_url = replace_database(&admin, &pg_name);
     let pg_result = crash_run(&binary, &Backend::Postgres(pg_url.clone()), load, &work)
         .and_then(|figures| check_postgres(sh, &pg_url, &figures).map(|()| figures));
+    let pg_result = pg_result.and_then(|figures| {
+        // The same database, now cut away under load.
+        crate::outage::run(&binary, &pg_url, &work).map(|_| figures)
+    });
     let drop = format!("DROP DATABASE IF EXISTS {pg_name} WITH (FORCE)");
     let _ = cmd!(sh, "psql {admin} -qc {drop}").quiet().run();
     all.push(("PostgreSQL", pg_result?));
@@ -129,16 +133,16 @@ enum Backend {
 }
 
 /// The server under test; `kill -9`ed and restarted by the run.
-struct Server {
-    binary: PathBuf,
-    backend_args: Vec<String>,
-    address: SocketAddr,
-    log: PathBuf,
-    child: Option<Child>,
+pub(crate) struct Server {
+    pub(crate) binary: PathBuf,
+    pub(crate) backend_args: Vec<String>,
+    pub(crate) address: SocketAddr,
+    pub(crate) log: PathBuf,
+    pub(crate) child: Option<Child>,
 }
 
 impl Server {
-    fn start(&mut self) -> Result<()> {
+    pub(crate) fn start(&mut self) -> Result<()> {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -167,7 +171,7 @@ impl Server {
     }
 
     /// SIGKILL: no shutdown, no flushing, no goodbye.
-    fn kill(&mut self) {
+    pub(crate) fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
@@ -475,7 +479,7 @@ fn customer_id(n: usize) -> String {
     format!("0193a1a0-0000-7000-8000-{:012x}", 0xc000 + n)
 }
 
-fn order_body(index: usize) -> String {
+pub(crate) fn order_body(index: usize) -> String {
     let items: Vec<String> = (0..=index % 5)
         .map(|line| {
             format!(
@@ -496,7 +500,7 @@ fn order_body(index: usize) -> String {
 }
 
 /// A minimal blocking HTTP/1.1 exchange: `(status, body)`.
-fn http(
+pub(crate) fn http(
     address: SocketAddr,
     method: &str,
     path: &str,
