@@ -40,11 +40,20 @@ pub(crate) async fn serve_with<S>(store: S, database: Database, config: ServiceC
 where
     S: OrderRepository + IdempotencyStore + GatewayLedger + Clone + 'static,
 {
-    let gateway = SimulatedGateway::new(
-        Arc::new(store.clone()),
-        Arc::new(SystemClock),
-        Duration::ZERO,
-    );
+    serve_slow_gateway(store, database, config, Duration::ZERO).await
+}
+
+/// The same, with a gateway that takes `latency` per call.
+pub(crate) async fn serve_slow_gateway<S>(
+    store: S,
+    database: Database,
+    config: ServiceConfig,
+    latency: Duration,
+) -> TestApp
+where
+    S: OrderRepository + IdempotencyStore + GatewayLedger + Clone + 'static,
+{
+    let gateway = SimulatedGateway::new(Arc::new(store.clone()), Arc::new(SystemClock), latency);
     let service = OrderService::new(
         Arc::new(store.clone()),
         Arc::new(store),

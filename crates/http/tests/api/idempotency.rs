@@ -249,3 +249,74 @@ mod expiry {
         .await;
     }
 }
+
+/// While the first request with a key runs (here, waiting on a slow gateway), the same key is a
+/// 409 with Retry-After; once it finished, the retry gets its answer.
+mod in_flight {
+    use std::time::Duration;
+
+    use ordo_repository::testing::{TestPostgres, TestSqlite};
+    use ordo_service::ServiceConfig;
+
+    use crate::app::{CUSTOMER, Database, TestApp, assert_problem, order_body, serve_slow_gateway};
+
+    async fn a_request_while_the_first_runs_is_409(app: TestApp) {
+        let app = std::sync::Arc::new(app);
+        let first = {
+            let app = app.clone();
+            tokio::spawn(async move {
+                app.post("/v1/orders")
+                    .header("idempotency-key", "slow")
+                    .json(&order_body(CUSTOMER))
+                    .send()
+                    .await
+                    .unwrap()
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let during = app
+            .post("/v1/orders")
+            .header("idempotency-key", "slow")
+            .json(&order_body(CUSTOMER))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(during.headers()["retry-after"], "1");
+        assert_problem(during, 409, "idempotency-key-in-use").await;
+        let first = first.await.unwrap();
+        assert_eq!(first.status(), 201);
+        let first = first.bytes().await.unwrap();
+        let after = app
+            .post("/v1/orders")
+            .header("idempotency-key", "slow")
+            .json(&order_body(CUSTOMER))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(after.headers()["idempotent-replayed"], "true");
+        assert_eq!(after.bytes().await.unwrap(), first);
+        assert_eq!(super::count_orders(&app).await, 1);
+    }
+
+    const LATENCY: Duration = Duration::from_millis(1500);
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn on_postgres() {
+        let (database, store) = TestPostgres::store().await.unwrap();
+        let database = Database::Postgres(Box::new(database));
+        a_request_while_the_first_runs_is_409(
+            serve_slow_gateway(store, database, ServiceConfig::default(), LATENCY).await,
+        )
+        .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn on_sqlite() {
+        let (database, store) = TestSqlite::store().await.unwrap();
+        let database = Database::Sqlite(database);
+        a_request_while_the_first_runs_is_409(
+            serve_slow_gateway(store, database, ServiceConfig::default(), LATENCY).await,
+        )
+        .await;
+    }
+}
