@@ -143,22 +143,33 @@ impl PaymentGateway for SimulatedGateway {
 }
 
 impl OrderService {
-    /// Calls the gateway for `operation` on `order` and audits the call.
+    /// Calls the gateway for `operation` on `order` and audits the call. The key is one per
+    /// order and operation, so retries and resumed requests reuse it.
     pub(crate) async fn pay(
         &self,
         order: &Order,
         operation: PaymentOperation,
         amount: Decimal,
     ) -> GatewayReply {
+        let key = format!("{}:{}", operation.as_str(), order.id());
+        self.pay_with_key(order, operation, amount, &key).await
+    }
+
+    /// Calls the gateway under `key` and audits the call in `payment_attempts`.
+    async fn pay_with_key(
+        &self,
+        order: &Order,
+        operation: PaymentOperation,
+        amount: Decimal,
+        key: &str,
+    ) -> GatewayReply {
         let money = Money::new(amount, order.pricing().currency)
             .unwrap_or_else(|_| Money::zero(order.pricing().currency));
-        // One key per order and operation: retries and resumed requests reuse it.
-        let key = format!("{}:{}", operation.as_str(), order.id());
         let reply = match operation {
-            PaymentOperation::Authorize => self.gateway.authorize(&key, order.id(), money).await,
-            PaymentOperation::Capture => self.gateway.capture(&key, order.id(), money).await,
-            PaymentOperation::Void => self.gateway.void(&key, order.id(), money).await,
-            PaymentOperation::Refund => self.gateway.refund(&key, order.id(), money).await,
+            PaymentOperation::Authorize => self.gateway.authorize(key, order.id(), money).await,
+            PaymentOperation::Capture => self.gateway.capture(key, order.id(), money).await,
+            PaymentOperation::Void => self.gateway.void(key, order.id(), money).await,
+            PaymentOperation::Refund => self.gateway.refund(key, order.id(), money).await,
         };
         let (outcome, reference) = match &reply {
             GatewayReply::Approved { reference } => {
@@ -357,29 +368,11 @@ impl OrderService {
         mut refund: ordo_repository::Refund,
     ) -> Result<(Order, ordo_repository::Refund), ServiceError> {
         use ordo_repository::RefundStatus;
-        let money = Money::new(refund.amount, order.pricing().currency)
-            .unwrap_or_else(|_| Money::zero(order.pricing().currency));
+        // One key per refund: a refund retried by reconciliation never pays out twice.
         let key = format!("refund:{}", refund.id);
-        let reply = self.gateway.refund(&key, order.id(), money).await;
-        let (outcome, reference) = match &reply {
-            GatewayReply::Approved { reference } => {
-                (AttemptOutcome::Approved, Some(reference.clone()))
-            }
-            GatewayReply::Declined => (AttemptOutcome::Declined, None),
-            GatewayReply::TimedOut => (AttemptOutcome::TimedOut, None),
-        };
-        let attempt = PaymentAttempt {
-            id: uuid::Uuid::new_v4(),
-            order_id: order.id(),
-            operation: PaymentOperation::Refund,
-            amount: refund.amount,
-            outcome,
-            reference,
-            at: self.clock.now(),
-        };
-        if let Err(error) = self.orders.record_payment_attempt(&attempt).await {
-            tracing::warn!(error = %error, "could not audit a refund attempt");
-        }
+        let reply = self
+            .pay_with_key(&order, PaymentOperation::Refund, refund.amount, &key)
+            .await;
         match reply {
             GatewayReply::Approved { .. } => {
                 self.orders
