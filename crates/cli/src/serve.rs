@@ -2,11 +2,12 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context as _, Result};
 use clap::Args;
 use ordo_domain::OrderNumberKey;
-use ordo_http::HttpConfig;
+use ordo_http::{Draining, HttpConfig};
 use ordo_service::{
     CaptureMode, KeyTimes, OrderService, RandomIds, ServiceConfig, SimulatedGateway, SystemClock,
 };
@@ -44,6 +45,19 @@ pub(crate) struct ServeArgs {
     /// When money is captured: when the order completes, or right after authorization.
     #[arg(long, env = "ORDO_CAPTURE", value_enum, default_value_t = Capture::OnCompletion)]
     capture: Capture,
+    /// Milliseconds an API request may take before it is answered 504.
+    #[arg(long, env = "ORDO_REQUEST_TIMEOUT_MS", default_value_t = 30_000)]
+    request_timeout_ms: u64,
+    /// Most API requests in flight at once; more are answered 503 at once.
+    #[arg(long, env = "ORDO_MAX_IN_FLIGHT", default_value_t = 1024)]
+    max_in_flight: usize,
+    /// On SIGTERM, milliseconds to report not-ready (503 on /readyz) before no longer accepting
+    /// connections, so load balancers move traffic away first.
+    #[arg(long, env = "ORDO_DRAIN_DELAY_MS", default_value_t = 0)]
+    drain_delay_ms: u64,
+    /// Seconds requests in flight may take to finish after shutdown began.
+    #[arg(long, env = "ORDO_SHUTDOWN_GRACE_SECONDS", default_value_t = 30)]
+    shutdown_grace_seconds: u64,
     /// Largest request body accepted, in bytes.
     #[arg(long, env = "ORDO_BODY_LIMIT", default_value_t = 256 * 1024)]
     body_limit: usize,
@@ -77,7 +91,7 @@ pub(crate) async fn run(args: ServeArgs) -> Result<()> {
     let gateway = SimulatedGateway::new(
         store.ledger(),
         Arc::new(SystemClock),
-        std::time::Duration::from_millis(args.gateway_latency_ms),
+        Duration::from_millis(args.gateway_latency_ms),
     );
     let service = OrderService::new(
         store.repository(),
@@ -89,10 +103,14 @@ pub(crate) async fn run(args: ServeArgs) -> Result<()> {
     );
     let purge = tokio::spawn(purge_expired_keys(service.clone()));
     let reconcile = tokio::spawn(reconcile_payments(service.clone()));
+    let draining = Draining::default();
     let app = ordo_http::app(
         service,
         HttpConfig {
             body_limit: args.body_limit,
+            request_timeout: Duration::from_millis(args.request_timeout_ms),
+            max_in_flight: args.max_in_flight,
+            draining: draining.clone(),
         },
     );
     let listener = tokio::net::TcpListener::bind(args.listen).await.map_err(|error| {
@@ -106,10 +124,32 @@ pub(crate) async fn run(args: ServeArgs) -> Result<()> {
         .local_addr()
         .context("cannot read the listening address")?;
     tracing::info!(storage = %store.describe(&args.storage), "ordo {} listening on http://{address}", env!("CARGO_PKG_VERSION"));
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .context("the server failed")?;
+    let (shutdown_began, on_shutdown) = tokio::sync::oneshot::channel::<()>();
+    let drain_delay = Duration::from_millis(args.drain_delay_ms);
+    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+        shutdown_signal().await;
+        // Report not-ready first, so load balancers stop sending new requests, then stop
+        // accepting; requests in flight run to their end.
+        draining.start();
+        tokio::time::sleep(drain_delay).await;
+        let _ = shutdown_began.send(());
+    });
+    let grace = Duration::from_secs(args.shutdown_grace_seconds);
+    let run_until_drained = async {
+        // Past the grace period after shutdown began, stop waiting for requests in flight.
+        let deadline = async {
+            let _ = on_shutdown.await;
+            tokio::time::sleep(grace).await;
+        };
+        tokio::select! {
+            result = server => result.context("the server failed"),
+            () = deadline => {
+                tracing::warn!(?grace, "requests still in flight after the grace period: stopping anyway");
+                Ok(())
+            }
+        }
+    };
+    run_until_drained.await?;
     purge.abort();
     reconcile.abort();
     store.close().await;
@@ -147,7 +187,7 @@ async fn shutdown_signal() {
 
 /// Every ten minutes, deletes idempotency keys past their time to live.
 async fn purge_expired_keys(service: OrderService) {
-    let mut every = tokio::time::interval(std::time::Duration::from_secs(600));
+    let mut every = tokio::time::interval(Duration::from_secs(600));
     loop {
         every.tick().await;
         match service.purge_expired_keys().await {
@@ -178,7 +218,7 @@ enum Capture {
 
 /// Every 30 seconds, settles payments the gateway left unanswered.
 async fn reconcile_payments(service: OrderService) {
-    let mut every = tokio::time::interval(std::time::Duration::from_secs(30));
+    let mut every = tokio::time::interval(Duration::from_secs(30));
     loop {
         every.tick().await;
         match service.reconcile().await {
@@ -191,11 +231,7 @@ async fn reconcile_payments(service: OrderService) {
 
 /// Builds the service `serve` would run, for one-off operator commands.
 pub(crate) fn service_for(store: &Store, capture: CaptureMode) -> OrderService {
-    let gateway = SimulatedGateway::new(
-        store.ledger(),
-        Arc::new(SystemClock),
-        std::time::Duration::ZERO,
-    );
+    let gateway = SimulatedGateway::new(store.ledger(), Arc::new(SystemClock), Duration::ZERO);
     OrderService::new(
         store.repository(),
         store.keys(),

@@ -217,3 +217,81 @@ fn payments_reconcile_reports_what_it_settled() {
         stdout(&output)
     );
 }
+
+/// A minimal HTTP/1.1 POST over a plain socket: the status code.
+fn post_order(port: u16) -> u16 {
+    use std::io::{Read as _, Write as _};
+    let body = r#"{"customer_id":"0193a1a0-0000-7000-8000-000000000001","currency":"USD","items":[{"product_id":"0193a1a0-0000-7000-8000-0000000000aa","quantity":1,"unit_price":"3.00"}]}"#;
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(
+        stream,
+        "POST /v1/orders HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+#[test]
+fn sigterm_lets_requests_in_flight_finish_then_exits_cleanly() {
+    let data = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut server = Server(
+        Command::new(env!("CARGO_BIN_EXE_ordo"))
+            .args([
+                "serve",
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--gateway-latency-ms",
+                "1500",
+            ])
+            .env("ORDO_DATA_DIR", data.path())
+            .env_remove("DATABASE_URL")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let started = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the server did not start"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // A request that takes 1.5 s at the gateway, cut across by SIGTERM.
+    let in_flight = std::thread::spawn(move || post_order(port));
+    std::thread::sleep(Duration::from_millis(400));
+    let pid = server.0.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    assert_eq!(
+        in_flight.join().unwrap(),
+        201,
+        "the request in flight was answered, not cut off"
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = server.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the server did not exit after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status}");
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
+        "no longer listening"
+    );
+}

@@ -8,9 +8,13 @@ mod dto;
 mod error;
 mod extract;
 mod idempotency;
+mod operations;
 mod problem;
 mod request_id;
 mod routes;
+
+use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
@@ -19,26 +23,37 @@ use axum::middleware;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use ordo_service::OrderService;
+use tokio::sync::Semaphore;
 use tower_http::catch_panic::CatchPanicLayer;
 use utoipa::OpenApi as _;
 use utoipa::openapi::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_scalar::{Scalar, Servable as _};
 
+pub use operations::Draining;
 pub use problem::{PROBLEM_JSON, Problem, ProblemDetails};
 
 /// Settings of the HTTP layer.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct HttpConfig {
     /// The largest request body accepted, in bytes; larger is 413.
     pub body_limit: usize,
+    /// The longest an API request may take before it is answered 504.
+    pub request_timeout: Duration,
+    /// The most API requests in flight at once; more are answered 503 at once.
+    pub max_in_flight: usize,
+    /// Set at shutdown, so `/readyz` turns 503.
+    pub draining: Draining,
 }
 
 impl Default for HttpConfig {
     fn default() -> Self {
-        // A 100-line order is about 15 KiB of JSON.
         Self {
+            // A 100-line order is about 15 KiB of JSON.
             body_limit: 256 * 1024,
+            request_timeout: Duration::from_secs(30),
+            max_in_flight: 1024,
+            draining: Draining::default(),
         }
     }
 }
@@ -76,10 +91,25 @@ pub fn app(service: OrderService, config: HttpConfig) -> Router {
         service: service.clone(),
         body_limit: config.body_limit,
     };
-    let api = api.layer(middleware::from_fn_with_state(
-        keys,
-        idempotency::idempotency,
-    ));
+    // Innermost first: idempotency, then the timeout, then the in-flight cap (which refuses
+    // before any work, and before a key is claimed).
+    let api = api
+        .layer(middleware::from_fn_with_state(
+            keys,
+            idempotency::idempotency,
+        ))
+        .layer(middleware::from_fn_with_state(
+            config.request_timeout,
+            operations::timeout,
+        ))
+        .layer(middleware::from_fn_with_state(
+            Arc::new(Semaphore::new(config.max_in_flight)),
+            operations::in_flight_cap,
+        ));
+    let health = Router::new()
+        .route("/healthz", get(operations::healthz))
+        .route("/readyz", get(operations::readyz))
+        .with_state((service.clone(), config.draining));
     let doc_json = doc.to_pretty_json().unwrap_or_default();
     api.route(
         "/openapi.json",
@@ -88,6 +118,7 @@ pub fn app(service: OrderService, config: HttpConfig) -> Router {
     .merge(Router::<OrderService>::from(
         Scalar::with_url("/docs", doc).title("ordo API"),
     ))
+    .merge(health)
     .fallback(|| async { Problem::not_found("no such route") })
     .method_not_allowed_fallback(method_not_allowed)
     .layer(DefaultBodyLimit::max(config.body_limit))

@@ -185,6 +185,13 @@ pub trait OrderRepository: Send + Sync {
     /// [`RepoError::Unavailable`] or [`RepoError::Other`].
     async fn orders_with_unknown_payment(&self, limit: u32) -> Result<Vec<OrderId>, RepoError>;
 
+    /// Checks that the database answers and that every migration this build knows is applied.
+    ///
+    /// # Errors
+    /// [`RepoError::Unavailable`] when the database does not answer; [`RepoError::Other`] when
+    /// migrations are pending.
+    async fn check_ready(&self) -> Result<(), RepoError>;
+
     /// Soft-deletes an order (it is kept, but no longer found), bumping its version. With
     /// `expected`, only if the stored version is that one.
     ///

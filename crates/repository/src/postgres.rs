@@ -531,6 +531,23 @@ impl OrderRepository for PgStore {
             .collect()
     }
 
+    async fn check_ready(&self) -> Result<(), RepoError> {
+        let latest = sqlx::migrate!("../../migrations/postgres")
+            .iter()
+            .map(|m| m.version)
+            .max();
+        let applied: Option<i64> =
+            sqlx::query_scalar("SELECT max(version) FROM _sqlx_migrations WHERE success")
+                .fetch_one(&self.pool)
+                .await?;
+        if applied < latest {
+            return Err(RepoError::other(
+                "database migrations are pending: run `ordo migrate`",
+            ));
+        }
+        Ok(())
+    }
+
     #[tracing::instrument(skip_all, fields(order_id = %id), err)]
     async fn soft_delete(
         &self,

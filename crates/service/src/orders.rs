@@ -117,6 +117,14 @@ impl OrderService {
         self.authorize(order).await
     }
 
+    /// Whether the service can serve: its database answers and is fully migrated.
+    ///
+    /// # Errors
+    /// [`ServiceError::Unavailable`] or [`ServiceError::Internal`], saying why not.
+    pub async fn ready(&self) -> Result<(), ServiceError> {
+        Ok(self.orders.check_ready().await?)
+    }
+
     /// One order.
     ///
     /// # Errors

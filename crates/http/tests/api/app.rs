@@ -24,6 +24,8 @@ pub(crate) struct TestApp {
     pub(crate) client: Client,
     /// The service behind the app, for what has no route (reconciliation).
     pub(crate) service: OrderService,
+    /// Starts the app's shutdown, as SIGTERM does.
+    pub(crate) draining: ordo_http::Draining,
     _database: Database,
 }
 
@@ -53,6 +55,21 @@ pub(crate) async fn serve_slow_gateway<S>(
 where
     S: OrderRepository + IdempotencyStore + GatewayLedger + Clone + 'static,
 {
+    serve_http(store, database, config, latency, HttpConfig::default()).await
+}
+
+/// The same, with its own HTTP settings too.
+pub(crate) async fn serve_http<S>(
+    store: S,
+    database: Database,
+    config: ServiceConfig,
+    latency: Duration,
+    http: HttpConfig,
+) -> TestApp
+where
+    S: OrderRepository + IdempotencyStore + GatewayLedger + Clone + 'static,
+{
+    let draining = http.draining.clone();
     let gateway = SimulatedGateway::new(Arc::new(store.clone()), Arc::new(SystemClock), latency);
     let service = OrderService::new(
         Arc::new(store.clone()),
@@ -62,7 +79,7 @@ where
         Arc::new(RandomIds),
         config,
     );
-    let app = ordo_http::app(service.clone(), HttpConfig::default());
+    let app = ordo_http::app(service.clone(), http);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
@@ -70,6 +87,7 @@ where
         base: format!("http://{address}"),
         client: Client::new(),
         service,
+        draining,
         _database: database,
     }
 }

@@ -14,4 +14,5 @@ mod errors;
 mod idempotency;
 mod lifecycle;
 mod openapi;
+mod operations;
 mod payments;

@@ -1,0 +1,101 @@
+//! What operators and orchestrators need around the API: health and readiness, a per-request
+//! timeout, and a cap on requests in flight. Each answers with a problem body, never a dropped
+//! connection.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use ordo_service::OrderService;
+use serde_json::json;
+use tokio::sync::Semaphore;
+
+use crate::problem::Problem;
+
+/// Set when the process is shutting down: `/readyz` answers 503 so load balancers stop
+/// sending traffic while requests in flight finish.
+#[derive(Debug, Clone, Default)]
+pub struct Draining(Arc<AtomicBool>);
+
+impl Draining {
+    /// From now on, the instance reports itself not ready.
+    pub fn start(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether shutdown has begun.
+    pub fn is_draining(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// `GET /healthz`: the process is alive. Touches nothing else.
+pub(crate) async fn healthz() -> Json<serde_json::Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+/// `GET /readyz`: the database answers, migrations are current, and no shutdown has begun.
+pub(crate) async fn readyz(
+    State((service, draining)): State<(OrderService, Draining)>,
+) -> Response {
+    if draining.is_draining() {
+        return not_ready("shutting down");
+    }
+    match service.ready().await {
+        Ok(()) => Json(json!({ "status": "ready" })).into_response(),
+        Err(error) => not_ready(&error.to_string()),
+    }
+}
+
+fn not_ready(why: &str) -> Response {
+    Problem::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "not-ready",
+        "Not ready",
+        why.to_owned(),
+    )
+    .retry_after(1)
+    .into_response()
+}
+
+/// Ends a request that runs past `limit` with a 504 problem.
+pub(crate) async fn timeout(
+    State(limit): State<Duration>,
+    request: Request,
+    next: Next,
+) -> Response {
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => Problem::new(
+            StatusCode::GATEWAY_TIMEOUT,
+            "timeout",
+            "The request took too long",
+            format!("no answer within {limit:?}; retry with the same Idempotency-Key to be safe"),
+        )
+        .into_response(),
+    }
+}
+
+/// Refuses requests beyond the in-flight cap with a 503 problem instead of queueing them.
+pub(crate) async fn in_flight_cap(
+    State(permits): State<Arc<Semaphore>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let Ok(_permit) = permits.try_acquire_owned() else {
+        return Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "overloaded",
+            "Too many requests in flight",
+            "the server is at its limit of requests in flight; retry shortly",
+        )
+        .retry_after(1)
+        .into_response();
+    };
+    next.run(request).await
+}

@@ -1,0 +1,105 @@
+//! Health, readiness, the request timeout and the in-flight cap.
+
+use std::time::Duration;
+
+use ordo_http::HttpConfig;
+use ordo_repository::testing::{TestPostgres, TestSqlite};
+use ordo_service::ServiceConfig;
+use serde_json::Value;
+
+use crate::app::{CUSTOMER, Database, TestApp, assert_problem, order_body, serve_http};
+
+async fn sqlite_app(latency: Duration, http: HttpConfig) -> TestApp {
+    let (database, store) = TestSqlite::store().await.unwrap();
+    serve_http(
+        store,
+        Database::Sqlite(database),
+        ServiceConfig::default(),
+        latency,
+        http,
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_and_readiness_answer_and_readiness_turns_503_when_draining() {
+    let app = crate::app::sqlite().await;
+    let health = app.get("/healthz").send().await.unwrap();
+    assert_eq!(health.status(), 200);
+    assert_eq!(health.json::<Value>().await.unwrap()["status"], "ok");
+    assert_eq!(app.get("/readyz").send().await.unwrap().status(), 200);
+    app.draining.start();
+    let problem = assert_problem(app.get("/readyz").send().await.unwrap(), 503, "not-ready").await;
+    assert_eq!(problem["detail"], "shutting down");
+    // Still alive, and still serving the requests that reach it.
+    assert_eq!(app.get("/healthz").send().await.unwrap().status(), 200);
+    assert_eq!(
+        app.post("/v1/orders")
+            .json(&order_body(CUSTOMER))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        201
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_is_503_when_the_database_is_gone() {
+    let (database, store) = TestPostgres::store().await.unwrap();
+    store.close().await;
+    let app = crate::app::serve(store, Database::Postgres(Box::new(database))).await;
+    assert_eq!(app.get("/healthz").send().await.unwrap().status(), 200);
+    assert_problem(app.get("/readyz").send().await.unwrap(), 503, "not-ready").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_past_its_timeout_is_a_504_problem() {
+    let http = HttpConfig {
+        request_timeout: Duration::from_millis(200),
+        ..HttpConfig::default()
+    };
+    let app = sqlite_app(Duration::from_millis(1500), http).await;
+    let response = app
+        .post("/v1/orders")
+        .json(&order_body(CUSTOMER))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(response, 504, "timeout").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_past_the_in_flight_cap_are_503_at_once() {
+    let http = HttpConfig {
+        max_in_flight: 1,
+        ..HttpConfig::default()
+    };
+    let app = std::sync::Arc::new(sqlite_app(Duration::from_secs(1), http).await);
+    let slow = {
+        let app = app.clone();
+        tokio::spawn(async move {
+            app.post("/v1/orders")
+                .json(&order_body(CUSTOMER))
+                .send()
+                .await
+                .unwrap()
+                .status()
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let started = std::time::Instant::now();
+    let refused = app
+        .post("/v1/orders")
+        .json(&order_body(CUSTOMER))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        started.elapsed() < Duration::from_millis(500),
+        "refused at once, not queued"
+    );
+    assert_eq!(refused.headers()["retry-after"], "1");
+    assert_problem(refused, 503, "overloaded").await;
+    assert_eq!(slow.await.unwrap(), 201);
+}
