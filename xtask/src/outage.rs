@@ -48,20 +48,21 @@ impl Proxy {
                     std::thread::sleep(Duration::from_millis(5));
                     continue;
                 };
-                // While down, every new connection is dropped at once.
-                if !up.load(Ordering::SeqCst) {
-                    continue;
-                }
                 let _ = client.set_nonblocking(false);
                 let Ok(server) = TcpStream::connect(target) else {
                     continue;
                 };
-                if let (Ok(c), Ok(s), Ok(mut live)) =
-                    (client.try_clone(), server.try_clone(), live.lock())
-                {
-                    live.push(c);
-                    live.push(s);
+                // Checked and registered under the lock `cut` takes, so no connection slips
+                // through a cut.
+                let Ok(mut open) = live.lock() else { continue };
+                if !up.load(Ordering::SeqCst) {
+                    continue; // While down, every new connection is dropped at once.
                 }
+                if let (Ok(c), Ok(s)) = (client.try_clone(), server.try_clone()) {
+                    open.push(c);
+                    open.push(s);
+                }
+                drop(open);
                 pipe(&client, &server);
                 pipe(&server, &client);
             }
@@ -71,8 +72,8 @@ impl Proxy {
 
     /// Drops every open connection and refuses new ones.
     fn cut(&self) {
-        self.up.store(false, Ordering::SeqCst);
         if let Ok(mut live) = self.live.lock() {
+            self.up.store(false, Ordering::SeqCst);
             for stream in live.drain(..) {
                 let _ = stream.shutdown(Shutdown::Both);
             }
@@ -126,6 +127,7 @@ struct Answered {
 /// What the outage run found.
 pub(crate) struct OutageFigures {
     pub(crate) answers_during: usize,
+    pub(crate) other_statuses: Vec<u16>,
     pub(crate) problems_during: usize,
     pub(crate) slowest_during: Duration,
     pub(crate) hung: usize,
@@ -221,6 +223,11 @@ fn judge(
         .count();
     OutageFigures {
         answers_during: during.len(),
+        other_statuses: during
+            .iter()
+            .map(|a| a.status)
+            .filter(|s| *s != 503)
+            .collect(),
         problems_during: during.iter().filter(|a| a.status == 503).count(),
         slowest_during: during.iter().map(|a| a.took).max().unwrap_or_default(),
         hung,
@@ -246,7 +253,10 @@ fn report(figures: &OutageFigures) -> Result<()> {
         figures.lost
     ));
     if figures.answers_during == 0 || figures.problems_during != figures.answers_during {
-        bail!("while the database was gone, not every answer was a 503 problem");
+        bail!(
+            "while the database was gone, not every answer was a 503 problem: {:?}",
+            figures.other_statuses
+        );
     }
     if figures.slowest_during > SLOWEST_ANSWER || figures.hung > 0 {
         bail!("while the database was gone, answers were too slow or connections hung");

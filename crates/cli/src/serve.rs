@@ -104,6 +104,7 @@ pub(crate) async fn run(args: ServeArgs) -> Result<()> {
     let purge = tokio::spawn(purge_expired_keys(service.clone()));
     let reconcile = tokio::spawn(reconcile_payments(service.clone()));
     let draining = Draining::default();
+    let metrics = ordo_http::install_recorder().context("cannot set up metrics")?;
     let app = ordo_http::app(
         service,
         HttpConfig {
@@ -111,6 +112,7 @@ pub(crate) async fn run(args: ServeArgs) -> Result<()> {
             request_timeout: Duration::from_millis(args.request_timeout_ms),
             max_in_flight: args.max_in_flight,
             draining: draining.clone(),
+            metrics: Some(metrics),
         },
     );
     let listener = tokio::net::TcpListener::bind(args.listen).await.map_err(|error| {
@@ -157,9 +159,17 @@ pub(crate) async fn run(args: ServeArgs) -> Result<()> {
     Ok(())
 }
 
+/// Human-readable lines by default; JSON lines with `ORDO_LOG_FORMAT=json`. Level by `RUST_LOG`.
 fn init_logging() {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).try_init();
+    let json =
+        std::env::var("ORDO_LOG_FORMAT").is_ok_and(|format| format.eq_ignore_ascii_case("json"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let _ = if json {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

@@ -81,7 +81,10 @@ pub(crate) async fn idempotency(
         .await
     {
         Ok(Idempotent::Run(claim)) => claim,
-        Ok(Idempotent::Replay(stored)) => return replay(stored),
+        Ok(Idempotent::Replay(stored)) => {
+            ::metrics::counter!("ordo_idempotent_replays_total").increment(1);
+            return replay(stored);
+        }
         Err(error) => return ApiError::from(error).into_response(),
     };
     let mut request = Request::from_parts(parts, Body::from(bytes));

@@ -8,6 +8,7 @@ mod dto;
 mod error;
 mod extract;
 mod idempotency;
+mod metrics;
 mod operations;
 mod problem;
 mod request_id;
@@ -30,6 +31,8 @@ use utoipa::openapi::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_scalar::{Scalar, Servable as _};
 
+pub use metrics::install_recorder;
+pub use metrics_exporter_prometheus::PrometheusHandle;
 pub use operations::Draining;
 pub use problem::{PROBLEM_JSON, Problem, ProblemDetails};
 
@@ -44,6 +47,8 @@ pub struct HttpConfig {
     pub max_in_flight: usize,
     /// Set at shutdown, so `/readyz` turns 503.
     pub draining: Draining,
+    /// Renders `/metrics` (from [`install_recorder`]); without it there is no `/metrics`.
+    pub metrics: Option<PrometheusHandle>,
 }
 
 impl Default for HttpConfig {
@@ -54,6 +59,7 @@ impl Default for HttpConfig {
             request_timeout: Duration::from_secs(30),
             max_in_flight: 1024,
             draining: Draining::default(),
+            metrics: None,
         }
     }
 }
@@ -106,10 +112,16 @@ pub fn app(service: OrderService, config: HttpConfig) -> Router {
             Arc::new(Semaphore::new(config.max_in_flight)),
             operations::in_flight_cap,
         ));
-    let health = Router::new()
+    let mut health = Router::new()
         .route("/healthz", get(operations::healthz))
         .route("/readyz", get(operations::readyz))
         .with_state((service.clone(), config.draining));
+    if let Some(handle) = config.metrics {
+        let scrape = Router::new()
+            .route("/metrics", get(metrics::render))
+            .with_state((service.clone(), handle));
+        health = health.merge(scrape);
+    }
     let doc_json = doc.to_pretty_json().unwrap_or_default();
     api.route(
         "/openapi.json",
@@ -122,6 +134,7 @@ pub fn app(service: OrderService, config: HttpConfig) -> Router {
     .fallback(|| async { Problem::not_found("no such route") })
     .method_not_allowed_fallback(method_not_allowed)
     .layer(DefaultBodyLimit::max(config.body_limit))
+    .layer(middleware::from_fn(metrics::record))
     .layer(middleware::from_fn(request_id::request_id))
     .layer(CatchPanicLayer::custom(|_| {
         tracing::error!("a handler panicked");

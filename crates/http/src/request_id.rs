@@ -5,6 +5,7 @@ use axum::extract::Request;
 use axum::http::{HeaderName, HeaderValue};
 use axum::middleware::Next;
 use axum::response::Response;
+use tracing::Instrument as _;
 
 /// The header carrying the request id.
 pub(crate) static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -32,7 +33,9 @@ pub(crate) async fn request_id(mut request: Request, next: Next) -> Response {
     request
         .headers_mut()
         .insert(REQUEST_ID.clone(), header.clone());
-    let mut response = CURRENT.scope(id, next.run(request)).await;
+    // Every log line of the request carries its id.
+    let span = tracing::info_span!("request", request_id = %id);
+    let mut response = CURRENT.scope(id, next.run(request)).instrument(span).await;
     response.headers_mut().insert(REQUEST_ID.clone(), header);
     response
 }

@@ -30,7 +30,9 @@ pub use idempotency::MockIdempotencyStore;
 pub use idempotency::{Begin, Claim, IdempotencyStore, KeyRequest, KeyScope, StoredResponse};
 #[cfg(feature = "mock")]
 pub use orders::MockOrderRepository;
-pub use orders::{InvalidPageSize, ListQuery, MAX_PAGE_SIZE, OrderRepository, Page, PageSize};
+pub use orders::{
+    InvalidPageSize, ListQuery, MAX_PAGE_SIZE, OrderRepository, Page, PageSize, PoolStats,
+};
 #[cfg(feature = "mock")]
 pub use payments::MockGatewayLedger;
 pub use payments::{

@@ -92,6 +92,17 @@ pub struct Page {
     pub next: Option<Cursor>,
 }
 
+/// A connection pool's figures.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PoolStats {
+    /// Open connections.
+    pub size: u32,
+    /// Open connections not in use.
+    pub idle: u32,
+    /// The most connections the pool may open.
+    pub max: u32,
+}
+
 /// Where orders are kept. Implemented by [`crate::PgStore`] and [`crate::SqliteStore`].
 ///
 /// Timestamps are kept to the microsecond: callers pass times already truncated to it, so what
@@ -184,6 +195,9 @@ pub trait OrderRepository: Send + Sync {
     /// # Errors
     /// [`RepoError::Unavailable`] or [`RepoError::Other`].
     async fn orders_with_unknown_payment(&self, limit: u32) -> Result<Vec<OrderId>, RepoError>;
+
+    /// The connection pool's figures right now, for metrics.
+    fn pool_stats(&self) -> PoolStats;
 
     /// Checks that the database answers and that every migration this build knows is applied.
     ///

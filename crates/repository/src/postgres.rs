@@ -531,6 +531,14 @@ impl OrderRepository for PgStore {
             .collect()
     }
 
+    fn pool_stats(&self) -> crate::PoolStats {
+        crate::PoolStats {
+            size: self.pool.size(),
+            idle: u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX),
+            max: self.pool.options().get_max_connections(),
+        }
+    }
+
     async fn check_ready(&self) -> Result<(), RepoError> {
         let latest = sqlx::migrate!("../../migrations/postgres")
             .iter()

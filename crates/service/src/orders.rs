@@ -113,6 +113,7 @@ impl OrderService {
         );
         self.orders.insert(&order, claim).await?;
         tracing::info!(order_id = %order.id(), order_number = %order.number(), "order placed");
+        metrics::counter!("ordo_orders_created_total").increment(1);
         // Stored first, then paid: no transaction is open during the gateway call.
         self.authorize(order).await
     }
@@ -123,6 +124,11 @@ impl OrderService {
     /// [`ServiceError::Unavailable`] or [`ServiceError::Internal`], saying why not.
     pub async fn ready(&self) -> Result<(), ServiceError> {
         Ok(self.orders.check_ready().await?)
+    }
+
+    /// The storage pool's figures, for metrics.
+    pub fn pool_stats(&self) -> ordo_repository::PoolStats {
+        self.orders.pool_stats()
     }
 
     /// One order.

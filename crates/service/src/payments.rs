@@ -191,6 +191,8 @@ impl OrderService {
             tracing::warn!(error = %error, order_id = %order.id(), "could not audit a payment attempt");
         }
         tracing::info!(order_id = %order.id(), operation = operation.as_str(), outcome = outcome.as_str(), "payment call");
+        metrics::counter!("ordo_payment_calls_total", "operation" => operation.as_str(), "outcome" => outcome.as_str())
+            .increment(1);
         reply
     }
 

@@ -70,6 +70,10 @@ where
     S: OrderRepository + IdempotencyStore + GatewayLedger + Clone + 'static,
 {
     let draining = http.draining.clone();
+    let http = HttpConfig {
+        metrics: Some(metrics_handle()),
+        ..http
+    };
     let gateway = SimulatedGateway::new(Arc::new(store.clone()), Arc::new(SystemClock), latency);
     let service = OrderService::new(
         Arc::new(store.clone()),
@@ -197,3 +201,11 @@ macro_rules! on_both_databases {
     };
 }
 pub(crate) use on_both_databases;
+
+/// The process-wide metrics recorder, installed once for every app in this test binary.
+pub(crate) fn metrics_handle() -> ordo_http::PrometheusHandle {
+    static HANDLE: std::sync::OnceLock<ordo_http::PrometheusHandle> = std::sync::OnceLock::new();
+    HANDLE
+        .get_or_init(|| ordo_http::install_recorder().unwrap())
+        .clone()
+}

@@ -103,3 +103,45 @@ async fn requests_past_the_in_flight_cap_are_503_at_once() {
     assert_problem(refused, 503, "overloaded").await;
     assert_eq!(slow.await.unwrap(), 201);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_count_requests_by_route_template_and_leave_probes_out() {
+    let app = crate::app::sqlite().await;
+    let placed = app.place(&order_body(CUSTOMER)).await;
+    let id = placed["id"].as_str().unwrap();
+    app.get(&format!("/v1/orders/{id}")).send().await.unwrap();
+    app.get("/healthz").send().await.unwrap();
+    app.post("/v1/orders")
+        .header("idempotency-key", "m")
+        .json(&order_body(CUSTOMER))
+        .send()
+        .await
+        .unwrap();
+    app.post("/v1/orders")
+        .header("idempotency-key", "m")
+        .json(&order_body(CUSTOMER))
+        .send()
+        .await
+        .unwrap();
+    let response = app.get("/metrics").send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let text = response.text().await.unwrap();
+    for expected in [
+        r#"http_requests_total{method="POST",route="/v1/orders",status="201"}"#,
+        r#"http_requests_total{method="GET",route="/v1/orders/{id}",status="200"}"#,
+        "http_request_duration_seconds_bucket",
+        "ordo_orders_created_total",
+        r#"ordo_payment_calls_total{operation="authorize",outcome="approved"}"#,
+        "ordo_idempotent_replays_total",
+        "ordo_db_pool_connections",
+        "ordo_db_pool_idle",
+        "ordo_build_info",
+    ] {
+        assert!(text.contains(expected), "missing {expected} in:\n{text}");
+    }
+    assert!(!text.contains(id), "no ids in labels");
+    assert!(
+        !text.contains(r#"route="/healthz""#),
+        "probes are not traffic"
+    );
+}
