@@ -1,13 +1,15 @@
 //! `ordo serve`: open the store, migrate it, and serve the API until SIGTERM or Ctrl-C.
 
 use std::net::SocketAddr;
+use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context as _, Result};
+use axum::http::HeaderValue;
 use clap::Args;
 use ordo_domain::OrderNumberKey;
-use ordo_http::{Draining, HttpConfig};
+use ordo_http::{Draining, HttpConfig, RateLimit};
 use ordo_service::{
     CaptureMode, KeyTimes, OrderService, RandomIds, ServiceConfig, SimulatedGateway, SystemClock,
 };
@@ -58,6 +60,16 @@ pub(crate) struct ServeArgs {
     /// Seconds requests in flight may take to finish after shutdown began.
     #[arg(long, env = "ORDO_SHUTDOWN_GRACE_SECONDS", default_value_t = 30)]
     shutdown_grace_seconds: u64,
+    /// Requests per second each client (by IP) may make to the API on average; 0 for no limit.
+    /// Past it, 429 with Retry-After.
+    #[arg(long, env = "ORDO_RATE_LIMIT_PER_SECOND", default_value_t = 0)]
+    rate_limit_per_second: u32,
+    /// Requests a client may make at once after a quiet spell (with a rate limit).
+    #[arg(long, env = "ORDO_RATE_LIMIT_BURST", default_value_t = 50)]
+    rate_limit_burst: u32,
+    /// Origins allowed to call the API from a browser (CORS), comma-separated; none by default.
+    #[arg(long, env = "ORDO_CORS_ORIGINS", value_delimiter = ',')]
+    cors_origins: Vec<String>,
     /// Largest request body accepted, in bytes.
     #[arg(long, env = "ORDO_BODY_LIMIT", default_value_t = 256 * 1024)]
     body_limit: usize,
@@ -70,20 +82,7 @@ pub(crate) async fn run(args: ServeArgs) -> Result<()> {
     for migration in &applied {
         tracing::info!(migration, "applied migration");
     }
-    let config = ServiceConfig {
-        order_number_key: args
-            .order_number_key
-            .map_or(OrderNumberKey::DEFAULT, OrderNumberKey::new),
-        key_times: KeyTimes {
-            ttl: chrono::Duration::hours(i64::from(args.idempotency_ttl_hours)),
-            lease: chrono::Duration::seconds(i64::from(args.idempotency_lease_seconds)),
-        },
-        capture: match args.capture {
-            Capture::OnCompletion => CaptureMode::OnCompletion,
-            Capture::Immediately => CaptureMode::Immediately,
-        },
-        ..ServiceConfig::default()
-    };
+    let config = service_config(&args);
     if args.order_number_key.is_none() {
         tracing::warn!("no ORDO_ORDER_NUMBER_KEY set: order numbers use the public default key");
     }
@@ -104,17 +103,7 @@ pub(crate) async fn run(args: ServeArgs) -> Result<()> {
     let purge = tokio::spawn(purge_expired_keys(service.clone()));
     let reconcile = tokio::spawn(reconcile_payments(service.clone()));
     let draining = Draining::default();
-    let metrics = ordo_http::install_recorder().context("cannot set up metrics")?;
-    let app = ordo_http::app(
-        service,
-        HttpConfig {
-            body_limit: args.body_limit,
-            request_timeout: Duration::from_millis(args.request_timeout_ms),
-            max_in_flight: args.max_in_flight,
-            draining: draining.clone(),
-            metrics: Some(metrics),
-        },
-    );
+    let app = ordo_http::app(service, http_config(&args, draining.clone())?);
     let listener = tokio::net::TcpListener::bind(args.listen).await.map_err(|error| {
         if error.kind() == std::io::ErrorKind::AddrInUse {
             anyhow::anyhow!("{} is already in use: stop what holds it or pick another address with --listen", args.listen)
@@ -128,7 +117,11 @@ pub(crate) async fn run(args: ServeArgs) -> Result<()> {
     tracing::info!(storage = %store.describe(&args.storage), "ordo {} listening on http://{address}", env!("CARGO_PKG_VERSION"));
     let (shutdown_began, on_shutdown) = tokio::sync::oneshot::channel::<()>();
     let drain_delay = Duration::from_millis(args.drain_delay_ms);
-    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+    let server = axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
         shutdown_signal().await;
         // Report not-ready first, so load balancers stop sending new requests, then stop
         // accepting; requests in flight run to their end.
@@ -253,4 +246,47 @@ pub(crate) fn service_for(store: &Store, capture: CaptureMode) -> OrderService {
             ..ServiceConfig::default()
         },
     )
+}
+
+/// The service's settings from the command line.
+fn service_config(args: &ServeArgs) -> ServiceConfig {
+    ServiceConfig {
+        order_number_key: args
+            .order_number_key
+            .map_or(OrderNumberKey::DEFAULT, OrderNumberKey::new),
+        key_times: KeyTimes {
+            ttl: chrono::Duration::hours(i64::from(args.idempotency_ttl_hours)),
+            lease: chrono::Duration::seconds(i64::from(args.idempotency_lease_seconds)),
+        },
+        capture: match args.capture {
+            Capture::OnCompletion => CaptureMode::OnCompletion,
+            Capture::Immediately => CaptureMode::Immediately,
+        },
+        ..ServiceConfig::default()
+    }
+}
+
+/// The HTTP layer's settings from the command line; installs the metrics recorder.
+fn http_config(args: &ServeArgs, draining: Draining) -> Result<HttpConfig> {
+    let cors_origins = args
+        .cors_origins
+        .iter()
+        .map(|origin| {
+            HeaderValue::from_str(origin)
+                .map_err(|_| anyhow::anyhow!("--cors-origins: {origin:?} is not a valid origin"))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let metrics = ordo_http::install_recorder().context("cannot set up metrics")?;
+    Ok(HttpConfig {
+        body_limit: args.body_limit,
+        request_timeout: Duration::from_millis(args.request_timeout_ms),
+        max_in_flight: args.max_in_flight,
+        draining,
+        metrics: Some(metrics),
+        rate_limit: NonZeroU32::new(args.rate_limit_per_second).map(|per_second| RateLimit {
+            per_second,
+            burst: NonZeroU32::new(args.rate_limit_burst).unwrap_or(per_second),
+        }),
+        cors_origins,
+    })
 }

@@ -295,3 +295,24 @@ fn sigterm_lets_requests_in_flight_finish_then_exits_cleanly() {
         "no longer listening"
     );
 }
+
+#[test]
+fn every_serve_setting_is_in_the_configuration_document() {
+    let help = stdout(&ordo(&["serve", "--help"]));
+    let document = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../docs/configuration.md"
+    ))
+    .unwrap();
+    let flags: Vec<&str> = help
+        .split_whitespace()
+        .filter(|word| word.starts_with("--") && !matches!(*word, "--help" | "--version"))
+        .collect();
+    assert!(flags.len() >= 15, "{flags:?}");
+    for flag in flags {
+        assert!(
+            document.contains(&format!("`{flag}`")),
+            "{flag} is not in docs/configuration.md"
+        );
+    }
+}

@@ -19,13 +19,15 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use ordo_service::OrderService;
 use tokio::sync::Semaphore;
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::compression::CompressionLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
 use utoipa::OpenApi as _;
 use utoipa::openapi::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
@@ -33,7 +35,7 @@ use utoipa_scalar::{Scalar, Servable as _};
 
 pub use metrics::install_recorder;
 pub use metrics_exporter_prometheus::PrometheusHandle;
-pub use operations::Draining;
+pub use operations::{Draining, RateLimit};
 pub use problem::{PROBLEM_JSON, Problem, ProblemDetails};
 
 /// Settings of the HTTP layer.
@@ -49,6 +51,10 @@ pub struct HttpConfig {
     pub draining: Draining,
     /// Renders `/metrics` (from [`install_recorder`]); without it there is no `/metrics`.
     pub metrics: Option<PrometheusHandle>,
+    /// A per-client request rate for the API; `None` for no limit.
+    pub rate_limit: Option<RateLimit>,
+    /// Origins allowed to call the API from a browser (CORS); empty for none.
+    pub cors_origins: Vec<HeaderValue>,
 }
 
 impl Default for HttpConfig {
@@ -60,6 +66,8 @@ impl Default for HttpConfig {
             max_in_flight: 1024,
             draining: Draining::default(),
             metrics: None,
+            rate_limit: None,
+            cors_origins: Vec::new(),
         }
     }
 }
@@ -112,6 +120,13 @@ pub fn app(service: OrderService, config: HttpConfig) -> Router {
             Arc::new(Semaphore::new(config.max_in_flight)),
             operations::in_flight_cap,
         ));
+    let api = match config.rate_limit {
+        Some(limit) => api.layer(middleware::from_fn_with_state(
+            operations::limiter(limit),
+            operations::rate_limit,
+        )),
+        None => api,
+    };
     let mut health = Router::new()
         .route("/healthz", get(operations::healthz))
         .route("/readyz", get(operations::readyz))
@@ -123,24 +138,32 @@ pub fn app(service: OrderService, config: HttpConfig) -> Router {
         health = health.merge(scrape);
     }
     let doc_json = doc.to_pretty_json().unwrap_or_default();
-    api.route(
-        "/openapi.json",
-        get(move || async move { ([(header::CONTENT_TYPE, "application/json")], doc_json) }),
-    )
-    .merge(Router::<OrderService>::from(
-        Scalar::with_url("/docs", doc).title("ordo API"),
-    ))
-    .merge(health)
-    .fallback(|| async { Problem::not_found("no such route") })
-    .method_not_allowed_fallback(method_not_allowed)
-    .layer(DefaultBodyLimit::max(config.body_limit))
-    .layer(middleware::from_fn(metrics::record))
-    .layer(middleware::from_fn(request_id::request_id))
-    .layer(CatchPanicLayer::custom(|_| {
-        tracing::error!("a handler panicked");
-        Problem::internal().into_response()
-    }))
-    .with_state(service)
+    let app = api
+        .route(
+            "/openapi.json",
+            get(move || async move { ([(header::CONTENT_TYPE, "application/json")], doc_json) }),
+        )
+        .merge(Router::<OrderService>::from(
+            Scalar::with_url("/docs", doc).title("ordo API"),
+        ))
+        .merge(health)
+        .fallback(|| async { Problem::not_found("no such route") })
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(config.body_limit))
+        .layer(CompressionLayer::new())
+        .layer(middleware::from_fn(metrics::record))
+        .layer(middleware::from_fn(request_id::request_id))
+        .layer(CatchPanicLayer::custom(|_| {
+            tracing::error!("a handler panicked");
+            Problem::internal().into_response()
+        }))
+        .with_state(service);
+    // Outermost, so preflight requests are answered before routing turns them into 405s.
+    if config.cors_origins.is_empty() {
+        app
+    } else {
+        app.layer(cors(config.cors_origins))
+    }
 }
 
 /// 405 as a problem; axum adds the `Allow` header listing the methods the route has.
@@ -155,4 +178,26 @@ async fn method_not_allowed(request: Request) -> Problem {
             request.uri().path()
         ),
     )
+}
+
+/// CORS for the configured origins: the API's methods and headers, and the response headers a
+/// browser client needs to read.
+fn cors(origins: Vec<HeaderValue>) -> CorsLayer {
+    let named = |name: &'static str| axum::http::HeaderName::from_static(name);
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins))
+        .allow_methods([Method::GET, Method::POST, Method::DELETE])
+        .allow_headers([
+            header::CONTENT_TYPE,
+            header::IF_MATCH,
+            named("idempotency-key"),
+            named("x-request-id"),
+        ])
+        .expose_headers([
+            header::ETAG,
+            header::LOCATION,
+            header::RETRY_AFTER,
+            named("idempotent-replayed"),
+            named("x-request-id"),
+        ])
 }

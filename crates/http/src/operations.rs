@@ -99,3 +99,48 @@ pub(crate) async fn in_flight_cap(
     };
     next.run(request).await
 }
+
+/// A per-client request rate: `per_second` on average, bursts up to `burst`.
+#[derive(Debug, Clone, Copy)]
+pub struct RateLimit {
+    /// Requests per second allowed on average.
+    pub per_second: std::num::NonZeroU32,
+    /// Requests allowed at once after a quiet spell.
+    pub burst: std::num::NonZeroU32,
+}
+
+/// The per-client limiter, keyed by the peer's IP address (by caller once authentication lands).
+pub(crate) type ClientLimiter = governor::DefaultKeyedRateLimiter<std::net::IpAddr>;
+
+pub(crate) fn limiter(limit: RateLimit) -> Arc<ClientLimiter> {
+    let quota = governor::Quota::per_second(limit.per_second).allow_burst(limit.burst);
+    Arc::new(governor::RateLimiter::keyed(quota))
+}
+
+/// Answers a client past its rate with a 429 problem and the seconds to wait.
+pub(crate) async fn rate_limit(
+    State(limiter): State<Arc<ClientLimiter>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    use governor::clock::{Clock as _, DefaultClock};
+    let client = request
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map_or(std::net::IpAddr::from([0, 0, 0, 0]), |info| info.0.ip());
+    match limiter.check_key(&client) {
+        Ok(()) => next.run(request).await,
+        Err(not_until) => {
+            let wait = not_until.wait_time_from(DefaultClock::default().now());
+            let seconds = u32::try_from(wait.as_secs().saturating_add(1)).unwrap_or(u32::MAX);
+            Problem::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate-limited",
+                "Too many requests",
+                format!("this client is over its request rate; retry in {seconds} s"),
+            )
+            .retry_after(seconds)
+            .into_response()
+        }
+    }
+}

@@ -145,3 +145,82 @@ async fn metrics_count_requests_by_route_template_and_leave_probes_out() {
         "probes are not traffic"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn responses_are_compressed_when_the_client_asks() {
+    let app = crate::app::sqlite().await;
+    let placed = app.place(&order_body(CUSTOMER)).await;
+    let path = format!("/v1/orders/{}", placed["id"].as_str().unwrap());
+    for encoding in ["gzip", "br"] {
+        let response = app
+            .get(&path)
+            .header("accept-encoding", encoding)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.headers()["content-encoding"], encoding);
+    }
+    let plain = app.get(&path).send().await.unwrap();
+    assert!(plain.headers().get("content-encoding").is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cors_is_off_unless_configured_and_then_only_for_its_origins() {
+    let preflight = |app: &TestApp, origin: &str| {
+        app.request(reqwest::Method::OPTIONS, "/v1/orders")
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header(
+                "access-control-request-headers",
+                "content-type,idempotency-key",
+            )
+            .send()
+    };
+    let closed = crate::app::sqlite().await;
+    let response = preflight(&closed, "https://shop.example").await.unwrap();
+    assert!(
+        response
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none()
+    );
+
+    let http = HttpConfig {
+        cors_origins: vec!["https://shop.example".parse().unwrap()],
+        ..HttpConfig::default()
+    };
+    let open = sqlite_app(Duration::ZERO, http).await;
+    let allowed = preflight(&open, "https://shop.example").await.unwrap();
+    assert_eq!(
+        allowed.headers()["access-control-allow-origin"],
+        "https://shop.example"
+    );
+    let other = preflight(&open, "https://evil.example").await.unwrap();
+    assert!(other.headers().get("access-control-allow-origin").is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_over_its_rate_gets_429_with_retry_after() {
+    let limit = ordo_http::RateLimit {
+        per_second: std::num::NonZeroU32::new(1).unwrap(),
+        burst: std::num::NonZeroU32::new(3).unwrap(),
+    };
+    let app = sqlite_app(
+        Duration::ZERO,
+        HttpConfig {
+            rate_limit: Some(limit),
+            ..HttpConfig::default()
+        },
+    )
+    .await;
+    let list = format!("/v1/orders?customer_id={CUSTOMER}");
+    for _ in 0..3 {
+        assert_eq!(app.get(&list).send().await.unwrap().status(), 200);
+    }
+    let limited = app.get(&list).send().await.unwrap();
+    assert_eq!(limited.headers()["retry-after"], "1");
+    assert_problem(limited, 429, "rate-limited").await;
+    // Probes are never limited.
+    assert_eq!(app.get("/healthz").send().await.unwrap().status(), 200);
+}
