@@ -197,10 +197,11 @@ fn judge(
     address: SocketAddr,
     hung: usize,
 ) -> OutageFigures {
-    // Sent while the database was gone (give the pool half a second to notice).
+    // Sent and answered while the database was gone (give the pool half a second to notice;
+    // a request sent just before it returned may rightly be answered after).
     let during: Vec<&Answered> = answers
         .iter()
-        .filter(|a| a.sent >= cut_at + Duration::from_millis(500) && a.sent < back_at)
+        .filter(|a| a.sent >= cut_at + Duration::from_millis(500) && a.sent + a.took < back_at)
         .collect();
     let recovered_after = answers
         .iter()
