@@ -245,7 +245,7 @@ fn sigterm_lets_requests_in_flight_finish_then_exits_cleanly() {
                 "--listen",
                 &format!("127.0.0.1:{port}"),
                 "--gateway-latency-ms",
-                "1500",
+                "3000",
             ])
             .env("ORDO_DATA_DIR", data.path())
             .env_remove("DATABASE_URL")
@@ -262,9 +262,9 @@ fn sigterm_lets_requests_in_flight_finish_then_exits_cleanly() {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
-    // A request that takes 1.5 s at the gateway, cut across by SIGTERM.
+    // A request that takes 3 s at the gateway, cut across by SIGTERM.
     let in_flight = std::thread::spawn(move || post_order(port));
-    std::thread::sleep(Duration::from_millis(400));
+    std::thread::sleep(Duration::from_millis(1000));
     let pid = server.0.id().to_string();
     assert!(
         Command::new("kill")

@@ -273,7 +273,7 @@ mod in_flight {
                     .unwrap()
             })
         };
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        tokio::time::sleep(Duration::from_millis(800)).await;
         let during = app
             .post("/v1/orders")
             .header("idempotency-key", "slow")
@@ -298,7 +298,7 @@ mod in_flight {
         assert_eq!(super::count_orders(&app).await, 1);
     }
 
-    const LATENCY: Duration = Duration::from_millis(1500);
+    const LATENCY: Duration = Duration::from_secs(3);
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn on_postgres() {
