@@ -264,7 +264,7 @@ fn sigterm_lets_requests_in_flight_finish_then_exits_cleanly() {
     }
     // A request that takes 3 s at the gateway, cut across by SIGTERM.
     let in_flight = std::thread::spawn(move || post_order(port));
-    std::thread::sleep(Duration::from_millis(1000));
+    std::thread::sleep(Duration::from_secs(1));
     let pid = server.0.id().to_string();
     assert!(
         Command::new("kill")
