@@ -80,7 +80,11 @@ fn fail(error: &anyhow::Error) -> ExitCode {
 async fn reconcile(args: &storage::StorageArgs) -> anyhow::Result<()> {
     let store = storage::Store::open(args).await?;
     store.migrate().await?;
-    let service = serve::service_for(&store, ordo_service::CaptureMode::OnCompletion);
+    let service = serve::service_for(
+        &store,
+        std::time::Duration::ZERO,
+        ordo_service::ServiceConfig::default(),
+    );
     let report = service
         .reconcile()
         .await

@@ -87,17 +87,9 @@ pub(crate) async fn run(args: ServeArgs) -> Result<()> {
         tracing::warn!("no ORDO_ORDER_NUMBER_KEY set: order numbers use the public default key");
     }
     let Gateway::Simulated = args.payment_gateway;
-    let gateway = SimulatedGateway::new(
-        store.ledger(),
-        Arc::new(SystemClock),
+    let service = service_for(
+        &store,
         Duration::from_millis(args.gateway_latency_ms),
-    );
-    let service = OrderService::new(
-        store.repository(),
-        store.keys(),
-        Arc::new(gateway),
-        Arc::new(SystemClock),
-        Arc::new(RandomIds),
         config,
     );
     let purge = tokio::spawn(purge_expired_keys(service.clone()));
@@ -232,19 +224,21 @@ async fn reconcile_payments(service: OrderService) {
     }
 }
 
-/// Builds the service `serve` would run, for one-off operator commands.
-pub(crate) fn service_for(store: &Store, capture: CaptureMode) -> OrderService {
-    let gateway = SimulatedGateway::new(store.ledger(), Arc::new(SystemClock), Duration::ZERO);
+/// The service over `store` with the simulated gateway: what `serve` runs, and what one-off
+/// operator commands use.
+pub(crate) fn service_for(
+    store: &Store,
+    gateway_latency: Duration,
+    config: ServiceConfig,
+) -> OrderService {
+    let gateway = SimulatedGateway::new(store.ledger(), Arc::new(SystemClock), gateway_latency);
     OrderService::new(
         store.repository(),
         store.keys(),
         Arc::new(gateway),
         Arc::new(SystemClock),
         Arc::new(RandomIds),
-        ServiceConfig {
-            capture,
-            ..ServiceConfig::default()
-        },
+        config,
     )
 }
 

@@ -69,8 +69,6 @@ pub struct ProblemDetails {
     pub current_etag: Option<String>,
     #[serde(skip)]
     retry_after_seconds: Option<u32>,
-    #[serde(skip)]
-    allow: Option<String>,
 }
 
 /// One invalid field.
@@ -98,7 +96,6 @@ impl Problem {
             current_etag: None,
             order_id: None,
             retry_after_seconds: None,
-            allow: None,
         }))
     }
 
@@ -113,13 +110,6 @@ impl Problem {
     #[must_use]
     pub fn retry_after(mut self, seconds: u32) -> Self {
         self.retry_after_seconds = Some(seconds);
-        self
-    }
-
-    /// Lists the allowed methods (`Allow`), for 405.
-    #[must_use]
-    pub fn allow(mut self, methods: String) -> Self {
-        self.allow = Some(methods);
         self
     }
 
@@ -173,13 +163,6 @@ impl IntoResponse for Problem {
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
         if let Some(seconds) = self.retry_after_seconds {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
-        }
-        if let Some(allow) = self
-            .0
-            .allow
-            .and_then(|allow| HeaderValue::from_str(&allow).ok())
-        {
-            headers.insert(header::ALLOW, allow);
         }
         response
     }
