@@ -2,12 +2,16 @@
 //! running server.
 
 mod client;
+mod config;
 mod serve;
 mod storage;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use anyhow::Context as _;
+use clap::{ArgMatches, CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 
 /// ordo: an order-management service with exact money and safe retries.
 #[derive(Debug, Parser)]
@@ -15,12 +19,17 @@ use clap::{Parser, Subcommand};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    #[command(flatten)]
+    config: config::ConfigFileArgs,
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the HTTP API (SQLite in ./ordo-data unless a PostgreSQL URL is given).
     Serve(serve::ServeArgs),
+    /// Print the settings in force (defaults < ordo.toml < ORDO_* variables < flags), each
+    /// with where it came from; secrets are never shown.
+    Config(serve::ServeArgs),
     /// Apply pending database migrations and report what was applied.
     Migrate(storage::StorageArgs),
     /// Work with orders on a running server.
@@ -40,7 +49,11 @@ enum PaymentsCommand {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(error) => error.exit(),
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -50,18 +63,61 @@ fn main() -> ExitCode {
             return fail(&anyhow::Error::new(error).context("cannot start the async runtime"));
         }
     };
+    let file = cli.config;
     let result = runtime.block_on(async {
         match cli.command {
-            Command::Serve(args) => serve::run(args).await,
-            Command::Migrate(args) => storage::migrate(&args).await,
+            Command::Serve(args) => serve::run(settings(&args, &matches, &file)?.settings).await,
+            Command::Config(args) => {
+                let resolved = settings(&args, &matches, &file)?;
+                resolved.settings.validate()?;
+                show_config(&resolved)
+            }
+            Command::Migrate(args) => {
+                storage::migrate(&settings(&args, &matches, &file)?.settings).await
+            }
             Command::Orders(command) => client::run(command).await,
-            Command::Payments(PaymentsCommand::Reconcile(args)) => reconcile(&args).await,
+            Command::Payments(PaymentsCommand::Reconcile(args)) => {
+                reconcile(&settings(&args, &matches, &file)?.settings).await
+            }
         }
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => fail(&error),
     }
+}
+
+/// A command's settings from every layer: its own flags and variables, the configuration
+/// file, and the defaults. The file may name any setting of `ordo serve`.
+fn settings<T: Serialize + DeserializeOwned>(
+    parsed: &T,
+    matches: &ArgMatches,
+    file: &config::ConfigFileArgs,
+) -> anyhow::Result<config::Resolved<T>> {
+    let mut cli = Cli::command();
+    cli.build();
+    let known = cli
+        .find_subcommand("serve")
+        .map(config::setting_names)
+        .context("the serve command is missing")?;
+    let (mut command, mut matches) = (&cli, matches);
+    while let Some((name, sub)) = matches.subcommand() {
+        command = command
+            .find_subcommand(name)
+            .context("a subcommand is missing")?;
+        matches = sub;
+    }
+    config::resolve(parsed, (command, matches), file, &known)
+}
+
+/// `ordo config`.
+#[allow(clippy::unnecessary_wraps, reason = "one signature for every command")]
+fn show_config<T>(resolved: &config::Resolved<T>) -> anyhow::Result<()> {
+    #[allow(clippy::print_stdout, reason = "the CLI reports to its user")]
+    {
+        print!("{}", resolved.report);
+    }
+    Ok(())
 }
 
 /// One clear line on stderr, and a non-zero exit.

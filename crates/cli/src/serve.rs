@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use anyhow::{Context as _, Result};
 use axum::http::HeaderValue;
-use clap::Args;
 use ordo_domain::OrderNumberKey;
 use ordo_http::{Draining, HttpConfig, RateLimit};
 use ordo_service::{
@@ -15,67 +14,15 @@ use ordo_service::{
 };
 use tracing_subscriber::EnvFilter;
 
-use crate::storage::{StorageArgs, Store};
+use crate::storage::Store;
 
-/// Settings of `ordo serve`.
-#[derive(Debug, Args)]
-pub(crate) struct ServeArgs {
-    /// Address to listen on.
-    #[arg(long, env = "ORDO_LISTEN", default_value = "127.0.0.1:8080")]
-    listen: SocketAddr,
-    #[command(flatten)]
-    storage: StorageArgs,
-    /// Secret (a 64-bit number) that scrambles order numbers so they do not reveal your order
-    /// volume. Set your own in production; the default is public.
-    #[arg(long, env = "ORDO_ORDER_NUMBER_KEY", hide_env_values = true)]
-    order_number_key: Option<u64>,
-    /// Hours an idempotency key is remembered; after that the same key runs afresh.
-    #[arg(long, env = "ORDO_IDEMPOTENCY_TTL_HOURS", default_value_t = 24, value_parser = clap::value_parser!(u32).range(1..=8760))]
-    idempotency_ttl_hours: u32,
-    /// Seconds a retry waits (409) before taking over a request with its key that has not
-    /// finished, as after a crash. Safety does not depend on it (every write checks the holder),
-    /// only how soon a retry after a crash goes through.
-    #[arg(long, env = "ORDO_IDEMPOTENCY_LEASE_SECONDS", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=3600))]
-    idempotency_lease_seconds: u32,
-    /// The payment gateway. Only `simulated` exists today: amounts ending in .02 are declined,
-    /// .05 time out; it keeps its ledger in the same database.
-    #[arg(long, env = "ORDO_PAYMENT_GATEWAY", value_enum, default_value_t = Gateway::Simulated)]
-    payment_gateway: Gateway,
-    /// Milliseconds the simulated gateway takes per call.
-    #[arg(long, env = "ORDO_GATEWAY_LATENCY_MS", default_value_t = 0)]
-    gateway_latency_ms: u64,
-    /// When money is captured: when the order completes, or right after authorization.
-    #[arg(long, env = "ORDO_CAPTURE", value_enum, default_value_t = Capture::OnCompletion)]
-    capture: Capture,
-    /// Milliseconds an API request may take before it is answered 504.
-    #[arg(long, env = "ORDO_REQUEST_TIMEOUT_MS", default_value_t = 30_000)]
-    request_timeout_ms: u64,
-    /// Most API requests in flight at once; more are answered 503 at once.
-    #[arg(long, env = "ORDO_MAX_IN_FLIGHT", default_value_t = 1024)]
-    max_in_flight: usize,
-    /// On SIGTERM, milliseconds to report not-ready (503 on /readyz) before no longer accepting
-    /// connections, so load balancers move traffic away first.
-    #[arg(long, env = "ORDO_DRAIN_DELAY_MS", default_value_t = 0)]
-    drain_delay_ms: u64,
-    /// Seconds requests in flight may take to finish after shutdown began.
-    #[arg(long, env = "ORDO_SHUTDOWN_GRACE_SECONDS", default_value_t = 30)]
-    shutdown_grace_seconds: u64,
-    /// Requests per second each client (by IP) may make to the API on average; 0 for no limit.
-    /// Past it, 429 with Retry-After.
-    #[arg(long, env = "ORDO_RATE_LIMIT_PER_SECOND", default_value_t = 0)]
-    rate_limit_per_second: u32,
-    /// Requests a client may make at once after a quiet spell (with a rate limit).
-    #[arg(long, env = "ORDO_RATE_LIMIT_BURST", default_value_t = 50)]
-    rate_limit_burst: u32,
-    /// Origins allowed to call the API from a browser (CORS), comma-separated; none by default.
-    #[arg(long, env = "ORDO_CORS_ORIGINS", value_delimiter = ',')]
-    cors_origins: Vec<String>,
-    /// Largest request body accepted, in bytes.
-    #[arg(long, env = "ORDO_BODY_LIMIT", default_value_t = 256 * 1024)]
-    body_limit: usize,
-}
+mod settings;
+
+pub(crate) use settings::ServeArgs;
+use settings::{Capture, Gateway};
 
 pub(crate) async fn run(args: ServeArgs) -> Result<()> {
+    args.validate()?;
     init_logging();
     let store = Store::open(&args.storage).await?;
     let applied = store.migrate().await?;
@@ -195,22 +142,6 @@ async fn purge_expired_keys(service: OrderService) {
     }
 }
 
-/// Payment gateways ordo can use.
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
-enum Gateway {
-    /// Deterministic rules for tests and demos (see `--help`).
-    Simulated,
-}
-
-/// When to capture.
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
-enum Capture {
-    /// When the order moves to completed.
-    OnCompletion,
-    /// Right after the authorization.
-    Immediately,
-}
-
 /// Every 30 seconds, settles payments the gateway left unanswered.
 async fn reconcile_payments(service: OrderService) {
     let mut every = tokio::time::interval(Duration::from_secs(30));
@@ -266,8 +197,11 @@ fn http_config(args: &ServeArgs, draining: Draining) -> Result<HttpConfig> {
         .cors_origins
         .iter()
         .map(|origin| {
-            HeaderValue::from_str(origin)
-                .map_err(|_| anyhow::anyhow!("--cors-origins: {origin:?} is not a valid origin"))
+            HeaderValue::from_str(origin).map_err(|_| {
+                anyhow::anyhow!(
+                    "invalid configuration: `cors_origins`: {origin:?} is not a valid origin"
+                )
+            })
         })
         .collect::<Result<Vec<_>>>()?;
     let metrics = ordo_http::install_recorder().context("cannot set up metrics")?;

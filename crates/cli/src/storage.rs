@@ -12,11 +12,12 @@ use ordo_repository::{
 };
 
 /// Where the orders are kept.
-#[derive(Debug, Clone, Args)]
+#[derive(Debug, Clone, Args, serde::Serialize, serde::Deserialize)]
 pub(crate) struct StorageArgs {
     /// PostgreSQL URL (`postgres://user@host:5432/db`). Without it, ordo uses an SQLite file in
     /// the data directory.
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    #[serde(default)]
     pub(crate) database_url: Option<String>,
     /// Directory for the embedded SQLite database (created if missing).
     #[arg(long, env = "ORDO_DATA_DIR", default_value = "./ordo-data")]

@@ -315,4 +315,192 @@ fn every_serve_setting_is_in_the_configuration_document() {
             "{flag} is not in docs/configuration.md"
         );
     }
+    let report = stdout(&ordo(&["config"]));
+    for line in report.lines() {
+        let name = line
+            .trim_start_matches("# ")
+            .split([' ', '='])
+            .next()
+            .unwrap();
+        assert!(
+            document.contains(&format!("| `{name}` |")),
+            "the file setting {name} is not in docs/configuration.md"
+        );
+    }
+}
+
+fn ordo_in(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_ordo"));
+    command
+        .args(args)
+        .current_dir(dir)
+        .env_remove("DATABASE_URL")
+        .env_remove("ORDO_DATA_DIR")
+        .env_remove("ORDO_CONFIG");
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    command.output().unwrap()
+}
+
+/// The line of `ordo config` for one setting.
+fn setting_line<'a>(report: &'a str, name: &str) -> &'a str {
+    report
+        .lines()
+        .find(|line| line.starts_with(&format!("{name} = ")))
+        .unwrap_or_else(|| panic!("no {name} in {report}"))
+}
+
+#[test]
+fn settings_layer_defaults_then_file_then_environment_then_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("ordo.toml"),
+        "listen = \"127.0.0.1:9001\"\nmax_in_flight = 10\nrequest_timeout_ms = 500\ncapture = \"immediately\"\n",
+    )
+    .unwrap();
+    let output = ordo_in(
+        dir.path(),
+        &["config", "--request-timeout-ms", "700"],
+        &[
+            ("ORDO_MAX_IN_FLIGHT", "20"),
+            ("ORDO_REQUEST_TIMEOUT_MS", "600"),
+        ],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let report = stdout(&output);
+    assert_eq!(
+        setting_line(&report, "body_limit"),
+        "body_limit = 262144  # default"
+    );
+    assert_eq!(
+        setting_line(&report, "listen"),
+        "listen = \"127.0.0.1:9001\"  # ordo.toml"
+    );
+    assert_eq!(
+        setting_line(&report, "capture"),
+        "capture = \"immediately\"  # ordo.toml"
+    );
+    assert_eq!(
+        setting_line(&report, "max_in_flight"),
+        "max_in_flight = 20  # ORDO_MAX_IN_FLIGHT"
+    );
+    assert_eq!(
+        setting_line(&report, "request_timeout_ms"),
+        "request_timeout_ms = 700  # --request-timeout-ms"
+    );
+}
+
+#[test]
+fn a_file_named_by_flag_or_variable_is_read_and_must_exist() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("prod.toml"), "drain_delay_ms = 250\n").unwrap();
+    for (args, env) in [
+        (vec!["config", "--config", "prod.toml"], vec![]),
+        (vec!["config"], vec![("ORDO_CONFIG", "prod.toml")]),
+    ] {
+        let report = stdout(&ordo_in(dir.path(), &args, &env));
+        assert_eq!(
+            setting_line(&report, "drain_delay_ms"),
+            "drain_delay_ms = 250  # prod.toml"
+        );
+    }
+    let missing = ordo_in(dir.path(), &["config", "--config", "nope.toml"], &[]);
+    assert!(!missing.status.success());
+    assert!(stderr(&missing).contains("nope.toml does not exist"));
+}
+
+#[test]
+fn invalid_configuration_stops_with_one_line_naming_the_setting() {
+    let cases = [
+        ("lisen = \"127.0.0.1:1\"\n", "unknown setting `lisen`"),
+        ("listen = 5\n", "`listen`"),
+        ("db_max_connections = \"many\"\n", "`db_max_connections`"),
+        (
+            "idempotency_ttl_hours = 0\n",
+            "`idempotency_ttl_hours` is 0",
+        ),
+        ("capture = \"sometimes\"\n", "`capture`"),
+        ("[serve]\nlisten = \"x\"\n", "not tables"),
+        ("listen = \n", "TOML parse error"),
+    ];
+    for (file, expected) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("ordo.toml"), file).unwrap();
+        for command in ["config", "serve"] {
+            let output = ordo_in(dir.path(), &[command], &[]);
+            let message = stderr(&output);
+            assert!(!output.status.success(), "{file:?} should fail");
+            assert!(message.contains(expected), "{file:?}: {message}");
+            assert!(
+                message.starts_with("ordo: error: invalid configuration"),
+                "{message}"
+            );
+            assert_eq!(message.trim_end().lines().count(), 1, "one line: {message}");
+        }
+    }
+}
+
+#[test]
+fn ordo_config_never_shows_a_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("ordo.toml"),
+        "order_number_key = 987654321\n",
+    )
+    .unwrap();
+    let output = ordo_in(
+        dir.path(),
+        &[
+            "config",
+            "--database-url",
+            "postgres://app:hunter2@db:5432/ordo",
+        ],
+        &[],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let report = stdout(&output);
+    assert!(
+        !report.contains("987654321") && !report.contains("hunter2"),
+        "{report}"
+    );
+    assert_eq!(
+        setting_line(&report, "order_number_key"),
+        "order_number_key = \"***\"  # ordo.toml"
+    );
+    assert!(
+        report.contains("postgres://app:***@db:5432/ordo"),
+        "{report}"
+    );
+}
+
+#[test]
+fn serve_takes_its_settings_from_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    std::fs::write(
+        dir.path().join("ordo.toml"),
+        format!("listen = \"127.0.0.1:{port}\"\ndata_dir = \"data\"\n"),
+    )
+    .unwrap();
+    let _server = Server(
+        Command::new(env!("CARGO_BIN_EXE_ordo"))
+            .arg("serve")
+            .current_dir(dir.path())
+            .env_remove("DATABASE_URL")
+            .env_remove("ORDO_DATA_DIR")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let started = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the server did not start"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(dir.path().join("data/ordo.db").exists());
 }

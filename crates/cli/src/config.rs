@@ -1,0 +1,223 @@
+//! Layered settings: built-in defaults < `ordo.toml` < `ORDO_*` environment variables <
+//! command-line flags.
+//!
+//! clap already knows every setting's flag, variable and default (so `--help` is the one
+//! list), and tells us where each value came from. figment merges clap's defaults, the file,
+//! and then only the values clap saw on the command line or in the environment.
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Result, anyhow, bail};
+use clap::ArgMatches;
+use clap::parser::ValueSource;
+use figment::Figment;
+use figment::providers::{Format as _, Serialized, Toml};
+use figment::value::{Dict, Value};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+/// The file read when no `--config` is given, if it exists.
+pub(crate) const DEFAULT_FILE: &str = "ordo.toml";
+
+/// Settings whose values are never shown: printed as `"***"` when set.
+const SECRETS: [&str; 2] = ["order_number_key", "jwt_secret"];
+
+/// Where the configuration file is, if any.
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct ConfigFileArgs {
+    /// Configuration file (TOML, one `name = value` per setting, names as in
+    /// docs/configuration.md). Default: ./ordo.toml when it exists.
+    #[arg(long, env = "ORDO_CONFIG", global = true)]
+    pub(crate) config: Option<PathBuf>,
+}
+
+impl ConfigFileArgs {
+    /// The file to read: the one named (which must exist), or `./ordo.toml` if present.
+    fn file(&self) -> Result<Option<PathBuf>> {
+        match &self.config {
+            Some(path) if path.is_file() => Ok(Some(path.clone())),
+            Some(path) => bail!("configuration file {} does not exist", path.display()),
+            None => {
+                let default = PathBuf::from(DEFAULT_FILE);
+                Ok(default.is_file().then_some(default))
+            }
+        }
+    }
+}
+
+/// Settings resolved from every layer, with where each value came from.
+pub(crate) struct Resolved<T> {
+    /// The settings in force.
+    pub(crate) settings: T,
+    /// `name = value  # source` lines, secrets redacted.
+    pub(crate) report: String,
+}
+
+/// Merges `parsed` (what clap read: flags, environment, defaults) with the configuration file.
+/// `matches` are the subcommand's; `known` lists every setting a file may name.
+pub(crate) fn resolve<T>(
+    parsed: &T,
+    command: (&clap::Command, &ArgMatches),
+    file: &ConfigFileArgs,
+    known: &BTreeSet<String>,
+) -> Result<Resolved<T>>
+where
+    T: Serialize + DeserializeOwned,
+{
+    let all = as_dict(parsed)?;
+    let explicit: Dict = all
+        .iter()
+        .filter(|(name, _)| source_of(command, name).is_some())
+        .map(|(name, value)| (name.clone(), value.clone()))
+        .collect();
+    let path = file.file()?;
+    let mut from_file = BTreeSet::new();
+    let mut figment = Figment::from(Serialized::defaults(&all));
+    if let Some(path) = &path {
+        from_file = check_file(path, known)?;
+        figment = figment.merge(Toml::file_exact(path));
+    }
+    let figment = figment.merge(Serialized::defaults(explicit));
+    let settings: T = figment
+        .extract()
+        .map_err(|error| explain::<T>(&error, &figment, &all))?;
+    let resolved = as_dict(&settings)?;
+    let mut report = String::new();
+    for (name, value) in &resolved {
+        let source = match source_of(command, name) {
+            Some(source) => source,
+            None if from_file.contains(name) => path
+                .as_deref()
+                .map_or_else(String::new, |path| path.display().to_string()),
+            None => "default".to_owned(),
+        };
+        match value {
+            Value::Empty(..) => {
+                let _ = writeln!(report, "# {name} is not set  # {source}");
+            }
+            value => {
+                let _ = writeln!(report, "{name} = {}  # {source}", shown(name, value));
+            }
+        }
+    }
+    Ok(Resolved { settings, report })
+}
+
+/// Where clap found `name`: its flag or its environment variable; `None` for its default or
+/// nothing.
+fn source_of((command, matches): (&clap::Command, &ArgMatches), name: &str) -> Option<String> {
+    match matches.try_get_raw(name) {
+        Ok(Some(_)) => {}
+        _ => return None,
+    }
+    let arg = command.get_arguments().find(|arg| arg.get_id() == name)?;
+    match matches.value_source(name)? {
+        ValueSource::CommandLine => Some(format!("--{}", arg.get_long().unwrap_or(name))),
+        ValueSource::EnvVariable => arg
+            .get_env()
+            .map(|variable| variable.to_string_lossy().into_owned()),
+        _ => None,
+    }
+}
+
+/// The file's setting names, after checking it parses and names only known settings.
+fn check_file(path: &Path, known: &BTreeSet<String>) -> Result<BTreeSet<String>> {
+    let dict = Figment::from(Toml::file_exact(path))
+        .extract::<Dict>()
+        .map_err(|error| one_line(&error))?;
+    for (name, value) in &dict {
+        if !known.contains(name) {
+            let hint = if matches!(value, Value::Dict(..)) {
+                " (settings are top-level `name = value` lines, not tables)"
+            } else {
+                ""
+            };
+            bail!(
+                "invalid configuration in {}: unknown setting `{name}`{hint}; the settings are listed in docs/configuration.md",
+                path.display()
+            );
+        }
+    }
+    Ok(dict.into_keys().collect())
+}
+
+/// Every setting's name, from the command's arguments (the file uses the same names).
+pub(crate) fn setting_names(command: &clap::Command) -> BTreeSet<String> {
+    command
+        .get_arguments()
+        .filter(|arg| arg.get_long().is_some() && !arg.is_global_set())
+        .map(|arg| arg.get_id().as_str().to_owned())
+        .filter(|name| !matches!(name.as_str(), "help" | "version" | "config"))
+        .collect()
+}
+
+fn as_dict<T: Serialize>(value: &T) -> Result<Dict> {
+    Figment::from(Serialized::defaults(value))
+        .extract::<Dict>()
+        .map_err(|error| anyhow!("cannot read the settings: {error}"))
+}
+
+/// Names the setting behind an error. serde's `flatten` (the storage settings) loses the path,
+/// so then each setting is tried alone over the defaults to find the one at fault.
+fn explain<T: DeserializeOwned>(
+    error: &figment::Error,
+    figment: &Figment,
+    defaults: &Dict,
+) -> anyhow::Error {
+    if !error.path.is_empty() {
+        return one_line(error);
+    }
+    let Ok(merged) = figment.extract::<Dict>() else {
+        return one_line(error);
+    };
+    for (name, value) in merged {
+        let alone = Dict::from([(name.clone(), value)]);
+        let trial =
+            Figment::from(Serialized::defaults(defaults)).merge(Serialized::defaults(alone));
+        if let Err(mut error) = trial.extract::<T>() {
+            error.path = vec![name.clone()];
+            error.metadata = figment.find_metadata(&name).cloned();
+            return one_line(&error);
+        }
+    }
+    one_line(error)
+}
+
+/// A figment error as one line that names the setting and where its value came from.
+fn one_line(error: &figment::Error) -> anyhow::Error {
+    let setting = error.path.join(".");
+    let from = error
+        .metadata
+        .as_ref()
+        .and_then(|metadata| metadata.source.as_ref())
+        .map(|source| format!(" in {source}"))
+        .unwrap_or_default();
+    // TOML syntax errors come with a drawing of the line; keep the words.
+    let kind = error.kind.to_string();
+    let words: Vec<&str> = kind
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.contains('|'))
+        .collect();
+    let kind = words.join(": ");
+    if setting.is_empty() {
+        anyhow!("invalid configuration{from}: {kind}")
+    } else {
+        anyhow!("invalid configuration{from}: `{setting}`: {kind}")
+    }
+}
+
+/// A value as TOML would write it; secrets and URL passwords hidden.
+fn shown(name: &str, value: &Value) -> String {
+    if SECRETS.contains(&name) {
+        return "\"***\"".to_owned();
+    }
+    match value {
+        Value::String(_, text) if name.ends_with("_url") => {
+            serde_json::Value::String(crate::storage::redact(text)).to_string()
+        }
+        other => serde_json::to_string(other).unwrap_or_default(),
+    }
+}

@@ -1,0 +1,147 @@
+//! The settings of `ordo serve`, as flags, variables and `ordo.toml` names.
+#![allow(
+    clippy::disallowed_types,
+    reason = "the code serde derives for `flatten` names floats; no setting is one"
+)]
+
+use std::net::SocketAddr;
+
+use anyhow::Result;
+use clap::Args;
+
+use crate::storage::StorageArgs;
+
+/// Settings of `ordo serve`. Field names are the names in `ordo.toml`.
+#[derive(Debug, Args, serde::Serialize, serde::Deserialize)]
+pub(crate) struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "ORDO_LISTEN", default_value = "127.0.0.1:8080")]
+    pub(crate) listen: SocketAddr,
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub(crate) storage: StorageArgs,
+    /// Secret (a 64-bit number) that scrambles order numbers so they do not reveal your order
+    /// volume. Set your own in production; the default is public.
+    #[arg(long, env = "ORDO_ORDER_NUMBER_KEY", hide_env_values = true)]
+    #[serde(default)]
+    pub(crate) order_number_key: Option<u64>,
+    /// Hours an idempotency key is remembered; after that the same key runs afresh.
+    #[arg(long, env = "ORDO_IDEMPOTENCY_TTL_HOURS", default_value_t = 24)]
+    pub(crate) idempotency_ttl_hours: u32,
+    /// Seconds a retry waits (409) before taking over a request with its key that has not
+    /// finished, as after a crash. Safety does not depend on it (every write checks the holder),
+    /// only how soon a retry after a crash goes through.
+    #[arg(long, env = "ORDO_IDEMPOTENCY_LEASE_SECONDS", default_value_t = 30)]
+    pub(crate) idempotency_lease_seconds: u32,
+    /// The payment gateway. Only `simulated` exists today: amounts ending in .02 are declined,
+    /// .05 time out; it keeps its ledger in the same database.
+    #[arg(long, env = "ORDO_PAYMENT_GATEWAY", value_enum, default_value_t = Gateway::Simulated)]
+    pub(crate) payment_gateway: Gateway,
+    /// Milliseconds the simulated gateway takes per call.
+    #[arg(long, env = "ORDO_GATEWAY_LATENCY_MS", default_value_t = 0)]
+    pub(crate) gateway_latency_ms: u64,
+    /// When money is captured: when the order completes, or right after authorization.
+    #[arg(long, env = "ORDO_CAPTURE", value_enum, default_value_t = Capture::OnCompletion)]
+    pub(crate) capture: Capture,
+    /// Milliseconds an API request may take before it is answered 504.
+    #[arg(long, env = "ORDO_REQUEST_TIMEOUT_MS", default_value_t = 30_000)]
+    pub(crate) request_timeout_ms: u64,
+    /// Most API requests in flight at once; more are answered 503 at once.
+    #[arg(long, env = "ORDO_MAX_IN_FLIGHT", default_value_t = 1024)]
+    pub(crate) max_in_flight: usize,
+    /// On SIGTERM, milliseconds to report not-ready (503 on /readyz) before no longer accepting
+    /// connections, so load balancers move traffic away first.
+    #[arg(long, env = "ORDO_DRAIN_DELAY_MS", default_value_t = 0)]
+    pub(crate) drain_delay_ms: u64,
+    /// Seconds requests in flight may take to finish after shutdown began.
+    #[arg(long, env = "ORDO_SHUTDOWN_GRACE_SECONDS", default_value_t = 30)]
+    pub(crate) shutdown_grace_seconds: u64,
+    /// Requests per second each client (by IP) may make to the API on average; 0 for no limit.
+    /// Past it, 429 with Retry-After.
+    #[arg(long, env = "ORDO_RATE_LIMIT_PER_SECOND", default_value_t = 0)]
+    pub(crate) rate_limit_per_second: u32,
+    /// Requests a client may make at once after a quiet spell (with a rate limit).
+    #[arg(long, env = "ORDO_RATE_LIMIT_BURST", default_value_t = 50)]
+    pub(crate) rate_limit_burst: u32,
+    /// Origins allowed to call the API from a browser (CORS), comma-separated; none by default.
+    #[arg(long, env = "ORDO_CORS_ORIGINS", value_delimiter = ',')]
+    #[serde(default)]
+    pub(crate) cors_origins: Vec<String>,
+    /// Largest request body accepted, in bytes.
+    #[arg(long, env = "ORDO_BODY_LIMIT", default_value_t = 256 * 1024)]
+    pub(crate) body_limit: usize,
+}
+
+impl ServeArgs {
+    /// Checks what types alone do not: every layer's values pass through here.
+    ///
+    /// # Errors
+    /// One line naming the first setting out of range.
+    pub(crate) fn validate(&self) -> Result<()> {
+        let ranges: [(&str, u64, u64, u64); 7] = [
+            (
+                "idempotency_ttl_hours",
+                self.idempotency_ttl_hours.into(),
+                1,
+                8760,
+            ),
+            (
+                "idempotency_lease_seconds",
+                self.idempotency_lease_seconds.into(),
+                1,
+                3600,
+            ),
+            (
+                "db_max_connections",
+                self.storage.db_max_connections.into(),
+                1,
+                1000,
+            ),
+            ("request_timeout_ms", self.request_timeout_ms, 1, 3_600_000),
+            (
+                "max_in_flight",
+                u64::try_from(self.max_in_flight).unwrap_or(u64::MAX),
+                1,
+                1_000_000,
+            ),
+            (
+                "body_limit",
+                u64::try_from(self.body_limit).unwrap_or(u64::MAX),
+                1024,
+                1 << 30,
+            ),
+            (
+                "shutdown_grace_seconds",
+                self.shutdown_grace_seconds,
+                0,
+                3600,
+            ),
+        ];
+        for (name, value, low, high) in ranges {
+            if !(low..=high).contains(&value) {
+                anyhow::bail!(
+                    "invalid configuration: `{name}` is {value}; it must be from {low} to {high}"
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Payment gateways ordo can use.
+#[derive(Debug, Clone, Copy, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub(crate) enum Gateway {
+    /// Deterministic rules for tests and demos (see `--help`).
+    Simulated,
+}
+
+/// When to capture.
+#[derive(Debug, Clone, Copy, clap::ValueEnum, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub(crate) enum Capture {
+    /// When the order moves to completed.
+    OnCompletion,
+    /// Right after the authorization.
+    Immediately,
+}
