@@ -112,7 +112,7 @@ fn fmt(sh: &Shell) -> Result<()> {
 fn lint(sh: &Shell) -> Result<()> {
     cmd!(
         sh,
-        "cargo clippy --workspace --all-targets --locked -- -D warnings"
+        "cargo clippy --workspace --all-targets --all-features --locked -- -D warnings"
     )
     .run()?;
     Ok(())
@@ -129,11 +129,18 @@ fn test(sh: &Shell) -> Result<()> {
         .is_ok()
     {
         cmd!(sh, "cargo nextest run --workspace --locked --no-fail-fast").run()?;
+        // The OpenTelemetry export is a cargo feature: its test needs a build with it.
+        cmd!(
+            sh,
+            "cargo nextest run -p ordo-cli --features otel --locked -E test(otlp)"
+        )
+        .run()?;
         // nextest does not run doc tests.
         cmd!(sh, "cargo test --workspace --locked --doc").run()?;
     } else {
         say("cargo-nextest not found: running `cargo test` instead");
         cmd!(sh, "cargo test --workspace --locked").run()?;
+        cmd!(sh, "cargo test -p ordo-cli --features otel --locked otlp").run()?;
     }
     Ok(())
 }

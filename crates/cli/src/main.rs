@@ -5,6 +5,7 @@ mod client;
 mod config;
 mod serve;
 mod storage;
+mod telemetry;
 
 use std::process::ExitCode;
 

@@ -12,7 +12,6 @@ use ordo_http::{Draining, HttpConfig, RateLimit};
 use ordo_service::{
     CaptureMode, KeyTimes, OrderService, RandomIds, ServiceConfig, SimulatedGateway, SystemClock,
 };
-use tracing_subscriber::EnvFilter;
 
 use crate::storage::Store;
 
@@ -23,7 +22,7 @@ use settings::{Capture, Gateway};
 
 pub(crate) async fn run(args: ServeArgs) -> Result<()> {
     args.validate()?;
-    init_logging();
+    let _telemetry = crate::telemetry::init(args.log_format, args.otlp_endpoint.as_deref())?;
     let store = Store::open(&args.storage).await?;
     let applied = store.migrate().await?;
     for migration in &applied {
@@ -89,19 +88,6 @@ pub(crate) async fn run(args: ServeArgs) -> Result<()> {
     store.close().await;
     tracing::info!("ordo stopped");
     Ok(())
-}
-
-/// Human-readable lines by default; JSON lines with `ORDO_LOG_FORMAT=json`. Level by `RUST_LOG`.
-fn init_logging() {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let json =
-        std::env::var("ORDO_LOG_FORMAT").is_ok_and(|format| format.eq_ignore_ascii_case("json"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
-    let _ = if json {
-        builder.json().try_init()
-    } else {
-        builder.try_init()
-    };
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

@@ -4,6 +4,7 @@
     clippy::expect_used,
     clippy::panic,
     clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
     reason = "test code"
 )]
 
@@ -503,4 +504,114 @@ fn serve_takes_its_settings_from_the_file() {
         std::thread::sleep(Duration::from_millis(50));
     }
     assert!(dir.path().join("data/ordo.db").exists());
+}
+
+/// Starts `ordo serve` on SQLite in `data` with extra flags; returns it once it listens.
+fn start_server(data: &std::path::Path, port: u16, extra: &[&str]) -> Server {
+    let server = Server(
+        Command::new(env!("CARGO_BIN_EXE_ordo"))
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .args(extra)
+            .env("ORDO_DATA_DIR", data)
+            .env_remove("DATABASE_URL")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let started = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the server did not start"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    server
+}
+
+/// Sends SIGTERM and waits for a clean exit.
+fn terminate(server: &mut Server) {
+    let pid = server.0.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Some(status) = server.0.try_wait().unwrap() {
+            assert!(status.success(), "{status}");
+            return;
+        }
+        assert!(Instant::now() < deadline, "the server did not exit");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[cfg(feature = "otel")]
+#[test]
+fn with_an_otlp_endpoint_spans_reach_the_collector() {
+    use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+    // A stand-in collector: answers 200 to every POST and hands over its path and body.
+    let collector = TcpListener::bind("127.0.0.1:0").unwrap();
+    let endpoint = format!("http://{}", collector.local_addr().unwrap());
+    let (sent, received) = std::sync::mpsc::channel::<(String, Vec<u8>)>();
+    std::thread::spawn(move || {
+        for stream in collector.incoming() {
+            let mut stream = BufReader::new(stream.unwrap());
+            let mut request_line = String::new();
+            stream.read_line(&mut request_line).unwrap();
+            let mut length = 0;
+            loop {
+                let mut line = String::new();
+                stream.read_line(&mut line).unwrap();
+                if line.trim().is_empty() {
+                    break;
+                }
+                if let Some((name, value)) = line.split_once(':')
+                    && name.eq_ignore_ascii_case("content-length")
+                {
+                    length = value.trim().parse().unwrap();
+                }
+            }
+            let mut body = vec![0; length];
+            stream.read_exact(&mut body).unwrap();
+            let path = request_line.split_whitespace().nth(1).unwrap().to_owned();
+            stream
+                .get_mut()
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+                .unwrap();
+            let _ = sent.send((path, body));
+        }
+    });
+    let data = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut server = start_server(data.path(), port, &["--otlp-endpoint", &endpoint]);
+    assert_eq!(post_order(port), 201);
+    // Shutting down flushes the spans still batched.
+    terminate(&mut server);
+    let (path, body) = received.recv_timeout(Duration::from_secs(10)).unwrap();
+    assert_eq!(path, "/v1/traces");
+    let text = String::from_utf8_lossy(&body);
+    for expected in ["ordo", "request", "place"] {
+        assert!(
+            text.contains(expected),
+            "{expected} is not in the exported spans"
+        );
+    }
+}
+
+#[cfg(not(feature = "otel"))]
+#[test]
+fn an_otlp_endpoint_without_the_otel_feature_is_refused() {
+    let output = ordo(&["serve", "--otlp-endpoint", "http://127.0.0.1:4318"]);
+    assert!(!output.status.success());
+    assert!(
+        stderr(&output).contains("built without the `otel` feature"),
+        "{}",
+        stderr(&output)
+    );
 }

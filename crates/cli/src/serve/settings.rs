@@ -10,6 +10,7 @@ use anyhow::Result;
 use clap::Args;
 
 use crate::storage::StorageArgs;
+use crate::telemetry::LogFormat;
 
 /// Settings of `ordo serve`. Field names are the names in `ordo.toml`.
 #[derive(Debug, Args, serde::Serialize, serde::Deserialize)]
@@ -70,6 +71,15 @@ pub(crate) struct ServeArgs {
     /// Largest request body accepted, in bytes.
     #[arg(long, env = "ORDO_BODY_LIMIT", default_value_t = 256 * 1024)]
     pub(crate) body_limit: usize,
+    /// How log lines are written: `text` for people, `json` for collectors. The level comes
+    /// from `RUST_LOG` (default `info`).
+    #[arg(long, env = "ORDO_LOG_FORMAT", value_enum, ignore_case = true, default_value_t = LogFormat::Text)]
+    pub(crate) log_format: LogFormat,
+    /// OpenTelemetry collector to send traces to over OTLP/HTTP (`http://collector:4318`);
+    /// none by default. Needs ordo built with `--features otel`.
+    #[arg(long, env = "ORDO_OTLP_ENDPOINT")]
+    #[serde(default)]
+    pub(crate) otlp_endpoint: Option<String>,
 }
 
 impl ServeArgs {
