@@ -80,6 +80,7 @@ pub(crate) async fn render(
     metrics::gauge!("ordo_db_pool_connections").set(f64::from(pool.size));
     metrics::gauge!("ordo_db_pool_idle").set(f64::from(pool.idle));
     metrics::gauge!("ordo_db_pool_max").set(f64::from(pool.max));
+    metrics::gauge!("ordo_db_pool_waiting").set(f64::from(pool.waiting));
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         handle.render(),

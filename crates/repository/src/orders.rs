@@ -101,6 +101,8 @@ pub struct PoolStats {
     pub idle: u32,
     /// The most connections the pool may open.
     pub max: u32,
+    /// Callers waiting for a connection now.
+    pub waiting: u32,
 }
 
 /// Where orders are kept. Implemented by [`crate::PgStore`] and [`crate::SqliteStore`].

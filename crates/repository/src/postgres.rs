@@ -44,6 +44,8 @@ impl Default for PgOptions {
 #[derive(Debug, Clone)]
 pub struct PgStore {
     pool: PgPool,
+    /// Callers waiting for a connection, for metrics.
+    waiting: crate::sql::Waiting,
 }
 
 /// The order's columns and its items as arrays, in one row: one round trip per order.
@@ -160,7 +162,10 @@ impl PgStore {
             .acquire_timeout(options.acquire_timeout)
             .connect_with(connect)
             .await?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            waiting: crate::sql::Waiting::default(),
+        })
     }
 
     /// Applies the migrations in `migrations/postgres` that have not run yet, and names them
@@ -183,6 +188,12 @@ impl PgStore {
     /// Closes the pool, waiting for connections in use to be returned.
     pub async fn close(&self) {
         self.pool.close().await;
+    }
+
+    /// A connection from the pool; the wait for it is counted in [`crate::PoolStats::waiting`].
+    async fn conn(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Postgres>, RepoError> {
+        let _waiting = self.waiting.enter();
+        Ok(self.pool.acquire().await?)
     }
 }
 
@@ -317,7 +328,7 @@ impl OrderRepository for PgStore {
     #[tracing::instrument(skip_all, err)]
     async fn next_order_sequence(&self) -> Result<u64, RepoError> {
         let value: i64 = sqlx::query_scalar("SELECT nextval('order_number_seq')")
-            .fetch_one(&self.pool)
+            .fetch_one(&mut *self.conn().await?)
             .await?;
         u64::try_from(value).map_err(RepoError::other)
     }
@@ -386,7 +397,7 @@ impl OrderRepository for PgStore {
                 .bind(&claim.scope.key)
                 .bind(claim.token);
         }
-        let inserted = query.execute(&self.pool).await?;
+        let inserted = query.execute(&mut *self.conn().await?).await?;
         // Items are never empty, so no row means the claim was not held.
         if inserted.rows_affected() == 0 {
             Err(RepoError::ClaimLost)
@@ -399,7 +410,7 @@ impl OrderRepository for PgStore {
     async fn get(&self, id: OrderId) -> Result<Order, RepoError> {
         let row = sqlx::query(GET_ORDER)
             .bind(id.as_uuid())
-            .fetch_one(&self.pool)
+            .fetch_one(&mut *self.conn().await?)
             .await?;
         order_from_row(&row)
     }
@@ -407,7 +418,7 @@ impl OrderRepository for PgStore {
     #[tracing::instrument(skip_all, fields(customer_id = %query.customer_id), err)]
     async fn list(&self, query: &ListQuery) -> Result<Page, RepoError> {
         let rows = bind_list(sqlx::query(list_orders!()), query)
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *self.conn().await?)
             .await?;
         let mut orders = rows
             .iter()
@@ -419,7 +430,9 @@ impl OrderRepository for PgStore {
     #[tracing::instrument(skip_all, fields(order_id = %order.id()), err)]
     async fn update(&self, order: &Order, expected: Version) -> Result<(), RepoError> {
         check_next_version(order, expected)?;
-        let done = update_order(order, expected)?.execute(&self.pool).await?;
+        let done = update_order(order, expected)?
+            .execute(&mut *self.conn().await?)
+            .await?;
         if done.rows_affected() == 1 {
             Ok(())
         } else {
@@ -440,7 +453,7 @@ impl OrderRepository for PgStore {
         .bind(attempt.outcome.as_str())
         .bind(attempt.reference.clone())
         .bind(attempt.at)
-        .execute(&self.pool)
+        .execute(&mut *self.conn().await?)
         .await?;
         Ok(())
     }
@@ -453,10 +466,12 @@ impl OrderRepository for PgStore {
         refund: &Refund,
     ) -> Result<(), RepoError> {
         check_next_version(order, expected)?;
-        let mut tx = self.pool.begin().await?;
+        let mut conn = self.conn().await?;
+        let mut tx = sqlx::Connection::begin(&mut *conn).await?;
         let done = update_order(order, expected)?.execute(&mut *tx).await?;
         if done.rows_affected() != 1 {
             drop(tx);
+            drop(conn);
             return Err(self.why_missed(order.id()).await);
         }
         sqlx::query(
@@ -483,7 +498,8 @@ impl OrderRepository for PgStore {
         order: Option<(&'a Order, Version)>,
         at: DateTime<Utc>,
     ) -> Result<(), RepoError> {
-        let mut tx = self.pool.begin().await?;
+        let mut conn = self.conn().await?;
+        let mut tx = sqlx::Connection::begin(&mut *conn).await?;
         let marked = sqlx::query(
             "UPDATE refunds SET status = $2, updated_at = $3 WHERE id = $1 AND status = 'pending'",
         )
@@ -500,6 +516,7 @@ impl OrderRepository for PgStore {
             let done = update_order(order, expected)?.execute(&mut *tx).await?;
             if done.rows_affected() != 1 {
                 drop(tx);
+                drop(conn);
                 return Err(self.why_missed(order.id()).await);
             }
         }
@@ -513,7 +530,7 @@ impl OrderRepository for PgStore {
              WHERE status = 'pending' ORDER BY created_at LIMIT $1",
         )
         .bind(i64::from(limit))
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *self.conn().await?)
         .await?;
         rows.iter().map(refund_from_row).collect()
     }
@@ -524,7 +541,7 @@ impl OrderRepository for PgStore {
              ORDER BY updated_at LIMIT $1",
         )
         .bind(i64::from(limit))
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *self.conn().await?)
         .await?;
         ids.into_iter()
             .map(|id| OrderId::from_uuid(id).map_err(RepoError::other))
@@ -536,6 +553,7 @@ impl OrderRepository for PgStore {
             size: self.pool.size(),
             idle: u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX),
             max: self.pool.options().get_max_connections(),
+            waiting: self.waiting.count(),
         }
     }
 
@@ -546,7 +564,7 @@ impl OrderRepository for PgStore {
             .max();
         let applied: Option<i64> =
             sqlx::query_scalar("SELECT max(version) FROM _sqlx_migrations WHERE success")
-                .fetch_one(&self.pool)
+                .fetch_one(&mut *self.conn().await?)
                 .await?;
         if applied < latest {
             return Err(RepoError::other(
@@ -568,7 +586,7 @@ impl OrderRepository for PgStore {
             .bind(id.as_uuid())
             .bind(at)
             .bind(expected)
-            .execute(&self.pool)
+            .execute(&mut *self.conn().await?)
             .await?;
         if done.rows_affected() == 1 {
             Ok(())
@@ -580,9 +598,13 @@ impl OrderRepository for PgStore {
 
 impl PgStore {
     async fn why_missed(&self, id: OrderId) -> RepoError {
+        let mut conn = match self.conn().await {
+            Ok(conn) => conn,
+            Err(error) => return error,
+        };
         let current: Result<Option<i32>, sqlx::Error> = sqlx::query_scalar(CURRENT_VERSION)
             .bind(id.as_uuid())
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *conn)
             .await;
         match current {
             Ok(version) => missed_write(version.map(i64::from)),
@@ -597,7 +619,9 @@ impl PgStore {
     #[cfg(feature = "test-util")]
     pub async fn explain_list(&self, query: &ListQuery) -> Result<String, RepoError> {
         let explain = sqlx::query_scalar(concat!("EXPLAIN ", list_orders!()));
-        let lines: Vec<String> = bind_list(explain, query).fetch_all(&self.pool).await?;
+        let lines: Vec<String> = bind_list(explain, query)
+            .fetch_all(&mut *self.conn().await?)
+            .await?;
         Ok(lines.join("\n"))
     }
 }
@@ -623,7 +647,7 @@ impl KeyRows for PgStore {
         .bind(request.lease_until)
         .bind(request.now)
         .bind(request.expires_at)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *self.conn().await?)
         .await?;
         Ok(row.is_some())
     }
@@ -635,7 +659,7 @@ impl KeyRows for PgStore {
         )
         .bind(&scope.caller)
         .bind(&scope.key)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *self.conn().await?)
         .await?;
         let Some(row) = row else { return Ok(None) };
         let status: Option<i16> = row.try_get("response_status")?;
@@ -670,7 +694,7 @@ impl KeyRows for PgStore {
         .bind(request.token)
         .bind(request.lease_until)
         .bind(old)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *self.conn().await?)
         .await?;
         Ok(row.map(|(order_id,)| order_id))
     }
@@ -696,7 +720,7 @@ impl IdempotencyStore for PgStore {
         .bind(i16::try_from(response.status).map_err(RepoError::other)?)
         .bind(headers_to_text(&response.headers)?)
         .bind(&response.body)
-        .execute(&self.pool)
+        .execute(&mut *self.conn().await?)
         .await?;
         if done.rows_affected() == 1 {
             Ok(())
@@ -715,7 +739,7 @@ impl IdempotencyStore for PgStore {
         .bind(&claim.scope.caller)
         .bind(&claim.scope.key)
         .bind(claim.token)
-        .execute(&self.pool)
+        .execute(&mut *self.conn().await?)
         .await?;
         sqlx::query(
             "UPDATE idempotency_keys SET locked_until = $4
@@ -725,7 +749,7 @@ impl IdempotencyStore for PgStore {
         .bind(&claim.scope.key)
         .bind(claim.token)
         .bind(now)
-        .execute(&self.pool)
+        .execute(&mut *self.conn().await?)
         .await?;
         Ok(())
     }
@@ -734,7 +758,7 @@ impl IdempotencyStore for PgStore {
     async fn purge_expired(&self, now: DateTime<Utc>) -> Result<u64, RepoError> {
         let done = sqlx::query("DELETE FROM idempotency_keys WHERE expires_at <= $1")
             .bind(now)
-            .execute(&self.pool)
+            .execute(&mut *self.conn().await?)
             .await?;
         Ok(done.rows_affected())
     }
@@ -764,7 +788,7 @@ impl GatewayLedger for PgStore {
         })
         .bind(&entry.reference)
         .bind(entry.at)
-        .execute(&self.pool)
+        .execute(&mut *self.conn().await?)
         .await?;
         self.find(&entry.key).await?.ok_or(RepoError::NotFound)
     }
@@ -772,7 +796,7 @@ impl GatewayLedger for PgStore {
     async fn find(&self, key: &str) -> Result<Option<LedgerEntry>, RepoError> {
         let row = sqlx::query(LEDGER_COLUMNS)
             .bind(key)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *self.conn().await?)
             .await?;
         row.map(|row| {
             ledger_entry(

@@ -349,3 +349,29 @@ pub(crate) fn headers_to_text(headers: &[(String, String)]) -> Result<String, Re
 pub(crate) fn headers_from_text(text: &str) -> Result<Vec<(String, String)>, RepoError> {
     serde_json::from_str(text).map_err(|_| corrupt("stored response headers"))
 }
+
+/// Counts the callers waiting for a pool connection (sqlx does not say).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Waiting(std::sync::Arc<std::sync::atomic::AtomicU32>);
+
+impl Waiting {
+    /// Counts one waiter until the guard is dropped (when the wait ends, however it ends).
+    pub(crate) fn enter(&self) -> WaitingGuard<'_> {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        WaitingGuard(&self.0)
+    }
+
+    /// Callers waiting now.
+    pub(crate) fn count(&self) -> u32 {
+        self.0.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+/// One waiter, counted while it lives.
+pub(crate) struct WaitingGuard<'a>(&'a std::sync::atomic::AtomicU32);
+
+impl Drop for WaitingGuard<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}

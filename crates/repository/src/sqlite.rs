@@ -57,6 +57,8 @@ impl Default for SqliteOptions {
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// Callers waiting for a connection, for metrics.
+    waiting: crate::sql::Waiting,
 }
 
 const GET_ORDER: &str = "
@@ -121,7 +123,10 @@ impl SqliteStore {
             .acquire_timeout(options.busy_timeout)
             .connect_with(connect)
             .await?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            waiting: crate::sql::Waiting::default(),
+        })
     }
 
     /// Applies the migrations in `migrations/sqlite` that have not run yet, and names them
@@ -145,10 +150,20 @@ impl SqliteStore {
         self.pool.close().await;
     }
 
+    /// A connection from the pool; the wait for it is counted in [`crate::PoolStats::waiting`].
+    async fn conn(&self) -> Result<sqlx::pool::PoolConnection<Sqlite>, RepoError> {
+        let _waiting = self.waiting.enter();
+        Ok(self.pool.acquire().await?)
+    }
+
     async fn why_missed(&self, id: OrderId) -> RepoError {
+        let mut conn = match self.conn().await {
+            Ok(conn) => conn,
+            Err(error) => return error,
+        };
         let current: Result<Option<i64>, sqlx::Error> = sqlx::query_scalar(CURRENT_VERSION)
             .bind(id.as_uuid())
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *conn)
             .await;
         match current {
             Ok(version) => missed_write(version),
@@ -170,7 +185,7 @@ impl SqliteStore {
             separated.push_bind(*id);
         }
         query.push(") ORDER BY order_id, position");
-        let rows = query.build().fetch_all(&self.pool).await?;
+        let rows = query.build().fetch_all(&mut *self.conn().await?).await?;
         rows.iter()
             .map(|row| {
                 let item = ItemRow {
@@ -290,7 +305,7 @@ impl OrderRepository for SqliteStore {
     #[tracing::instrument(skip_all, err)]
     async fn next_order_sequence(&self) -> Result<u64, RepoError> {
         let value: i64 = sqlx::query_scalar(NEXT_SEQUENCE)
-            .fetch_one(&self.pool)
+            .fetch_one(&mut *self.conn().await?)
             .await?;
         u64::try_from(value).map_err(RepoError::other)
     }
@@ -299,7 +314,8 @@ impl OrderRepository for SqliteStore {
     async fn insert<'a>(&self, order: &Order, claim: Option<&'a Claim>) -> Result<(), RepoError> {
         let pricing = order.pricing();
         let (discount_kind, discount_value) = discount_columns(pricing.discount_rule);
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut conn = self.conn().await?;
+        let mut tx = sqlx::Connection::begin_with(&mut *conn, "BEGIN IMMEDIATE").await?;
         if let Some(claim) = claim {
             let linked = sqlx::query(
                 "UPDATE idempotency_keys SET order_id = ?4
@@ -372,7 +388,7 @@ impl OrderRepository for SqliteStore {
     async fn get(&self, id: OrderId) -> Result<Order, RepoError> {
         let row = sqlx::query(GET_ORDER)
             .bind(id.as_uuid())
-            .fetch_one(&self.pool)
+            .fetch_one(&mut *self.conn().await?)
             .await?;
         let mut orders = self.with_items(vec![row]).await?;
         orders.pop().ok_or(RepoError::NotFound)
@@ -389,7 +405,7 @@ impl OrderRepository for SqliteStore {
             .bind(after_time.timestamp_micros())
             .bind(query.status.map(OrderStatus::as_str))
             .bind(i64::from(limit).saturating_add(1))
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *self.conn().await?)
             .await?;
         let mut orders = self.with_items(rows).await?;
         Ok(page(&mut orders, limit))
@@ -398,7 +414,9 @@ impl OrderRepository for SqliteStore {
     #[tracing::instrument(skip_all, fields(order_id = %order.id()), err)]
     async fn update(&self, order: &Order, expected: Version) -> Result<(), RepoError> {
         check_next_version(order, expected)?;
-        let done = update_order(order, expected).execute(&self.pool).await?;
+        let done = update_order(order, expected)
+            .execute(&mut *self.conn().await?)
+            .await?;
         if done.rows_affected() == 1 {
             Ok(())
         } else {
@@ -419,7 +437,7 @@ impl OrderRepository for SqliteStore {
         .bind(attempt.outcome.as_str())
         .bind(attempt.reference.clone())
         .bind(attempt.at.timestamp_micros())
-        .execute(&self.pool)
+        .execute(&mut *self.conn().await?)
         .await?;
         Ok(())
     }
@@ -432,10 +450,12 @@ impl OrderRepository for SqliteStore {
         refund: &Refund,
     ) -> Result<(), RepoError> {
         check_next_version(order, expected)?;
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut conn = self.conn().await?;
+        let mut tx = sqlx::Connection::begin_with(&mut *conn, "BEGIN IMMEDIATE").await?;
         let done = update_order(order, expected).execute(&mut *tx).await?;
         if done.rows_affected() != 1 {
             drop(tx);
+            drop(conn);
             return Err(self.why_missed(order.id()).await);
         }
         sqlx::query(
@@ -462,7 +482,8 @@ impl OrderRepository for SqliteStore {
         order: Option<(&'a Order, Version)>,
         at: DateTime<Utc>,
     ) -> Result<(), RepoError> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let mut conn = self.conn().await?;
+        let mut tx = sqlx::Connection::begin_with(&mut *conn, "BEGIN IMMEDIATE").await?;
         let marked = sqlx::query(
             "UPDATE refunds SET status = ?2, updated_at = ?3 WHERE id = ?1 AND status = 'pending'",
         )
@@ -479,6 +500,7 @@ impl OrderRepository for SqliteStore {
             let done = update_order(order, expected).execute(&mut *tx).await?;
             if done.rows_affected() != 1 {
                 drop(tx);
+                drop(conn);
                 return Err(self.why_missed(order.id()).await);
             }
         }
@@ -492,7 +514,7 @@ impl OrderRepository for SqliteStore {
              WHERE status = 'pending' ORDER BY created_at LIMIT ?1",
         )
         .bind(i64::from(limit))
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *self.conn().await?)
         .await?;
         rows.iter().map(refund_from_row).collect()
     }
@@ -503,7 +525,7 @@ impl OrderRepository for SqliteStore {
              ORDER BY updated_at LIMIT ?1",
         )
         .bind(i64::from(limit))
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *self.conn().await?)
         .await?;
         ids.into_iter()
             .map(|id| OrderId::from_uuid(id).map_err(RepoError::other))
@@ -515,6 +537,7 @@ impl OrderRepository for SqliteStore {
             size: self.pool.size(),
             idle: u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX),
             max: self.pool.options().get_max_connections(),
+            waiting: self.waiting.count(),
         }
     }
 
@@ -525,7 +548,7 @@ impl OrderRepository for SqliteStore {
             .max();
         let applied: Option<i64> =
             sqlx::query_scalar("SELECT max(version) FROM _sqlx_migrations WHERE success")
-                .fetch_one(&self.pool)
+                .fetch_one(&mut *self.conn().await?)
                 .await?;
         if applied < latest {
             return Err(RepoError::other(
@@ -546,7 +569,7 @@ impl OrderRepository for SqliteStore {
             .bind(id.as_uuid())
             .bind(at.timestamp_micros())
             .bind(expected.map(version_column))
-            .execute(&self.pool)
+            .execute(&mut *self.conn().await?)
             .await?;
         if done.rows_affected() == 1 {
             Ok(())
@@ -577,7 +600,7 @@ impl KeyRows for SqliteStore {
         .bind(request.lease_until.timestamp_micros())
         .bind(request.now.timestamp_micros())
         .bind(request.expires_at.timestamp_micros())
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *self.conn().await?)
         .await?;
         Ok(row.is_some())
     }
@@ -589,7 +612,7 @@ impl KeyRows for SqliteStore {
         )
         .bind(&scope.caller)
         .bind(&scope.key)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *self.conn().await?)
         .await?;
         let Some(row) = row else { return Ok(None) };
         let status: Option<i64> = row.try_get("response_status")?;
@@ -624,7 +647,7 @@ impl KeyRows for SqliteStore {
         .bind(request.token)
         .bind(request.lease_until.timestamp_micros())
         .bind(old)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *self.conn().await?)
         .await?;
         Ok(row.map(|(order_id,)| order_id))
     }
@@ -650,7 +673,7 @@ impl IdempotencyStore for SqliteStore {
         .bind(i64::from(response.status))
         .bind(headers_to_text(&response.headers)?)
         .bind(&response.body)
-        .execute(&self.pool)
+        .execute(&mut *self.conn().await?)
         .await?;
         if done.rows_affected() == 1 {
             Ok(())
@@ -669,7 +692,7 @@ impl IdempotencyStore for SqliteStore {
         .bind(&claim.scope.caller)
         .bind(&claim.scope.key)
         .bind(claim.token)
-        .execute(&self.pool)
+        .execute(&mut *self.conn().await?)
         .await?;
         sqlx::query(
             "UPDATE idempotency_keys SET locked_until = ?4
@@ -679,7 +702,7 @@ impl IdempotencyStore for SqliteStore {
         .bind(&claim.scope.key)
         .bind(claim.token)
         .bind(now.timestamp_micros())
-        .execute(&self.pool)
+        .execute(&mut *self.conn().await?)
         .await?;
         Ok(())
     }
@@ -688,7 +711,7 @@ impl IdempotencyStore for SqliteStore {
     async fn purge_expired(&self, now: DateTime<Utc>) -> Result<u64, RepoError> {
         let done = sqlx::query("DELETE FROM idempotency_keys WHERE expires_at <= ?1")
             .bind(now.timestamp_micros())
-            .execute(&self.pool)
+            .execute(&mut *self.conn().await?)
             .await?;
         Ok(done.rows_affected())
     }
@@ -714,7 +737,7 @@ impl GatewayLedger for SqliteStore {
         })
         .bind(&entry.reference)
         .bind(entry.at.timestamp_micros())
-        .execute(&self.pool)
+        .execute(&mut *self.conn().await?)
         .await?;
         self.find(&entry.key).await?.ok_or(RepoError::NotFound)
     }
@@ -725,7 +748,7 @@ impl GatewayLedger for SqliteStore {
              FROM simulated_gateway_ledger WHERE idempotency_key = ?1",
         )
         .bind(key)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&mut *self.conn().await?)
         .await?;
         row.map(|row| {
             ledger_entry(

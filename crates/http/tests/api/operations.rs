@@ -135,6 +135,8 @@ async fn metrics_count_requests_by_route_template_and_leave_probes_out() {
         "ordo_idempotent_replays_total",
         "ordo_db_pool_connections",
         "ordo_db_pool_idle",
+        "ordo_db_pool_waiting",
+        "ordo_db_pool_max",
         "ordo_build_info",
     ] {
         assert!(text.contains(expected), "missing {expected} in:\n{text}");

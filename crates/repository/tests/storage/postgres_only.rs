@@ -2,8 +2,9 @@
 //! statement count is `tests/statement_count.rs`, alone in its process.)
 
 use ordo_repository::ListQuery;
+use ordo_repository::OrderRepository as _;
 use ordo_repository::testing::TestPostgres;
-use sqlx::Executor as _;
+use sqlx::{Connection as _, Executor as _};
 
 use crate::fixtures::customer;
 
@@ -45,4 +46,55 @@ async fn the_list_query_uses_the_index_on_a_hundred_thousand_orders() {
         !plan.contains("Seq Scan on orders"),
         "no sequential scan of orders:\n{plan}"
     );
+}
+
+/// Callers waiting for a connection are counted while they wait, and only then.
+#[tokio::test]
+async fn callers_waiting_for_a_connection_are_counted() {
+    let database = TestPostgres::create()
+        .await
+        .unwrap();
+    let options = ordo_repository::PgOptions {
+        max_connections: 1,
+        ..ordo_repository::PgOptions::default()
+    };
+    let store = ordo_repository::PgStore::connect(database.url(), &options)
+        .await
+        .unwrap();
+    store.migrate().await.unwrap();
+    assert_eq!(store.pool_stats().waiting, 0);
+    // Another session locks the table: the first read takes the pool's one connection and
+    // blocks on the lock; the other two wait for the connection.
+    let mut locker = sqlx::PgConnection::connect(database.url()).await.unwrap();
+    locker
+        .execute("BEGIN; LOCK TABLE orders IN ACCESS EXCLUSIVE MODE")
+        .await
+        .unwrap();
+    let reads: Vec<_> = (0..3)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                store
+                    .get(ordo_domain::OrderId::from_parts(1, &[1; 10]))
+                    .await
+            })
+        })
+        .collect();
+    let started = std::time::Instant::now();
+    while store.pool_stats().waiting != 2 {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(5),
+            "{:?}",
+            store.pool_stats()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    locker.execute("ROLLBACK").await.unwrap();
+    for read in reads {
+        assert!(matches!(
+            read.await.unwrap(),
+            Err(ordo_repository::RepoError::NotFound)
+        ));
+    }
+    assert_eq!(store.pool_stats().waiting, 0);
 }
