@@ -15,7 +15,7 @@ use std::fmt::Write as _;
 use std::io::{Read as _, Write as _};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -66,6 +66,7 @@ struct Figures {
 
 pub(crate) fn run(sh: &Shell, load: Load) -> Result<()> {
     let binary = build(sh, load.release)?;
+    mint_token(&binary)?;
     let database = postgres::ensure(sh)?;
     let work = sh.current_dir().join("target").join("reliability");
     std::fs::create_dir_all(&work)?;
@@ -155,7 +156,8 @@ impl Server {
             // A short lease, so retries after a crash go through quickly.
             .args(["--idempotency-lease-seconds", "2"])
             .env_remove("DATABASE_URL")
-            .stdout(Stdio::null())
+            .env("ORDO_JWT_SECRET", JWT_SECRET)
+            .stdout(log.try_clone()?)
             .stderr(log)
             .spawn()
             .context("cannot start ordo serve")?;
@@ -475,6 +477,38 @@ fn parse_cents(text: &str) -> Option<i64> {
 
 const CUSTOMERS: usize = 20;
 
+/// The signing secret the servers under test verify tokens with.
+const JWT_SECRET: &str = "reliability-run-secret-of-at-least-32-bytes";
+
+/// The bearer token every request of the run carries (an admin's, minted by `ordo token`).
+static BEARER: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// Mints the run's token with the binary under test.
+fn mint_token(binary: &Path) -> Result<()> {
+    let output = Command::new(binary)
+        .args([
+            "token",
+            "--role",
+            "admin",
+            "--subject",
+            "reliability",
+            "--ttl",
+            "1d",
+        ])
+        .env("ORDO_JWT_SECRET", JWT_SECRET)
+        .output()
+        .context("cannot run ordo token")?;
+    if !output.status.success() {
+        bail!(
+            "ordo token failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let token = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+    let _ = BEARER.set(token);
+    Ok(())
+}
+
 fn customer_id(n: usize) -> String {
     format!("0193a1a0-0000-7000-8000-{:012x}", 0xc000 + n)
 }
@@ -519,6 +553,9 @@ pub(crate) fn http(
     }
     for (name, value) in headers {
         let _ = write!(request, "{name}: {value}\r\n");
+    }
+    if let Some(token) = BEARER.get() {
+        let _ = write!(request, "Authorization: Bearer {token}\r\n");
     }
     request.push_str("\r\n");
     request.push_str(body);

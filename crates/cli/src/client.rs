@@ -22,6 +22,9 @@ pub(crate) struct ClientArgs {
         global = true
     )]
     server: String,
+    /// Bearer token to send (mint one with `ordo token`).
+    #[arg(long, env = "ORDO_TOKEN", hide_env_values = true, global = true)]
+    token: Option<String>,
     /// Print the server's JSON instead of a table.
     #[arg(long, global = true)]
     json: bool,
@@ -187,7 +190,11 @@ async fn send(
     build: impl FnOnce(reqwest::RequestBuilder) -> reqwest::RequestBuilder,
 ) -> Result<Response> {
     let url = format!("{}{path}", client.server.trim_end_matches('/'));
-    let response = build(http.request(method, &url))
+    let mut request = http.request(method, &url);
+    if let Some(token) = &client.token {
+        request = request.bearer_auth(token);
+    }
+    let response = build(request)
         .send()
         .await
         .with_context(|| format!("cannot reach the ordo server at {}", client.server))?;

@@ -1,6 +1,7 @@
 //! The `ordo` command line: run the server, migrate its database, and work with orders on a
 //! running server.
 
+mod auth;
 mod client;
 mod config;
 mod serve;
@@ -33,6 +34,9 @@ enum Command {
     Config(serve::ServeArgs),
     /// Apply pending database migrations and report what was applied.
     Migrate(storage::StorageArgs),
+    /// Mint a bearer token with the configured secret (or the one `ordo serve` generated in
+    /// the data directory), for development and operations. Prints only the token.
+    Token(auth::TokenArgs),
     /// Work with orders on a running server.
     #[command(subcommand)]
     Orders(client::OrdersCommand),
@@ -76,6 +80,7 @@ fn main() -> ExitCode {
             Command::Migrate(args) => {
                 storage::migrate(&settings(&args, &matches, &file)?.settings).await
             }
+            Command::Token(args) => auth::mint(&settings(&args, &matches, &file)?.settings),
             Command::Orders(command) => client::run(command).await,
             Command::Payments(PaymentsCommand::Reconcile(args)) => {
                 reconcile(&settings(&args, &matches, &file)?.settings).await

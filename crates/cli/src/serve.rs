@@ -23,6 +23,7 @@ use settings::{Capture, Gateway};
 pub(crate) async fn run(args: ServeArgs) -> Result<()> {
     args.validate()?;
     let _telemetry = crate::telemetry::init(args.log_format, args.otlp_endpoint.as_deref())?;
+    let authentication = crate::auth::authentication(&args.auth, &args.storage)?;
     let store = Store::open(&args.storage).await?;
     let applied = store.migrate().await?;
     for migration in &applied {
@@ -41,7 +42,10 @@ pub(crate) async fn run(args: ServeArgs) -> Result<()> {
     let purge = tokio::spawn(purge_expired_keys(service.clone()));
     let reconcile = tokio::spawn(reconcile_payments(service.clone()));
     let draining = Draining::default();
-    let app = ordo_http::app(service, http_config(&args, draining.clone())?);
+    let app = ordo_http::app(
+        service,
+        http_config(&args, draining.clone(), authentication)?,
+    );
     let listener = tokio::net::TcpListener::bind(args.listen).await.map_err(|error| {
         if error.kind() == std::io::ErrorKind::AddrInUse {
             anyhow::anyhow!("{} is already in use: stop what holds it or pick another address with --listen", args.listen)
@@ -178,7 +182,11 @@ fn service_config(args: &ServeArgs) -> ServiceConfig {
 }
 
 /// The HTTP layer's settings from the command line; installs the metrics recorder.
-fn http_config(args: &ServeArgs, draining: Draining) -> Result<HttpConfig> {
+fn http_config(
+    args: &ServeArgs,
+    draining: Draining,
+    authentication: ordo_http::Authentication,
+) -> Result<HttpConfig> {
     let cors_origins = args
         .cors_origins
         .iter()
@@ -202,5 +210,7 @@ fn http_config(args: &ServeArgs, draining: Draining) -> Result<HttpConfig> {
             burst: NonZeroU32::new(args.rate_limit_burst).unwrap_or(per_second),
         }),
         cors_origins,
+        authentication,
+        protect_metrics: args.auth.metrics_access == crate::auth::MetricsAccess::Token,
     })
 }

@@ -56,10 +56,10 @@ impl Store {
                     })?;
                 Ok(Self::Postgres(store))
             }
-            Some(url) => bail!(
-                "unsupported database URL {}: expected postgres://…, or no URL for the embedded SQLite",
-                redact(url)
-            ),
+            Some(url) => {
+                check_url(url)?;
+                bail!("unsupported database URL {}", redact(url))
+            }
             None => {
                 std::fs::create_dir_all(&args.data_dir).with_context(|| {
                     format!(
@@ -151,6 +151,20 @@ pub(crate) async fn migrate(args: &StorageArgs) -> Result<()> {
     }
     store.close().await;
     Ok(())
+}
+
+/// Only PostgreSQL URLs name a server ordo can use.
+///
+/// # Errors
+/// One line naming the setting, without the password.
+pub(crate) fn check_url(url: &str) -> Result<()> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return Ok(());
+    }
+    bail!(
+        "invalid configuration: `database_url`: unsupported database URL {}: expected postgres://…, or no URL for the embedded SQLite",
+        redact(url)
+    )
 }
 
 /// The error and its causes on one line.

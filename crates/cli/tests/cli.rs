@@ -93,6 +93,8 @@ fn bad_settings_fail_with_one_clear_line() {
         (
             &[
                 "serve",
+                "--auth",
+                "disabled",
                 "--database-url",
                 "postgres://nobody:secret@127.0.0.1:1/none",
             ],
@@ -164,10 +166,34 @@ fn the_client_commands_drive_a_running_server() {
             "items":[{"product_id":"0193a1a0-0000-7000-8000-0000000000aa","quantity":2,"unit_price":"10.00"}]}"#,
     )
     .unwrap();
+    // Authentication is on by default: the server generated a secret in the data directory,
+    // and `ordo token` mints with it.
+    let minted = ordo(&[
+        "token",
+        "--role",
+        "admin",
+        "--data-dir",
+        data.path().to_str().unwrap(),
+    ]);
+    assert!(minted.status.success(), "{}", stderr(&minted));
+    let token = stdout(&minted).trim().to_owned();
+    let unauthenticated = ordo(&[
+        "orders",
+        "list",
+        "--customer",
+        "0193a1a0-0000-7000-8000-000000000001",
+        "--server",
+        &url,
+    ]);
+    assert!(
+        stderr(&unauthenticated).contains("401"),
+        "{}",
+        stderr(&unauthenticated)
+    );
     let client = |args: &[&str]| {
         let mut all = vec!["orders"];
         all.extend_from_slice(args);
-        all.extend_from_slice(&["--server", &url]);
+        all.extend_from_slice(&["--server", &url, "--token", &token]);
         ordo(&all)
     };
 
@@ -245,6 +271,8 @@ fn sigterm_lets_requests_in_flight_finish_then_exits_cleanly() {
                 "serve",
                 "--listen",
                 &format!("127.0.0.1:{port}"),
+                "--auth",
+                "disabled",
                 "--gateway-latency-ms",
                 "3000",
             ])
@@ -589,7 +617,11 @@ fn with_an_otlp_endpoint_spans_reach_the_collector() {
     });
     let data = tempfile::tempdir().unwrap();
     let port = free_port();
-    let mut server = start_server(data.path(), port, &["--otlp-endpoint", &endpoint]);
+    let mut server = start_server(
+        data.path(),
+        port,
+        &["--auth", "disabled", "--otlp-endpoint", &endpoint],
+    );
     assert_eq!(post_order(port), 201);
     // Shutting down flushes the spans still batched.
     terminate(&mut server);
@@ -614,4 +646,159 @@ fn an_otlp_endpoint_without_the_otel_feature_is_refused() {
         "{}",
         stderr(&output)
     );
+}
+
+#[test]
+fn serving_postgres_without_a_key_or_an_explicit_opt_out_is_refused() {
+    let output = ordo(&[
+        "serve",
+        "--database-url",
+        "postgres://postgres@127.0.0.1:5432/postgres",
+    ]);
+    assert!(!output.status.success());
+    let message = stderr(&output);
+    assert!(
+        message.contains("authentication is required but no key is set"),
+        "{message}"
+    );
+    assert_eq!(message.trim_end().lines().count(), 1, "{message}");
+}
+
+#[test]
+fn the_embedded_default_generates_a_private_secret_once_and_says_how_to_mint_a_token() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let data = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let logs = data.path().join("serve.log");
+    let mut server = Server(
+        Command::new(env!("CARGO_BIN_EXE_ordo"))
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .env("ORDO_DATA_DIR", data.path())
+            .env_remove("DATABASE_URL")
+            .env("NO_COLOR", "1")
+            .stdout(std::fs::File::create(&logs).unwrap())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let started = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the server did not start"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let secret_file = data.path().join("jwt-secret");
+    let mode = std::fs::metadata(&secret_file)
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(
+        mode & 0o777,
+        0o600,
+        "the secret is readable by its owner only"
+    );
+    let secret = std::fs::read_to_string(&secret_file).unwrap();
+    assert_eq!(secret.len(), 64, "32 random bytes, hex");
+    terminate(&mut server);
+    let log = std::fs::read_to_string(&logs).unwrap();
+    assert!(log.contains("ordo token --role admin"), "{log}");
+    assert!(!log.contains(&secret), "the secret is never logged");
+    // A second start keeps the same secret, so tokens stay valid across restarts.
+    let mut again = start_server(data.path(), port, &[]);
+    terminate(&mut again);
+    assert_eq!(std::fs::read_to_string(&secret_file).unwrap(), secret);
+
+    let customer = ordo(&[
+        "token",
+        "--role",
+        "customer",
+        "--data-dir",
+        data.path().to_str().unwrap(),
+    ]);
+    assert!(!customer.status.success());
+    assert!(
+        stderr(&customer).contains("--customer"),
+        "{}",
+        stderr(&customer)
+    );
+    let elsewhere = tempfile::tempdir().unwrap();
+    let missing = ordo(&[
+        "token",
+        "--role",
+        "admin",
+        "--data-dir",
+        elsewhere.path().to_str().unwrap(),
+    ]);
+    assert!(
+        stderr(&missing).contains("no signing secret"),
+        "{}",
+        stderr(&missing)
+    );
+}
+
+#[test]
+fn secrets_and_tokens_never_reach_the_logs() {
+    let secret = "a-configured-hs256-secret-that-must-stay-hidden";
+    let data = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let logs = data.path().join("serve.log");
+    let mut server = Server(
+        Command::new(env!("CARGO_BIN_EXE_ordo"))
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .env("ORDO_DATA_DIR", data.path())
+            .env("ORDO_JWT_SECRET", secret)
+            .env("RUST_LOG", "trace")
+            .env("ORDO_LOG_FORMAT", "json")
+            .env_remove("DATABASE_URL")
+            .stdout(std::fs::File::create(&logs).unwrap())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let started = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the server did not start"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let minted = Command::new(env!("CARGO_BIN_EXE_ordo"))
+        .args([
+            "token",
+            "--role",
+            "customer",
+            "--customer",
+            "0193a1a0-0000-7000-8000-000000000001",
+        ])
+        .env("ORDO_JWT_SECRET", secret)
+        .output()
+        .unwrap();
+    let token = stdout(&minted).trim().to_owned();
+    assert!(token.len() > 40, "{}", stderr(&minted));
+    let url = format!("http://127.0.0.1:{port}");
+    let list = |token: &str| {
+        ordo(&[
+            "orders",
+            "list",
+            "--customer",
+            "0193a1a0-0000-7000-8000-000000000001",
+            "--server",
+            &url,
+            "--token",
+            token,
+        ])
+    };
+    assert!(list(&token).status.success());
+    let forged = format!("{token}x");
+    assert!(stderr(&list(&forged)).contains("401"));
+    terminate(&mut server);
+    let log = std::fs::read_to_string(&logs).unwrap();
+    assert!(log.lines().count() > 5, "{log}");
+    let signature = token.rsplit('.').next().unwrap();
+    for hidden in [secret, token.as_str(), signature] {
+        assert!(!log.contains(hidden), "{hidden} is in the logs");
+    }
 }

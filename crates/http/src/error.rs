@@ -71,6 +71,9 @@ fn problem_for(error: ServiceError) -> Problem {
             error.to_string(),
         ),
         ServiceError::NotFound => Problem::not_found("no order with this id"),
+        ServiceError::Forbidden(why) => {
+            Problem::new(StatusCode::FORBIDDEN, "forbidden", "Forbidden", why)
+        }
         ServiceError::Payment(error) => payment_problem(&error),
         ServiceError::Stale { current } => {
             let mut problem = Problem::new(

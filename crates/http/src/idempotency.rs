@@ -9,7 +9,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use ordo_service::{Claim, IdempotencyKey, Idempotent, OrderService, StoredResponse};
+use ordo_service::{Caller, Claim, IdempotencyKey, Idempotent, OrderService, StoredResponse};
 use serde_json::Value;
 use sha2::{Digest as _, Sha256};
 
@@ -20,9 +20,6 @@ use crate::problem::Problem;
 pub(crate) static IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
 /// The response header marking a replay.
 pub(crate) static IDEMPOTENT_REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
-
-/// Whose keys these are. One caller until authentication lands; then the token's subject.
-const ANONYMOUS: &str = "anonymous";
 
 /// The response headers kept with a finished request (the request id is per request).
 const KEPT_HEADERS: [HeaderName; 5] = [
@@ -73,11 +70,16 @@ pub(crate) async fn idempotency(
         )
         .into_response();
     };
+    // Keys are the caller's own: another caller's identical key is another request.
+    let Some(caller) = parts.extensions.get::<Caller>() else {
+        return Problem::internal().into_response();
+    };
+    let scope = caller.scope();
     let path = parts.uri.path_and_query().map_or("", |p| p.as_str());
-    let fingerprint = fingerprint(parts.method.as_str(), path, ANONYMOUS, &bytes);
+    let fingerprint = fingerprint(parts.method.as_str(), path, &scope, &bytes);
     let claim = match state
         .service
-        .begin_idempotent(ANONYMOUS, &key, fingerprint)
+        .begin_idempotent(&scope, &key, fingerprint)
         .await
     {
         Ok(Idempotent::Run(claim)) => claim,

@@ -4,6 +4,7 @@
 //! [`app`] builds the whole router from an [`OrderService`], so the CLI and the tests serve
 //! exactly the same app.
 
+mod auth;
 mod dto;
 mod error;
 mod extract;
@@ -33,6 +34,7 @@ use utoipa::openapi::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_scalar::{Scalar, Servable as _};
 
+pub use auth::{Authentication, KeyError, TokenError, TokenSigner, TokenVerifier};
 pub use metrics::install_recorder;
 pub use metrics_exporter_prometheus::PrometheusHandle;
 pub use operations::{Draining, RateLimit};
@@ -55,6 +57,10 @@ pub struct HttpConfig {
     pub rate_limit: Option<RateLimit>,
     /// Origins allowed to call the API from a browser (CORS); empty for none.
     pub cors_origins: Vec<HeaderValue>,
+    /// How API callers are identified.
+    pub authentication: Authentication,
+    /// Whether `/metrics` needs a staff or admin token (it is public otherwise).
+    pub protect_metrics: bool,
 }
 
 impl Default for HttpConfig {
@@ -68,6 +74,8 @@ impl Default for HttpConfig {
             metrics: None,
             rate_limit: None,
             cors_origins: Vec::new(),
+            authentication: Authentication::Disabled,
+            protect_metrics: false,
         }
     }
 }
@@ -79,12 +87,38 @@ impl Default for HttpConfig {
         description = "Orders with exact money, safe retries and a strict status machine.\n\n\
             Amounts are JSON strings with the currency's decimals (\"29.99\", \"1500\" for JPY); \
             requests may send a string or a number, read exactly. Every error is an RFC 9457 \
-            `application/problem+json` body.",
+            `application/problem+json` body. Every route takes a bearer token: 401 without a valid \
+            one, 403 when the role may not act, 404 for another customer's order.",
     ),
     tags((name = "orders", description = "Place, read, list and change orders")),
-    components(schemas(ProblemDetails))
+    components(schemas(ProblemDetails)),
+    modifiers(&BearerTokens),
+    security(("bearer" = []))
 )]
 struct ApiDoc;
+
+/// Every `/v1` route takes `Authorization: Bearer <JWT>`; a missing or bad token is a 401
+/// problem, a role that may not act a 403, another customer's order a 404.
+struct BearerTokens;
+
+impl utoipa::Modify for BearerTokens {
+    fn modify(&self, openapi: &mut OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some(
+                        "claims: sub (the customer id for customers), role (customer, staff or admin), exp",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
 
 fn documented() -> (Router<OrderService>, OpenApi) {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
@@ -120,6 +154,7 @@ pub fn app(service: OrderService, config: HttpConfig) -> Router {
             Arc::new(Semaphore::new(config.max_in_flight)),
             operations::in_flight_cap,
         ));
+    // The rate limit counts per caller, so it runs after authentication.
     let api = match config.rate_limit {
         Some(limit) => api.layer(middleware::from_fn_with_state(
             operations::limiter(limit),
@@ -127,14 +162,24 @@ pub fn app(service: OrderService, config: HttpConfig) -> Router {
         )),
         None => api,
     };
+    let api = api.layer(middleware::from_fn_with_state(
+        config.authentication.clone(),
+        auth::authenticate,
+    ));
     let mut health = Router::new()
         .route("/healthz", get(operations::healthz))
         .route("/readyz", get(operations::readyz))
         .with_state((service.clone(), config.draining));
     if let Some(handle) = config.metrics {
-        let scrape = Router::new()
+        let mut scrape = Router::new()
             .route("/metrics", get(metrics::render))
             .with_state((service.clone(), handle));
+        if config.protect_metrics {
+            scrape = scrape.layer(middleware::from_fn_with_state(
+                config.authentication.clone(),
+                auth::operators_only,
+            ));
+        }
         health = health.merge(scrape);
     }
     let doc_json = doc.to_pretty_json().unwrap_or_default();
@@ -189,6 +234,7 @@ fn cors(origins: Vec<HeaderValue>) -> CorsLayer {
         .allow_methods([Method::GET, Method::POST, Method::DELETE])
         .allow_headers([
             header::CONTENT_TYPE,
+            header::AUTHORIZATION,
             header::IF_MATCH,
             named("idempotency-key"),
             named("x-request-id"),
@@ -197,6 +243,7 @@ fn cors(origins: Vec<HeaderValue>) -> CorsLayer {
             header::ETAG,
             header::LOCATION,
             header::RETRY_AFTER,
+            header::WWW_AUTHENTICATE,
             named("idempotent-replayed"),
             named("x-request-id"),
         ])

@@ -11,7 +11,7 @@ use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use ordo_service::OrderService;
+use ordo_service::{Caller, OrderService};
 use serde_json::json;
 use tokio::sync::Semaphore;
 
@@ -109,8 +109,9 @@ pub struct RateLimit {
     pub burst: std::num::NonZeroU32,
 }
 
-/// The per-client limiter, keyed by the peer's IP address (by caller once authentication lands).
-pub(crate) type ClientLimiter = governor::DefaultKeyedRateLimiter<std::net::IpAddr>;
+/// The per-client limiter, keyed by the caller (by the peer's IP address when authentication
+/// is off and every caller looks the same).
+pub(crate) type ClientLimiter = governor::DefaultKeyedRateLimiter<String>;
 
 pub(crate) fn limiter(limit: RateLimit) -> Arc<ClientLimiter> {
     let quota = governor::Quota::per_second(limit.per_second).allow_burst(limit.burst);
@@ -124,10 +125,16 @@ pub(crate) async fn rate_limit(
     next: Next,
 ) -> Response {
     use governor::clock::{Clock as _, DefaultClock};
-    let client = request
-        .extensions()
-        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-        .map_or(std::net::IpAddr::from([0, 0, 0, 0]), |info| info.0.ip());
+    let client = match request.extensions().get::<Caller>() {
+        Some(caller) if *caller != Caller::unauthenticated() => caller.scope(),
+        _ => {
+            let ip = request
+                .extensions()
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map_or(std::net::IpAddr::from([0, 0, 0, 0]), |info| info.0.ip());
+            format!("ip:{ip}")
+        }
+    };
     match limiter.check_key(&client) {
         Ok(()) => next.run(request).await,
         Err(not_until) => {

@@ -14,7 +14,10 @@ pub enum ServiceError {
     /// The order is valid but cannot be priced (an amount would overflow).
     #[error(transparent)]
     Pricing(#[from] PricingError),
-    /// No such order (or it was deleted).
+    /// The caller's role may not do this (see `access`); says why.
+    #[error("forbidden: {0}")]
+    Forbidden(&'static str),
+    /// No such order (or it was deleted, or it is another customer's).
     #[error("order not found")]
     NotFound,
     /// The caller's version is not the current one.

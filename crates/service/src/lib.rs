@@ -2,12 +2,14 @@
 //! delete orders. Policies live here; storage is reached only through the repository traits,
 //! and time and ids through the [`Clock`] and [`IdGenerator`] ports, so tests are deterministic.
 
+mod access;
 mod error;
 mod idempotency;
 mod orders;
 mod payments;
 mod ports;
 
+pub use access::{Caller, Role, UnknownRole};
 pub use error::ServiceError;
 pub use idempotency::{IdempotencyKey, Idempotent, InvalidIdempotencyKey, KeyTimes};
 pub use orders::{OrderService, ServiceConfig};

@@ -9,7 +9,11 @@ use ordo_domain::{
 };
 use ordo_repository::{Claim, IdempotencyStore, ListQuery, OrderRepository, Page};
 
-use crate::{CaptureMode, Clock, IdGenerator, KeyTimes, PaymentGateway, ServiceError};
+use crate::access::Action;
+use crate::{Caller, CaptureMode, Clock, IdGenerator, KeyTimes, PaymentGateway, ServiceError};
+
+/// Why a customer may not place (or price) an order for someone else.
+const PLACE_FOR_ANOTHER: &str = "customers place orders only for themselves";
 
 /// Settings the use cases follow.
 #[derive(Debug, Clone, Copy)]
@@ -73,8 +77,10 @@ impl OrderService {
     /// Validates and prices an order exactly as [`OrderService::place`] would, storing nothing.
     ///
     /// # Errors
+    /// [`ServiceError::Forbidden`] for a customer naming another customer;
     /// [`ServiceError::Validation`] or [`ServiceError::Pricing`].
-    pub fn preview(&self, draft: &OrderDraft) -> Result<Pricing, ServiceError> {
+    pub fn preview(&self, caller: &Caller, draft: &OrderDraft) -> Result<Pricing, ServiceError> {
+        caller.check_acting_for(draft.customer_id, PLACE_FOR_ANOTHER)?;
         let order = NewOrder::parse(draft)?;
         Ok(price(&order, self.policy_for(&order))?)
     }
@@ -84,17 +90,20 @@ impl OrderService {
     /// stopped after storing its order resumes with that order instead of placing another.
     ///
     /// # Errors
+    /// [`ServiceError::Forbidden`] for a customer placing for another customer;
     /// [`ServiceError::Validation`], [`ServiceError::Pricing`], [`ServiceError::KeyInFlight`]
     /// (the claim was lost), [`ServiceError::Unavailable`] or [`ServiceError::Internal`].
     #[tracing::instrument(skip_all, err(level = "debug"))]
     pub async fn place(
         &self,
+        caller: &Caller,
         draft: &OrderDraft,
         claim: Option<&Claim>,
     ) -> Result<Order, ServiceError> {
+        caller.check_acting_for(draft.customer_id, PLACE_FOR_ANOTHER)?;
         if let Some(order_id) = claim.and_then(|claim| claim.order_id) {
             tracing::info!(order_id = %order_id, "resuming an idempotent create");
-            let order = self.get(order_id).await?;
+            let order = self.get(caller, order_id).await?;
             return self.authorize(order).await;
         }
         let new = NewOrder::parse(draft)?;
@@ -134,16 +143,21 @@ impl OrderService {
     /// One order.
     ///
     /// # Errors
-    /// [`ServiceError::NotFound`], [`ServiceError::Unavailable`] or [`ServiceError::Internal`].
-    pub async fn get(&self, id: OrderId) -> Result<Order, ServiceError> {
-        Ok(self.orders.get(id).await?)
+    /// [`ServiceError::NotFound`] (also for another customer's order),
+    /// [`ServiceError::Unavailable`] or [`ServiceError::Internal`].
+    pub async fn get(&self, caller: &Caller, id: OrderId) -> Result<Order, ServiceError> {
+        let order = self.orders.get(id).await?;
+        caller.check(Action::Read, order.customer_id())?;
+        Ok(order)
     }
 
     /// A page of a customer's orders, newest first.
     ///
     /// # Errors
+    /// [`ServiceError::Forbidden`] for a customer listing another customer's orders;
     /// [`ServiceError::Unavailable`] or [`ServiceError::Internal`].
-    pub async fn list(&self, query: &ListQuery) -> Result<Page, ServiceError> {
+    pub async fn list(&self, caller: &Caller, query: &ListQuery) -> Result<Page, ServiceError> {
+        caller.check_acting_for(query.customer_id, "customers list only their own orders")?;
         Ok(self.orders.list(query).await?)
     }
 
@@ -155,6 +169,7 @@ impl OrderService {
     /// [`ServiceError::Internal`].
     pub async fn transition(
         &self,
+        caller: &Caller,
         id: OrderId,
         to: OrderStatus,
         expected: Version,
@@ -166,7 +181,7 @@ impl OrderService {
                 return Err(ServiceError::UnsupportedTarget(other));
             }
         };
-        self.change(id, change, expected).await
+        self.change(caller, id, change, expected).await
     }
 
     /// Cancels an order with a reason, if its version is still `expected`.
@@ -175,21 +190,32 @@ impl OrderService {
     /// As [`OrderService::transition`].
     pub async fn cancel(
         &self,
+        caller: &Caller,
         id: OrderId,
         reason: CancelReason,
         expected: Version,
     ) -> Result<Order, ServiceError> {
-        self.change(id, StatusChange::Cancel(reason), expected)
+        self.change(caller, id, StatusChange::Cancel(reason), expected)
             .await
     }
 
     /// Soft-deletes an order; with `expected`, only if that is still its version.
     ///
     /// # Errors
-    /// [`ServiceError::NotFound`], [`ServiceError::Stale`], [`ServiceError::Unavailable`] or
-    /// [`ServiceError::Internal`].
+    /// [`ServiceError::NotFound`], [`ServiceError::Forbidden`] (only admins delete),
+    /// [`ServiceError::Stale`], [`ServiceError::Unavailable`] or [`ServiceError::Internal`].
     #[tracing::instrument(skip_all, fields(order_id = %id), err(level = "debug"))]
-    pub async fn delete(&self, id: OrderId, expected: Option<Version>) -> Result<(), ServiceError> {
+    pub async fn delete(
+        &self,
+        caller: &Caller,
+        id: OrderId,
+        expected: Option<Version>,
+    ) -> Result<(), ServiceError> {
+        if caller.role() != crate::Role::Admin {
+            // Read first only to answer a customer's foreign order with 404, not 403.
+            let order = self.orders.get(id).await?;
+            caller.check(Action::Delete, order.customer_id())?;
+        }
         self.orders
             .soft_delete(id, expected, self.clock.now())
             .await?;
@@ -200,11 +226,17 @@ impl OrderService {
     #[tracing::instrument(skip_all, fields(order_id = %id, to = %change.target()), err(level = "debug"))]
     async fn change(
         &self,
+        caller: &Caller,
         id: OrderId,
         change: StatusChange,
         expected: Version,
     ) -> Result<Order, ServiceError> {
         let mut order = self.orders.get(id).await?;
+        let action = match change {
+            StatusChange::Cancel(_) => Action::Cancel,
+            _ => Action::Transition,
+        };
+        caller.check(action, order.customer_id())?;
         // Check the version before the machine, so a stale caller learns that first: what it
         // saw is no longer true, whatever it asked for.
         if order.version() != expected {

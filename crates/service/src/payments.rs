@@ -325,10 +325,12 @@ impl OrderService {
     /// reconciliation.
     ///
     /// # Errors
-    /// [`ServiceError::NotFound`]; [`ServiceError::Payment`] when the order is not paid or the
-    /// amount is not refundable; [`ServiceError::PaymentDeclined`]; storage errors.
+    /// [`ServiceError::NotFound`]; [`ServiceError::Forbidden`] for customers;
+    /// [`ServiceError::Payment`] when the order is not paid or the amount is not refundable;
+    /// [`ServiceError::PaymentDeclined`]; storage errors.
     pub async fn refund(
         &self,
+        caller: &crate::Caller,
         order_id: OrderId,
         amount: Decimal,
         reason: String,
@@ -337,6 +339,7 @@ impl OrderService {
         let (order, refund) = loop {
             attempts = attempts.saturating_add(1);
             let current = self.orders.get(order_id).await?;
+            caller.check(crate::access::Action::Refund, current.customer_id())?;
             let mut reserved = current.clone();
             reserved
                 .record_refund(amount, self.clock.now())

@@ -19,7 +19,8 @@ use ordo_repository::{
     Claim, ListQuery, MockIdempotencyStore, MockOrderRepository, Page, RepoError,
 };
 use ordo_service::{
-    Clock, GatewayReply, IdGenerator, OrderService, PaymentGateway, ServiceConfig, ServiceError,
+    Caller, Clock, GatewayReply, IdGenerator, OrderService, PaymentGateway, Role, ServiceConfig,
+    ServiceError,
 };
 use rust_decimal::Decimal;
 use uuid::Uuid;
@@ -36,6 +37,20 @@ impl IdGenerator for FixedIds {
     fn order_id(&self, now: DateTime<Utc>) -> OrderId {
         OrderId::from_parts(u64::try_from(now.timestamp_millis()).unwrap(), &[7; 10])
     }
+}
+
+/// The caller of most tests: may do everything, so the tests see the use case itself.
+fn admin() -> Caller {
+    Caller::operator(Role::Admin, "test").unwrap()
+}
+
+/// The customer that `draft()` and `pending_order()` belong to, and another one.
+fn owner() -> Caller {
+    Caller::customer(draft().customer_id)
+}
+
+fn stranger() -> Caller {
+    Caller::customer(CustomerId::from_uuid(Uuid::from_u128(99)).unwrap())
 }
 
 fn service(repository: MockOrderRepository) -> OrderService {
@@ -156,7 +171,10 @@ async fn placing_a_valid_order_prices_numbers_and_stores_it_once() {
         })
         .returning(|_, _| Ok(()));
     accepts_payment_writes(&mut repository);
-    let order = service(repository).place(&draft(), None).await.unwrap();
+    let order = service(repository)
+        .place(&admin(), &draft(), None)
+        .await
+        .unwrap();
     let now = FixedClock.now();
     assert_eq!(order.id(), FixedIds.order_id(now));
     assert_eq!(
@@ -177,7 +195,7 @@ async fn placing_an_invalid_order_touches_no_storage() {
     invalid.items[0].quantity = 0;
     invalid.currency = "ZZZ".into();
     match service(MockOrderRepository::new())
-        .place(&invalid, None)
+        .place(&admin(), &invalid, None)
         .await
     {
         Err(ServiceError::Validation(errors)) => {
@@ -195,7 +213,7 @@ async fn placing_while_storage_is_down_is_unavailable() {
         .expect_next_order_sequence()
         .returning(|| Err(unavailable()));
     assert!(matches!(
-        service(repository).place(&draft(), None).await,
+        service(repository).place(&admin(), &draft(), None).await,
         Err(ServiceError::Unavailable(_))
     ));
 }
@@ -210,7 +228,7 @@ async fn a_duplicate_at_insert_is_an_internal_error_not_a_client_error() {
         })
     });
     assert!(matches!(
-        service(repository).place(&draft(), None).await,
+        service(repository).place(&admin(), &draft(), None).await,
         Err(ServiceError::Internal(_))
     ));
 }
@@ -218,7 +236,7 @@ async fn a_duplicate_at_insert_is_an_internal_error_not_a_client_error() {
 #[test]
 fn a_preview_charges_exactly_what_placing_would() {
     let preview = service(MockOrderRepository::new())
-        .preview(&draft())
+        .preview(&admin(), &draft())
         .unwrap();
     assert_eq!(&preview, pending_order().pricing());
 }
@@ -231,7 +249,7 @@ async fn getting_a_missing_order_is_not_found() {
         .returning(|_| Err(RepoError::NotFound));
     let id = FixedIds.order_id(FixedClock.now());
     assert!(matches!(
-        service(repository).get(id).await,
+        service(repository).get(&admin(), id).await,
         Err(ServiceError::NotFound)
     ));
 }
@@ -252,7 +270,7 @@ async fn listing_passes_the_query_through() {
         });
     assert!(
         service(repository)
-            .list(&query)
+            .list(&admin(), &query)
             .await
             .unwrap()
             .orders
@@ -266,7 +284,7 @@ async fn listing_while_storage_is_down_is_unavailable() {
     repository.expect_list().returning(|_| Err(unavailable()));
     let query = ListQuery::first_page(draft().customer_id);
     assert!(matches!(
-        service(repository).list(&query).await,
+        service(repository).list(&admin(), &query).await,
         Err(ServiceError::Unavailable(_))
     ));
 }
@@ -289,7 +307,12 @@ async fn moving_to_processing_with_the_current_version_writes_the_next_one() {
         })
         .returning(|_, _| Ok(()));
     let moved = service(repository)
-        .transition(order.id(), OrderStatus::Processing, Version::FIRST)
+        .transition(
+            &admin(),
+            order.id(),
+            OrderStatus::Processing,
+            Version::FIRST,
+        )
         .await
         .unwrap();
     assert_eq!(moved.status(), OrderStatus::Processing);
@@ -304,7 +327,12 @@ async fn a_stale_version_is_refused_before_anything_is_written() {
         .expect_get()
         .returning(move |_| Ok(stored.clone()));
     let result = service(repository)
-        .transition(order.id(), OrderStatus::Processing, Version::new(7))
+        .transition(
+            &admin(),
+            order.id(),
+            OrderStatus::Processing,
+            Version::new(7),
+        )
         .await;
     assert!(matches!(result, Err(ServiceError::Stale { current }) if current == Version::FIRST));
 }
@@ -323,7 +351,12 @@ async fn losing_the_race_at_write_time_is_stale() {
         })
     });
     let result = service(repository)
-        .transition(order.id(), OrderStatus::Processing, Version::FIRST)
+        .transition(
+            &admin(),
+            order.id(),
+            OrderStatus::Processing,
+            Version::FIRST,
+        )
         .await;
     assert!(matches!(result, Err(ServiceError::Stale { current }) if current == Version::new(2)));
 }
@@ -337,7 +370,7 @@ async fn completing_a_pending_order_is_illegal_and_lists_the_allowed_moves() {
         .expect_get()
         .returning(move |_| Ok(stored.clone()));
     match service(repository)
-        .transition(order.id(), OrderStatus::Completed, Version::FIRST)
+        .transition(&admin(), order.id(), OrderStatus::Completed, Version::FIRST)
         .await
     {
         Err(ServiceError::IllegalTransition(error)) => {
@@ -356,7 +389,7 @@ async fn transitions_cannot_cancel_or_reopen() {
     let id = pending_order().id();
     for target in [OrderStatus::Cancelled, OrderStatus::Pending] {
         let result = service(MockOrderRepository::new())
-            .transition(id, target, Version::FIRST)
+            .transition(&admin(), id, target, Version::FIRST)
             .await;
         assert!(matches!(result, Err(ServiceError::UnsupportedTarget(t)) if t == target));
     }
@@ -373,7 +406,7 @@ async fn cancelling_records_the_reason() {
     repository.expect_update().times(1).returning(|_, _| Ok(()));
     let reason = CancelReason::parse("customer changed their mind").unwrap();
     let cancelled = service(repository)
-        .cancel(order.id(), reason.clone(), Version::FIRST)
+        .cancel(&admin(), order.id(), reason.clone(), Version::FIRST)
         .await
         .unwrap();
     assert_eq!(
@@ -390,7 +423,7 @@ async fn changing_a_missing_order_is_not_found() {
         .returning(|_| Err(RepoError::NotFound));
     let id = pending_order().id();
     let result = service(repository)
-        .transition(id, OrderStatus::Processing, Version::FIRST)
+        .transition(&admin(), id, OrderStatus::Processing, Version::FIRST)
         .await;
     assert!(matches!(result, Err(ServiceError::NotFound)));
 }
@@ -405,7 +438,7 @@ async fn deleting_passes_the_expected_version_and_maps_its_errors() {
         .times(1)
         .returning(|_, _, _| Ok(()));
     service(repository)
-        .delete(id, Some(Version::FIRST))
+        .delete(&admin(), id, Some(Version::FIRST))
         .await
         .unwrap();
 
@@ -414,7 +447,7 @@ async fn deleting_passes_the_expected_version_and_maps_its_errors() {
         .expect_soft_delete()
         .returning(|_, _, _| Err(RepoError::NotFound));
     assert!(matches!(
-        service(repository).delete(id, None).await,
+        service(repository).delete(&admin(), id, None).await,
         Err(ServiceError::NotFound)
     ));
 
@@ -423,7 +456,7 @@ async fn deleting_passes_the_expected_version_and_maps_its_errors() {
         .expect_soft_delete()
         .returning(|_, _, _| Err(unavailable()));
     assert!(matches!(
-        service(repository).delete(id, None).await,
+        service(repository).delete(&admin(), id, None).await,
         Err(ServiceError::Unavailable(_))
     ));
 }
@@ -452,7 +485,7 @@ async fn placing_under_a_claim_links_the_key_in_the_same_insert() {
         .returning(|_, _| Ok(()));
     accepts_payment_writes(&mut repository);
     service(repository)
-        .place(&draft(), Some(&claim(None)))
+        .place(&admin(), &draft(), Some(&claim(None)))
         .await
         .unwrap();
 }
@@ -470,7 +503,7 @@ async fn a_claim_taken_over_after_a_crash_resumes_with_its_order_instead_of_plac
     // No sequence value, no insert: nothing new is placed.
     let gateway = Arc::new(FakeGateway::default());
     let resumed = with_gateway(repository, MockIdempotencyStore::new(), gateway.clone())
-        .place(&draft(), Some(&claim(Some(order.id()))))
+        .place(&admin(), &draft(), Some(&claim(Some(order.id()))))
         .await
         .unwrap();
     assert_eq!(resumed.id(), order.id());
@@ -491,7 +524,7 @@ async fn a_claim_lost_while_placing_is_reported_as_in_flight() {
         .expect_insert()
         .returning(|_, _| Err(RepoError::ClaimLost));
     let result = service(repository)
-        .place(&draft(), Some(&claim(None)))
+        .place(&admin(), &draft(), Some(&claim(None)))
         .await;
     assert!(matches!(result, Err(ServiceError::KeyInFlight)));
 }
@@ -551,7 +584,7 @@ async fn place_with(reply: GatewayReply) -> (Result<Order, ServiceError>, Vec<Or
     });
     let gateway = Arc::new(FakeGateway::answering(reply));
     let result = with_gateway(repository, MockIdempotencyStore::new(), gateway)
-        .place(&draft(), None)
+        .place(&admin(), &draft(), None)
         .await;
     let written = written.lock().unwrap().clone();
     (result, written)
@@ -612,7 +645,7 @@ async fn completing_captures_before_the_status_moves() {
     accepts_payment_writes(&mut repository);
     let gateway = Arc::new(FakeGateway::default());
     let done = with_gateway(repository, MockIdempotencyStore::new(), gateway.clone())
-        .transition(order.id(), OrderStatus::Completed, current)
+        .transition(&admin(), order.id(), OrderStatus::Completed, current)
         .await
         .unwrap();
     assert_eq!(
@@ -644,7 +677,7 @@ async fn a_declined_capture_leaves_the_order_processing() {
     // No update may be written.
     let gateway = Arc::new(FakeGateway::answering(GatewayReply::Declined));
     let result = with_gateway(repository, MockIdempotencyStore::new(), gateway)
-        .transition(order.id(), OrderStatus::Completed, current)
+        .transition(&admin(), order.id(), OrderStatus::Completed, current)
         .await;
     assert!(matches!(result, Err(ServiceError::PaymentDeclined { .. })));
 }
@@ -662,7 +695,7 @@ async fn cancelling_an_authorized_order_voids_the_hold() {
     let gateway = Arc::new(FakeGateway::default());
     let reason = CancelReason::parse("no longer needed").unwrap();
     let cancelled = with_gateway(repository, MockIdempotencyStore::new(), gateway.clone())
-        .cancel(order.id(), reason, current)
+        .cancel(&admin(), order.id(), reason, current)
         .await
         .unwrap();
     assert_eq!(
@@ -673,4 +706,91 @@ async fn cancelling_an_authorized_order_voids_the_hold() {
         *gateway.calls.lock().unwrap(),
         vec![format!("void:{}", order.id())]
     );
+}
+
+#[tokio::test]
+async fn a_customer_placing_for_another_customer_is_refused_before_anything_is_stored() {
+    // No expectations: any storage call would fail the test.
+    let service = service(MockOrderRepository::new());
+    for result in [
+        service.place(&stranger(), &draft(), None).await.map(|_| ()),
+        service.preview(&stranger(), &draft()).map(|_| ()),
+    ] {
+        assert!(
+            matches!(result, Err(ServiceError::Forbidden(_))),
+            "{result:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn another_customers_order_is_not_found_for_every_use_case() {
+    let mut repository = MockOrderRepository::new();
+    repository.expect_get().returning(|_| Ok(pending_order()));
+    let service = service(repository);
+    let id = pending_order().id();
+    let reason = CancelReason::parse("no").unwrap();
+    let results = [
+        service.get(&stranger(), id).await.map(|_| ()),
+        service
+            .transition(&stranger(), id, OrderStatus::Processing, Version::FIRST)
+            .await
+            .map(|_| ()),
+        service
+            .cancel(&stranger(), id, reason, Version::FIRST)
+            .await
+            .map(|_| ()),
+        service.delete(&stranger(), id, None).await,
+        service
+            .refund(&stranger(), id, Decimal::ONE, "r".into())
+            .await
+            .map(|_| ()),
+    ];
+    for result in results {
+        assert!(matches!(result, Err(ServiceError::NotFound)), "{result:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_customer_may_read_its_own_order_but_not_move_refund_or_delete_it() {
+    let mut repository = MockOrderRepository::new();
+    repository.expect_get().returning(|_| Ok(pending_order()));
+    let service = service(repository);
+    let id = pending_order().id();
+    assert_eq!(service.get(&owner(), id).await.unwrap().id(), id);
+    let refused = [
+        service
+            .transition(&owner(), id, OrderStatus::Processing, Version::FIRST)
+            .await
+            .map(|_| ()),
+        service.delete(&owner(), id, None).await,
+        service
+            .refund(&owner(), id, Decimal::ONE, "r".into())
+            .await
+            .map(|_| ()),
+    ];
+    for result in refused {
+        assert!(
+            matches!(result, Err(ServiceError::Forbidden(_))),
+            "{result:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_customer_lists_only_its_own_orders() {
+    let mut repository = MockOrderRepository::new();
+    repository.expect_list().times(1).returning(|_| {
+        Ok(Page {
+            orders: vec![],
+            next: None,
+        })
+    });
+    let service = service(repository);
+    let own = ListQuery::first_page(draft().customer_id);
+    assert!(service.list(&owner(), &own).await.is_ok());
+    assert!(matches!(
+        service.list(&stranger(), &own).await,
+        Err(ServiceError::Forbidden(_))
+    ));
 }

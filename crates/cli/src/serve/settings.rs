@@ -9,6 +9,7 @@ use std::net::SocketAddr;
 use anyhow::Result;
 use clap::Args;
 
+use crate::auth::AuthArgs;
 use crate::storage::StorageArgs;
 use crate::telemetry::LogFormat;
 
@@ -21,6 +22,9 @@ pub(crate) struct ServeArgs {
     #[command(flatten)]
     #[serde(flatten)]
     pub(crate) storage: StorageArgs,
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub(crate) auth: AuthArgs,
     /// Secret (a 64-bit number) that scrambles order numbers so they do not reveal your order
     /// volume. Set your own in production; the default is public.
     #[arg(long, env = "ORDO_ORDER_NUMBER_KEY", hide_env_values = true)]
@@ -127,6 +131,9 @@ impl ServeArgs {
                 3600,
             ),
         ];
+        if let Some(url) = &self.storage.database_url {
+            crate::storage::check_url(url)?;
+        }
         for (name, value, low, high) in ranges {
             if !(low..=high).contains(&value) {
                 anyhow::bail!(

@@ -5,8 +5,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use ordo_domain::{CancelReason, Order, OrderDraft};
-use ordo_service::OrderService;
-use ordo_service::{Claim, Cursor, ListQuery, PageSize};
+use ordo_service::{Caller, Claim, Cursor, ListQuery, OrderService, PageSize};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -58,12 +57,13 @@ fn order_response(status: StatusCode, order: &Order) -> Response {
 )]
 async fn create_order(
     State(service): State<OrderService>,
+    Extension(caller): Extension<Caller>,
     claim: Option<Extension<Claim>>,
     Json(body): Json<CreateOrder>,
 ) -> Result<Response, ApiError> {
     let claim = claim.map(|Extension(claim)| claim);
     let order = service
-        .place(&OrderDraft::from(body), claim.as_ref())
+        .place(&caller, &OrderDraft::from(body), claim.as_ref())
         .await?;
     let mut response = order_response(StatusCode::CREATED, &order);
     if let Ok(location) = HeaderValue::from_str(&format!("/v1/orders/{}", order.id())) {
@@ -91,9 +91,10 @@ async fn create_order(
 )]
 async fn preview_order(
     State(service): State<OrderService>,
+    Extension(caller): Extension<Caller>,
     Json(body): Json<CreateOrder>,
 ) -> Result<axum::Json<PricingBody>, ApiError> {
-    let pricing = service.preview(&OrderDraft::from(body))?;
+    let pricing = service.preview(&caller, &OrderDraft::from(body))?;
     Ok(axum::Json(PricingBody::from(&pricing)))
 }
 
@@ -110,9 +111,10 @@ async fn preview_order(
 )]
 async fn get_order(
     State(service): State<OrderService>,
+    Extension(caller): Extension<Caller>,
     OrderPath(id): OrderPath,
 ) -> Result<Response, ApiError> {
-    let order = service.get(id).await?;
+    let order = service.get(&caller, id).await?;
     Ok(order_response(StatusCode::OK, &order))
 }
 
@@ -130,6 +132,7 @@ async fn get_order(
 )]
 async fn list_orders(
     State(service): State<OrderService>,
+    Extension(caller): Extension<Caller>,
     Query(params): Query<ListParams>,
 ) -> Result<axum::Json<OrderPage>, ApiError> {
     let limit = match params.limit {
@@ -152,7 +155,7 @@ async fn list_orders(
         limit,
         after,
     };
-    let page = service.list(&query).await?;
+    let page = service.list(&caller, &query).await?;
     Ok(axum::Json(OrderPage {
         data: page.orders.iter().map(OrderBody::from).collect(),
         has_more: page.next.is_some(),
@@ -184,12 +187,15 @@ async fn list_orders(
 )]
 async fn transition_order(
     State(service): State<OrderService>,
+    Extension(caller): Extension<Caller>,
     OrderPath(id): OrderPath,
     if_match: IfMatch,
     Json(body): Json<TransitionBody>,
 ) -> Result<Response, ApiError> {
     let expected = if_match.required()?;
-    let order = service.transition(id, body.to.into(), expected).await?;
+    let order = service
+        .transition(&caller, id, body.to.into(), expected)
+        .await?;
     Ok(order_response(StatusCode::OK, &order))
 }
 
@@ -217,6 +223,7 @@ async fn transition_order(
 )]
 async fn cancel_order(
     State(service): State<OrderService>,
+    Extension(caller): Extension<Caller>,
     OrderPath(id): OrderPath,
     if_match: IfMatch,
     Json(body): Json<CancelBody>,
@@ -235,7 +242,7 @@ async fn cancel_order(
             message,
         }])
     })?;
-    let order = service.cancel(id, reason, expected).await?;
+    let order = service.cancel(&caller, id, reason, expected).await?;
     Ok(order_response(StatusCode::OK, &order))
 }
 
@@ -256,10 +263,11 @@ async fn cancel_order(
 )]
 async fn delete_order(
     State(service): State<OrderService>,
+    Extension(caller): Extension<Caller>,
     OrderPath(id): OrderPath,
     IfMatch(expected): IfMatch,
 ) -> Result<StatusCode, ApiError> {
-    service.delete(id, expected).await?;
+    service.delete(&caller, id, expected).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -287,10 +295,13 @@ async fn delete_order(
 )]
 async fn refund_order(
     State(service): State<OrderService>,
+    Extension(caller): Extension<Caller>,
     OrderPath(id): OrderPath,
     Json(body): Json<RefundRequest>,
 ) -> Result<Response, ApiError> {
-    let (order, refund) = service.refund(id, body.amount, body.reason).await?;
+    let (order, refund) = service
+        .refund(&caller, id, body.amount, body.reason)
+        .await?;
     let body = RefundBody {
         id: refund.id,
         amount: refund.amount,

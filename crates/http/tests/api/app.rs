@@ -106,6 +106,26 @@ pub(crate) async fn sqlite() -> TestApp {
     serve(store, Database::Sqlite(database)).await
 }
 
+/// An app on PostgreSQL with its own service and HTTP settings.
+pub(crate) async fn postgres_with(config: ServiceConfig, http: HttpConfig) -> TestApp {
+    let (database, store) = TestPostgres::store().await.unwrap();
+    let database = Database::Postgres(Box::new(database));
+    serve_http(store, database, config, Duration::ZERO, http).await
+}
+
+/// An app on SQLite with its own service and HTTP settings.
+pub(crate) async fn sqlite_with(config: ServiceConfig, http: HttpConfig) -> TestApp {
+    let (database, store) = TestSqlite::store().await.unwrap();
+    serve_http(
+        store,
+        Database::Sqlite(database),
+        config,
+        Duration::ZERO,
+        http,
+    )
+    .await
+}
+
 /// A valid order body for `customer`.
 pub(crate) fn order_body(customer: &str) -> Value {
     json!({

@@ -10,6 +10,7 @@
 )]
 
 mod app;
+mod auth;
 mod errors;
 mod idempotency;
 mod lifecycle;

@@ -51,9 +51,7 @@ async fn the_list_query_uses_the_index_on_a_hundred_thousand_orders() {
 /// Callers waiting for a connection are counted while they wait, and only then.
 #[tokio::test]
 async fn callers_waiting_for_a_connection_are_counted() {
-    let database = TestPostgres::create()
-        .await
-        .unwrap();
+    let database = TestPostgres::create().await.unwrap();
     let options = ordo_repository::PgOptions {
         max_connections: 1,
         ..ordo_repository::PgOptions::default()

@@ -1,0 +1,329 @@
+//! Who is calling: bearer tokens (JWT) verified at the edge, turned into a [`Caller`] that the
+//! service's rules check. What each role may do is the service's business, not this module's.
+//!
+//! Tokens carry `sub` (a customer's id for customers), `role` (`customer`, `staff` or `admin`)
+//! and `exp`; `iss` and `aud` are checked when configured. The algorithm is fixed by the
+//! configured key (HS256 for a secret; RS256 or EdDSA for a public key), so a token cannot
+//! choose it: `alg: none` and algorithm confusion are refused.
+
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use ordo_domain::CustomerId;
+use ordo_service::{Caller, Role};
+use serde::{Deserialize, Serialize};
+
+use crate::problem::Problem;
+
+/// The claims ordo reads and writes.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Claims {
+    sub: String,
+    role: String,
+    exp: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    iat: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    iss: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    aud: Option<String>,
+}
+
+/// A key that ordo cannot use.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    /// The secret is too short to resist guessing.
+    #[error("the secret must be at least 32 bytes")]
+    ShortSecret,
+    /// Not a PEM RSA or Ed25519 public key.
+    #[error("not a PEM-encoded RSA or Ed25519 public key")]
+    NotAPublicKey,
+}
+
+/// Why a token was refused. The text goes to the client; it never includes the token.
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    /// No `Authorization: Bearer` header.
+    #[error("a bearer token is required")]
+    Missing,
+    /// The token is not valid: bad signature, expired, wrong algorithm, malformed, a claim
+    /// missing or wrong.
+    #[error("the token is invalid: {0}")]
+    Invalid(String),
+}
+
+/// Verifies bearer tokens against one configured key.
+pub struct TokenVerifier {
+    key: DecodingKey,
+    validation: Validation,
+}
+
+impl std::fmt::Debug for TokenVerifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenVerifier")
+            .field("algorithms", &self.validation.algorithms)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TokenVerifier {
+    /// HS256 with a shared `secret` (at least 32 bytes).
+    ///
+    /// # Errors
+    /// [`KeyError::ShortSecret`].
+    pub fn hs256(
+        secret: &[u8],
+        issuer: Option<&str>,
+        audience: Option<&str>,
+    ) -> Result<Self, KeyError> {
+        if secret.len() < 32 {
+            return Err(KeyError::ShortSecret);
+        }
+        Ok(Self::new(
+            DecodingKey::from_secret(secret),
+            Algorithm::HS256,
+            issuer,
+            audience,
+        ))
+    }
+
+    /// RS256 or EdDSA with an identity provider's public key in PEM; the key's kind decides.
+    ///
+    /// # Errors
+    /// [`KeyError::NotAPublicKey`].
+    pub fn public_key(
+        pem: &[u8],
+        issuer: Option<&str>,
+        audience: Option<&str>,
+    ) -> Result<Self, KeyError> {
+        if let Ok(key) = DecodingKey::from_rsa_pem(pem) {
+            return Ok(Self::new(key, Algorithm::RS256, issuer, audience));
+        }
+        if let Ok(key) = DecodingKey::from_ed_pem(pem) {
+            return Ok(Self::new(key, Algorithm::EdDSA, issuer, audience));
+        }
+        Err(KeyError::NotAPublicKey)
+    }
+
+    fn new(
+        key: DecodingKey,
+        algorithm: Algorithm,
+        issuer: Option<&str>,
+        audience: Option<&str>,
+    ) -> Self {
+        let mut validation = Validation::new(algorithm);
+        validation.set_required_spec_claims(&["exp", "sub"]);
+        if let Some(issuer) = issuer {
+            validation.set_issuer(&[issuer]);
+            validation.required_spec_claims.insert("iss".to_owned());
+        }
+        match audience {
+            Some(audience) => {
+                validation.set_audience(&[audience]);
+                validation.required_spec_claims.insert("aud".to_owned());
+            }
+            None => validation.validate_aud = false,
+        }
+        Self { key, validation }
+    }
+
+    /// The caller a token names.
+    ///
+    /// # Errors
+    /// [`TokenError::Invalid`], saying why.
+    pub fn verify(&self, token: &str) -> Result<Caller, TokenError> {
+        let data = jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation)
+            .map_err(|error| TokenError::Invalid(reason(&error)))?;
+        let claims = data.claims;
+        let role: Role = claims
+            .role
+            .parse()
+            .map_err(|error: ordo_service::UnknownRole| TokenError::Invalid(error.to_string()))?;
+        match role {
+            Role::Customer => {
+                let id = uuid::Uuid::parse_str(&claims.sub)
+                    .ok()
+                    .and_then(|uuid| CustomerId::from_uuid(uuid).ok())
+                    .ok_or_else(|| {
+                        TokenError::Invalid("a customer's `sub` must be its customer id".into())
+                    })?;
+                Ok(Caller::customer(id))
+            }
+            Role::Staff | Role::Admin => Caller::operator(role, claims.sub)
+                .map_err(|error| TokenError::Invalid(error.to_string())),
+        }
+    }
+}
+
+/// What the client is told about a refused token: enough to fix it, nothing of the key.
+fn reason(error: &jsonwebtoken::errors::Error) -> String {
+    use jsonwebtoken::errors::ErrorKind;
+    match error.kind() {
+        ErrorKind::ExpiredSignature => "it has expired".to_owned(),
+        ErrorKind::InvalidSignature => "its signature does not verify".to_owned(),
+        ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName => {
+            "it is not signed with the algorithm this server uses".to_owned()
+        }
+        ErrorKind::InvalidIssuer => "its issuer (`iss`) is not accepted".to_owned(),
+        ErrorKind::InvalidAudience => "its audience (`aud`) is not accepted".to_owned(),
+        ErrorKind::MissingRequiredClaim(claim) => format!("the `{claim}` claim is missing"),
+        ErrorKind::ImmatureSignature => "it is not valid yet".to_owned(),
+        ErrorKind::Json(_) => {
+            "its claims are malformed (`sub`, `role` and `exp` are required)".to_owned()
+        }
+        _ => "it is malformed".to_owned(),
+    }
+}
+
+/// Mints HS256 tokens with the same claims the verifier reads: for `ordo token`, in
+/// development and operations.
+pub struct TokenSigner {
+    key: EncodingKey,
+    issuer: Option<String>,
+    audience: Option<String>,
+}
+
+impl TokenSigner {
+    /// A signer for `secret` (at least 32 bytes), adding `iss`/`aud` when given.
+    ///
+    /// # Errors
+    /// [`KeyError::ShortSecret`].
+    pub fn hs256(
+        secret: &[u8],
+        issuer: Option<String>,
+        audience: Option<String>,
+    ) -> Result<Self, KeyError> {
+        if secret.len() < 32 {
+            return Err(KeyError::ShortSecret);
+        }
+        Ok(Self {
+            key: EncodingKey::from_secret(secret),
+            issuer,
+            audience,
+        })
+    }
+
+    /// A token for `role` and `subject`, issued at `now` (Unix seconds), valid for
+    /// `ttl_seconds`.
+    ///
+    /// # Errors
+    /// When signing fails (it does not with an HMAC key).
+    pub fn mint(
+        &self,
+        role: Role,
+        subject: &str,
+        now: u64,
+        ttl_seconds: u64,
+    ) -> Result<String, jsonwebtoken::errors::Error> {
+        let claims = Claims {
+            sub: subject.to_owned(),
+            role: role.as_str().to_owned(),
+            exp: now.saturating_add(ttl_seconds),
+            iat: Some(now),
+            iss: self.issuer.clone(),
+            aud: self.audience.clone(),
+        };
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.key)
+    }
+}
+
+/// How callers are identified.
+#[derive(Debug, Clone, Default)]
+pub enum Authentication {
+    /// No tokens: every request acts with full access. Only when explicitly configured.
+    #[default]
+    Disabled,
+    /// Every API request needs a valid bearer token.
+    Required(Arc<TokenVerifier>),
+}
+
+impl Authentication {
+    /// The caller behind `request`'s `Authorization` header.
+    ///
+    /// # Errors
+    /// [`TokenError`] when a token is required and missing or invalid.
+    fn caller(&self, request: &Request) -> Result<Caller, TokenError> {
+        let verifier = match self {
+            Self::Disabled => return Ok(Caller::unauthenticated()),
+            Self::Required(verifier) => verifier,
+        };
+        let header = request
+            .headers()
+            .get(header::AUTHORIZATION)
+            .ok_or(TokenError::Missing)?;
+        let token = header
+            .to_str()
+            .ok()
+            .and_then(|value| {
+                let (scheme, token) = value.split_once(' ')?;
+                scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+            })
+            .ok_or_else(|| {
+                TokenError::Invalid("the Authorization header must be `Bearer <token>`".into())
+            })?;
+        verifier.verify(token)
+    }
+}
+
+/// Middleware: puts the request's [`Caller`] in its extensions, or answers 401.
+pub(crate) async fn authenticate(
+    State(authentication): State<Authentication>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    match authentication.caller(&request) {
+        Ok(caller) => {
+            request.extensions_mut().insert(caller);
+            next.run(request).await
+        }
+        Err(error) => unauthorized(&error),
+    }
+}
+
+/// Middleware for `/metrics` when it is protected: staff or admin tokens only.
+pub(crate) async fn operators_only(
+    State(authentication): State<Authentication>,
+    request: Request,
+    next: Next,
+) -> Response {
+    match authentication.caller(&request) {
+        Ok(caller) if caller.role() != Role::Customer => next.run(request).await,
+        Ok(_) => Problem::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "Forbidden",
+            "metrics are for staff and admin tokens",
+        )
+        .into_response(),
+        Err(error) => unauthorized(&error),
+    }
+}
+
+/// 401 with the `WWW-Authenticate` challenge of RFC 6750.
+fn unauthorized(error: &TokenError) -> Response {
+    let detail = error.to_string();
+    let challenge = match error {
+        TokenError::Missing => "Bearer realm=\"ordo\"".to_owned(),
+        TokenError::Invalid(why) => format!(
+            "Bearer realm=\"ordo\", error=\"invalid_token\", error_description=\"{}\"",
+            why.replace(['"', '\\'], "'")
+        ),
+    };
+    let mut response = Problem::new(
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+        "Authentication required",
+        detail,
+    )
+    .into_response();
+    if let Ok(value) = HeaderValue::from_str(&challenge) {
+        response
+            .headers_mut()
+            .insert(header::WWW_AUTHENTICATE, value);
+    }
+    response
+}

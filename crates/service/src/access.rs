@@ -1,0 +1,277 @@
+//! Who may do what. The HTTP edge establishes the [`Caller`] from a verified token; every use
+//! case checks it here, so no route can forget to.
+//!
+//! | action | customer | staff | admin |
+//! |---|---|---|---|
+//! | place, preview | for itself | for anyone | for anyone |
+//! | read, list | its own | any | any |
+//! | cancel | its own | any | any |
+//! | process, complete | no | any | any |
+//! | refund | no | any | any |
+//! | delete | no | no | any |
+//!
+//! A customer asking about another customer's order gets [`ServiceError::NotFound`], never
+//! [`ServiceError::Forbidden`], so the answer does not confirm the order exists.
+
+use std::fmt;
+use std::str::FromStr;
+
+use ordo_domain::CustomerId;
+
+use crate::ServiceError;
+
+/// A caller's role, as its token's `role` claim says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// A shopper: its own orders only.
+    Customer,
+    /// The shop's staff: every order, and moving orders along.
+    Staff,
+    /// Everything, including deleting.
+    Admin,
+}
+
+impl Role {
+    /// The role's name in tokens: `customer`, `staff` or `admin`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Customer => "customer",
+            Self::Staff => "staff",
+            Self::Admin => "admin",
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A role name that is not one of ordo's.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown role {0:?}: expected customer, staff or admin")]
+pub struct UnknownRole(pub String);
+
+impl FromStr for Role {
+    type Err = UnknownRole;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text {
+            "customer" => Ok(Self::Customer),
+            "staff" => Ok(Self::Staff),
+            "admin" => Ok(Self::Admin),
+            other => Err(UnknownRole(other.to_owned())),
+        }
+    }
+}
+
+/// Who is calling a use case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    role: Role,
+    subject: String,
+    customer: Option<CustomerId>,
+}
+
+impl Caller {
+    /// A customer, acting for itself.
+    pub fn customer(id: CustomerId) -> Self {
+        Self {
+            role: Role::Customer,
+            subject: id.to_string(),
+            customer: Some(id),
+        }
+    }
+
+    /// A member of staff or an admin, named by its token's subject.
+    ///
+    /// # Errors
+    /// [`Role::Customer`] is refused: a customer is named by its customer id
+    /// ([`Caller::customer`]).
+    pub fn operator(role: Role, subject: impl Into<String>) -> Result<Self, UnknownRole> {
+        if role == Role::Customer {
+            return Err(UnknownRole("customer without a customer id".to_owned()));
+        }
+        Ok(Self {
+            role,
+            subject: subject.into(),
+            customer: None,
+        })
+    }
+
+    /// Every request when authentication is switched off: full access, one scope.
+    pub fn unauthenticated() -> Self {
+        Self {
+            role: Role::Admin,
+            subject: "anonymous".to_owned(),
+            customer: None,
+        }
+    }
+
+    /// The caller's role.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    /// The token's subject (a customer's id for customers).
+    pub fn subject(&self) -> &str {
+        &self.subject
+    }
+
+    /// What idempotency keys and rate limits are scoped to: one caller never sees or spends
+    /// another's.
+    pub fn scope(&self) -> String {
+        format!("{}:{}", self.role, self.subject)
+    }
+
+    /// Whether the caller may see `owner`'s orders at all.
+    fn sees(&self, owner: CustomerId) -> bool {
+        self.role != Role::Customer || self.customer == Some(owner)
+    }
+
+    /// Checks `action` on an order of `owner`.
+    ///
+    /// # Errors
+    /// [`ServiceError::NotFound`] when the order is another customer's;
+    /// [`ServiceError::Forbidden`] when the role may not do this.
+    pub(crate) fn check(&self, action: Action, owner: CustomerId) -> Result<(), ServiceError> {
+        if !self.sees(owner) {
+            return Err(ServiceError::NotFound);
+        }
+        let allowed = match (self.role, action) {
+            (Role::Admin, _)
+            | (Role::Staff, Action::Read | Action::Cancel | Action::Transition | Action::Refund)
+            | (Role::Customer, Action::Read | Action::Cancel) => true,
+            (Role::Staff, Action::Delete)
+            | (Role::Customer, Action::Transition | Action::Refund | Action::Delete) => false,
+        };
+        if allowed {
+            Ok(())
+        } else {
+            Err(ServiceError::Forbidden(action.refusal()))
+        }
+    }
+
+    /// Checks that the caller may place or list orders of `customer`.
+    ///
+    /// # Errors
+    /// [`ServiceError::Forbidden`] for a customer naming another customer.
+    pub(crate) fn check_acting_for(
+        &self,
+        customer: CustomerId,
+        what: &'static str,
+    ) -> Result<(), ServiceError> {
+        if self.sees(customer) {
+            Ok(())
+        } else {
+            Err(ServiceError::Forbidden(what))
+        }
+    }
+}
+
+/// What a caller asks to do to an existing order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Action {
+    Read,
+    Cancel,
+    Transition,
+    Refund,
+    Delete,
+}
+
+impl Action {
+    fn refusal(self) -> &'static str {
+        match self {
+            Self::Read | Self::Cancel => "this role may not do that",
+            Self::Transition => "only staff and admins move orders to processing or completed",
+            Self::Refund => "only staff and admins refund orders",
+            Self::Delete => "only admins delete orders",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Action, Caller, Role};
+    use crate::ServiceError;
+    use ordo_domain::CustomerId;
+
+    fn customer(n: u128) -> CustomerId {
+        CustomerId::from_uuid(uuid::Uuid::from_u128(n)).unwrap_or_else(|_| unreachable!())
+    }
+
+    /// The table in the module's documentation, cell by cell.
+    #[test]
+    fn every_role_and_owner_gets_the_documented_answer() {
+        let own = customer(1);
+        let other = customer(2);
+        let callers = [
+            ("customer", Caller::customer(own)),
+            (
+                "staff",
+                Caller::operator(Role::Staff, "s").unwrap_or_else(|_| unreachable!()),
+            ),
+            (
+                "admin",
+                Caller::operator(Role::Admin, "a").unwrap_or_else(|_| unreachable!()),
+            ),
+        ];
+        // (action, customer on own, customer on other's, staff, admin): "ok", "403" or "404".
+        let table = [
+            (Action::Read, "ok", "404", "ok", "ok"),
+            (Action::Cancel, "ok", "404", "ok", "ok"),
+            (Action::Transition, "403", "404", "ok", "ok"),
+            (Action::Refund, "403", "404", "ok", "ok"),
+            (Action::Delete, "403", "404", "403", "ok"),
+        ];
+        let answer = |result: Result<(), ServiceError>| match result {
+            Ok(()) => "ok",
+            Err(ServiceError::Forbidden(_)) => "403",
+            Err(ServiceError::NotFound) => "404",
+            Err(_) => "other",
+        };
+        for (action, own_cell, other_cell, staff_cell, admin_cell) in table {
+            let [(_, customer), (_, staff), (_, admin)] = &callers;
+            assert_eq!(answer(customer.check(action, own)), own_cell, "{action:?}");
+            assert_eq!(
+                answer(customer.check(action, other)),
+                other_cell,
+                "{action:?}"
+            );
+            for owner in [own, other] {
+                assert_eq!(answer(staff.check(action, owner)), staff_cell, "{action:?}");
+                assert_eq!(answer(admin.check(action, owner)), admin_cell, "{action:?}");
+            }
+        }
+        for (name, caller) in &callers {
+            let expected = if *name == "customer" { "403" } else { "ok" };
+            assert_eq!(
+                answer(caller.check_acting_for(other, "x")),
+                expected,
+                "{name}"
+            );
+            assert_eq!(answer(caller.check_acting_for(own, "x")), "ok", "{name}");
+        }
+    }
+
+    #[test]
+    fn scopes_differ_between_callers_and_roles() {
+        let a = Caller::customer(customer(1)).scope();
+        let b = Caller::customer(customer(2)).scope();
+        let staff = Caller::operator(Role::Staff, customer(1).to_string())
+            .unwrap_or_else(|_| unreachable!())
+            .scope();
+        assert!(a != b && a != staff && b != staff);
+    }
+
+    #[test]
+    fn roles_parse_from_their_names_only() {
+        for role in [Role::Customer, Role::Staff, Role::Admin] {
+            assert_eq!(role.as_str().parse::<Role>(), Ok(role));
+        }
+        assert!("Admin".parse::<Role>().is_err());
+        assert!("root".parse::<Role>().is_err());
+        assert!(Caller::operator(Role::Customer, "x").is_err());
+    }
+}
