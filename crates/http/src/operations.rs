@@ -111,11 +111,40 @@ pub struct RateLimit {
 
 /// The per-client limiter, keyed by the caller (by the peer's IP address when authentication
 /// is off and every caller looks the same).
-pub(crate) type ClientLimiter = governor::DefaultKeyedRateLimiter<String>;
+pub(crate) struct ClientLimiter {
+    limiter: governor::DefaultKeyedRateLimiter<String>,
+    checks: std::sync::atomic::AtomicU32,
+}
+
+/// How many checks between two prunings of clients whose budget is full again, so the table
+/// stays as large as the set of recent clients, not of every client ever seen.
+const PRUNE_EVERY: u32 = 4096;
 
 pub(crate) fn limiter(limit: RateLimit) -> Arc<ClientLimiter> {
     let quota = governor::Quota::per_second(limit.per_second).allow_burst(limit.burst);
-    Arc::new(governor::RateLimiter::keyed(quota))
+    Arc::new(ClientLimiter {
+        limiter: governor::RateLimiter::keyed(quota),
+        checks: std::sync::atomic::AtomicU32::new(0),
+    })
+}
+
+impl ClientLimiter {
+    fn check(
+        &self,
+        client: &String,
+    ) -> Result<(), governor::NotUntil<governor::clock::QuantaInstant>> {
+        let checks = self.checks.fetch_add(1, Ordering::Relaxed);
+        if checks % PRUNE_EVERY == PRUNE_EVERY - 1 {
+            self.limiter.retain_recent();
+            self.limiter.shrink_to_fit();
+        }
+        self.limiter.check_key(client)
+    }
+
+    #[cfg(test)]
+    fn clients(&self) -> usize {
+        self.limiter.len()
+    }
 }
 
 /// Answers a client past its rate with a 429 problem and the seconds to wait.
@@ -135,7 +164,7 @@ pub(crate) async fn rate_limit(
             format!("ip:{ip}")
         }
     };
-    match limiter.check_key(&client) {
+    match limiter.check(&client) {
         Ok(()) => next.run(request).await,
         Err(not_until) => {
             let wait = not_until.wait_time_from(DefaultClock::default().now());
@@ -149,5 +178,32 @@ pub(crate) async fn rate_limit(
             .retry_after(seconds)
             .into_response()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::num::NonZeroU32;
+
+    use super::{PRUNE_EVERY, RateLimit, limiter};
+
+    #[test]
+    fn clients_with_a_full_budget_are_pruned_from_the_table() {
+        let one = NonZeroU32::MIN;
+        let limits = limiter(RateLimit {
+            per_second: NonZeroU32::new(1000).unwrap_or(one),
+            burst: one,
+        });
+        for client in 0..PRUNE_EVERY - 1 {
+            let _ = limits.check(&format!("ip:{client}"));
+        }
+        assert_eq!(
+            limits.clients(),
+            usize::try_from(PRUNE_EVERY - 1).unwrap_or(0)
+        );
+        // A millisecond refills every budget of one request at 1000 per second.
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        let _ = limits.check(&"ip:last".to_owned());
+        assert!(limits.clients() <= 1, "{}", limits.clients());
     }
 }

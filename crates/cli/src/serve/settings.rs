@@ -61,7 +61,8 @@ pub(crate) struct ServeArgs {
     /// Seconds requests in flight may take to finish after shutdown began.
     #[arg(long, env = "ORDO_SHUTDOWN_GRACE_SECONDS", default_value_t = 30)]
     pub(crate) shutdown_grace_seconds: u64,
-    /// Requests per second each client (by IP) may make to the API on average; 0 for no limit.
+    /// Requests per second each caller (by IP with auth disabled) may make to the API on average;
+    /// 0 for no limit.
     /// Past it, 429 with Retry-After.
     #[arg(long, env = "ORDO_RATE_LIMIT_PER_SECOND", default_value_t = 0)]
     pub(crate) rate_limit_per_second: u32,

@@ -504,3 +504,28 @@ async fn assert_unauthorized_at(app: &TestApp, path: &str) {
     assert!(response.headers().contains_key("www-authenticate"));
     assert_problem(response, 401, "unauthorized").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limits_count_per_caller_not_per_address() {
+    use std::num::NonZeroU32;
+    let http = HttpConfig {
+        rate_limit: Some(ordo_http::RateLimit {
+            per_second: NonZeroU32::MIN,
+            burst: NonZeroU32::new(2).unwrap(),
+        }),
+        ..secured()
+    };
+    let app = crate::app::sqlite_with(ServiceConfig::default(), http).await;
+    let list = |who: Who, customer: &str| {
+        as_who(app.get(&format!("/v1/orders?customer_id={customer}")), who).send()
+    };
+    // Both callers share one address: each still has a budget of its own.
+    for _ in 0..2 {
+        assert_eq!(list(Who::Owner, ALICE).await.unwrap().status(), 200);
+    }
+    let limited = list(Who::Owner, ALICE).await.unwrap();
+    assert!(limited.headers().contains_key("retry-after"));
+    assert_problem(limited, 429, "rate-limited").await;
+    assert_eq!(list(Who::Stranger, BOB).await.unwrap().status(), 200);
+    assert_eq!(list(Who::Staff, ALICE).await.unwrap().status(), 200);
+}
