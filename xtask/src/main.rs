@@ -128,19 +128,18 @@ fn test(sh: &Shell) -> Result<()> {
         .run()
         .is_ok()
     {
-        cmd!(sh, "cargo nextest run --workspace --locked --no-fail-fast").run()?;
-        // The OpenTelemetry export is a cargo feature: its test needs a build with it.
+        // All features, so the OpenTelemetry export (a cargo feature) is tested too, in the
+        // same build as everything else.
         cmd!(
             sh,
-            "cargo nextest run -p ordo-cli --features otel --locked -E test(otlp)"
+            "cargo nextest run --workspace --all-features --locked --no-fail-fast"
         )
         .run()?;
         // nextest does not run doc tests.
-        cmd!(sh, "cargo test --workspace --locked --doc").run()?;
+        cmd!(sh, "cargo test --workspace --all-features --locked --doc").run()?;
     } else {
         say("cargo-nextest not found: running `cargo test` instead");
-        cmd!(sh, "cargo test --workspace --locked").run()?;
-        cmd!(sh, "cargo test -p ordo-cli --features otel --locked otlp").run()?;
+        cmd!(sh, "cargo test --workspace --all-features --locked").run()?;
     }
     Ok(())
 }

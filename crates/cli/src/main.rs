@@ -4,6 +4,7 @@
 mod auth;
 mod client;
 mod config;
+mod seed;
 mod serve;
 mod storage;
 mod telemetry;
@@ -37,6 +38,9 @@ enum Command {
     /// Mint a bearer token with the configured secret (or the one `ordo serve` generated in
     /// the data directory), for development and operations. Prints only the token.
     Token(auth::TokenArgs),
+    /// Fill an empty database with realistic orders (deterministic ids, for demos and
+    /// `cargo xtask bench`).
+    Seed(seed::SeedArgs),
     /// Work with orders on a running server.
     #[command(subcommand)]
     Orders(client::OrdersCommand),
@@ -81,6 +85,7 @@ fn main() -> ExitCode {
                 storage::migrate(&settings(&args, &matches, &file)?.settings).await
             }
             Command::Token(args) => auth::mint(&settings(&args, &matches, &file)?.settings),
+            Command::Seed(args) => seed::run(&settings(&args, &matches, &file)?.settings).await,
             Command::Orders(command) => client::run(command).await,
             Command::Payments(PaymentsCommand::Reconcile(args)) => {
                 reconcile(&settings(&args, &matches, &file)?.settings).await

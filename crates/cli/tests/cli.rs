@@ -802,3 +802,55 @@ fn secrets_and_tokens_never_reach_the_logs() {
         assert!(!log.contains(hidden), "{hidden} is in the logs");
     }
 }
+
+#[test]
+fn seeded_orders_are_found_where_their_ids_say() {
+    let data = tempfile::tempdir().unwrap();
+    let dir = data.path().to_str().unwrap();
+    let seeded = ordo(&[
+        "seed",
+        "--orders",
+        "25",
+        "--customers",
+        "5",
+        "--data-dir",
+        dir,
+    ]);
+    assert!(seeded.status.success(), "{}", stderr(&seeded));
+    assert!(stdout(&seeded).contains("seeded 25 orders over 5 customers"));
+    let again = ordo(&["seed", "--orders", "1", "--data-dir", dir]);
+    assert!(
+        stderr(&again).contains("seed an empty database"),
+        "{}",
+        stderr(&again)
+    );
+
+    let port = free_port();
+    let mut server = start_server(data.path(), port, &["--auth", "disabled"]);
+    let url = format!("http://127.0.0.1:{port}");
+    let listed = ordo(&[
+        "orders",
+        "list",
+        "--customer",
+        "00000000-0000-4000-8000-000000000003",
+        "--json",
+        "--server",
+        &url,
+    ]);
+    let listed: Value = serde_json::from_slice(&listed.stdout).unwrap();
+    // Customer 3 has orders 3, 8, 13, 18 and 23, newest first.
+    let ids: Vec<&str> = listed["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|order| order["id"].as_str().unwrap())
+        .collect();
+    let expected: Vec<String> = [23, 18, 13, 8, 3]
+        .iter()
+        .map(|n| format!("01900000-0000-7000-8000-{n:012x}"))
+        .collect();
+    assert_eq!(ids, expected);
+    let order = &listed["data"][0];
+    assert_eq!(order["items"].as_array().unwrap().len(), 1 + 23 % 5);
+    terminate(&mut server);
+}
