@@ -9,6 +9,7 @@
 //! `cargo xtask ci` is the one gate: the same command a newcomer runs, `.ci/run` runs, and the
 //! GitHub workflow runs. It stops at the first failure and says which step failed.
 
+mod bench;
 mod outage;
 mod postgres;
 mod reliability;
@@ -40,6 +41,12 @@ enum Task {
     Wasm,
     /// Check dependencies' licenses, bans and sources with cargo-deny.
     Deny,
+    /// Measure the release server against pgbench on the same database (see bench/).
+    Bench {
+        /// One short round per cell, to try the harness (figures are not comparable).
+        #[arg(long)]
+        quick: bool,
+    },
     /// Crash the server under load (kill -9) and prove no order is lost or duplicated.
     Reliability {
         /// The short run that `cargo xtask ci` does (300 creates, 8 clients, 1 crash, debug build).
@@ -59,6 +66,14 @@ fn main() -> Result<()> {
         Task::Test => test(&sh),
         Task::Wasm => wasm(&sh),
         Task::Deny => deny(&sh),
+        Task::Bench { quick } => bench::run(
+            &sh,
+            if quick {
+                bench::Timing::QUICK
+            } else {
+                bench::Timing::FULL
+            },
+        ),
         Task::Reliability { short } => reliability::run(
             &sh,
             if short {
@@ -73,6 +88,14 @@ fn main() -> Result<()> {
 fn workspace_root() -> std::path::PathBuf {
     let xtask_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     xtask_dir.parent().unwrap_or(xtask_dir).to_path_buf()
+}
+
+/// Where cargo puts what it builds: `CARGO_TARGET_DIR`, or `target/` in the workspace.
+pub(crate) fn target_dir(sh: &Shell) -> std::path::PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) => sh.current_dir().join(dir),
+        None => sh.current_dir().join("target"),
+    }
 }
 
 /// One step of the gate.

@@ -127,7 +127,7 @@ fn server_programs() -> Option<PathBuf> {
 
 fn start_throwaway(sh: &Shell, bin: &Path) -> Result<Database> {
     let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-    let root = sh.current_dir().join("target").join("xtask-postgres");
+    let root = crate::target_dir(sh).join("xtask-postgres");
     let data_dir = root.join(format!("cluster-{port}"));
     let _ = std::fs::remove_dir_all(&data_dir);
     std::fs::create_dir_all(&data_dir)?;

@@ -68,7 +68,7 @@ pub(crate) fn run(sh: &Shell, load: Load) -> Result<()> {
     let binary = build(sh, load.release)?;
     mint_token(&binary)?;
     let database = postgres::ensure(sh)?;
-    let work = sh.current_dir().join("target").join("reliability");
+    let work = crate::target_dir(sh).join("reliability");
     std::fs::create_dir_all(&work)?;
 
     let mut all = Vec::new();
@@ -121,10 +121,10 @@ fn replace_database(url: &str, name: &str) -> String {
 fn build(sh: &Shell, release: bool) -> Result<PathBuf> {
     if release {
         cmd!(sh, "cargo build --release --locked --bin ordo").run()?;
-        Ok(sh.current_dir().join("target/release/ordo"))
+        Ok(crate::target_dir(sh).join("release/ordo"))
     } else {
         cmd!(sh, "cargo build --locked --bin ordo").run()?;
-        Ok(sh.current_dir().join("target/debug/ordo"))
+        Ok(crate::target_dir(sh).join("debug/ordo"))
     }
 }
 

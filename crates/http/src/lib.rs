@@ -126,6 +126,28 @@ fn documented() -> (Router<OrderService>, OpenApi) {
         .split_for_parts()
 }
 
+/// The wire formats alone, for `benches/wire.rs`: not an API to build on.
+#[doc(hidden)]
+pub mod wire {
+    use ordo_domain::{Order, OrderDraft};
+
+    /// A create request's body as the route reads it (unknown fields refused, amounts exact).
+    ///
+    /// # Errors
+    /// The body's JSON error.
+    pub fn read_create(body: &[u8]) -> Result<OrderDraft, serde_json::Error> {
+        serde_json::from_slice::<crate::dto::CreateOrder>(body).map(OrderDraft::from)
+    }
+
+    /// An order as the routes answer it.
+    ///
+    /// # Errors
+    /// When serialization fails (it does not for a valid order).
+    pub fn write_order(order: &Order) -> Result<Vec<u8>, serde_json::Error> {
+        serde_json::to_vec(&crate::dto::OrderBody::from(order))
+    }
+}
+
 /// The OpenAPI 3.1 document of every route [`app`] serves.
 pub fn openapi() -> OpenApi {
     documented().1

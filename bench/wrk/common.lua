@@ -1,0 +1,34 @@
+-- Shared by the workloads: the token, the seeded data's size, and its ids.
+-- `ordo seed` gives order n the id 01900000-0000-7000-8000-{n:012x} and customer c the id
+-- 00000000-0000-4000-8000-{c:012x}.
+token = os.getenv("ORDO_BENCH_TOKEN")
+orders = tonumber(os.getenv("ORDO_BENCH_ORDERS"))
+customers = tonumber(os.getenv("ORDO_BENCH_CUSTOMERS"))
+auth = { ["Authorization"] = "Bearer " .. token }
+json = { ["Authorization"] = "Bearer " .. token, ["Content-Type"] = "application/json" }
+
+function thread_seed()
+  math.randomseed(os.time() + math.floor(os.clock() * 1000000))
+end
+
+function order_path()
+  return string.format("/v1/orders/01900000-0000-7000-8000-%012x", math.random(1, orders))
+end
+
+function customer_id()
+  return string.format("00000000-0000-4000-8000-%012x", math.random(1, customers))
+end
+
+function list_path()
+  return "/v1/orders?limit=20&customer_id=" .. customer_id()
+end
+
+-- Three items, a tax rate: a realistic checkout. Its total (89.28) is one the simulated
+-- gateway approves.
+function create_body()
+  return '{"customer_id":"' .. customer_id() .. '","currency":"USD","items":['
+    .. '{"product_id":"0193a1a0-0000-7000-8000-0000000000aa","quantity":2,"unit_price":"19.99"},'
+    .. '{"product_id":"0193a1a0-0000-7000-8000-0000000000bb","quantity":1,"unit_price":"5.00"},'
+    .. '{"product_id":"0193a1a0-0000-7000-8000-0000000000cc","quantity":3,"unit_price":"12.50"}'
+    .. '],"tax_rate":"0.0825"}'
+end
