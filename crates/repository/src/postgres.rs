@@ -160,6 +160,10 @@ impl PgStore {
         let pool = PgPoolOptions::new()
             .max_connections(options.max_connections)
             .acquire_timeout(options.acquire_timeout)
+            // sqlx pings each connection as it leaves the pool by default: a second round trip
+            // for every query. A connection that broke meanwhile fails its query instead, is
+            // dropped, and the request answers 503; the next one gets a fresh connection.
+            .test_before_acquire(false)
             .connect_with(connect)
             .await?;
         Ok(Self {
