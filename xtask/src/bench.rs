@@ -88,6 +88,8 @@ pub(crate) fn run(sh: &Shell, timing: Timing) -> Result<()> {
     let seeded = Command::new(&binary)
         .args(["seed", "--orders", &ORDERS.to_string(), "--customers"])
         .arg(CUSTOMERS.to_string())
+        // More inserts at once than the server's pool: commits share their WAL flushes.
+        .args(["--concurrency", "32", "--db-max-connections", "32"])
         .args(["--database-url", &url])
         .status()?;
     if !seeded.success() {

@@ -11,6 +11,10 @@ mod telemetry;
 
 use std::process::ExitCode;
 
+/// mimalloc: fewer cycles per request than the system allocator (measured in #8).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use anyhow::Context as _;
 use clap::{ArgMatches, CommandFactory as _, FromArgMatches as _, Parser, Subcommand};
 use serde::Serialize;
