@@ -775,11 +775,14 @@ const LEDGER_COLUMNS: &str =
 #[async_trait]
 impl GatewayLedger for PgStore {
     async fn remember(&self, entry: &LedgerEntry) -> Result<LedgerEntry, RepoError> {
-        sqlx::query(
+        // One round trip: on a repeated key, the no-op update makes RETURNING give the row
+        // first written, so the first outcome is the one every retry sees.
+        let row = sqlx::query(
             "INSERT INTO simulated_gateway_ledger
                  (idempotency_key, operation, order_id, amount, outcome, reference, created_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7)
-             ON CONFLICT (idempotency_key) DO NOTHING",
+             ON CONFLICT (idempotency_key) DO UPDATE SET idempotency_key = EXCLUDED.idempotency_key
+             RETURNING idempotency_key, operation, order_id, amount, outcome, reference, created_at",
         )
         .bind(&entry.key)
         .bind(entry.operation.as_str())
@@ -792,9 +795,9 @@ impl GatewayLedger for PgStore {
         })
         .bind(&entry.reference)
         .bind(entry.at)
-        .execute(&mut *self.conn().await?)
+        .fetch_one(&mut *self.conn().await?)
         .await?;
-        self.find(&entry.key).await?.ok_or(RepoError::NotFound)
+        ledger_row(&row)
     }
 
     async fn find(&self, key: &str) -> Result<Option<LedgerEntry>, RepoError> {
@@ -802,17 +805,19 @@ impl GatewayLedger for PgStore {
             .bind(key)
             .fetch_optional(&mut *self.conn().await?)
             .await?;
-        row.map(|row| {
-            ledger_entry(
-                row.try_get("idempotency_key")?,
-                &row.try_get::<String, _>("operation")?,
-                row.try_get("order_id")?,
-                row.try_get("amount")?,
-                &row.try_get::<String, _>("outcome")?,
-                row.try_get("reference")?,
-                row.try_get("created_at")?,
-            )
-        })
-        .transpose()
+        row.as_ref().map(ledger_row).transpose()
     }
+}
+
+/// A ledger row as the gateway's entry.
+fn ledger_row(row: &PgRow) -> Result<LedgerEntry, RepoError> {
+    ledger_entry(
+        row.try_get("idempotency_key")?,
+        &row.try_get::<String, _>("operation")?,
+        row.try_get("order_id")?,
+        row.try_get("amount")?,
+        &row.try_get::<String, _>("outcome")?,
+        row.try_get("reference")?,
+        row.try_get("created_at")?,
+    )
 }

@@ -720,11 +720,14 @@ impl IdempotencyStore for SqliteStore {
 #[async_trait]
 impl GatewayLedger for SqliteStore {
     async fn remember(&self, entry: &LedgerEntry) -> Result<LedgerEntry, RepoError> {
-        sqlx::query(
+        // One round trip: on a repeated key, the no-op update makes RETURNING give the row
+        // first written, so the first outcome is the one every retry sees.
+        let row = sqlx::query(
             "INSERT INTO simulated_gateway_ledger
                  (idempotency_key, operation, order_id, amount, outcome, reference, created_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-             ON CONFLICT (idempotency_key) DO NOTHING",
+             ON CONFLICT (idempotency_key) DO UPDATE SET idempotency_key = EXCLUDED.idempotency_key
+             RETURNING idempotency_key, operation, order_id, amount, outcome, reference, created_at",
         )
         .bind(&entry.key)
         .bind(entry.operation.as_str())
@@ -737,9 +740,9 @@ impl GatewayLedger for SqliteStore {
         })
         .bind(&entry.reference)
         .bind(entry.at.timestamp_micros())
-        .execute(&mut *self.conn().await?)
+        .fetch_one(&mut *self.conn().await?)
         .await?;
-        self.find(&entry.key).await?.ok_or(RepoError::NotFound)
+        ledger_row(&row)
     }
 
     async fn find(&self, key: &str) -> Result<Option<LedgerEntry>, RepoError> {
@@ -750,17 +753,19 @@ impl GatewayLedger for SqliteStore {
         .bind(key)
         .fetch_optional(&mut *self.conn().await?)
         .await?;
-        row.map(|row| {
-            ledger_entry(
-                row.try_get("idempotency_key")?,
-                &row.try_get::<String, _>("operation")?,
-                row.try_get("order_id")?,
-                decimal(&row, "amount")?,
-                &row.try_get::<String, _>("outcome")?,
-                row.try_get("reference")?,
-                time(row.try_get("created_at")?)?,
-            )
-        })
-        .transpose()
+        row.as_ref().map(ledger_row).transpose()
     }
+}
+
+/// A ledger row as the gateway's entry.
+fn ledger_row(row: &SqliteRow) -> Result<LedgerEntry, RepoError> {
+    ledger_entry(
+        row.try_get("idempotency_key")?,
+        &row.try_get::<String, _>("operation")?,
+        row.try_get("order_id")?,
+        decimal(row, "amount")?,
+        &row.try_get::<String, _>("outcome")?,
+        row.try_get("reference")?,
+        time(row.try_get("created_at")?)?,
+    )
 }

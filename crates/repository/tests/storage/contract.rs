@@ -6,8 +6,8 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, Utc};
 use ordo_domain::{CancelReason, OrderStatus, StatusChange, Version};
 use ordo_repository::{
-    Begin, Claim, IdempotencyStore, KeyRequest, KeyScope, ListQuery, OrderRepository, PageSize,
-    RepoError, StoredResponse,
+    Begin, Claim, GatewayLedger, IdempotencyStore, KeyRequest, KeyScope, LedgerEntry, ListQuery,
+    OrderRepository, PageSize, PaymentOperation, RepoError, StoredResponse,
 };
 use uuid::Uuid;
 
@@ -62,11 +62,12 @@ contract!(
     an_expired_key_starts_afresh_and_is_purged,
     a_released_key_runs_again_unless_it_made_an_order,
     one_of_many_racing_requests_claims_a_key,
+    the_gateway_ledger_keeps_the_first_entry_for_a_key,
 );
 
-/// Both ports, as each store implements them.
-trait Storage: OrderRepository + IdempotencyStore {}
-impl<T: OrderRepository + IdempotencyStore> Storage for T {}
+/// The ports, as each store implements them.
+trait Storage: OrderRepository + IdempotencyStore + GatewayLedger {}
+impl<T: OrderRepository + IdempotencyStore + GatewayLedger> Storage for T {}
 
 type Store = Arc<dyn Storage>;
 
@@ -575,4 +576,56 @@ async fn one_of_many_racing_requests_claims_a_key(store: Store) {
         }
     }
     assert_eq!(claimed, 1);
+}
+
+/// What a real gateway does with an idempotency key: the first call's outcome is the answer to
+/// every later call with the key, however many race.
+async fn the_gateway_ledger_keeps_the_first_entry_for_a_key(store: Store) {
+    let order = stored(&*store, customer(1), at(0)).await;
+    let entry = |reference: &str, approved: bool| LedgerEntry {
+        key: format!("authorize:{}", order.id()),
+        operation: PaymentOperation::Authorize,
+        order_id: order.id(),
+        amount: rust_decimal::Decimal::new(1999, 2),
+        approved,
+        reference: reference.to_owned(),
+        at: at(1),
+    };
+    let first = entry("sim_first", true);
+    assert_eq!(store.remember(&first).await.unwrap(), first);
+    assert_eq!(
+        store.remember(&entry("sim_second", false)).await.unwrap(),
+        first
+    );
+    assert_eq!(store.find(&first.key).await.unwrap(), Some(first.clone()));
+    assert_eq!(store.find("authorize:nothing").await.unwrap(), None);
+
+    let racing = entry("unused", true);
+    let racing = LedgerEntry {
+        key: "capture:race".to_owned(),
+        ..racing
+    };
+    let barrier = Arc::new(tokio::sync::Barrier::new(16));
+    let tasks: Vec<_> = (0..16)
+        .map(|n| {
+            let (store, barrier) = (Arc::clone(&store), Arc::clone(&barrier));
+            let mine = LedgerEntry {
+                reference: format!("sim_{n}"),
+                ..racing.clone()
+            };
+            tokio::spawn(async move {
+                barrier.wait().await;
+                store.remember(&mine).await.unwrap()
+            })
+        })
+        .collect();
+    let mut kept = HashSet::new();
+    for task in tasks {
+        kept.insert(task.await.unwrap().reference);
+    }
+    assert_eq!(
+        kept.len(),
+        1,
+        "every racer sees the one entry kept: {kept:?}"
+    );
 }
