@@ -1,5 +1,6 @@
 //! The PostgreSQL store: what production replicas share.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -46,7 +47,13 @@ pub struct PgStore {
     pool: PgPool,
     /// Callers waiting for a connection, for metrics.
     waiting: crate::sql::Waiting,
+    /// Sequence values this process took from the database and has not handed out yet.
+    sequence_block: Arc<std::sync::Mutex<std::ops::Range<u64>>>,
 }
+
+/// How many sequence values one `nextval` reserves: the sequence's `INCREMENT BY` (migration
+/// `20261122000005_sequence_blocks.sql`).
+const SEQUENCE_BLOCK: u64 = 64;
 
 /// The order's columns and its items as arrays, in one row: one round trip per order.
 macro_rules! select_order {
@@ -169,6 +176,7 @@ impl PgStore {
         Ok(Self {
             pool,
             waiting: crate::sql::Waiting::default(),
+            sequence_block: Arc::new(std::sync::Mutex::new(0..0)),
         })
     }
 
@@ -192,6 +200,11 @@ impl PgStore {
     /// Closes the pool, waiting for connections in use to be returned.
     pub async fn close(&self) {
         self.pool.close().await;
+    }
+
+    /// The next value of this process's sequence block, if any is left.
+    fn take_from_block(&self) -> Option<u64> {
+        self.sequence_block.lock().ok()?.next()
     }
 
     /// A connection from the pool; the wait for it is counted in [`crate::PoolStats::waiting`].
@@ -331,10 +344,20 @@ fn int_version(version: Version) -> Result<i32, RepoError> {
 impl OrderRepository for PgStore {
     #[tracing::instrument(skip_all, err)]
     async fn next_order_sequence(&self) -> Result<u64, RepoError> {
-        let value: i64 = sqlx::query_scalar("SELECT nextval('order_number_seq')")
+        if let Some(value) = self.take_from_block() {
+            return Ok(value);
+        }
+        let start: i64 = sqlx::query_scalar("SELECT nextval('order_number_seq')")
             .fetch_one(&mut *self.conn().await?)
             .await?;
-        u64::try_from(value).map_err(RepoError::other)
+        let start = u64::try_from(start).map_err(RepoError::other)?;
+        // Two callers may fetch blocks at once: the later one replaces the other's remainder,
+        // whose values are then never handed out, so none is handed out twice.
+        let rest = start.saturating_add(1)..start.saturating_add(SEQUENCE_BLOCK);
+        if let Ok(mut block) = self.sequence_block.lock() {
+            *block = rest;
+        }
+        Ok(start)
     }
 
     #[tracing::instrument(skip_all, fields(order_id = %order.id()), err)]

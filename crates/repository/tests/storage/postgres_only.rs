@@ -96,3 +96,30 @@ async fn callers_waiting_for_a_connection_are_counted() {
     }
     assert_eq!(store.pool_stats().waiting, 0);
 }
+
+/// Two server processes on one database (two stores, two pools) never hand out the same
+/// order-number sequence value, though each takes values in blocks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn replicas_never_share_a_sequence_value() {
+    let (database, first) = TestPostgres::store().await.unwrap();
+    let second =
+        ordo_repository::PgStore::connect(database.url(), &ordo_repository::PgOptions::default())
+            .await
+            .unwrap();
+    let tasks: Vec<_> = (0..400)
+        .map(|n| {
+            let store = if n % 2 == 0 {
+                first.clone()
+            } else {
+                second.clone()
+            };
+            tokio::spawn(async move { store.next_order_sequence().await.unwrap() })
+        })
+        .collect();
+    let mut seen = std::collections::HashSet::new();
+    for task in tasks {
+        let value = task.await.unwrap();
+        assert!(seen.insert(value), "{value} was handed out twice");
+    }
+    assert_eq!(seen.len(), 400);
+}
