@@ -1,17 +1,22 @@
--- POST /v1/orders as ordo sends it today, statement for statement: draw the order number,
--- insert the order with its items, the simulated gateway's ledger write and read-back, the
--- audit row, then the order's payment by compare-and-set. One round trip each, as the server.
+-- POST /v1/orders as ordo sends it today, statement for statement: insert the order with its
+-- items, the simulated gateway's ledger write (returning the row kept for the key), the audit
+-- row, then the order's payment by compare-and-set. One round trip each, as the server. (The
+-- server draws order-number sequence values 64 at a time, so one create in 64 also sends a
+-- nextval; here the number and the id come from pgbench's random numbers, as ordo makes its
+-- ids itself.)
 -- Its customers (…-a000-…) are not the seeded ones, so ordo never lists these rows, whose ids
 -- and numbers are not ordo's.
 \set c random(1, :customers)
-SELECT nextval('order_number_seq') AS seq, gen_random_uuid() AS oid \gset
+\set seq random(1, 9000000000)
+\set hi random(1, 9223372036854775807)
+\set lo random(1, 9223372036854775807)
 WITH new_order AS (
     INSERT INTO orders (id, order_number, customer_id, currency, subtotal, discount,
                         discount_kind, discount_value, tax_rate, tax, total, minor_units,
                         rounding_mode, tax_rounding, status, cancel_reason, version,
                         created_at, updated_at, payment_status, amount_authorized,
                         amount_captured, amount_refunded, payment_reference)
-    VALUES (CAST(:oid AS uuid), 'ORD-PGB-' || :seq,
+    VALUES (CAST(lpad(to_hex(CAST(:hi AS bigint)), 16, '0') || lpad(to_hex(CAST(:lo AS bigint)), 16, '0') AS uuid), 'ORD-PGB-' || :seq,
             CAST('00000000-0000-4000-a000-' || lpad(to_hex(CAST(:c AS bigint)), 12, '0') AS uuid), 'USD',
             82.48, 0, NULL, NULL, 0.0825, 6.80, 89.28, 2, 'half_up', 'per_order', 'pending',
             NULL, 1, now(), now(), 'unpaid', 0, 0, 0, NULL)
@@ -27,13 +32,12 @@ FROM new_order,
          AS item (position, product_id, quantity, unit_price, line_total);
 INSERT INTO simulated_gateway_ledger
     (idempotency_key, operation, order_id, amount, outcome, reference, created_at)
-VALUES ('authorize:' || :oid, 'authorize', CAST(:oid AS uuid), 89.28, 'approved', 'sim_authorize_' || :oid, now())
-ON CONFLICT (idempotency_key) DO NOTHING;
-SELECT idempotency_key, operation, order_id, amount, outcome, reference, created_at
-FROM simulated_gateway_ledger WHERE idempotency_key = 'authorize:' || :oid;
+VALUES ('authorize:' || :hi || '-' || :lo, 'authorize', CAST(lpad(to_hex(CAST(:hi AS bigint)), 16, '0') || lpad(to_hex(CAST(:lo AS bigint)), 16, '0') AS uuid), 89.28, 'approved', 'sim_authorize_' || :hi || '-' || :lo, now())
+ON CONFLICT (idempotency_key) DO UPDATE SET idempotency_key = EXCLUDED.idempotency_key
+RETURNING idempotency_key, operation, order_id, amount, outcome, reference, created_at;
 INSERT INTO payment_attempts (id, order_id, operation, amount, outcome, reference, created_at)
-VALUES (gen_random_uuid(), CAST(:oid AS uuid), 'authorize', 89.28, 'approved', 'sim_authorize_' || :oid, now());
+VALUES (gen_random_uuid(), CAST(lpad(to_hex(CAST(:hi AS bigint)), 16, '0') || lpad(to_hex(CAST(:lo AS bigint)), 16, '0') AS uuid), 'authorize', 89.28, 'approved', 'sim_authorize_' || :hi || '-' || :lo, now());
 UPDATE orders SET status = 'pending', cancel_reason = NULL, version = 2, updated_at = now(),
                   payment_status = 'authorized', amount_authorized = 89.28, amount_captured = 0,
-                  amount_refunded = 0, payment_reference = 'sim_authorize_' || :oid
-WHERE id = CAST(:oid AS uuid) AND version = 1 AND deleted_at IS NULL;
+                  amount_refunded = 0, payment_reference = 'sim_authorize_' || :hi || '-' || :lo
+WHERE id = CAST(lpad(to_hex(CAST(:hi AS bigint)), 16, '0') || lpad(to_hex(CAST(:lo AS bigint)), 16, '0') AS uuid) AND version = 1 AND deleted_at IS NULL;
