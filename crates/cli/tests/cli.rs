@@ -128,6 +128,18 @@ impl Drop for Server {
     }
 }
 
+/// Waits (up to 20 s) until a server accepts connections on `port`.
+fn wait_until_listening(port: u16) {
+    let started = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the server did not start"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -151,14 +163,7 @@ fn the_client_commands_drive_a_running_server() {
             .unwrap(),
     );
     let url = format!("http://127.0.0.1:{port}");
-    let started = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "the server did not start"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_until_listening(port);
     let order = data.path().join("order.json");
     std::fs::write(
         &order,
@@ -283,14 +288,7 @@ fn sigterm_lets_requests_in_flight_finish_then_exits_cleanly() {
             .spawn()
             .unwrap(),
     );
-    let started = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "the server did not start"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_until_listening(port);
     // A request that takes 3 s at the gateway, cut across by SIGTERM.
     let in_flight = std::thread::spawn(move || post_order(port));
     std::thread::sleep(Duration::from_secs(1));
@@ -523,14 +521,7 @@ fn serve_takes_its_settings_from_the_file() {
             .spawn()
             .unwrap(),
     );
-    let started = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "the server did not start"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_until_listening(port);
     assert!(dir.path().join("data/ordo.db").exists());
 }
 
@@ -547,14 +538,7 @@ fn start_server(data: &std::path::Path, port: u16, extra: &[&str]) -> Server {
             .spawn()
             .unwrap(),
     );
-    let started = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "the server did not start"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_until_listening(port);
     server
 }
 
@@ -681,14 +665,7 @@ fn the_embedded_default_generates_a_private_secret_once_and_says_how_to_mint_a_t
             .spawn()
             .unwrap(),
     );
-    let started = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "the server did not start"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_until_listening(port);
     let secret_file = data.path().join("jwt-secret");
     let mode = std::fs::metadata(&secret_file)
         .unwrap()
@@ -757,14 +734,7 @@ fn secrets_and_tokens_never_reach_the_logs() {
             .spawn()
             .unwrap(),
     );
-    let started = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "the server did not start"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_until_listening(port);
     let minted = Command::new(env!("CARGO_BIN_EXE_ordo"))
         .args([
             "token",

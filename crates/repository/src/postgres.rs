@@ -791,6 +791,13 @@ impl IdempotencyStore for PgStore {
     }
 }
 
+/// The simulated gateway's write: the row first kept for the key, in one round trip.
+const REMEMBER: &str = "INSERT INTO simulated_gateway_ledger
+                 (idempotency_key, operation, order_id, amount, outcome, reference, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)
+             ON CONFLICT (idempotency_key) DO UPDATE SET idempotency_key = EXCLUDED.idempotency_key
+             RETURNING idempotency_key, operation, order_id, amount, outcome, reference, created_at";
+
 const LEDGER_COLUMNS: &str =
     "SELECT idempotency_key, operation, order_id, amount, outcome, reference, created_at
      FROM simulated_gateway_ledger WHERE idempotency_key = $1";
@@ -800,26 +807,20 @@ impl GatewayLedger for PgStore {
     async fn remember(&self, entry: &LedgerEntry) -> Result<LedgerEntry, RepoError> {
         // One round trip: on a repeated key, the no-op update makes RETURNING give the row
         // first written, so the first outcome is the one every retry sees.
-        let row = sqlx::query(
-            "INSERT INTO simulated_gateway_ledger
-                 (idempotency_key, operation, order_id, amount, outcome, reference, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7)
-             ON CONFLICT (idempotency_key) DO UPDATE SET idempotency_key = EXCLUDED.idempotency_key
-             RETURNING idempotency_key, operation, order_id, amount, outcome, reference, created_at",
-        )
-        .bind(&entry.key)
-        .bind(entry.operation.as_str())
-        .bind(entry.order_id.as_uuid())
-        .bind(entry.amount)
-        .bind(if entry.approved {
-            "approved"
-        } else {
-            "declined"
-        })
-        .bind(&entry.reference)
-        .bind(entry.at)
-        .fetch_one(&mut *self.conn().await?)
-        .await?;
+        let row = sqlx::query(REMEMBER)
+            .bind(&entry.key)
+            .bind(entry.operation.as_str())
+            .bind(entry.order_id.as_uuid())
+            .bind(entry.amount)
+            .bind(if entry.approved {
+                "approved"
+            } else {
+                "declined"
+            })
+            .bind(&entry.reference)
+            .bind(entry.at)
+            .fetch_one(&mut *self.conn().await?)
+            .await?;
         ledger_row(&row)
     }
 
@@ -843,4 +844,68 @@ fn ledger_row(row: &PgRow) -> Result<LedgerEntry, RepoError> {
         row.try_get("reference")?,
         row.try_get("created_at")?,
     )
+}
+
+/// `cargo xtask bench` compares ordo with pgbench running "the SQL ordo sends": these tests
+/// keep `bench/pgbench/` from drifting away from the statements above.
+#[cfg(test)]
+mod bench_scripts {
+    use super::{INSERT_ORDER, REMEMBER, UPDATE_ORDER};
+
+    fn words(text: &str) -> String {
+        text.split_whitespace().collect::<Vec<_>>().join(" ")
+    }
+
+    fn script(name: &str) -> String {
+        let path = format!("{}/../../bench/pgbench/{name}", env!("CARGO_MANIFEST_DIR"));
+        words(&std::fs::read_to_string(&path).unwrap_or_else(|error| panic!("{path}: {error}")))
+    }
+
+    #[test]
+    fn reads_run_the_select_the_store_sends() {
+        let select = words(select_order!());
+        for name in ["get.sql", "list.sql"] {
+            assert!(
+                script(name).contains(&select),
+                "{name} differs from select_order!"
+            );
+        }
+        assert!(script("get.sql").contains("WHERE o.id = "));
+        let order_by = words("ORDER BY o.created_at DESC, o.id DESC LIMIT");
+        assert!(script("list.sql").contains(&order_by));
+    }
+
+    #[test]
+    fn creates_insert_as_the_store_does() {
+        let items = words(
+            "INSERT INTO order_items (order_id, position, product_id, quantity, unit_price, line_total)
+             SELECT new_order.id, item.position, item.product_id, item.quantity, item.unit_price, item.line_total
+             FROM new_order,",
+        );
+        assert!(
+            words(INSERT_ORDER).contains(&items),
+            "the check itself is stale"
+        );
+        for name in ["create.sql", "create_one.sql"] {
+            assert!(
+                script(name).contains(&items),
+                "{name} differs from insert_order!"
+            );
+        }
+        let ledger = words(
+            "ON CONFLICT (idempotency_key) DO UPDATE SET idempotency_key = EXCLUDED.idempotency_key
+             RETURNING idempotency_key, operation, order_id, amount, outcome, reference, created_at",
+        );
+        assert!(
+            words(REMEMBER).contains(&ledger),
+            "the check itself is stale"
+        );
+        assert!(script("create.sql").contains(&ledger));
+        let update = words("WHERE id = $5 AND version = $6 AND deleted_at IS NULL");
+        assert!(
+            words(UPDATE_ORDER).contains(&update),
+            "the check itself is stale"
+        );
+        assert!(script("create.sql").contains("AND version = 1 AND deleted_at IS NULL"));
+    }
 }
