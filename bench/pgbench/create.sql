@@ -1,6 +1,7 @@
 -- POST /v1/orders as ordo sends it today, statement for statement: insert the order with its
--- items, the simulated gateway's ledger write (returning the row kept for the key), the audit
--- row, then the order's payment by compare-and-set. One round trip each, as the server. (The
+-- items, the simulated gateway's ledger write (returning the row kept for the key), then the
+-- order's payment by compare-and-set with the call's audit row in the same statement. One
+-- round trip each, as the server. (The
 -- server draws order-number sequence values 64 at a time, so one create in 64 also sends a
 -- nextval; here the number and the id come from pgbench's random numbers, as ordo makes its
 -- ids itself.)
@@ -35,8 +36,10 @@ INSERT INTO simulated_gateway_ledger
 VALUES ('authorize:' || :hi || '-' || :lo, 'authorize', CAST(lpad(to_hex(CAST(:hi AS bigint)), 16, '0') || lpad(to_hex(CAST(:lo AS bigint)), 16, '0') AS uuid), 89.28, 'approved', 'sim_authorize_' || :hi || '-' || :lo, now())
 ON CONFLICT (idempotency_key) DO UPDATE SET idempotency_key = EXCLUDED.idempotency_key
 RETURNING idempotency_key, operation, order_id, amount, outcome, reference, created_at;
-INSERT INTO payment_attempts (id, order_id, operation, amount, outcome, reference, created_at)
-VALUES (gen_random_uuid(), CAST(lpad(to_hex(CAST(:hi AS bigint)), 16, '0') || lpad(to_hex(CAST(:lo AS bigint)), 16, '0') AS uuid), 'authorize', 89.28, 'approved', 'sim_authorize_' || :hi || '-' || :lo, now());
+WITH attempt AS (
+    INSERT INTO payment_attempts (id, order_id, operation, amount, outcome, reference, created_at)
+    VALUES (gen_random_uuid(), CAST(lpad(to_hex(CAST(:hi AS bigint)), 16, '0') || lpad(to_hex(CAST(:lo AS bigint)), 16, '0') AS uuid), 'authorize', 89.28, 'approved', 'sim_authorize_' || :hi || '-' || :lo, now())
+)
 UPDATE orders SET status = 'pending', cancel_reason = NULL, version = 2, updated_at = now(),
                   payment_status = 'authorized', amount_authorized = 89.28, amount_captured = 0,
                   amount_refunded = 0, payment_reference = 'sim_authorize_' || :hi || '-' || :lo

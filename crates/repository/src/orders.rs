@@ -158,6 +158,23 @@ pub trait OrderRepository: Send + Sync {
     /// [`RepoError::Unavailable`] or [`RepoError::Other`].
     async fn record_payment_attempt(&self, attempt: &PaymentAttempt) -> Result<(), RepoError>;
 
+    /// Audits `attempt` and writes `order` by compare-and-set, as
+    /// [`OrderRepository::record_payment_attempt`] then [`OrderRepository::update`] would, in
+    /// one statement where the store can: the audit row is written whether or not the
+    /// compare-and-set matches.
+    ///
+    /// # Errors
+    /// As [`OrderRepository::update`]; an audit that cannot be written fails the call too.
+    async fn update_with_attempt(
+        &self,
+        order: &Order,
+        expected: Version,
+        attempt: &PaymentAttempt,
+    ) -> Result<(), RepoError> {
+        self.record_payment_attempt(attempt).await?;
+        self.update(order, expected).await
+    }
+
     /// Reserves a refund: writes `order` (with the refund recorded) by compare-and-set on
     /// `expected`, and stores `refund` as pending, in one transaction. Concurrent refunds of
     /// one order serialize on the version, so they never add up to more than was captured.

@@ -149,6 +149,19 @@ UPDATE orders SET status = $1, cancel_reason = $2, version = $3, updated_at = $4
                   amount_refunded = $10, payment_reference = $11
 WHERE id = $5 AND version = $6 AND deleted_at IS NULL";
 
+/// `UPDATE_ORDER` with the payment call that caused it audited in the same statement. A
+/// data-modifying CTE always runs, so the audit row is written whether or not the update
+/// matches, as when it was written first on its own.
+const UPDATE_ORDER_AUDITED: &str = "
+WITH attempt AS (
+    INSERT INTO payment_attempts (id, order_id, operation, amount, outcome, reference, created_at)
+    VALUES ($12, $5, $13, $14, $15, $16, $17)
+)
+UPDATE orders SET status = $1, cancel_reason = $2, version = $3, updated_at = $4,
+                  payment_status = $7, amount_authorized = $8, amount_captured = $9,
+                  amount_refunded = $10, payment_reference = $11
+WHERE id = $5 AND version = $6 AND deleted_at IS NULL";
+
 const SOFT_DELETE: &str = "
 UPDATE orders SET deleted_at = $2, updated_at = $2, version = version + 1
 WHERE id = $1 AND deleted_at IS NULL AND ($3::integer IS NULL OR version = $3)";
@@ -305,7 +318,17 @@ fn update_order(
     order: &Order,
     expected: Version,
 ) -> Result<sqlx::query::Query<'static, sqlx::Postgres, sqlx::postgres::PgArguments>, RepoError> {
-    Ok(sqlx::query(UPDATE_ORDER)
+    update_order_with(UPDATE_ORDER, order, expected)
+}
+
+/// `statement` (`UPDATE_ORDER` or a statement built on it) with the order's values bound as
+/// `$1`..`$11`.
+fn update_order_with(
+    statement: &'static str,
+    order: &Order,
+    expected: Version,
+) -> Result<sqlx::query::Query<'static, sqlx::Postgres, sqlx::postgres::PgArguments>, RepoError> {
+    Ok(sqlx::query(statement)
         .bind(order.status().as_str())
         .bind(
             order
@@ -468,6 +491,36 @@ impl OrderRepository for PgStore {
     }
 
     #[tracing::instrument(skip_all, fields(order_id = %attempt.order_id), err)]
+    #[tracing::instrument(skip_all, fields(order_id = %order.id()), err)]
+    async fn update_with_attempt(
+        &self,
+        order: &Order,
+        expected: Version,
+        attempt: &PaymentAttempt,
+    ) -> Result<(), RepoError> {
+        check_next_version(order, expected)?;
+        // The statement audits under the order's id ($5).
+        if attempt.order_id != order.id() {
+            return Err(RepoError::other(
+                "a payment attempt audited with another order",
+            ));
+        }
+        let done = update_order_with(UPDATE_ORDER_AUDITED, order, expected)?
+            .bind(attempt.id)
+            .bind(attempt.operation.as_str())
+            .bind(attempt.amount)
+            .bind(attempt.outcome.as_str())
+            .bind(attempt.reference.clone())
+            .bind(attempt.at)
+            .execute(&mut *self.conn().await?)
+            .await?;
+        if done.rows_affected() == 1 {
+            Ok(())
+        } else {
+            Err(self.why_missed(order.id()).await)
+        }
+    }
+
     async fn record_payment_attempt(&self, attempt: &PaymentAttempt) -> Result<(), RepoError> {
         sqlx::query(
             "INSERT INTO payment_attempts (id, order_id, operation, amount, outcome, reference, created_at)
@@ -850,7 +903,7 @@ fn ledger_row(row: &PgRow) -> Result<LedgerEntry, RepoError> {
 /// keep `bench/pgbench/` from drifting away from the statements above.
 #[cfg(test)]
 mod bench_scripts {
-    use super::{INSERT_ORDER, REMEMBER, UPDATE_ORDER};
+    use super::{INSERT_ORDER, REMEMBER, UPDATE_ORDER, UPDATE_ORDER_AUDITED};
 
     fn words(text: &str) -> String {
         text.split_whitespace().collect::<Vec<_>>().join(" ")
@@ -907,5 +960,14 @@ mod bench_scripts {
             "the check itself is stale"
         );
         assert!(script("create.sql").contains("AND version = 1 AND deleted_at IS NULL"));
+        let audited = words(
+            "WITH attempt AS (
+                 INSERT INTO payment_attempts (id, order_id, operation, amount, outcome, reference, created_at)",
+        );
+        assert!(
+            words(UPDATE_ORDER_AUDITED).contains(&audited),
+            "the check itself is stale"
+        );
+        assert!(script("create.sql").contains(&audited));
     }
 }

@@ -143,16 +143,18 @@ impl PaymentGateway for SimulatedGateway {
 }
 
 impl OrderService {
-    /// Calls the gateway for `operation` on `order` and audits the call. The key is one per
-    /// order and operation, so retries and resumed requests reuse it.
+    /// Calls the gateway for `operation` on `order`. The key is one per order and operation,
+    /// so retries and resumed requests reuse it. The call's audit record is returned, not yet
+    /// written: [`OrderService::write_payment`] writes it with the order, or
+    /// [`OrderService::audit`] alone.
     pub(crate) async fn pay(
         &self,
         order: &Order,
         operation: PaymentOperation,
         amount: Decimal,
-    ) -> GatewayReply {
+    ) -> (GatewayReply, PaymentAttempt) {
         let key = format!("{}:{}", operation.as_str(), order.id());
-        self.pay_with_key(order, operation, amount, &key).await
+        self.call_gateway(order, operation, amount, &key).await
     }
 
     /// Calls the gateway under `key` and audits the call in `payment_attempts`.
@@ -163,6 +165,26 @@ impl OrderService {
         amount: Decimal,
         key: &str,
     ) -> GatewayReply {
+        let (reply, attempt) = self.call_gateway(order, operation, amount, key).await;
+        self.audit(&attempt).await;
+        reply
+    }
+
+    /// Audits a gateway call on its own; a failure is logged, not returned: the call happened.
+    pub(crate) async fn audit(&self, attempt: &PaymentAttempt) {
+        if let Err(error) = self.orders.record_payment_attempt(attempt).await {
+            tracing::warn!(error = %error, order_id = %attempt.order_id, "could not audit a payment attempt");
+        }
+    }
+
+    /// Calls the gateway under `key`: its reply, and the audit record of the call.
+    async fn call_gateway(
+        &self,
+        order: &Order,
+        operation: PaymentOperation,
+        amount: Decimal,
+        key: &str,
+    ) -> (GatewayReply, PaymentAttempt) {
         let money = Money::new(amount, order.pricing().currency)
             .unwrap_or_else(|_| Money::zero(order.pricing().currency));
         let reply = match operation {
@@ -187,13 +209,10 @@ impl OrderService {
             reference,
             at: self.clock.now(),
         };
-        if let Err(error) = self.orders.record_payment_attempt(&attempt).await {
-            tracing::warn!(error = %error, order_id = %order.id(), "could not audit a payment attempt");
-        }
         tracing::info!(order_id = %order.id(), operation = operation.as_str(), outcome = outcome.as_str(), "payment call");
         metrics::counter!("ordo_payment_calls_total", "operation" => operation.as_str(), "outcome" => outcome.as_str())
             .increment(1);
-        reply
+        (reply, attempt)
     }
 
     /// Authorizes a new (or resumed) order's total, and captures it at once when so configured.
@@ -206,7 +225,7 @@ impl OrderService {
             order.payment().status,
             PaymentStatus::Unpaid | PaymentStatus::Unknown
         ) {
-            let reply = self
+            let (reply, attempt) = self
                 .pay(&order, PaymentOperation::Authorize, order.pricing().total)
                 .await;
             let outcome = match reply {
@@ -217,7 +236,7 @@ impl OrderService {
                 GatewayReply::TimedOut => AuthorizationOutcome::Unknown,
             };
             order = self
-                .write_payment(order, |order, now| {
+                .write_payment(order, Some(attempt), |order, now| {
                     order.record_authorization(outcome.clone(), now)
                 })
                 .await?;
@@ -237,19 +256,28 @@ impl OrderService {
 
     /// Captures an authorized order's money.
     pub(crate) async fn capture(&self, order: Order) -> Result<Order, ServiceError> {
-        match self
+        let (reply, attempt) = self
             .pay(
                 &order,
                 PaymentOperation::Capture,
                 order.payment().authorized,
             )
-            .await
-        {
-            GatewayReply::Approved { .. } => self.write_payment(order, Order::record_capture).await,
-            GatewayReply::Declined => Err(ServiceError::PaymentDeclined {
-                order_id: order.id(),
-            }),
-            GatewayReply::TimedOut => Err(ServiceError::PaymentUnavailable),
+            .await;
+        match reply {
+            GatewayReply::Approved { .. } => {
+                self.write_payment(order, Some(attempt), Order::record_capture)
+                    .await
+            }
+            GatewayReply::Declined => {
+                self.audit(&attempt).await;
+                Err(ServiceError::PaymentDeclined {
+                    order_id: order.id(),
+                })
+            }
+            GatewayReply::TimedOut => {
+                self.audit(&attempt).await;
+                Err(ServiceError::PaymentUnavailable)
+            }
         }
     }
 
@@ -262,26 +290,38 @@ impl OrderService {
             }
             _ => return Ok(order),
         };
-        match self.pay(&order, operation, amount).await {
+        let (reply, attempt) = self.pay(&order, operation, amount).await;
+        match reply {
             GatewayReply::Approved { .. } if operation == PaymentOperation::Void => {
-                self.write_payment(order, Order::record_void).await
-            }
-            GatewayReply::Approved { .. } => {
-                self.write_payment(order, move |order, now| order.record_refund(amount, now))
+                self.write_payment(order, Some(attempt), Order::record_void)
                     .await
             }
-            GatewayReply::Declined => Err(ServiceError::PaymentDeclined {
-                order_id: order.id(),
-            }),
-            GatewayReply::TimedOut => Err(ServiceError::PaymentUnavailable),
+            GatewayReply::Approved { .. } => {
+                self.write_payment(order, Some(attempt), move |order, now| {
+                    order.record_refund(amount, now)
+                })
+                .await
+            }
+            GatewayReply::Declined => {
+                self.audit(&attempt).await;
+                Err(ServiceError::PaymentDeclined {
+                    order_id: order.id(),
+                })
+            }
+            GatewayReply::TimedOut => {
+                self.audit(&attempt).await;
+                Err(ServiceError::PaymentUnavailable)
+            }
         }
     }
 
     /// Applies a payment change and writes it by compare-and-set, re-reading the order when
-    /// someone else changed it meanwhile.
+    /// someone else changed it meanwhile. The gateway call's `attempt` is audited with the
+    /// first write (in the same statement where the store can), or alone if none is made.
     async fn write_payment(
         &self,
         mut order: Order,
+        mut attempt: Option<PaymentAttempt>,
         change: impl Fn(&mut Order, chrono::DateTime<chrono::Utc>) -> Result<(), PaymentError>,
     ) -> Result<Order, ServiceError> {
         for _ in 0..5 {
@@ -290,9 +330,22 @@ impl OrderService {
             if let Err(error) = change(&mut changed, self.clock.now()) {
                 // Someone settled it first (a reconciliation, a concurrent request): keep theirs.
                 tracing::info!(order_id = %order.id(), error = %error, "payment already moved on");
+                if let Some(attempt) = attempt.take() {
+                    self.audit(&attempt).await;
+                }
                 return Ok(order);
             }
-            match self.orders.update(&changed, expected).await {
+            // The audit goes with the first try only: it is written whether or not that try's
+            // compare-and-set matches.
+            let written = match attempt.take() {
+                Some(attempt) => {
+                    self.orders
+                        .update_with_attempt(&changed, expected, &attempt)
+                        .await
+                }
+                None => self.orders.update(&changed, expected).await,
+            };
+            match written {
                 Ok(()) => return Ok(changed),
                 Err(RepoError::VersionConflict { .. }) => {
                     order = self.orders.get(order.id()).await?;

@@ -96,12 +96,16 @@ impl FakeGateway {
     }
 }
 
-/// Payment calls are audited and written back: let the fake storage accept both.
+/// Payment calls are audited and written back: let the fake storage accept both, together
+/// or apart.
 fn accepts_payment_writes(repository: &mut MockOrderRepository) {
     repository
         .expect_record_payment_attempt()
         .returning(|_| Ok(()));
     repository.expect_update().returning(|_, _| Ok(()));
+    repository
+        .expect_update_with_attempt()
+        .returning(|_, _, _| Ok(()));
 }
 
 fn with_keys(repository: MockOrderRepository, keys: MockIdempotencyStore) -> OrderService {
@@ -573,15 +577,20 @@ async fn place_with(reply: GatewayReply) -> (Result<Order, ServiceError>, Vec<Or
     let mut repository = MockOrderRepository::new();
     repository.expect_next_order_sequence().returning(|| Ok(1));
     repository.expect_insert().returning(|_, _| Ok(()));
-    repository
-        .expect_record_payment_attempt()
-        .times(1)
-        .returning(|_| Ok(()));
+    // The gateway call is audited once, in the same write as its outcome.
     let log = written.clone();
-    repository.expect_update().returning(move |order, _| {
-        log.lock().unwrap().push(order.clone());
-        Ok(())
-    });
+    repository
+        .expect_update_with_attempt()
+        .times(1)
+        .withf(
+            |order: &Order, _: &Version, attempt: &ordo_repository::PaymentAttempt| {
+                attempt.order_id == order.id()
+            },
+        )
+        .returning(move |order, _, _| {
+            log.lock().unwrap().push(order.clone());
+            Ok(())
+        });
     let gateway = Arc::new(FakeGateway::answering(reply));
     let result = with_gateway(repository, MockIdempotencyStore::new(), gateway)
         .place(&admin(), &draft(), None)

@@ -123,3 +123,55 @@ async fn replicas_never_share_a_sequence_value() {
     }
     assert_eq!(seen.len(), 400);
 }
+
+/// A payment write and its audit in one statement: the audit row is written whether or not
+/// the compare-and-set matches; the order only when it does.
+#[tokio::test]
+async fn a_payment_write_audits_its_gateway_call_whether_or_not_it_lands() {
+    use ordo_domain::AuthorizationOutcome;
+    use ordo_repository::{AttemptOutcome, PaymentAttempt, PaymentOperation, RepoError};
+    let (database, store) = TestPostgres::store().await.unwrap();
+    let order = crate::fixtures::stored(&store, customer(1), crate::fixtures::at(0)).await;
+    let mut authorized = order.clone();
+    authorized
+        .record_authorization(
+            AuthorizationOutcome::Approved {
+                reference: "auth_1".into(),
+            },
+            crate::fixtures::at(1),
+        )
+        .unwrap();
+    let attempt = |n: u128| PaymentAttempt {
+        id: uuid::Uuid::from_u128(n),
+        order_id: order.id(),
+        operation: PaymentOperation::Authorize,
+        amount: order.pricing().total,
+        outcome: AttemptOutcome::Approved,
+        reference: Some("auth_1".into()),
+        at: crate::fixtures::at(1),
+    };
+    store
+        .update_with_attempt(&authorized, order.version(), &attempt(1))
+        .await
+        .unwrap();
+    assert_eq!(store.get(order.id()).await.unwrap(), authorized);
+    // A stale write: refused, yet its call is on record.
+    let stale = store
+        .update_with_attempt(&authorized, order.version(), &attempt(2))
+        .await;
+    assert!(
+        matches!(stale, Err(RepoError::VersionConflict { current }) if current == authorized.version())
+    );
+    assert_eq!(store.get(order.id()).await.unwrap(), authorized);
+    let pool = sqlx::PgPool::connect(database.url()).await.unwrap();
+    let audited: Vec<uuid::Uuid> =
+        sqlx::query_scalar("SELECT id FROM payment_attempts WHERE order_id = $1 ORDER BY id")
+            .bind(order.id().as_uuid())
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        audited,
+        vec![uuid::Uuid::from_u128(1), uuid::Uuid::from_u128(2)]
+    );
+}
