@@ -152,18 +152,8 @@ fn free_port() -> u16 {
 fn the_client_commands_drive_a_running_server() {
     let data = tempfile::tempdir().unwrap();
     let port = free_port();
-    let server = Server(
-        Command::new(env!("CARGO_BIN_EXE_ordo"))
-            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-            .env("ORDO_DATA_DIR", data.path())
-            .env_remove("DATABASE_URL")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let server = start_server(data.path(), port, &[]);
     let url = format!("http://127.0.0.1:{port}");
-    wait_until_listening(port);
     let order = data.path().join("order.json");
     std::fs::write(
         &order,
@@ -270,25 +260,11 @@ fn post_order(port: u16) -> u16 {
 fn sigterm_lets_requests_in_flight_finish_then_exits_cleanly() {
     let data = tempfile::tempdir().unwrap();
     let port = free_port();
-    let mut server = Server(
-        Command::new(env!("CARGO_BIN_EXE_ordo"))
-            .args([
-                "serve",
-                "--listen",
-                &format!("127.0.0.1:{port}"),
-                "--auth",
-                "disabled",
-                "--gateway-latency-ms",
-                "3000",
-            ])
-            .env("ORDO_DATA_DIR", data.path())
-            .env_remove("DATABASE_URL")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
+    let mut server = start_server(
+        data.path(),
+        port,
+        &["--auth", "disabled", "--gateway-latency-ms", "3000"],
     );
-    wait_until_listening(port);
     // A request that takes 3 s at the gateway, cut across by SIGTERM.
     let in_flight = std::thread::spawn(move || post_order(port));
     std::thread::sleep(Duration::from_secs(1));
@@ -368,6 +344,14 @@ fn ordo_in(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Output
         command.env(name, value);
     }
     command.output().unwrap()
+}
+
+/// Asserts the command failed with exactly one line on stderr, and returns it.
+fn one_line_failure(output: &Output) -> String {
+    let message = stderr(output);
+    assert!(!output.status.success(), "should fail: {message}");
+    assert_eq!(message.trim_end().lines().count(), 1, "one line: {message}");
+    message
 }
 
 /// The line of `ordo config` for one setting.
@@ -455,15 +439,12 @@ fn invalid_configuration_stops_with_one_line_naming_the_setting() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("ordo.toml"), file).unwrap();
         for command in ["config", "serve"] {
-            let output = ordo_in(dir.path(), &[command], &[]);
-            let message = stderr(&output);
-            assert!(!output.status.success(), "{file:?} should fail");
+            let message = one_line_failure(&ordo_in(dir.path(), &[command], &[]));
             assert!(message.contains(expected), "{file:?}: {message}");
             assert!(
                 message.starts_with("ordo: error: invalid configuration"),
                 "{message}"
             );
-            assert_eq!(message.trim_end().lines().count(), 1, "one line: {message}");
         }
     }
 }
@@ -527,17 +508,31 @@ fn serve_takes_its_settings_from_the_file() {
 
 /// Starts `ordo serve` on SQLite in `data` with extra flags; returns it once it listens.
 fn start_server(data: &std::path::Path, port: u16, extra: &[&str]) -> Server {
-    let server = Server(
-        Command::new(env!("CARGO_BIN_EXE_ordo"))
-            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-            .args(extra)
-            .env("ORDO_DATA_DIR", data)
-            .env_remove("DATABASE_URL")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    spawn_server(data, port, extra, &[], None)
+}
+
+/// The same, with environment variables and, when `log` is given, its output (the logs) there.
+fn spawn_server(
+    data: &std::path::Path,
+    port: u16,
+    extra: &[&str],
+    env: &[(&str, &str)],
+    log: Option<&std::path::Path>,
+) -> Server {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_ordo"));
+    command
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .args(extra)
+        .env("ORDO_DATA_DIR", data)
+        .env_remove("DATABASE_URL")
+        .stdout(log.map_or_else(Stdio::null, |path| {
+            Stdio::from(std::fs::File::create(path).unwrap())
+        }))
+        .stderr(Stdio::null());
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let server = Server(command.spawn().unwrap());
     wait_until_listening(port);
     server
 }
@@ -639,13 +634,11 @@ fn serving_postgres_without_a_key_or_an_explicit_opt_out_is_refused() {
         "--database-url",
         "postgres://postgres@127.0.0.1:5432/postgres",
     ]);
-    assert!(!output.status.success());
-    let message = stderr(&output);
+    let message = one_line_failure(&output);
     assert!(
         message.contains("authentication is required but no key is set"),
         "{message}"
     );
-    assert_eq!(message.trim_end().lines().count(), 1, "{message}");
 }
 
 #[test]
@@ -654,18 +647,7 @@ fn the_embedded_default_generates_a_private_secret_once_and_says_how_to_mint_a_t
     let data = tempfile::tempdir().unwrap();
     let port = free_port();
     let logs = data.path().join("serve.log");
-    let mut server = Server(
-        Command::new(env!("CARGO_BIN_EXE_ordo"))
-            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-            .env("ORDO_DATA_DIR", data.path())
-            .env_remove("DATABASE_URL")
-            .env("NO_COLOR", "1")
-            .stdout(std::fs::File::create(&logs).unwrap())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    wait_until_listening(port);
+    let mut server = spawn_server(data.path(), port, &[], &[("NO_COLOR", "1")], Some(&logs));
     let secret_file = data.path().join("jwt-secret");
     let mode = std::fs::metadata(&secret_file)
         .unwrap()
@@ -721,20 +703,12 @@ fn secrets_and_tokens_never_reach_the_logs() {
     let data = tempfile::tempdir().unwrap();
     let port = free_port();
     let logs = data.path().join("serve.log");
-    let mut server = Server(
-        Command::new(env!("CARGO_BIN_EXE_ordo"))
-            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-            .env("ORDO_DATA_DIR", data.path())
-            .env("ORDO_JWT_SECRET", secret)
-            .env("RUST_LOG", "trace")
-            .env("ORDO_LOG_FORMAT", "json")
-            .env_remove("DATABASE_URL")
-            .stdout(std::fs::File::create(&logs).unwrap())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    wait_until_listening(port);
+    let env = [
+        ("ORDO_JWT_SECRET", secret),
+        ("RUST_LOG", "trace"),
+        ("ORDO_LOG_FORMAT", "json"),
+    ];
+    let mut server = spawn_server(data.path(), port, &[], &env, Some(&logs));
     let minted = Command::new(env!("CARGO_BIN_EXE_ordo"))
         .args([
             "token",

@@ -199,8 +199,27 @@ pub(crate) async fn assert_problem(response: Response, status: u16, kind: &str) 
     body
 }
 
-/// Runs each case against a fresh app on PostgreSQL and on SQLite.
+/// Runs each case against a fresh app on PostgreSQL and on SQLite; after `with`, an app with
+/// those service and HTTP settings (expressions in the calling module, named from `super`).
 macro_rules! on_both_databases {
+    (with $config:expr, $http:expr; $($case:ident),* $(,)?) => {
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    super::$case(crate::app::postgres_with($config, $http).await).await;
+                }
+            )*
+        }
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    super::$case(crate::app::sqlite_with($config, $http).await).await;
+                }
+            )*
+        }
+    };
     ($($case:ident),* $(,)?) => {
         mod postgres {
             $(

@@ -174,33 +174,11 @@ async fn every_route_answers_every_role_as_the_policy_says(app: TestApp) {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
-mod postgres {
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn every_route_answers_every_role_as_the_policy_says() {
-        let app = crate::app::postgres_with(super::captured(), super::secured()).await;
-        super::every_route_answers_every_role_as_the_policy_says(app).await;
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_customer_never_sees_another_customers_data() {
-        let app = crate::app::postgres_with(super::captured(), super::secured()).await;
-        super::a_customer_never_sees_another_customers_data(app).await;
-    }
-}
-
-mod sqlite {
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn every_route_answers_every_role_as_the_policy_says() {
-        let app = crate::app::sqlite_with(super::captured(), super::secured()).await;
-        super::every_route_answers_every_role_as_the_policy_says(app).await;
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_customer_never_sees_another_customers_data() {
-        let app = crate::app::sqlite_with(super::captured(), super::secured()).await;
-        super::a_customer_never_sees_another_customers_data(app).await;
-    }
-}
+crate::app::on_both_databases!(
+    with super::captured(), super::secured();
+    every_route_answers_every_role_as_the_policy_says,
+    a_customer_never_sees_another_customers_data,
+);
 
 /// Bob tries Alice's data by id, by list filter, by cursor and by idempotency key.
 async fn a_customer_never_sees_another_customers_data(app: TestApp) {
