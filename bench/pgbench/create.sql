@@ -3,12 +3,11 @@
 -- order's payment by compare-and-set with the call's audit row in the same statement. One
 -- round trip each, as the server. (The
 -- server draws order-number sequence values 64 at a time, so one create in 64 also sends a
--- nextval; here the number and the id come from pgbench's random numbers, as ordo makes its
--- ids itself.)
+-- nextval; here the number and the id come from the same two random 63-bit numbers, so they
+-- never collide however long the run, as ordo makes its ids itself.)
 -- Its customers (…-a000-…) are not the seeded ones, so ordo never lists these rows, whose ids
 -- and numbers are not ordo's.
 \set c random(1, :customers)
-\set seq random(1, 9000000000)
 \set hi random(1, 9223372036854775807)
 \set lo random(1, 9223372036854775807)
 WITH new_order AS (
@@ -17,7 +16,7 @@ WITH new_order AS (
                         rounding_mode, tax_rounding, status, cancel_reason, version,
                         created_at, updated_at, payment_status, amount_authorized,
                         amount_captured, amount_refunded, payment_reference)
-    VALUES (CAST(lpad(to_hex(CAST(:hi AS bigint)), 16, '0') || lpad(to_hex(CAST(:lo AS bigint)), 16, '0') AS uuid), 'ORD-PGB-' || :seq,
+    VALUES (CAST(lpad(to_hex(CAST(:hi AS bigint)), 16, '0') || lpad(to_hex(CAST(:lo AS bigint)), 16, '0') AS uuid), 'ORD-PGB-' || :hi || '-' || :lo,
             CAST('00000000-0000-4000-a000-' || lpad(to_hex(CAST(:c AS bigint)), 12, '0') AS uuid), 'USD',
             82.48, 0, NULL, NULL, 0.0825, 6.80, 89.28, 2, 'half_up', 'per_order', 'pending',
             NULL, 1, now(), now(), 'unpaid', 0, 0, 0, NULL)

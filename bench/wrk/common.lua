@@ -1,9 +1,11 @@
 -- Shared by the workloads: the token, the seeded data's size, and its ids.
 -- `ordo seed` gives order n the id 01900000-0000-7000-8000-{n:012x} and customer c the id
--- 00000000-0000-4000-8000-{c:012x}.
+-- 00000000-0000-4000-8000-{c:012x}. With ORDO_BENCH_TARGET=peer the same reads go to the
+-- peer's generated routes (its create is bench/peer/plugin.js at ordo's path and body).
 token = os.getenv("ORDO_BENCH_TOKEN")
 orders = tonumber(os.getenv("ORDO_BENCH_ORDERS"))
 customers = tonumber(os.getenv("ORDO_BENCH_CUSTOMERS"))
+peer = os.getenv("ORDO_BENCH_TARGET") == "peer"
 auth = { ["Authorization"] = "Bearer " .. token }
 json = { ["Authorization"] = "Bearer " .. token, ["Content-Type"] = "application/json" }
 
@@ -12,7 +14,9 @@ function thread_seed()
 end
 
 function order_path()
-  return string.format("/v1/orders/01900000-0000-7000-8000-%012x", math.random(1, orders))
+  local id = string.format("01900000-0000-7000-8000-%012x", math.random(1, orders))
+  if peer then return "/orders/" .. id end
+  return "/v1/orders/" .. id
 end
 
 function customer_id()
@@ -20,6 +24,9 @@ function customer_id()
 end
 
 function list_path()
+  if peer then
+    return "/orders?limit=20&orderby.createdAt=desc&where.customerId.eq=" .. customer_id()
+  end
   return "/v1/orders?limit=20&customer_id=" .. customer_id()
 end
 

@@ -27,7 +27,8 @@ use anyhow::{Context as _, Result, bail};
 use serde_json::{Value, json};
 use xshell::{Shell, cmd};
 
-use crate::{postgres, say};
+use crate::peer::Peer;
+use crate::{chart, postgres, say};
 
 /// The seeded data set.
 const ORDERS: u64 = 100_000;
@@ -35,6 +36,8 @@ const CUSTOMERS: u64 = 10_000;
 const CONCURRENCY: [u32; 4] = [1, 8, 32, 64];
 const SECRET: &str = "bench-run-secret-of-at-least-32-bytes!";
 const WORKLOADS: [&str; 4] = ["create", "get", "list", "mix"];
+/// Each workload runs this long against the peer once before its cells.
+const PEER_WARM_UP_SECONDS: u32 = 3;
 
 /// How long each measurement runs.
 #[derive(Debug, Clone, Copy)]
@@ -59,6 +62,21 @@ impl Timing {
     };
 }
 
+/// What `cargo xtask bench` was asked for.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Options {
+    /// How long each cell runs.
+    pub(crate) timing: Timing,
+    /// Also measure the peer (Platformatic DB) on the same database.
+    pub(crate) peer: bool,
+    /// Also draw `target/bench/latest.svg`.
+    pub(crate) chart: bool,
+}
+
+/// What a Platformatic DB operator would add for its `GET /orders?where.customerId.eq=…
+/// &orderby.createdAt=desc` to be an index scan.
+const PEER_INDEX: &str = "CREATE INDEX IF NOT EXISTS peer_orders_customer_created_idx ON orders (customer_id, created_at)";
+
 /// One measured cell.
 #[derive(Debug, Clone, Default)]
 struct Figures {
@@ -71,7 +89,12 @@ struct Figures {
     rss_mb: Option<f64>,
 }
 
-pub(crate) fn run(sh: &Shell, timing: Timing) -> Result<()> {
+pub(crate) fn run(sh: &Shell, options: Options) -> Result<()> {
+    let Options {
+        timing,
+        peer,
+        chart,
+    } = options;
     let started = Instant::now();
     let wrk = ensure_wrk(sh)?;
     let pgbench = find_pgbench()?;
@@ -107,10 +130,11 @@ pub(crate) fn run(sh: &Shell, timing: Timing) -> Result<()> {
         token: &token,
         address: server.address,
         timing,
+        target: "ordo",
     };
 
     let Measured {
-        rows,
+        mut rows,
         table,
         same_sql,
         ceiling,
@@ -122,7 +146,25 @@ pub(crate) fn run(sh: &Shell, timing: Timing) -> Result<()> {
         .reduce(f64::max);
     server.stop();
 
-    let report = render(&table, &same_sql, &ceiling, peak_rss, timing);
+    let peer_table = if peer {
+        // The index the peer's list query needs (ordo's is partial, on live orders, which the
+        // peer's generated query cannot use). Made after ordo's cells, so they never pay for it.
+        psql(sh, &url, PEER_INDEX)?;
+        let peer = Peer::start(sh, &out, &url)?;
+        let drive = Drive {
+            address: peer.address,
+            target: "peer",
+            ..drive
+        };
+        measure_peer(&drive, peer.pid(), &table, &mut rows)?
+    } else {
+        Vec::new()
+    };
+
+    let mut report = render(&table, &same_sql, &ceiling, peak_rss, timing);
+    if !peer_table.is_empty() {
+        report.push_str(&render_peer(&peer_table));
+    }
     #[allow(clippy::print_stdout, reason = "the table is the task's output")]
     {
         println!("{report}");
@@ -132,6 +174,10 @@ pub(crate) fn run(sh: &Shell, timing: Timing) -> Result<()> {
         serde_json::to_string_pretty(&rows)?,
     )?;
     std::fs::write(out.join("latest.md"), &report)?;
+    if chart {
+        chart::write(&rows, &WORKLOADS, &out.join("latest.svg"))?;
+        say("drew target/bench/latest.svg");
+    }
     say(&format!(
         "wrote target/bench/latest.json and target/bench/latest.md in {:.0?}",
         started.elapsed()
@@ -223,6 +269,38 @@ fn measure(
     })
 }
 
+/// Every workload at every concurrency against the peer; adds its rows and each ordo row's
+/// `ratio_vs_peer`. Returns (workload, clients, peer's figures, ordo ÷ peer).
+fn measure_peer(
+    drive: &Drive<'_>,
+    pid: u32,
+    table: &[(String, u32, Figures, Figures, f64)],
+    rows: &mut Vec<Value>,
+) -> Result<Vec<(String, u32, Figures, f64)>> {
+    // Node's JIT needs longer than a cell's warm-up to reach its steady speed.
+    for workload in WORKLOADS {
+        let script = drive.lua.join(format!("{workload}.lua"));
+        let _ = drive.once(&script, 8, PEER_WARM_UP_SECONDS)?;
+    }
+    let mut measured = Vec::new();
+    for (workload, concurrency, ordo, _, _) in table {
+        let peer = drive.wrk(workload, *concurrency, Some(pid))?;
+        let ratio = ordo.rps / peer.rps;
+        say(&format!(
+            "{workload:>6} c={concurrency:<3} peer {:>8.0}/s p50 {:>6.2} ms p99 {:>6.2} ms | ordo ÷ peer {ratio:.2}",
+            peer.rps, peer.p50_ms, peer.p99_ms
+        ));
+        for row in rows.iter_mut() {
+            if row["workload"] == workload.as_str() && row["concurrency"] == *concurrency {
+                row["ratio_vs_peer"] = json!(round2(ratio));
+            }
+        }
+        rows.push(row(&format!("peer:{workload}"), *concurrency, &peer, None));
+        measured.push((workload.clone(), *concurrency, peer, ratio));
+    }
+    Ok(measured)
+}
+
 fn row(workload: &str, concurrency: u32, figures: &Figures, ratio: Option<f64>) -> Value {
     json!({
         "workload": workload,
@@ -300,13 +378,43 @@ fn render(
     out
 }
 
+/// The peer's table: its figures and ordo ÷ peer.
+fn render_peer(table: &[(String, u32, Figures, f64)]) -> String {
+    let mut out = String::from(
+        "\nThe peer, Platformatic DB 2.61 on the same database (generated routes for get and \
+         list, which return the order row without its items, list with an index on \
+         (customer_id, created_at) made for it; `bench/peer/plugin.js` for create, the order and \
+         its items in one transaction, no payment; no authentication; each workload run 3 s to \
+         warm Node's JIT first):\n\n\
+         | workload | clients | peer req/s | p50 ms | p99 ms | peer CPU µs/req | PostgreSQL CPU µs/req | peer RSS MB | errors | ordo ÷ peer |\n\
+         |---|---|---|---|---|---|---|---|---|---|\n",
+    );
+    for (workload, concurrency, peer, ratio) in table {
+        let _ = writeln!(
+            out,
+            "| {workload} | {concurrency} | {:.0} | {:.2} | {:.2} | {:.0} | {:.0} | {:.1} | {} | {ratio:.2} |",
+            peer.rps,
+            peer.p50_ms,
+            peer.p99_ms,
+            peer.server_cpu_us.unwrap_or(0.0),
+            peer.pg_cpu_us.unwrap_or(0.0),
+            peer.rss_mb.unwrap_or(0.0),
+            peer.errors
+        );
+    }
+    out
+}
+
 /// What drives the server.
+#[derive(Clone, Copy)]
 struct Drive<'a> {
     wrk: &'a Path,
     lua: &'a Path,
     token: &'a str,
     address: SocketAddr,
     timing: Timing,
+    /// `ordo` or `peer`: which routes the Lua scripts use.
+    target: &'a str,
 }
 
 impl Drive<'_> {
@@ -349,6 +457,7 @@ impl Drive<'_> {
             .env("ORDO_BENCH_ORDERS", ORDERS.to_string())
             .env("ORDO_BENCH_CUSTOMERS", CUSTOMERS.to_string())
             .env("ORDO_BENCH_LUA", self.lua)
+            .env("ORDO_BENCH_TARGET", self.target)
             .output()
             .context("cannot run wrk")?;
         let text = String::from_utf8_lossy(&output.stdout);

@@ -10,7 +10,9 @@
 //! GitHub workflow runs. It stops at the first failure and says which step failed.
 
 mod bench;
+mod chart;
 mod outage;
+mod peer;
 mod postgres;
 mod reliability;
 
@@ -46,6 +48,12 @@ enum Task {
         /// One short round per cell, to try the harness (figures are not comparable).
         #[arg(long)]
         quick: bool,
+        /// Also measure the peer, Platformatic DB 2.61 (installed from npm; needs Node.js 20).
+        #[arg(long)]
+        peer: bool,
+        /// Also draw throughput against concurrency to target/bench/latest.svg.
+        #[arg(long)]
+        chart: bool,
     },
     /// Crash the server under load (kill -9) and prove no order is lost or duplicated.
     Reliability {
@@ -66,12 +74,16 @@ fn main() -> Result<()> {
         Task::Test => test(&sh),
         Task::Wasm => wasm(&sh),
         Task::Deny => deny(&sh),
-        Task::Bench { quick } => bench::run(
+        Task::Bench { quick, peer, chart } => bench::run(
             &sh,
-            if quick {
-                bench::Timing::QUICK
-            } else {
-                bench::Timing::FULL
+            bench::Options {
+                timing: if quick {
+                    bench::Timing::QUICK
+                } else {
+                    bench::Timing::FULL
+                },
+                peer,
+                chart,
             },
         ),
         Task::Reliability { short } => reliability::run(
