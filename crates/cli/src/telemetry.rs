@@ -4,7 +4,6 @@
 use std::io::IsTerminal as _;
 
 use anyhow::Result;
-use tracing_appender::non_blocking::{NonBlockingBuilder, WorkerGuard};
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::Layer as _;
 use tracing_subscriber::layer::SubscriberExt as _;
@@ -20,11 +19,9 @@ pub(crate) enum LogFormat {
     Json,
 }
 
-/// Keeps the log writer and the trace exporter alive; flushes what is left of both when
-/// dropped at shutdown.
-#[must_use = "dropping it stops logging and trace export"]
+/// Keeps the trace exporter alive; flushes what is left when dropped at shutdown.
+#[must_use = "dropping it stops trace export"]
 pub(crate) struct Telemetry {
-    _log_writer: WorkerGuard,
     #[cfg(feature = "otel")]
     provider: Option<opentelemetry_sdk::trace::SdkTracerProvider>,
 }
@@ -62,23 +59,14 @@ pub(crate) fn init(format: LogFormat, otlp_endpoint: Option<&str>) -> Result<Tel
         None => None,
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    // A request's log line is formatted on its worker but written by a background thread,
-    // so a slow terminal or pipe never holds a request; when the buffer is full, callers wait
-    // rather than lines being dropped.
-    let (writer, log_writer) = NonBlockingBuilder::default()
-        .lossy(false)
-        .thread_name("ordo-log-writer")
-        .finish(std::io::stdout());
     // Colours only for a person at a terminal, never into files or collectors.
     let ansi = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let lines = match format {
         LogFormat::Text => tracing_subscriber::fmt::layer()
-            .with_writer(writer)
             .with_ansi(ansi)
             .boxed(),
         LogFormat::Json => tracing_subscriber::fmt::layer()
             .json()
-            .with_writer(writer)
             .boxed(),
     };
     // Tests start the server in-process more than once: the first subscriber stays.
@@ -88,7 +76,6 @@ pub(crate) fn init(format: LogFormat, otlp_endpoint: Option<&str>) -> Result<Tel
         .with(lines)
         .try_init();
     Ok(Telemetry {
-        _log_writer: log_writer,
         #[cfg(feature = "otel")]
         provider,
     })
