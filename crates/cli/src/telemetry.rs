@@ -62,12 +62,8 @@ pub(crate) fn init(format: LogFormat, otlp_endpoint: Option<&str>) -> Result<Tel
     // Colours only for a person at a terminal, never into files or collectors.
     let ansi = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let lines = match format {
-        LogFormat::Text => tracing_subscriber::fmt::layer()
-            .with_ansi(ansi)
-            .boxed(),
-        LogFormat::Json => tracing_subscriber::fmt::layer()
-            .json()
-            .boxed(),
+        LogFormat::Text => tracing_subscriber::fmt::layer().with_ansi(ansi).boxed(),
+        LogFormat::Json => tracing_subscriber::fmt::layer().json().boxed(),
     };
     // Tests start the server in-process more than once: the first subscriber stays.
     let _ = tracing_subscriber::registry()

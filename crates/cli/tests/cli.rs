@@ -525,6 +525,7 @@ fn spawn_server(
         .args(extra)
         .env("ORDO_DATA_DIR", data)
         .env_remove("DATABASE_URL")
+        .env_remove("NO_COLOR")
         .stdout(log.map_or_else(Stdio::null, |path| {
             Stdio::from(std::fs::File::create(path).unwrap())
         }))
@@ -647,7 +648,7 @@ fn the_embedded_default_generates_a_private_secret_once_and_says_how_to_mint_a_t
     let data = tempfile::tempdir().unwrap();
     let port = free_port();
     let logs = data.path().join("serve.log");
-    let mut server = spawn_server(data.path(), port, &[], &[("NO_COLOR", "1")], Some(&logs));
+    let mut server = spawn_server(data.path(), port, &[], &[], Some(&logs));
     let secret_file = data.path().join("jwt-secret");
     let mode = std::fs::metadata(&secret_file)
         .unwrap()
@@ -663,6 +664,10 @@ fn the_embedded_default_generates_a_private_secret_once_and_says_how_to_mint_a_t
     terminate(&mut server);
     let log = std::fs::read_to_string(&logs).unwrap();
     assert!(log.contains("ordo token --role admin"), "{log}");
+    assert!(
+        !log.contains('\u{1b}'),
+        "a log written to a file carries no colour codes: {log:?}"
+    );
     assert!(!log.contains(&secret), "the secret is never logged");
     // A second start keeps the same secret, so tokens stay valid across restarts.
     let mut again = start_server(data.path(), port, &[]);
