@@ -55,13 +55,13 @@ pub(crate) fn write(rows: &[Value], workloads: &[&str], path: &Path) -> Result<(
             .iter()
             .flat_map(|(_, _, points)| points.iter().map(|(_, rps)| *rps))
             .fold(0.0, f64::max)
-            * 1.15;
+            * 1.4;
         let mut chart = ChartBuilder::on(panel)
             .caption(*workload, ("sans-serif", 20))
             .margin(12)
             .x_label_area_size(36)
             .y_label_area_size(64)
-            // Clients on a log scale, ticked where they were measured.
+            // Clients on a log scale, ticked where they were measured; headroom above for the legend.
             .build_cartesian_2d(
                 (0.8_f64..80.0)
                     .log_scale()
@@ -95,7 +95,7 @@ pub(crate) fn write(rows: &[Value], workloads: &[&str], path: &Path) -> Result<(
             .configure_series_labels()
             .background_style(WHITE.mix(0.8))
             .border_style(BLACK)
-            .position(SeriesLabelPosition::LowerRight)
+            .position(SeriesLabelPosition::UpperRight)
             .draw()
             .map_err(draw)?;
     }
