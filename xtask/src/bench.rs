@@ -89,6 +89,24 @@ struct Figures {
     rss_mb: Option<f64>,
 }
 
+impl Figures {
+    /// Table cells: requests/s, p50 and p99.
+    fn speed_cells(&self) -> String {
+        format!("{:.0} | {:.2} | {:.2}", self.rps, self.p50_ms, self.p99_ms)
+    }
+
+    /// Table cells: server and PostgreSQL CPU per request, peak RSS, errors.
+    fn cost_cells(&self) -> String {
+        format!(
+            "{:.0} | {:.0} | {:.1} | {}",
+            self.server_cpu_us.unwrap_or(0.0),
+            self.pg_cpu_us.unwrap_or(0.0),
+            self.rss_mb.unwrap_or(0.0),
+            self.errors
+        )
+    }
+}
+
 pub(crate) fn run(sh: &Shell, options: Options) -> Result<()> {
     let Options {
         timing,
@@ -345,15 +363,10 @@ fn render(
     for (workload, concurrency, ordo, base, ratio) in table {
         let _ = writeln!(
             out,
-            "| {workload} | {concurrency} | {:.0} | {:.2} | {:.2} | {:.0} | {ratio:.2} | {:.0} | {:.0} | {:.1} | {} |",
-            ordo.rps,
-            ordo.p50_ms,
-            ordo.p99_ms,
+            "| {workload} | {concurrency} | {} | {:.0} | {ratio:.2} | {} |",
+            ordo.speed_cells(),
             base.rps,
-            ordo.server_cpu_us.unwrap_or(0.0),
-            ordo.pg_cpu_us.unwrap_or(0.0),
-            ordo.rss_mb.unwrap_or(0.0),
-            ordo.errors
+            ordo.cost_cells(),
         );
     }
     let _ = writeln!(
@@ -392,14 +405,9 @@ fn render_peer(table: &[(String, u32, Figures, f64)]) -> String {
     for (workload, concurrency, peer, ratio) in table {
         let _ = writeln!(
             out,
-            "| {workload} | {concurrency} | {:.0} | {:.2} | {:.2} | {:.0} | {:.0} | {:.1} | {} | {ratio:.2} |",
-            peer.rps,
-            peer.p50_ms,
-            peer.p99_ms,
-            peer.server_cpu_us.unwrap_or(0.0),
-            peer.pg_cpu_us.unwrap_or(0.0),
-            peer.rss_mb.unwrap_or(0.0),
-            peer.errors
+            "| {workload} | {concurrency} | {} | {} | {ratio:.2} |",
+            peer.speed_cells(),
+            peer.cost_cells(),
         );
     }
     out
@@ -774,4 +782,27 @@ fn psql(sh: &Shell, url: &str, sql: &str) -> Result<()> {
         .quiet()
         .run()
         .with_context(|| format!("psql: {sql}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Figures, render_peer};
+
+    #[test]
+    fn a_peer_row_carries_its_figures_and_ordo_over_the_peer() {
+        let peer = Figures {
+            rps: 4139.4,
+            p50_ms: 1.684,
+            p99_ms: 4.68,
+            errors: 0,
+            server_cpu_us: Some(212.2),
+            pg_cpu_us: Some(153.0),
+            rss_mb: Some(169.71),
+        };
+        let table = render_peer(&[("get".to_owned(), 8, peer, 1.414)]);
+        assert!(
+            table.contains("| get | 8 | 4139 | 1.68 | 4.68 | 212 | 153 | 169.7 | 0 | 1.41 |\n"),
+            "{table}"
+        );
+    }
 }
