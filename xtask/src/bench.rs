@@ -786,10 +786,10 @@ fn psql(sh: &Shell, url: &str, sql: &str) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::{Figures, render_peer};
+    use super::{Figures, Timing, render, render_peer};
 
     #[test]
-    fn a_peer_row_carries_its_figures_and_ordo_over_the_peer() {
+    fn rows_carry_their_figures_and_ratios() {
         let peer = Figures {
             rps: 4139.4,
             p50_ms: 1.684,
@@ -799,10 +799,28 @@ mod tests {
             pg_cpu_us: Some(153.0),
             rss_mb: Some(169.71),
         };
-        let table = render_peer(&[("get".to_owned(), 8, peer, 1.414)]);
+        let table = render_peer(&[("get".to_owned(), 8, peer.clone(), 1.414)]);
         assert!(
             table.contains("| get | 8 | 4139 | 1.68 | 4.68 | 212 | 153 | 169.7 | 0 | 1.41 |\n"),
             "{table}"
         );
+        let base = Figures {
+            rps: 14818.0,
+            ..Figures::default()
+        };
+        let ordo = render(
+            &[("get".to_owned(), 8, peer, base, 0.279)],
+            &[],
+            &[],
+            Some(39.4),
+            Timing::FULL,
+        );
+        assert!(
+            ordo.contains(
+                "| get | 8 | 4139 | 1.68 | 4.68 | 14818 | 0.28 | 212 | 153 | 169.7 | 0 |\n"
+            ),
+            "{ordo}"
+        );
+        assert!(ordo.contains("compare the ratios"));
     }
 }
