@@ -490,7 +490,6 @@ impl OrderRepository for PgStore {
         }
     }
 
-    #[tracing::instrument(skip_all, fields(order_id = %attempt.order_id), err)]
     #[tracing::instrument(skip_all, fields(order_id = %order.id()), err)]
     async fn update_with_attempt(
         &self,
@@ -521,6 +520,7 @@ impl OrderRepository for PgStore {
         }
     }
 
+    #[tracing::instrument(skip_all, fields(order_id = %attempt.order_id), err)]
     async fn record_payment_attempt(&self, attempt: &PaymentAttempt) -> Result<(), RepoError> {
         sqlx::query(
             "INSERT INTO payment_attempts (id, order_id, operation, amount, outcome, reference, created_at)

@@ -177,6 +177,17 @@ impl OrderService {
         }
     }
 
+    /// Audits a capture, void or refund the gateway did not approve, and says why it failed.
+    async fn refused(&self, attempt: &PaymentAttempt, reply: &GatewayReply) -> ServiceError {
+        self.audit(attempt).await;
+        match reply {
+            GatewayReply::TimedOut => ServiceError::PaymentUnavailable,
+            _ => ServiceError::PaymentDeclined {
+                order_id: attempt.order_id,
+            },
+        }
+    }
+
     /// Calls the gateway under `key`: its reply, and the audit record of the call.
     async fn call_gateway(
         &self,
@@ -268,16 +279,7 @@ impl OrderService {
                 self.write_payment(order, Some(attempt), Order::record_capture)
                     .await
             }
-            GatewayReply::Declined => {
-                self.audit(&attempt).await;
-                Err(ServiceError::PaymentDeclined {
-                    order_id: order.id(),
-                })
-            }
-            GatewayReply::TimedOut => {
-                self.audit(&attempt).await;
-                Err(ServiceError::PaymentUnavailable)
-            }
+            refused => Err(self.refused(&attempt, &refused).await),
         }
     }
 
@@ -302,16 +304,7 @@ impl OrderService {
                 })
                 .await
             }
-            GatewayReply::Declined => {
-                self.audit(&attempt).await;
-                Err(ServiceError::PaymentDeclined {
-                    order_id: order.id(),
-                })
-            }
-            GatewayReply::TimedOut => {
-                self.audit(&attempt).await;
-                Err(ServiceError::PaymentUnavailable)
-            }
+            refused => Err(self.refused(&attempt, &refused).await),
         }
     }
 
