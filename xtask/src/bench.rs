@@ -18,9 +18,9 @@
 )]
 
 use std::fmt::Write as _;
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, bail};
@@ -28,7 +28,7 @@ use serde_json::{Value, json};
 use xshell::{Shell, cmd};
 
 use crate::peer::Peer;
-use crate::{chart, postgres, say};
+use crate::{chart, launch, postgres, say};
 
 /// The seeded data set.
 const ORDERS: u64 = 100_000;
@@ -139,7 +139,7 @@ pub(crate) fn run(sh: &Shell, options: Options) -> Result<()> {
     let _ = psql(sh, &url, "VACUUM ANALYZE");
 
     let mut server = Server::start(&binary, &url, &out.join("server.log"))?;
-    let token = mint(&binary)?;
+    let token = launch::mint_admin_token(&binary, SECRET, "bench")?;
     let lua = sh.current_dir().join("bench/wrk");
     let scripts = sh.current_dir().join("bench/pgbench");
     let drive = Drive {
@@ -672,9 +672,9 @@ struct Server {
 }
 
 impl Server {
-    fn start(binary: &Path, url: &str, log: &Path) -> Result<Self> {
+    fn start(binary: &Path, url: &str, log_path: &Path) -> Result<Self> {
         let address = TcpListener::bind("127.0.0.1:0")?.local_addr()?;
-        let log = std::fs::File::create(log)?;
+        let log = std::fs::File::create(log_path)?;
         let child = Command::new(binary)
             .args([
                 "serve",
@@ -689,14 +689,14 @@ impl Server {
             .stderr(log)
             .spawn()
             .context("cannot start ordo serve")?;
-        let started = Instant::now();
-        while TcpStream::connect_timeout(&address, Duration::from_millis(200)).is_err() {
-            if started.elapsed() > Duration::from_secs(30) {
-                bail!("ordo serve did not start; see target/bench/server.log");
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Ok(Self { child, address })
+        let mut server = Self { child, address };
+        launch::wait_until_listening(
+            &mut server.child,
+            address,
+            Duration::from_secs(30),
+            log_path,
+        )?;
+        Ok(server)
     }
 
     fn pid(&self) -> u32 {
@@ -713,26 +713,6 @@ impl Drop for Server {
     fn drop(&mut self) {
         self.stop();
     }
-}
-
-fn mint(binary: &Path) -> Result<String> {
-    let output = Command::new(binary)
-        .args([
-            "token",
-            "--role",
-            "admin",
-            "--subject",
-            "bench",
-            "--ttl",
-            "1d",
-        ])
-        .env("ORDO_JWT_SECRET", SECRET)
-        .stderr(Stdio::inherit())
-        .output()?;
-    if !output.status.success() {
-        bail!("ordo token failed");
-    }
-    Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
 }
 
 /// wrk, installed from Debian's packages when missing.

@@ -11,6 +11,7 @@
 
 mod bench;
 mod chart;
+mod launch;
 mod outage;
 mod peer;
 mod postgres;

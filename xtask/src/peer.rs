@@ -4,15 +4,15 @@
 //! configuration: its generated routes for get and list, and `plugin.js` for a create that
 //! inserts the order and its items in one transaction.
 
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener};
 use std::path::Path;
 use std::process::{Child, Command};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use anyhow::{Context as _, Result, bail};
+use anyhow::{Context as _, Result};
 use xshell::{Shell, cmd};
 
-use crate::say;
+use crate::{launch, say};
 
 const VERSION: &str = "2.61.0";
 const FILES: [&str; 4] = [
@@ -53,7 +53,8 @@ impl Peer {
                 .context("could not install the peer: it needs Node.js 20 and npm")?;
         }
         let address = TcpListener::bind("127.0.0.1:0")?.local_addr()?;
-        let log = std::fs::File::create(out.join("peer.log"))?;
+        let log_path = out.join("peer.log");
+        let log = std::fs::File::create(&log_path)?;
         let child = Command::new("node")
             .arg("node_modules/@platformatic/db/db.mjs")
             .args(["start", "-c", "platformatic.db.json"])
@@ -66,16 +67,7 @@ impl Peer {
             .spawn()
             .context("cannot start the peer (node)")?;
         let mut peer = Self { child, address };
-        let started = Instant::now();
-        while TcpStream::connect_timeout(&address, Duration::from_millis(200)).is_err() {
-            if let Ok(Some(status)) = peer.child.try_wait() {
-                bail!("the peer exited ({status}); see target/bench/peer.log");
-            }
-            if started.elapsed() > Duration::from_secs(60) {
-                bail!("the peer did not start; see target/bench/peer.log");
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        launch::wait_until_listening(&mut peer.child, address, Duration::from_secs(60), &log_path)?;
         Ok(peer)
     }
 

@@ -24,7 +24,7 @@ use anyhow::{Context as _, Result, bail};
 use serde_json::Value;
 use xshell::{Shell, cmd};
 
-use crate::{postgres, say};
+use crate::{launch, postgres, say};
 
 /// How hard to push.
 #[derive(Debug, Clone, Copy)]
@@ -66,7 +66,11 @@ struct Figures {
 
 pub(crate) fn run(sh: &Shell, load: Load) -> Result<()> {
     let binary = build(sh, load.release)?;
-    mint_token(&binary)?;
+    let _ = BEARER.set(launch::mint_admin_token(
+        &binary,
+        JWT_SECRET,
+        "reliability",
+    )?);
     let database = postgres::ensure(sh)?;
     let work = crate::target_dir(sh).join("reliability");
     std::fs::create_dir_all(&work)?;
@@ -161,15 +165,8 @@ impl Server {
             .stderr(log)
             .spawn()
             .context("cannot start ordo serve")?;
-        self.child = Some(child);
-        let started = Instant::now();
-        while TcpStream::connect_timeout(&self.address, Duration::from_millis(200)).is_err() {
-            if started.elapsed() > Duration::from_secs(30) {
-                bail!("ordo serve did not start; see {}", self.log.display());
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Ok(())
+        let child = self.child.insert(child);
+        launch::wait_until_listening(child, self.address, Duration::from_secs(30), &self.log)
     }
 
     /// SIGKILL: no shutdown, no flushing, no goodbye.
@@ -482,32 +479,6 @@ const JWT_SECRET: &str = "reliability-run-secret-of-at-least-32-bytes";
 
 /// The bearer token every request of the run carries (an admin's, minted by `ordo token`).
 static BEARER: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-
-/// Mints the run's token with the binary under test.
-fn mint_token(binary: &Path) -> Result<()> {
-    let output = Command::new(binary)
-        .args([
-            "token",
-            "--role",
-            "admin",
-            "--subject",
-            "reliability",
-            "--ttl",
-            "1d",
-        ])
-        .env("ORDO_JWT_SECRET", JWT_SECRET)
-        .output()
-        .context("cannot run ordo token")?;
-    if !output.status.success() {
-        bail!(
-            "ordo token failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-    }
-    let token = String::from_utf8_lossy(&output.stdout).trim().to_owned();
-    let _ = BEARER.set(token);
-    Ok(())
-}
 
 fn customer_id(n: usize) -> String {
     format!("0193a1a0-0000-7000-8000-{:012x}", 0xc000 + n)
