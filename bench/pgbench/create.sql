@@ -15,11 +15,12 @@ WITH new_order AS (
                         discount_kind, discount_value, tax_rate, tax, total, minor_units,
                         rounding_mode, tax_rounding, status, cancel_reason, version,
                         created_at, updated_at, payment_status, amount_authorized,
-                        amount_captured, amount_refunded, payment_reference)
+                        amount_captured, amount_refunded, payment_reference,
+                        payment_pending, pending_status, pending_reason)
     VALUES (CAST(lpad(to_hex(CAST(:hi AS bigint)), 16, '0') || lpad(to_hex(CAST(:lo AS bigint)), 16, '0') AS uuid), 'ORD-PGB-' || :hi || '-' || :lo,
             CAST('00000000-0000-4000-a000-' || lpad(to_hex(CAST(:c AS bigint)), 12, '0') AS uuid), 'USD',
             82.48, 0, NULL, NULL, 0.0825, 6.80, 89.28, 2, 'half_up', 'per_order', 'pending',
-            NULL, 1, now(), now(), 'unpaid', 0, 0, 0, NULL)
+            NULL, 1, now(), now(), 'unpaid', 0, 0, 0, NULL, 'authorize', NULL, NULL)
     RETURNING id
 )
 INSERT INTO order_items (order_id, position, product_id, quantity, unit_price, line_total)
@@ -41,5 +42,6 @@ WITH attempt AS (
 )
 UPDATE orders SET status = 'pending', cancel_reason = NULL, version = 2, updated_at = now(),
                   payment_status = 'authorized', amount_authorized = 89.28, amount_captured = 0,
-                  amount_refunded = 0, payment_reference = 'sim_authorize_' || :hi || '-' || :lo
+                  amount_refunded = 0, payment_reference = 'sim_authorize_' || :hi || '-' || :lo,
+                  payment_pending = NULL, pending_status = NULL, pending_reason = NULL
 WHERE id = CAST(lpad(to_hex(CAST(:hi AS bigint)), 16, '0') || lpad(to_hex(CAST(:lo AS bigint)), 16, '0') AS uuid) AND version = 1 AND deleted_at IS NULL;

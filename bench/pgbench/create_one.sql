@@ -9,11 +9,12 @@ WITH new_order AS (
                         discount_kind, discount_value, tax_rate, tax, total, minor_units,
                         rounding_mode, tax_rounding, status, cancel_reason, version,
                         created_at, updated_at, payment_status, amount_authorized,
-                        amount_captured, amount_refunded, payment_reference)
+                        amount_captured, amount_refunded, payment_reference,
+                        payment_pending, pending_status, pending_reason)
     VALUES (gen_random_uuid(), 'ORD-PGB-' || nextval('order_number_seq'),
             CAST('00000000-0000-4000-a000-' || lpad(to_hex(CAST(:c AS bigint)), 12, '0') AS uuid), 'USD',
             82.48, 0, NULL, NULL, 0.0825, 6.80, 89.28, 2, 'half_up', 'per_order', 'pending',
-            NULL, 1, now(), now(), 'unpaid', 0, 0, 0, NULL)
+            NULL, 1, now(), now(), 'unpaid', 0, 0, 0, NULL, 'authorize', NULL, NULL)
     RETURNING id
 )
 INSERT INTO order_items (order_id, position, product_id, quantity, unit_price, line_total)

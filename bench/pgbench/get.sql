@@ -5,7 +5,8 @@ SELECT o.id, o.order_number, o.customer_id, o.currency, o.subtotal, o.discount, 
        o.discount_value, o.tax_rate, o.tax, o.total, o.minor_units, o.rounding_mode,
        o.tax_rounding, o.status, o.cancel_reason, o.version, o.created_at, o.updated_at,
        o.payment_status, o.amount_authorized, o.amount_captured, o.amount_refunded,
-       o.payment_reference, i.product_ids, i.quantities, i.unit_prices, i.line_totals
+       o.payment_reference, o.payment_pending, o.pending_status, o.pending_reason,
+       i.product_ids, i.quantities, i.unit_prices, i.line_totals
 FROM orders o
 CROSS JOIN LATERAL (
     SELECT array_agg(product_id ORDER BY position) AS product_ids,

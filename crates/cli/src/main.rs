@@ -163,8 +163,8 @@ async fn reconcile(args: &storage::StorageArgs) -> anyhow::Result<()> {
     #[allow(clippy::print_stdout, reason = "the CLI reports to its user")]
     {
         println!(
-            "reconciled {} authorization(s) and {} refund(s); {} still awaiting the gateway",
-            report.authorizations, report.refunds, report.still_unknown
+            "reconciled {} payment call(s) and {} refund(s); {} still awaiting the gateway",
+            report.payments, report.refunds, report.still_unknown
         );
     }
     store.close().await;

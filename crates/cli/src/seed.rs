@@ -4,7 +4,7 @@
 //! back: order `n` (from 1) has id `01900000-0000-7000-8000-{n:012x}` and belongs to customer
 //! `00000000-0000-4000-8000-{c:012x}` with `c = (n - 1) % customers + 1`; it has `1 + n % 5`
 //! items. Orders go through the domain's pricing and numbering and the repository's own insert,
-//! so every row reads back exactly as one placed through the API would (unpaid, pending).
+//! so every row reads back exactly as one placed through the API would (pending, its payment authorized).
 #![allow(
     clippy::disallowed_types,
     reason = "the code serde derives for `flatten` names floats; no setting is one"
@@ -16,8 +16,8 @@ use anyhow::{Context as _, Result, bail};
 use chrono::{Duration, SubsecRound as _};
 use clap::Args;
 use ordo_domain::{
-    CustomerId, LineItemDraft, NewOrder, Order, OrderDraft, OrderId, OrderNumber, OrderNumberKey,
-    ProductId, RoundingPolicy, price,
+    CustomerId, GatewayOutcome, LineItemDraft, NewOrder, Order, OrderDraft, OrderId, OrderNumber,
+    OrderNumberKey, ProductId, RoundingPolicy, price,
 };
 use ordo_repository::OrderRepository;
 use ordo_service::{Clock as _, SystemClock};
@@ -97,13 +97,18 @@ fn order(
     let placed = (now - Duration::days(200) + Duration::minutes(minutes)).trunc_subsecs(6);
     let number = OrderNumber::from_sequence(sequence, placed.date_naive(), key)
         .map_err(|error| anyhow::anyhow!("seed order {n}: {error}"))?;
-    Ok(Order::place(
-        order_id(n)?,
-        number,
-        customer,
-        pricing,
-        placed,
-    ))
+    let mut order = Order::place(order_id(n)?, number, customer, pricing, placed);
+    // As the API leaves an order once its authorization is approved: nothing left claimed
+    // for reconciliation to pick up.
+    order
+        .settle_payment(
+            GatewayOutcome::Approved {
+                reference: format!("seed_{n}"),
+            },
+            placed,
+        )
+        .map_err(|error| anyhow::anyhow!("seed order {n}: {error}"))?;
+    Ok(order)
 }
 
 /// Inserts the orders, `concurrency` at a time, and reports how long it took.

@@ -234,7 +234,7 @@ fn payments_reconcile_reports_what_it_settled() {
     ]);
     assert!(output.status.success(), "{}", stderr(&output));
     assert!(
-        stdout(&output).contains("reconciled 0 authorization(s) and 0 refund(s)"),
+        stdout(&output).contains("reconciled 0 payment call(s) and 0 refund(s)"),
         "{}",
         stdout(&output)
     );

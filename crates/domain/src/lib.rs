@@ -65,13 +65,14 @@ pub use currency::{Currency, UnknownCurrency};
 pub use ids::{CustomerId, IdError, OrderId, ProductId};
 pub use money::{MAX_AMOUNT, Money, MoneyError, amount_serde};
 pub use order::{
-    CancelReason, CorruptOrder, LineItemDraft, MAX_LINE_ITEMS, MAX_PERCENT_SCALE, MAX_QUANTITY,
-    MAX_REASON_CHARS, MAX_TAX_RATE_SCALE, NewLineItem, NewOrder, Order, OrderDraft, OrderRecord,
-    Quantity, StatusChange, Version,
+    CancelReason, ChangeError, CorruptOrder, LineItemDraft, MAX_LINE_ITEMS, MAX_PERCENT_SCALE,
+    MAX_QUANTITY, MAX_REASON_CHARS, MAX_TAX_RATE_SCALE, NewLineItem, NewOrder, Order, OrderDraft,
+    OrderRecord, PaymentStep, Quantity, StatusChange, Version,
 };
 pub use order_number::{OrderNumber, OrderNumberError, OrderNumberKey};
 pub use payment::{
-    AuthorizationOutcome, Payment, PaymentError, PaymentStatus, UnknownPaymentStatus,
+    GatewayOutcome, Payment, PaymentError, PaymentOperation, PaymentStatus, PendingPayment,
+    UnknownPaymentStatus,
 };
 pub use pricing::{
     Discount, InvalidPolicy, MAX_MINOR_UNITS, PricedLine, Pricing, PricingError, RoundingMode,

@@ -150,13 +150,55 @@ pub mod amount_serde {
         serializer.collect_str(amount)
     }
 
-    /// Reads a string or a number, exactly.
+    /// Reads a string or a number, exactly: text with more digits than a decimal holds (over
+    /// 28 decimals) is refused, never rounded.
     ///
     /// # Errors
-    /// When the value is neither, or does not parse as a decimal.
+    /// When the value is neither, or is not exactly a decimal.
     pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Decimal, D::Error> {
-        // With serde_json's `arbitrary_precision`, a number arrives as its source text.
-        rust_decimal::serde::arbitrary_precision::deserialize(deserializer)
+        deserializer.deserialize_any(Exact)
+    }
+
+    /// The one message for every amount that does not parse: no parser internals.
+    const NOT_AN_AMOUNT: &str =
+        "not a valid amount: send a decimal string such as \"19.99\" with at most 28 decimals";
+
+    fn exact<E: serde::de::Error>(text: &str) -> Result<Decimal, E> {
+        // `from_str` rounds past 28 digits; `from_str_exact` refuses instead.
+        Decimal::from_str_exact(text.trim()).map_err(|_| E::custom(NOT_AN_AMOUNT))
+    }
+
+    struct Exact;
+
+    impl<'de> serde::de::Visitor<'de> for Exact {
+        type Value = Decimal;
+
+        fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            formatter.write_str("an amount as a decimal string or number")
+        }
+
+        fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Decimal, E> {
+            exact(text)
+        }
+
+        fn visit_i64<E: serde::de::Error>(self, value: i64) -> Result<Decimal, E> {
+            Ok(Decimal::from(value))
+        }
+
+        fn visit_u64<E: serde::de::Error>(self, value: u64) -> Result<Decimal, E> {
+            Ok(Decimal::from(value))
+        }
+
+        /// `serde_json`'s `arbitrary_precision` hands a number over as a one-entry map holding
+        /// its source text.
+        fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Decimal, A::Error> {
+            let key = map.next_key::<std::borrow::Cow<'de, str>>()?;
+            if key.as_deref() != Some("$serde_json::private::Number") {
+                return Err(serde::de::Error::custom(NOT_AN_AMOUNT));
+            }
+            let text = map.next_value::<std::borrow::Cow<'de, str>>()?;
+            exact(&text)
+        }
     }
 
     /// The same for an optional amount.
@@ -261,6 +303,35 @@ mod tests {
                 .amount()
                 .to_string(),
             "0.000"
+        );
+    }
+
+    #[test]
+    fn amounts_with_more_digits_than_a_decimal_holds_are_refused_not_rounded() {
+        #[derive(serde::Deserialize)]
+        struct Body {
+            #[serde(with = "amount_serde")]
+            amount: Decimal,
+        }
+        let read = |json: &str| serde_json::from_str::<Body>(json).map(|body| body.amount);
+        for json in [
+            r#"{"amount": "19.989999999999999999999999999999"}"#,
+            r#"{"amount": 19.989999999999999999999999999999}"#,
+            r#"{"amount": "0.000000000000000000000000000001"}"#,
+            r#"{"amount": 1e400}"#,
+            r#"{"amount": {"units": "1.00"}}"#,
+        ] {
+            let error = read(json).unwrap_err().to_string();
+            assert!(error.starts_with("not a valid amount"), "{json}: {error}");
+        }
+        assert_eq!(read(r#"{"amount": "19.99"}"#).unwrap().to_string(), "19.99");
+        assert_eq!(read(r#"{"amount": 19.990}"#).unwrap().to_string(), "19.990");
+        assert_eq!(read(r#"{"amount": 7}"#).unwrap().to_string(), "7");
+        assert_eq!(
+            read(r#"{"amount": "0.0000000000000000000000000001"}"#)
+                .unwrap()
+                .scale(),
+            28
         );
     }
 

@@ -5,7 +5,9 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use crate::payment::{AuthorizationOutcome, Payment, PaymentError, PaymentStatus};
+use crate::payment::{
+    GatewayOutcome, Payment, PaymentError, PaymentOperation, PaymentStatus, PendingPayment,
+};
 use crate::pricing::{Discount, PricingError, price};
 use crate::status::{IllegalTransition, OrderStatus};
 use crate::validation::{Collector, ValidationErrors, Violation};
@@ -269,7 +271,8 @@ fn tax_rate(value: Decimal) -> Result<Decimal, Violation> {
     Ok(value.abs().normalize())
 }
 
-/// Why an order was cancelled: 1 to [`MAX_REASON_CHARS`] characters, trimmed.
+/// Why an order was cancelled or refunded: 1 to [`MAX_REASON_CHARS`] characters, trimmed, with
+/// no control characters but line breaks and tabs.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct CancelReason(String);
@@ -278,11 +281,16 @@ impl CancelReason {
     /// A reason, trimmed.
     ///
     /// # Errors
-    /// [`Violation::Empty`] or [`Violation::TooLong`].
+    /// [`Violation::Empty`], [`Violation::TooLong`] or [`Violation::ControlCharacter`].
     pub fn parse(text: &str) -> Result<Self, Violation> {
         let text = text.trim();
         if text.is_empty() {
             Err(Violation::Empty)
+        } else if text
+            .chars()
+            .any(|c| c.is_control() && !matches!(c, '\n' | '\t' | '\r'))
+        {
+            Err(Violation::ControlCharacter)
         } else if text.chars().count() > MAX_REASON_CHARS {
             Err(Violation::TooLong {
                 max: MAX_REASON_CHARS,
@@ -324,6 +332,15 @@ pub enum StatusChange {
 }
 
 impl StatusChange {
+    /// What the change does, for messages ("cancel the order").
+    pub fn verb(&self) -> &'static str {
+        match self {
+            Self::Process => "move the order to processing",
+            Self::Complete => "complete the order",
+            Self::Cancel(_) => "cancel the order",
+        }
+    }
+
     /// The status this change leads to.
     pub fn target(&self) -> OrderStatus {
         match self {
@@ -332,6 +349,31 @@ impl StatusChange {
             Self::Cancel(_) => OrderStatus::Cancelled,
         }
     }
+}
+
+/// What a started change needs next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PaymentStep {
+    /// Nothing: no gateway call is in flight (the change, if any, is applied).
+    Done,
+    /// Call the gateway for `operation` of `amount`, then [`Order::settle_payment`].
+    Call {
+        /// The call to make.
+        operation: PaymentOperation,
+        /// How much it moves.
+        amount: Decimal,
+    },
+}
+
+/// Why a status change cannot start.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ChangeError {
+    /// The status machine does not allow it.
+    #[error(transparent)]
+    Illegal(#[from] IllegalTransition),
+    /// The payment does not allow it (not paid, unsettled, or a call in flight).
+    #[error(transparent)]
+    Payment(#[from] PaymentError),
 }
 
 /// The optimistic-concurrency version of a stored order: 1 when placed, +1 on every change.
@@ -421,7 +463,13 @@ impl Order {
         pricing: Pricing,
         now: DateTime<Utc>,
     ) -> Self {
-        let payment = Payment::unpaid(pricing.rounding.minor_units());
+        let mut payment = Payment::unpaid(pricing.rounding.minor_units());
+        // Every order is authorized right after it is stored: claimed from the start, so
+        // nothing can move it before the gateway has answered.
+        payment.pending = Some(PendingPayment {
+            operation: PaymentOperation::Authorize,
+            change: None,
+        });
         Self {
             id,
             number,
@@ -470,6 +518,17 @@ impl Order {
         if !record.payment.is_consistent(repriced.total) {
             return Err(CorruptOrder::PaymentMismatch);
         }
+        if let Some(change) = record
+            .payment
+            .pending
+            .as_ref()
+            .and_then(|pending| pending.change.as_ref())
+        {
+            record
+                .status
+                .check_transition(change.target())
+                .map_err(|_| CorruptOrder::PaymentMismatch)?;
+        }
         let mut payment = record.payment;
         // As for the pricing: the policy's decimals, whatever the database did to zeros.
         for amount in [
@@ -511,54 +570,171 @@ impl Order {
         Ok(())
     }
 
-    /// Records what the gateway said to the authorization of the total.
+    /// Starts a caller's status change under the payment rules (the table in
+    /// `docs/status.md`): processing and completing need money held or taken; cancelling
+    /// gives back what is held or taken. A change that moves no money is applied at once; one
+    /// that does is claimed (the version moves on and the call is recorded as in flight), and
+    /// the caller makes the gateway call it is told, then [`Order::settle_payment`].
     ///
     /// # Errors
-    /// [`PaymentError::WrongStatus`] unless the payment is unpaid or unknown.
-    pub fn record_authorization(
+    /// [`ChangeError::Illegal`] when the status machine forbids the move;
+    /// [`ChangeError::Payment`] when a payment call is in flight, or the payment state does not
+    /// allow the move. The order is unchanged.
+    pub fn begin_change(
         &mut self,
-        outcome: AuthorizationOutcome,
+        change: StatusChange,
         now: DateTime<Utc>,
-    ) -> Result<(), PaymentError> {
-        self.payment_must_be(
-            &[PaymentStatus::Unpaid, PaymentStatus::Unknown],
-            "authorize",
-        )?;
-        match outcome {
-            AuthorizationOutcome::Approved { reference } => {
-                self.payment.status = PaymentStatus::Authorized;
-                self.payment.authorized = self.pricing.total;
-                self.payment.reference = Some(reference);
+    ) -> Result<PaymentStep, ChangeError> {
+        self.status.check_transition(change.target())?;
+        if let Some(pending) = &self.payment.pending {
+            return Err(PaymentError::InFlight {
+                operation: pending.operation,
             }
-            AuthorizationOutcome::Declined => self.payment.status = PaymentStatus::Failed,
-            AuthorizationOutcome::Unknown => self.payment.status = PaymentStatus::Unknown,
+            .into());
         }
+        let status = self.payment.status;
+        let operation = match (&change, status) {
+            (StatusChange::Process, PaymentStatus::Authorized)
+            | (
+                StatusChange::Process | StatusChange::Complete,
+                PaymentStatus::Paid | PaymentStatus::PartiallyRefunded,
+            )
+            | (
+                StatusChange::Cancel(_),
+                PaymentStatus::Unpaid | PaymentStatus::Failed | PaymentStatus::Refunded,
+            ) => None,
+            (StatusChange::Complete, PaymentStatus::Authorized) => Some(PaymentOperation::Capture),
+            (StatusChange::Cancel(_), PaymentStatus::Authorized) => Some(PaymentOperation::Void),
+            (StatusChange::Cancel(_), PaymentStatus::Paid | PaymentStatus::PartiallyRefunded) => {
+                Some(PaymentOperation::Refund)
+            }
+            (StatusChange::Process | StatusChange::Complete, _)
+            | (StatusChange::Cancel(_), PaymentStatus::Unknown) => {
+                return Err(PaymentError::WrongStatus {
+                    status,
+                    action: change.verb(),
+                }
+                .into());
+            }
+        };
+        let Some(operation) = operation else {
+            self.change_status(change, now)?;
+            return Ok(PaymentStep::Done);
+        };
+        self.payment.pending = Some(PendingPayment {
+            operation,
+            change: Some(change),
+        });
         self.touch(now);
-        Ok(())
+        Ok(self.pending_call())
     }
 
-    /// Records the capture of what was authorized.
+    /// Claims a gateway call with no status change (a capture right after authorization).
     ///
     /// # Errors
-    /// [`PaymentError::WrongStatus`] unless the payment is authorized.
-    pub fn record_capture(&mut self, now: DateTime<Utc>) -> Result<(), PaymentError> {
-        self.payment_must_be(&[PaymentStatus::Authorized], "capture")?;
-        self.payment.status = PaymentStatus::Paid;
-        self.payment.captured = self.payment.authorized;
+    /// [`PaymentError::InFlight`] or [`PaymentError::WrongStatus`]; the order is unchanged.
+    pub fn begin_payment(
+        &mut self,
+        operation: PaymentOperation,
+        now: DateTime<Utc>,
+    ) -> Result<PaymentStep, PaymentError> {
+        let allowed: &[PaymentStatus] = match operation {
+            PaymentOperation::Authorize => &[PaymentStatus::Unpaid],
+            PaymentOperation::Capture | PaymentOperation::Void => &[PaymentStatus::Authorized],
+            PaymentOperation::Refund => &[PaymentStatus::Paid, PaymentStatus::PartiallyRefunded],
+        };
+        self.payment_must_be(allowed, operation.as_str())?;
+        self.payment.pending = Some(PendingPayment {
+            operation,
+            change: None,
+        });
         self.touch(now);
-        Ok(())
+        Ok(self.pending_call())
     }
 
-    /// Records the release of an authorization that will not be captured.
+    /// The gateway call in flight and its amount, or [`PaymentStep::Done`] when none is.
+    pub fn pending_call(&self) -> PaymentStep {
+        let Some(pending) = &self.payment.pending else {
+            return PaymentStep::Done;
+        };
+        let amount = match pending.operation {
+            PaymentOperation::Authorize => self.pricing.total,
+            PaymentOperation::Capture | PaymentOperation::Void => self.payment.authorized,
+            PaymentOperation::Refund => self.payment.refundable(),
+        };
+        PaymentStep::Call {
+            operation: pending.operation,
+            amount,
+        }
+    }
+
+    /// Records what the gateway said to the call in flight. Approved: the money moves and the
+    /// claimed status change is applied. Declined: the claim ends and the status stays (a
+    /// declined authorization leaves the payment failed). Unknown: the claim stays for
+    /// reconciliation (an authorization's payment shows `unknown` meanwhile).
+    ///
+    /// Returns whether the order changed (and so must be written).
     ///
     /// # Errors
-    /// [`PaymentError::WrongStatus`] unless the payment is authorized.
-    pub fn record_void(&mut self, now: DateTime<Utc>) -> Result<(), PaymentError> {
-        self.payment_must_be(&[PaymentStatus::Authorized], "void")?;
-        self.payment.status = PaymentStatus::Unpaid;
-        self.payment.authorized = Decimal::new(0, self.payment.authorized.scale());
-        self.touch(now);
-        Ok(())
+    /// [`ChangeError::Payment`] with [`PaymentError::NothingPending`] when no call is in
+    /// flight; [`ChangeError::Illegal`] if the claimed change no longer fits the status (a
+    /// corrupt record). The order is unchanged.
+    pub fn settle_payment(
+        &mut self,
+        outcome: GatewayOutcome,
+        now: DateTime<Utc>,
+    ) -> Result<bool, ChangeError> {
+        let Some(pending) = self.payment.pending.clone() else {
+            return Err(PaymentError::NothingPending.into());
+        };
+        let mut settled = self.clone();
+        match outcome {
+            GatewayOutcome::Unknown => {
+                if pending.operation != PaymentOperation::Authorize
+                    || self.payment.status == PaymentStatus::Unknown
+                {
+                    return Ok(false);
+                }
+                settled.payment.status = PaymentStatus::Unknown;
+            }
+            GatewayOutcome::Declined => {
+                if pending.operation == PaymentOperation::Authorize {
+                    settled.payment.status = PaymentStatus::Failed;
+                }
+                settled.payment.pending = None;
+            }
+            GatewayOutcome::Approved { reference } => {
+                let payment = &mut settled.payment;
+                match pending.operation {
+                    PaymentOperation::Authorize => {
+                        payment.status = PaymentStatus::Authorized;
+                        payment.authorized = self.pricing.total;
+                        payment.reference = Some(reference);
+                    }
+                    PaymentOperation::Capture => {
+                        payment.status = PaymentStatus::Paid;
+                        payment.captured = payment.authorized;
+                    }
+                    PaymentOperation::Void => {
+                        payment.status = PaymentStatus::Unpaid;
+                        payment.authorized = Decimal::new(0, payment.authorized.scale());
+                    }
+                    PaymentOperation::Refund => {
+                        payment.status = PaymentStatus::Refunded;
+                        payment.refunded = payment.captured;
+                    }
+                }
+                payment.pending = None;
+                if let Some(change) = pending.change {
+                    settled.change_status(change, now)?;
+                }
+            }
+        }
+        settled.touch(now);
+        // `change_status` may have touched already; one settle is one version step.
+        settled.version = self.version.next();
+        *self = settled;
+        Ok(true)
     }
 
     /// Checks that `amount` may be refunded now.
@@ -643,6 +819,11 @@ impl Order {
         allowed: &[PaymentStatus],
         action: &'static str,
     ) -> Result<(), PaymentError> {
+        if let Some(pending) = &self.payment.pending {
+            return Err(PaymentError::InFlight {
+                operation: pending.operation,
+            });
+        }
         if allowed.contains(&self.payment.status) {
             Ok(())
         } else {

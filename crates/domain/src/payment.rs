@@ -72,18 +72,75 @@ impl std::str::FromStr for PaymentStatus {
 #[error("unknown payment status")]
 pub struct UnknownPaymentStatus;
 
-/// What the gateway said to an authorization.
+/// A call to the payment gateway.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PaymentOperation {
+    /// Hold the total.
+    Authorize,
+    /// Take what was held.
+    Capture,
+    /// Release what was held.
+    Void,
+    /// Give back part or all of what was taken.
+    Refund,
+}
+
+impl PaymentOperation {
+    /// Every operation.
+    pub const ALL: [Self; 4] = [Self::Authorize, Self::Capture, Self::Void, Self::Refund];
+
+    /// The name in storage and idempotency keys.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Authorize => "authorize",
+            Self::Capture => "capture",
+            Self::Void => "void",
+            Self::Refund => "refund",
+        }
+    }
+}
+
+impl std::fmt::Display for PaymentOperation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for PaymentOperation {
+    type Err = UnknownPaymentStatus;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|op| op.as_str() == text)
+            .ok_or(UnknownPaymentStatus)
+    }
+}
+
+/// What the gateway said to a call.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AuthorizationOutcome {
-    /// Held, under the gateway's reference.
+pub enum GatewayOutcome {
+    /// Done, under the gateway's reference.
     Approved {
-        /// The gateway's id for the authorization.
+        /// The gateway's id for the operation.
         reference: String,
     },
     /// Refused.
     Declined,
-    /// No answer: the authorization may or may not exist.
+    /// No answer: it may or may not have happened.
     Unknown,
+}
+
+/// A gateway call claimed on the order before it is made, with the status change its approval
+/// completes. While one is set no other move of status or money may start, so two requests can
+/// never both reach the gateway for one order; a crash leaves it for reconciliation to finish
+/// with the same idempotency key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingPayment {
+    /// The call in flight.
+    pub operation: PaymentOperation,
+    /// The status change that follows its approval, if any.
+    pub change: Option<crate::StatusChange>,
 }
 
 /// A payment move the current payment state does not allow.
@@ -106,6 +163,15 @@ pub enum PaymentError {
     /// A refund of zero or less.
     #[error("a refund must be more than zero")]
     NotPositive,
+    /// A gateway call for this order is in flight; no other move may start until it settles.
+    #[error("a payment {operation} is in progress for this order; retry once it settles")]
+    InFlight {
+        /// The call in flight.
+        operation: PaymentOperation,
+    },
+    /// Settling a gateway call that was never claimed.
+    #[error("no payment call is in progress for this order")]
+    NothingPending,
     /// A refund with more decimals than the order's amounts have.
     #[error("a refund may have at most {max_scale} decimal places")]
     TooPrecise {
@@ -130,6 +196,9 @@ pub struct Payment {
     pub refunded: Decimal,
     /// The gateway's id for the authorization, once approved.
     pub reference: Option<String>,
+    /// The gateway call in flight, claimed before it was made.
+    #[serde(skip)]
+    pub pending: Option<PendingPayment>,
 }
 
 impl Payment {
@@ -142,6 +211,7 @@ impl Payment {
             captured: zero,
             refunded: zero,
             reference: None,
+            pending: None,
         }
     }
 

@@ -57,6 +57,9 @@ pub enum Violation {
         /// The most characters allowed.
         max: usize,
     },
+    /// A text holding control characters (NUL cannot even be stored by PostgreSQL).
+    #[error("must not contain control characters")]
+    ControlCharacter,
 }
 
 /// One field's problem: where, and what.

@@ -257,8 +257,10 @@ proptest! {
         let priced = price(&order, RoundingPolicy::default_for(order.currency())).unwrap();
         let number = OrderNumber::from_sequence(1, now.date_naive(), OrderNumberKey::DEFAULT).unwrap();
         let mut order = Order::place(OrderId::from_parts(1, &[1; 10]), number, customer(), priced, now);
-        order.record_authorization(ordo_domain::AuthorizationOutcome::Approved { reference: "a".into() }, now).unwrap();
-        order.record_capture(now).unwrap();
+        let approved = || ordo_domain::GatewayOutcome::Approved { reference: "a".into() };
+        order.settle_payment(approved(), now).unwrap();
+        order.begin_payment(ordo_domain::PaymentOperation::Capture, now).unwrap();
+        order.settle_payment(approved(), now).unwrap();
         let captured = order.payment().captured;
         let mut accepted = Decimal::ZERO;
         for cents in refunds {

@@ -250,6 +250,11 @@ pub(crate) struct OrderBody {
     #[serde(with = "amount_serde")]
     #[schema(value_type = String, example = "0.00")]
     pub amount_refunded: Decimal,
+    /// The gateway call claimed and not yet answered (`authorize`, `capture`, `void` or
+    /// `refund`), or null. While one is in progress other changes answer 409; ordo settles it
+    /// by itself.
+    #[schema(example = json!(null))]
+    pub payment_in_progress: Option<&'static str>,
     /// The concurrency version; the ETag is this number in quotes.
     pub version: u32,
     /// When it was placed (RFC 3339, UTC).
@@ -273,6 +278,11 @@ impl From<&Order> for OrderBody {
             amount_authorized: order.payment().authorized,
             amount_captured: order.payment().captured,
             amount_refunded: order.payment().refunded,
+            payment_in_progress: order
+                .payment()
+                .pending
+                .as_ref()
+                .map(|pending| pending.operation.as_str()),
             version: order.version().get(),
             created_at: order.created_at(),
             updated_at: order.updated_at(),

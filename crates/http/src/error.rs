@@ -129,6 +129,17 @@ fn problem_for(error: ServiceError) -> Problem {
 /// A payment move the order's payment state does not allow.
 fn payment_problem(error: &PaymentError) -> Problem {
     match error {
+        PaymentError::InFlight { .. } => Problem::new(
+            StatusCode::CONFLICT,
+            "payment-in-progress",
+            "A payment call is in progress",
+            error.to_string(),
+        )
+        .retry_after(RETRY_AFTER_SECONDS),
+        PaymentError::NothingPending => {
+            tracing::error!(error = %error, "internal error");
+            Problem::internal()
+        }
         PaymentError::WrongStatus { .. } => Problem::new(
             StatusCode::CONFLICT,
             "payment-state",
@@ -170,7 +181,9 @@ fn payment_or_key_problem(error: &ServiceError) -> Problem {
             StatusCode::SERVICE_UNAVAILABLE,
             "payment-unavailable",
             "The payment gateway did not answer",
-            "nothing was changed; retry shortly (the same request never charges twice)",
+            "the gateway did not answer in time; the order shows the payment call in progress \
+             and ordo settles it by itself, never moving money twice: read the order for the \
+             outcome",
         )
         .retry_after(RETRY_AFTER_SECONDS),
         ServiceError::KeyInFlight => Problem::new(

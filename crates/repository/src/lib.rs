@@ -33,11 +33,12 @@ pub use orders::MockOrderRepository;
 pub use orders::{
     InvalidPageSize, ListQuery, MAX_PAGE_SIZE, OrderRepository, Page, PageSize, PoolStats,
 };
+/// Re-exported so storage callers need not name the domain for it.
+pub use ordo_domain::PaymentOperation;
 #[cfg(feature = "mock")]
 pub use payments::MockGatewayLedger;
 pub use payments::{
-    AttemptOutcome, GatewayLedger, LedgerEntry, PaymentAttempt, PaymentOperation, Refund,
-    RefundStatus,
+    AttemptOutcome, GatewayLedger, LedgerEntry, PaymentAttempt, Refund, RefundStatus,
 };
 #[cfg(feature = "postgres")]
 pub use postgres::{PgOptions, PgStore};

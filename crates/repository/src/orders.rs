@@ -209,11 +209,17 @@ pub trait OrderRepository: Send + Sync {
     /// [`RepoError::Unavailable`] or [`RepoError::Other`].
     async fn pending_refunds(&self, limit: u32) -> Result<Vec<Refund>, RepoError>;
 
-    /// Orders whose authorization answer never came (payment `unknown`), oldest first.
+    /// Orders with a gateway call claimed and not settled, oldest first: those whose
+    /// authorization answer never came (payment `unknown`), and those claimed before
+    /// `claimed_before` (a request still running is left alone until then).
     ///
     /// # Errors
     /// [`RepoError::Unavailable`] or [`RepoError::Other`].
-    async fn orders_with_unknown_payment(&self, limit: u32) -> Result<Vec<OrderId>, RepoError>;
+    async fn orders_with_pending_payment(
+        &self,
+        limit: u32,
+        claimed_before: DateTime<Utc>,
+    ) -> Result<Vec<OrderId>, RepoError>;
 
     /// The connection pool's figures right now, for metrics.
     fn pool_stats(&self) -> PoolStats;

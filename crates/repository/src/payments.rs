@@ -2,43 +2,11 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use ordo_domain::OrderId;
+use ordo_domain::{OrderId, PaymentOperation};
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
 use crate::RepoError;
-
-/// A call to the payment gateway.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum PaymentOperation {
-    /// Hold the total.
-    Authorize,
-    /// Take what was held.
-    Capture,
-    /// Release what was held.
-    Void,
-    /// Give back part or all of what was taken.
-    Refund,
-}
-
-impl PaymentOperation {
-    /// The name in storage and idempotency keys.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Authorize => "authorize",
-            Self::Capture => "capture",
-            Self::Void => "void",
-            Self::Refund => "refund",
-        }
-    }
-
-    #[cfg(any(feature = "postgres", feature = "sqlite"))]
-    fn parse(text: &str) -> Option<Self> {
-        [Self::Authorize, Self::Capture, Self::Void, Self::Refund]
-            .into_iter()
-            .find(|op| op.as_str() == text)
-    }
-}
 
 /// What came of a gateway call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -132,7 +100,9 @@ pub(crate) fn ledger_entry(
     let corrupt = || RepoError::other("invalid row in simulated_gateway_ledger");
     Ok(LedgerEntry {
         key,
-        operation: PaymentOperation::parse(operation).ok_or_else(corrupt)?,
+        operation: operation
+            .parse::<PaymentOperation>()
+            .map_err(|_| corrupt())?,
         order_id: OrderId::from_uuid(order_id).map_err(|_| corrupt())?,
         amount,
         approved: outcome == "approved",

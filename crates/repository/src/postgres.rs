@@ -14,8 +14,8 @@ use uuid::Uuid;
 use crate::payments::ledger_entry;
 use crate::sql::{
     ItemRow, KeyRow, KeyRows, OrderRow, begin_key, check_next_version, discount_columns,
-    headers_from_text, headers_to_text, list_bounds, missed_write, newly_applied, page, restore,
-    rounding_mode_text, tax_rounding_text, version_column,
+    headers_from_text, headers_to_text, list_bounds, missed_write, newly_applied, page,
+    pending_columns, restore, rounding_mode_text, tax_rounding_text, version_column,
 };
 use crate::{
     Begin, Claim, GatewayLedger, IdempotencyStore, KeyRequest, KeyScope, LedgerEntry, ListQuery,
@@ -63,7 +63,8 @@ SELECT o.id, o.order_number, o.customer_id, o.currency, o.subtotal, o.discount, 
        o.discount_value, o.tax_rate, o.tax, o.total, o.minor_units, o.rounding_mode,
        o.tax_rounding, o.status, o.cancel_reason, o.version, o.created_at, o.updated_at,
        o.payment_status, o.amount_authorized, o.amount_captured, o.amount_refunded,
-       o.payment_reference, i.product_ids, i.quantities, i.unit_prices, i.line_totals
+       o.payment_reference, o.payment_pending, o.pending_status, o.pending_reason,
+       i.product_ids, i.quantities, i.unit_prices, i.line_totals
 FROM orders o
 CROSS JOIN LATERAL (
     SELECT array_agg(product_id ORDER BY position) AS product_ids,
@@ -105,7 +106,8 @@ macro_rules! insert_order {
                         discount_kind, discount_value, tax_rate, tax, total, minor_units,
                         rounding_mode, tax_rounding, status, cancel_reason, version,
                         created_at, updated_at, payment_status, amount_authorized,
-                        amount_captured, amount_refunded, payment_reference)
+                        amount_captured, amount_refunded, payment_reference,
+                        payment_pending, pending_status, pending_reason)
     ",
             $source,
             "
@@ -124,7 +126,7 @@ FROM new_order,
 const INSERT_ORDER: &str = insert_order!(
     "WITH ",
     "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19,
-            $25, $26, $27, $28, $29)"
+            $25, $26, $27, $28, $29, $30, $31, $32)"
 );
 
 /// The same, and the idempotency key linked to the order in the same statement; if the claim
@@ -139,14 +141,16 @@ const INSERT_ORDER_CLAIMED: &str = insert_order!(
     "SELECT $1::uuid, $2::text, $3::uuid, $4::char(3), $5::numeric, $6::numeric, $7::text,
            $8::numeric, $9::numeric, $10::numeric, $11::numeric, $12::smallint, $13::text,
            $14::text, $15::text, $16::text, $17::integer, $18::timestamptz, $19::timestamptz,
-           $25::text, $26::numeric, $27::numeric, $28::numeric, $29::text
+           $25::text, $26::numeric, $27::numeric, $28::numeric, $29::text, $33::text, $34::text,
+           $35::text
     WHERE EXISTS (SELECT 1 FROM claim)"
 );
 
 const UPDATE_ORDER: &str = "
 UPDATE orders SET status = $1, cancel_reason = $2, version = $3, updated_at = $4,
                   payment_status = $7, amount_authorized = $8, amount_captured = $9,
-                  amount_refunded = $10, payment_reference = $11
+                  amount_refunded = $10, payment_reference = $11, payment_pending = $12,
+                  pending_status = $13, pending_reason = $14
 WHERE id = $5 AND version = $6 AND deleted_at IS NULL";
 
 /// `UPDATE_ORDER` with the payment call that caused it audited in the same statement. A
@@ -155,11 +159,12 @@ WHERE id = $5 AND version = $6 AND deleted_at IS NULL";
 const UPDATE_ORDER_AUDITED: &str = "
 WITH attempt AS (
     INSERT INTO payment_attempts (id, order_id, operation, amount, outcome, reference, created_at)
-    VALUES ($12, $5, $13, $14, $15, $16, $17)
+    VALUES ($15, $5, $16, $17, $18, $19, $20)
 )
 UPDATE orders SET status = $1, cancel_reason = $2, version = $3, updated_at = $4,
                   payment_status = $7, amount_authorized = $8, amount_captured = $9,
-                  amount_refunded = $10, payment_reference = $11
+                  amount_refunded = $10, payment_reference = $11, payment_pending = $12,
+                  pending_status = $13, pending_reason = $14
 WHERE id = $5 AND version = $6 AND deleted_at IS NULL";
 
 const SOFT_DELETE: &str = "
@@ -268,6 +273,9 @@ fn order_from_row(row: &PgRow) -> Result<Order, RepoError> {
         amount_captured: row.try_get("amount_captured")?,
         amount_refunded: row.try_get("amount_refunded")?,
         payment_reference: row.try_get("payment_reference")?,
+        payment_pending: row.try_get("payment_pending")?,
+        pending_status: row.try_get("pending_status")?,
+        pending_reason: row.try_get("pending_reason")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
     };
@@ -322,7 +330,7 @@ fn update_order(
 }
 
 /// `statement` (`UPDATE_ORDER` or a statement built on it) with the order's values bound as
-/// `$1`..`$11`.
+/// `$1`..`$14`.
 fn update_order_with(
     statement: &'static str,
     order: &Order,
@@ -343,7 +351,10 @@ fn update_order_with(
         .bind(order.payment().authorized)
         .bind(order.payment().captured)
         .bind(order.payment().refunded)
-        .bind(order.payment().reference.clone()))
+        .bind(order.payment().reference.clone())
+        .bind(pending_columns(order).0)
+        .bind(pending_columns(order).1)
+        .bind(pending_columns(order).2))
 }
 
 fn refund_from_row(row: &PgRow) -> Result<Refund, RepoError> {
@@ -447,6 +458,11 @@ impl OrderRepository for PgStore {
                 .bind(&claim.scope.key)
                 .bind(claim.token);
         }
+        let (pending, pending_status, pending_reason) = pending_columns(order);
+        query = query
+            .bind(pending)
+            .bind(pending_status)
+            .bind(pending_reason);
         let inserted = query.execute(&mut *self.conn().await?).await?;
         // Items are never empty, so no row means the claim was not held.
         if inserted.rows_affected() == 0 {
@@ -615,12 +631,19 @@ impl OrderRepository for PgStore {
         rows.iter().map(refund_from_row).collect()
     }
 
-    async fn orders_with_unknown_payment(&self, limit: u32) -> Result<Vec<OrderId>, RepoError> {
+    async fn orders_with_pending_payment(
+        &self,
+        limit: u32,
+        claimed_before: DateTime<Utc>,
+    ) -> Result<Vec<OrderId>, RepoError> {
         let ids: Vec<Uuid> = sqlx::query_scalar(
-            "SELECT id FROM orders WHERE payment_status = 'unknown' AND deleted_at IS NULL
+            "SELECT id FROM orders
+             WHERE payment_pending IS NOT NULL AND deleted_at IS NULL
+               AND (payment_status = 'unknown' OR updated_at < $2)
              ORDER BY updated_at LIMIT $1",
         )
         .bind(i64::from(limit))
+        .bind(claimed_before)
         .fetch_all(&mut *self.conn().await?)
         .await?;
         ids.into_iter()

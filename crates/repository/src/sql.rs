@@ -3,8 +3,8 @@
 use chrono::{DateTime, Utc};
 use ordo_domain::{
     CancelReason, Currency, CustomerId, Discount, Order, OrderId, OrderNumber, OrderRecord,
-    OrderStatus, Payment, PaymentStatus, PricedLine, Pricing, ProductId, Quantity, RoundingMode,
-    RoundingPolicy, TaxRounding, Version,
+    OrderStatus, Payment, PaymentOperation, PaymentStatus, PendingPayment, PricedLine, Pricing,
+    ProductId, Quantity, RoundingMode, RoundingPolicy, StatusChange, TaxRounding, Version,
 };
 use rust_decimal::Decimal;
 use uuid::Uuid;
@@ -80,6 +80,9 @@ pub(crate) struct OrderRow {
     pub(crate) amount_captured: Decimal,
     pub(crate) amount_refunded: Decimal,
     pub(crate) payment_reference: Option<String>,
+    pub(crate) payment_pending: Option<String>,
+    pub(crate) pending_status: Option<String>,
+    pub(crate) pending_reason: Option<String>,
     pub(crate) version: i64,
     pub(crate) created_at: DateTime<Utc>,
     pub(crate) updated_at: DateTime<Utc>,
@@ -194,12 +197,62 @@ pub(crate) fn restore(row: OrderRow, items: Vec<ItemRow>) -> Result<Order, RepoE
             captured: row.amount_captured,
             refunded: row.amount_refunded,
             reference: row.payment_reference,
+            pending: pending_from_columns(
+                row.payment_pending.as_deref(),
+                row.pending_status.as_deref(),
+                row.pending_reason.as_deref(),
+            )?,
         },
         version: Version::new(u32::try_from(row.version).map_err(|_| corrupt("version"))?),
         created_at: row.created_at,
         updated_at: row.updated_at,
     };
     Ok(Order::restore(record)?)
+}
+
+/// The claimed gateway call's columns: `(payment_pending, pending_status, pending_reason)`.
+pub(crate) fn pending_columns(
+    order: &Order,
+) -> (Option<&'static str>, Option<&'static str>, Option<String>) {
+    let Some(pending) = &order.payment().pending else {
+        return (None, None, None);
+    };
+    let change = pending.change.as_ref();
+    let reason = match change {
+        Some(StatusChange::Cancel(reason)) => Some(reason.as_str().to_owned()),
+        _ => None,
+    };
+    (
+        Some(pending.operation.as_str()),
+        change.map(|change| change.target().as_str()),
+        reason,
+    )
+}
+
+fn pending_from_columns(
+    operation: Option<&str>,
+    status: Option<&str>,
+    reason: Option<&str>,
+) -> Result<Option<PendingPayment>, RepoError> {
+    let Some(operation) = operation else {
+        return match (status, reason) {
+            (None, None) => Ok(None),
+            _ => Err(corrupt("pending payment")),
+        };
+    };
+    let operation = operation
+        .parse::<PaymentOperation>()
+        .map_err(|_| corrupt("pending payment"))?;
+    let change = match (status.map(str::parse::<OrderStatus>), reason) {
+        (None, None) => None,
+        (Some(Ok(OrderStatus::Processing)), None) => Some(StatusChange::Process),
+        (Some(Ok(OrderStatus::Completed)), None) => Some(StatusChange::Complete),
+        (Some(Ok(OrderStatus::Cancelled)), Some(reason)) => Some(StatusChange::Cancel(
+            CancelReason::parse(reason).map_err(|_| corrupt("pending cancel reason"))?,
+        )),
+        _ => return Err(corrupt("pending status change")),
+    };
+    Ok(Some(PendingPayment { operation, change }))
 }
 
 /// After a compare-and-set wrote nothing: was the row missing, or the version stale?

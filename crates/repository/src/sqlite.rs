@@ -27,8 +27,8 @@ use uuid::Uuid;
 use crate::payments::ledger_entry;
 use crate::sql::{
     ItemRow, KeyRow, KeyRows, OrderRow, begin_key, check_next_version, discount_columns,
-    headers_from_text, headers_to_text, list_bounds, missed_write, newly_applied, page, restore,
-    rounding_mode_text, tax_rounding_text, version_column,
+    headers_from_text, headers_to_text, list_bounds, missed_write, newly_applied, page,
+    pending_columns, restore, rounding_mode_text, tax_rounding_text, version_column,
 };
 use crate::{
     Begin, Claim, GatewayLedger, IdempotencyStore, KeyRequest, KeyScope, LedgerEntry, ListQuery,
@@ -65,14 +65,16 @@ const GET_ORDER: &str = "
 SELECT id, order_number, customer_id, currency, subtotal, discount, discount_kind,
        discount_value, tax_rate, tax, total, minor_units, rounding_mode, tax_rounding, status,
        cancel_reason, version, created_at, updated_at, payment_status, amount_authorized,
-       amount_captured, amount_refunded, payment_reference
+       amount_captured, amount_refunded, payment_reference, payment_pending, pending_status,
+       pending_reason
 FROM orders WHERE id = ?1 AND deleted_at IS NULL";
 
 const LIST_ORDERS: &str = "
 SELECT id, order_number, customer_id, currency, subtotal, discount, discount_kind,
        discount_value, tax_rate, tax, total, minor_units, rounding_mode, tax_rounding, status,
        cancel_reason, version, created_at, updated_at, payment_status, amount_authorized,
-       amount_captured, amount_refunded, payment_reference
+       amount_captured, amount_refunded, payment_reference, payment_pending, pending_status,
+       pending_reason
 FROM orders
 WHERE customer_id = ?1 AND deleted_at IS NULL
   AND (created_at, id) < (?2, ?3)
@@ -86,14 +88,15 @@ INSERT INTO orders (id, order_number, customer_id, currency, subtotal, discount,
                     discount_value, tax_rate, tax, total, minor_units, rounding_mode,
                     tax_rounding, status, cancel_reason, version, created_at, updated_at,
                     payment_status, amount_authorized, amount_captured, amount_refunded,
-                    payment_reference)
+                    payment_reference, payment_pending, pending_status, pending_reason)
 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19,
-        ?20, ?21, ?22, ?23, ?24)";
+        ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27)";
 
 const UPDATE_ORDER: &str = "
 UPDATE orders SET status = ?1, cancel_reason = ?2, version = ?3, updated_at = ?4,
                   payment_status = ?7, amount_authorized = ?8, amount_captured = ?9,
-                  amount_refunded = ?10, payment_reference = ?11
+                  amount_refunded = ?10, payment_reference = ?11, payment_pending = ?12,
+                  pending_status = ?13, pending_reason = ?14
 WHERE id = ?5 AND version = ?6 AND deleted_at IS NULL";
 
 const SOFT_DELETE: &str = "
@@ -238,6 +241,9 @@ fn update_order(
         .bind(order.payment().captured.to_string())
         .bind(order.payment().refunded.to_string())
         .bind(order.payment().reference.clone())
+        .bind(pending_columns(order).0)
+        .bind(pending_columns(order).1)
+        .bind(pending_columns(order).2)
 }
 
 fn refund_from_row(row: &SqliteRow) -> Result<Refund, RepoError> {
@@ -295,6 +301,9 @@ fn order_row(row: &SqliteRow) -> Result<OrderRow, RepoError> {
         amount_captured: decimal(row, "amount_captured")?,
         amount_refunded: decimal(row, "amount_refunded")?,
         payment_reference: row.try_get("payment_reference")?,
+        payment_pending: row.try_get("payment_pending")?,
+        pending_status: row.try_get("pending_status")?,
+        pending_reason: row.try_get("pending_reason")?,
         created_at: time(row.try_get("created_at")?)?,
         updated_at: time(row.try_get("updated_at")?)?,
     })
@@ -362,6 +371,9 @@ impl OrderRepository for SqliteStore {
             .bind(order.payment().captured.to_string())
             .bind(order.payment().refunded.to_string())
             .bind(order.payment().reference.clone())
+            .bind(pending_columns(order).0)
+            .bind(pending_columns(order).1)
+            .bind(pending_columns(order).2)
             .execute(&mut *tx)
             .await?;
         // All items in one multi-row INSERT (100 items × 6 values is far below SQLite's limit).
@@ -519,12 +531,19 @@ impl OrderRepository for SqliteStore {
         rows.iter().map(refund_from_row).collect()
     }
 
-    async fn orders_with_unknown_payment(&self, limit: u32) -> Result<Vec<OrderId>, RepoError> {
+    async fn orders_with_pending_payment(
+        &self,
+        limit: u32,
+        claimed_before: DateTime<Utc>,
+    ) -> Result<Vec<OrderId>, RepoError> {
         let ids: Vec<Uuid> = sqlx::query_scalar(
-            "SELECT id FROM orders WHERE payment_status = 'unknown' AND deleted_at IS NULL
+            "SELECT id FROM orders
+             WHERE payment_pending IS NOT NULL AND deleted_at IS NULL
+               AND (payment_status = 'unknown' OR updated_at < ?2)
              ORDER BY updated_at LIMIT ?1",
         )
         .bind(i64::from(limit))
+        .bind(claimed_before.timestamp_micros())
         .fetch_all(&mut *self.conn().await?)
         .await?;
         ids.into_iter()

@@ -41,7 +41,8 @@ pub enum ServiceError {
     /// The payment is not in a state that allows this (not paid yet, more than is refundable...).
     #[error(transparent)]
     Payment(ordo_domain::PaymentError),
-    /// The payment gateway did not answer; nothing changed, retry later.
+    /// The payment gateway did not answer: the call stays claimed on the order and
+    /// reconciliation settles it with the same key (never moving money twice).
     #[error("the payment gateway did not answer")]
     PaymentUnavailable,
     /// Another request with the same idempotency key is running; retry shortly.
@@ -56,6 +57,21 @@ pub enum ServiceError {
     /// A bug or an unexpected failure; the cause is for the logs, not the client.
     #[error("internal error")]
     Internal(#[source] BoxError),
+}
+
+impl From<ordo_domain::ChangeError> for ServiceError {
+    fn from(error: ordo_domain::ChangeError) -> Self {
+        match error {
+            ordo_domain::ChangeError::Illegal(error) => Self::IllegalTransition(error),
+            ordo_domain::ChangeError::Payment(error) => Self::Payment(error),
+        }
+    }
+}
+
+impl From<ordo_domain::PaymentError> for ServiceError {
+    fn from(error: ordo_domain::PaymentError) -> Self {
+        Self::Payment(error)
+    }
 }
 
 impl From<RepoError> for ServiceError {

@@ -4,13 +4,15 @@ use std::sync::Arc;
 
 use ordo_domain::{
     CancelReason, NewOrder, Order, OrderDraft, OrderId, OrderNumber, OrderNumberKey, OrderStatus,
-    PaymentStatus, Pricing, RoundingMode, RoundingPolicy, StatusChange, TaxRounding, Version,
-    price,
+    PaymentError, PaymentStatus, PaymentStep, Pricing, RoundingMode, RoundingPolicy, StatusChange,
+    TaxRounding, Version, price,
 };
 use ordo_repository::{Claim, IdempotencyStore, ListQuery, OrderRepository, Page};
 
 use crate::access::Action;
-use crate::{Caller, CaptureMode, Clock, IdGenerator, KeyTimes, PaymentGateway, ServiceError};
+use crate::{
+    Caller, CaptureMode, Clock, GatewayReply, IdGenerator, KeyTimes, PaymentGateway, ServiceError,
+};
 
 /// Why a customer may not place (or price) an order for someone else.
 const PLACE_FOR_ANOTHER: &str = "customers place orders only for themselves";
@@ -28,6 +30,9 @@ pub struct ServiceConfig {
     pub key_times: KeyTimes,
     /// When money is captured.
     pub capture: CaptureMode,
+    /// How long a gateway call claimed on an order is left to the request that claimed it
+    /// before reconciliation finishes it (longer than any request may run).
+    pub claim_grace: chrono::Duration,
 }
 
 impl Default for ServiceConfig {
@@ -38,6 +43,7 @@ impl Default for ServiceConfig {
             tax_rounding: TaxRounding::PerOrder,
             key_times: KeyTimes::default(),
             capture: CaptureMode::default(),
+            claim_grace: chrono::Duration::seconds(120),
         }
     }
 }
@@ -199,11 +205,14 @@ impl OrderService {
             .await
     }
 
-    /// Soft-deletes an order; with `expected`, only if that is still its version.
+    /// Soft-deletes an order; with `expected`, only if that is still its version. An order
+    /// that holds money (an authorization, or a gateway call in flight) is not deleted: cancel
+    /// it first, which releases the money.
     ///
     /// # Errors
     /// [`ServiceError::NotFound`], [`ServiceError::Forbidden`] (only admins delete),
-    /// [`ServiceError::Stale`], [`ServiceError::Unavailable`] or [`ServiceError::Internal`].
+    /// [`ServiceError::Stale`], [`ServiceError::Payment`], [`ServiceError::Unavailable`] or
+    /// [`ServiceError::Internal`].
     #[tracing::instrument(skip_all, fields(order_id = %id), err(level = "debug"))]
     pub async fn delete(
         &self,
@@ -211,18 +220,39 @@ impl OrderService {
         id: OrderId,
         expected: Option<Version>,
     ) -> Result<(), ServiceError> {
-        if caller.role() != crate::Role::Admin {
-            // Read first only to answer a customer's foreign order with 404, not 403.
-            let order = self.orders.get(id).await?;
-            caller.check(Action::Delete, order.customer_id())?;
+        let order = self.orders.get(id).await?;
+        caller.check(Action::Delete, order.customer_id())?;
+        if let Some(expected) = expected
+            && expected != order.version()
+        {
+            return Err(ServiceError::Stale {
+                current: order.version(),
+            });
         }
+        if let Some(pending) = &order.payment().pending {
+            return Err(ServiceError::Payment(PaymentError::InFlight {
+                operation: pending.operation,
+            }));
+        }
+        if order.payment().status == PaymentStatus::Authorized {
+            return Err(ServiceError::Payment(PaymentError::WrongStatus {
+                status: PaymentStatus::Authorized,
+                action: "delete an order holding money: cancel it first, which voids the hold",
+            }));
+        }
+        // At the version read, so a payment that lands meanwhile is never deleted unseen.
         self.orders
-            .soft_delete(id, expected, self.clock.now())
+            .soft_delete(id, Some(order.version()), self.clock.now())
             .await?;
         tracing::info!(order_id = %id, "order deleted");
         Ok(())
     }
 
+    /// A caller's status change. The caller's version gates all of it: the change is checked,
+    /// then claimed by compare-and-set on that version before any money moves, so of two
+    /// requests naming one version exactly one proceeds and the other gets
+    /// [`ServiceError::Stale`] without reaching the gateway. A change that moves money then
+    /// makes its gateway call and settles it (see [`OrderService::settle_claim`]).
     #[tracing::instrument(skip_all, fields(order_id = %id, to = %change.target()), err(level = "debug"))]
     async fn change(
         &self,
@@ -237,33 +267,28 @@ impl OrderService {
             _ => Action::Transition,
         };
         caller.check(action, order.customer_id())?;
-        // Check the version before the machine, so a stale caller learns that first: what it
+        // Check the version before the rules, so a stale caller learns that first: what it
         // saw is no longer true, whatever it asked for.
         if order.version() != expected {
             return Err(ServiceError::Stale {
                 current: order.version(),
             });
         }
-        order.status().check_transition(change.target())?;
-        // Money moves before the status, so a refused payment leaves the status as it was.
-        let paid_ahead = match change.target() {
-            OrderStatus::Completed if order.payment().status == PaymentStatus::Authorized => {
-                Some(self.capture(order.clone()).await?)
-            }
-            OrderStatus::Cancelled => Some(self.release_payment(order.clone()).await?),
-            _ => None,
-        };
-        let expected = match paid_ahead {
-            Some(paid) => {
-                order = paid;
-                order.version()
-            }
-            None => expected,
-        };
-        order.change_status(change, self.clock.now())?;
+        let step = order.begin_change(change, self.clock.now())?;
         self.orders.update(&order, expected).await?;
-        tracing::info!(order_id = %id, status = %order.status(), "order status changed");
-        Ok(order)
+        if step == PaymentStep::Done {
+            tracing::info!(order_id = %id, status = %order.status(), "order status changed");
+            return Ok(order);
+        }
+        let (order, reply) = self.settle_claim(order).await?;
+        match reply {
+            Some(GatewayReply::Declined) => Err(ServiceError::PaymentDeclined { order_id: id }),
+            Some(GatewayReply::TimedOut) => Err(ServiceError::PaymentUnavailable),
+            Some(GatewayReply::Approved { .. }) | None => {
+                tracing::info!(order_id = %id, status = %order.status(), "order status changed");
+                Ok(order)
+            }
+        }
     }
 
     fn policy_for(&self, order: &NewOrder) -> RoundingPolicy {

@@ -9,10 +9,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use ordo_domain::{AuthorizationOutcome, Money, Order, OrderId, PaymentError, PaymentStatus};
-use ordo_repository::{
-    AttemptOutcome, GatewayLedger, LedgerEntry, PaymentAttempt, PaymentOperation, RepoError,
+use ordo_domain::{
+    GatewayOutcome, Money, Order, OrderId, PaymentOperation, PaymentStatus, PaymentStep,
 };
+use ordo_repository::{AttemptOutcome, GatewayLedger, LedgerEntry, PaymentAttempt, RepoError};
 use rust_decimal::Decimal;
 
 use crate::{Clock, OrderService, ServiceError};
@@ -143,20 +143,6 @@ impl PaymentGateway for SimulatedGateway {
 }
 
 impl OrderService {
-    /// Calls the gateway for `operation` on `order`. The key is one per order and operation,
-    /// so retries and resumed requests reuse it. The call's audit record is returned, not yet
-    /// written: [`OrderService::write_payment`] writes it with the order, or
-    /// [`OrderService::audit`] alone.
-    pub(crate) async fn pay(
-        &self,
-        order: &Order,
-        operation: PaymentOperation,
-        amount: Decimal,
-    ) -> (GatewayReply, PaymentAttempt) {
-        let key = format!("{}:{}", operation.as_str(), order.id());
-        self.call_gateway(order, operation, amount, &key).await
-    }
-
     /// Calls the gateway under `key` and audits the call in `payment_attempts`.
     async fn pay_with_key(
         &self,
@@ -164,27 +150,16 @@ impl OrderService {
         operation: PaymentOperation,
         amount: Decimal,
         key: &str,
-    ) -> GatewayReply {
-        let (reply, attempt) = self.call_gateway(order, operation, amount, key).await;
+    ) -> Result<GatewayReply, ServiceError> {
+        let (reply, attempt) = self.call_gateway(order, operation, amount, key).await?;
         self.audit(&attempt).await;
-        reply
+        Ok(reply)
     }
 
     /// Audits a gateway call on its own; a failure is logged, not returned: the call happened.
     pub(crate) async fn audit(&self, attempt: &PaymentAttempt) {
         if let Err(error) = self.orders.record_payment_attempt(attempt).await {
             tracing::warn!(error = %error, order_id = %attempt.order_id, "could not audit a payment attempt");
-        }
-    }
-
-    /// Audits a capture, void or refund the gateway did not approve, and says why it failed.
-    async fn refused(&self, attempt: &PaymentAttempt, reply: &GatewayReply) -> ServiceError {
-        self.audit(attempt).await;
-        match reply {
-            GatewayReply::TimedOut => ServiceError::PaymentUnavailable,
-            _ => ServiceError::PaymentDeclined {
-                order_id: attempt.order_id,
-            },
         }
     }
 
@@ -195,9 +170,11 @@ impl OrderService {
         operation: PaymentOperation,
         amount: Decimal,
         key: &str,
-    ) -> (GatewayReply, PaymentAttempt) {
+    ) -> Result<(GatewayReply, PaymentAttempt), ServiceError> {
+        // Every amount an order holds is a valid amount of its currency: a failure is a bug,
+        // and no money moves on it.
         let money = Money::new(amount, order.pricing().currency)
-            .unwrap_or_else(|_| Money::zero(order.pricing().currency));
+            .map_err(|error| ServiceError::Internal(Box::new(error)))?;
         let reply = match operation {
             PaymentOperation::Authorize => self.gateway.authorize(key, order.id(), money).await,
             PaymentOperation::Capture => self.gateway.capture(key, order.id(), money).await,
@@ -223,39 +200,83 @@ impl OrderService {
         tracing::info!(order_id = %order.id(), operation = operation.as_str(), outcome = outcome.as_str(), "payment call");
         metrics::counter!("ordo_payment_calls_total", "operation" => operation.as_str(), "outcome" => outcome.as_str())
             .increment(1);
-        (reply, attempt)
+        Ok((reply, attempt))
+    }
+
+    /// Makes the gateway call claimed on `order`, if any, and writes its outcome by
+    /// compare-and-set on the claimed version, with the call's audit. The key is one per order
+    /// and operation, so a retry, a resumed request or reconciliation asking again never moves
+    /// money twice. Returns the order as it now is, and the gateway's reply when a call was
+    /// made.
+    ///
+    /// A write that cannot land (the database is down, the process dies) leaves the claim in
+    /// place for reconciliation, which asks again with the same key.
+    ///
+    /// # Errors
+    /// Storage errors; [`ServiceError::Stale`] when another writer changed the order without
+    /// settling this claim (which only a bug could do).
+    pub(crate) async fn settle_claim(
+        &self,
+        order: Order,
+    ) -> Result<(Order, Option<GatewayReply>), ServiceError> {
+        let PaymentStep::Call { operation, amount } = order.pending_call() else {
+            return Ok((order, None));
+        };
+        let key = format!("{}:{}", operation.as_str(), order.id());
+        let (reply, attempt) = self.call_gateway(&order, operation, amount, &key).await?;
+        let outcome = match &reply {
+            GatewayReply::Approved { reference } => GatewayOutcome::Approved {
+                reference: reference.clone(),
+            },
+            GatewayReply::Declined => GatewayOutcome::Declined,
+            GatewayReply::TimedOut => GatewayOutcome::Unknown,
+        };
+        let mut settled = order.clone();
+        if !settled.settle_payment(outcome, self.clock.now())? {
+            self.audit(&attempt).await;
+            return Ok((order, Some(reply)));
+        }
+        match self
+            .orders
+            .update_with_attempt(&settled, order.version(), &attempt)
+            .await
+        {
+            Ok(()) => Ok((settled, Some(reply))),
+            Err(RepoError::VersionConflict { current }) => {
+                // Reconciliation may have settled the same claim meanwhile: with the same key
+                // the gateway gave it the same answer, so its write stands.
+                let now = self.orders.get(order.id()).await?;
+                if now.payment().pending == order.payment().pending {
+                    return Err(ServiceError::Stale { current });
+                }
+                Ok((now, Some(reply)))
+            }
+            Err(error) => Err(error.into()),
+        }
     }
 
     /// Authorizes a new (or resumed) order's total, and captures it at once when so configured.
-    /// A declined payment leaves the order stored with its payment failed.
+    /// A declined payment leaves the order stored with its payment failed; an unanswered one
+    /// leaves it `unknown`, claimed, for reconciliation.
     ///
     /// # Errors
     /// [`ServiceError::PaymentDeclined`]; storage errors.
-    pub(crate) async fn authorize(&self, mut order: Order) -> Result<Order, ServiceError> {
-        if matches!(
-            order.payment().status,
-            PaymentStatus::Unpaid | PaymentStatus::Unknown
-        ) {
-            let (reply, attempt) = self
-                .pay(&order, PaymentOperation::Authorize, order.pricing().total)
-                .await;
-            let outcome = match reply {
-                GatewayReply::Approved { reference } => {
-                    AuthorizationOutcome::Approved { reference }
-                }
-                GatewayReply::Declined => AuthorizationOutcome::Declined,
-                GatewayReply::TimedOut => AuthorizationOutcome::Unknown,
-            };
-            order = self
-                .write_payment(order, Some(attempt), |order, now| {
-                    order.record_authorization(outcome.clone(), now)
-                })
-                .await?;
-        }
+    pub(crate) async fn authorize(&self, order: Order) -> Result<Order, ServiceError> {
+        let (mut order, _) = self.settle_claim(order).await?;
         if self.config.capture == CaptureMode::Immediately
             && order.payment().status == PaymentStatus::Authorized
+            && order.payment().pending.is_none()
         {
-            order = self.capture(order).await?;
+            let expected = order.version();
+            order.begin_payment(PaymentOperation::Capture, self.clock.now())?;
+            self.orders.update(&order, expected).await?;
+            let (captured, reply) = self.settle_claim(order).await?;
+            if reply == Some(GatewayReply::Declined) {
+                return Err(ServiceError::PaymentDeclined {
+                    order_id: captured.id(),
+                });
+            }
+            order = captured;
         }
         if order.payment().status == PaymentStatus::Failed {
             return Err(ServiceError::PaymentDeclined {
@@ -264,99 +285,20 @@ impl OrderService {
         }
         Ok(order)
     }
-
-    /// Captures an authorized order's money.
-    pub(crate) async fn capture(&self, order: Order) -> Result<Order, ServiceError> {
-        let (reply, attempt) = self
-            .pay(
-                &order,
-                PaymentOperation::Capture,
-                order.payment().authorized,
-            )
-            .await;
-        match reply {
-            GatewayReply::Approved { .. } => {
-                self.write_payment(order, Some(attempt), Order::record_capture)
-                    .await
-            }
-            refused => Err(self.refused(&attempt, &refused).await),
-        }
-    }
-
-    /// Gives the money back before a cancellation: voids an authorization, refunds a capture.
-    pub(crate) async fn release_payment(&self, order: Order) -> Result<Order, ServiceError> {
-        let (operation, amount) = match order.payment().status {
-            PaymentStatus::Authorized => (PaymentOperation::Void, order.payment().authorized),
-            PaymentStatus::Paid | PaymentStatus::PartiallyRefunded => {
-                (PaymentOperation::Refund, order.payment().refundable())
-            }
-            _ => return Ok(order),
-        };
-        let (reply, attempt) = self.pay(&order, operation, amount).await;
-        match reply {
-            GatewayReply::Approved { .. } if operation == PaymentOperation::Void => {
-                self.write_payment(order, Some(attempt), Order::record_void)
-                    .await
-            }
-            GatewayReply::Approved { .. } => {
-                self.write_payment(order, Some(attempt), move |order, now| {
-                    order.record_refund(amount, now)
-                })
-                .await
-            }
-            refused => Err(self.refused(&attempt, &refused).await),
-        }
-    }
-
-    /// Applies a payment change and writes it by compare-and-set, re-reading the order when
-    /// someone else changed it meanwhile. The gateway call's `attempt` is audited with the
-    /// first write (in the same statement where the store can), or alone if none is made.
-    async fn write_payment(
-        &self,
-        mut order: Order,
-        mut attempt: Option<PaymentAttempt>,
-        change: impl Fn(&mut Order, chrono::DateTime<chrono::Utc>) -> Result<(), PaymentError>,
-    ) -> Result<Order, ServiceError> {
-        for _ in 0..5 {
-            let expected = order.version();
-            let mut changed = order.clone();
-            if let Err(error) = change(&mut changed, self.clock.now()) {
-                // Someone settled it first (a reconciliation, a concurrent request): keep theirs.
-                tracing::info!(order_id = %order.id(), error = %error, "payment already moved on");
-                if let Some(attempt) = attempt.take() {
-                    self.audit(&attempt).await;
-                }
-                return Ok(order);
-            }
-            // The audit goes with the first try only: it is written whether or not that try's
-            // compare-and-set matches.
-            let written = match attempt.take() {
-                Some(attempt) => {
-                    self.orders
-                        .update_with_attempt(&changed, expected, &attempt)
-                        .await
-                }
-                None => self.orders.update(&changed, expected).await,
-            };
-            match written {
-                Ok(()) => return Ok(changed),
-                Err(RepoError::VersionConflict { .. }) => {
-                    order = self.orders.get(order.id()).await?;
-                }
-                Err(error) => return Err(error.into()),
-            }
-        }
-        Err(ServiceError::Stale {
-            current: order.version(),
-        })
-    }
 }
+
+/// How often a refund re-reads its order after losing a compare-and-set race to another
+/// refund before giving up with a 412 (each loss means another refund landed).
+const RACE_RETRIES: u32 = 50;
+
+/// The most claimed calls, and the most pending refunds, one reconciliation pass settles.
+pub(crate) const RECONCILE_BATCH: u32 = 100;
 
 /// What one reconciliation pass settled.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Reconciled {
-    /// Orders whose unknown authorization is now known.
-    pub authorizations: usize,
+    /// Claimed gateway calls (authorizations, captures, voids) now settled.
+    pub payments: usize,
     /// Pending refunds now succeeded or failed.
     pub refunds: usize,
     /// Items still unsettled (the gateway still did not answer).
@@ -379,7 +321,7 @@ impl OrderService {
         caller: &crate::Caller,
         order_id: OrderId,
         amount: Decimal,
-        reason: String,
+        reason: ordo_domain::CancelReason,
     ) -> Result<(Order, ordo_repository::Refund), ServiceError> {
         let mut attempts = 0_u32;
         let (order, refund) = loop {
@@ -390,11 +332,14 @@ impl OrderService {
             reserved
                 .record_refund(amount, self.clock.now())
                 .map_err(ServiceError::Payment)?;
+            // Checked to have at most the currency's decimals: written with exactly them.
+            let mut amount = amount;
+            amount.rescale(u32::from(current.pricing().rounding.minor_units()));
             let refund = ordo_repository::Refund {
                 id: uuid::Uuid::new_v4(),
                 order_id,
                 amount,
-                reason: reason.clone(),
+                reason: reason.as_str().to_owned(),
                 status: ordo_repository::RefundStatus::Pending,
                 created_at: self.clock.now(),
             };
@@ -405,7 +350,7 @@ impl OrderService {
             {
                 Ok(()) => break (reserved, refund),
                 // Another refund (or change) won the race: read again and re-check the amount.
-                Err(RepoError::VersionConflict { .. }) if attempts < 50 => {}
+                Err(RepoError::VersionConflict { .. }) if attempts < RACE_RETRIES => {}
                 Err(error) => return Err(error.into()),
             }
         };
@@ -423,7 +368,7 @@ impl OrderService {
         let key = format!("refund:{}", refund.id);
         let reply = self
             .pay_with_key(&order, PaymentOperation::Refund, refund.amount, &key)
-            .await;
+            .await?;
         match reply {
             GatewayReply::Approved { .. } => {
                 self.orders
@@ -436,7 +381,7 @@ impl OrderService {
             GatewayReply::Declined => {
                 // Release the reservation on the order, by compare-and-set, with the refund.
                 let mut order = order;
-                loop {
+                for _ in 0..RACE_RETRIES {
                     let mut released = order.clone();
                     released
                         .revert_refund(refund.amount, self.clock.now())
@@ -462,31 +407,42 @@ impl OrderService {
                         Err(error) => return Err(error.into()),
                     }
                 }
+                // Still pending: reconciliation asks the gateway again and releases it then.
+                Err(ServiceError::Stale {
+                    current: order.version(),
+                })
             }
         }
     }
 
-    /// Settles what the gateway left unanswered: asks again, with the same keys (so nothing
-    /// moves twice), for orders whose payment is unknown and for pending refunds.
+    /// Settles what the gateway left unanswered or a stopped process left claimed: asks again,
+    /// with the same keys (so nothing moves twice), for every gateway call claimed on an order
+    /// more than the claim grace ago (or whose authorization is `unknown`), and for pending
+    /// refunds. Bounded: at most [`RECONCILE_BATCH`] of each per pass.
     ///
     /// # Errors
     /// Storage errors.
     pub async fn reconcile(&self) -> Result<Reconciled, ServiceError> {
         let mut report = Reconciled::default();
-        for order_id in self.orders.orders_with_unknown_payment(100).await? {
+        let claimed_before = self
+            .clock
+            .now()
+            .checked_sub_signed(self.config.claim_grace)
+            .unwrap_or(chrono::DateTime::<chrono::Utc>::MIN_UTC);
+        for order_id in self
+            .orders
+            .orders_with_pending_payment(RECONCILE_BATCH, claimed_before)
+            .await?
+        {
             let order = self.orders.get(order_id).await?;
-            let settled = match self.authorize(order).await {
-                Ok(order) => order.payment().status != PaymentStatus::Unknown,
-                Err(ServiceError::PaymentDeclined { .. }) => true,
-                Err(error) => return Err(error),
-            };
-            if settled {
-                report.authorizations = report.authorizations.saturating_add(1);
-            } else {
-                report.still_unknown = report.still_unknown.saturating_add(1);
+            match self.settle_claim(order).await? {
+                (_, Some(GatewayReply::TimedOut)) => {
+                    report.still_unknown = report.still_unknown.saturating_add(1);
+                }
+                _ => report.payments = report.payments.saturating_add(1),
             }
         }
-        for refund in self.orders.pending_refunds(100).await? {
+        for refund in self.orders.pending_refunds(RECONCILE_BATCH).await? {
             let order = self.orders.get(refund.order_id).await?;
             match self.settle_refund(order, refund).await {
                 Ok((_, refund)) if refund.status == ordo_repository::RefundStatus::Pending => {

@@ -295,7 +295,7 @@ async fn listing_while_storage_is_down_is_unavailable() {
 
 #[tokio::test]
 async fn moving_to_processing_with_the_current_version_writes_the_next_one() {
-    let order = pending_order();
+    let order = authorized_order();
     let mut repository = MockOrderRepository::new();
     let stored = order.clone();
     repository
@@ -306,8 +306,8 @@ async fn moving_to_processing_with_the_current_version_writes_the_next_one() {
         .times(1)
         .withf(|order: &Order, expected: &Version| {
             order.status() == OrderStatus::Processing
-                && order.version() == Version::new(2)
-                && *expected == Version::FIRST
+                && order.version() == Version::new(3)
+                && *expected == Version::new(2)
         })
         .returning(|_, _| Ok(()));
     let moved = service(repository)
@@ -315,7 +315,7 @@ async fn moving_to_processing_with_the_current_version_writes_the_next_one() {
             &admin(),
             order.id(),
             OrderStatus::Processing,
-            Version::FIRST,
+            Version::new(2),
         )
         .await
         .unwrap();
@@ -343,7 +343,7 @@ async fn a_stale_version_is_refused_before_anything_is_written() {
 
 #[tokio::test]
 async fn losing_the_race_at_write_time_is_stale() {
-    let order = pending_order();
+    let order = authorized_order();
     let mut repository = MockOrderRepository::new();
     let stored = order.clone();
     repository
@@ -351,7 +351,7 @@ async fn losing_the_race_at_write_time_is_stale() {
         .returning(move |_| Ok(stored.clone()));
     repository.expect_update().returning(|_, _| {
         Err(RepoError::VersionConflict {
-            current: Version::new(2),
+            current: Version::new(3),
         })
     });
     let result = service(repository)
@@ -359,10 +359,10 @@ async fn losing_the_race_at_write_time_is_stale() {
             &admin(),
             order.id(),
             OrderStatus::Processing,
-            Version::FIRST,
+            Version::new(2),
         )
         .await;
-    assert!(matches!(result, Err(ServiceError::Stale { current }) if current == Version::new(2)));
+    assert!(matches!(result, Err(ServiceError::Stale { current }) if current == Version::new(3)));
 }
 
 #[tokio::test]
@@ -401,7 +401,7 @@ async fn transitions_cannot_cancel_or_reopen() {
 
 #[tokio::test]
 async fn cancelling_records_the_reason() {
-    let order = pending_order();
+    let order = failed_order();
     let mut repository = MockOrderRepository::new();
     let stored = order.clone();
     repository
@@ -410,7 +410,7 @@ async fn cancelling_records_the_reason() {
     repository.expect_update().times(1).returning(|_, _| Ok(()));
     let reason = CancelReason::parse("customer changed their mind").unwrap();
     let cancelled = service(repository)
-        .cancel(&admin(), order.id(), reason.clone(), Version::FIRST)
+        .cancel(&admin(), order.id(), reason.clone(), Version::new(2))
         .await
         .unwrap();
     assert_eq!(
@@ -434,19 +434,20 @@ async fn changing_a_missing_order_is_not_found() {
 
 #[tokio::test]
 async fn deleting_passes_the_expected_version_and_maps_its_errors() {
-    let id = pending_order().id();
-    let mut repository = MockOrderRepository::new();
+    let order = failed_order();
+    let id = order.id();
+    let mut repository = reading(&order);
     repository
         .expect_soft_delete()
-        .withf(|_, expected: &Option<Version>, _| *expected == Some(Version::FIRST))
+        .withf(|_, expected: &Option<Version>, _| *expected == Some(Version::new(2)))
         .times(1)
         .returning(|_, _, _| Ok(()));
     service(repository)
-        .delete(&admin(), id, Some(Version::FIRST))
+        .delete(&admin(), id, Some(Version::new(2)))
         .await
         .unwrap();
 
-    let mut repository = MockOrderRepository::new();
+    let mut repository = reading(&order);
     repository
         .expect_soft_delete()
         .returning(|_, _, _| Err(RepoError::NotFound));
@@ -455,7 +456,7 @@ async fn deleting_passes_the_expected_version_and_maps_its_errors() {
         Err(ServiceError::NotFound)
     ));
 
-    let mut repository = MockOrderRepository::new();
+    let mut repository = reading(&order);
     repository
         .expect_soft_delete()
         .returning(|_, _, _| Err(unavailable()));
@@ -626,11 +627,30 @@ async fn a_gateway_timeout_leaves_the_payment_unknown() {
     assert_eq!(result.unwrap().payment().status, PaymentStatus::Unknown);
 }
 
+/// A fake store that reads `order`.
+fn reading(order: &Order) -> MockOrderRepository {
+    let mut repository = MockOrderRepository::new();
+    let stored = order.clone();
+    repository
+        .expect_get()
+        .returning(move |_| Ok(stored.clone()));
+    repository
+}
+
+/// A placed order whose authorization was declined: version 2, nothing held.
+fn failed_order() -> Order {
+    let mut order = pending_order();
+    order
+        .settle_payment(ordo_domain::GatewayOutcome::Declined, FixedClock.now())
+        .unwrap();
+    order
+}
+
 fn authorized_order() -> Order {
     let mut order = pending_order();
     order
-        .record_authorization(
-            ordo_domain::AuthorizationOutcome::Approved {
+        .settle_payment(
+            ordo_domain::GatewayOutcome::Approved {
                 reference: "auth".into(),
             },
             FixedClock.now(),
@@ -668,27 +688,191 @@ async fn completing_captures_before_the_status_moves() {
     );
 }
 
-#[tokio::test]
-async fn a_declined_capture_leaves_the_order_processing() {
+/// A fake store holding one order: every compare-and-set is checked against what it holds,
+/// and each write is kept.
+fn one_order_store(order: Order) -> (MockOrderRepository, Arc<std::sync::Mutex<Vec<Order>>>) {
+    let held = Arc::new(std::sync::Mutex::new(order));
+    let written = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let mut repository = MockOrderRepository::new();
+    let read = held.clone();
+    repository
+        .expect_get()
+        .returning(move |_| Ok(read.lock().unwrap().clone()));
+    let write = move |held: &Arc<std::sync::Mutex<Order>>,
+                      written: &Arc<std::sync::Mutex<Vec<Order>>>,
+                      order: &Order,
+                      expected: Version| {
+        let mut current = held.lock().unwrap();
+        if current.version() != expected {
+            return Err(RepoError::VersionConflict {
+                current: current.version(),
+            });
+        }
+        *current = order.clone();
+        written.lock().unwrap().push(order.clone());
+        Ok(())
+    };
+    let (h, w) = (held.clone(), written.clone());
+    repository
+        .expect_update()
+        .returning(move |order, expected| write(&h, &w, order, expected));
+    let (h, w) = (held, written.clone());
+    repository
+        .expect_update_with_attempt()
+        .returning(move |order, expected, _| write(&h, &w, order, expected));
+    repository
+        .expect_record_payment_attempt()
+        .returning(|_| Ok(()));
+    (repository, written)
+}
+
+fn processing_authorized_order() -> Order {
     let mut order = authorized_order();
     order
         .change_status(ordo_domain::StatusChange::Process, FixedClock.now())
         .unwrap();
+    order
+}
+
+#[tokio::test]
+async fn a_declined_capture_leaves_the_order_processing_and_unclaimed() {
+    let order = processing_authorized_order();
     let current = order.version();
-    let mut repository = MockOrderRepository::new();
-    let stored = order.clone();
-    repository
-        .expect_get()
-        .returning(move |_| Ok(stored.clone()));
-    repository
-        .expect_record_payment_attempt()
-        .returning(|_| Ok(()));
-    // No update may be written.
+    let (repository, written) = one_order_store(order.clone());
     let gateway = Arc::new(FakeGateway::answering(GatewayReply::Declined));
     let result = with_gateway(repository, MockIdempotencyStore::new(), gateway)
         .transition(&admin(), order.id(), OrderStatus::Completed, current)
         .await;
     assert!(matches!(result, Err(ServiceError::PaymentDeclined { .. })));
+    let written = written.lock().unwrap();
+    assert_eq!(written.len(), 2, "the claim, then its end");
+    assert!(written[0].payment().pending.is_some());
+    let last = written.last().unwrap();
+    assert_eq!(
+        (
+            last.status(),
+            last.payment().status,
+            last.payment().pending.clone()
+        ),
+        (OrderStatus::Processing, PaymentStatus::Authorized, None)
+    );
+}
+
+#[tokio::test]
+async fn a_change_naming_a_version_another_change_claimed_never_reaches_the_gateway() {
+    let order = processing_authorized_order();
+    let seen = order.version();
+    let mut repository = MockOrderRepository::new();
+    let stored = order.clone();
+    repository
+        .expect_get()
+        .returning(move |_| Ok(stored.clone()));
+    // Between this request's read and its claim, another request claimed the same version.
+    repository.expect_update().returning(move |_, _| {
+        Err(RepoError::VersionConflict {
+            current: Version::new(seen.get() + 1),
+        })
+    });
+    let gateway = Arc::new(FakeGateway::default());
+    let reason = CancelReason::parse("changed my mind").unwrap();
+    let result = with_gateway(repository, MockIdempotencyStore::new(), gateway.clone())
+        .cancel(&admin(), order.id(), reason, seen)
+        .await;
+    assert!(matches!(result, Err(ServiceError::Stale { .. })));
+    assert!(gateway.calls.lock().unwrap().is_empty(), "no money moved");
+}
+
+#[tokio::test]
+async fn an_unanswered_capture_stays_claimed_and_reconciliation_finishes_it_with_the_same_key() {
+    let order = processing_authorized_order();
+    let current = order.version();
+    let (repository, written) = one_order_store(order.clone());
+    let repository = Arc::new(repository);
+    let timing_out = Arc::new(FakeGateway::answering(GatewayReply::TimedOut));
+    let result = OrderService::new(
+        repository.clone(),
+        Arc::new(MockIdempotencyStore::new()),
+        timing_out.clone(),
+        Arc::new(FixedClock),
+        Arc::new(FixedIds),
+        ServiceConfig::default(),
+    )
+    .transition(&admin(), order.id(), OrderStatus::Completed, current)
+    .await;
+    assert!(matches!(result, Err(ServiceError::PaymentUnavailable)));
+    let claimed = written.lock().unwrap().last().unwrap().clone();
+    assert_eq!(claimed.status(), OrderStatus::Processing);
+    assert_eq!(
+        claimed
+            .payment()
+            .pending
+            .as_ref()
+            .map(|p| p.operation.as_str()),
+        Some("capture")
+    );
+    // Later, the gateway answers again: reconciliation asks with the same key.
+    let (mut later, _) = one_order_store(claimed.clone());
+    later
+        .expect_orders_with_pending_payment()
+        .returning(move |_, _| Ok(vec![claimed.id()]));
+    later.expect_pending_refunds().returning(|_| Ok(vec![]));
+    let answering = Arc::new(FakeGateway::default());
+    let report = with_gateway(later, MockIdempotencyStore::new(), answering.clone())
+        .reconcile()
+        .await
+        .unwrap();
+    assert_eq!((report.payments, report.still_unknown), (1, 0));
+    let key = format!("capture:{}", order.id());
+    assert_eq!(*timing_out.calls.lock().unwrap(), vec![key.clone()]);
+    assert_eq!(*answering.calls.lock().unwrap(), vec![key]);
+}
+
+#[tokio::test]
+async fn an_order_whose_payment_is_not_held_cannot_be_processed_or_completed() {
+    for payment in [GatewayReply::Declined, GatewayReply::TimedOut] {
+        let mut order = pending_order();
+        order
+            .settle_payment(
+                match payment {
+                    GatewayReply::Declined => ordo_domain::GatewayOutcome::Declined,
+                    _ => ordo_domain::GatewayOutcome::Unknown,
+                },
+                FixedClock.now(),
+            )
+            .unwrap();
+        let current = order.version();
+        let (repository, written) = one_order_store(order.clone());
+        let gateway = Arc::new(FakeGateway::default());
+        let result = with_gateway(repository, MockIdempotencyStore::new(), gateway.clone())
+            .transition(&admin(), order.id(), OrderStatus::Processing, current)
+            .await;
+        assert!(
+            matches!(result, Err(ServiceError::Payment(_))),
+            "{payment:?}: {result:?}"
+        );
+        assert!(written.lock().unwrap().is_empty());
+        assert!(gateway.calls.lock().unwrap().is_empty());
+    }
+}
+
+#[tokio::test]
+async fn deleting_an_order_that_holds_money_is_refused_until_it_is_cancelled() {
+    let order = authorized_order();
+    let mut repository = MockOrderRepository::new();
+    let stored = order.clone();
+    repository
+        .expect_get()
+        .returning(move |_| Ok(stored.clone()));
+    // No soft delete may happen.
+    let result = with_keys(repository, MockIdempotencyStore::new())
+        .delete(&admin(), order.id(), None)
+        .await;
+    assert!(matches!(
+        result,
+        Err(ServiceError::Payment(
+            ordo_domain::PaymentError::WrongStatus { .. }
+        ))
+    ));
 }
 
 #[tokio::test]
@@ -751,7 +935,12 @@ async fn another_customers_order_is_not_found_for_every_use_case() {
             .map(|_| ()),
         service.delete(&stranger(), id, None).await,
         service
-            .refund(&stranger(), id, Decimal::ONE, "r".into())
+            .refund(
+                &stranger(),
+                id,
+                Decimal::ONE,
+                CancelReason::parse("r").unwrap(),
+            )
             .await
             .map(|_| ()),
     ];
@@ -774,7 +963,12 @@ async fn a_customer_may_read_its_own_order_but_not_move_refund_or_delete_it() {
             .map(|_| ()),
         service.delete(&owner(), id, None).await,
         service
-            .refund(&owner(), id, Decimal::ONE, "r".into())
+            .refund(
+                &owner(),
+                id,
+                Decimal::ONE,
+                CancelReason::parse("r").unwrap(),
+            )
             .await
             .map(|_| ()),
     ];

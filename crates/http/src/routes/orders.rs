@@ -28,6 +28,41 @@ pub(crate) fn router() -> OpenApiRouter<OrderService> {
 }
 
 /// An order with its `ETag`.
+/// A request about an order the caller may not see is answered 404, like an unknown id,
+/// whatever else is wrong with it: a bad header or body is judged only once the caller may see
+/// the order, so its answer never tells another customer's order apart from none.
+async fn visible_first<T>(
+    service: &OrderService,
+    caller: &Caller,
+    id: ordo_domain::OrderId,
+    input: Result<T, Problem>,
+) -> Result<T, ApiError> {
+    match input {
+        Ok(input) => Ok(input),
+        Err(problem) => {
+            service.get(caller, id).await?;
+            Err(problem.into())
+        }
+    }
+}
+
+/// A cancellation or refund reason, or a 422 naming `reason`.
+fn reason(text: &str) -> Result<CancelReason, Problem> {
+    CancelReason::parse(text).map_err(|violation| {
+        let message = violation.to_string();
+        Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation",
+            "The request breaks a rule",
+            format!("reason: {message}"),
+        )
+        .with_errors(vec![FieldProblem {
+            field: "reason".to_owned(),
+            message,
+        }])
+    })
+}
+
 fn order_response(status: StatusCode, order: &Order) -> Response {
     let mut headers = HeaderMap::new();
     if let Ok(value) = HeaderValue::from_str(&etag(order.version())) {
@@ -189,10 +224,13 @@ async fn transition_order(
     State(service): State<OrderService>,
     Extension(caller): Extension<Caller>,
     OrderPath(id): OrderPath,
-    if_match: IfMatch,
-    Json(body): Json<TransitionBody>,
+    if_match: Result<IfMatch, Problem>,
+    body: Result<Json<TransitionBody>, Problem>,
 ) -> Result<Response, ApiError> {
-    let expected = if_match.required()?;
+    let input = if_match
+        .and_then(IfMatch::required)
+        .and_then(|expected| Ok((expected, body?.0)));
+    let (expected, body) = visible_first(&service, &caller, id, input).await?;
     let order = service
         .transition(&caller, id, body.to.into(), expected)
         .await?;
@@ -225,23 +263,13 @@ async fn cancel_order(
     State(service): State<OrderService>,
     Extension(caller): Extension<Caller>,
     OrderPath(id): OrderPath,
-    if_match: IfMatch,
-    Json(body): Json<CancelBody>,
+    if_match: Result<IfMatch, Problem>,
+    body: Result<Json<CancelBody>, Problem>,
 ) -> Result<Response, ApiError> {
-    let expected = if_match.required()?;
-    let reason = CancelReason::parse(&body.reason).map_err(|violation| {
-        let message = violation.to_string();
-        Problem::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "validation",
-            "The request breaks a rule",
-            format!("reason: {message}"),
-        )
-        .with_errors(vec![FieldProblem {
-            field: "reason".to_owned(),
-            message,
-        }])
-    })?;
+    let input = if_match
+        .and_then(IfMatch::required)
+        .and_then(|expected| Ok((expected, reason(&body?.0.reason)?)));
+    let (expected, reason) = visible_first(&service, &caller, id, input).await?;
     let order = service.cancel(&caller, id, reason, expected).await?;
     Ok(order_response(StatusCode::OK, &order))
 }
@@ -265,8 +293,9 @@ async fn delete_order(
     State(service): State<OrderService>,
     Extension(caller): Extension<Caller>,
     OrderPath(id): OrderPath,
-    IfMatch(expected): IfMatch,
+    if_match: Result<IfMatch, Problem>,
 ) -> Result<StatusCode, ApiError> {
+    let IfMatch(expected) = visible_first(&service, &caller, id, if_match).await?;
     service.delete(&caller, id, expected).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -297,11 +326,11 @@ async fn refund_order(
     State(service): State<OrderService>,
     Extension(caller): Extension<Caller>,
     OrderPath(id): OrderPath,
-    Json(body): Json<RefundRequest>,
+    body: Result<Json<RefundRequest>, Problem>,
 ) -> Result<Response, ApiError> {
-    let (order, refund) = service
-        .refund(&caller, id, body.amount, body.reason)
-        .await?;
+    let input = body.and_then(|Json(body)| Ok((body.amount, reason(&body.reason)?)));
+    let (amount, reason) = visible_first(&service, &caller, id, input).await?;
+    let (order, refund) = service.refund(&caller, id, amount, reason).await?;
     let body = RefundBody {
         id: refund.id,
         amount: refund.amount,

@@ -121,7 +121,7 @@ async fn reconciliation_settles_an_unknown_payment(app: TestApp) {
     let placed = app.place(&order_costing("10.05")).await;
     assert_eq!(placed["payment_status"], "unknown");
     let report = app.service.reconcile().await.unwrap();
-    assert_eq!((report.authorizations, report.still_unknown), (1, 0));
+    assert_eq!((report.payments, report.still_unknown), (1, 0));
     let order: Value = app
         .get(&format!("/v1/orders/{}", placed["id"].as_str().unwrap()))
         .send()

@@ -63,6 +63,7 @@ contract!(
     a_released_key_runs_again_unless_it_made_an_order,
     one_of_many_racing_requests_claims_a_key,
     the_gateway_ledger_keeps_the_first_entry_for_a_key,
+    a_claimed_gateway_call_is_kept_found_by_reconciliation_and_cleared,
 );
 
 /// The ports, as each store implements them.
@@ -254,6 +255,74 @@ async fn an_update_with_the_current_version_succeeds(store: Store) {
         Some("out of stock")
     );
     assert_eq!(read, order);
+}
+
+async fn a_claimed_gateway_call_is_kept_found_by_reconciliation_and_cleared(store: Store) {
+    use ordo_domain::{GatewayOutcome, PaymentOperation, PaymentStep};
+    let approved = || GatewayOutcome::Approved {
+        reference: "ref".into(),
+    };
+    // Placed: its authorization is claimed from the start.
+    let mut order = stored(&*store, customer(1), at(0)).await;
+    assert_eq!(store.get(order.id()).await.unwrap(), order);
+    assert_eq!(
+        store.orders_with_pending_payment(10, at(1)).await.unwrap(),
+        vec![order.id()],
+        "claimed before the cut-off"
+    );
+    assert!(
+        store
+            .orders_with_pending_payment(10, at(0))
+            .await
+            .unwrap()
+            .is_empty(),
+        "a claim younger than the cut-off is left to its request"
+    );
+    // An unknown authorization is found whatever its age.
+    let mut unknown = stored(&*store, customer(2), at(5)).await;
+    let expected = unknown.version();
+    assert!(
+        unknown
+            .settle_payment(GatewayOutcome::Unknown, at(6))
+            .unwrap()
+    );
+    store.update(&unknown, expected).await.unwrap();
+    assert_eq!(store.get(unknown.id()).await.unwrap(), unknown);
+    assert_eq!(
+        store.orders_with_pending_payment(10, at(1)).await.unwrap(),
+        vec![order.id(), unknown.id()]
+    );
+    // Settled, then a cancellation claimed with its reason, then settled again.
+    let expected = order.version();
+    order.settle_payment(approved(), at(10)).unwrap();
+    store.update(&order, expected).await.unwrap();
+    let expected = order.version();
+    let reason = CancelReason::parse("no longer needed").unwrap();
+    assert!(matches!(
+        order
+            .begin_change(StatusChange::Cancel(reason), at(11))
+            .unwrap(),
+        PaymentStep::Call {
+            operation: PaymentOperation::Void,
+            ..
+        }
+    ));
+    store.update(&order, expected).await.unwrap();
+    assert_eq!(store.get(order.id()).await.unwrap(), order);
+    let expected = order.version();
+    order.settle_payment(approved(), at(12)).unwrap();
+    store.update(&order, expected).await.unwrap();
+    let read = store.get(order.id()).await.unwrap();
+    assert_eq!(read, order);
+    assert_eq!(read.payment().pending, None);
+    assert_eq!(read.status(), OrderStatus::Cancelled);
+    assert_eq!(
+        store
+            .orders_with_pending_payment(10, at(100))
+            .await
+            .unwrap(),
+        vec![unknown.id()]
+    );
 }
 
 async fn an_update_with_a_stale_version_is_a_conflict(store: Store) {

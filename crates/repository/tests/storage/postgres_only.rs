@@ -128,14 +128,14 @@ async fn replicas_never_share_a_sequence_value() {
 /// the compare-and-set matches; the order only when it does.
 #[tokio::test]
 async fn a_payment_write_audits_its_gateway_call_whether_or_not_it_lands() {
-    use ordo_domain::AuthorizationOutcome;
+    use ordo_domain::GatewayOutcome;
     use ordo_repository::{AttemptOutcome, PaymentAttempt, PaymentOperation, RepoError};
     let (database, store) = TestPostgres::store().await.unwrap();
     let order = crate::fixtures::stored(&store, customer(1), crate::fixtures::at(0)).await;
     let mut authorized = order.clone();
     authorized
-        .record_authorization(
-            AuthorizationOutcome::Approved {
+        .settle_payment(
+            GatewayOutcome::Approved {
                 reference: "auth_1".into(),
             },
             crate::fixtures::at(1),

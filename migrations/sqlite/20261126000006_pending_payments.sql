@@ -1,0 +1,24 @@
+-- A gateway call claimed on the order before it is made (docs/status.md): set by the same
+-- compare-and-set that checks the caller's version, cleared when the gateway's answer is
+-- written. While it is set no other change of status or money may start, and reconciliation
+-- finishes it with the same idempotency key if the process dies in between.
+ALTER TABLE orders ADD COLUMN payment_pending TEXT
+    CHECK (payment_pending IN ('authorize', 'capture', 'void', 'refund'));
+-- The status change the call's approval completes, and a cancellation's reason.
+ALTER TABLE orders ADD COLUMN pending_status TEXT
+    CHECK (pending_status IS NULL
+           OR (pending_status IN ('processing', 'completed', 'cancelled')
+               AND payment_pending IS NOT NULL));
+ALTER TABLE orders ADD COLUMN pending_reason TEXT
+    CHECK ((pending_reason IS NULL) = (pending_status IS NOT 'cancelled'));
+
+-- Orders placed before this migration: an unknown authorization, or one never made (the
+-- process stopped between storing the order and calling the gateway), is a claimed
+-- authorization, so reconciliation settles both.
+UPDATE orders SET payment_pending = 'authorize'
+WHERE payment_status = 'unknown'
+   OR (payment_status = 'unpaid' AND status = 'pending' AND payment_reference IS NULL);
+
+-- Backs reconciliation: claimed calls, oldest first.
+DROP INDEX IF EXISTS orders_payment_unknown_idx;
+CREATE INDEX orders_payment_pending_idx ON orders (updated_at) WHERE payment_pending IS NOT NULL;
