@@ -772,11 +772,16 @@ impl Order {
         now: DateTime<Utc>,
     ) -> Result<(), PaymentError> {
         self.check_refund(amount)?;
+        // Checked to have at most the currency's decimals: kept with exactly them.
+        let mut amount = amount;
+        amount.rescale(u32::from(self.pricing.rounding.minor_units()));
         let refunded = self
             .payment
             .refunded
             .checked_add(amount)
-            .unwrap_or(self.payment.captured);
+            .ok_or(PaymentError::ExceedsCaptured {
+                available: self.payment.refundable(),
+            })?;
         self.payment.refunded = refunded;
         self.payment.status = if refunded == self.payment.captured {
             PaymentStatus::Refunded

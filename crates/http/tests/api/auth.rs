@@ -11,15 +11,15 @@ use serde_json::{Value, json};
 
 use crate::app::{TestApp, assert_problem, order_body};
 
-const SECRET: &[u8] = b"a test secret that is long enough to sign";
-const ALICE: &str = "0193a1a0-0000-7000-8000-00000000a11c";
-const BOB: &str = "0193a1a0-0000-7000-8000-000000000b0b";
+pub(crate) const SECRET: &[u8] = b"a test secret that is long enough to sign";
+pub(crate) const ALICE: &str = "0193a1a0-0000-7000-8000-00000000a11c";
+pub(crate) const BOB: &str = "0193a1a0-0000-7000-8000-000000000b0b";
 
 fn now() -> u64 {
     u64::try_from(SystemClock.now().timestamp()).unwrap()
 }
 
-fn token(role: Role, subject: &str) -> String {
+pub(crate) fn token(role: Role, subject: &str) -> String {
     TokenSigner::hs256(SECRET, None, None)
         .unwrap()
         .mint(role, subject, now(), 3600)
@@ -33,7 +33,7 @@ fn http_with(verifier: TokenVerifier) -> HttpConfig {
     }
 }
 
-fn secured() -> HttpConfig {
+pub(crate) fn secured() -> HttpConfig {
     http_with(TokenVerifier::hs256(SECRET, None, None).unwrap())
 }
 

@@ -10,6 +10,7 @@
 )]
 
 mod app;
+mod attacks;
 mod auth;
 mod errors;
 mod idempotency;
