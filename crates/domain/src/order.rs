@@ -775,13 +775,13 @@ impl Order {
         // Checked to have at most the currency's decimals: kept with exactly them.
         let mut amount = amount;
         amount.rescale(u32::from(self.pricing.rounding.minor_units()));
-        let refunded = self
-            .payment
-            .refunded
-            .checked_add(amount)
-            .ok_or(PaymentError::ExceedsCaptured {
-                available: self.payment.refundable(),
-            })?;
+        let refunded =
+            self.payment
+                .refunded
+                .checked_add(amount)
+                .ok_or(PaymentError::ExceedsCaptured {
+                    available: self.payment.refundable(),
+                })?;
         self.payment.refunded = refunded;
         self.payment.status = if refunded == self.payment.captured {
             PaymentStatus::Refunded

@@ -30,6 +30,24 @@ const KEPT_HEADERS: [HeaderName; 5] = [
     header::ALLOW,
 ];
 
+/// Where this middleware leaves the claim its request holds, for the timeout around it to
+/// release if it cuts the request (dropping it, and with it this middleware's own release).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ClaimSlot(std::sync::Arc<std::sync::Mutex<Option<Claim>>>);
+
+impl ClaimSlot {
+    fn hold(&self, claim: Claim) {
+        if let Ok(mut slot) = self.0.lock() {
+            *slot = Some(claim);
+        }
+    }
+
+    /// The claim still held, if any; taking it means its request will not finish it.
+    pub(crate) fn take(&self) -> Option<Claim> {
+        self.0.lock().ok().and_then(|mut slot| slot.take())
+    }
+}
+
 /// What the middleware needs.
 #[derive(Clone)]
 pub(crate) struct KeyState {
@@ -89,10 +107,19 @@ pub(crate) async fn idempotency(
         }
         Err(error) => return ApiError::from(error).into_response(),
     };
+    let slot = parts.extensions.get::<ClaimSlot>().cloned();
+    if let Some(slot) = &slot {
+        slot.hold(claim.clone());
+    }
     let mut request = Request::from_parts(parts, Body::from(bytes));
     request.extensions_mut().insert(claim.clone());
     let response = next.run(request).await;
-    finish(&state.service, &claim, response).await
+    let response = finish(&state.service, &claim, response).await;
+    // Finished: the timeout has nothing left to release.
+    if let Some(slot) = slot {
+        slot.take();
+    }
+    response
 }
 
 /// Keeps a final response under the claim (5xx answers are not final: the claim is released

@@ -169,7 +169,7 @@ pub fn app(service: OrderService, config: HttpConfig) -> Router {
             idempotency::idempotency,
         ))
         .layer(middleware::from_fn_with_state(
-            config.request_timeout,
+            (config.request_timeout, service.clone()),
             operations::timeout,
         ))
         .layer(middleware::from_fn_with_state(

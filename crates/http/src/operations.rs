@@ -63,21 +63,32 @@ fn not_ready(why: &str) -> Response {
     .into_response()
 }
 
-/// Ends a request that runs past `limit` with a 504 problem.
+/// Ends a request that runs past `limit` with a 504 problem. The idempotency claim the cut
+/// request held is released first, so the retry the answer advises runs at once instead of
+/// meeting "in progress" until the claim's lease ends.
 pub(crate) async fn timeout(
-    State(limit): State<Duration>,
-    request: Request,
+    State((limit, service)): State<(Duration, OrderService)>,
+    mut request: Request,
     next: Next,
 ) -> Response {
+    let slot = crate::idempotency::ClaimSlot::default();
+    request.extensions_mut().insert(slot.clone());
     match tokio::time::timeout(limit, next.run(request)).await {
         Ok(response) => response,
-        Err(_) => Problem::new(
-            StatusCode::GATEWAY_TIMEOUT,
-            "timeout",
-            "The request took too long",
-            format!("no answer within {limit:?}; retry with the same Idempotency-Key to be safe"),
-        )
-        .into_response(),
+        Err(_) => {
+            if let Some(claim) = slot.take() {
+                service.abandon_idempotent(&claim).await;
+            }
+            Problem::new(
+                StatusCode::GATEWAY_TIMEOUT,
+                "timeout",
+                "The request took too long",
+                format!(
+                    "no answer within {limit:?}; retry with the same Idempotency-Key to be safe"
+                ),
+            )
+            .into_response()
+        }
     }
 }
 

@@ -380,3 +380,74 @@ async fn another_customers_order_is_not_found_whatever_else_is_wrong_on_sqlite()
     )
     .await;
 }
+
+/// A create cut by the request timeout answers 504 "retry with the same Idempotency-Key": the
+/// retry runs at once (it does not meet 409 "in progress" for the claim's lease), resumes the
+/// stored order, and never makes a second one.
+async fn a_retry_after_a_timeout_runs_at_once(app: TestApp) {
+    let send = || {
+        app.post("/v1/orders")
+            .header("idempotency-key", "cut-by-the-timeout")
+            .json(&costing("10.00"))
+            .send()
+    };
+    assert_problem(send().await.unwrap(), 504, "timeout").await;
+    let retry = send().await.unwrap();
+    assert_ne!(retry.status(), 409, "the cut request's claim was released");
+    assert_problem(retry, 504, "timeout").await;
+    let listed: Value = app
+        .get(&format!("/v1/orders?customer_id={CUSTOMER}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        listed["data"].as_array().unwrap().len(),
+        1,
+        "one order, resumed"
+    );
+}
+
+fn cut_quickly() -> ordo_http::HttpConfig {
+    ordo_http::HttpConfig {
+        request_timeout: Duration::from_millis(300),
+        ..ordo_http::HttpConfig::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_after_a_timeout_runs_at_once_on_postgres() {
+    let (database, store) = TestPostgres::store().await.unwrap();
+    let database = Database::Postgres(Box::new(database));
+    let slow = Duration::from_millis(600);
+    a_retry_after_a_timeout_runs_at_once(
+        crate::app::serve_http(
+            store,
+            database,
+            ServiceConfig::default(),
+            slow,
+            cut_quickly(),
+        )
+        .await,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_after_a_timeout_runs_at_once_on_sqlite() {
+    let (database, store) = TestSqlite::store().await.unwrap();
+    let slow = Duration::from_millis(600);
+    a_retry_after_a_timeout_runs_at_once(
+        crate::app::serve_http(
+            store,
+            Database::Sqlite(database),
+            ServiceConfig::default(),
+            slow,
+            cut_quickly(),
+        )
+        .await,
+    )
+    .await;
+}
