@@ -73,23 +73,19 @@ pub(crate) async fn timeout(
 ) -> Response {
     let slot = crate::idempotency::ClaimSlot::default();
     request.extensions_mut().insert(slot.clone());
-    match tokio::time::timeout(limit, next.run(request)).await {
-        Ok(response) => response,
-        Err(_) => {
-            if let Some(claim) = slot.take() {
-                service.abandon_idempotent(&claim).await;
-            }
-            Problem::new(
-                StatusCode::GATEWAY_TIMEOUT,
-                "timeout",
-                "The request took too long",
-                format!(
-                    "no answer within {limit:?}; retry with the same Idempotency-Key to be safe"
-                ),
-            )
-            .into_response()
-        }
+    if let Ok(response) = tokio::time::timeout(limit, next.run(request)).await {
+        return response;
     }
+    if let Some(claim) = slot.take() {
+        service.abandon_idempotent(&claim).await;
+    }
+    Problem::new(
+        StatusCode::GATEWAY_TIMEOUT,
+        "timeout",
+        "The request took too long",
+        format!("no answer within {limit:?}; retry with the same Idempotency-Key to be safe"),
+    )
+    .into_response()
 }
 
 /// Refuses requests beyond the in-flight cap with a 503 problem instead of queueing them.
