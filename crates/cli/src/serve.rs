@@ -10,7 +10,8 @@ use axum::http::HeaderValue;
 use ordo_domain::OrderNumberKey;
 use ordo_http::{Draining, HttpConfig, RateLimit};
 use ordo_service::{
-    CaptureMode, KeyTimes, OrderService, RandomIds, ServiceConfig, SimulatedGateway, SystemClock,
+    CaptureMode, KeyTimes, OrderService, RandomIds, Replica, ServiceConfig, SimulatedGateway,
+    SystemClock,
 };
 
 use crate::storage::Store;
@@ -33,14 +34,23 @@ pub(crate) async fn run(args: ServeArgs) -> Result<()> {
     if args.order_number_key.is_none() {
         tracing::warn!("no ORDO_ORDER_NUMBER_KEY set: order numbers use the public default key");
     }
+    let replica = Replica::new(store.coordination(), Arc::new(SystemClock));
+    replica
+        .check_order_number_key(config.order_number_key)
+        .await
+        .map_err(|error| anyhow::anyhow!("{error}"))?;
     let Gateway::Simulated = args.payment_gateway;
     let service = service_for(
         &store,
         Duration::from_millis(args.gateway_latency_ms),
         config,
     );
-    let purge = tokio::spawn(purge_expired_keys(service.clone()));
-    let reconcile = tokio::spawn(reconcile_payments(service.clone()));
+    let purge = tokio::spawn(purge_expired_keys(service.clone(), replica.clone()));
+    let reconcile = tokio::spawn(reconcile_payments(
+        service.clone(),
+        replica,
+        Duration::from_secs(u64::from(args.reconcile_interval_seconds)),
+    ));
     let draining = Draining::default();
     let app = ordo_http::app(
         service,
@@ -117,11 +127,16 @@ async fn shutdown_signal() {
     tracing::info!("shutting down: finishing requests in flight");
 }
 
-/// Every ten minutes, deletes idempotency keys past their time to live.
-async fn purge_expired_keys(service: OrderService) {
-    let mut every = tokio::time::interval(Duration::from_secs(600));
+/// Every ten minutes, deletes idempotency keys past their time to live: on one replica per
+/// database at a time.
+async fn purge_expired_keys(service: OrderService, replica: Replica) {
+    let period = Duration::from_secs(600);
+    let mut every = tokio::time::interval(period);
     loop {
         every.tick().await;
+        if !leads(&replica, "purge_expired_keys", period).await {
+            continue;
+        }
         match service.purge_expired_keys().await {
             Ok(0) => {}
             Ok(purged) => tracing::info!(purged, "purged expired idempotency keys"),
@@ -132,15 +147,31 @@ async fn purge_expired_keys(service: OrderService) {
     }
 }
 
-/// Every 30 seconds, settles payments the gateway left unanswered.
-async fn reconcile_payments(service: OrderService) {
-    let mut every = tokio::time::interval(Duration::from_secs(30));
+/// Every `period`, settles payments the gateway left unanswered or a stopped process left
+/// claimed: on one replica per database at a time.
+async fn reconcile_payments(service: OrderService, replica: Replica, period: Duration) {
+    let mut every = tokio::time::interval(period);
     loop {
         every.tick().await;
+        if !leads(&replica, "reconcile_payments", period).await {
+            continue;
+        }
+        tracing::debug!("reconciliation pass");
         match service.reconcile().await {
             Ok(report) if report == ordo_service::Reconciled::default() => {}
             Ok(report) => tracing::info!(?report, "reconciled payments"),
             Err(error) => tracing::warn!(error = %error, "could not reconcile payments"),
+        }
+    }
+}
+
+/// Whether this replica runs `job` this period; a database that cannot say means no.
+async fn leads(replica: &Replica, job: &'static str, period: Duration) -> bool {
+    match replica.lead(job, period).await {
+        Ok(leads) => leads,
+        Err(error) => {
+            tracing::warn!(error = %error, job, "could not take the job's lease: skipping a run");
+            false
         }
     }
 }

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use anyhow::{Context as _, Result, bail};
 use clap::Args;
 use ordo_repository::{
-    GatewayLedger, IdempotencyStore, OrderRepository, PgOptions, PgStore, RepoError, SqliteOptions,
-    SqliteStore,
+    Coordination, GatewayLedger, IdempotencyStore, OrderRepository, PgOptions, PgStore, RepoError,
+    SqliteOptions, SqliteStore,
 };
 
 /// Where the orders are kept.
@@ -118,6 +118,14 @@ impl Store {
 
     /// The same store, as the simulated gateway's ledger.
     pub(crate) fn ledger(&self) -> Arc<dyn GatewayLedger> {
+        match self {
+            Self::Postgres(store) => Arc::new(store.clone()),
+            Self::Sqlite(store) => Arc::new(store.clone()),
+        }
+    }
+
+    /// The same store, as what replicas agree on.
+    pub(crate) fn coordination(&self) -> Arc<dyn Coordination> {
         match self {
             Self::Postgres(store) => Arc::new(store.clone()),
             Self::Sqlite(store) => Arc::new(store.clone()),

@@ -119,7 +119,7 @@ fn problem_for(error: ServiceError) -> Problem {
             )
             .retry_after(RETRY_AFTER_SECONDS)
         }
-        ServiceError::Internal(cause) => {
+        ServiceError::Internal(cause) | ServiceError::Misconfigured(cause) => {
             tracing::error!(error = %error_chain(&*cause), "internal error");
             Problem::internal()
         }

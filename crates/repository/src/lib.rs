@@ -9,6 +9,7 @@
 //! All of ordo's SQL lives in this crate, and its schema in `migrations/postgres` and
 //! `migrations/sqlite`, applied by each store's `migrate()`.
 
+mod coordination;
 mod cursor;
 mod error;
 mod idempotency;
@@ -23,6 +24,9 @@ mod sqlite;
 #[cfg(feature = "test-util")]
 pub mod testing;
 
+pub use coordination::Coordination;
+#[cfg(feature = "mock")]
+pub use coordination::MockCoordination;
 pub use cursor::{Cursor, InvalidCursor};
 pub use error::{BoxError, RepoError};
 #[cfg(feature = "mock")]

@@ -13,9 +13,9 @@ use uuid::Uuid;
 
 use crate::payments::ledger_entry;
 use crate::sql::{
-    ItemRow, KeyRow, KeyRows, OrderRow, begin_key, check_next_version, discount_columns,
-    headers_from_text, headers_to_text, list_bounds, missed_write, newly_applied, page,
-    pending_columns, restore, rounding_mode_text, tax_rounding_text, version_column,
+    ItemRow, KeyRow, KeyRows, OrderRow, PIN_FACT, TAKE_LEASE, begin_key, check_next_version,
+    discount_columns, headers_from_text, headers_to_text, list_bounds, missed_write, newly_applied,
+    page, pending_columns, restore, rounding_mode_text, tax_rounding_text, version_column,
 };
 use crate::{
     Begin, Claim, GatewayLedger, IdempotencyStore, KeyRequest, KeyScope, LedgerEntry, ListQuery,
@@ -924,6 +924,37 @@ fn ledger_row(row: &PgRow) -> Result<LedgerEntry, RepoError> {
 
 /// `cargo xtask bench` compares ordo with pgbench running "the SQL ordo sends": these tests
 /// keep `bench/pgbench/` from drifting away from the statements above.
+/// Facts and leases are one per database: shared by every replica.
+#[async_trait]
+impl crate::Coordination for PgStore {
+    #[tracing::instrument(skip_all, fields(name), err)]
+    async fn pin_fact(&self, name: &str, value: &str) -> Result<String, RepoError> {
+        Ok(sqlx::query_scalar(PIN_FACT)
+            .bind(name)
+            .bind(value)
+            .fetch_one(&mut *self.conn().await?)
+            .await?)
+    }
+
+    #[tracing::instrument(skip_all, fields(job), err)]
+    async fn take_lease(
+        &self,
+        job: &str,
+        holder: Uuid,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<bool, RepoError> {
+        let taken: Option<Uuid> = sqlx::query_scalar(TAKE_LEASE)
+            .bind(job)
+            .bind(holder)
+            .bind(until)
+            .bind(now)
+            .fetch_optional(&mut *self.conn().await?)
+            .await?;
+        Ok(taken == Some(holder))
+    }
+}
+
 #[cfg(test)]
 mod bench_scripts {
     use super::{INSERT_ORDER, REMEMBER, UPDATE_ORDER, UPDATE_ORDER_AUDITED};

@@ -428,3 +428,18 @@ impl Drop for WaitingGuard<'_> {
         self.0.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
     }
 }
+
+/// Keeps the first value written under a name and returns it, in both dialects (`$n`
+/// placeholders are read by SQLite too). The no-op update makes `RETURNING` yield the kept row.
+pub(crate) const PIN_FACT: &str = "
+INSERT INTO shared_facts (name, value) VALUES ($1, $2)
+ON CONFLICT (name) DO UPDATE SET name = shared_facts.name
+RETURNING value";
+
+/// Takes a job's lease when it is free or the caller's own; returns the holder only when the
+/// caller got it. One statement, so racing replicas serialize on the row.
+pub(crate) const TAKE_LEASE: &str = "
+INSERT INTO job_leases (job, holder, until) VALUES ($1, $2, $3)
+ON CONFLICT (job) DO UPDATE SET holder = excluded.holder, until = excluded.until
+WHERE job_leases.until <= $4 OR job_leases.holder = excluded.holder
+RETURNING holder";

@@ -51,6 +51,9 @@ pub enum ServiceError {
     /// The idempotency key was already used for a different request.
     #[error("this idempotency key was used for a different request")]
     KeyReused,
+    /// The deployment is set up wrongly (replicas that disagree); says how.
+    #[error(transparent)]
+    Misconfigured(BoxError),
     /// Storage cannot be reached right now; retrying later may work.
     #[error("storage unavailable")]
     Unavailable(#[source] BoxError),

@@ -8,6 +8,7 @@ mod idempotency;
 mod orders;
 mod payments;
 mod ports;
+mod replicas;
 
 pub use access::{Caller, Role, UnknownRole};
 pub use error::ServiceError;
@@ -15,8 +16,9 @@ pub use idempotency::{IdempotencyKey, Idempotent, InvalidIdempotencyKey, KeyTime
 pub use orders::{OrderService, ServiceConfig};
 pub use payments::{CaptureMode, GatewayReply, PaymentGateway, Reconciled, SimulatedGateway};
 pub use ports::{Clock, IdGenerator, RandomIds, SystemClock};
+pub use replicas::{KeyMismatch, Replica};
 // The list types callers build queries with, so callers need not depend on storage.
 pub use ordo_repository::{
-    Claim, Cursor, InvalidCursor, InvalidPageSize, ListQuery, MAX_PAGE_SIZE, Page, PageSize,
-    Refund, RefundStatus, StoredResponse,
+    Claim, Coordination, Cursor, InvalidCursor, InvalidPageSize, ListQuery, MAX_PAGE_SIZE, Page,
+    PageSize, Refund, RefundStatus, StoredResponse,
 };

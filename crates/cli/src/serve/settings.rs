@@ -45,6 +45,9 @@ pub(crate) struct ServeArgs {
     /// Milliseconds the simulated gateway takes per call.
     #[arg(long, env = "ORDO_GATEWAY_LATENCY_MS", default_value_t = 0)]
     pub(crate) gateway_latency_ms: u64,
+    /// Seconds between reconciliation passes (one replica per database runs each).
+    #[arg(long, env = "ORDO_RECONCILE_INTERVAL_SECONDS", default_value_t = 30)]
+    pub(crate) reconcile_interval_seconds: u32,
     /// When money is captured: when the order completes, or right after authorization.
     #[arg(long, env = "ORDO_CAPTURE", value_enum, default_value_t = Capture::OnCompletion)]
     pub(crate) capture: Capture,
@@ -93,7 +96,13 @@ impl ServeArgs {
     /// # Errors
     /// One line naming the first setting out of range.
     pub(crate) fn validate(&self) -> Result<()> {
-        let ranges: [(&str, u64, u64, u64); 7] = [
+        let ranges: [(&str, u64, u64, u64); 8] = [
+            (
+                "reconcile_interval_seconds",
+                self.reconcile_interval_seconds.into(),
+                1,
+                3600,
+            ),
             (
                 "idempotency_ttl_hours",
                 self.idempotency_ttl_hours.into(),

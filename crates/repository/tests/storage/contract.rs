@@ -6,8 +6,8 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, Utc};
 use ordo_domain::{CancelReason, OrderStatus, StatusChange, Version};
 use ordo_repository::{
-    Begin, Claim, GatewayLedger, IdempotencyStore, KeyRequest, KeyScope, LedgerEntry, ListQuery,
-    OrderRepository, PageSize, PaymentOperation, RepoError, StoredResponse,
+    Begin, Claim, Coordination, GatewayLedger, IdempotencyStore, KeyRequest, KeyScope, LedgerEntry,
+    ListQuery, OrderRepository, PageSize, PaymentOperation, RepoError, StoredResponse,
 };
 use uuid::Uuid;
 
@@ -64,11 +64,13 @@ contract!(
     one_of_many_racing_requests_claims_a_key,
     the_gateway_ledger_keeps_the_first_entry_for_a_key,
     a_claimed_gateway_call_is_kept_found_by_reconciliation_and_cleared,
+    the_first_value_of_a_shared_fact_is_kept,
+    a_job_lease_has_one_holder_until_it_ends,
 );
 
 /// The ports, as each store implements them.
-trait Storage: OrderRepository + IdempotencyStore + GatewayLedger {}
-impl<T: OrderRepository + IdempotencyStore + GatewayLedger> Storage for T {}
+trait Storage: OrderRepository + IdempotencyStore + GatewayLedger + Coordination {}
+impl<T: OrderRepository + IdempotencyStore + GatewayLedger + Coordination> Storage for T {}
 
 type Store = Arc<dyn Storage>;
 
@@ -322,6 +324,96 @@ async fn a_claimed_gateway_call_is_kept_found_by_reconciliation_and_cleared(stor
             .await
             .unwrap(),
         vec![unknown.id()]
+    );
+}
+
+async fn the_first_value_of_a_shared_fact_is_kept(store: Store) {
+    assert_eq!(store.pin_fact("key", "first").await.unwrap(), "first");
+    assert_eq!(store.pin_fact("key", "second").await.unwrap(), "first");
+    assert_eq!(store.pin_fact("other", "second").await.unwrap(), "second");
+    let racing = (0..16).map(|n| {
+        let store = store.clone();
+        tokio::spawn(async move { store.pin_fact("raced", &n.to_string()).await.unwrap() })
+    });
+    let kept: std::collections::BTreeSet<String> = futures_join(racing).await;
+    assert_eq!(
+        kept.len(),
+        1,
+        "every racer is told the one value kept: {kept:?}"
+    );
+}
+
+async fn futures_join<T: Ord>(
+    handles: impl Iterator<Item = tokio::task::JoinHandle<T>>,
+) -> std::collections::BTreeSet<T> {
+    let mut out = std::collections::BTreeSet::new();
+    for handle in handles.collect::<Vec<_>>() {
+        out.insert(handle.await.unwrap());
+    }
+    out
+}
+
+async fn a_job_lease_has_one_holder_until_it_ends(store: Store) {
+    let (a, b) = (uuid::Uuid::from_u128(1), uuid::Uuid::from_u128(2));
+    assert!(
+        store
+            .take_lease("reconcile", a, at(0), at(30))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .take_lease("reconcile", b, at(10), at(40))
+            .await
+            .unwrap(),
+        "held by a"
+    );
+    assert!(
+        store.take_lease("purge", b, at(10), at(40)).await.unwrap(),
+        "another job"
+    );
+    assert!(
+        store
+            .take_lease("reconcile", a, at(29), at(59))
+            .await
+            .unwrap(),
+        "a renews"
+    );
+    assert!(
+        !store
+            .take_lease("reconcile", b, at(40), at(70))
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .take_lease("reconcile", b, at(59), at(89))
+            .await
+            .unwrap(),
+        "ended: b takes it"
+    );
+    assert!(
+        !store
+            .take_lease("reconcile", a, at(60), at(90))
+            .await
+            .unwrap()
+    );
+    let holders = (0..16_u128).map(|n| {
+        let store = store.clone();
+        tokio::spawn(async move {
+            store
+                .take_lease("raced", uuid::Uuid::from_u128(100 + n), at(0), at(30))
+                .await
+                .unwrap()
+        })
+    });
+    let mut won = 0;
+    for handle in holders.collect::<Vec<_>>() {
+        won += usize::from(handle.await.unwrap());
+    }
+    assert_eq!(
+        won, 1,
+        "exactly one of sixteen racing replicas takes a free lease"
     );
 }
 

@@ -1,0 +1,287 @@
+//! Several `ordo serve` processes on one PostgreSQL database, as replicas behind a load
+//! balancer run: a version moves money once whichever replica each request reaches, background
+//! jobs run on one replica at a time, and a replica with another order-number key is refused.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    reason = "test code"
+)]
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use ordo_repository::GatewayLedger as _;
+use ordo_repository::testing::TestPostgres;
+use serde_json::{Value, json};
+
+/// A server started by the test, killed when dropped.
+struct Replica {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Replica {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn serve_command(url: &str, port: u16, extra: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_ordo"));
+    command
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .args(["--database-url", url, "--auth", "disabled"])
+        .args(extra)
+        .env_remove("ORDO_DATA_DIR")
+        .env_remove("ORDO_ORDER_NUMBER_KEY")
+        .stderr(Stdio::null());
+    command
+}
+
+/// A replica on `url`; its logs go to `log` when given.
+fn replica(url: &str, extra: &[&str], log: Option<&Path>) -> Replica {
+    let port = free_port();
+    let mut command = serve_command(url, port, extra);
+    command.stdout(log.map_or_else(Stdio::null, |path| {
+        Stdio::from(std::fs::File::create(path).unwrap())
+    }));
+    let child = command.spawn().unwrap();
+    let started = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(started.elapsed() < Duration::from_secs(30), "no replica");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Replica {
+        child,
+        base: format!("http://127.0.0.1:{port}"),
+    }
+}
+
+const CUSTOMER: &str = "0193a1a0-0000-7000-8000-000000000001";
+
+async fn post(client: &reqwest::Client, url: String, etag: &str, body: Value) -> u16 {
+    client
+        .post(url)
+        .header("if-match", etag)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+/// Two requests naming one version, each to another replica, through a slow gateway: on every
+/// order exactly one answers 200, and the gateway's ledger agrees with every order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_version_moves_money_once_across_two_replicas() {
+    let (database, store) = TestPostgres::store().await.unwrap();
+    let slow = ["--gateway-latency-ms", "40", "--order-number-key", "7"];
+    let (a, b) = (
+        replica(database.url(), &slow, None),
+        replica(database.url(), &slow, None),
+    );
+    let client = reqwest::Client::new();
+    let mut ids = Vec::new();
+    for _ in 0..50 {
+        let placed: Value = client
+            .post(format!("{}/v1/orders", a.base))
+            .json(&json!({
+                "customer_id": CUSTOMER, "currency": "USD",
+                "items": [{ "product_id": "0193a1a0-0000-7000-8000-0000000000aa", "quantity": 1, "unit_price": "10.00" }]
+            }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(placed["payment_status"], "authorized");
+        ids.push(placed["id"].as_str().unwrap().to_owned());
+    }
+    // Race 1: cancel on one replica, move to processing on the other, both at "2".
+    let mut races = tokio::task::JoinSet::new();
+    for id in ids.clone() {
+        let (client, a, b) = (client.clone(), a.base.clone(), b.base.clone());
+        races.spawn(async move {
+            let (cancel, process) = tokio::join!(
+                post(
+                    &client,
+                    format!("{a}/v1/orders/{id}/cancel"),
+                    "\"2\"",
+                    json!({ "reason": "race" })
+                ),
+                post(
+                    &client,
+                    format!("{b}/v1/orders/{id}/transitions"),
+                    "\"2\"",
+                    json!({ "to": "processing" })
+                ),
+            );
+            (id, [cancel, process])
+        });
+    }
+    let mut processing = Vec::new();
+    while let Some(result) = races.join_next().await {
+        let (id, statuses) = result.unwrap();
+        assert_eq!(
+            statuses.iter().filter(|s| **s == 200).count(),
+            1,
+            "{id}: {statuses:?}"
+        );
+        assert!(
+            statuses.iter().all(|s| [200, 409, 412].contains(s)),
+            "{statuses:?}"
+        );
+        if statuses[1] == 200 {
+            processing.push(id);
+        }
+    }
+    // Race 2: on the processing ones, cancel against complete at "3".
+    for id in processing.clone() {
+        let (client, a, b) = (client.clone(), a.base.clone(), b.base.clone());
+        races.spawn(async move {
+            let (cancel, complete) = tokio::join!(
+                post(
+                    &client,
+                    format!("{b}/v1/orders/{id}/cancel"),
+                    "\"3\"",
+                    json!({ "reason": "race" })
+                ),
+                post(
+                    &client,
+                    format!("{a}/v1/orders/{id}/transitions"),
+                    "\"3\"",
+                    json!({ "to": "completed" })
+                ),
+            );
+            (id, [cancel, complete])
+        });
+    }
+    while let Some(result) = races.join_next().await {
+        let (id, statuses) = result.unwrap();
+        assert_eq!(
+            statuses.iter().filter(|s| **s == 200).count(),
+            1,
+            "{id}: {statuses:?}"
+        );
+    }
+    // The books: what the gateway approved is what every order says.
+    for id in &ids {
+        let order: Value = client
+            .get(format!("{}/v1/orders/{id}", b.base))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let approved = |operation: &str| {
+            let store = store.clone();
+            let key = format!("{operation}:{id}");
+            async move {
+                store
+                    .find(&key)
+                    .await
+                    .unwrap()
+                    .is_some_and(|entry| entry.approved)
+            }
+        };
+        let (captured, voided, refunded) = (
+            approved("capture").await,
+            approved("void").await,
+            approved("refund").await,
+        );
+        let state = (
+            order["status"].as_str().unwrap(),
+            order["payment_status"].as_str().unwrap(),
+        );
+        match state {
+            ("completed", "paid") => assert!(captured && !voided && !refunded, "{id}"),
+            ("cancelled", "unpaid") => assert!(voided && !captured, "{id}"),
+            ("cancelled", "refunded") => assert!(captured && refunded && !voided, "{id}"),
+            other => panic!("{id} ended {other:?}"),
+        }
+        assert_eq!(order["payment_in_progress"], Value::Null, "{id}");
+    }
+    assert!(!processing.is_empty(), "race 2 ran");
+}
+
+/// With a one-second reconciliation interval, two replicas run about one pass a second
+/// between them, not one each.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn background_jobs_run_on_one_replica_at_a_time() {
+    let (database, _store) = TestPostgres::store().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let logs = [dir.path().join("a.log"), dir.path().join("b.log")];
+    let every_second = ["--reconcile-interval-seconds", "1"];
+    let started = Instant::now();
+    let replicas: Vec<Replica> = logs
+        .iter()
+        .map(|log| {
+            let mut command = serve_command(database.url(), free_port(), &every_second);
+            command
+                .env("RUST_LOG", "warn,ordo=debug")
+                .stdout(Stdio::from(std::fs::File::create(log).unwrap()));
+            Replica {
+                child: command.spawn().unwrap(),
+                base: String::new(),
+            }
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(5_500)).await;
+    drop(replicas);
+    let window = started.elapsed().as_millis();
+    let passes: Vec<usize> = logs
+        .iter()
+        .map(|log| {
+            std::fs::read_to_string(log)
+                .unwrap()
+                .matches("reconciliation pass")
+                .count()
+        })
+        .collect();
+    let total: usize = passes.iter().sum();
+    // One replica alone ticks about `window` times; two without a lease would double it.
+    assert!(total >= 3, "{passes:?} in {window} ms");
+    assert!(
+        u128::try_from(total).unwrap() * 1000 <= window + 1000,
+        "{passes:?} passes in {window} ms: more than one replica ran a period's pass"
+    );
+}
+
+/// A database first numbered with one key refuses a replica that has another, in one line.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_with_another_order_number_key_is_refused() {
+    let (database, _store) = TestPostgres::store().await.unwrap();
+    let first = replica(database.url(), &["--order-number-key", "11"], None);
+    let same = replica(database.url(), &["--order-number-key", "11"], None);
+    let other = serve_command(database.url(), free_port(), &["--order-number-key", "12"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    assert!(!other.status.success());
+    let said = String::from_utf8_lossy(&other.stderr);
+    assert!(said.contains("another order-number key"), "{said}");
+    assert_eq!(said.trim().lines().count(), 1, "{said}");
+    assert!(
+        !said.contains("11") || !said.contains("12 "),
+        "never the key itself: {said}"
+    );
+    drop((first, same));
+}
