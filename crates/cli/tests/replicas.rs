@@ -180,10 +180,20 @@ async fn one_version_moves_money_once_across_two_replicas() {
             "{id}: {statuses:?}"
         );
     }
-    // The books: what the gateway approved is what every order says.
-    for id in &ids {
+    check_books(&client, &b.base, &store, &ids).await;
+    assert!(!processing.is_empty(), "race 2 ran");
+}
+
+/// The books: what the gateway approved is what every order says.
+async fn check_books(
+    client: &reqwest::Client,
+    base: &str,
+    store: &ordo_repository::PgStore,
+    ids: &[String],
+) {
+    for id in ids {
         let order: Value = client
-            .get(format!("{}/v1/orders/{id}", b.base))
+            .get(format!("{base}/v1/orders/{id}"))
             .send()
             .await
             .unwrap()
@@ -218,7 +228,6 @@ async fn one_version_moves_money_once_across_two_replicas() {
         }
         assert_eq!(order["payment_in_progress"], Value::Null, "{id}");
     }
-    assert!(!processing.is_empty(), "race 2 ran");
 }
 
 /// With a one-second reconciliation interval, two replicas run about one pass a second

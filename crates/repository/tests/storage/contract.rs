@@ -354,7 +354,7 @@ async fn futures_join<T: Ord>(
 }
 
 async fn a_job_lease_has_one_holder_until_it_ends(store: Store) {
-    let (a, b) = (uuid::Uuid::from_u128(1), uuid::Uuid::from_u128(2));
+    let (a, b) = (Uuid::from_u128(1), Uuid::from_u128(2));
     assert!(
         store
             .take_lease("reconcile", a, at(0), at(30))
@@ -402,7 +402,7 @@ async fn a_job_lease_has_one_holder_until_it_ends(store: Store) {
         let store = store.clone();
         tokio::spawn(async move {
             store
-                .take_lease("raced", uuid::Uuid::from_u128(100 + n), at(0), at(30))
+                .take_lease("raced", Uuid::from_u128(100 + n), at(0), at(30))
                 .await
                 .unwrap()
         })
