@@ -81,7 +81,7 @@ pub(crate) fn run(sh: &Shell, load: Load) -> Result<()> {
     let create = format!("CREATE DATABASE {pg_name}");
     cmd!(sh, "psql {admin} -qc {create}").quiet().run()?;
     let pg_url = replace_database(&admin, &pg_name);
-    let pg_result = crash_run(&binary, &Backend::Postgres(pg_url.clone()), load, &work)
+    let pg_result = crash_run(&binary, &Backend::Postgres(pg_url.clone()), load, 1, &work)
         .and_then(|figures| check_postgres(sh, &pg_url, &figures).map(|()| figures));
     let pg_result = pg_result.and_then(|figures| {
         // The same database, now cut away under load.
@@ -91,9 +91,33 @@ pub(crate) fn run(sh: &Shell, load: Load) -> Result<()> {
     let _ = cmd!(sh, "psql {admin} -qc {drop}").quiet().run();
     all.push(("PostgreSQL", pg_result?));
 
+    // Two replicas on one database: one is killed at each crash point, clients retry on the
+    // other with the same key.
+    let pair_name = format!("ordo_reliability_pair_{}", std::process::id());
+    let create = format!("CREATE DATABASE {pair_name}");
+    cmd!(sh, "psql {admin} -qc {create}").quiet().run()?;
+    let pair_url = replace_database(&admin, &pair_name);
+    let pair_result = crash_run(
+        &binary,
+        &Backend::Postgres(pair_url.clone()),
+        load,
+        2,
+        &work,
+    )
+    .and_then(|figures| check_postgres(sh, &pair_url, &figures).map(|()| figures));
+    let drop = format!("DROP DATABASE IF EXISTS {pair_name} WITH (FORCE)");
+    let _ = cmd!(sh, "psql {admin} -qc {drop}").quiet().run();
+    all.push(("PostgreSQL, two replicas", pair_result?));
+
     let sqlite_dir = work.join(format!("sqlite-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&sqlite_dir);
-    let sqlite_result = crash_run(&binary, &Backend::Sqlite(sqlite_dir.clone()), load, &work);
+    let sqlite_result = crash_run(
+        &binary,
+        &Backend::Sqlite(sqlite_dir.clone()),
+        load,
+        1,
+        &work,
+    );
     let _ = std::fs::remove_dir_all(&sqlite_dir);
     all.push(("SQLite", sqlite_result?));
 
@@ -190,34 +214,55 @@ struct Answer {
     total: Option<String>,
 }
 
-fn crash_run(binary: &Path, backend: &Backend, load: Load, work: &Path) -> Result<Figures> {
-    let address: SocketAddr = TcpListener::bind("127.0.0.1:0")?.local_addr()?;
-    let backend_args = match backend {
-        Backend::Postgres(url) => vec!["--database-url".to_owned(), url.clone()],
-        Backend::Sqlite(dir) => vec!["--data-dir".to_owned(), dir.display().to_string()],
-    };
-    let name = if matches!(backend, Backend::Postgres(_)) {
-        "postgres"
-    } else {
-        "sqlite"
-    };
-    let mut server = Server {
-        binary: binary.to_path_buf(),
-        backend_args,
-        address,
-        log: work.join(format!("{name}-server.log")),
-        child: None,
-    };
-    let _ = std::fs::remove_file(&server.log);
-    server.start()?;
+impl Backend {
+    fn args(&self) -> Vec<String> {
+        match self {
+            Self::Postgres(url) => vec!["--database-url".to_owned(), url.clone()],
+            Self::Sqlite(dir) => vec!["--data-dir".to_owned(), dir.display().to_string()],
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        match self {
+            Self::Postgres(_) => "postgres",
+            Self::Sqlite(_) => "sqlite",
+        }
+    }
+}
+
+/// Runs the load against `replicas` servers sharing the backend, `kill -9`ing one of them (in
+/// turn) at each crash point while clients retry on the others, then checks what the clients
+/// were told against the API, and the books once every claim is settled.
+fn crash_run(
+    binary: &Path,
+    backend: &Backend,
+    load: Load,
+    replicas: usize,
+    work: &Path,
+) -> Result<Figures> {
+    let name = backend.name();
+    let mut servers = Vec::with_capacity(replicas);
+    for replica in 0..replicas {
+        let mut server = Server {
+            binary: binary.to_path_buf(),
+            backend_args: backend.args(),
+            address: TcpListener::bind("127.0.0.1:0")?.local_addr()?,
+            log: work.join(format!("{name}-{replicas}-server-{replica}.log")),
+            child: None,
+        };
+        let _ = std::fs::remove_file(&server.log);
+        server.start()?;
+        servers.push(server);
+    }
+    let addresses: Vec<SocketAddr> = servers.iter().map(|server| server.address).collect();
     say(&format!(
-        "reliability {name}: {} creates from {} clients, {} kill -9s",
+        "reliability {name}: {} creates from {} clients over {replicas} replica(s), {} kill -9s",
         load.requests, load.clients, load.crashes
     ));
 
     let progress = Progress::default();
     let clients: Vec<_> = (0..load.clients)
-        .map(|_| spawn_client(address, load.requests, progress.clone()))
+        .map(|_| spawn_client(addresses.clone(), load.requests, progress.clone()))
         .collect();
     let done = &progress.done;
     // Kill the server at random points of the run, then bring it back.
@@ -234,6 +279,9 @@ fn crash_run(binary: &Path, backend: &Backend, load: Load, work: &Path) -> Resul
             std::thread::sleep(Duration::from_millis(5));
         }
         std::thread::sleep(Duration::from_millis(next_random(&mut random) % 40));
+        let server = servers
+            .get_mut(crash % replicas)
+            .context("no replica to crash")?;
         server.kill();
         crashes += 1;
         std::thread::sleep(Duration::from_millis(100 + next_random(&mut random) % 400));
@@ -263,9 +311,42 @@ fn crash_run(binary: &Path, backend: &Backend, load: Load, work: &Path) -> Resul
         lost: load.requests.saturating_sub(answers.len()),
         ..Figures::default()
     };
-    check_api(address, &answers, &mut figures)?;
-    server.kill();
+    let last = *addresses.last().context("no replica")?;
+    check_api(last, &answers, &mut figures)?;
+    for server in &mut servers {
+        server.kill();
+    }
+    check_books(binary, backend, name)?;
     Ok(figures)
+}
+
+/// With every server stopped: settles every claim the kills left behind (`ordo payments
+/// reconcile`, no grace since nothing runs), then checks that every approval in the gateway's
+/// ledger is on its order and no order shows money the ledger does not (`ordo payments
+/// check`).
+fn check_books(binary: &Path, backend: &Backend, name: &str) -> Result<()> {
+    let run = |args: &[&str]| -> Result<String> {
+        let output = Command::new(binary)
+            .args(args)
+            .args(backend.args())
+            .env_remove("DATABASE_URL")
+            .output()
+            .with_context(|| format!("cannot run ordo {}", args.join(" ")))?;
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        if !output.status.success() {
+            bail!(
+                "ordo {} failed on {name}: {stdout}{}",
+                args.join(" "),
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        Ok(stdout)
+    };
+    let reconciled = run(&["payments", "reconcile", "--grace-seconds", "0"])?;
+    say(&format!("reliability {name}: {}", reconciled.trim()));
+    let books = run(&["payments", "check"])?;
+    say(&format!("reliability {name}: {}", books.trim()));
+    Ok(())
 }
 
 /// What the clients share.
@@ -278,9 +359,10 @@ struct Progress {
     stop: Arc<AtomicBool>,
 }
 
-/// A client: takes the next request, and sends it with its key until it gets a final answer.
+/// A client: takes the next request, and sends it with its key until it gets a final answer,
+/// each retry to the next replica (as a load balancer would after a failure).
 fn spawn_client(
-    address: SocketAddr,
+    addresses: Vec<SocketAddr>,
     requests: usize,
     progress: Progress,
 ) -> std::thread::JoinHandle<()> {
@@ -292,7 +374,12 @@ fn spawn_client(
             }
             let body = order_body(index);
             let key = format!("reliability-{index}");
+            let mut attempt = index;
             loop {
+                attempt = attempt.wrapping_add(1);
+                let Some(&address) = addresses.get(attempt % addresses.len().max(1)) else {
+                    return;
+                };
                 if progress.stop.load(Ordering::SeqCst) {
                     return;
                 }

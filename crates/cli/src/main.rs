@@ -55,10 +55,23 @@ enum Command {
 
 #[derive(Debug, Subcommand)]
 enum PaymentsCommand {
-    /// Settle payments the gateway left unanswered (unknown authorizations, pending refunds),
-    /// asking again with the same idempotency keys so nothing moves twice. `ordo serve` also
-    /// does this every 30 seconds.
-    Reconcile(storage::StorageArgs),
+    /// Settle payments the gateway left unanswered (unknown authorizations, pending refunds)
+    /// or a stopped process left claimed, asking again with the same idempotency keys so
+    /// nothing moves twice. `ordo serve` also does this every 30 seconds.
+    Reconcile(ReconcileArgs),
+    /// Check the books: every approval in the simulated gateway's ledger is on its order, and
+    /// no order shows money the ledger does not. Exits non-zero on any difference.
+    Check(storage::StorageArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct ReconcileArgs {
+    #[command(flatten)]
+    storage: storage::StorageArgs,
+    /// Settle calls claimed at least this many seconds ago (a running server's requests may
+    /// still be making younger ones). 0 when no server runs on the database.
+    #[arg(long, default_value_t = 120)]
+    grace_seconds: u32,
 }
 
 fn main() -> ExitCode {
@@ -92,7 +105,11 @@ fn main() -> ExitCode {
             Command::Seed(args) => seed::run(&settings(&args, &matches, &file)?.settings).await,
             Command::Orders(command) => client::run(command).await,
             Command::Payments(PaymentsCommand::Reconcile(args)) => {
-                reconcile(&settings(&args, &matches, &file)?.settings).await
+                let storage = settings(&args.storage, &matches, &file)?.settings;
+                reconcile(&storage, args.grace_seconds).await
+            }
+            Command::Payments(PaymentsCommand::Check(args)) => {
+                check_books(&settings(&args, &matches, &file)?.settings).await
             }
         }
     });
@@ -148,13 +165,16 @@ fn fail(error: &anyhow::Error) -> ExitCode {
 }
 
 /// `ordo payments reconcile`.
-async fn reconcile(args: &storage::StorageArgs) -> anyhow::Result<()> {
+async fn reconcile(args: &storage::StorageArgs, grace_seconds: u32) -> anyhow::Result<()> {
     let store = storage::Store::open(args).await?;
     store.migrate().await?;
     let service = serve::service_for(
         &store,
         std::time::Duration::ZERO,
-        ordo_service::ServiceConfig::default(),
+        ordo_service::ServiceConfig {
+            claim_grace: chrono::Duration::seconds(i64::from(grace_seconds)),
+            ..ordo_service::ServiceConfig::default()
+        },
     );
     let report = service
         .reconcile()
@@ -169,4 +189,38 @@ async fn reconcile(args: &storage::StorageArgs) -> anyhow::Result<()> {
     }
     store.close().await;
     Ok(())
+}
+
+/// `ordo payments check`.
+async fn check_books(args: &storage::StorageArgs) -> anyhow::Result<()> {
+    let store = storage::Store::open(args).await?;
+    store.migrate().await?;
+    let service = serve::service_for(
+        &store,
+        std::time::Duration::ZERO,
+        ordo_service::ServiceConfig::default(),
+    );
+    let books = service
+        .check_books(&*store.ledger())
+        .await
+        .map_err(|error| anyhow::anyhow!("checking the books failed: {error}"))?;
+    store.close().await;
+    #[allow(clippy::print_stdout, reason = "the CLI reports to its user")]
+    {
+        for (order, how) in &books.mismatches {
+            println!("order {order}: {how}");
+        }
+        println!(
+            "books: {} orders, {} gateway approvals, {} mismatches, {} still claimed",
+            books.orders,
+            books.approvals,
+            books.mismatches.len(),
+            books.unsettled.len()
+        );
+    }
+    if books.mismatches.is_empty() && books.unsettled.is_empty() {
+        Ok(())
+    } else {
+        anyhow::bail!("the books do not balance")
+    }
 }

@@ -84,6 +84,17 @@ pub trait GatewayLedger: Send + Sync {
     /// # Errors
     /// [`RepoError::Unavailable`] or [`RepoError::Other`].
     async fn find(&self, key: &str) -> Result<Option<LedgerEntry>, RepoError>;
+
+    /// Up to `limit` entries with keys after `after` (from the first when `None`), in key
+    /// order: the whole ledger page by page, for checking the books.
+    ///
+    /// # Errors
+    /// [`RepoError::Unavailable`] or [`RepoError::Other`].
+    async fn entries<'a>(
+        &self,
+        after: Option<&'a str>,
+        limit: u32,
+    ) -> Result<Vec<LedgerEntry>, RepoError>;
 }
 
 /// A ledger row's columns, as both stores read them.
@@ -156,3 +167,11 @@ pub struct Refund {
     /// When it was asked for.
     pub created_at: DateTime<Utc>,
 }
+
+/// The ledger in key order from a key on, in both dialects (`$n` placeholders are read by
+/// SQLite too).
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
+pub(crate) const LEDGER_PAGE: &str =
+    "SELECT idempotency_key, operation, order_id, amount, outcome, reference, created_at
+     FROM simulated_gateway_ledger WHERE $1 IS NULL OR idempotency_key > $1
+     ORDER BY idempotency_key LIMIT $2";

@@ -774,6 +774,19 @@ impl GatewayLedger for SqliteStore {
         .await?;
         row.as_ref().map(ledger_row).transpose()
     }
+
+    async fn entries<'a>(
+        &self,
+        after: Option<&'a str>,
+        limit: u32,
+    ) -> Result<Vec<LedgerEntry>, RepoError> {
+        let rows = sqlx::query(crate::payments::LEDGER_PAGE)
+            .bind(after)
+            .bind(i64::from(limit))
+            .fetch_all(&mut *self.conn().await?)
+            .await?;
+        rows.iter().map(ledger_row).collect()
+    }
 }
 
 /// A ledger row as the gateway's entry.

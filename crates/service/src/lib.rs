@@ -3,6 +3,7 @@
 //! and time and ids through the [`Clock`] and [`IdGenerator`] ports, so tests are deterministic.
 
 mod access;
+mod books;
 mod error;
 mod idempotency;
 mod orders;
@@ -11,6 +12,7 @@ mod ports;
 mod replicas;
 
 pub use access::{Caller, Role, UnknownRole};
+pub use books::Books;
 pub use error::ServiceError;
 pub use idempotency::{IdempotencyKey, Idempotent, InvalidIdempotencyKey, KeyTimes};
 pub use orders::{OrderService, ServiceConfig};

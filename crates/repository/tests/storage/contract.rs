@@ -66,6 +66,7 @@ contract!(
     a_claimed_gateway_call_is_kept_found_by_reconciliation_and_cleared,
     the_first_value_of_a_shared_fact_is_kept,
     a_job_lease_has_one_holder_until_it_ends,
+    the_whole_ledger_reads_page_by_page_in_key_order,
 );
 
 /// The ports, as each store implements them.
@@ -351,6 +352,35 @@ async fn futures_join<T: Ord>(
         out.insert(handle.await.unwrap());
     }
     out
+}
+
+async fn the_whole_ledger_reads_page_by_page_in_key_order(store: Store) {
+    let order = stored(&*store, customer(1), at(0)).await;
+    let mut written = Vec::new();
+    for n in [3, 1, 4, 5, 9, 2, 6] {
+        let entry = LedgerEntry {
+            key: format!("capture:{n}"),
+            operation: PaymentOperation::Capture,
+            order_id: order.id(),
+            amount: rust_decimal::Decimal::new(n, 2),
+            approved: n % 2 == 1,
+            reference: format!("sim_{n}"),
+            at: at(n),
+        };
+        store.remember(&entry).await.unwrap();
+        written.push(entry);
+    }
+    written.sort_by(|a, b| a.key.cmp(&b.key));
+    let mut read = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = store.entries(after.as_deref(), 3).await.unwrap();
+        assert!(page.len() <= 3);
+        let Some(last) = page.last() else { break };
+        after = Some(last.key.clone());
+        read.extend(page);
+    }
+    assert_eq!(read, written);
 }
 
 async fn a_job_lease_has_one_holder_until_it_ends(store: Store) {
