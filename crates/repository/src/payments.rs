@@ -1,4 +1,8 @@
 //! Payment records: the audit trail of gateway calls, and the simulated gateway's own ledger.
+#![cfg_attr(
+    feature = "mock",
+    allow(clippy::ref_option_ref, reason = "in mockall's generated code")
+)]
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
