@@ -117,6 +117,8 @@ impl TokenVerifier {
     ) -> Self {
         let mut validation = Validation::new(algorithm);
         validation.set_required_spec_claims(&["exp", "sub"]);
+        // A token issued for later is not valid yet (within the default 60 s of clock skew).
+        validation.validate_nbf = true;
         if let Some(issuer) = issuer {
             validation.set_issuer(&[issuer]);
             validation.required_spec_claims.insert("iss".to_owned());
@@ -139,6 +141,12 @@ impl TokenVerifier {
         let data = jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation)
             .map_err(|error| TokenError::Invalid(reason(&error)))?;
         let claims = data.claims;
+        if !is_subject(&claims.sub) {
+            return Err(TokenError::Invalid(
+                "the `sub` claim must be 1 to 255 characters, none of them a control character"
+                    .into(),
+            ));
+        }
         let role: Role = claims
             .role
             .parse()
@@ -157,6 +165,14 @@ impl TokenVerifier {
                 .map_err(|error| TokenError::Invalid(error.to_string())),
         }
     }
+}
+
+/// A subject names someone: not blank, bounded, and storable in any database (it scopes
+/// idempotency keys), so no control characters such as NUL.
+fn is_subject(subject: &str) -> bool {
+    !subject.trim().is_empty()
+        && subject.chars().count() <= 255
+        && !subject.chars().any(char::is_control)
 }
 
 /// What the client is told about a refused token: enough to fix it, nothing of the key.
