@@ -20,6 +20,7 @@ on_both_databases!(
     changes_need_if_match_and_a_current_one,
     transitions_only_go_where_the_machine_allows,
     a_cancel_needs_a_reason,
+    error_texts_name_the_field_as_sent_in_plain_words,
 );
 
 async fn malformed_json_is_400(app: TestApp) {
@@ -328,4 +329,87 @@ async fn a_cancel_needs_a_reason(app: TestApp) {
         .await
         .unwrap();
     assert_problem(missing, 422, "validation").await;
+}
+
+async fn error_texts_name_the_field_as_sent_in_plain_words(app: TestApp) {
+    let customer = format!("\"customer_id\":\"{CUSTOMER}\",\"currency\":\"USD\"");
+    let item = |quantity: &str, price: &str| {
+        format!(
+            "{{\"product_id\":\"0193a1a0-0000-7000-8000-0000000000aa\",\"quantity\":{quantity},\"unit_price\":{price}}}"
+        )
+    };
+    let cases = [
+        (
+            format!("{{{customer},\"items\":[{}]}}", item("1", &"9".repeat(40))),
+            "items[0].unit_price",
+            "not a valid amount",
+        ),
+        (
+            format!("{{{customer},\"items\":[{}]}}", item("1", "1e400")),
+            "items[0].unit_price",
+            "not a valid amount",
+        ),
+        (
+            format!("{{{customer},\"items\":[{}]}}", item("1", "\"abc\"")),
+            "items[0].unit_price",
+            "not a valid amount",
+        ),
+        (
+            format!(
+                "{{{customer},\"items\":[{}],\"tax_rate\":1e400}}",
+                item("1", "1")
+            ),
+            "tax_rate",
+            "not a valid amount",
+        ),
+        (
+            format!("{{{customer},\"items\":[{}]}}", item("\"two\"", "1")),
+            "items[0].quantity",
+            "must be a whole number",
+        ),
+        (
+            format!("{{{customer},\"items\":[{}]}}", item("1.5", "1")),
+            "items[0].quantity",
+            "must be a whole number",
+        ),
+        (format!("{{{customer}}}"), "items", "is required"),
+    ];
+    for (body, field, message) in cases {
+        let response = app
+            .post("/v1/orders")
+            .header("content-type", "application/json")
+            .body(body.clone())
+            .send()
+            .await
+            .unwrap();
+        let problem = assert_problem(response, 422, "validation").await;
+        assert_eq!(problem["errors"][0]["field"], field, "{body}: {problem}");
+        assert_eq!(
+            problem["errors"][0]["message"], message,
+            "{body}: {problem}"
+        );
+        assert_eq!(problem["detail"], format!("{field}: {message}"), "{body}");
+        assert!(!problem.to_string().contains("serde"), "{problem}");
+    }
+    for limit in ["-1", "abc", "0", "101", "99999999999999999999", "1.5", ""] {
+        let path = format!("/v1/orders?customer_id={CUSTOMER}&limit={limit}");
+        let problem = assert_problem(
+            app.get(&path).send().await.unwrap(),
+            400,
+            "invalid-parameter",
+        )
+        .await;
+        assert_eq!(problem["errors"][0]["field"], "limit", "{limit}");
+        assert_eq!(
+            problem["errors"][0]["message"], "must be a whole number from 1 to 100",
+            "{limit}"
+        );
+    }
+    let problem = assert_problem(
+        app.get("/v1/orders?customer_id=nope").send().await.unwrap(),
+        400,
+        "invalid-parameter",
+    )
+    .await;
+    assert_eq!(problem["errors"][0]["message"], "must be a UUID");
 }
