@@ -107,6 +107,7 @@ fn refuse_nul(bytes: &[u8]) -> Result<(), Problem> {
     let Some(field) = nul_path(&value, String::new()) else {
         return Ok(());
     };
+    let field = bounded(field);
     let message = "must not contain the NUL character (U+0000)".to_owned();
     Err(Problem::new(
         StatusCode::UNPROCESSABLE_ENTITY,
@@ -182,17 +183,27 @@ fn plain(path: &serde_path_to_error::Path, raw: &str) -> (String, String) {
             field.push('.');
         }
         field.push_str(missing);
-        return (field, "is required".to_owned());
+        return (bounded(field), "is required".to_owned());
     }
     if field.is_empty() {
         field.push('.');
     }
+    let field = bounded(field);
     let message = if in_number || is_amount_error(raw) {
         "not a valid amount".to_owned()
     } else {
         plain_message(raw)
     };
     (field, message)
+}
+
+/// A field path as sent, cut to 128 characters: a made-up key can be as long as the body.
+fn bounded(field: String) -> String {
+    const MOST: usize = 128;
+    match field.char_indices().nth(MOST) {
+        Some((end, _)) => format!("{}…", field.get(..end).unwrap_or_default()),
+        None => field,
+    }
 }
 
 /// `rust_decimal`'s words for an amount it cannot read.

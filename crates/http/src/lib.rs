@@ -233,17 +233,19 @@ pub fn app(service: OrderService, config: HttpConfig) -> Router {
     }
 }
 
-/// 405 as a problem; axum adds the `Allow` header listing the methods the route has.
+/// 405 as a problem; axum adds the `Allow` header listing the methods the route has. The
+/// detail names a standard method only, never the path or a made-up method, which a client
+/// can make as long as it likes.
 async fn method_not_allowed(request: Request) -> Problem {
+    let detail = match metrics::method_label(request.method()) {
+        "other" => "this method is not allowed on this route".to_owned(),
+        method => format!("{method} is not allowed on this route"),
+    };
     Problem::new(
         StatusCode::METHOD_NOT_ALLOWED,
         "method-not-allowed",
         "Method not allowed",
-        format!(
-            "{} is not allowed on {}",
-            request.method(),
-            request.uri().path()
-        ),
+        format!("{detail}; the Allow header lists the methods that are"),
     )
 }
 

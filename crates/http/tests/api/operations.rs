@@ -226,3 +226,86 @@ async fn a_client_over_its_rate_gets_429_with_retry_after() {
     // Probes are never limited.
     assert_eq!(app.get("/healthz").send().await.unwrap().status(), 200);
 }
+
+/// The `http_requests_total` series on `/metrics`.
+async fn request_series(app: &TestApp) -> Vec<String> {
+    let text = app
+        .get("/metrics")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let mut series: Vec<String> = text
+        .lines()
+        .filter(|line| line.starts_with("http_requests_total{"))
+        .map(|line| line.rsplit_once(' ').unwrap().0.to_owned())
+        .collect();
+    series.sort();
+    series
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn made_up_methods_and_paths_add_no_series_and_are_never_echoed() {
+    let app = crate::app::sqlite().await;
+    let made_up = |n: usize| reqwest::Method::from_bytes(format!("M{n}").as_bytes()).unwrap();
+    for path in ["/v1/orders", "/nowhere"] {
+        app.request(made_up(0), path).send().await.unwrap();
+    }
+    let before = request_series(&app).await;
+    assert!(
+        before.iter().any(|s| s.contains(r#"method="other""#)),
+        "{before:?}"
+    );
+    for n in 1..=50 {
+        for path in ["/v1/orders".to_owned(), format!("/nowhere/{n}")] {
+            let response = app.request(made_up(n), &path).send().await.unwrap();
+            assert!(response.status().is_client_error());
+        }
+    }
+    assert_eq!(
+        request_series(&app).await,
+        before,
+        "no series per method or path"
+    );
+
+    // A long made-up method on a real route: a 405 that echoes neither it nor the path.
+    let long = "X".repeat(8 * 1024);
+    let path = format!("/v1/orders?{}", "q".repeat(4 * 1024));
+    let response = app
+        .request(reqwest::Method::from_bytes(long.as_bytes()).unwrap(), &path)
+        .send()
+        .await
+        .unwrap();
+    let problem = assert_problem(response, 405, "method-not-allowed").await;
+    let text = problem.to_string();
+    assert!(text.len() < 600, "{text}");
+    assert!(!text.contains("XXXX") && !text.contains("qqqq"), "{text}");
+    assert_eq!(
+        problem["detail"],
+        "this method is not allowed on this route; the Allow header lists the methods that are"
+    );
+    let put = app
+        .request(reqwest::Method::PUT, "/v1/orders")
+        .send()
+        .await
+        .unwrap();
+    let problem = assert_problem(put, 405, "method-not-allowed").await;
+    assert_eq!(
+        problem["detail"],
+        "PUT is not allowed on this route; the Allow header lists the methods that are"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_made_up_field_name_is_cut_short_in_the_problem() {
+    let app = crate::app::sqlite().await;
+    let mut body = order_body(CUSTOMER);
+    body["k".repeat(10_000)] = serde_json::json!(1);
+    let response = app.post("/v1/orders").json(&body).send().await.unwrap();
+    let problem = assert_problem(response, 422, "validation").await;
+    let field = problem["errors"][0]["field"].as_str().unwrap();
+    assert_eq!(field, format!("{}…", "k".repeat(128)));
+    assert!(problem.to_string().len() < 1000);
+}
