@@ -256,6 +256,63 @@ fn post_order(port: u16) -> u16 {
     response.split_whitespace().nth(1).unwrap().parse().unwrap()
 }
 
+/// A minimal HTTP/1.1 GET over a plain socket, with a bearer token if given: the status code.
+fn get_status(port: u16, path: &str, token: Option<&str>) -> u16 {
+    use std::io::{Read as _, Write as _};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let authorization = token.map_or_else(String::new, |token| {
+        format!("Authorization: Bearer {token}\r\n")
+    });
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n{authorization}\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+#[test]
+fn metrics_need_a_staff_or_admin_token_by_default_on_both_databases() {
+    for database in [
+        &[][..],
+        &["--database-url", "postgres://postgres@127.0.0.1:5432/ordo"][..],
+    ] {
+        let mut args = vec!["config"];
+        args.extend_from_slice(database);
+        let report = stdout(&ordo(&args));
+        assert_eq!(
+            setting_line(&report, "metrics_access"),
+            "metrics_access = \"token\"  # default",
+            "{database:?}"
+        );
+    }
+    let data = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut server = start_server(data.path(), port, &[]);
+    assert_eq!(get_status(port, "/metrics", None), 401);
+    let mint = |role: &str| {
+        let minted = ordo(&[
+            "token",
+            "--role",
+            role,
+            "--subject",
+            "prometheus",
+            "--data-dir",
+            data.path().to_str().unwrap(),
+        ]);
+        stdout(&minted).trim().to_owned()
+    };
+    assert_eq!(get_status(port, "/metrics", Some(&mint("staff"))), 200);
+    assert_eq!(get_status(port, "/healthz", None), 200);
+    terminate(&mut server);
+    // Public only when said explicitly.
+    let mut public = start_server(data.path(), port, &["--metrics-access", "public"]);
+    assert_eq!(get_status(port, "/metrics", None), 200);
+    terminate(&mut public);
+}
+
 #[test]
 fn sigterm_lets_requests_in_flight_finish_then_exits_cleanly() {
     let data = tempfile::tempdir().unwrap();

@@ -59,7 +59,8 @@ pub struct HttpConfig {
     pub cors_origins: Vec<HeaderValue>,
     /// How API callers are identified.
     pub authentication: Authentication,
-    /// Whether `/metrics` needs a staff or admin token (it is public otherwise).
+    /// Whether `/metrics` needs a staff or admin token (it is public otherwise). On by
+    /// default: `ordo_orders_created_total` shows the volume order numbers are scrambled to hide.
     pub protect_metrics: bool,
 }
 
@@ -75,7 +76,7 @@ impl Default for HttpConfig {
             rate_limit: None,
             cors_origins: Vec::new(),
             authentication: Authentication::Disabled,
-            protect_metrics: false,
+            protect_metrics: true,
         }
     }
 }

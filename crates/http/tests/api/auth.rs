@@ -515,12 +515,8 @@ async fn a_configured_issuer_and_audience_are_required() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn health_and_docs_stay_public_and_metrics_can_be_protected() {
-    let http = HttpConfig {
-        protect_metrics: true,
-        ..secured()
-    };
-    let app = crate::app::sqlite_with(ServiceConfig::default(), http).await;
+async fn health_and_docs_stay_public_and_metrics_need_a_token_unless_made_public() {
+    let app = crate::app::sqlite_with(ServiceConfig::default(), secured()).await;
     for path in ["/healthz", "/readyz", "/openapi.json", "/docs"] {
         assert_eq!(app.get(path).send().await.unwrap().status(), 200, "{path}");
     }
@@ -540,7 +536,11 @@ async fn health_and_docs_stay_public_and_metrics_can_be_protected() {
         .unwrap();
     assert_eq!(staff.status(), 200);
 
-    let open = crate::app::sqlite_with(ServiceConfig::default(), secured()).await;
+    let public = HttpConfig {
+        protect_metrics: false,
+        ..secured()
+    };
+    let open = crate::app::sqlite_with(ServiceConfig::default(), public).await;
     assert_eq!(open.get("/metrics").send().await.unwrap().status(), 200);
 }
 
