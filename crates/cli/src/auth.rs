@@ -138,8 +138,7 @@ fn embedded_secret(data_dir: &Path) -> Result<(Vec<u8>, PathBuf, bool)> {
             return Err(error).with_context(|| format!("cannot read {}", path.display()));
         }
     }
-    std::fs::create_dir_all(data_dir)
-        .with_context(|| format!("cannot create the data directory {}", data_dir.display()))?;
+    crate::storage::create_private_dir(data_dir)?;
     let mut bytes = [0_u8; 32];
     getrandom::fill(&mut bytes).map_err(|error| anyhow::anyhow!("no randomness: {error}"))?;
     let secret = bytes

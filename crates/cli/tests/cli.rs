@@ -760,6 +760,37 @@ fn the_embedded_default_generates_a_private_secret_once_and_says_how_to_mint_a_t
 }
 
 #[test]
+fn the_data_directory_and_database_files_are_private() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode =
+        |path: &std::path::Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    let parent = tempfile::tempdir().unwrap();
+    let data = parent.path().join("nested").join("ordo-data");
+    let port = free_port();
+    let mut server = start_server(&data, port, &["--auth", "disabled"]);
+    // A write, so SQLite has its write-ahead log and shared-memory files open.
+    assert_eq!(post_order(port), 201);
+    assert_eq!(mode(&data), 0o700, "the data directory");
+    for file in ["ordo.db", "ordo.db-wal", "ordo.db-shm"] {
+        assert_eq!(mode(&data.join(file)), 0o600, "{file}");
+    }
+    terminate(&mut server);
+
+    // Files an older ordo left readable by others are made private on the next start.
+    let db = data.join("ordo.db");
+    std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let migrated = ordo(&["migrate", "--data-dir", data.to_str().unwrap()]);
+    assert!(migrated.status.success(), "{}", stderr(&migrated));
+    assert_eq!(mode(&db), 0o600);
+    // With a generated secret too: the directory it creates is private.
+    let fresh = parent.path().join("secret-first");
+    let mut secured = start_server(&fresh, port, &[]);
+    assert_eq!(mode(&fresh), 0o700);
+    assert_eq!(mode(&fresh.join("jwt-secret")), 0o600);
+    terminate(&mut secured);
+}
+
+#[test]
 fn secrets_and_tokens_never_reach_the_logs() {
     let secret = "a-configured-hs256-secret-that-must-stay-hidden";
     let data = tempfile::tempdir().unwrap();
