@@ -5,6 +5,7 @@
 //! exactly the same app.
 
 mod auth;
+mod body;
 mod dto;
 mod error;
 mod extract;
@@ -227,11 +228,13 @@ pub fn app(service: OrderService, config: HttpConfig) -> Router {
         }))
         .with_state(service);
     // Outermost, so preflight requests are answered before routing turns them into 405s.
-    if config.cors_origins.is_empty() {
+    let app = if config.cors_origins.is_empty() {
         app
     } else {
         app.layer(cors(config.cors_origins))
-    }
+    };
+    // Around everything, so every early answer says when it ends the connection.
+    app.layer(middleware::from_fn(body::close_if_unread))
 }
 
 /// 405 as a problem; axum adds the `Allow` header listing the methods the route has. The

@@ -12,6 +12,7 @@
 mod app;
 mod auth;
 mod errors;
+mod framing;
 mod idempotency;
 mod lifecycle;
 mod openapi;
