@@ -47,7 +47,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
     }
 }
 
-fn has_json_content_type(request: &Request) -> bool {
+pub(crate) fn has_json_content_type(request: &Request) -> bool {
     let Some(content_type) = request.headers().get(header::CONTENT_TYPE) else {
         return false;
     };

@@ -171,6 +171,10 @@ pub fn app(service: OrderService, config: HttpConfig) -> Router {
             idempotency::idempotency,
         ))
         .layer(middleware::from_fn_with_state(
+            config.body_limit,
+            body::read_body,
+        ))
+        .layer(middleware::from_fn_with_state(
             config.request_timeout,
             operations::timeout,
         ))

@@ -133,6 +133,19 @@ async fn an_answer_sent_before_the_body_was_read_says_connection_close() {
     let early = [
         // No token: 401 before anything reads the body.
         (post_head(""), 401),
+        // Declared past the body limit: 413 without reading it.
+        (
+            post_head(&format!("Authorization: Bearer {token}\r\n"))
+                .replace("Content-Length: 500", "Content-Length: 10000000"),
+            413,
+        ),
+        // An encoding ordo does not decode: 415 without reading it.
+        (
+            post_head(&format!(
+                "Authorization: Bearer {token}\r\nContent-Encoding: zstd\r\n"
+            )),
+            415,
+        ),
         // Not JSON: 415 before anything reads the body.
         (
             post_head(&format!("Authorization: Bearer {token}\r\n"))
@@ -189,4 +202,90 @@ async fn a_connection_whose_bodies_were_read_is_kept_alive() {
     assert_eq!(response.header("connection"), None);
     raw.send(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").await;
     assert_eq!(raw.response().await.unwrap().status, 200);
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write as _;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    encoder.write_all(bytes).unwrap();
+    encoder.finish().unwrap()
+}
+
+fn brotli(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write as _;
+    let mut encoder = brotli::CompressorWriter::new(Vec::new(), 4096, 5, 22);
+    encoder.write_all(bytes).unwrap();
+    encoder.into_inner()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bodies_are_read_as_their_content_encoding_says_or_refused() {
+    let app = crate::app::sqlite().await;
+    let plain = crate::app::order_body(CUSTOMER).to_string().into_bytes();
+    let post = |encoding: Option<&str>, body: Vec<u8>| {
+        let mut request = app
+            .post("/v1/orders")
+            .header("content-type", "application/json")
+            .body(body);
+        if let Some(encoding) = encoding {
+            request = request.header("content-encoding", encoding);
+        }
+        request.send()
+    };
+    for (encoding, body) in [
+        (None, plain.clone()),
+        (Some("identity"), plain.clone()),
+        (Some("gzip"), gzip(&plain)),
+        (Some("GZIP"), gzip(&plain)),
+        (Some("br"), brotli(&plain)),
+    ] {
+        let response = post(encoding, body).await.unwrap();
+        assert_eq!(response.status(), 201, "{encoding:?}");
+        let order: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(order["total"], "63.29", "{encoding:?}");
+    }
+    // Labelled but not encoded so: refused, never read as plain.
+    for encoding in ["br", "gzip"] {
+        let problem = crate::app::assert_problem(
+            post(Some(encoding), plain.clone()).await.unwrap(),
+            400,
+            "malformed-request",
+        )
+        .await;
+        assert_eq!(
+            problem["detail"],
+            format!("the body is not valid {encoding}, as its Content-Encoding says")
+        );
+    }
+    // Encodings ordo does not decode, or several at once: 415 naming those it does.
+    for encoding in ["deflate", "zstd", "gzip, br", "made-up"] {
+        let response = post(Some(encoding), plain.clone()).await.unwrap();
+        assert_eq!(response.headers()["accept-encoding"], "gzip, br");
+        crate::app::assert_problem(response, 415, "unsupported-media-type").await;
+    }
+    // A small body that decodes past the body limit is refused, not inflated without bound.
+    let mut big = crate::app::order_body(CUSTOMER);
+    big["padding"] = serde_json::json!(" ".repeat(1024 * 1024));
+    let bomb = gzip(big.to_string().as_bytes());
+    assert!(bomb.len() < 16 * 1024);
+    let problem = crate::app::assert_problem(
+        post(Some("gzip"), bomb).await.unwrap(),
+        413,
+        "body-too-large",
+    )
+    .await;
+    assert_eq!(
+        problem["detail"],
+        "the body may be at most 262144 bytes once decoded"
+    );
+    // Nothing but the five good ones was placed.
+    let list: serde_json::Value = app
+        .get(&format!("/v1/orders?customer_id={CUSTOMER}&limit=100"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["data"].as_array().unwrap().len(), 5);
 }
