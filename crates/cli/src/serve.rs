@@ -203,6 +203,8 @@ fn http_config(
         body_limit: args.body_limit,
         request_timeout: Duration::from_millis(args.request_timeout_ms),
         max_in_flight: args.max_in_flight,
+        max_in_flight_per_caller: args.max_in_flight_per_caller,
+        body_read_timeout: Duration::from_millis(args.body_read_timeout_ms),
         draining,
         metrics: Some(metrics),
         rate_limit: NonZeroU32::new(args.rate_limit_per_second).map(|per_second| RateLimit {

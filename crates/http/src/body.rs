@@ -7,6 +7,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use axum::body::{Body, Bytes, HttpBody};
 use axum::extract::{Request, State};
@@ -21,6 +22,15 @@ use crate::problem::Problem;
 /// The encodings a request body may arrive in, as `Accept-Encoding` names them.
 const ACCEPTED_ENCODINGS: &str = "gzip, br";
 
+/// How much of a body is read, and for how long.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct BodyLimits {
+    /// The most bytes, as sent and once decoded.
+    pub(crate) limit: usize,
+    /// The longest the whole body may take to arrive.
+    pub(crate) timeout: Duration,
+}
+
 /// How a body was encoded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Encoding {
@@ -33,7 +43,7 @@ enum Encoding {
 /// and encoding are decided in one place. Bodies of other types pass on unread (the JSON
 /// extractor answers 415 without reading them).
 pub(crate) async fn read_body(
-    State(limit): State<usize>,
+    State(BodyLimits { limit, timeout }): State<BodyLimits>,
     request: Request,
     next: Next,
 ) -> Response {
@@ -48,9 +58,17 @@ pub(crate) async fn read_body(
         return too_large(limit).into_response();
     }
     let (mut parts, body) = request.into_parts();
-    let bytes = match collect(body, limit).await {
-        Ok(raw) => decode(encoding, &raw, limit),
-        Err(problem) => Err(problem),
+    let bytes = match tokio::time::timeout(timeout, collect(body, limit)).await {
+        Ok(Ok(raw)) => decode(encoding, &raw, limit),
+        Ok(Err(problem)) => Err(problem),
+        // A body that stalls holds a connection and a share slot, never a global one: it is
+        // answered 408, and the connection closed (the rest of the body is still to come).
+        Err(_) => Err(Problem::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "body-timeout",
+            "The body took too long",
+            format!("the request body did not arrive within {timeout:?}; send the request again"),
+        )),
     };
     let bytes = match bytes {
         Ok(bytes) => bytes,

@@ -50,6 +50,12 @@ pub struct HttpConfig {
     pub request_timeout: Duration,
     /// The most API requests in flight at once; more are answered 503 at once.
     pub max_in_flight: usize,
+    /// The most API requests one caller (role and subject; the IP address without
+    /// authentication) may have in flight at once, bodies still arriving included; more are
+    /// answered 429 at once.
+    pub max_in_flight_per_caller: usize,
+    /// The longest a request body may take to arrive before it is answered 408.
+    pub body_read_timeout: Duration,
     /// Set at shutdown, so `/readyz` turns 503.
     pub draining: Draining,
     /// Renders `/metrics` (from [`install_recorder`]); without it there is no `/metrics`.
@@ -72,6 +78,11 @@ impl Default for HttpConfig {
             body_limit: 256 * 1024,
             request_timeout: Duration::from_secs(30),
             max_in_flight: 1024,
+            // A sixteenth of the cap: one caller never takes more, and 64 at once is more
+            // than any one client of an order API needs.
+            max_in_flight_per_caller: 64,
+            // An order body is a few KiB: ten seconds is generous on a slow link.
+            body_read_timeout: Duration::from_secs(10),
             draining: Draining::default(),
             metrics: None,
             rate_limit: None,
@@ -164,15 +175,13 @@ pub fn app(service: OrderService, config: HttpConfig) -> Router {
         body_limit: config.body_limit,
     };
     // Innermost first: idempotency, then the timeout, then the in-flight cap (which refuses
-    // before any work, and before a key is claimed).
+    // before any work, and before a key is claimed). The body is read before the cap, within
+    // its own timeout, so a body that stalls never holds a slot of the cap; the caller's
+    // share is taken before the body, so stalled bodies only ever hold the caller's own slots.
     let api = api
         .layer(middleware::from_fn_with_state(
             keys,
             idempotency::idempotency,
-        ))
-        .layer(middleware::from_fn_with_state(
-            config.body_limit,
-            body::read_body,
         ))
         .layer(middleware::from_fn_with_state(
             config.request_timeout,
@@ -181,6 +190,17 @@ pub fn app(service: OrderService, config: HttpConfig) -> Router {
         .layer(middleware::from_fn_with_state(
             Arc::new(Semaphore::new(config.max_in_flight)),
             operations::in_flight_cap,
+        ))
+        .layer(middleware::from_fn_with_state(
+            body::BodyLimits {
+                limit: config.body_limit,
+                timeout: config.body_read_timeout,
+            },
+            body::read_body,
+        ))
+        .layer(middleware::from_fn_with_state(
+            operations::CallerShares::new(config.max_in_flight_per_caller),
+            operations::caller_share,
         ));
     // The rate limit counts per caller, so it runs after authentication.
     let api = match config.rate_limit {

@@ -54,6 +54,13 @@ pub(crate) struct ServeArgs {
     /// Most API requests in flight at once; more are answered 503 at once.
     #[arg(long, env = "ORDO_MAX_IN_FLIGHT", default_value_t = 1024)]
     pub(crate) max_in_flight: usize,
+    /// Most API requests one caller (role and subject; the client's IP with auth disabled) may
+    /// have in flight at once, bodies still arriving included; more are answered 429 at once.
+    #[arg(long, env = "ORDO_MAX_IN_FLIGHT_PER_CALLER", default_value_t = 64)]
+    pub(crate) max_in_flight_per_caller: usize,
+    /// Milliseconds a request body may take to arrive; past it, 408 and the connection closes.
+    #[arg(long, env = "ORDO_BODY_READ_TIMEOUT_MS", default_value_t = 10_000)]
+    pub(crate) body_read_timeout_ms: u64,
     /// On SIGTERM, milliseconds to report not-ready (503 on /readyz) before no longer accepting
     /// connections, so load balancers move traffic away first.
     #[arg(long, env = "ORDO_DRAIN_DELAY_MS", default_value_t = 0)]
@@ -93,7 +100,7 @@ impl ServeArgs {
     /// # Errors
     /// One line naming the first setting out of range.
     pub(crate) fn validate(&self) -> Result<()> {
-        let ranges: [(&str, u64, u64, u64); 7] = [
+        let ranges: [(&str, u64, u64, u64); 9] = [
             (
                 "idempotency_ttl_hours",
                 self.idempotency_ttl_hours.into(),
@@ -119,6 +126,13 @@ impl ServeArgs {
                 1,
                 1_000_000,
             ),
+            (
+                "max_in_flight_per_caller",
+                u64::try_from(self.max_in_flight_per_caller).unwrap_or(u64::MAX),
+                1,
+                1_000_000,
+            ),
+            ("body_read_timeout_ms", self.body_read_timeout_ms, 1, 3_600_000),
             (
                 "body_limit",
                 u64::try_from(self.body_limit).unwrap_or(u64::MAX),

@@ -102,7 +102,7 @@ impl Raw {
 
 const SECRET: &[u8] = b"a test secret that is long enough to sign";
 
-fn secured() -> ordo_http::HttpConfig {
+pub(crate) fn secured() -> ordo_http::HttpConfig {
     let verifier = ordo_http::TokenVerifier::hs256(SECRET, None, None).unwrap();
     ordo_http::HttpConfig {
         authentication: ordo_http::Authentication::Required(std::sync::Arc::new(verifier)),
@@ -110,17 +110,22 @@ fn secured() -> ordo_http::HttpConfig {
     }
 }
 
-fn admin_token() -> String {
+/// A token for `role` and `subject`, valid for ten minutes, for apps made with [`secured`].
+pub(crate) fn token(role: ordo_service::Role, subject: &str) -> String {
     use ordo_service::Clock as _;
     let now = u64::try_from(ordo_service::SystemClock.now().timestamp()).unwrap();
     ordo_http::TokenSigner::hs256(SECRET, None, None)
         .unwrap()
-        .mint(ordo_service::Role::Admin, "ops", now, 600)
+        .mint(role, subject, now, 600)
         .unwrap()
 }
 
+fn admin_token() -> String {
+    token(ordo_service::Role::Admin, "ops")
+}
+
 /// A POST head declaring a 500-byte JSON body, with `extra` header lines.
-fn post_head(extra: &str) -> String {
+pub(crate) fn post_head(extra: &str) -> String {
     format!(
         "POST /v1/orders HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 500\r\n{extra}\r\n"
     )

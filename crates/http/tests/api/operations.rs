@@ -8,6 +8,8 @@ use ordo_service::ServiceConfig;
 use serde_json::Value;
 
 use crate::app::{CUSTOMER, Database, TestApp, assert_problem, order_body, serve_http};
+use crate::framing::{Raw, post_head, secured, token};
+use ordo_service::Role;
 
 async fn sqlite_app(latency: Duration, http: HttpConfig) -> TestApp {
     let (database, store) = TestSqlite::store().await.unwrap();
@@ -308,4 +310,103 @@ async fn a_made_up_field_name_is_cut_short_in_the_problem() {
     let field = problem["errors"][0]["field"].as_str().unwrap();
     assert_eq!(field, format!("{}…", "k".repeat(128)));
     assert!(problem.to_string().len() < 1000);
+}
+
+const ALICE: &str = "0193a1a0-0000-7000-8000-00000000a11c";
+const BOB: &str = "0193a1a0-0000-7000-8000-000000000b0b";
+
+/// `count` connections of `subject` (a customer) that each send a create's head and the
+/// first byte of its 500-byte body, then nothing.
+async fn stalled_bodies(app: &TestApp, subject: &str, count: usize) -> Vec<Raw> {
+    let token = token(Role::Customer, subject);
+    let mut stalled = Vec::new();
+    for _ in 0..count {
+        let mut raw = Raw::connect(app).await;
+        raw.send(post_head(&format!("Authorization: Bearer {token}\r\n")).as_bytes())
+            .await;
+        raw.send(b"{").await;
+        stalled.push(raw);
+    }
+    // Let the server take them all in.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    stalled
+}
+
+/// `subject` places an order for itself: the status.
+async fn place_as(app: &TestApp, subject: &str) -> u16 {
+    app.post("/v1/orders")
+        .bearer_auth(token(Role::Customer, subject))
+        .json(&order_body(subject))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stalled_bodies_of_one_caller_never_lock_out_another() {
+    let http = HttpConfig {
+        max_in_flight: 4,
+        ..secured()
+    };
+    let app = crate::app::sqlite_with(ServiceConfig::default(), http).await;
+    // More stalled bodies than the whole in-flight cap.
+    let stalled = stalled_bodies(&app, ALICE, 6).await;
+    assert_eq!(place_as(&app, BOB).await, 201, "Bob is served");
+    drop(stalled);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_caller_past_its_share_of_requests_in_flight_gets_429_and_others_are_served() {
+    let http = HttpConfig {
+        max_in_flight_per_caller: 2,
+        ..secured()
+    };
+    let app = crate::app::sqlite_with(ServiceConfig::default(), http).await;
+    let stalled = stalled_bodies(&app, ALICE, 2).await;
+    let started = std::time::Instant::now();
+    let mut third = stalled_bodies(&app, ALICE, 1).await.pop().unwrap();
+    let refused = third.response().await.unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "refused at once"
+    );
+    assert_eq!(refused.status, 429, "{}", refused.body);
+    assert_eq!(refused.header("retry-after"), Some("1"));
+    assert_eq!(refused.header("connection"), Some("close"));
+    let problem: Value = serde_json::from_str(&refused.body).unwrap();
+    assert_eq!(
+        problem["type"],
+        "https://ordo.dev/problems/too-many-in-flight"
+    );
+    assert_eq!(place_as(&app, BOB).await, 201, "Bob has a share of his own");
+    // Alice's slots come back when her stalled requests end.
+    drop(stalled);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(place_as(&app, ALICE).await, 201);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_that_stalls_is_408_and_ends_its_connection() {
+    let http = HttpConfig {
+        body_read_timeout: Duration::from_millis(500),
+        ..secured()
+    };
+    let app = crate::app::sqlite_with(ServiceConfig::default(), http).await;
+    let started = std::time::Instant::now();
+    let mut stalled = stalled_bodies(&app, ALICE, 1).await.pop().unwrap();
+    let response = stalled.response().await.unwrap();
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(450) && waited < Duration::from_secs(5),
+        "{waited:?}"
+    );
+    assert_eq!(response.status, 408, "{}", response.body);
+    assert_eq!(response.header("connection"), Some("close"));
+    let problem: Value = serde_json::from_str(&response.body).unwrap();
+    assert_eq!(problem["type"], "https://ordo.dev/problems/body-timeout");
+    assert!(stalled.is_closed_within(Duration::from_secs(5)).await);
+    // Nothing was placed, and the caller is served again.
+    assert_eq!(place_as(&app, ALICE).await, 201);
 }
