@@ -891,3 +891,175 @@ fn seeded_orders_are_found_where_their_ids_say() {
     assert_eq!(order["items"].as_array().unwrap().len(), 1 + 23 % 5);
     terminate(&mut server);
 }
+
+/// A connection to `port` whose reads give up after 10 s.
+fn connect(port: u16) -> std::net::TcpStream {
+    let stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    stream
+}
+
+/// How long until the server closes `stream`, reading whatever it sends meanwhile.
+fn closed_after(stream: &mut std::net::TcpStream, since: Instant) -> Duration {
+    use std::io::Read as _;
+    let mut buffer = [0_u8; 4096];
+    loop {
+        match stream.read(&mut buffer) {
+            Ok(0) => return since.elapsed(),
+            Ok(_) => {}
+            Err(error) if error.kind() == std::io::ErrorKind::ConnectionReset => {
+                return since.elapsed();
+            }
+            Err(error) => panic!("still open after {:?}: {error}", since.elapsed()),
+        }
+    }
+}
+
+/// Sends `GET /healthz` on `stream` (kept alive) and reads its response head.
+fn healthz_on(stream: &mut std::net::TcpStream) -> String {
+    use std::io::{Read as _, Write as _};
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let mut response = Vec::new();
+    let mut byte = [0_u8; 1];
+    // The head, then the small JSON body it announces: read until the body's closing brace.
+    while !response.ends_with(b"}") {
+        assert_eq!(stream.read(&mut byte).unwrap(), 1, "closed mid-response");
+        response.push(byte[0]);
+    }
+    String::from_utf8(response).unwrap()
+}
+
+#[test]
+fn silent_half_sent_and_idle_connections_are_closed_after_their_timeouts() {
+    let data = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let _server = start_server(
+        data.path(),
+        port,
+        &[
+            "--auth",
+            "disabled",
+            "--header-read-timeout-ms",
+            "500",
+            "--idle-timeout-ms",
+            "2000",
+        ],
+    );
+    let started = Instant::now();
+    let mut silent = connect(port);
+    let mut half = connect(port);
+    std::io::Write::write_all(&mut half, b"GET /healthz HTTP/1.1\r\nHost: x\r\n").unwrap();
+    for (name, stream) in [("silent", &mut silent), ("half a head", &mut half)] {
+        let after = closed_after(stream, started);
+        assert!(
+            after >= Duration::from_millis(400) && after < Duration::from_secs(5),
+            "{name}: closed after {after:?}"
+        );
+    }
+    // Kept alive after a request: closed once idle for the idle timeout, not the head's.
+    let mut idle = connect(port);
+    assert!(healthz_on(&mut idle).starts_with("HTTP/1.1 200"));
+    let answered = Instant::now();
+    std::thread::sleep(Duration::from_millis(800));
+    assert!(
+        healthz_on(&mut idle).starts_with("HTTP/1.1 200"),
+        "still open within its idle time"
+    );
+    let answered_again = Instant::now();
+    let after = closed_after(&mut idle, answered_again);
+    assert!(
+        after >= Duration::from_millis(1700) && after < Duration::from_secs(6),
+        "idle: closed after {after:?} ({:?} after the first answer)",
+        answered.elapsed()
+    );
+    // A head trickled in on a kept-alive connection gets the head's time, not the idle time.
+    let mut trickle = connect(port);
+    assert!(healthz_on(&mut trickle).starts_with("HTTP/1.1 200"));
+    std::io::Write::write_all(&mut trickle, b"GET /healthz HTTP/1.1\r\n").unwrap();
+    let sent = Instant::now();
+    let after = closed_after(&mut trickle, sent);
+    assert!(
+        after < Duration::from_millis(1300),
+        "trickled head: closed after {after:?}"
+    );
+}
+
+#[test]
+fn past_the_connection_cap_new_connections_wait_and_are_served_once_others_go() {
+    use std::io::Read as _;
+    let data = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let _server = start_server(
+        data.path(),
+        port,
+        &[
+            "--auth",
+            "disabled",
+            "--max-connections",
+            "2",
+            "--header-read-timeout-ms",
+            "60000",
+            "--idle-timeout-ms",
+            "60000",
+        ],
+    );
+    // wait_until_listening's probe has gone; two connections fill the cap.
+    std::thread::sleep(Duration::from_millis(200));
+    let first = connect(port);
+    let mut second = connect(port);
+    assert!(healthz_on(&mut second).starts_with("HTTP/1.1 200"));
+    let mut waiting = connect(port);
+    waiting
+        .set_read_timeout(Some(Duration::from_millis(800)))
+        .unwrap();
+    std::io::Write::write_all(&mut waiting, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let mut byte = [0_u8; 1];
+    let early = waiting.read(&mut byte);
+    assert!(
+        matches!(&early, Err(error) if error.kind() == std::io::ErrorKind::WouldBlock || error.kind() == std::io::ErrorKind::TimedOut),
+        "not served while the cap is full: {early:?}"
+    );
+    drop(first);
+    waiting
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut response = vec![0_u8; 12];
+    waiting.read_exact(&mut response).unwrap();
+    assert_eq!(&response, b"HTTP/1.1 200");
+}
+
+#[test]
+fn a_client_that_stops_reading_its_responses_is_disconnected() {
+    use std::io::Write as _;
+    let data = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let _server = start_server(
+        data.path(),
+        port,
+        &[
+            "--auth",
+            "disabled",
+            "--idle-timeout-ms",
+            "1500",
+            "--request-timeout-ms",
+            "200",
+        ],
+    );
+    // Far more response bytes than the socket buffers hold, and none of them read.
+    let mut stream = connect(port);
+    let requests = "GET /openapi.json HTTP/1.1\r\nHost: x\r\n\r\n".repeat(3000);
+    stream.write_all(requests.as_bytes()).unwrap();
+    std::thread::sleep(Duration::from_secs(4));
+    let started = Instant::now();
+    let after = closed_after(&mut stream, started);
+    assert!(
+        after < Duration::from_secs(5),
+        "closed {after:?} after reading resumed"
+    );
+    // The server is fine and serves others.
+    assert!(healthz_on(&mut connect(port)).starts_with("HTTP/1.1 200"));
+}

@@ -61,6 +61,16 @@ pub(crate) struct ServeArgs {
     /// Milliseconds a request body may take to arrive; past it, 408 and the connection closes.
     #[arg(long, env = "ORDO_BODY_READ_TIMEOUT_MS", default_value_t = 10_000)]
     pub(crate) body_read_timeout_ms: u64,
+    /// Most connections open at once; more wait in the listen backlog until one closes.
+    #[arg(long, env = "ORDO_MAX_CONNECTIONS", default_value_t = 512)]
+    pub(crate) max_connections: usize,
+    /// Milliseconds a client has to send a whole request head, from connecting or from the
+    /// head's first byte; past it, the connection is closed.
+    #[arg(long, env = "ORDO_HEADER_READ_TIMEOUT_MS", default_value_t = 10_000)]
+    pub(crate) header_read_timeout_ms: u64,
+    /// Milliseconds a kept-alive connection may wait for its next request before it is closed.
+    #[arg(long, env = "ORDO_IDLE_TIMEOUT_MS", default_value_t = 75_000)]
+    pub(crate) idle_timeout_ms: u64,
     /// On SIGTERM, milliseconds to report not-ready (503 on /readyz) before no longer accepting
     /// connections, so load balancers move traffic away first.
     #[arg(long, env = "ORDO_DRAIN_DELAY_MS", default_value_t = 0)]
@@ -100,7 +110,7 @@ impl ServeArgs {
     /// # Errors
     /// One line naming the first setting out of range.
     pub(crate) fn validate(&self) -> Result<()> {
-        let ranges: [(&str, u64, u64, u64); 9] = [
+        let ranges: [(&str, u64, u64, u64); 12] = [
             (
                 "idempotency_ttl_hours",
                 self.idempotency_ttl_hours.into(),
@@ -132,7 +142,25 @@ impl ServeArgs {
                 1,
                 1_000_000,
             ),
-            ("body_read_timeout_ms", self.body_read_timeout_ms, 1, 3_600_000),
+            (
+                "body_read_timeout_ms",
+                self.body_read_timeout_ms,
+                1,
+                3_600_000,
+            ),
+            (
+                "max_connections",
+                u64::try_from(self.max_connections).unwrap_or(u64::MAX),
+                1,
+                1_000_000,
+            ),
+            (
+                "header_read_timeout_ms",
+                self.header_read_timeout_ms,
+                1,
+                3_600_000,
+            ),
+            ("idle_timeout_ms", self.idle_timeout_ms, 1, 86_400_000),
             (
                 "body_limit",
                 u64::try_from(self.body_limit).unwrap_or(u64::MAX),
