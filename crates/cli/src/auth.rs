@@ -37,9 +37,9 @@ pub(crate) enum AuthMode {
 )]
 #[serde(rename_all = "kebab-case")]
 pub(crate) enum MetricsAccess {
-    /// Anyone who reaches the port (a scraper inside the cluster).
+    /// Anyone who reaches the port (a scraper inside the cluster): say so explicitly.
     Public,
-    /// Staff or admin tokens only.
+    /// Staff or admin tokens only (the default).
     Token,
 }
 
@@ -68,8 +68,9 @@ pub(crate) struct AuthArgs {
     #[arg(long, env = "ORDO_JWT_AUDIENCE")]
     #[serde(default)]
     pub(crate) jwt_audience: Option<String>,
-    /// Who may read `/metrics`: `public`, or `token` (staff and admin tokens).
-    #[arg(long, env = "ORDO_METRICS_ACCESS", value_enum, default_value_t = MetricsAccess::Public)]
+    /// Who may read `/metrics`: `token` (staff and admin tokens), or `public` for a scraper
+    /// that reaches the port without one. Token by default: the counters reveal order volume.
+    #[arg(long, env = "ORDO_METRICS_ACCESS", value_enum, default_value_t = MetricsAccess::Token)]
     pub(crate) metrics_access: MetricsAccess,
 }
 
@@ -137,8 +138,7 @@ fn embedded_secret(data_dir: &Path) -> Result<(Vec<u8>, PathBuf, bool)> {
             return Err(error).with_context(|| format!("cannot read {}", path.display()));
         }
     }
-    std::fs::create_dir_all(data_dir)
-        .with_context(|| format!("cannot create the data directory {}", data_dir.display()))?;
+    crate::storage::create_private_dir(data_dir)?;
     let mut bytes = [0_u8; 32];
     getrandom::fill(&mut bytes).map_err(|error| anyhow::anyhow!("no randomness: {error}"))?;
     let secret = bytes

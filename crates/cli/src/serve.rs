@@ -1,6 +1,5 @@
 //! `ordo serve`: open the store, migrate it, and serve the API until SIGTERM or Ctrl-C.
 
-use std::net::SocketAddr;
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,6 +15,7 @@ use ordo_service::{
 
 use crate::storage::Store;
 
+mod listener;
 mod settings;
 
 pub(crate) use settings::ServeArgs;
@@ -69,11 +69,7 @@ pub(crate) async fn run(args: ServeArgs) -> Result<()> {
     tracing::info!(storage = %store.describe(&args.storage), "ordo {} listening on http://{address}", env!("CARGO_PKG_VERSION"));
     let (shutdown_began, on_shutdown) = tokio::sync::oneshot::channel::<()>();
     let drain_delay = Duration::from_millis(args.drain_delay_ms);
-    let server = axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move {
+    let server = listener::serve(listener, app, connection_limits(&args), async move {
         shutdown_signal().await;
         // Report not-ready first, so load balancers stop sending new requests, then stop
         // accepting; requests in flight run to their end.
@@ -89,14 +85,13 @@ pub(crate) async fn run(args: ServeArgs) -> Result<()> {
             tokio::time::sleep(grace).await;
         };
         tokio::select! {
-            result = server => result.context("the server failed"),
+            () = server => {}
             () = deadline => {
                 tracing::warn!(?grace, "requests still in flight after the grace period: stopping anyway");
-                Ok(())
             }
         }
     };
-    run_until_drained.await?;
+    run_until_drained.await;
     purge.abort();
     reconcile.abort();
     store.close().await;
@@ -212,6 +207,20 @@ fn service_config(args: &ServeArgs) -> ServiceConfig {
     }
 }
 
+/// The limits on connections from the command line.
+fn connection_limits(args: &ServeArgs) -> listener::ConnectionLimits {
+    let idle_timeout = Duration::from_millis(args.idle_timeout_ms);
+    let request_timeout = Duration::from_millis(args.request_timeout_ms);
+    listener::ConnectionLimits {
+        max_connections: args.max_connections,
+        header_read_timeout: Duration::from_millis(args.header_read_timeout_ms),
+        idle_timeout,
+        // Longer than the request timeout, so a slow request is answered 504 before its
+        // connection is taken for stalled.
+        stall_timeout: idle_timeout.max(request_timeout.saturating_add(Duration::from_secs(1))),
+    }
+}
+
 /// The HTTP layer's settings from the command line; installs the metrics recorder.
 fn http_config(
     args: &ServeArgs,
@@ -234,6 +243,8 @@ fn http_config(
         body_limit: args.body_limit,
         request_timeout: Duration::from_millis(args.request_timeout_ms),
         max_in_flight: args.max_in_flight,
+        max_in_flight_per_caller: args.max_in_flight_per_caller,
+        body_read_timeout: Duration::from_millis(args.body_read_timeout_ms),
         draining,
         metrics: Some(metrics),
         rate_limit: NonZeroU32::new(args.rate_limit_per_second).map(|per_second| RateLimit {

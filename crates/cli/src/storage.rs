@@ -1,7 +1,7 @@
 //! Choosing and opening the database: SQLite in a data directory by default, PostgreSQL when a
 //! `postgres://` URL is given.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{Context as _, Result, bail};
@@ -61,13 +61,9 @@ impl Store {
                 bail!("unsupported database URL {}", redact(url))
             }
             None => {
-                std::fs::create_dir_all(&args.data_dir).with_context(|| {
-                    format!(
-                        "cannot create the data directory {}",
-                        args.data_dir.display()
-                    )
-                })?;
+                create_private_dir(&args.data_dir)?;
                 let path = args.data_dir.join("ordo.db");
+                create_private_database(&path)?;
                 let options = SqliteOptions {
                     max_connections: args.db_max_connections.min(8),
                     ..SqliteOptions::default()
@@ -139,6 +135,67 @@ impl Store {
             Self::Sqlite(store) => store.close().await,
         }
     }
+}
+
+/// Creates the data directory (and missing parents) readable by its owner only (0700): it
+/// holds orders, stored responses and the signing secret. An existing directory is left as
+/// it is (it may be shared on purpose), with a warning when others may read it.
+///
+/// # Errors
+/// When the directory cannot be created.
+pub(crate) fn create_private_dir(dir: &Path) -> Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    let existed = dir.is_dir();
+    builder
+        .create(dir)
+        .with_context(|| format!("cannot create the data directory {}", dir.display()))?;
+    #[cfg(unix)]
+    if existed {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(dir)
+            .with_context(|| format!("cannot read the data directory {}", dir.display()))?
+            .permissions()
+            .mode();
+        if mode & 0o077 != 0 {
+            tracing::warn!(
+                "the data directory {} may be read by other users (mode {:o}); `chmod 700` it",
+                dir.display(),
+                mode & 0o777
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Creates the SQLite file readable by its owner only (0600) before SQLite opens it: SQLite
+/// gives its `-wal` and `-shm` files the database file's mode. Files an older ordo left
+/// readable by others are made private too.
+fn create_private_database(path: &Path) -> Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options
+        .open(path)
+        .with_context(|| format!("cannot create {}", path.display()))?;
+    #[cfg(unix)]
+    for suffix in ["", "-wal", "-shm"] {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mut file = path.as_os_str().to_owned();
+        file.push(suffix);
+        let file = PathBuf::from(file);
+        let Ok(metadata) = std::fs::metadata(&file) else {
+            continue;
+        };
+        if metadata.permissions().mode() & 0o077 != 0 {
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))
+                .with_context(|| format!("cannot make {} private", file.display()))?;
+        }
+    }
+    Ok(())
 }
 
 /// `ordo migrate`.

@@ -256,6 +256,63 @@ fn post_order(port: u16) -> u16 {
     response.split_whitespace().nth(1).unwrap().parse().unwrap()
 }
 
+/// A minimal HTTP/1.1 GET over a plain socket, with a bearer token if given: the status code.
+fn get_status(port: u16, path: &str, token: Option<&str>) -> u16 {
+    use std::io::{Read as _, Write as _};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let authorization = token.map_or_else(String::new, |token| {
+        format!("Authorization: Bearer {token}\r\n")
+    });
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n{authorization}\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+#[test]
+fn metrics_need_a_staff_or_admin_token_by_default_on_both_databases() {
+    for database in [
+        &[][..],
+        &["--database-url", "postgres://postgres@127.0.0.1:5432/ordo"][..],
+    ] {
+        let mut args = vec!["config"];
+        args.extend_from_slice(database);
+        let report = stdout(&ordo(&args));
+        assert_eq!(
+            setting_line(&report, "metrics_access"),
+            "metrics_access = \"token\"  # default",
+            "{database:?}"
+        );
+    }
+    let data = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut server = start_server(data.path(), port, &[]);
+    assert_eq!(get_status(port, "/metrics", None), 401);
+    let mint = |role: &str| {
+        let minted = ordo(&[
+            "token",
+            "--role",
+            role,
+            "--subject",
+            "prometheus",
+            "--data-dir",
+            data.path().to_str().unwrap(),
+        ]);
+        stdout(&minted).trim().to_owned()
+    };
+    assert_eq!(get_status(port, "/metrics", Some(&mint("staff"))), 200);
+    assert_eq!(get_status(port, "/healthz", None), 200);
+    terminate(&mut server);
+    // Public only when said explicitly.
+    let mut public = start_server(data.path(), port, &["--metrics-access", "public"]);
+    assert_eq!(get_status(port, "/metrics", None), 200);
+    terminate(&mut public);
+}
+
 #[test]
 fn sigterm_lets_requests_in_flight_finish_then_exits_cleanly() {
     let data = tempfile::tempdir().unwrap();
@@ -703,6 +760,37 @@ fn the_embedded_default_generates_a_private_secret_once_and_says_how_to_mint_a_t
 }
 
 #[test]
+fn the_data_directory_and_database_files_are_private() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode =
+        |path: &std::path::Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    let parent = tempfile::tempdir().unwrap();
+    let data = parent.path().join("nested").join("ordo-data");
+    let port = free_port();
+    let mut server = start_server(&data, port, &["--auth", "disabled"]);
+    // A write, so SQLite has its write-ahead log and shared-memory files open.
+    assert_eq!(post_order(port), 201);
+    assert_eq!(mode(&data), 0o700, "the data directory");
+    for file in ["ordo.db", "ordo.db-wal", "ordo.db-shm"] {
+        assert_eq!(mode(&data.join(file)), 0o600, "{file}");
+    }
+    terminate(&mut server);
+
+    // Files an older ordo left readable by others are made private on the next start.
+    let db = data.join("ordo.db");
+    std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let migrated = ordo(&["migrate", "--data-dir", data.to_str().unwrap()]);
+    assert!(migrated.status.success(), "{}", stderr(&migrated));
+    assert_eq!(mode(&db), 0o600);
+    // With a generated secret too: the directory it creates is private.
+    let fresh = parent.path().join("secret-first");
+    let mut secured = start_server(&fresh, port, &[]);
+    assert_eq!(mode(&fresh), 0o700);
+    assert_eq!(mode(&fresh.join("jwt-secret")), 0o600);
+    terminate(&mut secured);
+}
+
+#[test]
 fn secrets_and_tokens_never_reach_the_logs() {
     let secret = "a-configured-hs256-secret-that-must-stay-hidden";
     let data = tempfile::tempdir().unwrap();
@@ -802,4 +890,176 @@ fn seeded_orders_are_found_where_their_ids_say() {
     let order = &listed["data"][0];
     assert_eq!(order["items"].as_array().unwrap().len(), 1 + 23 % 5);
     terminate(&mut server);
+}
+
+/// A connection to `port` whose reads give up after 10 s.
+fn connect(port: u16) -> std::net::TcpStream {
+    let stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    stream
+}
+
+/// How long until the server closes `stream`, reading whatever it sends meanwhile.
+fn closed_after(stream: &mut std::net::TcpStream, since: Instant) -> Duration {
+    use std::io::Read as _;
+    let mut buffer = [0_u8; 4096];
+    loop {
+        match stream.read(&mut buffer) {
+            Ok(0) => return since.elapsed(),
+            Ok(_) => {}
+            Err(error) if error.kind() == std::io::ErrorKind::ConnectionReset => {
+                return since.elapsed();
+            }
+            Err(error) => panic!("still open after {:?}: {error}", since.elapsed()),
+        }
+    }
+}
+
+/// Sends `GET /healthz` on `stream` (kept alive) and reads its response head.
+fn healthz_on(stream: &mut std::net::TcpStream) -> String {
+    use std::io::{Read as _, Write as _};
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let mut response = Vec::new();
+    let mut byte = [0_u8; 1];
+    // The head, then the small JSON body it announces: read until the body's closing brace.
+    while !response.ends_with(b"}") {
+        assert_eq!(stream.read(&mut byte).unwrap(), 1, "closed mid-response");
+        response.push(byte[0]);
+    }
+    String::from_utf8(response).unwrap()
+}
+
+#[test]
+fn silent_half_sent_and_idle_connections_are_closed_after_their_timeouts() {
+    let data = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let _server = start_server(
+        data.path(),
+        port,
+        &[
+            "--auth",
+            "disabled",
+            "--header-read-timeout-ms",
+            "500",
+            "--idle-timeout-ms",
+            "2000",
+        ],
+    );
+    let started = Instant::now();
+    let mut silent = connect(port);
+    let mut half = connect(port);
+    std::io::Write::write_all(&mut half, b"GET /healthz HTTP/1.1\r\nHost: x\r\n").unwrap();
+    for (name, stream) in [("silent", &mut silent), ("half a head", &mut half)] {
+        let after = closed_after(stream, started);
+        assert!(
+            after >= Duration::from_millis(400) && after < Duration::from_secs(5),
+            "{name}: closed after {after:?}"
+        );
+    }
+    // Kept alive after a request: closed once idle for the idle timeout, not the head's.
+    let mut idle = connect(port);
+    assert!(healthz_on(&mut idle).starts_with("HTTP/1.1 200"));
+    let answered = Instant::now();
+    std::thread::sleep(Duration::from_millis(800));
+    assert!(
+        healthz_on(&mut idle).starts_with("HTTP/1.1 200"),
+        "still open within its idle time"
+    );
+    let answered_again = Instant::now();
+    let after = closed_after(&mut idle, answered_again);
+    assert!(
+        after >= Duration::from_millis(1700) && after < Duration::from_secs(6),
+        "idle: closed after {after:?} ({:?} after the first answer)",
+        answered.elapsed()
+    );
+    // A head trickled in on a kept-alive connection gets the head's time, not the idle time.
+    let mut trickle = connect(port);
+    assert!(healthz_on(&mut trickle).starts_with("HTTP/1.1 200"));
+    std::io::Write::write_all(&mut trickle, b"GET /healthz HTTP/1.1\r\n").unwrap();
+    let sent = Instant::now();
+    let after = closed_after(&mut trickle, sent);
+    assert!(
+        after < Duration::from_millis(1300),
+        "trickled head: closed after {after:?}"
+    );
+}
+
+#[test]
+fn past_the_connection_cap_new_connections_wait_and_are_served_once_others_go() {
+    use std::io::Read as _;
+    let data = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let _server = start_server(
+        data.path(),
+        port,
+        &[
+            "--auth",
+            "disabled",
+            "--max-connections",
+            "2",
+            "--header-read-timeout-ms",
+            "60000",
+            "--idle-timeout-ms",
+            "60000",
+        ],
+    );
+    // wait_until_listening's probe has gone; two connections fill the cap.
+    std::thread::sleep(Duration::from_millis(200));
+    let first = connect(port);
+    let mut second = connect(port);
+    assert!(healthz_on(&mut second).starts_with("HTTP/1.1 200"));
+    let mut waiting = connect(port);
+    waiting
+        .set_read_timeout(Some(Duration::from_millis(800)))
+        .unwrap();
+    std::io::Write::write_all(&mut waiting, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let mut byte = [0_u8; 1];
+    let early = waiting.read(&mut byte);
+    assert!(
+        matches!(&early, Err(error) if error.kind() == std::io::ErrorKind::WouldBlock || error.kind() == std::io::ErrorKind::TimedOut),
+        "not served while the cap is full: {early:?}"
+    );
+    drop(first);
+    waiting
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut response = vec![0_u8; 12];
+    waiting.read_exact(&mut response).unwrap();
+    assert_eq!(&response, b"HTTP/1.1 200");
+}
+
+#[test]
+fn a_client_that_stops_reading_its_responses_is_disconnected() {
+    use std::io::Write as _;
+    let data = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let _server = start_server(
+        data.path(),
+        port,
+        &[
+            "--auth",
+            "disabled",
+            "--idle-timeout-ms",
+            "1500",
+            "--request-timeout-ms",
+            "200",
+        ],
+    );
+    // Far more response bytes than the socket buffers hold, and none of them read.
+    let mut stream = connect(port);
+    let requests = "GET /openapi.json HTTP/1.1\r\nHost: x\r\n\r\n".repeat(3000);
+    stream.write_all(requests.as_bytes()).unwrap();
+    std::thread::sleep(Duration::from_secs(4));
+    let started = Instant::now();
+    let after = closed_after(&mut stream, started);
+    assert!(
+        after < Duration::from_secs(5),
+        "closed {after:?} after reading resumed"
+    );
+    // The server is fine and serves others.
+    assert!(healthz_on(&mut connect(port)).starts_with("HTTP/1.1 200"));
 }

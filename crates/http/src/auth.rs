@@ -117,6 +117,8 @@ impl TokenVerifier {
     ) -> Self {
         let mut validation = Validation::new(algorithm);
         validation.set_required_spec_claims(&["exp", "sub"]);
+        // A token issued for later is not valid yet (within the default 60 s of clock skew).
+        validation.validate_nbf = true;
         if let Some(issuer) = issuer {
             validation.set_issuer(&[issuer]);
             validation.required_spec_claims.insert("iss".to_owned());
@@ -136,9 +138,26 @@ impl TokenVerifier {
     /// # Errors
     /// [`TokenError::Invalid`], saying why.
     pub fn verify(&self, token: &str) -> Result<Caller, TokenError> {
-        let data = jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation)
-            .map_err(|error| TokenError::Invalid(reason(&error)))?;
+        // The library cannot parse a header naming an algorithm it does not know (`none`), and
+        // reports that as malformed JSON: read `alg` first, so the client hears what is wrong.
+        if jsonwebtoken::decode_header(token).is_err() && header_algorithm(token).is_some() {
+            return Err(TokenError::Invalid(self.unaccepted_algorithm()));
+        }
+        let data = jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation).map_err(
+            |error| match error.kind() {
+                jsonwebtoken::errors::ErrorKind::InvalidAlgorithm => {
+                    TokenError::Invalid(self.unaccepted_algorithm())
+                }
+                _ => TokenError::Invalid(reason(&error)),
+            },
+        )?;
         let claims = data.claims;
+        if !is_subject(&claims.sub) {
+            return Err(TokenError::Invalid(
+                "the `sub` claim must be 1 to 255 characters, none of them a control character"
+                    .into(),
+            ));
+        }
         let role: Role = claims
             .role
             .parse()
@@ -159,6 +178,41 @@ impl TokenVerifier {
     }
 }
 
+impl TokenVerifier {
+    /// The refusal of a token signed with any algorithm but the configured one.
+    fn unaccepted_algorithm(&self) -> String {
+        let accepted: Vec<String> = self
+            .validation
+            .algorithms
+            .iter()
+            .map(|algorithm| format!("{algorithm:?}"))
+            .collect();
+        format!(
+            "it is not signed with an accepted algorithm (this server accepts {})",
+            accepted.join(", ")
+        )
+    }
+}
+
+/// The `alg` a token's header names, whatever it is.
+fn header_algorithm(token: &str) -> Option<String> {
+    use base64::Engine as _;
+    let header = token.split('.').next()?;
+    let json = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(header.trim_end_matches('='))
+        .ok()?;
+    let header: serde_json::Value = serde_json::from_slice(&json).ok()?;
+    header.get("alg")?.as_str().map(str::to_owned)
+}
+
+/// A subject names someone: not blank, bounded, and storable in any database (it scopes
+/// idempotency keys), so no control characters such as NUL.
+fn is_subject(subject: &str) -> bool {
+    !subject.trim().is_empty()
+        && subject.chars().count() <= 255
+        && !subject.chars().any(char::is_control)
+}
+
 /// What the client is told about a refused token: enough to fix it, nothing of the key.
 fn reason(error: &jsonwebtoken::errors::Error) -> String {
     use jsonwebtoken::errors::ErrorKind;
@@ -166,7 +220,7 @@ fn reason(error: &jsonwebtoken::errors::Error) -> String {
         ErrorKind::ExpiredSignature => "it has expired".to_owned(),
         ErrorKind::InvalidSignature => "its signature does not verify".to_owned(),
         ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName => {
-            "it is not signed with the algorithm this server uses".to_owned()
+            "it is not signed with an accepted algorithm".to_owned()
         }
         ErrorKind::InvalidIssuer => "its issuer (`iss`) is not accepted".to_owned(),
         ErrorKind::InvalidAudience => "its audience (`aud`) is not accepted".to_owned(),

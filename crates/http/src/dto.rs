@@ -318,9 +318,21 @@ pub(crate) struct ListParams {
     pub created_before: Option<DateTime<Utc>>,
     /// Page size, 1 to 100 (default 20). Over 100 is an error, not a silent clamp.
     #[param(minimum = 1, maximum = 100)]
+    #[serde(default, deserialize_with = "page_limit")]
     pub limit: Option<u64>,
     /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,
+}
+
+/// `limit` as a client reads its refusal: one plain rule, whatever was sent.
+fn page_limit<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<u64>, D::Error> {
+    let max = u64::from(ordo_service::MAX_PAGE_SIZE);
+    let text = String::deserialize(deserializer)?;
+    text.parse::<u64>()
+        .ok()
+        .filter(|limit| (1..=max).contains(limit))
+        .map(Some)
+        .ok_or_else(|| serde::de::Error::custom(format!("must be a whole number from 1 to {max}")))
 }
 
 /// Where to move an order.

@@ -1,5 +1,7 @@
 //! Extractors whose every rejection is a problem naming what was wrong.
 
+use std::fmt::Write as _;
+
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
@@ -45,7 +47,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
     }
 }
 
-fn has_json_content_type(request: &Request) -> bool {
+pub(crate) fn has_json_content_type(request: &Request) -> bool {
     let Some(content_type) = request.headers().get(header::CONTENT_TYPE) else {
         return false;
     };
@@ -64,16 +66,17 @@ fn has_json_content_type(request: &Request) -> bool {
 
 /// Parses JSON, telling a syntax error (400) from a shape error (422, naming the field).
 pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
+    refuse_nul(bytes)?;
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
-        let field = error.path().to_string();
+        let path = error.path().clone();
         let inner = error.into_inner();
         // A shape error may come before a syntax error later in the body (`{} trailing`):
         // only a body that is JSON all through gets a 422.
         let well_formed = serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok();
         match inner.classify() {
             serde_json::error::Category::Data if well_formed => {
-                let message = strip_position(&inner.to_string());
+                let (field, message) = plain(&path, &strip_position(&inner.to_string()));
                 Problem::new(
                     StatusCode::UNPROCESSABLE_ENTITY,
                     "validation",
@@ -89,6 +92,194 @@ pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem
         .end()
         .map_err(|error| Problem::bad_request(format!("the body is not valid JSON: {error}")))?;
     Ok(value)
+}
+
+/// Refuses a JSON string holding U+0000 anywhere in the body, naming where: PostgreSQL cannot
+/// store it in text and SQLite silently can, so it is refused here, before anything runs.
+fn refuse_nul(bytes: &[u8]) -> Result<(), Problem> {
+    // JSON can only carry NUL escaped; bodies without the escape skip the second parse.
+    if !bytes.windows(6).any(|window| window == br"\u0000") {
+        return Ok(());
+    }
+    let Ok(value) = serde_json::from_slice::<serde_json::Value>(bytes) else {
+        return Ok(());
+    };
+    let Some(field) = nul_path(&value, String::new()) else {
+        return Ok(());
+    };
+    let field = bounded(field);
+    let message = "must not contain the NUL character (U+0000)".to_owned();
+    Err(Problem::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation",
+        "The request breaks a rule",
+        format!("{field}: {message}"),
+    )
+    .with_errors(vec![FieldProblem { field, message }]))
+}
+
+/// The path of the first string or key under `value` that holds U+0000.
+fn nul_path(value: &serde_json::Value, path: String) -> Option<String> {
+    use serde_json::Value;
+    let nested = |path: &str, key: &str| {
+        if path.is_empty() {
+            key.to_owned()
+        } else {
+            format!("{path}.{key}")
+        }
+    };
+    match value {
+        Value::String(text) => text.contains('\0').then_some(path),
+        Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(index, item)| nul_path(item, format!("{path}[{index}]"))),
+        Value::Object(map) => map.iter().find_map(|(key, item)| {
+            if key.contains('\0') {
+                // The key itself cannot be shown as sent; its parent names where it is.
+                Some(if path.is_empty() {
+                    ".".to_owned()
+                } else {
+                    path.clone()
+                })
+            } else {
+                nul_path(item, nested(&path, key))
+            }
+        }),
+        Value::Null | Value::Bool(_) | Value::Number(_) => None,
+    }
+}
+
+/// The key `serde_json` (with `arbitrary_precision`) wraps a number's text in: a detail of the
+/// library, never part of a field's path.
+const NUMBER_TOKEN: &str = "$serde_json::private::Number";
+
+/// The field path and message a client reads for a deserialization error: the path as the
+/// client wrote it, and the message in the API's words rather than serde's.
+fn plain(path: &serde_path_to_error::Path, raw: &str) -> (String, String) {
+    use serde_path_to_error::Segment;
+    let mut field = String::new();
+    let mut in_number = false;
+    for segment in path {
+        match segment {
+            Segment::Map { key } if key == NUMBER_TOKEN => in_number = true,
+            Segment::Seq { index } => {
+                let _ = write!(field, "[{index}]");
+            }
+            other => {
+                if !field.is_empty() {
+                    field.push('.');
+                }
+                let _ = write!(field, "{other}");
+            }
+        }
+    }
+    // serde names a missing field in its message, at its parent's path.
+    if let Some(missing) = raw
+        .strip_prefix("missing field `")
+        .and_then(|rest| rest.strip_suffix('`'))
+    {
+        if !field.is_empty() {
+            field.push('.');
+        }
+        field.push_str(missing);
+        return (bounded(field), "is required".to_owned());
+    }
+    if field.is_empty() {
+        field.push('.');
+    }
+    let field = bounded(field);
+    let message = if in_number || is_amount_error(raw) {
+        "not a valid amount".to_owned()
+    } else {
+        plain_message(raw)
+    };
+    (field, message)
+}
+
+/// A field path as sent, cut to 128 characters: a made-up key can be as long as the body.
+fn bounded(field: String) -> String {
+    const MOST: usize = 128;
+    match field.char_indices().nth(MOST) {
+        Some((end, _)) => format!("{}…", field.get(..end).unwrap_or_default()),
+        None => field,
+    }
+}
+
+/// `rust_decimal`'s words for an amount it cannot read.
+fn is_amount_error(raw: &str) -> bool {
+    raw.contains("a Decimal type")
+        || raw.starts_with("Scale exceeds")
+        || raw == "Failed to parse"
+        || raw.starts_with("Invalid decimal")
+}
+
+/// serde's message for a value of the wrong kind, in the API's words; it never echoes the
+/// value sent, which may be long.
+fn plain_message(raw: &str) -> String {
+    const WHOLE: &str = "must be a whole number";
+    let integer = |name: &str| {
+        matches!(
+            name,
+            "i8" | "i16"
+                | "i32"
+                | "i64"
+                | "i128"
+                | "isize"
+                | "u8"
+                | "u16"
+                | "u32"
+                | "u64"
+                | "u128"
+                | "usize"
+        )
+    };
+    if matches!(
+        raw,
+        "invalid digit found in string"
+            | "number too large to fit in target type"
+            | "number too small to fit in target type"
+            | "cannot parse integer from empty string"
+    ) {
+        return WHOLE.to_owned();
+    }
+    if raw.starts_with("UUID parsing failed") {
+        return "must be a UUID".to_owned();
+    }
+    // chrono's parse errors, for the instants in a query.
+    if matches!(
+        raw,
+        "input contains invalid characters"
+            | "premature end of input"
+            | "trailing input"
+            | "input is out of range"
+            | "input is not enough for unique date and time"
+            | "no possible date and time matching input"
+    ) {
+        return "must be an RFC 3339 date and time, such as 2026-01-31T12:00:00Z".to_owned();
+    }
+    let Some((kind, expected)) = raw.split_once(", expected ") else {
+        return raw.to_owned();
+    };
+    if kind.starts_with("unknown field") {
+        return format!("is not a known field; expected {expected}");
+    }
+    if kind.starts_with("unknown variant") {
+        return format!("must be {expected}");
+    }
+    if integer(expected) {
+        return WHOLE.to_owned();
+    }
+    if expected.contains("UUID") {
+        return "must be a UUID".to_owned();
+    }
+    match expected {
+        "a string" | "a boolean" | "a sequence" | "a map" => format!("must be {expected}"),
+        _ if expected.starts_with("struct ") || expected.contains("enum") => {
+            "must be an object".to_owned()
+        }
+        _ => "has the wrong type".to_owned(),
+    }
 }
 
 /// `serde_json` ends data errors with " at line L column C", which means nothing to a client
@@ -114,8 +305,8 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
         serde_path_to_error::deserialize(deserializer)
             .map(Query)
             .map_err(|error| {
-                let field = error.path().to_string();
-                let message = error.into_inner().to_string();
+                let path = error.path().clone();
+                let (field, message) = plain(&path, &error.into_inner().to_string());
                 if field == "." {
                     Problem::bad_request(format!("invalid query string: {message}"))
                 } else {

@@ -10,7 +10,7 @@
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::header;
+use axum::http::{Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
@@ -44,18 +44,20 @@ fn is_operational(path: &str) -> bool {
 /// Middleware: counts each request and its latency by route template, method and status, and
 /// logs one line per request.
 pub(crate) async fn record(request: Request, next: Next) -> Response {
+    // Route templates and the standard methods only: a label made of client text would add
+    // series (and memory) for every new value.
     let route = request
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |path| path.as_str().to_owned());
-    let method = request.method().as_str().to_owned();
+    let method = method_label(request.method());
     let started = Instant::now();
     let response = next.run(request).await;
     let elapsed = started.elapsed();
     let status = response.status().as_u16();
     if !is_operational(&route) {
         let labels = [
-            ("method", method.clone()),
+            ("method", method.to_owned()),
             ("route", route.clone()),
             ("status", status.to_string()),
         ];
@@ -70,6 +72,23 @@ pub(crate) async fn record(request: Request, next: Next) -> Response {
         );
     }
     response
+}
+
+/// The method as a metric label and in logs: its name when it is a standard one, `other` for
+/// any extension method a client makes up.
+pub(crate) fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::CONNECT => "CONNECT",
+        Method::OPTIONS => "OPTIONS",
+        Method::TRACE => "TRACE",
+        Method::PATCH => "PATCH",
+        _ => "other",
+    }
 }
 
 /// `GET /metrics`: the Prometheus text format, with the pool's figures as of now.

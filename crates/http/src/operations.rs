@@ -1,9 +1,10 @@
 //! What operators and orchestrators need around the API: health and readiness, a per-request
-//! timeout, and a cap on requests in flight. Each answers with a problem body, never a dropped
-//! connection.
+//! timeout, a cap on requests in flight and each caller's share of it, and a rate limit. Each
+//! answers with a problem body, never a dropped connection.
 
-use std::sync::Arc;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, PoisonError};
 use std::time::Duration;
 
 use axum::Json;
@@ -107,6 +108,107 @@ pub(crate) async fn in_flight_cap(
     next.run(request).await
 }
 
+/// Who a request counts against for fair shares: the caller (role and subject), or the peer's
+/// IP address when authentication is off and every caller looks the same.
+fn client_key(request: &Request) -> String {
+    match request.extensions().get::<Caller>() {
+        Some(caller) if *caller != Caller::unauthenticated() => caller.scope(),
+        _ => {
+            let ip = request
+                .extensions()
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map_or(std::net::IpAddr::from([0, 0, 0, 0]), |info| info.0.ip());
+            format!("ip:{ip}")
+        }
+    }
+}
+
+/// Each caller's share of the requests in flight: at most `most` at once per caller, so one
+/// caller (with slow bodies, slow requests or many connections) cannot take every slot of
+/// the global cap. The table holds only callers with a request in flight, so it is never
+/// larger than the number of requests being served.
+#[derive(Debug)]
+pub(crate) struct CallerShares {
+    most: usize,
+    holders: std::sync::Mutex<HashMap<String, usize>>,
+}
+
+impl CallerShares {
+    pub(crate) fn new(most: usize) -> Arc<Self> {
+        Arc::new(Self {
+            most,
+            holders: std::sync::Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// A slot of `client`'s share, held until the guard drops; `None` when all are taken.
+    fn take(self: &Arc<Self>, client: String) -> Option<ShareGuard> {
+        let mut holders = self.holders.lock().unwrap_or_else(PoisonError::into_inner);
+        let held = holders.entry(client.clone()).or_insert(0);
+        if *held >= self.most {
+            return None;
+        }
+        *held = held.saturating_add(1);
+        Some(ShareGuard {
+            shares: Arc::clone(self),
+            client,
+        })
+    }
+
+    #[cfg(test)]
+    fn callers(&self) -> usize {
+        self.holders
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
+    }
+}
+
+/// One request's slot in its caller's share.
+struct ShareGuard {
+    shares: Arc<CallerShares>,
+    client: String,
+}
+
+impl Drop for ShareGuard {
+    fn drop(&mut self) {
+        let mut holders = self
+            .shares
+            .holders
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(held) = holders.get_mut(&self.client) {
+            *held = held.saturating_sub(1);
+            if *held == 0 {
+                holders.remove(&self.client);
+            }
+        }
+    }
+}
+
+/// Answers a caller already holding its whole share of requests in flight with a 429
+/// problem, at once.
+pub(crate) async fn caller_share(
+    State(shares): State<Arc<CallerShares>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let Some(_slot) = shares.take(client_key(&request)) else {
+        return Problem::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too-many-in-flight",
+            "Too many requests in flight for this caller",
+            format!(
+                "this caller already has {} requests in flight; retry when one has finished",
+                shares.most
+            ),
+        )
+        .retry_after(1)
+        .into_response();
+    };
+    next.run(request).await
+}
+
 /// A per-client request rate: `per_second` on average, bursts up to `burst`.
 #[derive(Debug, Clone, Copy)]
 pub struct RateLimit {
@@ -161,16 +263,7 @@ pub(crate) async fn rate_limit(
     next: Next,
 ) -> Response {
     use governor::clock::{Clock as _, DefaultClock};
-    let client = match request.extensions().get::<Caller>() {
-        Some(caller) if *caller != Caller::unauthenticated() => caller.scope(),
-        _ => {
-            let ip = request
-                .extensions()
-                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-                .map_or(std::net::IpAddr::from([0, 0, 0, 0]), |info| info.0.ip());
-            format!("ip:{ip}")
-        }
-    };
+    let client = client_key(&request);
     match limiter.check(&client) {
         Ok(()) => next.run(request).await,
         Err(not_until) => {
@@ -192,7 +285,23 @@ pub(crate) async fn rate_limit(
 mod tests {
     use std::num::NonZeroU32;
 
-    use super::{PRUNE_EVERY, RateLimit, limiter};
+    use super::{CallerShares, PRUNE_EVERY, RateLimit, limiter};
+
+    #[test]
+    fn a_share_is_per_caller_and_its_slots_come_back() {
+        let shares = CallerShares::new(2);
+        let first = shares.take("customer:a".to_owned());
+        let second = shares.take("customer:a".to_owned());
+        assert!(first.is_some() && second.is_some());
+        assert!(shares.take("customer:a".to_owned()).is_none());
+        assert!(shares.take("customer:b".to_owned()).is_some());
+        drop(first);
+        let third = shares.take("customer:a".to_owned());
+        assert!(third.is_some());
+        drop((second, third));
+        // Callers with nothing in flight leave the table.
+        assert_eq!(shares.callers(), 0);
+    }
 
     #[test]
     fn clients_with_a_full_budget_are_pruned_from_the_table() {

@@ -57,6 +57,23 @@ pub(crate) struct ServeArgs {
     /// Most API requests in flight at once; more are answered 503 at once.
     #[arg(long, env = "ORDO_MAX_IN_FLIGHT", default_value_t = 1024)]
     pub(crate) max_in_flight: usize,
+    /// Most API requests one caller (role and subject; the client's IP with auth disabled) may
+    /// have in flight at once, bodies still arriving included; more are answered 429 at once.
+    #[arg(long, env = "ORDO_MAX_IN_FLIGHT_PER_CALLER", default_value_t = 64)]
+    pub(crate) max_in_flight_per_caller: usize,
+    /// Milliseconds a request body may take to arrive; past it, 408 and the connection closes.
+    #[arg(long, env = "ORDO_BODY_READ_TIMEOUT_MS", default_value_t = 10_000)]
+    pub(crate) body_read_timeout_ms: u64,
+    /// Most connections open at once; more wait in the listen backlog until one closes.
+    #[arg(long, env = "ORDO_MAX_CONNECTIONS", default_value_t = 512)]
+    pub(crate) max_connections: usize,
+    /// Milliseconds a client has to send a whole request head, from connecting or from the
+    /// head's first byte; past it, the connection is closed.
+    #[arg(long, env = "ORDO_HEADER_READ_TIMEOUT_MS", default_value_t = 10_000)]
+    pub(crate) header_read_timeout_ms: u64,
+    /// Milliseconds a kept-alive connection may wait for its next request before it is closed.
+    #[arg(long, env = "ORDO_IDLE_TIMEOUT_MS", default_value_t = 75_000)]
+    pub(crate) idle_timeout_ms: u64,
     /// On SIGTERM, milliseconds to report not-ready (503 on /readyz) before no longer accepting
     /// connections, so load balancers move traffic away first.
     #[arg(long, env = "ORDO_DRAIN_DELAY_MS", default_value_t = 0)]
@@ -96,7 +113,7 @@ impl ServeArgs {
     /// # Errors
     /// One line naming the first setting out of range.
     pub(crate) fn validate(&self) -> Result<()> {
-        let ranges: [(&str, u64, u64, u64); 8] = [
+        let ranges: [(&str, u64, u64, u64); 13] = [
             (
                 "reconcile_interval_seconds",
                 self.reconcile_interval_seconds.into(),
@@ -128,6 +145,31 @@ impl ServeArgs {
                 1,
                 1_000_000,
             ),
+            (
+                "max_in_flight_per_caller",
+                u64::try_from(self.max_in_flight_per_caller).unwrap_or(u64::MAX),
+                1,
+                1_000_000,
+            ),
+            (
+                "body_read_timeout_ms",
+                self.body_read_timeout_ms,
+                1,
+                3_600_000,
+            ),
+            (
+                "max_connections",
+                u64::try_from(self.max_connections).unwrap_or(u64::MAX),
+                1,
+                1_000_000,
+            ),
+            (
+                "header_read_timeout_ms",
+                self.header_read_timeout_ms,
+                1,
+                3_600_000,
+            ),
+            ("idle_timeout_ms", self.idle_timeout_ms, 1, 86_400_000),
             (
                 "body_limit",
                 u64::try_from(self.body_limit).unwrap_or(u64::MAX),

@@ -277,8 +277,13 @@ fn forged(header: &Value, claims: &Value, key: &[u8]) -> String {
     jsonwebtoken::encode(&jwt, claims, &EncodingKey::from_secret(key)).unwrap()
 }
 
-/// Asserts a 401 problem with a bearer challenge.
-async fn assert_unauthorized(app: &TestApp, authorization: Option<&str>, case: &str) {
+const UNACCEPTED: &str = "it is not signed with an accepted algorithm (this server accepts HS256)";
+const MALFORMED: &str = "its claims are malformed (`sub`, `role` and `exp` are required)";
+const SUBJECT: &str =
+    "the `sub` claim must be 1 to 255 characters, none of them a control character";
+
+/// Asserts a 401 problem with a bearer challenge; returns the problem.
+async fn assert_unauthorized(app: &TestApp, authorization: Option<&str>, case: &str) -> Value {
     let mut request = app.get(&format!("/v1/orders?customer_id={ALICE}"));
     if let Some(value) = authorization {
         request = request.header("authorization", value);
@@ -301,9 +306,14 @@ async fn assert_unauthorized(app: &TestApp, authorization: Option<&str>, case: &
             "{case}: the token is echoed"
         );
     }
+    problem
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[allow(
+    clippy::too_many_lines,
+    reason = "one list of cases, read top to bottom"
+)]
 async fn forged_expired_unsigned_and_malformed_tokens_are_all_refused() {
     let app = crate::app::sqlite_with(ServiceConfig::default(), secured()).await;
     let valid = json!({ "sub": ALICE, "role": "customer", "exp": now() + 600 });
@@ -323,44 +333,101 @@ async fn forged_expired_unsigned_and_malformed_tokens_are_all_refused() {
         .unwrap();
     assert_eq!(accepted.status(), 200);
 
-    let cases: Vec<(&str, String)> = vec![
+    // Each case, and the words the client reads: what is wrong, never the token or the key.
+    let cases: Vec<(&str, String, &str)> = vec![
         (
             "another key",
             forged(&header, &valid, b"another secret that is long enough!!"),
+            "its signature does not verify",
         ),
         (
             "alg none",
             forged(&json!({ "alg": "none", "typ": "JWT" }), &valid, b""),
+            UNACCEPTED,
         ),
-        ("expired", with(&|c| c["exp"] = json!(now() - 3600))),
+        (
+            "expired",
+            with(&|c| c["exp"] = json!(now() - 3600)),
+            "it has expired",
+        ),
+        (
+            "not valid for another 30 minutes",
+            with(&|c| c["nbf"] = json!(now() + 1800)),
+            "it is not valid yet",
+        ),
         (
             "no exp",
             with(&|c| drop(c.as_object_mut().unwrap().remove("exp"))),
+            MALFORMED,
         ),
         (
             "no sub",
             with(&|c| drop(c.as_object_mut().unwrap().remove("sub"))),
+            MALFORMED,
         ),
         (
             "no role",
             with(&|c| drop(c.as_object_mut().unwrap().remove("role"))),
+            MALFORMED,
         ),
-        ("unknown role", with(&|c| c["role"] = json!("root"))),
+        (
+            "unknown role",
+            with(&|c| c["role"] = json!("root")),
+            "unknown role \"root\": expected customer, staff or admin",
+        ),
         (
             "customer without an id",
             with(&|c| c["sub"] = json!("alice")),
+            "a customer's `sub` must be its customer id",
         ),
-        ("tampered claims", {
-            let mut parts: Vec<String> = good.split('.').map(str::to_owned).collect();
-            parts[1] = base64::engine::general_purpose::URL_SAFE_NO_PAD
-                .encode(json!({ "sub": BOB, "role": "admin", "exp": now() + 600 }).to_string());
-            parts.join(".")
-        }),
-        ("garbage", "not.a.token".to_owned()),
-        ("empty", String::new()),
+        (
+            "staff with an empty sub",
+            with(&|c| {
+                c["sub"] = json!("");
+                c["role"] = json!("staff");
+            }),
+            SUBJECT,
+        ),
+        (
+            "admin with a blank sub",
+            with(&|c| {
+                c["sub"] = json!("   ");
+                c["role"] = json!("admin");
+            }),
+            SUBJECT,
+        ),
+        (
+            "staff with a NUL in its sub",
+            with(&|c| {
+                c["sub"] = json!("ops\u{0}");
+                c["role"] = json!("staff");
+            }),
+            SUBJECT,
+        ),
+        (
+            "tampered claims",
+            {
+                let mut parts: Vec<String> = good.split('.').map(str::to_owned).collect();
+                parts[1] = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                    .encode(json!({ "sub": BOB, "role": "admin", "exp": now() + 600 }).to_string());
+                parts.join(".")
+            },
+            "its signature does not verify",
+        ),
+        ("garbage", "not.a.token".to_owned(), "it is malformed"),
+        (
+            "empty",
+            String::new(),
+            "the Authorization header must be `Bearer <token>`",
+        ),
     ];
-    for (case, token) in &cases {
-        assert_unauthorized(&app, Some(&format!("Bearer {token}")), case).await;
+    for (case, token, reason) in &cases {
+        let problem = assert_unauthorized(&app, Some(&format!("Bearer {token}")), case).await;
+        assert_eq!(
+            problem["detail"],
+            format!("the token is invalid: {reason}"),
+            "{case}"
+        );
     }
     assert_unauthorized(&app, None, "no header").await;
     assert_unauthorized(&app, Some(&format!("Basic {good}")), "another scheme").await;
@@ -448,12 +515,8 @@ async fn a_configured_issuer_and_audience_are_required() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn health_and_docs_stay_public_and_metrics_can_be_protected() {
-    let http = HttpConfig {
-        protect_metrics: true,
-        ..secured()
-    };
-    let app = crate::app::sqlite_with(ServiceConfig::default(), http).await;
+async fn health_and_docs_stay_public_and_metrics_need_a_token_unless_made_public() {
+    let app = crate::app::sqlite_with(ServiceConfig::default(), secured()).await;
     for path in ["/healthz", "/readyz", "/openapi.json", "/docs"] {
         assert_eq!(app.get(path).send().await.unwrap().status(), 200, "{path}");
     }
@@ -473,7 +536,11 @@ async fn health_and_docs_stay_public_and_metrics_can_be_protected() {
         .unwrap();
     assert_eq!(staff.status(), 200);
 
-    let open = crate::app::sqlite_with(ServiceConfig::default(), secured()).await;
+    let public = HttpConfig {
+        protect_metrics: false,
+        ..secured()
+    };
+    let open = crate::app::sqlite_with(ServiceConfig::default(), public).await;
     assert_eq!(open.get("/metrics").send().await.unwrap().status(), 200);
 }
 

@@ -20,6 +20,8 @@ on_both_databases!(
     changes_need_if_match_and_a_current_one,
     transitions_only_go_where_the_machine_allows,
     a_cancel_needs_a_reason,
+    error_texts_name_the_field_as_sent_in_plain_words,
+    text_with_a_nul_character_is_422_naming_the_field_and_changes_nothing,
 );
 
 async fn malformed_json_is_400(app: TestApp) {
@@ -328,4 +330,158 @@ async fn a_cancel_needs_a_reason(app: TestApp) {
         .await
         .unwrap();
     assert_problem(missing, 422, "validation").await;
+}
+
+async fn error_texts_name_the_field_as_sent_in_plain_words(app: TestApp) {
+    let customer = format!("\"customer_id\":\"{CUSTOMER}\",\"currency\":\"USD\"");
+    let item = |quantity: &str, price: &str| {
+        format!(
+            "{{\"product_id\":\"0193a1a0-0000-7000-8000-0000000000aa\",\"quantity\":{quantity},\"unit_price\":{price}}}"
+        )
+    };
+    let cases = [
+        (
+            format!("{{{customer},\"items\":[{}]}}", item("1", &"9".repeat(40))),
+            "items[0].unit_price",
+            "not a valid amount",
+        ),
+        (
+            format!("{{{customer},\"items\":[{}]}}", item("1", "1e400")),
+            "items[0].unit_price",
+            "not a valid amount",
+        ),
+        (
+            format!("{{{customer},\"items\":[{}]}}", item("1", "\"abc\"")),
+            "items[0].unit_price",
+            "not a valid amount",
+        ),
+        (
+            format!(
+                "{{{customer},\"items\":[{}],\"tax_rate\":1e400}}",
+                item("1", "1")
+            ),
+            "tax_rate",
+            "not a valid amount",
+        ),
+        (
+            format!("{{{customer},\"items\":[{}]}}", item("\"two\"", "1")),
+            "items[0].quantity",
+            "must be a whole number",
+        ),
+        (
+            format!("{{{customer},\"items\":[{}]}}", item("1.5", "1")),
+            "items[0].quantity",
+            "must be a whole number",
+        ),
+        (format!("{{{customer}}}"), "items", "is required"),
+    ];
+    for (body, field, message) in cases {
+        let response = app
+            .post("/v1/orders")
+            .header("content-type", "application/json")
+            .body(body.clone())
+            .send()
+            .await
+            .unwrap();
+        let problem = assert_problem(response, 422, "validation").await;
+        assert_eq!(problem["errors"][0]["field"], field, "{body}: {problem}");
+        assert_eq!(
+            problem["errors"][0]["message"], message,
+            "{body}: {problem}"
+        );
+        assert_eq!(problem["detail"], format!("{field}: {message}"), "{body}");
+        assert!(!problem.to_string().contains("serde"), "{problem}");
+    }
+    for limit in ["-1", "abc", "0", "101", "99999999999999999999", "1.5", ""] {
+        let path = format!("/v1/orders?customer_id={CUSTOMER}&limit={limit}");
+        let problem = assert_problem(
+            app.get(&path).send().await.unwrap(),
+            400,
+            "invalid-parameter",
+        )
+        .await;
+        assert_eq!(problem["errors"][0]["field"], "limit", "{limit}");
+        assert_eq!(
+            problem["errors"][0]["message"], "must be a whole number from 1 to 100",
+            "{limit}"
+        );
+    }
+    let problem = assert_problem(
+        app.get("/v1/orders?customer_id=nope").send().await.unwrap(),
+        400,
+        "invalid-parameter",
+    )
+    .await;
+    assert_eq!(problem["errors"][0]["message"], "must be a UUID");
+}
+
+/// PostgreSQL cannot store U+0000 in text and SQLite can: both refuse it at the edge alike.
+async fn text_with_a_nul_character_is_422_naming_the_field_and_changes_nothing(app: TestApp) {
+    let placed = app.place(&order_body(CUSTOMER)).await;
+    let order = format!("/v1/orders/{}", placed["id"].as_str().unwrap());
+    let nul = "\u{0}";
+    let mut currency = order_body(CUSTOMER);
+    currency["currency"] = json!(format!("US{nul}D"));
+    let mut product = order_body(CUSTOMER);
+    product["items"][1]["product_id"] = json!(format!("{nul}"));
+    let cases = [
+        (
+            format!("{order}/cancel"),
+            json!({ "reason": format!("changed my mind{nul}") }),
+            "reason",
+        ),
+        (
+            format!("{order}/refunds"),
+            json!({ "amount": "1.00", "reason": format!("{nul}") }),
+            "reason",
+        ),
+        ("/v1/orders".to_owned(), currency, "currency"),
+        (
+            "/v1/orders/preview".to_owned(),
+            product,
+            "items[1].product_id",
+        ),
+        (
+            format!("{order}/transitions"),
+            json!({ "to": format!("processing{nul}") }),
+            "to",
+        ),
+    ];
+    for (path, body, field) in cases {
+        let response = app
+            .post(&path)
+            .header("if-match", "\"2\"")
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let problem = assert_problem(response, 422, "validation").await;
+        assert_eq!(problem["errors"][0]["field"], field, "{path}: {problem}");
+        assert_eq!(
+            problem["errors"][0]["message"],
+            "must not contain the NUL character (U+0000)"
+        );
+    }
+    // Nothing moved: the order, its payment and the list are as they were.
+    let after = app.get(&order).send().await.unwrap();
+    assert_eq!(after.headers()["etag"], "\"2\"");
+    assert_eq!(after.json::<Value>().await.unwrap(), placed);
+    let list: Value = app
+        .get(&format!("/v1/orders?customer_id={CUSTOMER}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["data"].as_array().unwrap().len(), 1, "{list}");
+    // An escaped backslash before `u0000` is plain text, not NUL, and is accepted.
+    let literal = app
+        .post(&format!("{order}/cancel"))
+        .header("if-match", "\"2\"")
+        .json(&json!({ "reason": "see \\u0000 in the manual" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(literal.status(), 200);
 }

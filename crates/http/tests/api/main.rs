@@ -13,6 +13,7 @@ mod app;
 mod attacks;
 mod auth;
 mod errors;
+mod framing;
 mod idempotency;
 mod lifecycle;
 mod openapi;

@@ -8,6 +8,8 @@ use ordo_service::ServiceConfig;
 use serde_json::Value;
 
 use crate::app::{CUSTOMER, Database, TestApp, assert_problem, order_body, serve_http};
+use crate::framing::{Raw, post_head, secured, token};
+use ordo_service::Role;
 
 async fn sqlite_app(latency: Duration, http: HttpConfig) -> TestApp {
     let (database, store) = TestSqlite::store().await.unwrap();
@@ -225,4 +227,186 @@ async fn a_client_over_its_rate_gets_429_with_retry_after() {
     assert_problem(limited, 429, "rate-limited").await;
     // Probes are never limited.
     assert_eq!(app.get("/healthz").send().await.unwrap().status(), 200);
+}
+
+/// The `http_requests_total` series on `/metrics`.
+async fn request_series(app: &TestApp) -> Vec<String> {
+    let text = app
+        .get("/metrics")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let mut series: Vec<String> = text
+        .lines()
+        .filter(|line| line.starts_with("http_requests_total{"))
+        .map(|line| line.rsplit_once(' ').unwrap().0.to_owned())
+        .collect();
+    series.sort();
+    series
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn made_up_methods_and_paths_add_no_series_and_are_never_echoed() {
+    let app = crate::app::sqlite().await;
+    let made_up = |n: usize| reqwest::Method::from_bytes(format!("M{n}").as_bytes()).unwrap();
+    for path in ["/v1/orders", "/nowhere"] {
+        app.request(made_up(0), path).send().await.unwrap();
+    }
+    let before = request_series(&app).await;
+    assert!(
+        before.iter().any(|s| s.contains(r#"method="other""#)),
+        "{before:?}"
+    );
+    for n in 1..=50 {
+        for path in ["/v1/orders".to_owned(), format!("/nowhere/{n}")] {
+            let response = app.request(made_up(n), &path).send().await.unwrap();
+            assert!(response.status().is_client_error());
+        }
+    }
+    assert_eq!(
+        request_series(&app).await,
+        before,
+        "no series per method or path"
+    );
+
+    // A long made-up method on a real route: a 405 that echoes neither it nor the path.
+    let long = "X".repeat(8 * 1024);
+    let path = format!("/v1/orders?{}", "q".repeat(4 * 1024));
+    let response = app
+        .request(reqwest::Method::from_bytes(long.as_bytes()).unwrap(), &path)
+        .send()
+        .await
+        .unwrap();
+    let problem = assert_problem(response, 405, "method-not-allowed").await;
+    let text = problem.to_string();
+    assert!(text.len() < 600, "{text}");
+    assert!(!text.contains("XXXX") && !text.contains("qqqq"), "{text}");
+    assert_eq!(
+        problem["detail"],
+        "this method is not allowed on this route; the Allow header lists the methods that are"
+    );
+    let put = app
+        .request(reqwest::Method::PUT, "/v1/orders")
+        .send()
+        .await
+        .unwrap();
+    let problem = assert_problem(put, 405, "method-not-allowed").await;
+    assert_eq!(
+        problem["detail"],
+        "PUT is not allowed on this route; the Allow header lists the methods that are"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_made_up_field_name_is_cut_short_in_the_problem() {
+    let app = crate::app::sqlite().await;
+    let mut body = order_body(CUSTOMER);
+    body["k".repeat(10_000)] = serde_json::json!(1);
+    let response = app.post("/v1/orders").json(&body).send().await.unwrap();
+    let problem = assert_problem(response, 422, "validation").await;
+    let field = problem["errors"][0]["field"].as_str().unwrap();
+    assert_eq!(field, format!("{}…", "k".repeat(128)));
+    assert!(problem.to_string().len() < 1000);
+}
+
+const ALICE: &str = "0193a1a0-0000-7000-8000-00000000a11c";
+const BOB: &str = "0193a1a0-0000-7000-8000-000000000b0b";
+
+/// `count` connections of `subject` (a customer) that each send a create's head and the
+/// first byte of its 500-byte body, then nothing.
+async fn stalled_bodies(app: &TestApp, subject: &str, count: usize) -> Vec<Raw> {
+    let token = token(Role::Customer, subject);
+    let mut stalled = Vec::new();
+    for _ in 0..count {
+        let mut raw = Raw::connect(app).await;
+        raw.send(post_head(&format!("Authorization: Bearer {token}\r\n")).as_bytes())
+            .await;
+        raw.send(b"{").await;
+        stalled.push(raw);
+    }
+    // Let the server take them all in.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    stalled
+}
+
+/// `subject` places an order for itself: the status.
+async fn place_as(app: &TestApp, subject: &str) -> u16 {
+    app.post("/v1/orders")
+        .bearer_auth(token(Role::Customer, subject))
+        .json(&order_body(subject))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stalled_bodies_of_one_caller_never_lock_out_another() {
+    let http = HttpConfig {
+        max_in_flight: 4,
+        ..secured()
+    };
+    let app = crate::app::sqlite_with(ServiceConfig::default(), http).await;
+    // More stalled bodies than the whole in-flight cap.
+    let stalled = stalled_bodies(&app, ALICE, 6).await;
+    assert_eq!(place_as(&app, BOB).await, 201, "Bob is served");
+    drop(stalled);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_caller_past_its_share_of_requests_in_flight_gets_429_and_others_are_served() {
+    let http = HttpConfig {
+        max_in_flight_per_caller: 2,
+        ..secured()
+    };
+    let app = crate::app::sqlite_with(ServiceConfig::default(), http).await;
+    let stalled = stalled_bodies(&app, ALICE, 2).await;
+    let started = std::time::Instant::now();
+    let mut third = stalled_bodies(&app, ALICE, 1).await.pop().unwrap();
+    let refused = third.response().await.unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "refused at once"
+    );
+    assert_eq!(refused.status, 429, "{}", refused.body);
+    assert_eq!(refused.header("retry-after"), Some("1"));
+    assert_eq!(refused.header("connection"), Some("close"));
+    let problem: Value = serde_json::from_str(&refused.body).unwrap();
+    assert_eq!(
+        problem["type"],
+        "https://ordo.dev/problems/too-many-in-flight"
+    );
+    assert_eq!(place_as(&app, BOB).await, 201, "Bob has a share of his own");
+    // Alice's slots come back when her stalled requests end.
+    drop(stalled);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(place_as(&app, ALICE).await, 201);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_that_stalls_is_408_and_ends_its_connection() {
+    let http = HttpConfig {
+        body_read_timeout: Duration::from_millis(500),
+        ..secured()
+    };
+    let app = crate::app::sqlite_with(ServiceConfig::default(), http).await;
+    let started = std::time::Instant::now();
+    let mut stalled = stalled_bodies(&app, ALICE, 1).await.pop().unwrap();
+    let response = stalled.response().await.unwrap();
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(450) && waited < Duration::from_secs(5),
+        "{waited:?}"
+    );
+    assert_eq!(response.status, 408, "{}", response.body);
+    assert_eq!(response.header("connection"), Some("close"));
+    let problem: Value = serde_json::from_str(&response.body).unwrap();
+    assert_eq!(problem["type"], "https://ordo.dev/problems/body-timeout");
+    assert!(stalled.is_closed_within(Duration::from_secs(5)).await);
+    // Nothing was placed, and the caller is served again.
+    assert_eq!(place_as(&app, ALICE).await, 201);
 }
