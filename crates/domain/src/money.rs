@@ -160,7 +160,7 @@ pub mod amount_serde {
     }
 
     /// The one message for every amount that does not parse: no parser internals.
-    const NOT_AN_AMOUNT: &str =
+    pub const NOT_AN_AMOUNT: &str =
         "not a valid amount: send a decimal string such as \"19.99\" with at most 28 decimals";
 
     fn exact<E: serde::de::Error>(text: &str) -> Result<Decimal, E> {

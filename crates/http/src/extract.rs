@@ -190,7 +190,8 @@ fn plain(path: &serde_path_to_error::Path, raw: &str) -> (String, String) {
     }
     let field = bounded(field);
     let message = if in_number || is_amount_error(raw) {
-        "not a valid amount".to_owned()
+        // The domain's own wording, whichever layer noticed.
+        ordo_domain::amount_serde::NOT_AN_AMOUNT.to_owned()
     } else {
         plain_message(raw)
     };
