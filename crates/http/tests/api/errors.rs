@@ -339,23 +339,21 @@ async fn error_texts_name_the_field_as_sent_in_plain_words(app: TestApp) {
             "{{\"product_id\":\"0193a1a0-0000-7000-8000-0000000000aa\",\"quantity\":{quantity},\"unit_price\":{price}}}"
         )
     };
-    const NOT_AN_AMOUNT: &str =
-        "not a valid amount: send a decimal string such as \"19.99\" with at most 28 decimals";
     let cases = [
         (
             format!("{{{customer},\"items\":[{}]}}", item("1", &"9".repeat(40))),
             "items[0].unit_price",
-            NOT_AN_AMOUNT,
+            ordo_domain::amount_serde::NOT_AN_AMOUNT,
         ),
         (
             format!("{{{customer},\"items\":[{}]}}", item("1", "1e400")),
             "items[0].unit_price",
-            NOT_AN_AMOUNT,
+            ordo_domain::amount_serde::NOT_AN_AMOUNT,
         ),
         (
             format!("{{{customer},\"items\":[{}]}}", item("1", "\"abc\"")),
             "items[0].unit_price",
-            NOT_AN_AMOUNT,
+            ordo_domain::amount_serde::NOT_AN_AMOUNT,
         ),
         (
             format!(
@@ -363,7 +361,7 @@ async fn error_texts_name_the_field_as_sent_in_plain_words(app: TestApp) {
                 item("1", "1")
             ),
             "tax_rate",
-            NOT_AN_AMOUNT,
+            ordo_domain::amount_serde::NOT_AN_AMOUNT,
         ),
         (
             format!("{{{customer},\"items\":[{}]}}", item("\"two\"", "1")),
