@@ -43,27 +43,7 @@ impl IntoResponse for ApiError {
 
 fn problem_for(error: ServiceError) -> Problem {
     match error {
-        ServiceError::Validation(errors) => {
-            let fields: Vec<FieldProblem> = errors
-                .errors()
-                .iter()
-                .map(|e| FieldProblem {
-                    field: e.field.clone(),
-                    message: e.violation.to_string(),
-                })
-                .collect();
-            let detail = match fields.as_slice() {
-                [one] => format!("{}: {}", one.field, one.message),
-                many => format!("{} fields are invalid", many.len()),
-            };
-            Problem::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "validation",
-                "The request breaks a rule",
-                detail,
-            )
-            .with_errors(fields)
-        }
+        ServiceError::Validation(errors) => validation_problem(&errors),
         ServiceError::Pricing(error) => Problem::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "amount-too-large",
@@ -105,10 +85,29 @@ fn problem_for(error: ServiceError) -> Problem {
             "That status is not reached this way",
             format!("use POST /v1/orders/{{id}}/cancel to move an order to {status}"),
         ),
-        error @ (ServiceError::PaymentDeclined { .. }
-        | ServiceError::PaymentUnavailable
-        | ServiceError::KeyInFlight
-        | ServiceError::KeyReused) => payment_or_key_problem(&error),
+        ServiceError::PaymentDeclined { order_id } => payment_declined(order_id),
+        ServiceError::PaymentUnavailable => Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "payment-unavailable",
+            "The payment gateway did not answer",
+            "the gateway did not answer in time; the order shows the payment call in progress \
+             and ordo settles it by itself, never moving money twice: read the order for the \
+             outcome",
+        )
+        .retry_after(RETRY_AFTER_SECONDS),
+        ServiceError::KeyInFlight => Problem::new(
+            StatusCode::CONFLICT,
+            "idempotency-key-in-use",
+            "A request with this key is in progress",
+            "another request with this Idempotency-Key has not finished; retry shortly",
+        )
+        .retry_after(RETRY_AFTER_SECONDS),
+        ServiceError::KeyReused => Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "idempotency-key-reused",
+            "This key was used for another request",
+            "an Idempotency-Key names one request: use a new key for a different one",
+        ),
         ServiceError::Unavailable(cause) => {
             tracing::warn!(error = %cause, "storage unavailable");
             Problem::new(
@@ -124,6 +123,29 @@ fn problem_for(error: ServiceError) -> Problem {
             Problem::internal()
         }
     }
+}
+
+/// Every broken rule, each with its field.
+fn validation_problem(errors: &ordo_domain::ValidationErrors) -> Problem {
+    let fields: Vec<FieldProblem> = errors
+        .errors()
+        .iter()
+        .map(|e| FieldProblem {
+            field: e.field.clone(),
+            message: e.violation.to_string(),
+        })
+        .collect();
+    let detail = match fields.as_slice() {
+        [one] => format!("{}: {}", one.field, one.message),
+        many => format!("{} fields are invalid", many.len()),
+    };
+    Problem::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation",
+        "The request breaks a rule",
+        detail,
+    )
+    .with_errors(fields)
 }
 
 /// A payment move the order's payment state does not allow.
@@ -164,43 +186,16 @@ fn payment_problem(error: &PaymentError) -> Problem {
     }
 }
 
-/// Problems of the payment gateway and of idempotency keys.
-fn payment_or_key_problem(error: &ServiceError) -> Problem {
-    match *error {
-        ServiceError::PaymentDeclined { order_id } => {
-            let mut problem = Problem::new(
-                StatusCode::PAYMENT_REQUIRED,
-                "payment-declined",
-                "The payment was declined",
-                format!("the payment gateway declined the payment for order {order_id}"),
-            );
-            problem.order_id = Some(order_id.to_string());
-            problem
-        }
-        ServiceError::PaymentUnavailable => Problem::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "payment-unavailable",
-            "The payment gateway did not answer",
-            "the gateway did not answer in time; the order shows the payment call in progress \
-             and ordo settles it by itself, never moving money twice: read the order for the \
-             outcome",
-        )
-        .retry_after(RETRY_AFTER_SECONDS),
-        ServiceError::KeyInFlight => Problem::new(
-            StatusCode::CONFLICT,
-            "idempotency-key-in-use",
-            "A request with this key is in progress",
-            "another request with this Idempotency-Key has not finished; retry shortly",
-        )
-        .retry_after(RETRY_AFTER_SECONDS),
-        ServiceError::KeyReused => Problem::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "idempotency-key-reused",
-            "This key was used for another request",
-            "an Idempotency-Key names one request: use a new key for a different one",
-        ),
-        _ => Problem::internal(),
-    }
+/// The gateway declined: 402, naming the order (it is stored, its payment failed).
+fn payment_declined(order_id: ordo_domain::OrderId) -> Problem {
+    let mut problem = Problem::new(
+        StatusCode::PAYMENT_REQUIRED,
+        "payment-declined",
+        "The payment was declined",
+        format!("the payment gateway declined the payment for order {order_id}"),
+    );
+    problem.order_id = Some(order_id.to_string());
+    problem
 }
 
 /// The error and all its sources, for the log.

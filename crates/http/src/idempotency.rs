@@ -153,14 +153,25 @@ async fn finish(service: &OrderService, claim: &Claim, response: Response) -> Re
     Response::from_parts(parts, Body::from(bytes))
 }
 
+/// The kept response, as it was first sent. A stored status or header that does not parse is
+/// corrupt storage: a 500 (logged), never a made-up answer the first request did not get.
 fn replay(stored: StoredResponse) -> Response {
-    let status = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK);
+    let Ok(status) = StatusCode::from_u16(stored.status) else {
+        tracing::error!(
+            status = stored.status,
+            "a kept idempotent response has an invalid status"
+        );
+        return Problem::internal().into_response();
+    };
     let mut response = (status, Bytes::from(stored.body)).into_response();
     let headers = response.headers_mut();
     for (name, value) in stored.headers {
-        if let (Ok(name), Ok(value)) = (HeaderName::try_from(name), HeaderValue::try_from(value)) {
-            headers.insert(name, value);
-        }
+        let (Ok(name), Ok(value)) = (HeaderName::try_from(name), HeaderValue::try_from(value))
+        else {
+            tracing::error!("a kept idempotent response has an invalid header");
+            return Problem::internal().into_response();
+        };
+        headers.insert(name, value);
     }
     headers.insert(
         IDEMPOTENT_REPLAYED.clone(),
@@ -170,7 +181,10 @@ fn replay(stored: StoredResponse) -> Response {
 }
 
 /// SHA-256 of the method, path and query, caller, and body, with JSON bodies in a canonical
-/// form (keys sorted, no insignificant white space) so formatting does not count.
+/// form (keys sorted, no insignificant white space) so formatting does not count. Not
+/// `serde_json::to_vec` of the parsed value alone: its key order is whatever `serde_json::Map`
+/// is, sorted today but insertion order as soon as any crate in the tree turns on `serde_json`'s
+/// `preserve_order` feature, which would silently make reordered bodies other requests.
 fn fingerprint(method: &str, path: &str, caller: &str, body: &[u8]) -> String {
     let mut hasher = Sha256::new();
     for part in [method.as_bytes(), path.as_bytes(), caller.as_bytes()] {
@@ -226,7 +240,30 @@ fn write_canonical(value: &Value, out: &mut String) {
 
 #[cfg(test)]
 mod tests {
-    use super::fingerprint;
+    use super::{fingerprint, replay};
+    use ordo_service::StoredResponse;
+
+    #[test]
+    fn a_kept_response_with_a_corrupt_status_or_header_is_a_500_not_a_replay() {
+        let kept = |status: u16, headers: Vec<(String, String)>| StoredResponse {
+            status,
+            headers,
+            body: b"{}".to_vec(),
+        };
+        let good = replay(kept(201, vec![("etag".into(), "\"2\"".into())]));
+        assert_eq!(good.status(), 201);
+        assert_eq!(good.headers()["idempotent-replayed"], "true");
+        for corrupt in [
+            kept(99, vec![]),
+            kept(1000, vec![]),
+            kept(201, vec![("bad header".into(), "x".into())]),
+            kept(201, vec![("etag".into(), "a\nb".into())]),
+        ] {
+            let answer = replay(corrupt);
+            assert_eq!(answer.status(), 500);
+            assert!(answer.headers().get("idempotent-replayed").is_none());
+        }
+    }
 
     #[test]
     fn formatting_and_key_order_do_not_change_the_fingerprint() {

@@ -230,11 +230,22 @@ pub fn app(service: OrderService, config: HttpConfig) -> Router {
         }
         health = health.merge(scrape);
     }
-    let doc_json = doc.to_pretty_json().unwrap_or_default();
+    // Serialised once. It cannot fail for a derived document; if it ever did, the route says
+    // so with a 500 instead of serving an empty document.
+    let doc_json = doc.to_pretty_json().map_err(|error| {
+        tracing::error!(%error, "cannot serialise the OpenAPI document");
+    });
     let app = api
         .route(
             "/openapi.json",
-            get(move || async move { ([(header::CONTENT_TYPE, "application/json")], doc_json) }),
+            get(move || async move {
+                match doc_json {
+                    Ok(json) => {
+                        ([(header::CONTENT_TYPE, "application/json")], json).into_response()
+                    }
+                    Err(()) => Problem::internal().into_response(),
+                }
+            }),
         )
         .merge(Router::<OrderService>::from(
             Scalar::with_url("/docs", doc).title("ordo API"),

@@ -206,11 +206,19 @@ impl PgStore {
     /// [`RepoError::Unavailable`] or [`RepoError::Other`].
     pub async fn migrate(&self) -> Result<Vec<String>, RepoError> {
         let migrator = sqlx::migrate!("../../migrations/postgres");
-        // Before the first run the bookkeeping table does not exist: nothing was applied.
-        let applied: Vec<i64> = sqlx::query_scalar("SELECT version FROM _sqlx_migrations")
-            .fetch_all(&self.pool)
-            .await
-            .unwrap_or_default();
+        // Before the first run the bookkeeping table does not exist: nothing was applied. Any
+        // other failure to read it is an error, not "nothing applied".
+        let bookkept: bool =
+            sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
+                .fetch_one(&self.pool)
+                .await?;
+        let applied: Vec<i64> = if bookkept {
+            sqlx::query_scalar("SELECT version FROM _sqlx_migrations")
+                .fetch_all(&self.pool)
+                .await?
+        } else {
+            Vec::new()
+        };
         migrator.run(&self.pool).await.map_err(RepoError::other)?;
         Ok(newly_applied(&migrator, &applied))
     }

@@ -139,11 +139,18 @@ impl SqliteStore {
     /// [`RepoError::Unavailable`] or [`RepoError::Other`].
     pub async fn migrate(&self) -> Result<Vec<String>, RepoError> {
         let migrator = sqlx::migrate!("../../migrations/sqlite");
-        // Before the first run the bookkeeping table does not exist: nothing was applied.
-        let applied: Vec<i64> = sqlx::query_scalar("SELECT version FROM _sqlx_migrations")
-            .fetch_all(&self.pool)
-            .await
-            .unwrap_or_default();
+        // Before the first run the bookkeeping table does not exist: nothing was applied. Any
+        // other failure to read it is an error, not "nothing applied".
+        let bookkept: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations')")
+            .fetch_one(&self.pool)
+            .await?;
+        let applied: Vec<i64> = if bookkept {
+            sqlx::query_scalar("SELECT version FROM _sqlx_migrations")
+                .fetch_all(&self.pool)
+                .await?
+        } else {
+            Vec::new()
+        };
         migrator.run(&self.pool).await.map_err(RepoError::other)?;
         Ok(newly_applied(&migrator, &applied))
     }
