@@ -11,6 +11,7 @@
 
 mod bench;
 mod chart;
+mod invariants;
 mod launch;
 mod outage;
 mod peer;
