@@ -21,7 +21,12 @@ mod tests {
         );
         String::from_utf8_lossy(&output.stdout)
             .lines()
-            .map(|line| line.split_whitespace().next().unwrap_or_default().to_owned())
+            .map(|line| {
+                line.split_whitespace()
+                    .next()
+                    .unwrap_or_default()
+                    .to_owned()
+            })
             .filter(|name| !name.is_empty())
             .collect()
     }
@@ -29,7 +34,10 @@ mod tests {
     #[test]
     fn the_domain_knows_nothing_of_io_async_storage_or_http() {
         let used = normal_dependencies("ordo-domain");
-        assert!(used.contains("ordo_domain"), "the listing names crates: {used:?}");
+        assert!(
+            used.contains("ordo_domain"),
+            "the listing names crates: {used:?}"
+        );
         for banned in ["tokio", "sqlx", "axum", "hyper", "reqwest", "mio"] {
             assert!(!used.contains(banned), "ordo-domain depends on {banned}");
         }
@@ -48,13 +56,26 @@ mod tests {
     fn the_repository_traits_build_without_sqlx() {
         let output = Command::new(env!("CARGO"))
             .args(["tree", "--offline", "--locked", "-e", "normal"])
-            .args(["--prefix", "none", "--format", "{lib}", "-p", "ordo-repository"])
+            .args([
+                "--prefix",
+                "none",
+                "--format",
+                "{lib}",
+                "-p",
+                "ordo-repository",
+            ])
             .arg("--no-default-features")
             .current_dir(crate::workspace_root())
             .output()
             .expect("cargo tree runs");
         let listing = String::from_utf8_lossy(&output.stdout);
-        assert!(output.status.success() && listing.contains("ordo_repository"), "{listing}");
-        assert!(!listing.lines().any(|line| line.starts_with("sqlx")), "{listing}");
+        assert!(
+            output.status.success() && listing.contains("ordo_repository"),
+            "{listing}"
+        );
+        assert!(
+            !listing.lines().any(|line| line.starts_with("sqlx")),
+            "{listing}"
+        );
     }
 }

@@ -997,3 +997,211 @@ async fn a_customer_lists_only_its_own_orders() {
         Err(ServiceError::Forbidden(_))
     ));
 }
+
+/// An order whose total was authorized, then captured: version 4.
+fn paid_order() -> Order {
+    let mut order = authorized_order();
+    order
+        .begin_payment(ordo_domain::PaymentOperation::Capture, FixedClock.now())
+        .unwrap();
+    order
+        .settle_payment(
+            ordo_domain::GatewayOutcome::Approved {
+                reference: "cap".into(),
+            },
+            FixedClock.now(),
+        )
+        .unwrap();
+    order
+}
+
+#[tokio::test]
+async fn a_refund_is_reserved_on_the_order_then_paid_under_a_key_of_its_own() {
+    let order = paid_order();
+    let mut repository = reading(&order);
+    let reserved_at = order.version();
+    repository
+        .expect_reserve_refund()
+        .times(1)
+        .withf(
+            move |reserved: &Order, expected: &Version, refund: &ordo_repository::Refund| {
+                *expected == reserved_at
+                    && reserved.payment().refunded == Decimal::new(500, 2)
+                    && refund.amount == Decimal::new(500, 2)
+                    && refund.status == ordo_repository::RefundStatus::Pending
+            },
+        )
+        .returning(|_, _, _| Ok(()));
+    repository
+        .expect_record_payment_attempt()
+        .times(1)
+        .returning(|_| Ok(()));
+    repository
+        .expect_settle_refund()
+        .times(1)
+        .withf(
+            |_, status: &ordo_repository::RefundStatus, order: &Option<(&Order, Version)>, _| {
+                *status == ordo_repository::RefundStatus::Succeeded && order.is_none()
+            },
+        )
+        .returning(|_, _, _, _| Ok(()));
+    let gateway = Arc::new(FakeGateway::default());
+    let (refunded, refund) = with_gateway(repository, MockIdempotencyStore::new(), gateway.clone())
+        .refund(
+            &admin(),
+            order.id(),
+            Decimal::new(5, 0),
+            CancelReason::parse("dented").unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(refund.amount.to_string(), "5.00", "kept in minor units");
+    assert_eq!(refunded.payment().status, PaymentStatus::PartiallyRefunded);
+    assert_eq!(
+        *gateway.calls.lock().unwrap(),
+        vec![format!("refund:{}", refund.id)]
+    );
+}
+
+#[tokio::test]
+async fn a_declined_refund_releases_its_reservation_with_the_refund() {
+    let order = paid_order();
+    let mut repository = reading(&order);
+    repository
+        .expect_reserve_refund()
+        .returning(|_, _, _| Ok(()));
+    repository
+        .expect_record_payment_attempt()
+        .returning(|_| Ok(()));
+    repository
+        .expect_settle_refund()
+        .times(1)
+        .withf(
+            |_, status: &ordo_repository::RefundStatus, order: &Option<(&Order, Version)>, _| {
+                *status == ordo_repository::RefundStatus::Failed
+                    && order.is_some_and(|(released, _)| released.payment().refunded.is_zero())
+            },
+        )
+        .returning(|_, _, _, _| Ok(()));
+    let gateway = Arc::new(FakeGateway::answering(GatewayReply::Declined));
+    let result = with_gateway(repository, MockIdempotencyStore::new(), gateway)
+        .refund(
+            &admin(),
+            order.id(),
+            Decimal::ONE,
+            CancelReason::parse("dented").unwrap(),
+        )
+        .await;
+    assert!(matches!(result, Err(ServiceError::PaymentDeclined { .. })));
+}
+
+#[tokio::test]
+async fn a_refund_losing_a_race_reads_the_order_again_and_checks_the_amount_anew() {
+    let order = paid_order();
+    let mut later = order.clone();
+    later
+        .record_refund(order.payment().captured, FixedClock.now())
+        .unwrap();
+    let mut repository = MockOrderRepository::new();
+    let reads = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let (first, second, counter) = (order.clone(), later, reads.clone());
+    repository.expect_get().returning(move |_| {
+        // The second read sees the refund that won the race: everything is refunded.
+        if counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+            Ok(first.clone())
+        } else {
+            Ok(second.clone())
+        }
+    });
+    let current = order.version();
+    repository
+        .expect_reserve_refund()
+        .times(1)
+        .returning(move |_, _, _| {
+            Err(RepoError::VersionConflict {
+                current: Version::new(current.get() + 1),
+            })
+        });
+    let gateway = Arc::new(FakeGateway::default());
+    let result = with_gateway(repository, MockIdempotencyStore::new(), gateway.clone())
+        .refund(
+            &admin(),
+            order.id(),
+            Decimal::ONE,
+            CancelReason::parse("dented").unwrap(),
+        )
+        .await;
+    assert!(
+        matches!(
+            result,
+            Err(ServiceError::Payment(
+                ordo_domain::PaymentError::WrongStatus { .. }
+            ))
+        ),
+        "{result:?}"
+    );
+    assert_eq!(reads.load(std::sync::atomic::Ordering::SeqCst), 2);
+    assert!(gateway.calls.lock().unwrap().is_empty(), "no money moved");
+}
+
+/// The simulated gateway over a fake ledger that keeps the first entry per key.
+fn simulated() -> ordo_service::SimulatedGateway {
+    let kept = Arc::new(std::sync::Mutex::new(std::collections::HashMap::<
+        String,
+        ordo_repository::LedgerEntry,
+    >::new()));
+    let mut ledger = ordo_repository::MockGatewayLedger::new();
+    ledger.expect_remember().returning(move |entry| {
+        let mut kept = kept.lock().unwrap();
+        Ok(kept
+            .entry(entry.key.clone())
+            .or_insert_with(|| entry.clone())
+            .clone())
+    });
+    ordo_service::SimulatedGateway::new(
+        Arc::new(ledger),
+        Arc::new(FixedClock),
+        std::time::Duration::ZERO,
+    )
+}
+
+fn usd(amount: &str) -> Money {
+    Money::new(
+        amount.parse().unwrap(),
+        ordo_domain::Currency::from_code("USD").unwrap(),
+    )
+    .unwrap()
+}
+
+#[tokio::test]
+async fn the_simulated_gateway_declines_02_loses_the_first_answer_to_05_and_keeps_its_word() {
+    let gateway = simulated();
+    let id = pending_order().id();
+    assert_eq!(
+        gateway.authorize("a:1", id, usd("10.02")).await,
+        GatewayReply::Declined
+    );
+    assert_eq!(
+        gateway.authorize("a:1", id, usd("10.00")).await,
+        GatewayReply::Declined,
+        "a key keeps its first outcome"
+    );
+    assert_eq!(
+        gateway.authorize("a:2", id, usd("10.05")).await,
+        GatewayReply::TimedOut
+    );
+    let GatewayReply::Approved { reference } = gateway.authorize("a:2", id, usd("10.05")).await
+    else {
+        panic!("asked again, the lost answer is an approval");
+    };
+    assert_eq!(
+        gateway.authorize("a:2", id, usd("10.05")).await,
+        GatewayReply::Approved { reference },
+        "and the same one every time"
+    );
+    // Only authorizations follow the cents rules.
+    assert!(matches!(
+        gateway.capture("c:1", id, usd("10.02")).await,
+        GatewayReply::Approved { .. }
+    ));
+}
