@@ -1,0 +1,266 @@
+//! What a client sends, and the rules that turn it into a [`NewOrder`].
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use crate::pricing::Discount;
+use crate::validation::{Collector, ValidationErrors, Violation};
+use crate::{Currency, CustomerId, MAX_AMOUNT, ProductId};
+
+/// The most line items one order may have.
+pub const MAX_LINE_ITEMS: usize = 100;
+/// The largest quantity of one line.
+pub const MAX_QUANTITY: u32 = 10_000;
+/// The most decimals a tax rate may have (`0.082500` is fine, `0.0825001` is not).
+pub const MAX_TAX_RATE_SCALE: u32 = 6;
+/// The most decimals a discount percentage may have.
+pub const MAX_PERCENT_SCALE: u32 = 4;
+/// The longest cancellation reason, in characters.
+pub const MAX_REASON_CHARS: usize = 500;
+
+/// An order as a client sends it, before any rule is checked. Parse it with [`NewOrder::parse`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrderDraft {
+    /// Who the order is for.
+    pub customer_id: CustomerId,
+    /// ISO 4217 code.
+    pub currency: String,
+    /// The lines.
+    pub items: Vec<LineItemDraft>,
+    /// An optional order-level discount.
+    #[serde(default)]
+    pub discount: Option<Discount>,
+    /// An optional tax rate in `[0, 1)`.
+    #[serde(default, with = "crate::amount_serde::option")]
+    pub tax_rate: Option<Decimal>,
+}
+
+/// A line as a client sends it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LineItemDraft {
+    /// The product.
+    pub product_id: ProductId,
+    /// How many; checked against `1..=MAX_QUANTITY`.
+    pub quantity: i64,
+    /// The price of one, in the order's currency.
+    #[serde(with = "crate::amount_serde")]
+    pub unit_price: Decimal,
+}
+
+/// A quantity in `1..=MAX_QUANTITY`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "i64", into = "u32")]
+pub struct Quantity(u32);
+
+impl Quantity {
+    /// A quantity, if it is in range.
+    ///
+    /// # Errors
+    /// [`Violation::QuantityOutOfRange`].
+    pub fn new(value: i64) -> Result<Self, Violation> {
+        u32::try_from(value)
+            .ok()
+            .filter(|v| (1..=MAX_QUANTITY).contains(v))
+            .map(Self)
+            .ok_or(Violation::QuantityOutOfRange { max: MAX_QUANTITY })
+    }
+
+    /// The number.
+    pub fn get(self) -> u32 {
+        self.0
+    }
+}
+
+impl TryFrom<i64> for Quantity {
+    type Error = Violation;
+
+    fn try_from(value: i64) -> Result<Self, Self::Error> {
+        Self::new(value)
+    }
+}
+
+impl From<Quantity> for u32 {
+    fn from(quantity: Quantity) -> Self {
+        quantity.0
+    }
+}
+
+/// A valid line item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewLineItem {
+    product_id: ProductId,
+    quantity: Quantity,
+    unit_price: Decimal,
+}
+
+impl NewLineItem {
+    /// The product.
+    pub fn product_id(&self) -> ProductId {
+        self.product_id
+    }
+
+    /// How many.
+    pub fn quantity(&self) -> Quantity {
+        self.quantity
+    }
+
+    /// The price of one: not negative, within the currency's minor units.
+    pub fn unit_price(&self) -> Decimal {
+        self.unit_price
+    }
+}
+
+/// An order that passed every rule and can be priced. The only way to make one is
+/// [`NewOrder::parse`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewOrder {
+    customer_id: CustomerId,
+    currency: Currency,
+    items: Vec<NewLineItem>,
+    discount: Option<Discount>,
+    tax_rate: Option<Decimal>,
+}
+
+impl NewOrder {
+    /// Checks every rule and reports every broken one, each naming its field.
+    ///
+    /// # Errors
+    /// [`ValidationErrors`], never empty, in field order.
+    pub fn parse(draft: &OrderDraft) -> Result<Self, ValidationErrors> {
+        let mut errors = Collector::default();
+        let currency = errors.check(
+            || "currency".into(),
+            Currency::from_code(&draft.currency).map_err(|_| Violation::UnknownCurrency),
+        );
+        // Without a currency the minor units are unknown; check prices against the widest
+        // scale so other errors are still reported.
+        let scale = currency.map_or(u32::from(crate::pricing::MAX_MINOR_UNITS), |c| {
+            u32::from(c.minor_units())
+        });
+        if draft.items.is_empty() {
+            errors.push("items", Violation::NoItems);
+        } else if draft.items.len() > MAX_LINE_ITEMS {
+            errors.push(
+                "items",
+                Violation::TooManyItems {
+                    max: MAX_LINE_ITEMS,
+                },
+            );
+        }
+        let mut items = Vec::with_capacity(draft.items.len());
+        for (index, item) in draft.items.iter().enumerate() {
+            let quantity = errors.check(
+                || format!("items[{index}].quantity"),
+                Quantity::new(item.quantity),
+            );
+            let unit_price = errors.check(
+                || format!("items[{index}].unit_price"),
+                amount(item.unit_price, scale),
+            );
+            if let (Some(quantity), Some(unit_price)) = (quantity, unit_price) {
+                items.push(NewLineItem {
+                    product_id: item.product_id,
+                    quantity,
+                    unit_price,
+                });
+            }
+        }
+        let discount = match &draft.discount {
+            None => Some(None),
+            Some(Discount::Fixed { amount: value }) => errors
+                .check(|| "discount.amount".to_owned(), amount(*value, scale))
+                .map(|amount| Some(Discount::Fixed { amount })),
+            Some(Discount::Percentage { percent }) => errors
+                .check(|| "discount.percent".to_owned(), percentage(*percent))
+                .map(|percent| Some(Discount::Percentage { percent })),
+        };
+        let tax_rate = match draft.tax_rate {
+            None => Some(None),
+            Some(rate) => errors
+                .check(|| "tax_rate".to_owned(), tax_rate(rate))
+                .map(Some),
+        };
+        let order = match (currency, discount, tax_rate) {
+            (Some(currency), Some(discount), Some(tax_rate))
+                if items.len() == draft.items.len() =>
+            {
+                Some(Self {
+                    customer_id: draft.customer_id,
+                    currency,
+                    items,
+                    discount,
+                    tax_rate,
+                })
+            }
+            _ => None,
+        };
+        errors.finish(order)
+    }
+
+    /// Who the order is for.
+    pub fn customer_id(&self) -> CustomerId {
+        self.customer_id
+    }
+
+    /// The currency of every amount.
+    pub fn currency(&self) -> Currency {
+        self.currency
+    }
+
+    /// The lines, as given.
+    pub fn items(&self) -> &[NewLineItem] {
+        &self.items
+    }
+
+    /// The discount, if any.
+    pub fn discount(&self) -> Option<Discount> {
+        self.discount
+    }
+
+    /// The tax rate, if any.
+    pub fn tax_rate(&self) -> Option<Decimal> {
+        self.tax_rate
+    }
+}
+
+/// A non-negative amount of at most `scale` decimals and at most [`MAX_AMOUNT`].
+fn amount(value: Decimal, scale: u32) -> Result<Decimal, Violation> {
+    if value.is_sign_negative() && !value.is_zero() {
+        return Err(Violation::Negative);
+    }
+    if value.normalize().scale() > scale {
+        return Err(Violation::TooPrecise { max_scale: scale });
+    }
+    if value > MAX_AMOUNT {
+        return Err(Violation::TooLarge { max: MAX_AMOUNT });
+    }
+    let mut exact = value.abs();
+    exact.rescale(scale);
+    Ok(exact)
+}
+
+fn percentage(value: Decimal) -> Result<Decimal, Violation> {
+    if value.is_sign_negative() && !value.is_zero() || value > Decimal::ONE_HUNDRED {
+        return Err(Violation::PercentOutOfRange);
+    }
+    if value.normalize().scale() > MAX_PERCENT_SCALE {
+        return Err(Violation::TooPrecise {
+            max_scale: MAX_PERCENT_SCALE,
+        });
+    }
+    Ok(value.abs().normalize())
+}
+
+fn tax_rate(value: Decimal) -> Result<Decimal, Violation> {
+    if value.is_sign_negative() && !value.is_zero() || value >= Decimal::ONE {
+        return Err(Violation::TaxRateOutOfRange);
+    }
+    if value.normalize().scale() > MAX_TAX_RATE_SCALE {
+        return Err(Violation::TooPrecise {
+            max_scale: MAX_TAX_RATE_SCALE,
+        });
+    }
+    Ok(value.abs().normalize())
+}

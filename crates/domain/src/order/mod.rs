@@ -1,0 +1,260 @@
+//! Orders: the unvalidated draft a client sends, the validated [`NewOrder`], and the stored
+//! [`Order`] with its status life.
+//!
+//! `draft` holds what a client sends and its parsing, `change` the values a change carries,
+//! `money` the order's payment moves (the rules of docs/status.md); this file the order itself.
+
+mod change;
+mod draft;
+mod money;
+
+pub use change::{CancelReason, ChangeError, PaymentStep, StatusChange, Version};
+pub use draft::{
+    LineItemDraft, MAX_LINE_ITEMS, MAX_PERCENT_SCALE, MAX_QUANTITY, MAX_REASON_CHARS,
+    MAX_TAX_RATE_SCALE, NewLineItem, NewOrder, OrderDraft, Quantity,
+};
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::payment::{Payment, PaymentOperation, PendingPayment};
+use crate::pricing::{PricingError, price};
+use crate::status::{IllegalTransition, OrderStatus};
+use crate::validation::ValidationErrors;
+use crate::{CustomerId, OrderId, OrderNumber, Pricing};
+
+/// An order as stored: priced, numbered, with a status and a version.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Order {
+    id: OrderId,
+    number: OrderNumber,
+    customer_id: CustomerId,
+    pricing: Pricing,
+    status: OrderStatus,
+    cancel_reason: Option<CancelReason>,
+    payment: Payment,
+    version: Version,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+/// Every stored field of an order, for storage to rebuild one with [`Order::restore`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(
+    missing_docs,
+    reason = "each field is the `Order` field of the same name"
+)]
+pub struct OrderRecord {
+    pub id: OrderId,
+    pub number: OrderNumber,
+    pub customer_id: CustomerId,
+    pub pricing: Pricing,
+    pub status: OrderStatus,
+    pub cancel_reason: Option<CancelReason>,
+    pub payment: Payment,
+    pub version: Version,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A stored order that does not hold together.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CorruptOrder {
+    /// Re-pricing the stored lines under the stored policy gives other figures.
+    #[error("stored prices differ from a re-pricing under the stored rounding policy")]
+    PricingMismatch,
+    /// The stored lines no longer pass validation.
+    #[error("stored lines are invalid: {0}")]
+    Invalid(#[from] ValidationErrors),
+    /// The stored lines cannot be priced.
+    #[error(transparent)]
+    Pricing(#[from] PricingError),
+    /// A cancelled order without a reason, or a reason on an order that is not cancelled.
+    #[error("the cancellation reason does not match the status")]
+    CancelReasonMismatch,
+    /// Refunded, captured, authorized and total amounts out of order.
+    #[error("the payment amounts do not hold together")]
+    PaymentMismatch,
+}
+
+impl Order {
+    /// A newly placed order: pending, version 1.
+    pub fn place(
+        id: OrderId,
+        number: OrderNumber,
+        customer_id: CustomerId,
+        pricing: Pricing,
+        now: DateTime<Utc>,
+    ) -> Self {
+        let mut payment = Payment::unpaid(pricing.rounding.minor_units());
+        // Every order is authorized right after it is stored: claimed from the start, so
+        // nothing can move it before the gateway has answered.
+        payment.pending = Some(PendingPayment {
+            operation: PaymentOperation::Authorize,
+            change: None,
+        });
+        Self {
+            id,
+            number,
+            customer_id,
+            pricing,
+            status: OrderStatus::Pending,
+            cancel_reason: None,
+            payment,
+            version: Version::FIRST,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
+    /// Rebuilds a stored order, re-pricing its lines under its own stored policy so corrupt
+    /// or hand-edited rows are caught rather than served.
+    ///
+    /// # Errors
+    /// [`CorruptOrder`] when the record does not hold together.
+    pub fn restore(record: OrderRecord) -> Result<Self, CorruptOrder> {
+        let pricing = &record.pricing;
+        let draft = OrderDraft {
+            customer_id: record.customer_id,
+            currency: pricing.currency.code().to_owned(),
+            items: pricing
+                .lines
+                .iter()
+                .map(|line| LineItemDraft {
+                    product_id: line.product_id,
+                    quantity: i64::from(line.quantity.get()),
+                    unit_price: line.unit_price,
+                })
+                .collect(),
+            discount: pricing.discount_rule,
+            tax_rate: pricing.tax_rate,
+        };
+        let repriced = price(&NewOrder::parse(&draft)?, pricing.rounding)?;
+        if &repriced != pricing {
+            return Err(CorruptOrder::PricingMismatch);
+        }
+        // Equal in value; keep the re-priced figures, which carry exactly the policy's decimals
+        // whatever a database did to the scale of a stored zero.
+        if (record.status == OrderStatus::Cancelled) != record.cancel_reason.is_some() {
+            return Err(CorruptOrder::CancelReasonMismatch);
+        }
+        if !record.payment.is_consistent(repriced.total) {
+            return Err(CorruptOrder::PaymentMismatch);
+        }
+        if let Some(change) = record
+            .payment
+            .pending
+            .as_ref()
+            .and_then(|pending| pending.change.as_ref())
+        {
+            record
+                .status
+                .check_transition(change.target())
+                .map_err(|_| CorruptOrder::PaymentMismatch)?;
+        }
+        let mut payment = record.payment;
+        // As for the pricing: the policy's decimals, whatever the database did to zeros.
+        for amount in [
+            &mut payment.authorized,
+            &mut payment.captured,
+            &mut payment.refunded,
+        ] {
+            amount.rescale(u32::from(repriced.rounding.minor_units()));
+        }
+        Ok(Self {
+            id: record.id,
+            number: record.number,
+            customer_id: record.customer_id,
+            pricing: repriced,
+            status: record.status,
+            cancel_reason: record.cancel_reason,
+            payment,
+            version: record.version,
+            created_at: record.created_at,
+            updated_at: record.updated_at,
+        })
+    }
+
+    /// Applies a status change through the status machine, bumping the version.
+    ///
+    /// # Errors
+    /// [`IllegalTransition`] when the machine does not allow the move; the order is unchanged.
+    pub fn change_status(
+        &mut self,
+        change: StatusChange,
+        now: DateTime<Utc>,
+    ) -> Result<(), IllegalTransition> {
+        self.status.check_transition(change.target())?;
+        self.status = change.target();
+        if let StatusChange::Cancel(reason) = change {
+            self.cancel_reason = Some(reason);
+        }
+        self.touch(now);
+        Ok(())
+    }
+}
+
+impl Order {
+    /// Every change moves the version on and stamps the time.
+    fn touch(&mut self, now: DateTime<Utc>) {
+        self.version = self.version.next();
+        self.updated_at = now;
+    }
+
+    /// The id.
+    pub fn id(&self) -> OrderId {
+        self.id
+    }
+    /// The human-readable number.
+    pub fn number(&self) -> OrderNumber {
+        self.number
+    }
+    /// Who the order is for.
+    pub fn customer_id(&self) -> CustomerId {
+        self.customer_id
+    }
+    /// The priced lines and totals.
+    pub fn pricing(&self) -> &Pricing {
+        &self.pricing
+    }
+    /// The fulfilment status.
+    pub fn status(&self) -> OrderStatus {
+        self.status
+    }
+    /// Why it was cancelled, when it was.
+    pub fn cancel_reason(&self) -> Option<&CancelReason> {
+        self.cancel_reason.as_ref()
+    }
+    /// The money side.
+    pub fn payment(&self) -> &Payment {
+        &self.payment
+    }
+    /// The concurrency version.
+    pub fn version(&self) -> Version {
+        self.version
+    }
+    /// When it was placed.
+    pub fn created_at(&self) -> DateTime<Utc> {
+        self.created_at
+    }
+    /// When it last changed.
+    pub fn updated_at(&self) -> DateTime<Utc> {
+        self.updated_at
+    }
+
+    /// Rebuilds the record storage keeps.
+    pub fn to_record(&self) -> OrderRecord {
+        OrderRecord {
+            id: self.id,
+            number: self.number,
+            customer_id: self.customer_id,
+            pricing: self.pricing.clone(),
+            status: self.status,
+            cancel_reason: self.cancel_reason.clone(),
+            payment: self.payment.clone(),
+            version: self.version,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        }
+    }
+}
