@@ -5,19 +5,23 @@
 mod access;
 mod books;
 mod error;
+mod gateway;
 mod idempotency;
 mod orders;
 mod payments;
 mod ports;
+mod reconcile;
+mod refunds;
 mod replicas;
 
 pub use access::{Caller, Role, UnknownRole};
 pub use books::Books;
 pub use error::ServiceError;
+pub use gateway::{CaptureMode, GatewayReply, PaymentGateway, SimulatedGateway};
 pub use idempotency::{IdempotencyKey, Idempotent, InvalidIdempotencyKey, KeyTimes};
 pub use orders::{OrderService, ServiceConfig};
-pub use payments::{CaptureMode, GatewayReply, PaymentGateway, Reconciled, SimulatedGateway};
 pub use ports::{Clock, IdGenerator, RandomIds, SystemClock};
+pub use reconcile::Reconciled;
 pub use replicas::{KeyMismatch, Replica};
 // The list types callers build queries with, so callers need not depend on storage.
 pub use ordo_repository::{
