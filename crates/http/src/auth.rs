@@ -9,7 +9,7 @@
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -18,6 +18,7 @@ use ordo_service::{Caller, Role};
 use serde::{Deserialize, Serialize};
 
 use crate::problem::Problem;
+use crate::problem::ProblemKind;
 
 /// The claims ordo reads and writes.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -347,9 +348,7 @@ pub(crate) async fn operators_only(
     match authentication.caller(&request) {
         Ok(caller) if caller.role() != Role::Customer => next.run(request).await,
         Ok(_) => Problem::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            "Forbidden",
+            ProblemKind::Forbidden,
             "metrics are for staff and admin tokens",
         )
         .into_response(),
@@ -367,13 +366,7 @@ fn unauthorized(error: &TokenError) -> Response {
             why.replace(['"', '\\'], "'")
         ),
     };
-    let mut response = Problem::new(
-        StatusCode::UNAUTHORIZED,
-        "unauthorized",
-        "Authentication required",
-        detail,
-    )
-    .into_response();
+    let mut response = Problem::new(ProblemKind::Unauthorized, detail).into_response();
     if let Ok(value) = HeaderValue::from_str(&challenge) {
         response
             .headers_mut()

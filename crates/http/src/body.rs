@@ -11,13 +11,14 @@ use std::time::Duration;
 
 use axum::body::{Body, Bytes, HttpBody};
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, Version, header};
+use axum::http::{HeaderMap, HeaderValue, Version, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse as _, Response};
 use http_body::{Frame, SizeHint};
 use http_body_util::BodyExt as _;
 
 use crate::problem::Problem;
+use crate::problem::ProblemKind;
 
 /// The encodings a request body may arrive in, as `Accept-Encoding` names them.
 const ACCEPTED_ENCODINGS: &str = "gzip, br";
@@ -64,9 +65,7 @@ pub(crate) async fn read_body(
         // A body that stalls holds a connection and a share slot, never a global one: it is
         // answered 408, and the connection closed (the rest of the body is still to come).
         Err(_) => Err(Problem::new(
-            StatusCode::REQUEST_TIMEOUT,
-            "body-timeout",
-            "The body took too long",
+            ProblemKind::BodyTimeout,
             format!("the request body did not arrive within {timeout:?}; send the request again"),
         )),
     };
@@ -107,10 +106,8 @@ fn encoding(headers: &HeaderMap) -> Option<Encoding> {
 /// 415 naming the encodings accepted (RFC 7694).
 fn unsupported_encoding() -> Response {
     let mut response = Problem::new(
-        StatusCode::UNSUPPORTED_MEDIA_TYPE,
-        "unsupported-media-type",
-        "Unsupported media type",
-        "this Content-Encoding is not supported: send the body as is, or encoded with one of gzip or br",
+            ProblemKind::UnsupportedMediaType,
+            "this Content-Encoding is not supported: send the body as is, or encoded with one of gzip or br",
     )
     .into_response();
     response.headers_mut().insert(
@@ -122,9 +119,7 @@ fn unsupported_encoding() -> Response {
 
 fn too_large(limit: usize) -> Problem {
     Problem::new(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "body-too-large",
-        "The body is too large",
+        ProblemKind::BodyTooLarge,
         format!("the body may be at most {limit} bytes"),
     )
 }
@@ -160,9 +155,7 @@ fn decode(encoding: Encoding, raw: &[u8], limit: usize) -> Result<Bytes, Problem
     match decoded {
         Ok(Some(bytes)) => Ok(Bytes::from(bytes)),
         Ok(None) => Err(Problem::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "body-too-large",
-            "The body is too large",
+            ProblemKind::BodyTooLarge,
             format!("the body may be at most {limit} bytes once decoded"),
         )),
         Err(_) => Err(Problem::bad_request(format!(

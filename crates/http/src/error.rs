@@ -1,11 +1,11 @@
 //! Service errors as problem responses: the one place that decides status codes.
 
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use ordo_domain::PaymentError;
 use ordo_service::ServiceError;
 
 use crate::dto::etag;
+use crate::problem::ProblemKind;
 use crate::problem::{FieldProblem, Problem};
 
 /// How long a client should wait before retrying when storage is unavailable.
@@ -44,22 +44,15 @@ impl IntoResponse for ApiError {
 fn problem_for(error: ServiceError) -> Problem {
     match error {
         ServiceError::Validation(errors) => validation_problem(&errors),
-        ServiceError::Pricing(error) => Problem::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "amount-too-large",
-            "The order's amounts are too large",
-            error.to_string(),
-        ),
-        ServiceError::NotFound => Problem::not_found("no order with this id"),
-        ServiceError::Forbidden(why) => {
-            Problem::new(StatusCode::FORBIDDEN, "forbidden", "Forbidden", why)
+        ServiceError::Pricing(error) => {
+            Problem::new(ProblemKind::AmountTooLarge, error.to_string())
         }
+        ServiceError::NotFound => Problem::not_found("no order with this id"),
+        ServiceError::Forbidden(why) => Problem::new(ProblemKind::Forbidden, why),
         ServiceError::Payment(error) => payment_problem(&error),
         ServiceError::Stale { current } => {
             let mut problem = Problem::new(
-                StatusCode::PRECONDITION_FAILED,
-                "stale-version",
-                "The order has changed",
+                ProblemKind::StaleVersion,
                 format!(
                     "If-Match does not match the order's current ETag {}: read it again",
                     etag(current)
@@ -69,51 +62,36 @@ fn problem_for(error: ServiceError) -> Problem {
             problem
         }
         ServiceError::IllegalTransition(error) => {
-            let mut problem = Problem::new(
-                StatusCode::CONFLICT,
-                "illegal-transition",
-                "The order cannot make that move",
-                error.to_string(),
-            );
+            let mut problem = Problem::new(ProblemKind::IllegalTransition, error.to_string());
             problem.current_status = Some(error.from.to_string());
             problem.allowed_next = Some(error.allowed.iter().map(ToString::to_string).collect());
             problem
         }
         ServiceError::UnsupportedTarget(status) => Problem::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "unsupported-transition",
-            "That status is not reached this way",
+            ProblemKind::UnsupportedTransition,
             format!("use POST /v1/orders/{{id}}/cancel to move an order to {status}"),
         ),
         ServiceError::PaymentDeclined { order_id } => payment_declined(order_id),
         ServiceError::PaymentUnavailable => Problem::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "payment-unavailable",
-            "The payment gateway did not answer",
+            ProblemKind::PaymentUnavailable,
             "the gateway did not answer in time; the order shows the payment call in progress \
              and ordo settles it by itself, never moving money twice: read the order for the \
              outcome",
         )
         .retry_after(RETRY_AFTER_SECONDS),
         ServiceError::KeyInFlight => Problem::new(
-            StatusCode::CONFLICT,
-            "idempotency-key-in-use",
-            "A request with this key is in progress",
+            ProblemKind::IdempotencyKeyInUse,
             "another request with this Idempotency-Key has not finished; retry shortly",
         )
         .retry_after(RETRY_AFTER_SECONDS),
         ServiceError::KeyReused => Problem::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "idempotency-key-reused",
-            "This key was used for another request",
+            ProblemKind::IdempotencyKeyReused,
             "an Idempotency-Key names one request: use a new key for a different one",
         ),
         ServiceError::Unavailable(cause) => {
             tracing::warn!(error = %cause, "storage unavailable");
             Problem::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "unavailable",
-                "Temporarily unavailable",
+                ProblemKind::Unavailable,
                 "the order store cannot be reached right now; retry shortly",
             )
             .retry_after(RETRY_AFTER_SECONDS)
@@ -139,59 +117,33 @@ fn validation_problem(errors: &ordo_domain::ValidationErrors) -> Problem {
         [one] => format!("{}: {}", one.field, one.message),
         many => format!("{} fields are invalid", many.len()),
     };
-    Problem::new(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "validation",
-        "The request breaks a rule",
-        detail,
-    )
-    .with_errors(fields)
+    Problem::new(ProblemKind::Validation, detail).with_errors(fields)
 }
 
 /// A payment move the order's payment state does not allow.
 fn payment_problem(error: &PaymentError) -> Problem {
     match error {
-        PaymentError::InFlight { .. } => Problem::new(
-            StatusCode::CONFLICT,
-            "payment-in-progress",
-            "A payment call is in progress",
-            error.to_string(),
-        )
-        .retry_after(RETRY_AFTER_SECONDS),
+        PaymentError::InFlight { .. } => {
+            Problem::new(ProblemKind::PaymentInProgress, error.to_string())
+                .retry_after(RETRY_AFTER_SECONDS)
+        }
         PaymentError::NothingPending => {
             tracing::error!(error = %error, "internal error");
             Problem::internal()
         }
-        PaymentError::WrongStatus { .. } => Problem::new(
-            StatusCode::CONFLICT,
-            "payment-state",
-            "The payment does not allow this",
-            error.to_string(),
-        ),
+        PaymentError::WrongStatus { .. } => {
+            Problem::new(ProblemKind::PaymentState, error.to_string())
+        }
         PaymentError::ExceedsCaptured { .. }
         | PaymentError::NotPositive
-        | PaymentError::TooPrecise { .. } => {
-            let message = error.to_string();
-            Problem::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "validation",
-                "The request breaks a rule",
-                format!("amount: {message}"),
-            )
-            .with_errors(vec![FieldProblem {
-                field: "amount".to_owned(),
-                message,
-            }])
-        }
+        | PaymentError::TooPrecise { .. } => Problem::invalid_field("amount", error.to_string()),
     }
 }
 
 /// The gateway declined: 402, naming the order (it is stored, its payment failed).
 fn payment_declined(order_id: ordo_domain::OrderId) -> Problem {
     let mut problem = Problem::new(
-        StatusCode::PAYMENT_REQUIRED,
-        "payment-declined",
-        "The payment was declined",
+        ProblemKind::PaymentDeclined,
         format!("the payment gateway declined the payment for order {order_id}"),
     );
     problem.order_id = Some(order_id.to_string());

@@ -10,7 +10,8 @@ use ordo_domain::{OrderId, Version};
 use serde::de::DeserializeOwned;
 
 use crate::dto::parse_etag;
-use crate::problem::{FieldProblem, Problem};
+use crate::problem::Problem;
+use crate::problem::ProblemKind;
 
 /// A JSON body: 415 without a JSON content type, 413 past the body limit, 400 when it is not
 /// JSON, 422 naming the field when it is JSON of the wrong shape.
@@ -23,9 +24,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
         if !has_json_content_type(&request) {
             return Err(Problem::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported-media-type",
-                "Unsupported media type",
+                ProblemKind::UnsupportedMediaType,
                 "send the body as JSON with `Content-Type: application/json`",
             ));
         }
@@ -33,12 +32,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Json<T> {
             .await
             .map_err(|rejection| {
                 if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                    Problem::new(
-                        StatusCode::PAYLOAD_TOO_LARGE,
-                        "body-too-large",
-                        "The body is too large",
-                        rejection.body_text(),
-                    )
+                    Problem::new(ProblemKind::BodyTooLarge, rejection.body_text())
                 } else {
                     Problem::bad_request(rejection.body_text())
                 }
@@ -77,13 +71,7 @@ pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem
         match inner.classify() {
             serde_json::error::Category::Data if well_formed => {
                 let (field, message) = plain(&path, &strip_position(&inner.to_string()));
-                Problem::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "validation",
-                    "The request breaks a rule",
-                    format!("{field}: {message}"),
-                )
-                .with_errors(vec![FieldProblem { field, message }])
+                Problem::invalid_field(&field, message)
             }
             _ => Problem::bad_request(format!("the body is not valid JSON: {inner}")),
         }
@@ -109,13 +97,7 @@ fn refuse_nul(bytes: &[u8]) -> Result<(), Problem> {
     };
     let field = bounded(field);
     let message = "must not contain the NUL character (U+0000)".to_owned();
-    Err(Problem::new(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "validation",
-        "The request breaks a rule",
-        format!("{field}: {message}"),
-    )
-    .with_errors(vec![FieldProblem { field, message }]))
+    Err(Problem::invalid_field(&field, message))
 }
 
 /// The path of the first string or key under `value` that holds U+0000.
@@ -366,9 +348,7 @@ impl IfMatch {
     pub(crate) fn required(self) -> Result<Version, Problem> {
         self.0.ok_or_else(|| {
             Problem::new(
-                StatusCode::PRECONDITION_REQUIRED,
-                "precondition-required",
-                "If-Match is required",
+                ProblemKind::PreconditionRequired,
                 "send the order's ETag in If-Match, so a change made meanwhile is not overwritten",
             )
         })

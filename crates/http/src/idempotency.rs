@@ -15,6 +15,7 @@ use sha2::{Digest as _, Sha256};
 
 use crate::error::ApiError;
 use crate::problem::Problem;
+use crate::problem::ProblemKind;
 
 /// The request header carrying the key.
 pub(crate) static IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
@@ -81,9 +82,7 @@ pub(crate) async fn idempotency(
     let (parts, body) = request.into_parts();
     let Ok(bytes) = axum::body::to_bytes(body, state.body_limit).await else {
         return Problem::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "body-too-large",
-            "The body is too large",
+            ProblemKind::BodyTooLarge,
             format!("the body may be at most {} bytes", state.body_limit),
         )
         .into_response();

@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
-use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderValue, Method, header};
 use axum::middleware;
 use axum::response::IntoResponse;
 use axum::routing::get;
@@ -39,7 +39,7 @@ pub use auth::{Authentication, KeyError, TokenError, TokenSigner, TokenVerifier}
 pub use metrics::install_recorder;
 pub use metrics_exporter_prometheus::PrometheusHandle;
 pub use operations::{Draining, RateLimit};
-pub use problem::{PROBLEM_JSON, Problem, ProblemDetails};
+pub use problem::{PROBLEM_JSON, Problem, ProblemDetails, ProblemKind};
 
 /// Settings of the HTTP layer.
 #[derive(Debug, Clone)]
@@ -281,9 +281,7 @@ async fn method_not_allowed(request: Request) -> Problem {
         method => format!("{method} is not allowed on this route"),
     };
     Problem::new(
-        StatusCode::METHOD_NOT_ALLOWED,
-        "method-not-allowed",
-        "Method not allowed",
+        ProblemKind::MethodNotAllowed,
         format!("{detail}; the Allow header lists the methods that are"),
     )
 }

@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::extract::{Request, State};
-use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use ordo_service::{Caller, OrderService};
@@ -17,6 +16,7 @@ use serde_json::json;
 use tokio::sync::Semaphore;
 
 use crate::problem::Problem;
+use crate::problem::ProblemKind;
 
 /// Set when the process is shutting down: `/readyz` answers 503 so load balancers stop
 /// sending traffic while requests in flight finish.
@@ -54,14 +54,9 @@ pub(crate) async fn readyz(
 }
 
 fn not_ready(why: &str) -> Response {
-    Problem::new(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "not-ready",
-        "Not ready",
-        why.to_owned(),
-    )
-    .retry_after(1)
-    .into_response()
+    Problem::new(ProblemKind::NotReady, why.to_owned())
+        .retry_after(1)
+        .into_response()
 }
 
 /// Ends a request that runs past `limit` with a 504 problem. The idempotency claim the cut
@@ -81,9 +76,7 @@ pub(crate) async fn timeout(
         service.abandon_idempotent(&claim).await;
     }
     Problem::new(
-        StatusCode::GATEWAY_TIMEOUT,
-        "timeout",
-        "The request took too long",
+        ProblemKind::Timeout,
         format!("no answer within {limit:?}; retry with the same Idempotency-Key to be safe"),
     )
     .into_response()
@@ -97,9 +90,7 @@ pub(crate) async fn in_flight_cap(
 ) -> Response {
     let Ok(_permit) = permits.try_acquire_owned() else {
         return Problem::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "overloaded",
-            "Too many requests in flight",
+            ProblemKind::Overloaded,
             "the server is at its limit of requests in flight; retry shortly",
         )
         .retry_after(1)
@@ -195,9 +186,7 @@ pub(crate) async fn caller_share(
 ) -> Response {
     let Some(_slot) = shares.take(client_key(&request)) else {
         return Problem::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "too-many-in-flight",
-            "Too many requests in flight for this caller",
+            ProblemKind::TooManyInFlight,
             format!(
                 "this caller already has {} requests in flight; retry when one has finished",
                 shares.most
@@ -270,9 +259,7 @@ pub(crate) async fn rate_limit(
             let wait = not_until.wait_time_from(DefaultClock::default().now());
             let seconds = u32::try_from(wait.as_secs().saturating_add(1)).unwrap_or(u32::MAX);
             Problem::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "rate-limited",
-                "Too many requests",
+                ProblemKind::RateLimited,
                 format!("this client is over its request rate; retry in {seconds} s"),
             )
             .retry_after(seconds)

@@ -10,6 +10,70 @@ use crate::request_id::current_request_id;
 /// The media type of every error body.
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
+/// Declares [`ProblemKind`] from one table: each kind's `type` slug, status and title are
+/// written once, here.
+macro_rules! problem_kinds {
+    ($($kind:ident => ($slug:literal, $status:ident, $title:literal)),* $(,)?) => {
+        /// Every kind of problem ordo answers with. Its `type` URI, status and title come from
+        /// the kind alone, so one kind never answers two ways.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum ProblemKind {
+            $(#[doc = $title] $kind,)*
+        }
+
+        impl ProblemKind {
+            /// Every kind.
+            pub const ALL: &[Self] = &[$(Self::$kind,)*];
+
+            /// The last segment of its `type` URI (`validation`).
+            pub const fn slug(self) -> &'static str {
+                match self { $(Self::$kind => $slug,)* }
+            }
+
+            /// Its HTTP status.
+            pub const fn status(self) -> StatusCode {
+                match self { $(Self::$kind => StatusCode::$status,)* }
+            }
+
+            /// Its short summary.
+            pub const fn title(self) -> &'static str {
+                match self { $(Self::$kind => $title,)* }
+            }
+        }
+    };
+}
+
+problem_kinds! {
+    MalformedRequest => ("malformed-request", BAD_REQUEST, "The request is malformed"),
+    InvalidParameter => ("invalid-parameter", BAD_REQUEST, "A parameter is invalid"),
+    Unauthorized => ("unauthorized", UNAUTHORIZED, "Authentication required"),
+    PaymentDeclined => ("payment-declined", PAYMENT_REQUIRED, "The payment was declined"),
+    Forbidden => ("forbidden", FORBIDDEN, "Forbidden"),
+    NotFound => ("not-found", NOT_FOUND, "Not found"),
+    MethodNotAllowed => ("method-not-allowed", METHOD_NOT_ALLOWED, "Method not allowed"),
+    BodyTimeout => ("body-timeout", REQUEST_TIMEOUT, "The body took too long"),
+    IllegalTransition => ("illegal-transition", CONFLICT, "The order cannot make that move"),
+    PaymentState => ("payment-state", CONFLICT, "The payment does not allow this"),
+    PaymentInProgress => ("payment-in-progress", CONFLICT, "A payment call is in progress"),
+    IdempotencyKeyInUse => ("idempotency-key-in-use", CONFLICT, "A request with this key is in progress"),
+    StaleVersion => ("stale-version", PRECONDITION_FAILED, "The order has changed"),
+    BodyTooLarge => ("body-too-large", PAYLOAD_TOO_LARGE, "The body is too large"),
+    UnsupportedMediaType => ("unsupported-media-type", UNSUPPORTED_MEDIA_TYPE, "Unsupported media type"),
+    Validation => ("validation", UNPROCESSABLE_ENTITY, "The request breaks a rule"),
+    AmountTooLarge => ("amount-too-large", UNPROCESSABLE_ENTITY, "The order's amounts are too large"),
+    UnsupportedTransition => ("unsupported-transition", UNPROCESSABLE_ENTITY, "That status is not reached this way"),
+    IdempotencyKeyReused => ("idempotency-key-reused", UNPROCESSABLE_ENTITY, "This key was used for another request"),
+    PreconditionRequired => ("precondition-required", PRECONDITION_REQUIRED, "If-Match is required"),
+    RateLimited => ("rate-limited", TOO_MANY_REQUESTS, "Too many requests"),
+    TooManyInFlight => ("too-many-in-flight", TOO_MANY_REQUESTS, "Too many requests in flight for this caller"),
+    Internal => ("internal", INTERNAL_SERVER_ERROR, "Internal server error"),
+    Unavailable => ("unavailable", SERVICE_UNAVAILABLE, "Temporarily unavailable"),
+    PaymentUnavailable => ("payment-unavailable", SERVICE_UNAVAILABLE, "The payment gateway did not answer"),
+    Overloaded => ("overloaded", SERVICE_UNAVAILABLE, "Too many requests in flight"),
+    NotReady => ("not-ready", SERVICE_UNAVAILABLE, "Not ready"),
+    Timeout => ("timeout", GATEWAY_TIMEOUT, "The request took too long"),
+}
+
 /// An error response. Boxed, so results carrying one stay small.
 #[derive(Debug, Clone)]
 pub struct Problem(Box<ProblemDetails>);
@@ -81,13 +145,12 @@ pub struct FieldProblem {
 }
 
 impl Problem {
-    /// A problem of `kind` (the last segment of its type URI) with `status`, `title` and
-    /// `detail`.
-    pub fn new(status: StatusCode, kind: &str, title: &str, detail: impl Into<String>) -> Self {
+    /// A problem of `kind`, saying what went wrong this time in `detail`.
+    pub fn new(kind: ProblemKind, detail: impl Into<String>) -> Self {
         Self(Box::new(ProblemDetails {
-            kind: format!("https://ordo.dev/problems/{kind}"),
-            title: title.to_owned(),
-            status: status.as_u16(),
+            kind: format!("https://ordo.dev/problems/{}", kind.slug()),
+            title: kind.title().to_owned(),
+            status: kind.status().as_u16(),
             detail: detail.into(),
             instance: current_request_id().map(|id| format!("urn:request:{id}")),
             errors: Vec::new(),
@@ -115,24 +178,23 @@ impl Problem {
 
     /// 400: the request is malformed.
     pub fn bad_request(detail: impl Into<String>) -> Self {
-        Self::new(
-            StatusCode::BAD_REQUEST,
-            "malformed-request",
-            "The request is malformed",
-            detail,
-        )
+        Self::new(ProblemKind::MalformedRequest, detail)
     }
 
     /// 400 naming one field of the query string or path.
     pub fn bad_field(field: &str, message: impl Into<String>) -> Self {
+        Self::one_field(ProblemKind::InvalidParameter, field, message)
+    }
+
+    /// 422 naming one field of the body that breaks a rule.
+    pub fn invalid_field(field: &str, message: impl Into<String>) -> Self {
+        Self::one_field(ProblemKind::Validation, field, message)
+    }
+
+    /// A problem of `kind` about one field: its path and message, in `errors` and the detail.
+    fn one_field(kind: ProblemKind, field: &str, message: impl Into<String>) -> Self {
         let message = message.into();
-        Self::new(
-            StatusCode::BAD_REQUEST,
-            "invalid-parameter",
-            "A parameter is invalid",
-            format!("{field}: {message}"),
-        )
-        .with_errors(vec![FieldProblem {
+        Self::new(kind, format!("{field}: {message}")).with_errors(vec![FieldProblem {
             field: field.to_owned(),
             message,
         }])
@@ -140,15 +202,13 @@ impl Problem {
 
     /// 404: no such resource (or not the caller's).
     pub fn not_found(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not-found", "Not found", detail)
+        Self::new(ProblemKind::NotFound, detail)
     }
 
     /// 500: a bug. Says nothing of the cause; the caller logs it.
     pub fn internal() -> Self {
         Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "Internal server error",
+            ProblemKind::Internal,
             "something went wrong on our side; it has been logged",
         )
     }
@@ -165,5 +225,34 @@ impl IntoResponse for Problem {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use super::{Problem, ProblemKind};
+
+    #[test]
+    fn every_kind_has_its_own_type_an_error_status_and_a_title() {
+        let mut slugs = HashSet::new();
+        for kind in ProblemKind::ALL {
+            assert!(slugs.insert(kind.slug()), "{kind:?} shares its type");
+            assert!(kind.status().is_client_error() || kind.status().is_server_error());
+            assert!(!kind.title().is_empty());
+            let problem = Problem::new(*kind, "why");
+            assert_eq!(problem.kind, format!("https://ordo.dev/problems/{}", kind.slug()));
+            assert_eq!(problem.status, kind.status().as_u16());
+        }
+    }
+
+    #[test]
+    fn a_problem_about_one_field_names_it_in_errors_and_detail() {
+        let problem = Problem::invalid_field("reason", "must not be empty");
+        assert_eq!(problem.status, 422);
+        assert_eq!(problem.detail, "reason: must not be empty");
+        assert_eq!(problem.errors.len(), 1);
+        assert_eq!(problem.errors[0].field, "reason");
     }
 }

@@ -15,7 +15,7 @@ use crate::dto::{
 };
 use crate::error::ApiError;
 use crate::extract::{IfMatch, Json, OrderPath, Query};
-use crate::problem::{FieldProblem, Problem, ProblemDetails};
+use crate::problem::{Problem, ProblemDetails};
 
 pub(crate) fn router() -> OpenApiRouter<OrderService> {
     OpenApiRouter::new()
@@ -48,19 +48,8 @@ async fn visible_first<T>(
 
 /// A cancellation or refund reason, or a 422 naming `reason`.
 fn reason(text: &str) -> Result<CancelReason, Problem> {
-    CancelReason::parse(text).map_err(|violation| {
-        let message = violation.to_string();
-        Problem::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "validation",
-            "The request breaks a rule",
-            format!("reason: {message}"),
-        )
-        .with_errors(vec![FieldProblem {
-            field: "reason".to_owned(),
-            message,
-        }])
-    })
+    CancelReason::parse(text)
+        .map_err(|violation| Problem::invalid_field("reason", violation.to_string()))
 }
 
 fn order_response(status: StatusCode, order: &Order) -> Response {
