@@ -3,10 +3,14 @@
 
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
+use strum::{EnumIter, IntoEnumIterator as _, IntoStaticStr};
 
 /// Where the money stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, IntoStaticStr, EnumIter,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum PaymentStatus {
     /// Nothing authorized (yet, or any more after a void).
     Unpaid,
@@ -25,29 +29,10 @@ pub enum PaymentStatus {
 }
 
 impl PaymentStatus {
-    /// The status as written in JSON and storage.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Unpaid => "unpaid",
-            Self::Authorized => "authorized",
-            Self::Paid => "paid",
-            Self::PartiallyRefunded => "partially_refunded",
-            Self::Refunded => "refunded",
-            Self::Failed => "failed",
-            Self::Unknown => "unknown",
-        }
+    /// The status as written in JSON and storage (strum's name, checked against serde's).
+    pub fn as_str(self) -> &'static str {
+        self.into()
     }
-
-    /// Every status.
-    pub const ALL: [Self; 7] = [
-        Self::Unpaid,
-        Self::Authorized,
-        Self::Paid,
-        Self::PartiallyRefunded,
-        Self::Refunded,
-        Self::Failed,
-        Self::Unknown,
-    ];
 }
 
 impl std::fmt::Display for PaymentStatus {
@@ -60,8 +45,7 @@ impl std::str::FromStr for PaymentStatus {
     type Err = UnknownPaymentStatus;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        Self::ALL
-            .into_iter()
+        Self::iter()
             .find(|s| s.as_str() == text)
             .ok_or(UnknownPaymentStatus)
     }
@@ -73,7 +57,8 @@ impl std::str::FromStr for PaymentStatus {
 pub struct UnknownPaymentStatus;
 
 /// A call to the payment gateway.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, IntoStaticStr, EnumIter)]
+#[strum(serialize_all = "snake_case")]
 pub enum PaymentOperation {
     /// Hold the total.
     Authorize,
@@ -86,17 +71,9 @@ pub enum PaymentOperation {
 }
 
 impl PaymentOperation {
-    /// Every operation.
-    pub const ALL: [Self; 4] = [Self::Authorize, Self::Capture, Self::Void, Self::Refund];
-
     /// The name in storage and idempotency keys.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Authorize => "authorize",
-            Self::Capture => "capture",
-            Self::Void => "void",
-            Self::Refund => "refund",
-        }
+    pub fn as_str(self) -> &'static str {
+        self.into()
     }
 }
 
@@ -110,8 +87,7 @@ impl std::str::FromStr for PaymentOperation {
     type Err = UnknownPaymentStatus;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        Self::ALL
-            .into_iter()
+        Self::iter()
             .find(|op| op.as_str() == text)
             .ok_or(UnknownPaymentStatus)
     }

@@ -5,14 +5,18 @@
 
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde::{Deserialize, Serialize};
+use strum::{EnumIter, IntoEnumIterator as _, IntoStaticStr};
 
 use crate::money::{MoneyError, bounded};
 use crate::order::{NewLineItem, NewOrder, Quantity};
 use crate::{Currency, ProductId};
 
 /// How a half-way value rounds to the policy's minor units.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, IntoStaticStr, EnumIter,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum RoundingMode {
     /// 0.125 → 0.13, 0.135 → 0.14: "commercial" rounding, what receipts and most tax
     /// authorities expect. The default.
@@ -22,14 +26,41 @@ pub enum RoundingMode {
 }
 
 /// Where tax is rounded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, IntoStaticStr, EnumIter,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum TaxRounding {
     /// Tax is computed on the order's taxable amount and rounded once. The default.
     PerOrder,
     /// The discount is spread over the lines, each line's tax is rounded, and the rounded
     /// line taxes are summed: what jurisdictions that tax per invoice line require.
     PerLine,
+}
+
+impl RoundingMode {
+    /// The name in JSON and storage (strum's, checked against serde's).
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+
+    /// The mode of that name.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::iter().find(|mode| mode.as_str() == name)
+    }
+}
+
+impl TaxRounding {
+    /// The name in JSON and storage (strum's, checked against serde's).
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+
+    /// The rule of that name.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::iter().find(|rule| rule.as_str() == name)
+    }
 }
 
 /// The rounding rules an order was priced with. Stored with the order, so it can be re-priced

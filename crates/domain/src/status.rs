@@ -4,10 +4,25 @@ use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
+use strum::{EnumIter, IntoEnumIterator as _, IntoStaticStr};
 
 /// Where an order stands in its fulfilment life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    IntoStaticStr,
+    EnumIter,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum OrderStatus {
     /// Placed, not yet worked on.
     Pending,
@@ -54,22 +69,10 @@ fn list(statuses: &[OrderStatus]) -> String {
 }
 
 impl OrderStatus {
-    /// Every status, in lifecycle order.
-    pub const ALL: [Self; 4] = [
-        Self::Pending,
-        Self::Processing,
-        Self::Completed,
-        Self::Cancelled,
-    ];
-
-    /// The status as written in JSON and storage (`"pending"`).
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Pending => "pending",
-            Self::Processing => "processing",
-            Self::Completed => "completed",
-            Self::Cancelled => "cancelled",
-        }
+    /// The status as written in JSON and storage (`"pending"`): strum's name, checked against
+    /// serde's.
+    pub fn as_str(self) -> &'static str {
+        self.into()
     }
 
     /// The statuses an order may move to from this one, in table order.
@@ -118,8 +121,7 @@ impl FromStr for OrderStatus {
     type Err = UnknownStatus;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        Self::ALL
-            .into_iter()
+        Self::iter()
             .find(|status| status.as_str() == text)
             .ok_or_else(|| UnknownStatus(text.to_owned()))
     }
@@ -139,8 +141,8 @@ mod tests {
             (Processing, Completed),
             (Processing, Cancelled),
         ];
-        for from in OrderStatus::ALL {
-            for to in OrderStatus::ALL {
+        for from in OrderStatus::iter() {
+            for to in OrderStatus::iter() {
                 let legal = expected_legal.contains(&(from, to));
                 assert_eq!(from.check_transition(to).is_ok(), legal, "{from} -> {to}");
             }
@@ -168,7 +170,7 @@ mod tests {
 
     #[test]
     fn statuses_round_trip_through_their_names() {
-        for status in OrderStatus::ALL {
+        for status in OrderStatus::iter() {
             assert_eq!(status.as_str().parse::<OrderStatus>(), Ok(status));
             assert_eq!(
                 serde_json::to_string(&status).unwrap(),

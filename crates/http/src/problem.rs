@@ -242,7 +242,10 @@ mod tests {
             assert!(kind.status().is_client_error() || kind.status().is_server_error());
             assert!(!kind.title().is_empty());
             let problem = Problem::new(*kind, "why");
-            assert_eq!(problem.kind, format!("https://ordo.dev/problems/{}", kind.slug()));
+            assert_eq!(
+                problem.kind,
+                format!("https://ordo.dev/problems/{}", kind.slug())
+            );
             assert_eq!(problem.status, kind.status().as_u16());
         }
     }

@@ -13,7 +13,8 @@ use uuid::Uuid;
 use crate::RepoError;
 
 /// What came of a gateway call.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, strum::IntoStaticStr, strum::EnumIter)]
+#[strum(serialize_all = "snake_case")]
 pub enum AttemptOutcome {
     /// Done.
     Approved,
@@ -25,12 +26,8 @@ pub enum AttemptOutcome {
 
 impl AttemptOutcome {
     /// The name in storage.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Approved => "approved",
-            Self::Declined => "declined",
-            Self::TimedOut => "timed_out",
-        }
+    pub fn as_str(self) -> &'static str {
+        self.into()
     }
 }
 
@@ -127,7 +124,8 @@ pub(crate) fn ledger_entry(
 }
 
 /// Where a refund stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, strum::IntoStaticStr, strum::EnumIter)]
+#[strum(serialize_all = "snake_case")]
 pub enum RefundStatus {
     /// Reserved on the order; the gateway's answer is awaited.
     Pending,
@@ -139,19 +137,13 @@ pub enum RefundStatus {
 
 impl RefundStatus {
     /// The name in storage and JSON.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Pending => "pending",
-            Self::Succeeded => "succeeded",
-            Self::Failed => "failed",
-        }
+    pub fn as_str(self) -> &'static str {
+        self.into()
     }
 
     /// Reads a name written by [`RefundStatus::as_str`].
     pub fn parse(text: &str) -> Option<Self> {
-        [Self::Pending, Self::Succeeded, Self::Failed]
-            .into_iter()
-            .find(|s| s.as_str() == text)
+        <Self as strum::IntoEnumIterator>::iter().find(|s| s.as_str() == text)
     }
 }
 

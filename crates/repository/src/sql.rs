@@ -96,20 +96,6 @@ pub(crate) struct ItemRow {
     pub(crate) line_total: Decimal,
 }
 
-pub(crate) fn rounding_mode_text(mode: RoundingMode) -> &'static str {
-    match mode {
-        RoundingMode::HalfUp => "half_up",
-        RoundingMode::HalfEven => "half_even",
-    }
-}
-
-pub(crate) fn tax_rounding_text(tax: TaxRounding) -> &'static str {
-    match tax {
-        TaxRounding::PerOrder => "per_order",
-        TaxRounding::PerLine => "per_line",
-    }
-}
-
 /// `(kind, value)` of a discount rule.
 pub(crate) fn discount_columns(
     discount: Option<Discount>,
@@ -132,16 +118,9 @@ fn corrupt(what: &str) -> RepoError {
 /// Rebuilds an order from its rows; [`Order::restore`] re-prices it to catch corruption.
 pub(crate) fn restore(row: OrderRow, items: Vec<ItemRow>) -> Result<Order, RepoError> {
     let currency = Currency::from_code(&row.currency).map_err(|_| corrupt("currency"))?;
-    let mode = match row.rounding_mode.as_str() {
-        "half_up" => RoundingMode::HalfUp,
-        "half_even" => RoundingMode::HalfEven,
-        _ => return Err(corrupt("rounding mode")),
-    };
-    let tax = match row.tax_rounding.as_str() {
-        "per_order" => TaxRounding::PerOrder,
-        "per_line" => TaxRounding::PerLine,
-        _ => return Err(corrupt("tax rounding")),
-    };
+    let mode =
+        RoundingMode::from_name(&row.rounding_mode).ok_or_else(|| corrupt("rounding mode"))?;
+    let tax = TaxRounding::from_name(&row.tax_rounding).ok_or_else(|| corrupt("tax rounding"))?;
     let minor_units = u8::try_from(row.minor_units).map_err(|_| corrupt("minor units"))?;
     let rounding =
         RoundingPolicy::new(minor_units, mode, tax).map_err(|_| corrupt("minor units"))?;

@@ -28,7 +28,7 @@ use crate::payments::ledger_entry;
 use crate::sql::{
     ItemRow, KeyRow, KeyRows, OrderRow, PIN_FACT, TAKE_LEASE, begin_key, check_next_version,
     discount_columns, headers_from_text, headers_to_text, list_bounds, missed_write, newly_applied,
-    page, pending_columns, restore, rounding_mode_text, tax_rounding_text, version_column,
+    page, pending_columns, restore, version_column,
 };
 use crate::{
     Begin, Claim, GatewayLedger, IdempotencyStore, KeyRequest, KeyScope, LedgerEntry, ListQuery,
@@ -362,8 +362,8 @@ impl OrderRepository for SqliteStore {
             .bind(pricing.tax.to_string())
             .bind(pricing.total.to_string())
             .bind(i64::from(pricing.rounding.minor_units()))
-            .bind(rounding_mode_text(pricing.rounding.mode()))
-            .bind(tax_rounding_text(pricing.rounding.tax()))
+            .bind(pricing.rounding.mode().as_str())
+            .bind(pricing.rounding.tax().as_str())
             .bind(order.status().as_str())
             .bind(
                 order

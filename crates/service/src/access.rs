@@ -21,7 +21,8 @@ use ordo_domain::CustomerId;
 use crate::ServiceError;
 
 /// A caller's role, as its token's `role` claim says.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, strum::IntoStaticStr, strum::EnumIter)]
+#[strum(serialize_all = "snake_case")]
 pub enum Role {
     /// A shopper: its own orders only.
     Customer,
@@ -34,11 +35,7 @@ pub enum Role {
 impl Role {
     /// The role's name in tokens: `customer`, `staff` or `admin`.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Customer => "customer",
-            Self::Staff => "staff",
-            Self::Admin => "admin",
-        }
+        self.into()
     }
 }
 
@@ -57,12 +54,9 @@ impl FromStr for Role {
     type Err = UnknownRole;
 
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        match text {
-            "customer" => Ok(Self::Customer),
-            "staff" => Ok(Self::Staff),
-            "admin" => Ok(Self::Admin),
-            other => Err(UnknownRole(other.to_owned())),
-        }
+        <Self as strum::IntoEnumIterator>::iter()
+            .find(|role| role.as_str() == text)
+            .ok_or_else(|| UnknownRole(text.to_owned()))
     }
 }
 

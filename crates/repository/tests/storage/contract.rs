@@ -67,6 +67,7 @@ contract!(
     the_first_value_of_a_shared_fact_is_kept,
     a_job_lease_has_one_holder_until_it_ends,
     the_whole_ledger_reads_page_by_page_in_key_order,
+    every_status_and_payment_status_reads_back_as_written,
 );
 
 /// The ports, as each store implements them.
@@ -381,6 +382,93 @@ async fn the_whole_ledger_reads_page_by_page_in_key_order(store: Store) {
         read.extend(page);
     }
     assert_eq!(read, written);
+}
+
+/// An order walked through every order status and every payment status (and a claimed call of
+/// each kind), each state written and read back equal: no name is stored that the store
+/// cannot read.
+async fn every_status_and_payment_status_reads_back_as_written(store: Store) {
+    use ordo_domain::{GatewayOutcome, PaymentOperation, PaymentStatus};
+    let approved = || GatewayOutcome::Approved {
+        reference: "ref".into(),
+    };
+    let mut seen = HashSet::new();
+    let mut write = async |order: &mut ordo_domain::Order, expected: Version| {
+        store.update(order, expected).await.unwrap();
+        assert_eq!(&store.get(order.id()).await.unwrap(), &*order);
+        seen.insert((order.status(), order.payment().status));
+    };
+    let mut order = stored(&*store, customer(1), at(0)).await;
+    for (step, outcome) in [(0, GatewayOutcome::Unknown), (1, approved())] {
+        let expected = order.version();
+        order.settle_payment(outcome, at(step + 1)).unwrap();
+        write(&mut order, expected).await;
+    }
+    let expected = order.version();
+    order.begin_change(StatusChange::Process, at(3)).unwrap();
+    write(&mut order, expected).await;
+    let expected = order.version();
+    order.begin_change(StatusChange::Complete, at(4)).unwrap();
+    write(&mut order, expected).await;
+    let expected = order.version();
+    order.settle_payment(approved(), at(5)).unwrap();
+    write(&mut order, expected).await;
+    let expected = order.version();
+    order
+        .record_refund(rust_decimal::Decimal::ONE, at(6))
+        .unwrap();
+    write(&mut order, expected).await;
+    let expected = order.version();
+    order
+        .record_refund(order.payment().refundable(), at(7))
+        .unwrap();
+    write(&mut order, expected).await;
+    // Declined, then cancelled; and authorized, then cancelled with a void and a refund claimed.
+    let mut failed = stored(&*store, customer(2), at(10)).await;
+    let expected = failed.version();
+    failed
+        .settle_payment(GatewayOutcome::Declined, at(11))
+        .unwrap();
+    write(&mut failed, expected).await;
+    let expected = failed.version();
+    failed
+        .begin_change(
+            StatusChange::Cancel(CancelReason::parse("no").unwrap()),
+            at(12),
+        )
+        .unwrap();
+    write(&mut failed, expected).await;
+    let mut voided = stored(&*store, customer(3), at(20)).await;
+    let expected = voided.version();
+    voided.settle_payment(approved(), at(21)).unwrap();
+    write(&mut voided, expected).await;
+    let expected = voided.version();
+    voided
+        .begin_change(
+            StatusChange::Cancel(CancelReason::parse("no").unwrap()),
+            at(22),
+        )
+        .unwrap();
+    assert_eq!(
+        voided.payment().pending.as_ref().map(|p| p.operation),
+        Some(PaymentOperation::Void)
+    );
+    write(&mut voided, expected).await;
+    let expected = voided.version();
+    voided.settle_payment(approved(), at(23)).unwrap();
+    write(&mut voided, expected).await;
+    let mut statuses: Vec<_> = seen.iter().map(|(status, _)| *status).collect();
+    statuses.sort();
+    statuses.dedup();
+    assert_eq!(
+        statuses.len(),
+        <OrderStatus as strum::IntoEnumIterator>::iter().count()
+    );
+    let payments: HashSet<PaymentStatus> = seen.iter().map(|(_, payment)| *payment).collect();
+    assert_eq!(
+        payments.len(),
+        <PaymentStatus as strum::IntoEnumIterator>::iter().count()
+    );
 }
 
 async fn a_job_lease_has_one_holder_until_it_ends(store: Store) {
