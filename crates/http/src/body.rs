@@ -10,9 +10,8 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::body::{Body, Bytes, HttpBody};
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderValue, Version, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse as _, Response};
 use http_body::{Frame, SizeHint};
 use http_body_util::BodyExt as _;
@@ -40,23 +39,22 @@ enum Encoding {
     Brotli,
 }
 
-/// Middleware over the API: reads a JSON body once, before the handler, so that its limit
-/// and encoding are decided in one place. Bodies of other types pass on unread (the JSON
-/// extractor answers 415 without reading them).
+/// Reads a JSON body once, before the handler, so that its limit and encoding are decided in
+/// one place (part of the API's admission, `operations::admit`). Bodies of other types pass
+/// on unread (the JSON extractor answers 415 without reading them).
 pub(crate) async fn read_body(
-    State(BodyLimits { limit, timeout }): State<BodyLimits>,
+    BodyLimits { limit, timeout }: BodyLimits,
     request: Request,
-    next: Next,
-) -> Response {
+) -> Result<Request, Response> {
     if request.body().is_end_stream() || !crate::extract::has_json_content_type(&request) {
-        return next.run(request).await;
+        return Ok(request);
     }
     let Some(encoding) = encoding(request.headers()) else {
-        return unsupported_encoding();
+        return Err(unsupported_encoding());
     };
     // A declared length past the limit is refused before a byte is read.
     if request.body().size_hint().lower() > u64::try_from(limit).unwrap_or(u64::MAX) {
-        return too_large(limit).into_response();
+        return Err(too_large(limit).into_response());
     }
     let (mut parts, body) = request.into_parts();
     let bytes = match tokio::time::timeout(timeout, collect(body, limit)).await {
@@ -71,7 +69,7 @@ pub(crate) async fn read_body(
     };
     let bytes = match bytes {
         Ok(bytes) => bytes,
-        Err(problem) => return problem.into_response(),
+        Err(problem) => return Err(problem.into_response()),
     };
     if encoding != Encoding::Identity {
         parts.headers.remove(header::CONTENT_ENCODING);
@@ -79,8 +77,7 @@ pub(crate) async fn read_body(
             .headers
             .insert(header::CONTENT_LENGTH, HeaderValue::from(bytes.len()));
     }
-    next.run(Request::from_parts(parts, Body::from(bytes)))
-        .await
+    Ok(Request::from_parts(parts, Body::from(bytes)))
 }
 
 /// The body's encoding: none, `identity`, `gzip` or `br`; `None` for any other, or several.
@@ -172,13 +169,15 @@ fn read_bounded(reader: impl std::io::Read, limit: usize) -> std::io::Result<Opt
     Ok((bytes.len() <= limit).then_some(bytes))
 }
 
-/// Middleware (outermost): when the answer is ready before the request's body was read to its
-/// end (a 401, 413, 415 or 429 sent early), HTTP/1 cannot reuse the connection, and hyper closes
-/// it; `Connection: close` tells the client so, rather than its next request failing.
-pub(crate) async fn close_if_unread(request: Request, next: Next) -> Response {
+/// When the answer is ready before the request's body was read to its end (a 401, 413, 415 or
+/// 429 sent early), HTTP/1 cannot reuse the connection, and hyper closes it; `Connection:
+/// close` tells the client so, rather than its next request failing. This wraps the body to
+/// learn whether it was read; [`close_if_unread`] marks the answer. (Called from the request-id
+/// middleware, not a layer of its own: each layer costs a clone of the routes per request.)
+pub(crate) fn track_unread(request: Request) -> (Request, Option<Arc<AtomicBool>>) {
     // HTTP/2 ends a stream, never the connection, and forbids the header.
     if request.version() > Version::HTTP_11 || request.body().is_end_stream() {
-        return next.run(request).await;
+        return (request, None);
     }
     let finished = Arc::new(AtomicBool::new(false));
     let flag = Arc::clone(&finished);
@@ -188,13 +187,16 @@ pub(crate) async fn close_if_unread(request: Request, next: Next) -> Response {
             finished: flag,
         })
     });
-    let mut response = next.run(request).await;
-    if !finished.load(Ordering::Acquire) {
+    (request, Some(finished))
+}
+
+/// Adds `Connection: close` to an answer sent before its request's body was read to its end.
+pub(crate) fn close_if_unread(response: &mut Response, finished: Option<&AtomicBool>) {
+    if finished.is_some_and(|finished| !finished.load(Ordering::Acquire)) {
         response
             .headers_mut()
             .insert(header::CONNECTION, HeaderValue::from_static("close"));
     }
-    response
 }
 
 /// A request body that records whether it was read to its end.

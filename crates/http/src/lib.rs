@@ -174,10 +174,8 @@ pub fn app(service: OrderService, config: HttpConfig) -> Router {
         service: service.clone(),
         body_limit: config.body_limit,
     };
-    // Innermost first: idempotency, then the timeout, then the in-flight cap (which refuses
-    // before any work, and before a key is claimed). The body is read before the cap, within
-    // its own timeout, so a body that stalls never holds a slot of the cap; the caller's
-    // share is taken before the body, so stalled bodies only ever hold the caller's own slots.
+    // Innermost first: idempotency, then the timeout, then admission (the caller's share, its
+    // body, the in-flight cap: it refuses before any work, and before a key is claimed).
     let api = api
         .layer(middleware::from_fn_with_state(
             keys,
@@ -188,19 +186,15 @@ pub fn app(service: OrderService, config: HttpConfig) -> Router {
             operations::timeout,
         ))
         .layer(middleware::from_fn_with_state(
-            Arc::new(Semaphore::new(config.max_in_flight)),
-            operations::in_flight_cap,
-        ))
-        .layer(middleware::from_fn_with_state(
-            body::BodyLimits {
-                limit: config.body_limit,
-                timeout: config.body_read_timeout,
-            },
-            body::read_body,
-        ))
-        .layer(middleware::from_fn_with_state(
-            operations::CallerShares::new(config.max_in_flight_per_caller),
-            operations::caller_share,
+            Arc::new(operations::Admission {
+                shares: operations::CallerShares::new(config.max_in_flight_per_caller),
+                body: body::BodyLimits {
+                    limit: config.body_limit,
+                    timeout: config.body_read_timeout,
+                },
+                permits: Arc::new(Semaphore::new(config.max_in_flight)),
+            }),
+            operations::admit,
         ));
     // The rate limit counts per caller, so it runs after authentication.
     let api = match config.rate_limit {
@@ -263,13 +257,11 @@ pub fn app(service: OrderService, config: HttpConfig) -> Router {
         }))
         .with_state(service);
     // Outermost, so preflight requests are answered before routing turns them into 405s.
-    let app = if config.cors_origins.is_empty() {
+    if config.cors_origins.is_empty() {
         app
     } else {
         app.layer(cors(config.cors_origins))
-    };
-    // Around everything, so every early answer says when it ends the connection.
-    app.layer(middleware::from_fn(body::close_if_unread))
+    }
 }
 
 /// 405 as a problem; axum adds the `Allow` header listing the methods the route has. The

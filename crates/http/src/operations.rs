@@ -82,23 +82,6 @@ pub(crate) async fn timeout(
     .into_response()
 }
 
-/// Refuses requests beyond the in-flight cap with a 503 problem instead of queueing them.
-pub(crate) async fn in_flight_cap(
-    State(permits): State<Arc<Semaphore>>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let Ok(_permit) = permits.try_acquire_owned() else {
-        return Problem::new(
-            ProblemKind::Overloaded,
-            "the server is at its limit of requests in flight; retry shortly",
-        )
-        .retry_after(1)
-        .into_response();
-    };
-    next.run(request).await
-}
-
 /// Who a request counts against for fair shares: the caller (role and subject), or the peer's
 /// IP address when authentication is off and every caller looks the same.
 fn client_key(request: &Request) -> String {
@@ -177,20 +160,47 @@ impl Drop for ShareGuard {
     }
 }
 
-/// Answers a caller already holding its whole share of requests in flight with a 429
-/// problem, at once.
-pub(crate) async fn caller_share(
-    State(shares): State<Arc<CallerShares>>,
+/// What admits a request to the API.
+pub(crate) struct Admission {
+    /// Each caller's share of requests in flight.
+    pub(crate) shares: Arc<CallerShares>,
+    /// How bodies are read.
+    pub(crate) body: crate::body::BodyLimits,
+    /// The global cap on requests in flight.
+    pub(crate) permits: Arc<Semaphore>,
+}
+
+/// Admits an API request, in one layer (each layer costs a clone of the routes and a boxed
+/// future per request; measured with callgrind, three layers here cost ~25k instructions a
+/// GET): a slot of the caller's share (429 past it), then its body, read within the body
+/// timeout (408), then a slot of the global in-flight cap (503 past it). The share is taken
+/// before the body, so stalled bodies only ever hold the caller's own slots; the body is read
+/// before the cap, so a body that stalls never holds a slot of the cap.
+pub(crate) async fn admit(
+    State(admission): State<Arc<Admission>>,
     request: Request,
     next: Next,
 ) -> Response {
-    let Some(_slot) = shares.take(client_key(&request)) else {
+    let shares = &admission.shares;
+    let Some(_share) = shares.take(client_key(&request)) else {
         return Problem::new(
             ProblemKind::TooManyInFlight,
             format!(
                 "this caller already has {} requests in flight; retry when one has finished",
                 shares.most
             ),
+        )
+        .retry_after(1)
+        .into_response();
+    };
+    let request = match crate::body::read_body(admission.body, request).await {
+        Ok(request) => request,
+        Err(refused) => return refused,
+    };
+    let Ok(_permit) = Arc::clone(&admission.permits).try_acquire_owned() else {
+        return Problem::new(
+            ProblemKind::Overloaded,
+            "the server is at its limit of requests in flight; retry shortly",
         )
         .retry_after(1)
         .into_response();

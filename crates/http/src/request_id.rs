@@ -20,8 +20,10 @@ pub(crate) fn current_request_id() -> Option<String> {
 }
 
 /// Middleware: keeps a well-formed incoming id (1 to 128 visible ASCII characters), or makes
-/// one; runs the request with it in scope; returns it in the response.
-pub(crate) async fn request_id(mut request: Request, next: Next) -> Response {
+/// one; runs the request with it in scope; returns it in the response, with `Connection: close`
+/// when the answer came before the body was read (see [`crate::body::track_unread`]).
+pub(crate) async fn request_id(request: Request, next: Next) -> Response {
+    let (mut request, unread) = crate::body::track_unread(request);
     let incoming = request
         .headers()
         .get(&REQUEST_ID)
@@ -37,5 +39,6 @@ pub(crate) async fn request_id(mut request: Request, next: Next) -> Response {
     let span = tracing::info_span!("request", request_id = %id);
     let mut response = CURRENT.scope(id, next.run(request)).instrument(span).await;
     response.headers_mut().insert(REQUEST_ID.clone(), header);
+    crate::body::close_if_unread(&mut response, unread.as_deref());
     response
 }
