@@ -244,18 +244,38 @@ pub(crate) fn cause_of(error: &(dyn std::error::Error + 'static)) -> String {
     text
 }
 
-/// A URL without its password.
-pub(crate) fn redact(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
+/// A URL without its password (in its user part or a `password` query parameter).
+pub(crate) fn redact(text: &str) -> String {
+    let Ok(mut url) = url::Url::parse(text) else {
+        // Where a password would end cannot be told in what does not parse.
+        return if text.contains('@') || text.contains("password") {
+            "***".to_owned()
+        } else {
+            text.to_owned()
+        };
     };
-    let Some((credentials, host)) = rest.rsplit_once('@') else {
-        return url.to_owned();
-    };
-    match credentials.split_once(':') {
-        Some((user, _password)) => format!("{scheme}://{user}:***@{host}"),
-        None => url.to_owned(),
+    let mut hidden = false;
+    // Only a URL without a host cannot take a password, and it has none to hide.
+    if url.password().is_some() && url.set_password(Some("***")).is_ok() {
+        hidden = true;
     }
+    if url.query_pairs().any(|(name, _)| name == "password") {
+        let pairs: Vec<(String, String)> = url
+            .query_pairs()
+            .map(|(name, value)| {
+                let value = if name == "password" {
+                    "***".into()
+                } else {
+                    value
+                };
+                (name.into_owned(), value.into_owned())
+            })
+            .collect();
+        url.query_pairs_mut().clear().extend_pairs(pairs);
+        hidden = true;
+    }
+    // Unchanged text as given, not as the parser would normalise it.
+    if hidden { url.into() } else { text.to_owned() }
 }
 
 #[cfg(test)]
@@ -270,5 +290,19 @@ mod tests {
         );
         assert_eq!(redact("postgres://app@db/ordo"), "postgres://app@db/ordo");
         assert_eq!(redact("not a url"), "not a url");
+    }
+
+    #[test]
+    fn passwords_in_the_query_or_in_urls_that_do_not_parse_are_masked_too() {
+        assert_eq!(
+            redact("postgres://db/ordo?user=app&password=s3cret&sslmode=require"),
+            "postgres://db/ordo?user=app&password=***&sslmode=require"
+        );
+        assert_eq!(
+            redact("postgres://app:p%40ss@db/ordo"),
+            "postgres://app:***@db/ordo"
+        );
+        // A `#` ends the host part: this does not parse, and its password must not show.
+        assert_eq!(redact("postgres://app:pa#ss@db:x/ordo"), "***");
     }
 }
