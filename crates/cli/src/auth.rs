@@ -4,7 +4,6 @@
     reason = "the code serde derives for `flatten` names floats; no setting is one"
 )]
 
-use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -139,14 +138,13 @@ fn embedded_secret(data_dir: &Path) -> Result<(Vec<u8>, PathBuf, bool)> {
         }
     }
     crate::storage::create_private_dir(data_dir)?;
-    let mut bytes = [0_u8; 32];
-    getrandom::fill(&mut bytes).map_err(|error| anyhow::anyhow!("no randomness: {error}"))?;
-    let secret = bytes
-        .iter()
-        .fold(String::with_capacity(64), |mut hex, byte| {
-            let _ = write!(hex, "{byte:02x}");
-            hex
-        });
+    // 256 random bits as 64 hex digits: two u128s in std's zero-padded LowerHex.
+    let mut halves = [[0_u8; 16]; 2];
+    for half in &mut halves {
+        getrandom::fill(half).map_err(|error| anyhow::anyhow!("no randomness: {error}"))?;
+    }
+    let [high, low] = halves.map(u128::from_be_bytes);
+    let secret = format!("{high:032x}{low:032x}");
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
@@ -274,7 +272,24 @@ fn parse_ttl(text: &str) -> Result<u64> {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_ttl;
+    use super::{embedded_secret, parse_ttl};
+
+    #[test]
+    fn the_generated_secret_is_64_hex_digits_made_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let (secret, path, created) = embedded_secret(dir.path()).unwrap();
+        assert!(created);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(text.len(), 64, "{text}");
+        assert!(
+            text.bytes()
+                .all(|byte| matches!(byte, b'0'..=b'9' | b'a'..=b'f'))
+        );
+        assert_eq!(secret, text.as_bytes());
+        let (again, _, created) = embedded_secret(dir.path()).unwrap();
+        assert!(!created);
+        assert_eq!(again, secret);
+    }
 
     #[test]
     fn ttls_read_with_their_unit() {
