@@ -10,6 +10,7 @@ use ordo_repository::{
     Coordination, GatewayLedger, IdempotencyStore, OrderRepository, PgOptions, PgStore, RepoError,
     SqliteOptions, SqliteStore,
 };
+use secrecy::{ExposeSecret, SecretString};
 
 /// Where the orders are kept.
 #[derive(Debug, Clone, Args, serde::Serialize, serde::Deserialize)]
@@ -17,8 +18,8 @@ pub(crate) struct StorageArgs {
     /// PostgreSQL URL (`postgres://user@host:5432/db`). Without it, ordo uses an SQLite file in
     /// the data directory.
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
-    #[serde(default)]
-    pub(crate) database_url: Option<String>,
+    #[serde(default, serialize_with = "crate::config::expose")]
+    pub(crate) database_url: Option<SecretString>,
     /// Directory for the embedded SQLite database (created if missing).
     #[arg(long, env = "ORDO_DATA_DIR", default_value = "./ordo-data")]
     pub(crate) data_dir: PathBuf,
@@ -36,7 +37,7 @@ pub(crate) enum Store {
 impl Store {
     /// Opens the configured database, with a clear error when it cannot.
     pub(crate) async fn open(args: &StorageArgs) -> Result<Self> {
-        match &args.database_url {
+        match args.database_url.as_ref().map(ExposeSecret::expose_secret) {
             Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
                 let options = PgOptions {
                     max_connections: args.db_max_connections,
@@ -90,7 +91,10 @@ impl Store {
         match self {
             Self::Postgres(_) => format!(
                 "PostgreSQL at {}",
-                args.database_url.as_deref().map(redact).unwrap_or_default()
+                args.database_url
+                    .as_ref()
+                    .map(|url| redact(url.expose_secret()))
+                    .unwrap_or_default()
             ),
             Self::Sqlite(_) => format!("SQLite at {}", args.data_dir.join("ordo.db").display()),
         }
