@@ -9,6 +9,7 @@
 //! `cargo xtask ci` is the one gate: the same command a newcomer runs, `.ci/run` runs, and the
 //! GitHub workflow runs. It stops at the first failure and says which step failed.
 
+mod advisories;
 mod bench;
 mod chart;
 mod invariants;
@@ -33,7 +34,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Task {
-    /// Everything CI checks, in order: fmt, clippy, tests, the wasm build, cargo-deny.
+    /// Everything CI checks, in order: fmt, clippy, unused dependencies, tests, the short crash
+    /// test, the wasm build, cargo-deny.
     Ci,
     /// Check formatting (`cargo fmt --check`).
     Fmt,
@@ -43,8 +45,10 @@ enum Task {
     Test,
     /// Build the domain crate for the browser (`wasm32-unknown-unknown`).
     Wasm,
-    /// Check dependencies' licenses, bans and sources with cargo-deny.
+    /// Check dependencies' licenses, bans, sources and advisories with cargo-deny.
     Deny,
+    /// Fail on dependencies no code uses (cargo-machete).
+    Machete,
     /// Measure the release server against pgbench on the same database (see bench/).
     Bench {
         /// One short round per cell, to try the harness (figures are not comparable).
@@ -76,6 +80,7 @@ fn main() -> Result<()> {
         Task::Test => test(&sh),
         Task::Wasm => wasm(&sh),
         Task::Deny => deny(&sh),
+        Task::Machete => machete(&sh),
         Task::Bench { quick, peer, chart } => bench::run(
             &sh,
             bench::Options {
@@ -116,9 +121,10 @@ pub(crate) fn target_dir(sh: &Shell) -> std::path::PathBuf {
 type Step = fn(&Shell) -> Result<()>;
 
 fn ci(sh: &Shell) -> Result<()> {
-    let steps: [(&str, Step); 6] = [
+    let steps: [(&str, Step); 7] = [
         ("fmt", fmt),
         ("clippy", lint),
+        ("unused dependencies", machete),
         ("tests", test),
         ("reliability (short)", |sh| {
             reliability::run(sh, reliability::Load::SHORT)
@@ -203,23 +209,44 @@ fn wasm(sh: &Shell) -> Result<()> {
 }
 
 fn deny(sh: &Shell) -> Result<()> {
-    if cmd!(sh, "cargo deny --version")
+    install_when_missing(sh, "deny", &["cargo-deny"])?;
+    cmd!(sh, "cargo deny --all-features check bans licenses sources").run()?;
+    advisories::check(sh)
+}
+
+fn machete(sh: &Shell) -> Result<()> {
+    install_when_missing(sh, "machete", &["cargo-machete", "--version", "^0.9"])?;
+    let advice = "cargo-machete found unused dependencies (above): remove them, or list a false \
+                  positive under [package.metadata.cargo-machete] ignored, with a comment saying why";
+    cmd!(sh, "cargo machete --skip-target-dir")
+        .env_remove(NOT_UNDER_CARGO_RUN)
+        .run()
+        .context(advice)
+}
+
+/// Set by `cargo run` (so in the xtask) but not by `cargo <subcommand>`: cargo-machete reads
+/// its arguments as paths when it sees it.
+const NOT_UNDER_CARGO_RUN: &str = "CARGO_PKG_NAME";
+
+/// Runs `cargo install --locked <package>` when `cargo <subcommand>` is not there.
+fn install_when_missing(sh: &Shell, subcommand: &str, package: &[&str]) -> Result<()> {
+    if cmd!(sh, "cargo {subcommand} --version")
+        .env_remove(NOT_UNDER_CARGO_RUN)
         .quiet()
         .ignore_stdout()
         .ignore_stderr()
         .run()
-        .is_err()
+        .is_ok()
     {
-        say(
-            "installing cargo-deny (cargo install --locked cargo-deny); this takes a few minutes once",
-        );
-        cmd!(sh, "cargo install --locked cargo-deny")
-            .run()
-            .context("could not install cargo-deny")?;
+        return Ok(());
     }
-    // The advisories check clones a database from the network; these machines cannot reach it.
-    cmd!(sh, "cargo deny --all-features check bans licenses sources").run()?;
-    Ok(())
+    let line = package.join(" ");
+    say(&format!(
+        "installing cargo-{subcommand} (cargo install --locked {line}); this takes a minute or more, once"
+    ));
+    cmd!(sh, "cargo install --locked {package...}")
+        .run()
+        .with_context(|| format!("could not install cargo-{subcommand}"))
 }
 
 /// Progress for the person at the terminal.

@@ -4,7 +4,6 @@
     reason = "the code serde derives for `flatten` names floats; no setting is one"
 )]
 
-use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -13,6 +12,7 @@ use anyhow::{Context as _, Result, bail};
 use clap::Args;
 use ordo_http::{Authentication, TokenSigner, TokenVerifier};
 use ordo_service::{Clock as _, Role, SystemClock};
+use secrecy::{ExposeSecret as _, SecretSlice, SecretString};
 
 use crate::storage::StorageArgs;
 
@@ -53,8 +53,8 @@ pub(crate) struct AuthArgs {
     /// HS256 signing secret shared with whoever issues tokens (at least 32 bytes). Without it
     /// or a public key, the embedded SQLite default generates one in the data directory.
     #[arg(long, env = "ORDO_JWT_SECRET", hide_env_values = true)]
-    #[serde(default)]
-    pub(crate) jwt_secret: Option<String>,
+    #[serde(default, serialize_with = "crate::config::expose")]
+    pub(crate) jwt_secret: Option<SecretString>,
     /// An identity provider's public key (PEM file, RSA for RS256 or Ed25519 for EdDSA) to
     /// verify its tokens with, instead of a secret.
     #[arg(long, env = "ORDO_JWT_PUBLIC_KEY")]
@@ -92,8 +92,10 @@ pub(crate) fn authentication(auth: &AuthArgs, storage: &StorageArgs) -> Result<A
         (Some(_), Some(_)) => {
             bail!("invalid configuration: set `jwt_secret` or `jwt_public_key`, not both")
         }
-        (Some(secret), None) => TokenVerifier::hs256(secret.as_bytes(), issuer, audience)
-            .map_err(|error| anyhow::anyhow!("invalid configuration: `jwt_secret`: {error}"))?,
+        (Some(secret), None) => {
+            TokenVerifier::hs256(secret.expose_secret().as_bytes(), issuer, audience)
+                .map_err(|error| anyhow::anyhow!("invalid configuration: `jwt_secret`: {error}"))?
+        }
         (None, Some(path)) => {
             let pem = std::fs::read(path).with_context(|| {
                 format!(
@@ -117,7 +119,7 @@ pub(crate) fn authentication(auth: &AuthArgs, storage: &StorageArgs) -> Result<A
                     storage.data_dir.display()
                 );
             }
-            TokenVerifier::hs256(&secret, issuer, audience)
+            TokenVerifier::hs256(secret.expose_secret(), issuer, audience)
                 .map_err(|error| anyhow::anyhow!("invalid secret in {}: {error}", path.display()))?
         }
         (None, None) => bail!(
@@ -129,7 +131,7 @@ pub(crate) fn authentication(auth: &AuthArgs, storage: &StorageArgs) -> Result<A
 }
 
 /// The data directory's secret, created (mode 0600) if missing; whether it was created now.
-fn embedded_secret(data_dir: &Path) -> Result<(Vec<u8>, PathBuf, bool)> {
+fn embedded_secret(data_dir: &Path) -> Result<(SecretSlice<u8>, PathBuf, bool)> {
     let path = data_dir.join(SECRET_FILE);
     match std::fs::read(&path) {
         Ok(secret) => return Ok((trimmed(secret), path, false)),
@@ -139,14 +141,13 @@ fn embedded_secret(data_dir: &Path) -> Result<(Vec<u8>, PathBuf, bool)> {
         }
     }
     crate::storage::create_private_dir(data_dir)?;
-    let mut bytes = [0_u8; 32];
-    getrandom::fill(&mut bytes).map_err(|error| anyhow::anyhow!("no randomness: {error}"))?;
-    let secret = bytes
-        .iter()
-        .fold(String::with_capacity(64), |mut hex, byte| {
-            let _ = write!(hex, "{byte:02x}");
-            hex
-        });
+    // 256 random bits as 64 hex digits: two u128s in std's zero-padded LowerHex.
+    let mut halves = [[0_u8; 16]; 2];
+    for half in &mut halves {
+        getrandom::fill(half).map_err(|error| anyhow::anyhow!("no randomness: {error}"))?;
+    }
+    let [high, low] = halves.map(u128::from_be_bytes);
+    let secret = format!("{high:032x}{low:032x}");
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
@@ -156,7 +157,7 @@ fn embedded_secret(data_dir: &Path) -> Result<(Vec<u8>, PathBuf, bool)> {
             file.write_all(secret.as_bytes())
                 .and_then(|()| file.sync_all())
                 .with_context(|| format!("cannot write {}", path.display()))?;
-            Ok((secret.into_bytes(), path, true))
+            Ok((secret.into_bytes().into(), path, true))
         }
         // Another process made it first: use theirs.
         Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {
@@ -168,11 +169,12 @@ fn embedded_secret(data_dir: &Path) -> Result<(Vec<u8>, PathBuf, bool)> {
     }
 }
 
-fn trimmed(mut secret: Vec<u8>) -> Vec<u8> {
+/// A secret read from a file, without the line end an editor may have added.
+fn trimmed(mut secret: Vec<u8>) -> SecretSlice<u8> {
     while secret.last().is_some_and(u8::is_ascii_whitespace) {
         secret.pop();
     }
-    secret
+    secret.into()
 }
 
 /// `ordo token`: settings and what to mint.
@@ -219,7 +221,7 @@ pub(crate) fn mint(args: &TokenArgs) -> Result<()> {
         (TokenRole::Admin, _) => (Role::Admin, args.subject.clone()),
     };
     let secret = match (&args.auth.jwt_secret, &args.auth.jwt_public_key) {
-        (Some(secret), _) => secret.as_bytes().to_vec(),
+        (Some(secret), _) => SecretSlice::from(secret.expose_secret().as_bytes().to_vec()),
         (None, Some(_)) => bail!(
             "ordo verifies tokens with a public key here (`jwt_public_key`): tokens come from your identity provider, and ordo cannot mint them"
         ),
@@ -235,7 +237,7 @@ pub(crate) fn mint(args: &TokenArgs) -> Result<()> {
         }
     };
     let signer = TokenSigner::hs256(
-        &secret,
+        secret.expose_secret(),
         args.auth.jwt_issuer.clone(),
         args.auth.jwt_audience.clone(),
     )
@@ -274,7 +276,26 @@ fn parse_ttl(text: &str) -> Result<u64> {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_ttl;
+    use secrecy::ExposeSecret as _;
+
+    use super::{embedded_secret, parse_ttl};
+
+    #[test]
+    fn the_generated_secret_is_64_hex_digits_made_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let (secret, path, created) = embedded_secret(dir.path()).unwrap();
+        assert!(created);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(text.len(), 64, "{text}");
+        assert!(
+            text.bytes()
+                .all(|byte| matches!(byte, b'0'..=b'9' | b'a'..=b'f'))
+        );
+        assert_eq!(secret.expose_secret(), text.as_bytes());
+        let (again, _, created) = embedded_secret(dir.path()).unwrap();
+        assert!(!created);
+        assert_eq!(again.expose_secret(), secret.expose_secret());
+    }
 
     #[test]
     fn ttls_read_with_their_unit() {

@@ -15,14 +15,42 @@ use clap::parser::ValueSource;
 use figment::Figment;
 use figment::providers::{Format as _, Serialized, Toml};
 use figment::value::{Dict, Value};
-use serde::Serialize;
+use secrecy::zeroize::Zeroize;
+use secrecy::{ExposeSecret, SecretBox};
 use serde::de::DeserializeOwned;
+use serde::{Serialize, Serializer};
 
 /// The file read when no `--config` is given, if it exists.
 pub(crate) const DEFAULT_FILE: &str = "ordo.toml";
 
 /// Settings whose values are never shown: printed as `"***"` when set.
 const SECRETS: [&str; 2] = ["order_number_key", "jwt_secret"];
+
+/// serde's `serialize_with` for a secret setting: its value in clear, for [`resolve`] alone,
+/// which merges the layers as values and shows secrets as `"***"`. (secrecy gives secrets no
+/// `Serialize` on purpose; `Debug` stays redacted.)
+#[allow(
+    clippy::ref_option,
+    reason = "serialize_with passes the field by reference"
+)]
+pub(crate) fn expose<T, S>(secret: &Option<SecretBox<T>>, serializer: S) -> Result<S::Ok, S::Error>
+where
+    T: Serialize + Zeroize + ?Sized,
+    S: Serializer,
+{
+    secret
+        .as_ref()
+        .map(ExposeSecret::expose_secret)
+        .serialize(serializer)
+}
+
+/// clap's parser for a secret number (the order-number key).
+///
+/// # Errors
+/// When the text is not a number from 0 to 2^64 - 1.
+pub(crate) fn secret_number(text: &str) -> Result<SecretBox<u64>, std::num::ParseIntError> {
+    text.parse().map(|number| SecretBox::new(Box::new(number)))
+}
 
 /// Where the configuration file is, if any.
 #[derive(Debug, Clone, clap::Args)]

@@ -22,6 +22,7 @@ use ordo_domain::{
 use ordo_repository::OrderRepository;
 use ordo_service::{Clock as _, SystemClock};
 use rust_decimal::Decimal;
+use secrecy::{ExposeSecret as _, SecretBox};
 
 use crate::storage::{StorageArgs, Store};
 
@@ -38,9 +39,9 @@ pub(crate) struct SeedArgs {
     #[arg(long, default_value_t = 8)]
     concurrency: u64,
     /// The order-number secret the server will use (as `ordo serve`'s setting).
-    #[arg(long, env = "ORDO_ORDER_NUMBER_KEY", hide_env_values = true)]
-    #[serde(default)]
-    order_number_key: Option<u64>,
+    #[arg(long, env = "ORDO_ORDER_NUMBER_KEY", hide_env_values = true, value_parser = crate::config::secret_number)]
+    #[serde(default, serialize_with = "crate::config::expose")]
+    order_number_key: Option<SecretBox<u64>>,
     #[command(flatten)]
     #[serde(flatten)]
     storage: StorageArgs,
@@ -121,7 +122,10 @@ pub(crate) async fn run(args: &SeedArgs) -> Result<()> {
     let repository: Arc<dyn OrderRepository> = store.repository();
     let key = args
         .order_number_key
-        .map_or(OrderNumberKey::DEFAULT, OrderNumberKey::new);
+        .as_ref()
+        .map_or(OrderNumberKey::DEFAULT, |key| {
+            OrderNumberKey::new(*key.expose_secret())
+        });
     let now = SystemClock.now();
     let started = std::time::Instant::now();
     let mut workers = tokio::task::JoinSet::new();

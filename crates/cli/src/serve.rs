@@ -12,6 +12,7 @@ use ordo_service::{
     CaptureMode, KeyTimes, OrderService, RandomIds, Replica, ServiceConfig, SimulatedGateway,
     SystemClock,
 };
+use secrecy::ExposeSecret as _;
 
 use crate::storage::Store;
 
@@ -194,7 +195,10 @@ fn service_config(args: &ServeArgs) -> ServiceConfig {
     ServiceConfig {
         order_number_key: args
             .order_number_key
-            .map_or(OrderNumberKey::DEFAULT, OrderNumberKey::new),
+            .as_ref()
+            .map_or(OrderNumberKey::DEFAULT, |key| {
+                OrderNumberKey::new(*key.expose_secret())
+            }),
         key_times: KeyTimes {
             ttl: chrono::Duration::hours(i64::from(args.idempotency_ttl_hours)),
             lease: chrono::Duration::seconds(i64::from(args.idempotency_lease_seconds)),

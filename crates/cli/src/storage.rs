@@ -10,6 +10,7 @@ use ordo_repository::{
     Coordination, GatewayLedger, IdempotencyStore, OrderRepository, PgOptions, PgStore, RepoError,
     SqliteOptions, SqliteStore,
 };
+use secrecy::{ExposeSecret, SecretString};
 
 /// Where the orders are kept.
 #[derive(Debug, Clone, Args, serde::Serialize, serde::Deserialize)]
@@ -17,8 +18,8 @@ pub(crate) struct StorageArgs {
     /// PostgreSQL URL (`postgres://user@host:5432/db`). Without it, ordo uses an SQLite file in
     /// the data directory.
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
-    #[serde(default)]
-    pub(crate) database_url: Option<String>,
+    #[serde(default, serialize_with = "crate::config::expose")]
+    pub(crate) database_url: Option<SecretString>,
     /// Directory for the embedded SQLite database (created if missing).
     #[arg(long, env = "ORDO_DATA_DIR", default_value = "./ordo-data")]
     pub(crate) data_dir: PathBuf,
@@ -36,7 +37,7 @@ pub(crate) enum Store {
 impl Store {
     /// Opens the configured database, with a clear error when it cannot.
     pub(crate) async fn open(args: &StorageArgs) -> Result<Self> {
-        match &args.database_url {
+        match args.database_url.as_ref().map(ExposeSecret::expose_secret) {
             Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
                 let options = PgOptions {
                     max_connections: args.db_max_connections,
@@ -90,7 +91,10 @@ impl Store {
         match self {
             Self::Postgres(_) => format!(
                 "PostgreSQL at {}",
-                args.database_url.as_deref().map(redact).unwrap_or_default()
+                args.database_url
+                    .as_ref()
+                    .map(|url| redact(url.expose_secret()))
+                    .unwrap_or_default()
             ),
             Self::Sqlite(_) => format!("SQLite at {}", args.data_dir.join("ordo.db").display()),
         }
@@ -244,18 +248,38 @@ pub(crate) fn cause_of(error: &(dyn std::error::Error + 'static)) -> String {
     text
 }
 
-/// A URL without its password.
-pub(crate) fn redact(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
+/// A URL without its password (in its user part or a `password` query parameter).
+pub(crate) fn redact(text: &str) -> String {
+    let Ok(mut url) = url::Url::parse(text) else {
+        // Where a password would end cannot be told in what does not parse.
+        return if text.contains('@') || text.contains("password") {
+            "***".to_owned()
+        } else {
+            text.to_owned()
+        };
     };
-    let Some((credentials, host)) = rest.rsplit_once('@') else {
-        return url.to_owned();
-    };
-    match credentials.split_once(':') {
-        Some((user, _password)) => format!("{scheme}://{user}:***@{host}"),
-        None => url.to_owned(),
+    let mut hidden = false;
+    // Only a URL without a host cannot take a password, and it has none to hide.
+    if url.password().is_some() && url.set_password(Some("***")).is_ok() {
+        hidden = true;
     }
+    if url.query_pairs().any(|(name, _)| name == "password") {
+        let pairs: Vec<(String, String)> = url
+            .query_pairs()
+            .map(|(name, value)| {
+                let value = if name == "password" {
+                    "***".into()
+                } else {
+                    value
+                };
+                (name.into_owned(), value.into_owned())
+            })
+            .collect();
+        url.query_pairs_mut().clear().extend_pairs(pairs);
+        hidden = true;
+    }
+    // Unchanged text as given, not as the parser would normalise it.
+    if hidden { url.into() } else { text.to_owned() }
 }
 
 #[cfg(test)]
@@ -270,5 +294,19 @@ mod tests {
         );
         assert_eq!(redact("postgres://app@db/ordo"), "postgres://app@db/ordo");
         assert_eq!(redact("not a url"), "not a url");
+    }
+
+    #[test]
+    fn passwords_in_the_query_or_in_urls_that_do_not_parse_are_masked_too() {
+        assert_eq!(
+            redact("postgres://db/ordo?user=app&password=s3cret&sslmode=require"),
+            "postgres://db/ordo?user=app&password=***&sslmode=require"
+        );
+        assert_eq!(
+            redact("postgres://app:p%40ss@db/ordo"),
+            "postgres://app:***@db/ordo"
+        );
+        // A `#` ends the host part: this does not parse, and its password must not show.
+        assert_eq!(redact("postgres://app:pa#ss@db:x/ordo"), "***");
     }
 }

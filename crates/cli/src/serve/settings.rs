@@ -8,6 +8,7 @@ use std::net::SocketAddr;
 
 use anyhow::Result;
 use clap::Args;
+use secrecy::{ExposeSecret as _, SecretBox};
 
 use crate::auth::AuthArgs;
 use crate::storage::StorageArgs;
@@ -27,9 +28,9 @@ pub(crate) struct ServeArgs {
     pub(crate) auth: AuthArgs,
     /// Secret (a 64-bit number) that scrambles order numbers so they do not reveal your order
     /// volume. Set your own in production; the default is public.
-    #[arg(long, env = "ORDO_ORDER_NUMBER_KEY", hide_env_values = true)]
-    #[serde(default)]
-    pub(crate) order_number_key: Option<u64>,
+    #[arg(long, env = "ORDO_ORDER_NUMBER_KEY", hide_env_values = true, value_parser = crate::config::secret_number)]
+    #[serde(default, serialize_with = "crate::config::expose")]
+    pub(crate) order_number_key: Option<SecretBox<u64>>,
     /// Hours an idempotency key is remembered; after that the same key runs afresh.
     #[arg(long, env = "ORDO_IDEMPOTENCY_TTL_HOURS", default_value_t = 24)]
     pub(crate) idempotency_ttl_hours: u32,
@@ -184,7 +185,7 @@ impl ServeArgs {
             ),
         ];
         if let Some(url) = &self.storage.database_url {
-            crate::storage::check_url(url)?;
+            crate::storage::check_url(url.expose_secret())?;
         }
         for (name, value, low, high) in ranges {
             if !(low..=high).contains(&value) {
@@ -213,4 +214,51 @@ pub(crate) enum Capture {
     OnCompletion,
     /// Right after the authorization.
     Immediately,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+    use secrecy::ExposeSecret as _;
+
+    use super::ServeArgs;
+
+    #[derive(Parser)]
+    struct Command {
+        #[command(flatten)]
+        serve: ServeArgs,
+    }
+
+    #[test]
+    fn the_settings_in_debug_output_show_no_secret() {
+        let (jwt, key, password) = (
+            "jwt-secret-of-at-least-32-bytes-xyz",
+            "987654321",
+            "pa55w0rd",
+        );
+        let url = format!("postgres://app:{password}@db:5432/ordo");
+        let flags = ["--jwt-secret", jwt, "--order-number-key", key];
+        let command = Command::try_parse_from(
+            ["ordo"]
+                .into_iter()
+                .chain(flags)
+                .chain(["--database-url", &url]),
+        )
+        .unwrap();
+        let serve = &command.serve;
+        // The values arrived, so their absence below is their hiding.
+        let secret = serve.auth.jwt_secret.as_ref().unwrap().expose_secret();
+        assert_eq!(secret, jwt);
+        let number = serve.order_number_key.as_ref().unwrap().expose_secret();
+        assert_eq!(number.to_string(), key);
+        let given = serve.storage.database_url.as_ref().unwrap().expose_secret();
+        assert_eq!(given, url);
+
+        for debug in [format!("{serve:?}"), format!("{serve:#?}")] {
+            for secret in [jwt, key, password] {
+                assert!(!debug.contains(secret), "{secret:?} shows in {debug}");
+            }
+            assert!(debug.contains("jwt_secret"), "{debug}");
+        }
+    }
 }
