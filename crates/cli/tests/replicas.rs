@@ -90,14 +90,22 @@ async fn post(client: &reqwest::Client, url: String, etag: &str, body: Value) ->
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_version_moves_money_once_across_two_replicas() {
     let (database, store) = TestPostgres::store().await.unwrap();
-    let slow = ["--gateway-latency-ms", "40", "--order-number-key", "7"];
+    // One test client stands for many callers: its share of requests in flight is lifted.
+    let slow = [
+        "--gateway-latency-ms",
+        "40",
+        "--order-number-key",
+        "7",
+        "--max-in-flight-per-caller",
+        "1000",
+    ];
     let (a, b) = (
         replica(database.url(), &slow, None),
         replica(database.url(), &slow, None),
     );
     let client = reqwest::Client::new();
     let mut ids = Vec::new();
-    for _ in 0..50 {
+    for _ in 0..100 {
         let placed: Value = client
             .post(format!("{}/v1/orders", a.base))
             .json(&json!({
@@ -113,9 +121,11 @@ async fn one_version_moves_money_once_across_two_replicas() {
         assert_eq!(placed["payment_status"], "authorized");
         ids.push(placed["id"].as_str().unwrap().to_owned());
     }
-    // Race 1: cancel on one replica, move to processing on the other, both at "2".
+    // Race 1, on the first 50: cancel on one replica, move to processing on the other, both
+    // at "2". Which wins is up to timing; race 2 does not depend on it.
+    let (race_one, race_two) = ids.split_at(50);
     let mut races = tokio::task::JoinSet::new();
-    for id in ids.clone() {
+    for id in race_one.iter().cloned() {
         let (client, a, b) = (client.clone(), a.base.clone(), b.base.clone());
         races.spawn(async move {
             let (cancel, process) = tokio::join!(
@@ -151,9 +161,38 @@ async fn one_version_moves_money_once_across_two_replicas() {
             processing.push(id);
         }
     }
-    // Race 2: on the processing ones, cancel against complete at "3".
+    race_two_cancel_against_complete(&client, (&a.base, &b.base), race_two, &mut processing).await;
+    check_books(&client, &b.base, &store, &ids).await;
+    assert!(
+        processing.len() >= 50,
+        "race 2 ran on every processing order"
+    );
+}
+
+/// Race 2: the orders of `race_two` are moved to processing, then each processing order gets a
+/// cancel on one replica and a complete on the other at "3": exactly one 200 each.
+async fn race_two_cancel_against_complete(
+    client: &reqwest::Client,
+    (a, b): (&str, &str),
+    race_two: &[String],
+    processing: &mut Vec<String>,
+) {
+    let mut races = tokio::task::JoinSet::new();
+    // Race 2, on the other 50 (moved to processing first) and race 1's processing ones:
+    // cancel against complete at "3".
+    for id in race_two {
+        let moved = post(
+            client,
+            format!("{a}/v1/orders/{id}/transitions"),
+            "\"2\"",
+            json!({ "to": "processing" }),
+        )
+        .await;
+        assert_eq!(moved, 200, "{id}");
+        processing.push(id.clone());
+    }
     for id in processing.clone() {
-        let (client, a, b) = (client.clone(), a.base.clone(), b.base.clone());
+        let (client, a, b) = (client.clone(), a.to_owned(), b.to_owned());
         races.spawn(async move {
             let (cancel, complete) = tokio::join!(
                 post(
@@ -180,8 +219,6 @@ async fn one_version_moves_money_once_across_two_replicas() {
             "{id}: {statuses:?}"
         );
     }
-    check_books(&client, &b.base, &store, &ids).await;
-    assert!(!processing.is_empty(), "race 2 ran");
 }
 
 /// The books: what the gateway approved is what every order says.
