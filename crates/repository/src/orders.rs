@@ -164,13 +164,20 @@ pub trait OrderRepository: Send + Sync {
     /// compare-and-set matches.
     ///
     /// # Errors
-    /// As [`OrderRepository::update`]; an audit that cannot be written fails the call too.
+    /// As [`OrderRepository::update`]; an audit that cannot be written fails the call too, and
+    /// so does an attempt made for another order ([`RepoError::Other`], nothing written).
     async fn update_with_attempt(
         &self,
         order: &Order,
         expected: Version,
         attempt: &PaymentAttempt,
     ) -> Result<(), RepoError> {
+        // The same check PostgreSQL's one-statement version makes.
+        if attempt.order_id != order.id() {
+            return Err(RepoError::other(
+                "a payment attempt audited with another order",
+            ));
+        }
         self.record_payment_attempt(attempt).await?;
         self.update(order, expected).await
     }

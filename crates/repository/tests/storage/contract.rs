@@ -68,6 +68,9 @@ contract!(
     a_job_lease_has_one_holder_until_it_ends,
     the_whole_ledger_reads_page_by_page_in_key_order,
     every_status_and_payment_status_reads_back_as_written,
+    a_refund_is_reserved_with_its_order_then_settled_or_released,
+    a_payment_write_carries_its_audit_and_only_for_its_own_order,
+    the_store_says_it_is_ready_and_counts_its_pool,
 );
 
 /// The ports, as each store implements them.
@@ -468,6 +471,213 @@ async fn every_status_and_payment_status_reads_back_as_written(store: Store) {
     assert_eq!(
         payments.len(),
         <PaymentStatus as strum::IntoEnumIterator>::iter().count()
+    );
+}
+
+/// A captured order of the sample's total, as stored.
+async fn paid(store: &Store, customer_no: u128, seconds: i64) -> ordo_domain::Order {
+    use ordo_domain::{GatewayOutcome, PaymentOperation};
+    let mut order = stored(&**store, customer(customer_no), at(seconds)).await;
+    let approved = || GatewayOutcome::Approved {
+        reference: "ref".into(),
+    };
+    let expected = order.version();
+    order.settle_payment(approved(), at(seconds + 1)).unwrap();
+    order
+        .begin_payment(PaymentOperation::Capture, at(seconds + 1))
+        .unwrap();
+    order.settle_payment(approved(), at(seconds + 1)).unwrap();
+    store.update(&order, expected).await.unwrap();
+    order
+}
+
+async fn a_refund_is_reserved_with_its_order_then_settled_or_released(store: Store) {
+    use ordo_repository::{Refund, RefundStatus};
+    use rust_decimal::Decimal;
+    let order = paid(&store, 1, 0).await;
+    let refund = |n: u128, amount: Decimal| Refund {
+        id: Uuid::from_u128(n),
+        order_id: order.id(),
+        amount,
+        reason: "dented".into(),
+        status: RefundStatus::Pending,
+        created_at: at(10 + n as i64),
+    };
+    let mut reserved = order.clone();
+    reserved.record_refund(Decimal::ONE, at(10)).unwrap();
+    store
+        .reserve_refund(&reserved, order.version(), &refund(1, Decimal::ONE))
+        .await
+        .unwrap();
+    assert_eq!(store.get(order.id()).await.unwrap(), reserved);
+    // A second reservation on the version the first one replaced is refused, and not stored.
+    let stale = store
+        .reserve_refund(&reserved, order.version(), &refund(2, Decimal::ONE))
+        .await;
+    assert!(
+        matches!(stale, Err(RepoError::VersionConflict { .. })),
+        "{stale:?}"
+    );
+    let pending = store.pending_refunds(10).await.unwrap();
+    assert_eq!(
+        pending.iter().map(|r| r.id).collect::<Vec<_>>(),
+        vec![Uuid::from_u128(1)]
+    );
+    assert_eq!(pending[0].amount, Decimal::ONE);
+    store
+        .settle_refund(Uuid::from_u128(1), RefundStatus::Succeeded, None, at(20))
+        .await
+        .unwrap();
+    assert!(store.pending_refunds(10).await.unwrap().is_empty());
+    // Settled refunds are not settled again.
+    let again = store
+        .settle_refund(Uuid::from_u128(1), RefundStatus::Failed, None, at(21))
+        .await;
+    assert!(matches!(again, Err(RepoError::NotFound)), "{again:?}");
+    // A declined refund is released with its order, by compare-and-set.
+    let mut second = reserved.clone();
+    second.record_refund(Decimal::ONE, at(30)).unwrap();
+    store
+        .reserve_refund(&second, reserved.version(), &refund(3, Decimal::ONE))
+        .await
+        .unwrap();
+    let mut released = second.clone();
+    released.revert_refund(Decimal::ONE, at(31)).unwrap();
+    let stale = store
+        .settle_refund(
+            Uuid::from_u128(3),
+            RefundStatus::Failed,
+            Some((&released, reserved.version())),
+            at(31),
+        )
+        .await;
+    assert!(
+        matches!(stale, Err(RepoError::VersionConflict { .. })),
+        "{stale:?}"
+    );
+    assert_eq!(
+        store.pending_refunds(10).await.unwrap().len(),
+        1,
+        "still pending"
+    );
+    store
+        .settle_refund(
+            Uuid::from_u128(3),
+            RefundStatus::Failed,
+            Some((&released, second.version())),
+            at(32),
+        )
+        .await
+        .unwrap();
+    assert_eq!(store.get(order.id()).await.unwrap(), released);
+    assert!(store.pending_refunds(10).await.unwrap().is_empty());
+}
+
+async fn a_payment_write_carries_its_audit_and_only_for_its_own_order(store: Store) {
+    use ordo_domain::GatewayOutcome;
+    use ordo_repository::{AttemptOutcome, PaymentAttempt};
+    let order = stored(&*store, customer(1), at(0)).await;
+    let other = stored(&*store, customer(2), at(1)).await;
+    let attempt = |order_id| PaymentAttempt {
+        id: Uuid::new_v4(),
+        order_id,
+        operation: PaymentOperation::Authorize,
+        amount: order.pricing().total,
+        outcome: AttemptOutcome::Approved,
+        reference: Some("auth".into()),
+        at: at(2),
+    };
+    store
+        .record_payment_attempt(&attempt(order.id()))
+        .await
+        .unwrap();
+    let mut authorized = order.clone();
+    authorized
+        .settle_payment(
+            GatewayOutcome::Approved {
+                reference: "auth".into(),
+            },
+            at(2),
+        )
+        .unwrap();
+    let foreign = store
+        .update_with_attempt(&authorized, order.version(), &attempt(other.id()))
+        .await;
+    assert!(foreign.is_err(), "an attempt for another order is refused");
+    assert_eq!(
+        store.get(order.id()).await.unwrap(),
+        order,
+        "and nothing was written"
+    );
+    store
+        .update_with_attempt(&authorized, order.version(), &attempt(order.id()))
+        .await
+        .unwrap();
+    assert_eq!(store.get(order.id()).await.unwrap(), authorized);
+    let stale = store
+        .update_with_attempt(&authorized, order.version(), &attempt(order.id()))
+        .await;
+    assert!(
+        matches!(stale, Err(RepoError::VersionConflict { current }) if current == authorized.version())
+    );
+}
+
+async fn the_store_says_it_is_ready_and_counts_its_pool(store: Store) {
+    store.check_ready().await.unwrap();
+    let stats = store.pool_stats();
+    assert!(stats.max >= 1, "{stats:?}");
+    assert!(
+        stats.size <= stats.max && stats.idle <= stats.size,
+        "{stats:?}"
+    );
+    assert_eq!(stats.waiting, 0, "nobody waits on an idle store: {stats:?}");
+}
+
+/// Every method of the storage traits is exercised by this suite: a method added without a
+/// contract case fails here.
+#[test]
+fn every_storage_method_has_a_contract_case() {
+    let source = |file: &str| {
+        std::fs::read_to_string(format!("{}/src/{file}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+    };
+    let suite = std::fs::read_to_string(format!(
+        "{}/tests/storage/contract.rs",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    let mut methods = Vec::new();
+    for file in [
+        "orders.rs",
+        "idempotency.rs",
+        "payments.rs",
+        "coordination.rs",
+    ] {
+        let text = source(file);
+        let mut in_trait = false;
+        for line in text.lines() {
+            if line.starts_with("pub trait ") {
+                in_trait = true;
+            } else if line == "}" {
+                in_trait = false;
+            } else if in_trait {
+                let trimmed = line.trim_start();
+                let signature = trimmed
+                    .strip_prefix("async fn ")
+                    .or_else(|| trimmed.strip_prefix("fn "));
+                if let Some(name) = signature.and_then(|rest| rest.split(['(', '<']).next()) {
+                    methods.push(name.to_owned());
+                }
+            }
+        }
+    }
+    assert!(methods.len() >= 20, "the traits were read: {methods:?}");
+    let missing: Vec<&String> = methods
+        .iter()
+        .filter(|method| !suite.contains(&format!(".{method}(")))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "storage methods without a contract case: {missing:?}"
     );
 }
 
