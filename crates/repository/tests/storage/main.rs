@@ -15,5 +15,6 @@
 
 mod contract;
 mod fixtures;
+mod migrations;
 mod postgres_only;
 mod properties;

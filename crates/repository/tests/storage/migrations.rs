@@ -1,0 +1,214 @@
+//! Upgrading a database that holds orders from before the claimed payment calls (migration 6):
+//! an unknown authorization, and an order whose authorization was never made, become claimed
+//! authorizations for reconciliation; everything else reads back as it was. On both stores.
+
+use std::borrow::Cow;
+
+use ordo_domain::{OrderNumber, OrderNumberKey, PaymentOperation};
+use ordo_repository::testing::TestPostgres;
+use ordo_repository::{OrderRepository, PgOptions, PgStore, SqliteOptions, SqliteStore};
+use sqlx::migrate::Migrator;
+use uuid::Uuid;
+
+use crate::fixtures::at;
+
+/// The first migration this change added: everything before it is "the old version".
+const FIRST_NEW: i64 = 20_261_126_000_006;
+
+fn before_the_change(all: &Migrator) -> Migrator {
+    Migrator {
+        migrations: Cow::Owned(
+            all.iter()
+                .filter(|migration| migration.version < FIRST_NEW)
+                .cloned()
+                .collect(),
+        ),
+        locking: all.locking,
+        ..Migrator::DEFAULT
+    }
+}
+
+/// An old order: id, status, payment status, gateway reference, and the claim it must get.
+type OldOrder = (
+    Uuid,
+    &'static str,
+    &'static str,
+    Option<&'static str>,
+    Option<PaymentOperation>,
+);
+
+/// The old orders, with what each must become.
+fn old_orders() -> Vec<OldOrder> {
+    let id = |n: u128| Uuid::from_u128(0x0190_0000_0000_7000_8000_0000_0000_0000 | n);
+    vec![
+        (
+            id(1),
+            "pending",
+            "unknown",
+            None,
+            Some(PaymentOperation::Authorize),
+        ),
+        (
+            id(2),
+            "pending",
+            "unpaid",
+            None,
+            Some(PaymentOperation::Authorize),
+        ),
+        (id(3), "pending", "authorized", Some("auth_3"), None),
+        (id(4), "cancelled", "unpaid", Some("auth_4"), None),
+        (id(5), "pending", "failed", None, None),
+    ]
+}
+
+fn number(n: u64) -> String {
+    OrderNumber::from_sequence(n, at(0).date_naive(), OrderNumberKey::DEFAULT)
+        .unwrap()
+        .to_string()
+}
+
+const INSERT_ORDER: &str = "
+INSERT INTO orders (id, order_number, customer_id, currency, subtotal, discount, tax, total,
+                    minor_units, rounding_mode, tax_rounding, status, cancel_reason, version,
+                    created_at, updated_at, payment_status, amount_authorized, amount_captured,
+                    amount_refunded, payment_reference)
+VALUES ($1, $2, $3, 'USD', $4, $5, $5, $4, 2, 'half_up', 'per_order', $6, $7, 2, $8, $8, $9,
+        $10, $5, $5, $11)";
+const INSERT_ITEM: &str = "
+INSERT INTO order_items (order_id, position, product_id, quantity, unit_price, line_total)
+VALUES ($1, 0, $2, 1, $3, $3)";
+
+/// After the upgrade, through the store: each old order reads back, claimed or not as it must.
+async fn check_upgraded(store: &dyn OrderRepository) {
+    for (id, status, payment, _, claimed) in old_orders() {
+        let order = store
+            .get(ordo_domain::OrderId::from_uuid(id).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(order.status().as_str(), status, "{id}");
+        assert_eq!(order.payment().status.as_str(), payment, "{id}");
+        assert_eq!(
+            order
+                .payment()
+                .pending
+                .as_ref()
+                .map(|pending| pending.operation),
+            claimed,
+            "{id}"
+        );
+    }
+    let mut found = store
+        .orders_with_pending_payment(10, at(1_000_000))
+        .await
+        .unwrap();
+    found.sort();
+    let mut expected: Vec<_> = old_orders()
+        .into_iter()
+        .filter(|order| order.4.is_some())
+        .map(|order| ordo_domain::OrderId::from_uuid(order.0).unwrap())
+        .collect();
+    expected.sort();
+    assert_eq!(found, expected, "reconciliation finds the claimed ones");
+}
+
+#[tokio::test]
+async fn old_orders_on_postgres_migrate_to_claims_where_money_was_left_unsettled() {
+    let database = TestPostgres::create().await.unwrap();
+    let pool = sqlx::PgPool::connect(database.url()).await.unwrap();
+    before_the_change(&sqlx::migrate!("../../migrations/postgres"))
+        .run(&pool)
+        .await
+        .unwrap();
+    for (n, (id, status, payment, reference, _)) in old_orders().into_iter().enumerate() {
+        let authorized = if payment == "authorized" {
+            "10.00"
+        } else {
+            "0.00"
+        };
+        sqlx::query(INSERT_ORDER)
+            .bind(id)
+            .bind(number(n as u64 + 1))
+            .bind(Uuid::from_u128(7))
+            .bind(rust_decimal::Decimal::new(1000, 2))
+            .bind(rust_decimal::Decimal::new(0, 2))
+            .bind(status)
+            .bind((status == "cancelled").then_some("voided"))
+            .bind(at(0))
+            .bind(payment)
+            .bind(authorized.parse::<rust_decimal::Decimal>().unwrap())
+            .bind(reference)
+            .execute(&pool)
+            .await
+            .unwrap();
+        sqlx::query(INSERT_ITEM)
+            .bind(id)
+            .bind(Uuid::from_u128(8))
+            .bind(rust_decimal::Decimal::new(1000, 2))
+            .execute(&pool)
+            .await
+            .unwrap();
+    }
+    pool.close().await;
+    let store = PgStore::connect(database.url(), &PgOptions::default())
+        .await
+        .unwrap();
+    let applied = store.migrate().await.unwrap();
+    assert!(
+        applied.iter().all(|name| name.starts_with("2026112600")),
+        "{applied:?}"
+    );
+    check_upgraded(&store).await;
+}
+
+#[tokio::test]
+async fn old_orders_on_sqlite_migrate_to_claims_where_money_was_left_unsettled() {
+    let directory = tempfile::tempdir().unwrap();
+    let path = directory.path().join("ordo.db");
+    let options = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(&path)
+        .create_if_missing(true);
+    let pool = sqlx::SqlitePool::connect_with(options).await.unwrap();
+    before_the_change(&sqlx::migrate!("../../migrations/sqlite"))
+        .run(&pool)
+        .await
+        .unwrap();
+    for (n, (id, status, payment, reference, _)) in old_orders().into_iter().enumerate() {
+        let authorized = if payment == "authorized" {
+            "10.00"
+        } else {
+            "0.00"
+        };
+        sqlx::query(INSERT_ORDER)
+            .bind(id)
+            .bind(number(n as u64 + 1))
+            .bind(Uuid::from_u128(7))
+            .bind("10.00")
+            .bind("0.00")
+            .bind(status)
+            .bind((status == "cancelled").then_some("voided"))
+            .bind(at(0).timestamp_micros())
+            .bind(payment)
+            .bind(authorized)
+            .bind(reference)
+            .execute(&pool)
+            .await
+            .unwrap();
+        sqlx::query(INSERT_ITEM)
+            .bind(id)
+            .bind(Uuid::from_u128(8))
+            .bind("10.00")
+            .execute(&pool)
+            .await
+            .unwrap();
+    }
+    pool.close().await;
+    let store = SqliteStore::open(&path, &SqliteOptions::default())
+        .await
+        .unwrap();
+    let applied = store.migrate().await.unwrap();
+    assert!(
+        applied.iter().all(|name| name.starts_with("2026112600")),
+        "{applied:?}"
+    );
+    check_upgraded(&store).await;
+}
