@@ -12,6 +12,18 @@
 //!
 //! A customer asking about another customer's order gets [`ServiceError::NotFound`], never
 //! [`ServiceError::Forbidden`], so the answer does not confirm the order exists.
+//!
+//! Fields of an order, who may set them and who sees them (everyone who may read the order sees
+//! every field listed; an unknown field in a request is refused, naming it):
+//!
+//! | field | set by | seen by |
+//! |---|---|---|
+//! | `customer_id`, `currency`, `items`, `discount`, `tax_rate` | the placer (a customer only for itself; who may name prices is the price-book issue's) | readers |
+//! | `id`, `order_number`, totals, `version`, times | ordo | readers |
+//! | `status`, `cancel_reason` | ordo, through the moves above (the reason in a cancel) | readers |
+//! | `payment_status`, `amount_authorized`, `amount_captured`, `amount_refunded` | ordo, from the gateway's answers and refunds | readers |
+//! | `payment_in_progress` | ordo only: the gateway call claimed and not yet answered | readers |
+//! | a refund's `amount`, `reason` | staff and admins | readers of the order's refund answer |
 
 use std::fmt;
 use std::str::FromStr;
