@@ -67,12 +67,18 @@ pub(crate) async fn timeout(
     mut request: Request,
     next: Next,
 ) -> Response {
-    let slot = crate::idempotency::ClaimSlot::default();
-    request.extensions_mut().insert(slot.clone());
+    // Only a request that may claim a key (a POST with one) needs somewhere to leave it.
+    let slot = request
+        .headers()
+        .contains_key(&crate::idempotency::IDEMPOTENCY_KEY)
+        .then(crate::idempotency::ClaimSlot::default);
+    if let Some(slot) = &slot {
+        request.extensions_mut().insert(slot.clone());
+    }
     if let Ok(response) = tokio::time::timeout(limit, next.run(request)).await {
         return response;
     }
-    if let Some(claim) = slot.take() {
+    if let Some(claim) = slot.and_then(|slot| slot.take()) {
         service.abandon_idempotent(&claim).await;
     }
     Problem::new(
