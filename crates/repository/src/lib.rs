@@ -15,12 +15,8 @@ mod error;
 mod idempotency;
 mod orders;
 mod payments;
-#[cfg(feature = "postgres")]
-mod postgres;
 #[cfg(any(feature = "postgres", feature = "sqlite"))]
-mod sql;
-#[cfg(feature = "sqlite")]
-mod sqlite;
+mod store;
 #[cfg(feature = "test-util")]
 pub mod testing;
 
@@ -44,7 +40,17 @@ pub use payments::MockGatewayLedger;
 pub use payments::{
     AttemptOutcome, GatewayLedger, LedgerEntry, PaymentAttempt, Refund, RefundStatus,
 };
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
+pub use store::Store;
 #[cfg(feature = "postgres")]
-pub use postgres::{PgOptions, PgStore};
+pub use store::{PgDialect, PgOptions};
 #[cfg(feature = "sqlite")]
-pub use sqlite::{SqliteOptions, SqliteStore};
+pub use store::{SqliteDialect, SqliteOptions};
+
+/// Orders in PostgreSQL: what production replicas share.
+#[cfg(feature = "postgres")]
+pub type PgStore = Store<PgDialect>;
+
+/// Orders in an SQLite file: ordo with no setup.
+#[cfg(feature = "sqlite")]
+pub type SqliteStore = Store<SqliteDialect>;

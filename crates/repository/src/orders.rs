@@ -159,9 +159,8 @@ pub trait OrderRepository: Send + Sync {
     async fn record_payment_attempt(&self, attempt: &PaymentAttempt) -> Result<(), RepoError>;
 
     /// Audits `attempt` and writes `order` by compare-and-set, as
-    /// [`OrderRepository::record_payment_attempt`] then [`OrderRepository::update`] would, in
-    /// one statement where the store can: the audit row is written whether or not the
-    /// compare-and-set matches.
+    /// [`OrderRepository::record_payment_attempt`] then [`OrderRepository::update`] would, as
+    /// one write: the audit row is written whether or not the compare-and-set matches.
     ///
     /// # Errors
     /// As [`OrderRepository::update`]; an audit that cannot be written fails the call too, and
@@ -171,16 +170,7 @@ pub trait OrderRepository: Send + Sync {
         order: &Order,
         expected: Version,
         attempt: &PaymentAttempt,
-    ) -> Result<(), RepoError> {
-        // The same check PostgreSQL's one-statement version makes.
-        if attempt.order_id != order.id() {
-            return Err(RepoError::other(
-                "a payment attempt audited with another order",
-            ));
-        }
-        self.record_payment_attempt(attempt).await?;
-        self.update(order, expected).await
-    }
+    ) -> Result<(), RepoError>;
 
     /// Reserves a refund: writes `order` (with the refund recorded) by compare-and-set on
     /// `expected`, and stores `refund` as pending, in one transaction. Concurrent refunds of

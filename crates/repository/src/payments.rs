@@ -163,11 +163,3 @@ pub struct Refund {
     /// When it was asked for.
     pub created_at: DateTime<Utc>,
 }
-
-/// The ledger in key order from a key on, in both dialects (`$n` placeholders are read by
-/// SQLite too).
-#[cfg(any(feature = "postgres", feature = "sqlite"))]
-pub(crate) const LEDGER_PAGE: &str =
-    "SELECT idempotency_key, operation, order_id, amount, outcome, reference, created_at
-     FROM simulated_gateway_ledger WHERE $1 IS NULL OR idempotency_key > $1
-     ORDER BY idempotency_key LIMIT $2";

@@ -54,6 +54,7 @@ contract!(
     a_delete_with_a_stale_version_is_a_conflict,
     thirty_two_racing_updates_let_exactly_one_win,
     thirty_two_concurrent_inserts_all_land,
+    a_write_that_fails_among_concurrent_writes_takes_none_of_them_with_it,
     a_new_key_is_claimed_then_its_response_replayed,
     a_key_used_for_another_request_is_a_mismatch,
     an_unfinished_key_is_in_flight_until_its_lease_ends_then_resumes_from_its_order,
@@ -856,8 +857,7 @@ async fn thirty_two_racing_updates_let_exactly_one_win(store: Store) {
 }
 
 async fn thirty_two_concurrent_inserts_all_land(store: Store) {
-    // On SQLite writers queue for the lock (BEGIN IMMEDIATE and a busy timeout) instead of
-    // failing with SQLITE_BUSY.
+    // On SQLite the writes queue for the one writer and share commits.
     let mut orders = Vec::new();
     for i in 0..32 {
         orders.push(sample(&*store, customer(1), 5, at(i)).await);
@@ -878,6 +878,70 @@ async fn thirty_two_concurrent_inserts_all_land(store: Store) {
         ..ListQuery::first_page(customer(1))
     };
     assert_eq!(store.list(&query).await.unwrap().orders.len(), 32);
+}
+
+async fn a_write_that_fails_among_concurrent_writes_takes_none_of_them_with_it(store: Store) {
+    // On SQLite writes that arrive together share one commit, each in its own savepoint: a
+    // refused one (a duplicate) must roll back alone, and a claim lost must store nothing.
+    let mut fresh = Vec::new();
+    let mut kept = Vec::new();
+    for i in 0..24 {
+        fresh.push(sample(&*store, customer(1), 3, at(i)).await);
+        kept.push(stored(&*store, customer(2), at(i)).await);
+    }
+    let lost = Claim {
+        scope: KeyScope {
+            caller: "nobody".into(),
+            key: "never-claimed".into(),
+        },
+        token: Uuid::from_u128(7),
+        order_id: None,
+    };
+    let unclaimed = sample(&*store, customer(3), 2, at(0)).await;
+    let mut tasks = Vec::new();
+    // Each duplicate comes under a held claim: linking the key is written before the order
+    // is refused, so the refusal must undo the link too.
+    let mut requests = Vec::new();
+    for (i, (order, duplicate)) in fresh.iter().cloned().zip(kept.iter().cloned()).enumerate() {
+        let request = key_request("racer", &format!("key-{i}"), "f", at(0));
+        let held = claim(&store, &request).await;
+        requests.push(request);
+        let (one, other) = (Arc::clone(&store), Arc::clone(&store));
+        tasks.push(tokio::spawn(async move {
+            (true, one.insert(&order, None).await)
+        }));
+        tasks.push(tokio::spawn(async move {
+            (false, other.insert(&duplicate, Some(&held)).await)
+        }));
+    }
+    let (lost_store, lost_order) = (Arc::clone(&store), unclaimed.clone());
+    let lost_task = tokio::spawn(async move { lost_store.insert(&lost_order, Some(&lost)).await });
+    for task in tasks {
+        match task.await.unwrap() {
+            (true, landed) => landed.unwrap(),
+            (false, refused) => assert!(matches!(refused, Err(RepoError::Duplicate { .. }))),
+        }
+    }
+    assert!(matches!(
+        lost_task.await.unwrap(),
+        Err(RepoError::ClaimLost)
+    ));
+    for order in &fresh {
+        assert_eq!(&store.get(order.id()).await.unwrap(), order);
+    }
+    for order in &kept {
+        assert_eq!(&store.get(order.id()).await.unwrap(), order);
+    }
+    assert!(matches!(
+        store.get(unclaimed.id()).await,
+        Err(RepoError::NotFound)
+    ));
+    for mut request in requests {
+        // Once its lease is over, the key resumes with no order: the link was rolled back.
+        request.now = at(60);
+        request.token = Uuid::new_v4();
+        assert_eq!(claim(&store, &request).await.order_id, None);
+    }
 }
 
 fn key_request(caller: &str, key: &str, fingerprint: &str, now: DateTime<Utc>) -> KeyRequest {

@@ -1,4 +1,5 @@
-//! What the PostgreSQL and SQLite stores share: error mapping and the row ↔ domain mapping.
+//! Rows ↔ domain: an order's columns and values, the checks on what storage returns, and the
+//! driver-error mapping.
 
 use chrono::{DateTime, Utc};
 use ordo_domain::{
@@ -9,53 +10,8 @@ use ordo_domain::{
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
-use crate::{
-    Begin, Claim, Cursor, KeyRequest, KeyScope, ListQuery, Page, RepoError, StoredResponse,
-};
-
-/// Maps a driver error to what a caller can act on. No sqlx type leaves the crate.
-impl From<sqlx::Error> for RepoError {
-    fn from(error: sqlx::Error) -> Self {
-        match error {
-            sqlx::Error::RowNotFound => Self::NotFound,
-            sqlx::Error::Database(db) => {
-                if matches!(db.kind(), sqlx::error::ErrorKind::UniqueViolation) {
-                    let constraint = db
-                        .constraint()
-                        .map_or_else(|| db.message().to_owned(), str::to_owned);
-                    return Self::Duplicate { constraint };
-                }
-                if db.code().is_some_and(|code| transient_code(&code)) {
-                    return Self::Unavailable(Box::new(sqlx::Error::Database(db)));
-                }
-                Self::Other(Box::new(sqlx::Error::Database(db)))
-            }
-            error @ (sqlx::Error::Io(_)
-            | sqlx::Error::Tls(_)
-            | sqlx::Error::PoolTimedOut
-            | sqlx::Error::PoolClosed
-            | sqlx::Error::WorkerCrashed
-            | sqlx::Error::BeginFailed) => Self::Unavailable(Box::new(error)),
-            other => Self::Other(Box::new(other)),
-        }
-    }
-}
-
-/// Codes that mean "not now" rather than "never": PostgreSQL's connection exceptions (class
-/// 08), shutdowns (57P01-57P03), too many connections (53300) and serialization failures
-/// (40001, 40P01); SQLite's BUSY (5) and LOCKED (6), with their extended codes.
-fn transient_code(code: &str) -> bool {
-    if code.starts_with("08")
-        || matches!(
-            code,
-            "57P01" | "57P02" | "57P03" | "53300" | "40001" | "40P01"
-        )
-    {
-        return true;
-    }
-    code.parse::<u32>()
-        .is_ok_and(|sqlite| matches!(sqlite & 0xff, 5 | 6))
-}
+use super::dialect::{RowRead, Value, required};
+use crate::{Cursor, ListQuery, Page, PaymentAttempt, Refund, RefundStatus, RepoError};
 
 /// An order's columns in storage form.
 pub(crate) struct OrderRow {
@@ -107,12 +63,157 @@ pub(crate) fn discount_columns(
     }
 }
 
-pub(crate) fn version_column(version: Version) -> i64 {
-    i64::from(version.get())
+/// A version as its `INTEGER` column.
+pub(crate) fn version_column(version: Version) -> Result<i32, RepoError> {
+    i32::try_from(version.get()).map_err(RepoError::other)
 }
 
-fn corrupt(what: &str) -> RepoError {
+pub(crate) fn corrupt(what: &str) -> RepoError {
     RepoError::other(format!("stored order has an invalid {what}"))
+}
+
+/// The columns of `orders`, in the order `INSERT_COLUMNS` names them.
+macro_rules! order_columns {
+    () => {
+        "id, order_number, customer_id, currency, subtotal, discount, discount_kind,
+ discount_value, tax_rate, tax, total, minor_units, rounding_mode, tax_rounding, status,
+ cancel_reason, version, created_at, updated_at, payment_status, amount_authorized,
+ amount_captured, amount_refunded, payment_reference, payment_pending, pending_status,
+ pending_reason"
+    };
+}
+pub(crate) use order_columns;
+
+/// The columns of `orders o` that `order_row` reads.
+macro_rules! select_columns {
+    () => {
+        "o.id, o.order_number, o.customer_id, o.currency, o.subtotal, o.discount, o.discount_kind,
+       o.discount_value, o.tax_rate, o.tax, o.total, o.minor_units, o.rounding_mode,
+       o.tax_rounding, o.status, o.cancel_reason, o.version, o.created_at, o.updated_at,
+       o.payment_status, o.amount_authorized, o.amount_captured, o.amount_refunded,
+       o.payment_reference, o.payment_pending, o.pending_status, o.pending_reason"
+    };
+}
+pub(crate) use select_columns;
+
+/// An order's columns, as `select_columns!` names them.
+pub(crate) fn order_row(row: &impl RowRead) -> Result<OrderRow, RepoError> {
+    let text = |column: &str| required(row.text(column)?, column);
+    let money = |column: &str| required(row.money(column)?, column);
+    let time = |column: &str| required(row.time(column)?, column);
+    Ok(OrderRow {
+        id: required(row.uuid("id")?, "id")?,
+        number: text("order_number")?,
+        customer_id: required(row.uuid("customer_id")?, "customer_id")?,
+        currency: text("currency")?,
+        subtotal: money("subtotal")?,
+        discount: money("discount")?,
+        discount_kind: row.text("discount_kind")?,
+        discount_value: row.money("discount_value")?,
+        tax_rate: row.money("tax_rate")?,
+        tax: money("tax")?,
+        total: money("total")?,
+        minor_units: required(row.int("minor_units")?, "minor_units")?,
+        rounding_mode: text("rounding_mode")?,
+        tax_rounding: text("tax_rounding")?,
+        status: text("status")?,
+        cancel_reason: row.text("cancel_reason")?,
+        version: required(row.int("version")?, "version")?,
+        payment_status: text("payment_status")?,
+        amount_authorized: money("amount_authorized")?,
+        amount_captured: money("amount_captured")?,
+        amount_refunded: money("amount_refunded")?,
+        payment_reference: row.text("payment_reference")?,
+        payment_pending: row.text("payment_pending")?,
+        pending_status: row.text("pending_status")?,
+        pending_reason: row.text("pending_reason")?,
+        created_at: time("created_at")?,
+        updated_at: time("updated_at")?,
+    })
+}
+
+/// An order's values for `order_columns!`, in its order.
+pub(crate) fn order_values(order: &Order) -> Result<Vec<Value>, RepoError> {
+    let pricing = order.pricing();
+    let (discount_kind, discount_value) = discount_columns(pricing.discount_rule);
+    let (pending, pending_status, pending_reason) = pending_columns(order);
+    Ok(vec![
+        order.id().as_uuid().into(),
+        order.number().to_string().into(),
+        order.customer_id().as_uuid().into(),
+        pricing.currency.code().into(),
+        pricing.subtotal.into(),
+        pricing.discount.into(),
+        discount_kind.into(),
+        discount_value.into(),
+        pricing.tax_rate.into(),
+        pricing.tax.into(),
+        pricing.total.into(),
+        i16::from(pricing.rounding.minor_units()).into(),
+        pricing.rounding.mode().as_str().into(),
+        pricing.rounding.tax().as_str().into(),
+        order.status().as_str().into(),
+        order.cancel_reason().map(CancelReason::as_str).into(),
+        version_column(order.version())?.into(),
+        order.created_at().into(),
+        order.updated_at().into(),
+        order.payment().status.as_str().into(),
+        order.payment().authorized.into(),
+        order.payment().captured.into(),
+        order.payment().refunded.into(),
+        order.payment().reference.clone().into(),
+        pending.into(),
+        pending_status.into(),
+        pending_reason.into(),
+    ])
+}
+
+/// The values of `UPDATE_ORDER`'s `$1`..`$14`.
+pub(crate) fn update_values(order: &Order, expected: Version) -> Result<Vec<Value>, RepoError> {
+    let (pending, pending_status, pending_reason) = pending_columns(order);
+    Ok(vec![
+        order.status().as_str().into(),
+        order.cancel_reason().map(CancelReason::as_str).into(),
+        version_column(order.version())?.into(),
+        order.updated_at().into(),
+        order.id().as_uuid().into(),
+        version_column(expected)?.into(),
+        order.payment().status.as_str().into(),
+        order.payment().authorized.into(),
+        order.payment().captured.into(),
+        order.payment().refunded.into(),
+        order.payment().reference.clone().into(),
+        pending.into(),
+        pending_status.into(),
+        pending_reason.into(),
+    ])
+}
+
+/// The values of `RECORD_ATTEMPT`'s columns, in order.
+pub(crate) fn attempt_values(attempt: &PaymentAttempt) -> Vec<Value> {
+    vec![
+        attempt.id.into(),
+        attempt.order_id.as_uuid().into(),
+        attempt.operation.as_str().into(),
+        attempt.amount.into(),
+        attempt.outcome.as_str().into(),
+        attempt.reference.clone().into(),
+        attempt.at.into(),
+    ]
+}
+
+/// A refund's row.
+pub(crate) fn refund_row(row: &impl RowRead) -> Result<Refund, RepoError> {
+    let status = required(row.text("status")?, "status")?;
+    Ok(Refund {
+        id: required(row.uuid("id")?, "id")?,
+        order_id: OrderId::from_uuid(required(row.uuid("order_id")?, "order_id")?)
+            .map_err(|_| corrupt("refund's order id"))?,
+        amount: required(row.money("amount")?, "amount")?,
+        reason: required(row.text("reason")?, "reason")?,
+        status: RefundStatus::parse(&status).ok_or_else(|| corrupt("refund status"))?,
+        created_at: required(row.time("created_at")?, "created_at")?,
+    })
 }
 
 /// Rebuilds an order from its rows; [`Order::restore`] re-prices it to catch corruption.
@@ -297,82 +398,6 @@ pub(crate) fn page(orders: &mut Vec<Order>, limit: u32) -> Page {
     }
 }
 
-/// `"<version> <description>"` of each migration of `migrator` not in `applied_before`.
-pub(crate) fn newly_applied(
-    migrator: &sqlx::migrate::Migrator,
-    applied_before: &[i64],
-) -> Vec<String> {
-    migrator
-        .iter()
-        .filter(|migration| !applied_before.contains(&migration.version))
-        .map(|migration| format!("{} {}", migration.version, migration.description))
-        .collect()
-}
-
-/// An idempotency key's row, as both stores read it.
-pub(crate) struct KeyRow {
-    pub(crate) fingerprint: String,
-    pub(crate) token: Uuid,
-    pub(crate) locked_until: DateTime<Utc>,
-    pub(crate) response: Option<StoredResponse>,
-}
-
-/// The three row operations [`begin_key`] is made of.
-#[async_trait::async_trait]
-pub(crate) trait KeyRows {
-    /// Inserts the key, or starts it afresh if it expired; true when `request` now holds it.
-    async fn insert_or_restart(&self, request: &KeyRequest) -> Result<bool, RepoError>;
-    /// The key's row, if any.
-    async fn read_key(&self, scope: &KeyScope) -> Result<Option<KeyRow>, RepoError>;
-    /// Moves an unfinished key from holder `old` to `request`; `Some(order id)` on success.
-    async fn take_over(
-        &self,
-        request: &KeyRequest,
-        old: Uuid,
-    ) -> Result<Option<Option<Uuid>>, RepoError>;
-}
-
-/// Claims a key: insert it, or read it and decide (replay, mismatch, in flight), or take over an
-/// abandoned one. Every write is a compare-and-set, so two racing requests never both hold it.
-pub(crate) async fn begin_key(
-    rows: &(impl KeyRows + Sync),
-    request: &KeyRequest,
-) -> Result<Begin, RepoError> {
-    let claimed = |order_id: Option<Uuid>| -> Result<Begin, RepoError> {
-        let order_id = order_id
-            .map(OrderId::from_uuid)
-            .transpose()
-            .map_err(|_| corrupt("order id"))?;
-        Ok(Begin::Claimed(Claim {
-            scope: request.scope.clone(),
-            token: request.token,
-            order_id,
-        }))
-    };
-    // A few rounds cover the races (the row expiring, being purged or taken over meanwhile).
-    for _ in 0..3 {
-        if rows.insert_or_restart(request).await? {
-            return claimed(None);
-        }
-        let Some(row) = rows.read_key(&request.scope).await? else {
-            continue;
-        };
-        if row.fingerprint != request.fingerprint {
-            return Ok(Begin::Mismatch);
-        }
-        if let Some(response) = row.response {
-            return Ok(Begin::Replay(response));
-        }
-        if row.locked_until > request.now {
-            return Ok(Begin::InFlight);
-        }
-        if let Some(order_id) = rows.take_over(request, row.token).await? {
-            return claimed(order_id);
-        }
-    }
-    Ok(Begin::InFlight)
-}
-
 /// Response headers as stored: a JSON list of `[name, value]` pairs.
 pub(crate) fn headers_to_text(headers: &[(String, String)]) -> Result<String, RepoError> {
     serde_json::to_string(headers).map_err(RepoError::other)
@@ -381,44 +406,3 @@ pub(crate) fn headers_to_text(headers: &[(String, String)]) -> Result<String, Re
 pub(crate) fn headers_from_text(text: &str) -> Result<Vec<(String, String)>, RepoError> {
     serde_json::from_str(text).map_err(|_| corrupt("stored response headers"))
 }
-
-/// Counts the callers waiting for a pool connection (sqlx does not say).
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Waiting(std::sync::Arc<std::sync::atomic::AtomicU32>);
-
-impl Waiting {
-    /// Counts one waiter until the guard is dropped (when the wait ends, however it ends).
-    pub(crate) fn enter(&self) -> WaitingGuard<'_> {
-        self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        WaitingGuard(&self.0)
-    }
-
-    /// Callers waiting now.
-    pub(crate) fn count(&self) -> u32 {
-        self.0.load(std::sync::atomic::Ordering::Relaxed)
-    }
-}
-
-/// One waiter, counted while it lives.
-pub(crate) struct WaitingGuard<'a>(&'a std::sync::atomic::AtomicU32);
-
-impl Drop for WaitingGuard<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
-    }
-}
-
-/// Keeps the first value written under a name and returns it, in both dialects (`$n`
-/// placeholders are read by SQLite too). The no-op update makes `RETURNING` yield the kept row.
-pub(crate) const PIN_FACT: &str = "
-INSERT INTO shared_facts (name, value) VALUES ($1, $2)
-ON CONFLICT (name) DO UPDATE SET name = shared_facts.name
-RETURNING value";
-
-/// Takes a job's lease when it is free or the caller's own; returns the holder only when the
-/// caller got it. One statement, so racing replicas serialize on the row.
-pub(crate) const TAKE_LEASE: &str = "
-INSERT INTO job_leases (job, holder, until) VALUES ($1, $2, $3)
-ON CONFLICT (job) DO UPDATE SET holder = excluded.holder, until = excluded.until
-WHERE job_leases.until <= $4 OR job_leases.holder = excluded.holder
-RETURNING holder";

@@ -1,0 +1,72 @@
+//! `cargo xtask bench` compares ordo with pgbench running "the SQL ordo sends": these tests keep
+//! `bench/pgbench/` from drifting away from PostgreSQL's statements.
+
+use super::super::ledger::REMEMBER;
+use super::super::orders::UPDATE_ORDER;
+use super::{INSERT_ORDER, UPDATE_ORDER_AUDITED};
+
+fn words(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn script(name: &str) -> String {
+    let path = format!("{}/../../bench/pgbench/{name}", env!("CARGO_MANIFEST_DIR"));
+    words(&std::fs::read_to_string(&path).unwrap_or_else(|error| panic!("{path}: {error}")))
+}
+
+#[test]
+fn reads_run_the_select_the_store_sends() {
+    let select = words(select_order!());
+    for name in ["get.sql", "list.sql"] {
+        assert!(
+            script(name).contains(&select),
+            "{name} differs from select_order!"
+        );
+    }
+    assert!(script("get.sql").contains("WHERE o.id = "));
+    let order_by = words("ORDER BY o.created_at DESC, o.id DESC LIMIT");
+    assert!(script("list.sql").contains(&order_by));
+}
+
+#[test]
+fn creates_insert_as_the_store_does() {
+    let items = words(
+        "INSERT INTO order_items (order_id, position, product_id, quantity, unit_price, line_total)
+         SELECT new_order.id, item.position, item.product_id, item.quantity, item.unit_price, item.line_total
+         FROM new_order,",
+    );
+    assert!(
+        words(INSERT_ORDER).contains(&items),
+        "the check itself is stale"
+    );
+    for name in ["create.sql", "create_one.sql"] {
+        assert!(
+            script(name).contains(&items),
+            "{name} differs from insert_order!"
+        );
+    }
+    let ledger = words(
+        "ON CONFLICT (idempotency_key) DO UPDATE SET idempotency_key = EXCLUDED.idempotency_key
+         RETURNING idempotency_key, operation, order_id, amount, outcome, reference, created_at",
+    );
+    assert!(
+        words(REMEMBER).contains(&ledger),
+        "the check itself is stale"
+    );
+    assert!(script("create.sql").contains(&ledger));
+    let update = words("WHERE id = $5 AND version = $6 AND deleted_at IS NULL");
+    assert!(
+        words(UPDATE_ORDER).contains(&update),
+        "the check itself is stale"
+    );
+    assert!(script("create.sql").contains("AND version = 1 AND deleted_at IS NULL"));
+    let audited = words(
+        "WITH attempt AS (
+             INSERT INTO payment_attempts (id, order_id, operation, amount, outcome, reference, created_at)",
+    );
+    assert!(
+        words(UPDATE_ORDER_AUDITED).contains(&audited),
+        "the check itself is stale"
+    );
+    assert!(script("create.sql").contains(&audited));
+}

@@ -1,0 +1,348 @@
+//! [`OrderRepository`] on both databases: the order statements and the compare-and-set writes.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use ordo_domain::{Order, OrderId, OrderStatus, Version};
+use uuid::Uuid;
+
+use super::Store;
+use super::dialect::{Conn, Dialect, RowRead, SEQUENCE_BLOCK, Statement, required};
+use super::rows::{
+    attempt_values, check_next_version, list_bounds, missed_write, order_values, page, refund_row,
+    restore, update_values, version_column,
+};
+use crate::{
+    Claim, ListQuery, OrderRepository, Page, PaymentAttempt, Refund, RefundStatus, RepoError,
+};
+
+/// The order by id; a dialect's `GET_ORDER` is its `SELECT_ORDER` and this.
+macro_rules! get_where {
+    () => {
+        " WHERE o.id = $1 AND o.deleted_at IS NULL"
+    };
+}
+pub(crate) use get_where;
+
+/// A customer's orders below an upper `(created_at, id)` bound and at or above a lower
+/// `created_at` bound, newest first. The row comparison lets the index scan start at the bound.
+macro_rules! list_where {
+    () => {
+        "
+WHERE o.customer_id = $1 AND o.deleted_at IS NULL
+  AND (o.created_at, o.id) < ($2, $3)
+  AND o.created_at >= $4
+  AND (CAST($5 AS TEXT) IS NULL OR o.status = $5)
+ORDER BY o.created_at DESC, o.id DESC
+LIMIT $6"
+    };
+}
+pub(crate) use list_where;
+
+/// The compare-and-set write of an order's mutable fields (values: `rows::update_values`).
+pub(crate) const UPDATE_ORDER: &str = "
+UPDATE orders SET status = $1, cancel_reason = $2, version = $3, updated_at = $4,
+                  payment_status = $7, amount_authorized = $8, amount_captured = $9,
+                  amount_refunded = $10, payment_reference = $11, payment_pending = $12,
+                  pending_status = $13, pending_reason = $14
+WHERE id = $5 AND version = $6 AND deleted_at IS NULL";
+
+/// One gateway call's audit row (values: `rows::attempt_values`).
+pub(crate) const RECORD_ATTEMPT: &str = "
+INSERT INTO payment_attempts (id, order_id, operation, amount, outcome, reference, created_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7)";
+
+const SOFT_DELETE: &str = "
+UPDATE orders SET deleted_at = $2, updated_at = $2, version = version + 1
+WHERE id = $1 AND deleted_at IS NULL AND (CAST($3 AS INTEGER) IS NULL OR version = $3)";
+
+const CURRENT_VERSION: &str = "SELECT version FROM orders WHERE id = $1 AND deleted_at IS NULL";
+
+const INSERT_REFUND: &str = "
+INSERT INTO refunds (id, order_id, amount, reason, status, created_at, updated_at)
+VALUES ($1, $2, $3, $4, $5, $6, $6)";
+
+const SETTLE_REFUND: &str =
+    "UPDATE refunds SET status = $2, updated_at = $3 WHERE id = $1 AND status = 'pending'";
+
+const PENDING_REFUNDS: &str = "
+SELECT id, order_id, amount, reason, status, created_at FROM refunds
+WHERE status = 'pending' ORDER BY created_at LIMIT $1";
+
+const PENDING_PAYMENTS: &str = "
+SELECT id FROM orders
+WHERE payment_pending IS NOT NULL AND deleted_at IS NULL
+  AND (payment_status = 'unknown' OR updated_at < $2)
+ORDER BY updated_at LIMIT $1";
+
+/// `sql` (a list query) with the query's bounds, and one row more than the page to learn
+/// whether another page exists.
+pub(crate) fn list_statement(sql: &'static str, query: &ListQuery) -> Statement {
+    let ((before_time, before_id), after_time) = list_bounds(query);
+    Statement::new(sql)
+        .bind(query.customer_id.as_uuid())
+        .bind(before_time)
+        .bind(before_id)
+        .bind(after_time)
+        .bind(query.status.map(OrderStatus::as_str))
+        .bind(i64::from(query.limit.get()).saturating_add(1))
+}
+
+/// After a compare-and-set wrote nothing, on the write's own connection: why.
+async fn missed_on<C: Conn>(conn: &mut C, id: OrderId) -> RepoError {
+    missed(conn.fetch_optional(current_version(id)).await)
+}
+
+fn current_version(id: OrderId) -> Statement {
+    Statement::new(CURRENT_VERSION).bind(id.as_uuid())
+}
+
+/// The error for a compare-and-set that missed, from the row's current version.
+fn missed(current: Result<Option<impl RowRead>, RepoError>) -> RepoError {
+    match current.and_then(|row| row.map(|row| row.int("version")).transpose()) {
+        Ok(version) => missed_write(version.flatten()),
+        Err(error) => error,
+    }
+}
+
+#[expect(
+    private_bounds,
+    reason = "its methods are the crate's own; the traits are the API"
+)]
+impl<D: Dialect> Store<D> {
+    /// After a compare-and-set wrote nothing: was the row missing, or the version stale?
+    async fn why_missed(&self, id: OrderId) -> RepoError {
+        missed(self.read_optional(current_version(id)).await)
+    }
+
+    /// The next value of this process's sequence block, if any is left.
+    fn take_from_block(&self) -> Option<u64> {
+        self.sequence_block.lock().ok()?.next()
+    }
+
+    /// Orders from rows of `SELECT_ORDER`.
+    async fn orders(&self, rows: Vec<D::Row>) -> Result<Vec<Order>, RepoError> {
+        self.dialect
+            .with_items(rows)
+            .await?
+            .into_iter()
+            .map(|(order, items)| restore(order, items))
+            .collect()
+    }
+}
+
+#[async_trait]
+impl<D: Dialect> OrderRepository for Store<D> {
+    #[tracing::instrument(skip_all, err)]
+    async fn next_order_sequence(&self) -> Result<u64, RepoError> {
+        if let Some(value) = self.take_from_block() {
+            return Ok(value);
+        }
+        let start = self
+            .write_returning(Statement::new(D::NEXT_BLOCK), |row| {
+                required(row.int("start")?, "start")
+            })
+            .await?
+            .ok_or_else(|| RepoError::other("the order-number sequence returned nothing"))?;
+        let start = u64::try_from(start).map_err(RepoError::other)?;
+        // Two callers may draw blocks at once: the later one replaces the other's remainder,
+        // whose values are then never handed out, so none is handed out twice.
+        let rest = start.saturating_add(1)..start.saturating_add(SEQUENCE_BLOCK);
+        if let Ok(mut block) = self.sequence_block.lock() {
+            *block = rest;
+        }
+        Ok(start)
+    }
+
+    #[tracing::instrument(skip_all, fields(order_id = %order.id()), err)]
+    async fn insert<'a>(&self, order: &Order, claim: Option<&'a Claim>) -> Result<(), RepoError> {
+        let values = order_values(order)?;
+        let (order, claim) = (order.clone(), claim.cloned());
+        // One statement on PostgreSQL; SQLite's writes are always atomic.
+        self.dialect
+            .write(false, move |conn| {
+                Box::pin(async move { D::insert_order(conn, &order, values, claim).await })
+            })
+            .await
+    }
+
+    #[tracing::instrument(skip_all, fields(order_id = %id), err)]
+    async fn get(&self, id: OrderId) -> Result<Order, RepoError> {
+        let rows = self
+            .read_all(Statement::new(D::GET_ORDER).bind(id.as_uuid()))
+            .await?;
+        self.orders(rows).await?.pop().ok_or(RepoError::NotFound)
+    }
+
+    #[tracing::instrument(skip_all, fields(customer_id = %query.customer_id), err)]
+    async fn list(&self, query: &ListQuery) -> Result<Page, RepoError> {
+        let rows = self.read_all(list_statement(D::LIST_ORDERS, query)).await?;
+        let mut orders = self.orders(rows).await?;
+        Ok(page(&mut orders, query.limit.get()))
+    }
+
+    #[tracing::instrument(skip_all, fields(order_id = %order.id()), err)]
+    async fn update(&self, order: &Order, expected: Version) -> Result<(), RepoError> {
+        check_next_version(order, expected)?;
+        let update = Statement::new(UPDATE_ORDER).bind_all(update_values(order, expected)?);
+        if self.execute(update).await? == 1 {
+            Ok(())
+        } else {
+            Err(self.why_missed(order.id()).await)
+        }
+    }
+
+    #[tracing::instrument(skip_all, fields(order_id = %attempt.order_id), err)]
+    async fn record_payment_attempt(&self, attempt: &PaymentAttempt) -> Result<(), RepoError> {
+        self.execute(Statement::new(RECORD_ATTEMPT).bind_all(attempt_values(attempt)))
+            .await?;
+        Ok(())
+    }
+
+    #[tracing::instrument(skip_all, fields(order_id = %order.id()), err)]
+    async fn update_with_attempt(
+        &self,
+        order: &Order,
+        expected: Version,
+        attempt: &PaymentAttempt,
+    ) -> Result<(), RepoError> {
+        check_next_version(order, expected)?;
+        if attempt.order_id != order.id() {
+            return Err(RepoError::other(
+                "a payment attempt audited with another order",
+            ));
+        }
+        let update = Statement::new(UPDATE_ORDER).bind_all(update_values(order, expected)?);
+        let attempt = attempt.clone();
+        // The audit row stays whether or not the compare-and-set matches.
+        let changed = self
+            .dialect
+            .write(false, move |conn| {
+                Box::pin(async move { D::update_audited(conn, update, &attempt).await })
+            })
+            .await?;
+        if changed == 1 {
+            Ok(())
+        } else {
+            Err(self.why_missed(order.id()).await)
+        }
+    }
+
+    #[tracing::instrument(skip_all, fields(order_id = %order.id()), err)]
+    async fn reserve_refund(
+        &self,
+        order: &Order,
+        expected: Version,
+        refund: &Refund,
+    ) -> Result<(), RepoError> {
+        check_next_version(order, expected)?;
+        let (id, update) = (
+            order.id(),
+            Statement::new(UPDATE_ORDER).bind_all(update_values(order, expected)?),
+        );
+        let insert = Statement::new(INSERT_REFUND)
+            .bind(refund.id)
+            .bind(refund.order_id.as_uuid())
+            .bind(refund.amount)
+            .bind(refund.reason.as_str())
+            .bind(refund.status.as_str())
+            .bind(refund.created_at);
+        self.dialect
+            .write(true, move |conn| {
+                Box::pin(async move {
+                    if conn.execute(update).await? != 1 {
+                        return Err(missed_on(conn, id).await);
+                    }
+                    conn.execute(insert).await?;
+                    Ok(())
+                })
+            })
+            .await
+    }
+
+    #[tracing::instrument(skip_all, err)]
+    async fn settle_refund<'a>(
+        &self,
+        refund_id: Uuid,
+        status: RefundStatus,
+        order: Option<(&'a Order, Version)>,
+        at: DateTime<Utc>,
+    ) -> Result<(), RepoError> {
+        let mark = Statement::new(SETTLE_REFUND)
+            .bind(refund_id)
+            .bind(status.as_str())
+            .bind(at);
+        let update = order
+            .map(|(order, expected)| {
+                check_next_version(order, expected)?;
+                let values = update_values(order, expected)?;
+                Ok::<_, RepoError>((order.id(), Statement::new(UPDATE_ORDER).bind_all(values)))
+            })
+            .transpose()?;
+        self.dialect
+            .write(true, move |conn| {
+                Box::pin(async move {
+                    if conn.execute(mark).await? != 1 {
+                        return Err(RepoError::NotFound);
+                    }
+                    if let Some((id, update)) = update
+                        && conn.execute(update).await? != 1
+                    {
+                        return Err(missed_on(conn, id).await);
+                    }
+                    Ok(())
+                })
+            })
+            .await
+    }
+
+    async fn pending_refunds(&self, limit: u32) -> Result<Vec<Refund>, RepoError> {
+        self.read_all(Statement::new(PENDING_REFUNDS).bind(i64::from(limit)))
+            .await?
+            .iter()
+            .map(refund_row)
+            .collect()
+    }
+
+    async fn orders_with_pending_payment(
+        &self,
+        limit: u32,
+        claimed_before: DateTime<Utc>,
+    ) -> Result<Vec<OrderId>, RepoError> {
+        let statement = Statement::new(PENDING_PAYMENTS)
+            .bind(i64::from(limit))
+            .bind(claimed_before);
+        self.read_all(statement)
+            .await?
+            .iter()
+            .map(|row| {
+                OrderId::from_uuid(required(row.uuid("id")?, "id")?).map_err(RepoError::other)
+            })
+            .collect()
+    }
+
+    fn pool_stats(&self) -> crate::PoolStats {
+        self.dialect.pool_stats()
+    }
+
+    async fn check_ready(&self) -> Result<(), RepoError> {
+        self.migrations_applied().await
+    }
+
+    #[tracing::instrument(skip_all, fields(order_id = %id), err)]
+    async fn soft_delete(
+        &self,
+        id: OrderId,
+        expected: Option<Version>,
+        at: DateTime<Utc>,
+    ) -> Result<(), RepoError> {
+        let statement = Statement::new(SOFT_DELETE)
+            .bind(id.as_uuid())
+            .bind(at)
+            .bind(expected.map(version_column).transpose()?);
+        if self.execute(statement).await? == 1 {
+            Ok(())
+        } else {
+            Err(self.why_missed(id).await)
+        }
+    }
+}
