@@ -60,6 +60,13 @@ enum Task {
         /// Also draw throughput against concurrency to target/bench/latest.svg.
         #[arg(long)]
         chart: bool,
+        /// The embedded default: ordo on SQLite against the same statements run directly on
+        /// SQLite by one thread (target/bench/sqlite.md).
+        #[arg(long)]
+        sqlite: bool,
+        /// Measure this `ordo` binary instead of building one (compare two builds).
+        #[arg(long)]
+        binary: Option<std::path::PathBuf>,
     },
     /// Crash the server under load (kill -9) and prove no order is lost or duplicated.
     Reliability {
@@ -81,7 +88,13 @@ fn main() -> Result<()> {
         Task::Wasm => wasm(&sh),
         Task::Deny => deny(&sh),
         Task::Machete => machete(&sh),
-        Task::Bench { quick, peer, chart } => bench::run(
+        Task::Bench {
+            quick,
+            peer,
+            chart,
+            sqlite,
+            binary,
+        } => bench::run(
             &sh,
             bench::Options {
                 timing: if quick {
@@ -91,6 +104,8 @@ fn main() -> Result<()> {
                 },
                 peer,
                 chart,
+                sqlite,
+                binary,
             },
         ),
         Task::Reliability { short } => reliability::run(

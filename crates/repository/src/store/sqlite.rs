@@ -294,3 +294,44 @@ impl Store<SqliteDialect> {
         }))
     }
 }
+
+/// `cargo xtask bench --sqlite` compares ordo with `bench/sqlite/baseline.py` running "the
+/// statements the SQLite store sends": this keeps the script from drifting away from them.
+#[cfg(test)]
+mod baseline_script {
+    use super::super::ledger::REMEMBER;
+    use super::super::orders::{RECORD_ATTEMPT, UPDATE_ORDER};
+    use super::super::rows::{order_columns, select_columns};
+    use super::{Dialect as _, INSERT_ORDER, SqliteDialect};
+
+    fn words(text: &str) -> String {
+        text.split_whitespace().collect::<Vec<_>>().join(" ")
+    }
+
+    #[test]
+    fn the_baseline_runs_the_statements_the_store_sends() {
+        let path = format!(
+            "{}/../../bench/sqlite/baseline.py",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let script =
+            std::fs::read_to_string(&path).unwrap_or_else(|error| panic!("{path}: {error}"));
+        // The script names the column lists once and puts them in its statements.
+        let script = words(&script)
+            .replace("{ORDER_COLUMNS}", &words(order_columns!()))
+            .replace("{SELECT_COLUMNS}", &words(select_columns!()));
+        for (name, statement) in [
+            ("INSERT_ORDER", INSERT_ORDER),
+            ("REMEMBER", REMEMBER),
+            ("RECORD_ATTEMPT", RECORD_ATTEMPT),
+            ("UPDATE_ORDER", UPDATE_ORDER),
+            ("GET_ORDER", SqliteDialect::GET_ORDER),
+            ("LIST_ORDERS", SqliteDialect::LIST_ORDERS),
+        ] {
+            assert!(
+                script.contains(&words(statement)),
+                "bench/sqlite/baseline.py differs from {name}"
+            );
+        }
+    }
+}

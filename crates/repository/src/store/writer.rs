@@ -116,54 +116,62 @@ async fn run(mut connection: SqliteConnection, mut inbox: mpsc::Receiver<Message
 }
 
 /// Runs `jobs` in one transaction, each in its own savepoint when there are several, and
-/// answers each once the commit is known. On a failure of the transaction itself, the jobs
-/// not yet answered are dropped: their callers hear the writer could not commit them.
+/// answers each once the commit is known. The steps between two jobs go to SQLite as one
+/// batch of statements (each is a round trip to sqlx's worker thread). On a failure of the
+/// transaction itself it is rolled back and the jobs not yet answered are dropped: their
+/// callers hear the writer could not commit them.
 async fn commit(connection: &mut SqliteConnection, jobs: Vec<Job>) {
     let shared = jobs.len() > 1;
-    let mut answers = Vec::with_capacity(jobs.len());
-    let mut transaction = match connection.begin_with("BEGIN IMMEDIATE").await {
-        Ok(transaction) => transaction,
-        Err(error) => {
-            tracing::warn!(%error, "the SQLite writer could not begin a transaction");
-            return;
-        }
+    let begin = if shared {
+        "BEGIN IMMEDIATE; SAVEPOINT write"
+    } else {
+        "BEGIN IMMEDIATE"
     };
-    for job in jobs {
-        if shared && let Err(error) = execute(&mut transaction, "SAVEPOINT write").await {
-            tracing::warn!(%error, "the SQLite writer could not open a savepoint");
-            return;
-        }
-        let (succeeded, answer) = job(&mut transaction).await;
-        if shared {
-            let undo = if succeeded {
-                Ok(())
-            } else {
-                execute(&mut transaction, "ROLLBACK TO write").await
-            };
-            if let Err(error) = undo.and(execute(&mut transaction, "RELEASE write").await) {
-                tracing::warn!(%error, "the SQLite writer could not close a savepoint");
-                return;
-            }
-        } else if !succeeded {
-            // Alone and failed: nothing to commit; its own error is its answer.
-            if let Err(error) = transaction.rollback().await {
-                tracing::warn!(%error, "the SQLite writer could not roll back");
-            }
-            answer(Ok(()));
-            return;
-        }
-        answers.push(answer);
+    if let Err(error) = execute(connection, begin).await {
+        tracing::warn!(%error, "the SQLite writer could not begin a transaction");
+        abandon(connection).await;
+        return;
     }
-    let committed = transaction.commit().await;
+    let mut answers = Vec::with_capacity(jobs.len());
+    let mut jobs = jobs.into_iter().peekable();
+    while let Some(job) = jobs.next() {
+        let (succeeded, answer) = job(connection).await;
+        let last = jobs.peek().is_none();
+        let step = match (shared, succeeded, last) {
+            (false, true, _) => "COMMIT",
+            // Alone and failed: nothing to commit; its own error is its answer.
+            (false, false, _) => "ROLLBACK",
+            (true, true, false) => "RELEASE write; SAVEPOINT write",
+            (true, false, false) => "ROLLBACK TO write; RELEASE write; SAVEPOINT write",
+            (true, true, true) => "RELEASE write; COMMIT",
+            (true, false, true) => "ROLLBACK TO write; RELEASE write; COMMIT",
+        };
+        answers.push(answer);
+        if let Err(error) = execute(connection, step).await {
+            abandon(connection).await;
+            let error = error.to_string();
+            tracing::warn!(%error, "the SQLite writer could not commit");
+            if last {
+                for answer in answers {
+                    answer(Err(RepoError::Unavailable(error.clone().into())));
+                }
+            }
+            return;
+        }
+    }
     for answer in answers {
-        answer(match &committed {
-            Ok(()) => Ok(()),
-            Err(error) => Err(RepoError::Unavailable(error.to_string().into())),
-        });
+        answer(Ok(()));
+    }
+}
+
+/// Rolls back whatever the writer's transaction holds, if it is still open.
+async fn abandon(connection: &mut SqliteConnection) {
+    if let Err(error) = execute(connection, "ROLLBACK").await {
+        tracing::debug!(%error, "no transaction to roll back");
     }
 }
 
 async fn execute(connection: &mut SqliteConnection, sql: &'static str) -> Result<(), RepoError> {
-    sqlx::query(sql).execute(connection).await?;
+    sqlx::raw_sql(sql).execute(connection).await?;
     Ok(())
 }

@@ -1,0 +1,367 @@
+//! `cargo xtask bench`: the release server on a fresh PostgreSQL database with 100k seeded
+//! orders, driven over loopback by wrk, next to pgbench running the same SQL on the same
+//! database, and `/healthz` as the HTTP stack's ceiling.
+//!
+//! Why wrk: it is the lightest closed-loop generator (one thread drives thousands of
+//! requests a second, leaving the CPU to the server), scripts its requests in Lua, and reports
+//! latency percentiles. It and pgbench are pinned to CPU 1 with `taskset`; the server and
+//! PostgreSQL are not pinned, as in production, so they share both cores with the generator's
+//! one. Absolute figures vary from machine to machine; the ratios are what to compare.
+#![allow(
+    clippy::disallowed_types,
+    clippy::float_arithmetic,
+    clippy::as_conversions,
+    clippy::cast_precision_loss,
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    reason = "a measuring tool: rates, latencies and CPU times are floats, never money"
+)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use anyhow::{Result, bail};
+use serde_json::{Value, json};
+use xshell::{Shell, cmd};
+
+mod pgbench;
+mod process;
+mod report;
+mod sqlite;
+mod wrk;
+
+use self::pgbench::{find_pgbench, fresh_database, pgbench_run, psql};
+use self::process::Server;
+use self::report::{render, render_peer};
+use self::wrk::{Drive, ensure_wrk};
+use crate::peer::Peer;
+use crate::{chart, launch, postgres, say};
+
+/// The seeded data set.
+const ORDERS: u64 = 100_000;
+const CUSTOMERS: u64 = 10_000;
+const CONCURRENCY: [u32; 4] = [1, 8, 32, 64];
+const SECRET: &str = "bench-run-secret-of-at-least-32-bytes!";
+const WORKLOADS: [&str; 4] = ["create", "get", "list", "mix"];
+/// Each workload runs this long against the peer once before its cells.
+const PEER_WARM_UP_SECONDS: u32 = 3;
+
+/// How long each measurement runs.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Timing {
+    warm_up: u32,
+    round: u32,
+    rounds: usize,
+}
+
+impl Timing {
+    /// A warm-up, then three rounds whose median is reported.
+    pub(crate) const FULL: Self = Self {
+        warm_up: 1,
+        round: 3,
+        rounds: 3,
+    };
+    /// One short round, to try the harness.
+    pub(crate) const QUICK: Self = Self {
+        warm_up: 1,
+        round: 1,
+        rounds: 1,
+    };
+}
+
+/// What `cargo xtask bench` was asked for.
+#[derive(Debug, Clone)]
+pub(crate) struct Options {
+    /// The embedded default instead: ordo on SQLite against SQLite's own limit (`sqlite.rs`).
+    pub(crate) sqlite: bool,
+    /// Measure this server binary instead of building the workspace's (to compare two
+    /// builds side by side).
+    pub(crate) binary: Option<PathBuf>,
+    /// How long each cell runs.
+    pub(crate) timing: Timing,
+    /// Also measure the peer (Platformatic DB) on the same database.
+    pub(crate) peer: bool,
+    /// Also draw `target/bench/latest.svg`.
+    pub(crate) chart: bool,
+}
+
+/// What a Platformatic DB operator would add for its `GET /orders?where.customerId.eq=…
+/// &orderby.createdAt=desc` to be an index scan.
+const PEER_INDEX: &str = "CREATE INDEX IF NOT EXISTS peer_orders_customer_created_idx ON orders (customer_id, created_at)";
+
+/// One measured cell.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Figures {
+    rps: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    errors: u64,
+    server_cpu_us: Option<f64>,
+    pg_cpu_us: Option<f64>,
+    rss_mb: Option<f64>,
+}
+
+impl Figures {
+    /// Table cells: requests/s, p50 and p99.
+    fn speed_cells(&self) -> String {
+        format!("{:.0} | {:.2} | {:.2}", self.rps, self.p50_ms, self.p99_ms)
+    }
+
+    /// Table cells: server and PostgreSQL CPU per request, peak RSS, errors.
+    fn cost_cells(&self) -> String {
+        format!(
+            "{:.0} | {:.0} | {:.1} | {}",
+            self.server_cpu_us.unwrap_or(0.0),
+            self.pg_cpu_us.unwrap_or(0.0),
+            self.rss_mb.unwrap_or(0.0),
+            self.errors
+        )
+    }
+}
+
+pub(crate) fn run(sh: &Shell, options: Options) -> Result<()> {
+    let Options {
+        timing,
+        peer,
+        chart,
+        sqlite,
+        binary,
+    } = options;
+    let binary = server_binary(sh, binary)?;
+    if sqlite {
+        return sqlite::run(sh, timing, &binary);
+    }
+    let started = Instant::now();
+    let wrk = ensure_wrk(sh)?;
+    let pgbench = find_pgbench()?;
+    let database = postgres::ensure(sh)?;
+    let url = fresh_database(sh, database.url(), "ordo_bench")?;
+    let out = crate::target_dir(sh).join("bench");
+    std::fs::create_dir_all(&out)?;
+
+    say(&format!(
+        "seeding {ORDERS} orders over {CUSTOMERS} customers"
+    ));
+    let seeded = Command::new(&binary)
+        .args(["seed", "--orders", &ORDERS.to_string(), "--customers"])
+        .arg(CUSTOMERS.to_string())
+        // More inserts at once than the server's pool: commits share their WAL flushes.
+        .args(["--concurrency", "32", "--db-max-connections", "32"])
+        .args(["--database-url", &url])
+        .status()?;
+    if !seeded.success() {
+        bail!("ordo seed failed");
+    }
+    let _ = psql(sh, &url, "VACUUM ANALYZE");
+
+    let mut server = Server::start(&binary, &["--database-url", &url], &out.join("server.log"))?;
+    let token = launch::mint_admin_token(&binary, SECRET, "bench")?;
+    let lua = sh.current_dir().join("bench/wrk");
+    let scripts = sh.current_dir().join("bench/pgbench");
+    let drive = Drive {
+        wrk: &wrk,
+        lua: &lua,
+        token: &token,
+        address: server.address,
+        timing,
+        orders: ORDERS,
+        customers: CUSTOMERS,
+        target: "ordo",
+    };
+
+    let Measured {
+        mut rows,
+        table,
+        same_sql,
+        ceiling,
+    } = measure(&drive, server.pid(), &pgbench, &scripts, &url, timing)?;
+    let peak_rss = table
+        .iter()
+        .filter_map(|(_, _, ordo, _, _)| ordo.rss_mb)
+        .chain(ceiling.iter().filter_map(|(_, figures)| figures.rss_mb))
+        .reduce(f64::max);
+    server.stop();
+
+    let peer_table = if peer {
+        // The index the peer's list query needs (ordo's is partial, on live orders, which the
+        // peer's generated query cannot use). Made after ordo's cells, so they never pay for it.
+        psql(sh, &url, PEER_INDEX)?;
+        let peer = Peer::start(sh, &out, &url)?;
+        let drive = Drive {
+            address: peer.address,
+            target: "peer",
+            ..drive
+        };
+        measure_peer(&drive, peer.pid(), &table, &mut rows)?
+    } else {
+        Vec::new()
+    };
+
+    let mut report = render(&table, &same_sql, &ceiling, peak_rss, timing);
+    if !peer_table.is_empty() {
+        report.push_str(&render_peer(&peer_table));
+    }
+    #[allow(clippy::print_stdout, reason = "the table is the task's output")]
+    {
+        println!("{report}");
+    }
+    std::fs::write(
+        out.join("latest.json"),
+        serde_json::to_string_pretty(&rows)?,
+    )?;
+    std::fs::write(out.join("latest.md"), &report)?;
+    if chart {
+        chart::write(&rows, &WORKLOADS, &out.join("latest.svg"))?;
+        say("drew target/bench/latest.svg");
+    }
+    say(&format!(
+        "wrote target/bench/latest.json and target/bench/latest.md in {:.0?}",
+        started.elapsed()
+    ));
+    let _ = psql(
+        sh,
+        database.url(),
+        "DROP DATABASE IF EXISTS ordo_bench WITH (FORCE)",
+    );
+    Ok(())
+}
+
+/// `binary`, or the workspace's release build.
+fn server_binary(sh: &Shell, binary: Option<PathBuf>) -> Result<PathBuf> {
+    if let Some(binary) = binary {
+        return Ok(binary);
+    }
+    cmd!(sh, "cargo build --release --locked --bin ordo").run()?;
+    Ok(crate::target_dir(sh).join("release/ordo"))
+}
+
+/// Everything one run measured.
+struct Measured {
+    rows: Vec<Value>,
+    table: Vec<(String, u32, Figures, Figures, f64)>,
+    same_sql: Vec<(u32, Figures)>,
+    ceiling: Vec<(u32, Figures)>,
+}
+
+/// Every workload at every concurrency against ordo and pgbench, then the create as ordo
+/// sends it and the `/healthz` ceiling.
+fn measure(
+    drive: &Drive<'_>,
+    pid: u32,
+    pgbench: &Path,
+    scripts: &Path,
+    url: &str,
+    timing: Timing,
+) -> Result<Measured> {
+    let mut rows = Vec::new();
+    let mut table = Vec::new();
+    for workload in WORKLOADS {
+        for concurrency in CONCURRENCY {
+            let ordo = drive.wrk(workload, concurrency, Some(pid))?;
+            let baseline_script = match workload {
+                "create" => vec![("create_one.sql", 1)],
+                "mix" => vec![("get.sql", 4), ("list.sql", 4), ("create.sql", 2)],
+                other => vec![(
+                    if other == "get" {
+                        "get.sql"
+                    } else {
+                        "list.sql"
+                    },
+                    1,
+                )],
+            };
+            let base = pgbench_run(pgbench, scripts, &baseline_script, url, concurrency, timing)?;
+            let ratio = ordo.rps / base.rps;
+            say(&format!(
+                "{workload:>6} c={concurrency:<3} ordo {:>8.0}/s p50 {:>6.2} ms p99 {:>6.2} ms | pgbench {:>8.0}/s | ratio {ratio:.2}",
+                ordo.rps, ordo.p50_ms, ordo.p99_ms, base.rps
+            ));
+            rows.push(row(workload, concurrency, &ordo, Some(ratio)));
+            rows.push(row(
+                &format!("pgbench:{workload}"),
+                concurrency,
+                &base,
+                None,
+            ));
+            table.push((workload.to_owned(), concurrency, ordo, base, ratio));
+        }
+    }
+    // The create as ordo sends it today, statement for statement, for the record.
+    let mut same_sql = Vec::new();
+    for concurrency in CONCURRENCY {
+        let figures = pgbench_run(
+            pgbench,
+            scripts,
+            &[("create.sql", 1)],
+            url,
+            concurrency,
+            timing,
+        )?;
+        rows.push(row("pgbench:create-as-sent", concurrency, &figures, None));
+        same_sql.push((concurrency, figures));
+    }
+    let mut ceiling = Vec::new();
+    for concurrency in CONCURRENCY {
+        let figures = drive.wrk("healthz", concurrency, Some(pid))?;
+        rows.push(row("healthz", concurrency, &figures, None));
+        ceiling.push((concurrency, figures));
+    }
+    Ok(Measured {
+        rows,
+        table,
+        same_sql,
+        ceiling,
+    })
+}
+
+/// Every workload at every concurrency against the peer; adds its rows and each ordo row's
+/// `ratio_vs_peer`. Returns (workload, clients, peer's figures, ordo ÷ peer).
+fn measure_peer(
+    drive: &Drive<'_>,
+    pid: u32,
+    table: &[(String, u32, Figures, Figures, f64)],
+    rows: &mut Vec<Value>,
+) -> Result<Vec<(String, u32, Figures, f64)>> {
+    // Node's JIT needs longer than a cell's warm-up to reach its steady speed.
+    for workload in WORKLOADS {
+        let script = drive.lua.join(format!("{workload}.lua"));
+        let _ = drive.once(&script, 8, PEER_WARM_UP_SECONDS)?;
+    }
+    let mut measured = Vec::new();
+    for (workload, concurrency, ordo, _, _) in table {
+        let peer = drive.wrk(workload, *concurrency, Some(pid))?;
+        let ratio = ordo.rps / peer.rps;
+        say(&format!(
+            "{workload:>6} c={concurrency:<3} peer {:>8.0}/s p50 {:>6.2} ms p99 {:>6.2} ms | ordo ÷ peer {ratio:.2}",
+            peer.rps, peer.p50_ms, peer.p99_ms
+        ));
+        for row in rows.iter_mut() {
+            if row["workload"] == workload.as_str() && row["concurrency"] == *concurrency {
+                row["ratio_vs_peer"] = json!(round2(ratio));
+            }
+        }
+        rows.push(row(&format!("peer:{workload}"), *concurrency, &peer, None));
+        measured.push((workload.clone(), *concurrency, peer, ratio));
+    }
+    Ok(measured)
+}
+
+fn row(workload: &str, concurrency: u32, figures: &Figures, ratio: Option<f64>) -> Value {
+    json!({
+        "workload": workload,
+        "concurrency": concurrency,
+        "rps": round2(figures.rps),
+        "p50_ms": round2(figures.p50_ms),
+        "p99_ms": round2(figures.p99_ms),
+        "ratio_vs_pgbench": ratio.map(round2),
+        "rss_mb": figures.rss_mb.map(round2),
+        "server_cpu_us_per_request": figures.server_cpu_us.map(round2),
+        "pg_cpu_us_per_request": figures.pg_cpu_us.map(round2),
+        "errors": figures.errors,
+    })
+}
+
+pub(super) fn round2(value: f64) -> f64 {
+    (value * 100.0).round() / 100.0
+}
