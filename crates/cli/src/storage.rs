@@ -52,7 +52,7 @@ impl Store {
                         other => anyhow::anyhow!(
                             "invalid database URL {}: {}",
                             redact(url),
-                            cause_of(&other)
+                            ordo_http::error_chain(&other)
                         ),
                     })?;
                 Ok(Self::Postgres(store))
@@ -70,7 +70,11 @@ impl Store {
                     ..SqliteOptions::default()
                 };
                 let store = SqliteStore::open(&path, &options).await.map_err(|error| {
-                    anyhow::anyhow!("cannot open {}: {}", path.display(), cause_of(&error))
+                    anyhow::anyhow!(
+                        "cannot open {}: {}",
+                        path.display(),
+                        ordo_http::error_chain(&error)
+                    )
                 })?;
                 Ok(Self::Sqlite(store))
             }
@@ -83,7 +87,9 @@ impl Store {
             Self::Postgres(store) => store.migrate().await,
             Self::Sqlite(store) => store.migrate().await,
         };
-        result.map_err(|error| anyhow::anyhow!("migrations failed: {}", cause_of(&error)))
+        result.map_err(|error| {
+            anyhow::anyhow!("migrations failed: {}", ordo_http::error_chain(&error))
+        })
     }
 
     /// Where the data lives, for people.
@@ -234,18 +240,6 @@ pub(crate) fn check_url(url: &str) -> Result<()> {
         "invalid configuration: `database_url`: unsupported database URL {}: expected postgres://…, or no URL for the embedded SQLite",
         redact(url)
     )
-}
-
-/// The error and its causes on one line.
-pub(crate) fn cause_of(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 /// A URL without its password (in its user part or a `password` query parameter).

@@ -58,6 +58,7 @@ mod order;
 pub mod order_number;
 mod payment;
 mod pricing;
+mod rounding;
 mod status;
 mod validation;
 
@@ -76,7 +77,7 @@ pub use payment::{
 };
 pub use pricing::{
     Discount, InvalidPolicy, MAX_MINOR_UNITS, PricedLine, Pricing, PricingError, RoundingMode,
-    RoundingPolicy, TaxRounding, price,
+    RoundingPolicy, StoredPricing, TaxRounding, price,
 };
 pub use status::{IllegalTransition, OrderStatus, TRANSITIONS, UnknownStatus};
 pub use validation::{FieldError, ValidationErrors, Violation};

@@ -3,159 +3,16 @@
 //! See the crate documentation for the rounding rule in prose; [`price`] is its only
 //! implementation.
 
-use rust_decimal::{Decimal, RoundingStrategy};
+use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
-use strum::{EnumIter, IntoEnumIterator as _, IntoStaticStr};
+
+pub use crate::rounding::{
+    InvalidPolicy, MAX_MINOR_UNITS, RoundingMode, RoundingPolicy, TaxRounding,
+};
 
 use crate::money::{MoneyError, bounded};
 use crate::order::{NewLineItem, NewOrder, Quantity};
 use crate::{Currency, ProductId};
-
-/// How a half-way value rounds to the policy's minor units.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, IntoStaticStr, EnumIter,
-)]
-#[serde(rename_all = "snake_case")]
-#[strum(serialize_all = "snake_case")]
-pub enum RoundingMode {
-    /// 0.125 → 0.13, 0.135 → 0.14: "commercial" rounding, what receipts and most tax
-    /// authorities expect. The default.
-    HalfUp,
-    /// 0.125 → 0.12, 0.135 → 0.14: banker's rounding, unbiased over many roundings.
-    HalfEven,
-}
-
-/// Where tax is rounded.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, IntoStaticStr, EnumIter,
-)]
-#[serde(rename_all = "snake_case")]
-#[strum(serialize_all = "snake_case")]
-pub enum TaxRounding {
-    /// Tax is computed on the order's taxable amount and rounded once. The default.
-    PerOrder,
-    /// The discount is spread over the lines, each line's tax is rounded, and the rounded
-    /// line taxes are summed: what jurisdictions that tax per invoice line require.
-    PerLine,
-}
-
-impl RoundingMode {
-    /// The name in JSON and storage (strum's, checked against serde's).
-    pub fn as_str(self) -> &'static str {
-        self.into()
-    }
-
-    /// The mode of that name.
-    pub fn from_name(name: &str) -> Option<Self> {
-        Self::iter().find(|mode| mode.as_str() == name)
-    }
-}
-
-impl TaxRounding {
-    /// The name in JSON and storage (strum's, checked against serde's).
-    pub fn as_str(self) -> &'static str {
-        self.into()
-    }
-
-    /// The rule of that name.
-    pub fn from_name(name: &str) -> Option<Self> {
-        Self::iter().find(|rule| rule.as_str() == name)
-    }
-}
-
-/// The rounding rules an order was priced with. Stored with the order, so it can be re-priced
-/// exactly later even if ordo's defaults or ISO's minor units change.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(try_from = "RoundingPolicyFields")]
-pub struct RoundingPolicy {
-    minor_units: u8,
-    mode: RoundingMode,
-    tax: TaxRounding,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RoundingPolicyFields {
-    minor_units: u8,
-    mode: RoundingMode,
-    tax: TaxRounding,
-}
-
-/// The largest number of minor units a policy may round to (ISO 4217's largest is 4).
-pub const MAX_MINOR_UNITS: u8 = 4;
-
-/// A rounding policy with an impossible number of minor units.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("minor units must be at most {MAX_MINOR_UNITS}, got {0}")]
-pub struct InvalidPolicy(pub u8);
-
-impl TryFrom<RoundingPolicyFields> for RoundingPolicy {
-    type Error = InvalidPolicy;
-
-    fn try_from(fields: RoundingPolicyFields) -> Result<Self, Self::Error> {
-        Self::new(fields.minor_units, fields.mode, fields.tax)
-    }
-}
-
-impl RoundingPolicy {
-    /// A policy rounding to `minor_units` decimals.
-    ///
-    /// # Errors
-    /// [`InvalidPolicy`] when `minor_units` exceeds [`MAX_MINOR_UNITS`].
-    pub fn new(
-        minor_units: u8,
-        mode: RoundingMode,
-        tax: TaxRounding,
-    ) -> Result<Self, InvalidPolicy> {
-        if minor_units > MAX_MINOR_UNITS {
-            return Err(InvalidPolicy(minor_units));
-        }
-        Ok(Self {
-            minor_units,
-            mode,
-            tax,
-        })
-    }
-
-    /// ordo's default for `currency`: its ISO minor units, half-up, tax rounded per order.
-    pub fn default_for(currency: Currency) -> Self {
-        Self {
-            minor_units: currency.minor_units().min(MAX_MINOR_UNITS),
-            mode: RoundingMode::HalfUp,
-            tax: TaxRounding::PerOrder,
-        }
-    }
-
-    /// Decimals every priced amount carries.
-    pub fn minor_units(self) -> u8 {
-        self.minor_units
-    }
-
-    /// How half-way values round.
-    pub fn mode(self) -> RoundingMode {
-        self.mode
-    }
-
-    /// Where tax is rounded.
-    pub fn tax(self) -> TaxRounding {
-        self.tax
-    }
-
-    /// Rounds `amount` to the policy's minor units and writes it with exactly that many decimals.
-    pub fn round(self, amount: Decimal) -> Decimal {
-        let strategy = match self.mode {
-            RoundingMode::HalfUp => RoundingStrategy::MidpointAwayFromZero,
-            RoundingMode::HalfEven => RoundingStrategy::MidpointNearestEven,
-        };
-        let mut rounded = amount.round_dp_with_strategy(self.scale(), strategy);
-        rounded.rescale(self.scale());
-        rounded
-    }
-
-    fn scale(self) -> u32 {
-        u32::from(self.minor_units)
-    }
-}
 
 /// An order-level discount.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -190,32 +47,107 @@ pub struct PricedLine {
     pub line_total: Decimal,
 }
 
-/// A fully priced order: what the customer is charged and how it was computed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A fully priced order: what the customer is charged and how it was computed. Only [`price`]
+/// makes one (and [`crate::Order::restore`], after re-pricing what storage kept), so its
+/// figures always add up.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Pricing {
-    /// The currency of every amount.
-    pub currency: Currency,
-    /// The priced lines, in the order given.
-    pub lines: Vec<PricedLine>,
-    /// Σ line totals.
+    pub(crate) currency: Currency,
+    pub(crate) lines: Vec<PricedLine>,
     #[serde(with = "crate::amount_serde")]
-    pub subtotal: Decimal,
-    /// The discount as asked for, if any.
-    pub discount_rule: Option<Discount>,
-    /// The discount applied: 0 to `subtotal`.
+    pub(crate) subtotal: Decimal,
+    pub(crate) discount_rule: Option<Discount>,
     #[serde(with = "crate::amount_serde")]
-    pub discount: Decimal,
-    /// The tax rate applied, if any (`0.2` is 20 %).
+    pub(crate) discount: Decimal,
     #[serde(with = "crate::amount_serde::option")]
-    pub tax_rate: Option<Decimal>,
+    pub(crate) tax_rate: Option<Decimal>,
+    #[serde(with = "crate::amount_serde")]
+    pub(crate) tax: Decimal,
+    #[serde(with = "crate::amount_serde")]
+    pub(crate) total: Decimal,
+    pub(crate) rounding: RoundingPolicy,
+}
+
+impl Pricing {
+    /// The currency of every amount.
+    pub fn currency(&self) -> Currency {
+        self.currency
+    }
+
+    /// The priced lines, in the order given.
+    pub fn lines(&self) -> &[PricedLine] {
+        &self.lines
+    }
+
+    /// Σ line totals.
+    pub fn subtotal(&self) -> Decimal {
+        self.subtotal
+    }
+
+    /// The discount as asked for, if any.
+    pub fn discount_rule(&self) -> Option<Discount> {
+        self.discount_rule
+    }
+
+    /// The discount applied: 0 to `subtotal`.
+    pub fn discount(&self) -> Decimal {
+        self.discount
+    }
+
+    /// The tax rate applied, if any (`0.2` is 20 %).
+    pub fn tax_rate(&self) -> Option<Decimal> {
+        self.tax_rate
+    }
+
     /// Tax on `subtotal − discount`, rounded as the policy says.
-    #[serde(with = "crate::amount_serde")]
-    pub tax: Decimal,
+    pub fn tax(&self) -> Decimal {
+        self.tax
+    }
+
     /// `subtotal − discount + tax`, exactly.
-    #[serde(with = "crate::amount_serde")]
-    pub total: Decimal,
+    pub fn total(&self) -> Decimal {
+        self.total
+    }
+
     /// The rules these figures were computed with.
+    pub fn rounding(&self) -> RoundingPolicy {
+        self.rounding
+    }
+}
+
+/// An order's pricing as storage keeps it, unchecked: [`crate::Order::restore`] re-prices the
+/// lines and accepts the figures only if they are the ones [`price`] gives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(
+    missing_docs,
+    reason = "each field is the `Pricing` figure of the same name"
+)]
+pub struct StoredPricing {
+    pub currency: Currency,
+    pub lines: Vec<PricedLine>,
+    pub subtotal: Decimal,
+    pub discount_rule: Option<Discount>,
+    pub discount: Decimal,
+    pub tax_rate: Option<Decimal>,
+    pub tax: Decimal,
+    pub total: Decimal,
     pub rounding: RoundingPolicy,
+}
+
+impl From<&Pricing> for StoredPricing {
+    fn from(pricing: &Pricing) -> Self {
+        Self {
+            currency: pricing.currency,
+            lines: pricing.lines.clone(),
+            subtotal: pricing.subtotal,
+            discount_rule: pricing.discount_rule,
+            discount: pricing.discount,
+            tax_rate: pricing.tax_rate,
+            tax: pricing.tax,
+            total: pricing.total,
+            rounding: pricing.rounding,
+        }
+    }
 }
 
 /// Why an order cannot be priced.

@@ -70,14 +70,14 @@ fn every_golden_case_prices_to_its_expected_figures() {
                 let priced = price(&order, policy).unwrap_or_else(|e| panic!("{name}: {e}"));
                 let got = Expected {
                     line_totals: priced
-                        .lines
+                        .lines()
                         .iter()
                         .map(|l| l.line_total.to_string())
                         .collect(),
-                    subtotal: priced.subtotal.to_string(),
-                    discount: priced.discount.to_string(),
-                    tax: priced.tax.to_string(),
-                    total: priced.total.to_string(),
+                    subtotal: priced.subtotal().to_string(),
+                    discount: priced.discount().to_string(),
+                    tax: priced.tax().to_string(),
+                    total: priced.total().to_string(),
                 };
                 assert_eq!(got, expected, "{name}");
             }

@@ -179,18 +179,18 @@ fn pricing_any_input_adds_up_or_fails_as_documented() {
                     Ok(figures) => {
                         priced.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                         prop_assert_eq!(
-                            figures.total,
-                            figures.subtotal - figures.discount + figures.tax
+                            figures.total(),
+                            figures.subtotal() - figures.discount() + figures.tax()
                         );
-                        let lines: Decimal = figures.lines.iter().map(|l| l.line_total).sum();
-                        prop_assert_eq!(figures.subtotal, lines);
+                        let lines: Decimal = figures.lines().iter().map(|l| l.line_total).sum();
+                        prop_assert_eq!(figures.subtotal(), lines);
                         prop_assert!(
-                            figures.discount >= Decimal::ZERO
-                                && figures.discount <= figures.subtotal
+                            figures.discount() >= Decimal::ZERO
+                                && figures.discount() <= figures.subtotal()
                         );
                         prop_assert!(
-                            figures.total >= Decimal::ZERO
-                                && figures.total <= ordo_domain::MAX_AMOUNT
+                            figures.total() >= Decimal::ZERO
+                                && figures.total() <= ordo_domain::MAX_AMOUNT
                         );
                     }
                     Err(ordo_domain::PricingError::Overflow(_)) => {}
@@ -218,14 +218,14 @@ proptest! {
         let order = NewOrder::parse(&draft).unwrap();
         let policy = RoundingPolicy::new(order.currency().minor_units(), mode, tax).unwrap();
         let priced = price(&order, policy).unwrap();
-        prop_assert_eq!(priced.total, priced.subtotal - priced.discount + priced.tax);
-        let sum: Decimal = priced.lines.iter().map(|l| l.line_total).sum();
-        prop_assert_eq!(priced.subtotal, sum);
-        for (line, item) in priced.lines.iter().zip(&draft.items) {
+        prop_assert_eq!(priced.total(), priced.subtotal() - priced.discount() + priced.tax());
+        let sum: Decimal = priced.lines().iter().map(|l| l.line_total).sum();
+        prop_assert_eq!(priced.subtotal(), sum);
+        for (line, item) in priced.lines().iter().zip(&draft.items) {
             prop_assert_eq!(line.line_total, item.unit_price * Decimal::from(item.quantity));
         }
-        prop_assert!(priced.discount >= Decimal::ZERO && priced.discount <= priced.subtotal);
-        prop_assert!(priced.total >= Decimal::ZERO);
+        prop_assert!(priced.discount() >= Decimal::ZERO && priced.discount() <= priced.subtotal());
+        prop_assert!(priced.total() >= Decimal::ZERO);
     }
 
     #[test]
@@ -234,14 +234,14 @@ proptest! {
         let units = order.currency().minor_units();
         let policy = RoundingPolicy::new(units, mode, tax).unwrap();
         let priced = price(&order, policy).unwrap();
-        let exact = (priced.subtotal - priced.discount) * order.tax_rate().unwrap_or_default();
+        let exact = (priced.subtotal() - priced.discount()) * order.tax_rate().unwrap_or_default();
         let half_unit = Decimal::new(5, u32::from(units) + 1);
         // Rounded once per order: within half a minor unit. Per line: half a unit per line.
         let roundings = match tax {
             TaxRounding::PerOrder => Decimal::ONE,
-            TaxRounding::PerLine => Decimal::from(priced.lines.len()),
+            TaxRounding::PerLine => Decimal::from(priced.lines().len()),
         };
-        prop_assert!((priced.tax - exact).abs() <= half_unit * roundings, "tax {} vs exact {}", priced.tax, exact);
+        prop_assert!((priced.tax() - exact).abs() <= half_unit * roundings, "tax {} vs exact {}", priced.tax(), exact);
     }
 
     #[test]
@@ -249,8 +249,8 @@ proptest! {
         let order = NewOrder::parse(&draft).unwrap();
         let units = u32::from(order.currency().minor_units());
         let priced = price(&order, RoundingPolicy::new(order.currency().minor_units(), mode, tax).unwrap()).unwrap();
-        let mut amounts = vec![priced.subtotal, priced.discount, priced.tax, priced.total];
-        amounts.extend(priced.lines.iter().flat_map(|l| [l.unit_price, l.line_total]));
+        let mut amounts = vec![priced.subtotal(), priced.discount(), priced.tax(), priced.total()];
+        amounts.extend(priced.lines().iter().flat_map(|l| [l.unit_price, l.line_total]));
         for amount in amounts {
             prop_assert_eq!(amount.scale(), units, "{} should carry {} decimals", amount, units);
             prop_assert_eq!(amount.round_dp(units), amount);
@@ -275,9 +275,9 @@ proptest! {
             price(&order, RoundingPolicy::new(order.currency().minor_units(), mode, tax).unwrap()).unwrap()
         };
         let (a, b) = (price_of(&draft), price_of(&shuffled));
-        prop_assert_eq!((a.subtotal, a.discount, a.tax, a.total), (b.subtotal, b.discount, b.tax, b.total));
-        let mut lines_a: Vec<_> = a.lines.iter().map(|l| (l.product_id, l.line_total)).collect();
-        let mut lines_b: Vec<_> = b.lines.iter().map(|l| (l.product_id, l.line_total)).collect();
+        prop_assert_eq!((a.subtotal(), a.discount(), a.tax(), a.total()), (b.subtotal(), b.discount(), b.tax(), b.total()));
+        let mut lines_a: Vec<_> = a.lines().iter().map(|l| (l.product_id, l.line_total)).collect();
+        let mut lines_b: Vec<_> = b.lines().iter().map(|l| (l.product_id, l.line_total)).collect();
         lines_a.sort();
         lines_b.sort();
         prop_assert_eq!(lines_a, lines_b);

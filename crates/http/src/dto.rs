@@ -199,18 +199,18 @@ pub(crate) struct PricingBody {
 impl From<&Pricing> for PricingBody {
     fn from(pricing: &Pricing) -> Self {
         Self {
-            currency: pricing.currency.code().to_owned(),
-            items: pricing.lines.iter().map(LineItemBody::from).collect(),
-            subtotal: pricing.subtotal,
-            discount_rule: pricing.discount_rule.map(DiscountBody::from),
-            discount: pricing.discount,
-            tax_rate: pricing.tax_rate,
-            tax: pricing.tax,
-            total: pricing.total,
+            currency: pricing.currency().code().to_owned(),
+            items: pricing.lines().iter().map(LineItemBody::from).collect(),
+            subtotal: pricing.subtotal(),
+            discount_rule: pricing.discount_rule().map(DiscountBody::from),
+            discount: pricing.discount(),
+            tax_rate: pricing.tax_rate(),
+            tax: pricing.tax(),
+            total: pricing.total(),
             rounding: RoundingBody {
-                minor_units: pricing.rounding.minor_units(),
-                mode: pricing.rounding.mode(),
-                tax: pricing.rounding.tax(),
+                minor_units: pricing.rounding().minor_units(),
+                mode: pricing.rounding().mode(),
+                tax: pricing.rounding().tax(),
             },
         }
     }

@@ -150,8 +150,8 @@ fn payment_declined(order_id: ordo_domain::OrderId) -> Problem {
     problem
 }
 
-/// The error and all its sources, for the log.
-fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+/// The error and all its sources on one line, as ordo logs them.
+pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
     let mut chain = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {

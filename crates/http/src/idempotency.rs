@@ -2,8 +2,6 @@
 //! its final response is kept; a repeat gets that response again, byte for byte, with
 //! `Idempotent-Replayed: true`, and runs nothing.
 
-use std::fmt::Write as _;
-
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
@@ -198,13 +196,7 @@ fn fingerprint(method: &str, path: &str, caller: &str, body: &[u8]) -> String {
         }
         Err(_) => hasher.update(body),
     }
-    hasher
-        .finalize()
-        .iter()
-        .fold(String::with_capacity(64), |mut hex, byte| {
-            let _ = write!(hex, "{byte:02x}");
-            hex
-        })
+    hex::encode(hasher.finalize())
 }
 
 fn write_canonical(value: &Value, out: &mut String) {

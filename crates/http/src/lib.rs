@@ -36,6 +36,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_scalar::{Scalar, Servable as _};
 
 pub use auth::{Authentication, KeyError, TokenError, TokenSigner, TokenVerifier};
+pub use error::error_chain;
 pub use metrics::install_recorder;
 pub use metrics_exporter_prometheus::PrometheusHandle;
 pub use operations::{Draining, RateLimit};

@@ -77,7 +77,7 @@ async fn inserting_fifty_items_takes_as_many_statements_as_inserting_one() {
         store.insert(&order, None).await.unwrap();
         statements.push(counter.0.load(Ordering::SeqCst) - before);
         assert_eq!(
-            store.get(order.id()).await.unwrap().pricing().lines.len() as u128,
+            store.get(order.id()).await.unwrap().pricing().lines().len() as u128,
             items
         );
     }

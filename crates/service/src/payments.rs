@@ -44,7 +44,7 @@ impl OrderService {
     ) -> Result<(GatewayReply, PaymentAttempt), ServiceError> {
         // Every amount an order holds is a valid amount of its currency: a failure is a bug,
         // and no money moves on it.
-        let money = Money::new(amount, order.pricing().currency)
+        let money = Money::new(amount, order.pricing().currency())
             .map_err(|error| ServiceError::Internal(Box::new(error)))?;
         let reply = match operation {
             PaymentOperation::Authorize => self.gateway.authorize(key, order.id(), money).await,

@@ -40,7 +40,7 @@ impl OrderService {
                 .map_err(ServiceError::Payment)?;
             // Checked to have at most the currency's decimals: written with exactly them.
             let mut amount = amount;
-            amount.rescale(u32::from(current.pricing().rounding.minor_units()));
+            amount.rescale(u32::from(current.pricing().rounding().minor_units()));
             let refund = ordo_repository::Refund {
                 id: uuid::Uuid::new_v4(),
                 order_id,

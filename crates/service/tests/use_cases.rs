@@ -171,7 +171,7 @@ async fn placing_a_valid_order_prices_numbers_and_stores_it_once() {
         .expect_insert()
         .times(1)
         .withf(|order: &Order, claim: &Option<&Claim>| {
-            order.pricing().total == Decimal::new(6597, 2) && claim.is_none()
+            order.pricing().total() == Decimal::new(6597, 2) && claim.is_none()
         })
         .returning(|_, _| Ok(()));
     accepts_payment_writes(&mut repository);
@@ -189,7 +189,7 @@ async fn placing_a_valid_order_prices_numbers_and_stores_it_once() {
         (order.status(), order.version(), order.created_at()),
         (OrderStatus::Pending, Version::new(2), now)
     );
-    assert_eq!(order.pricing().tax.to_string(), "6.00");
+    assert_eq!(order.pricing().tax().to_string(), "6.00");
 }
 
 #[tokio::test]
@@ -608,7 +608,7 @@ async fn an_approved_authorization_holds_the_total() {
     .await;
     let order = result.unwrap();
     assert_eq!(order.payment().status, PaymentStatus::Authorized);
-    assert_eq!(order.payment().authorized, order.pricing().total);
+    assert_eq!(order.payment().authorized, order.pricing().total());
     assert_eq!(order.payment().reference.as_deref(), Some("auth_1"));
     assert_eq!(written, vec![order]);
 }
@@ -681,7 +681,7 @@ async fn completing_captures_before_the_status_moves() {
         (done.status(), done.payment().status),
         (OrderStatus::Completed, PaymentStatus::Paid)
     );
-    assert_eq!(done.payment().captured, done.pricing().total);
+    assert_eq!(done.payment().captured, done.pricing().total());
     assert_eq!(
         *gateway.calls.lock().unwrap(),
         vec![format!("capture:{}", order.id())]

@@ -18,7 +18,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::payment::{Payment, PaymentOperation, PendingPayment};
-use crate::pricing::{PricingError, price};
+use crate::pricing::{PricingError, StoredPricing, price};
 use crate::status::{IllegalTransition, OrderStatus};
 use crate::validation::ValidationErrors;
 use crate::{CustomerId, OrderId, OrderNumber, Pricing};
@@ -48,7 +48,7 @@ pub struct OrderRecord {
     pub id: OrderId,
     pub number: OrderNumber,
     pub customer_id: CustomerId,
-    pub pricing: Pricing,
+    pub pricing: StoredPricing,
     pub status: OrderStatus,
     pub cancel_reason: Option<CancelReason>,
     pub payment: Payment,
@@ -130,7 +130,7 @@ impl Order {
             tax_rate: pricing.tax_rate,
         };
         let repriced = price(&NewOrder::parse(&draft)?, pricing.rounding)?;
-        if &repriced != pricing {
+        if StoredPricing::from(&repriced) != *pricing {
             return Err(CorruptOrder::PricingMismatch);
         }
         // Equal in value; keep the re-priced figures, which carry exactly the policy's decimals
@@ -248,7 +248,7 @@ impl Order {
             id: self.id,
             number: self.number,
             customer_id: self.customer_id,
-            pricing: self.pricing.clone(),
+            pricing: StoredPricing::from(&self.pricing),
             status: self.status,
             cancel_reason: self.cancel_reason.clone(),
             payment: self.payment.clone(),

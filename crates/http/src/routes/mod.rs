@@ -1,3 +1,4 @@
 //! Route modules; each exposes a `router()` of documented handlers, merged in `crate::app`.
 
 pub(crate) mod orders;
+mod responses;

@@ -9,6 +9,7 @@ use ordo_service::{Caller, Claim, Cursor, ListQuery, OrderService, PageSize};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::responses::{JsonBody, OneOrder, Unavailable, VersionRequired, Versioned};
 use crate::dto::{
     CancelBody, CreateOrder, ListParams, OrderBody, OrderPage, PricingBody, RefundBody,
     RefundRequest, TransitionBody, etag,
@@ -70,13 +71,10 @@ fn order_response(status: StatusCode, order: &Order) -> Response {
     responses(
         (status = 201, description = "Placed", body = OrderBody,
          headers(("Location" = String, description = "The order's URL"), ("ETag" = String, description = "The order's version"))),
-        (status = 400, description = "Malformed JSON", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 402, description = "The payment was declined; the order is stored with its payment failed (`order_id`)", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 409, description = "A request with this Idempotency-Key is in progress; retry after `Retry-After`", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 422, description = "Breaks a rule (`errors` names each field), or the Idempotency-Key was used for another request", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 503, description = "Storage unavailable; retry after `Retry-After`", body = ProblemDetails, content_type = "application/problem+json"),
+        JsonBody, Unavailable,
     )
 )]
 async fn create_order(
@@ -105,12 +103,9 @@ async fn create_order(
     request_body = CreateOrder,
     responses(
         (status = 200, description = "Priced", body = PricingBody),
-        (status = 400, description = "Malformed JSON", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 409, description = "A request with this Idempotency-Key is in progress", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 422, description = "Breaks a rule (`errors` names each field), or the Idempotency-Key was used for another request", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 503, description = "Storage unavailable", body = ProblemDetails, content_type = "application/problem+json"),
+        JsonBody, Unavailable,
     )
 )]
 async fn preview_order(
@@ -129,8 +124,7 @@ async fn preview_order(
     responses(
         (status = 200, description = "The order", body = OrderBody, headers(("ETag" = String, description = "The order's version"))),
         (status = 400, description = "Not a UUID", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 404, description = "No such order, or deleted", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 503, description = "Storage unavailable", body = ProblemDetails, content_type = "application/problem+json"),
+        OneOrder, Unavailable,
     )
 )]
 async fn get_order(
@@ -151,7 +145,7 @@ async fn get_order(
     responses(
         (status = 200, description = "A page", body = OrderPage),
         (status = 400, description = "A parameter is invalid (limit over 100, bad cursor...)", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 503, description = "Storage unavailable", body = ProblemDetails, content_type = "application/problem+json"),
+        Unavailable,
     )
 )]
 async fn list_orders(
@@ -198,15 +192,10 @@ async fn list_orders(
     request_body = TransitionBody,
     responses(
         (status = 200, description = "Moved", body = OrderBody, headers(("ETag" = String, description = "The new version"))),
-        (status = 400, description = "Malformed request", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 404, description = "No such order", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 402, description = "Completing captures the payment, and the capture was declined", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 409, description = "Not allowed from the current status (lists `allowed_next`), or a request with this Idempotency-Key is in progress", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 412, description = "The ETag is stale", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 422, description = "Unknown target", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 428, description = "If-Match missing", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 503, description = "Storage or the payment gateway unavailable; nothing changed", body = ProblemDetails, content_type = "application/problem+json"),
+        JsonBody, OneOrder, Versioned, VersionRequired, Unavailable,
     )
 )]
 async fn transition_order(
@@ -237,15 +226,10 @@ async fn transition_order(
     request_body = CancelBody,
     responses(
         (status = 200, description = "Cancelled", body = OrderBody, headers(("ETag" = String, description = "The new version"))),
-        (status = 400, description = "Malformed request", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 404, description = "No such order", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 402, description = "Giving the money back was declined by the gateway", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 409, description = "Already completed or cancelled, or a request with this Idempotency-Key is in progress", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 412, description = "The ETag is stale", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 422, description = "Empty or too long reason", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 428, description = "If-Match missing", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 503, description = "Storage unavailable", body = ProblemDetails, content_type = "application/problem+json"),
+        JsonBody, OneOrder, Versioned, VersionRequired, Unavailable,
     )
 )]
 async fn cancel_order(
@@ -273,9 +257,7 @@ async fn cancel_order(
     responses(
         (status = 204, description = "Deleted"),
         (status = 400, description = "Not a UUID, or a malformed If-Match", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 404, description = "No such order, or already deleted", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 412, description = "The ETag is stale", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 503, description = "Storage unavailable", body = ProblemDetails, content_type = "application/problem+json"),
+        OneOrder, Versioned, Unavailable,
     )
 )]
 async fn delete_order(
@@ -302,13 +284,10 @@ async fn delete_order(
     request_body = RefundRequest,
     responses(
         (status = 201, description = "Refunded (or pending the gateway's answer)", body = RefundBody),
-        (status = 400, description = "Malformed request", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 402, description = "The gateway refused the refund; nothing was refunded", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 404, description = "No such order", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 409, description = "The order is not paid, or a request with this Idempotency-Key is in progress", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 422, description = "The amount is not refundable (zero, too precise, or more than is left)", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 503, description = "Storage unavailable", body = ProblemDetails, content_type = "application/problem+json"),
+        JsonBody, OneOrder, Unavailable,
     )
 )]
 async fn refund_order(

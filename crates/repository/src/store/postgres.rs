@@ -237,7 +237,7 @@ impl Dialect for PgDialect {
         order_values: Vec<Value>,
         claim: Option<Claim>,
     ) -> Result<(), RepoError> {
-        let lines = &order.pricing().lines;
+        let lines = &order.pricing().lines();
         let (mut positions, mut products, mut quantities, mut prices, mut totals) = (
             Vec::with_capacity(lines.len()),
             Vec::with_capacity(lines.len()),

@@ -1,11 +1,10 @@
-//! Rows ↔ domain: an order's columns and values, the checks on what storage returns, and the
-//! driver-error mapping.
+//! Rows ↔ domain: an order's columns and values, and the checks on what storage returns.
 
 use chrono::{DateTime, Utc};
 use ordo_domain::{
     CancelReason, Currency, CustomerId, Discount, Order, OrderId, OrderNumber, OrderRecord,
-    OrderStatus, Payment, PaymentOperation, PaymentStatus, PendingPayment, PricedLine, Pricing,
-    ProductId, Quantity, RoundingMode, RoundingPolicy, StatusChange, TaxRounding, Version,
+    OrderStatus, Payment, PaymentOperation, PaymentStatus, PendingPayment, PricedLine, ProductId,
+    Quantity, RoundingMode, RoundingPolicy, StatusChange, StoredPricing, TaxRounding, Version,
 };
 use rust_decimal::Decimal;
 use uuid::Uuid;
@@ -135,23 +134,23 @@ pub(crate) fn order_row(row: &impl RowRead) -> Result<OrderRow, RepoError> {
 /// An order's values for `order_columns!`, in its order.
 pub(crate) fn order_values(order: &Order) -> Result<Vec<Value>, RepoError> {
     let pricing = order.pricing();
-    let (discount_kind, discount_value) = discount_columns(pricing.discount_rule);
+    let (discount_kind, discount_value) = discount_columns(pricing.discount_rule());
     let (pending, pending_status, pending_reason) = pending_columns(order);
     Ok(vec![
         order.id().as_uuid().into(),
         order.number().to_string().into(),
         order.customer_id().as_uuid().into(),
-        pricing.currency.code().into(),
-        pricing.subtotal.into(),
-        pricing.discount.into(),
+        pricing.currency().code().into(),
+        pricing.subtotal().into(),
+        pricing.discount().into(),
         discount_kind.into(),
         discount_value.into(),
-        pricing.tax_rate.into(),
-        pricing.tax.into(),
-        pricing.total.into(),
-        i16::from(pricing.rounding.minor_units()).into(),
-        pricing.rounding.mode().as_str().into(),
-        pricing.rounding.tax().as_str().into(),
+        pricing.tax_rate().into(),
+        pricing.tax().into(),
+        pricing.total().into(),
+        i16::from(pricing.rounding().minor_units()).into(),
+        pricing.rounding().mode().as_str().into(),
+        pricing.rounding().tax().as_str().into(),
         order.status().as_str().into(),
         order.cancel_reason().map(CancelReason::as_str).into(),
         version_column(order.version())?.into(),
@@ -255,7 +254,7 @@ pub(crate) fn restore(row: OrderRow, items: Vec<ItemRow>) -> Result<Order, RepoE
         id: OrderId::from_uuid(row.id).map_err(|_| corrupt("id"))?,
         number: OrderNumber::parse(&row.number).map_err(|_| corrupt("order number"))?,
         customer_id: CustomerId::from_uuid(row.customer_id).map_err(|_| corrupt("customer id"))?,
-        pricing: Pricing {
+        pricing: StoredPricing {
             currency,
             lines,
             subtotal: row.subtotal,

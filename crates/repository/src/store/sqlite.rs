@@ -233,7 +233,7 @@ impl Dialect for SqliteDialect {
         );
         let mut positions = 0_i64..;
         items.push_values(
-            order.pricing().lines.iter().zip(&mut positions),
+            order.pricing().lines().iter().zip(&mut positions),
             |mut row, (line, position)| {
                 row.push_bind(order.id().as_uuid())
                     .push_bind(position)

@@ -107,14 +107,14 @@ async fn amounts_keep_their_decimals_even_when_zero(store: Store) {
         serde_json::to_string(&read).unwrap(),
         serde_json::to_string(&order).unwrap()
     );
-    assert_eq!(read.pricing().total.to_string(), "0.00");
+    assert_eq!(read.pricing().total().to_string(), "0.00");
 }
 
 async fn a_fifty_item_order_reads_back_whole_and_in_order(store: Store) {
     let order = sample(&*store, customer(1), 50, at(0)).await;
     store.insert(&order, None).await.unwrap();
     let read = store.get(order.id()).await.unwrap();
-    assert_eq!(read.pricing().lines.len(), 50);
+    assert_eq!(read.pricing().lines().len(), 50);
     assert_eq!(read, order);
 }
 
@@ -583,7 +583,7 @@ async fn a_payment_write_carries_its_audit_and_only_for_its_own_order(store: Sto
         id: Uuid::new_v4(),
         order_id,
         operation: PaymentOperation::Authorize,
-        amount: order.pricing().total,
+        amount: order.pricing().total(),
         outcome: AttemptOutcome::Approved,
         reference: Some("auth".into()),
         at: at(2),

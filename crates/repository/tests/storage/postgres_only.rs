@@ -145,7 +145,7 @@ async fn a_payment_write_audits_its_gateway_call_whether_or_not_it_lands() {
         id: uuid::Uuid::from_u128(n),
         order_id: order.id(),
         operation: PaymentOperation::Authorize,
-        amount: order.pricing().total,
+        amount: order.pricing().total(),
         outcome: AttemptOutcome::Approved,
         reference: Some("auth_1".into()),
         at: crate::fixtures::at(1),

@@ -1,0 +1,57 @@
+//! The error answers routes share, declared once for the OpenAPI document. A route lists the
+//! sets that apply to it, and writes inline only the answers whose meaning is its own (a
+//! declined payment, a status the order cannot move from...).
+#![allow(
+    dead_code,
+    reason = "never built: each variant is one documented answer, and errors are ApiErrors"
+)]
+
+use utoipa::IntoResponses;
+
+use crate::problem::ProblemDetails;
+
+/// A route that reads a JSON body.
+#[derive(IntoResponses)]
+pub(crate) enum JsonBody {
+    /// Malformed request: the JSON, a path id, a query parameter or a header (`errors` names it)
+    #[response(status = 400, content_type = "application/problem+json")]
+    Malformed(ProblemDetails),
+    /// Body too large
+    #[response(status = 413, content_type = "application/problem+json")]
+    TooLarge(ProblemDetails),
+    /// Not JSON
+    #[response(status = 415, content_type = "application/problem+json")]
+    NotJson(ProblemDetails),
+}
+
+/// A route about one order, named in its path.
+#[derive(IntoResponses)]
+pub(crate) enum OneOrder {
+    /// No such order (or one the caller may not see), or deleted
+    #[response(status = 404, content_type = "application/problem+json")]
+    NotFound(ProblemDetails),
+}
+
+/// A change that may name the version it expects (`If-Match`).
+#[derive(IntoResponses)]
+pub(crate) enum Versioned {
+    /// The ETag is stale: the order changed since it was read
+    #[response(status = 412, content_type = "application/problem+json")]
+    Stale(ProblemDetails),
+}
+
+/// A change that must name the version it expects.
+#[derive(IntoResponses)]
+pub(crate) enum VersionRequired {
+    /// If-Match missing
+    #[response(status = 428, content_type = "application/problem+json")]
+    Unversioned(ProblemDetails),
+}
+
+/// Every route that reaches storage.
+#[derive(IntoResponses)]
+pub(crate) enum Unavailable {
+    /// Storage (or the payment gateway) unavailable; nothing changed; retry after `Retry-After`
+    #[response(status = 503, content_type = "application/problem+json")]
+    Unavailable(ProblemDetails),
+}
