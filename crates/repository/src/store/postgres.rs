@@ -13,7 +13,7 @@ use sqlx::{
 use uuid::Uuid;
 
 use super::Store;
-use super::dialect::{Conn, Dialect, RowRead, Statement, Value, Work, values_travel};
+use super::dialect::{Conn, Dialect, Statement, Value, Work, values_travel};
 use super::driver::{Waiting, pool_figures};
 use super::orders::{get_where, list_where};
 use super::rows::{ItemRow, OrderRow, order_columns, order_row};
@@ -337,7 +337,10 @@ impl Store<PgDialect> {
         self.read_all(super::orders::list_statement(EXPLAIN, query))
             .await?
             .iter()
-            .map(|row| super::dialect::required(row.text("QUERY PLAN")?, "QUERY PLAN"))
+            .map(|row| {
+                let line = super::dialect::RowRead::text(row, "QUERY PLAN")?;
+                super::dialect::required(line, "QUERY PLAN")
+            })
             .collect::<Result<Vec<_>, _>>()
             .map(|lines| lines.join("\n"))
     }
