@@ -11,6 +11,7 @@
 
 mod advisories;
 mod bench;
+mod browser;
 mod chart;
 mod invariants;
 mod launch;
@@ -35,7 +36,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Task {
     /// Everything CI checks, in order: fmt, clippy, unused dependencies, tests, the short crash
-    /// test, the wasm build, cargo-deny.
+    /// test, /docs in a browser, the wasm build, cargo-deny.
     Ci,
     /// Check formatting (`cargo fmt --check`).
     Fmt,
@@ -49,6 +50,9 @@ enum Task {
     Deny,
     /// Fail on dependencies no code uses (cargo-machete).
     Machete,
+    /// Load /docs in headless Chromium with every other origin blocked (installs Chromium and
+    /// playwright-core when missing).
+    Browser,
     /// Measure the release server against pgbench on the same database (see bench/).
     Bench {
         /// One short round per cell, to try the harness (figures are not comparable).
@@ -88,6 +92,7 @@ fn main() -> Result<()> {
         Task::Wasm => wasm(&sh),
         Task::Deny => deny(&sh),
         Task::Machete => machete(&sh),
+        Task::Browser => browser::run(&sh),
         Task::Bench {
             quick,
             peer,
@@ -136,7 +141,7 @@ pub(crate) fn target_dir(sh: &Shell) -> std::path::PathBuf {
 type Step = fn(&Shell) -> Result<()>;
 
 fn ci(sh: &Shell) -> Result<()> {
-    let steps: [(&str, Step); 7] = [
+    let steps: [(&str, Step); 8] = [
         ("fmt", fmt),
         ("clippy", lint),
         ("unused dependencies", machete),
@@ -144,6 +149,7 @@ fn ci(sh: &Shell) -> Result<()> {
         ("reliability (short)", |sh| {
             reliability::run(sh, reliability::Load::SHORT)
         }),
+        ("/docs in a browser", browser::run),
         ("wasm build", wasm),
         ("cargo deny", deny),
     ];

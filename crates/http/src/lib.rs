@@ -6,6 +6,7 @@
 
 mod auth;
 mod body;
+mod docs;
 mod dto;
 mod error;
 mod extract;
@@ -33,9 +34,10 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use utoipa::OpenApi as _;
 use utoipa::openapi::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
-use utoipa_scalar::{Scalar, Servable as _};
 
-pub use auth::{Authentication, KeyError, TokenError, TokenSigner, TokenVerifier};
+pub use auth::{
+    Authentication, DEFAULT_LEEWAY_SECONDS, KeyError, TokenError, TokenSigner, TokenVerifier,
+};
 pub use error::error_chain;
 pub use metrics::install_recorder;
 pub use metrics_exporter_prometheus::PrometheusHandle;
@@ -242,9 +244,7 @@ pub fn app(service: OrderService, config: HttpConfig) -> Router {
                 }
             }),
         )
-        .merge(Router::<OrderService>::from(
-            Scalar::with_url("/docs", doc).title("ordo API"),
-        ))
+        .merge(docs::router())
         .merge(health)
         .fallback(|| async { Problem::not_found("no such route") })
         .method_not_allowed_fallback(method_not_allowed)

@@ -93,7 +93,34 @@ async fn the_docs_page_is_served() {
             .unwrap()
             .starts_with("text/html")
     );
-    assert!(response.text().await.unwrap().contains("/v1/orders"));
+    let policy = response.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(policy.contains("default-src 'self'") && policy.contains("script-src 'self'"));
+    let page = response.text().await.unwrap();
+    // Everything the page loads is ordo's own, and it finds the document at /openapi.json.
+    for script in ["/docs/scalar-1.76.0.js", "/docs/docs.js"] {
+        assert!(page.contains(&format!("src=\"{script}\"")), "{script}");
+        let asset = app.get(script).send().await.unwrap();
+        assert_eq!(asset.status(), 200, "{script}");
+        assert!(
+            asset.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/javascript")
+        );
+    }
+    let start = app
+        .get("/docs/docs.js")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(start.contains("url: '/openapi.json'"));
+    assert!(!page.contains("https://") && !start.contains("https://"));
 }
 
 /// With the database gone, requests get 503 with Retry-After, not a 500 or a hang.
