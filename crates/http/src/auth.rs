@@ -71,6 +71,10 @@ impl std::fmt::Debug for TokenVerifier {
     }
 }
 
+/// Seconds of clock skew a token's `exp` and `nbf` are allowed by default: small, because an
+/// expired token keeps working for that long.
+pub const DEFAULT_LEEWAY_SECONDS: u64 = 5;
+
 impl TokenVerifier {
     /// HS256 with a shared `secret` (at least 32 bytes).
     ///
@@ -118,7 +122,8 @@ impl TokenVerifier {
     ) -> Self {
         let mut validation = Validation::new(algorithm);
         validation.set_required_spec_claims(&["exp", "sub"]);
-        // A token issued for later is not valid yet (within the default 60 s of clock skew).
+        validation.leeway = DEFAULT_LEEWAY_SECONDS;
+        // A token issued for later is not valid yet (within the same allowance for clock skew).
         validation.validate_nbf = true;
         if let Some(issuer) = issuer {
             validation.set_issuer(&[issuer]);
@@ -132,6 +137,14 @@ impl TokenVerifier {
             None => validation.validate_aud = false,
         }
         Self { key, validation }
+    }
+
+    /// Allows `seconds` of clock skew when checking `exp` and `nbf` (default
+    /// [`DEFAULT_LEEWAY_SECONDS`]): a token expired that long ago is still accepted.
+    #[must_use]
+    pub fn with_leeway(mut self, seconds: u64) -> Self {
+        self.validation.leeway = seconds;
+        self
     }
 
     /// The caller a token names.

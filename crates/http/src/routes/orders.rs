@@ -9,7 +9,7 @@ use ordo_service::{Caller, Claim, Cursor, ListQuery, OrderService, PageSize};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::responses::{JsonBody, OneOrder, Unavailable, VersionRequired, Versioned};
+use super::responses::{Guarded, JsonBody, OneOrder, Unavailable, VersionRequired, Versioned};
 use crate::dto::{
     CancelBody, CreateOrder, ListParams, OrderBody, OrderPage, PricingBody, RefundBody,
     RefundRequest, TransitionBody, etag,
@@ -74,7 +74,7 @@ fn order_response(status: StatusCode, order: &Order) -> Response {
         (status = 402, description = "The payment was declined; the order is stored with its payment failed (`order_id`)", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 409, description = "A request with this Idempotency-Key is in progress; retry after `Retry-After`", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 422, description = "Breaks a rule (`errors` names each field), or the Idempotency-Key was used for another request", body = ProblemDetails, content_type = "application/problem+json"),
-        JsonBody, Unavailable,
+        Guarded, JsonBody, Unavailable,
     )
 )]
 async fn create_order(
@@ -105,7 +105,7 @@ async fn create_order(
         (status = 200, description = "Priced", body = PricingBody),
         (status = 409, description = "A request with this Idempotency-Key is in progress", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 422, description = "Breaks a rule (`errors` names each field), or the Idempotency-Key was used for another request", body = ProblemDetails, content_type = "application/problem+json"),
-        JsonBody, Unavailable,
+        Guarded, JsonBody, Unavailable,
     )
 )]
 async fn preview_order(
@@ -124,7 +124,7 @@ async fn preview_order(
     responses(
         (status = 200, description = "The order", body = OrderBody, headers(("ETag" = String, description = "The order's version"))),
         (status = 400, description = "Not a UUID", body = ProblemDetails, content_type = "application/problem+json"),
-        OneOrder, Unavailable,
+        Guarded, OneOrder, Unavailable,
     )
 )]
 async fn get_order(
@@ -145,7 +145,7 @@ async fn get_order(
     responses(
         (status = 200, description = "A page", body = OrderPage),
         (status = 400, description = "A parameter is invalid (limit over 100, bad cursor...)", body = ProblemDetails, content_type = "application/problem+json"),
-        Unavailable,
+        Guarded, Unavailable,
     )
 )]
 async fn list_orders(
@@ -195,7 +195,7 @@ async fn list_orders(
         (status = 402, description = "Completing captures the payment, and the capture was declined", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 409, description = "Not allowed from the current status (lists `allowed_next`), or a request with this Idempotency-Key is in progress", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 422, description = "Unknown target", body = ProblemDetails, content_type = "application/problem+json"),
-        JsonBody, OneOrder, Versioned, VersionRequired, Unavailable,
+        Guarded, JsonBody, OneOrder, Versioned, VersionRequired, Unavailable,
     )
 )]
 async fn transition_order(
@@ -229,7 +229,7 @@ async fn transition_order(
         (status = 402, description = "Giving the money back was declined by the gateway", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 409, description = "Already completed or cancelled, or a request with this Idempotency-Key is in progress", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 422, description = "Empty or too long reason", body = ProblemDetails, content_type = "application/problem+json"),
-        JsonBody, OneOrder, Versioned, VersionRequired, Unavailable,
+        Guarded, JsonBody, OneOrder, Versioned, VersionRequired, Unavailable,
     )
 )]
 async fn cancel_order(
@@ -257,7 +257,7 @@ async fn cancel_order(
     responses(
         (status = 204, description = "Deleted"),
         (status = 400, description = "Not a UUID, or a malformed If-Match", body = ProblemDetails, content_type = "application/problem+json"),
-        OneOrder, Versioned, Unavailable,
+        Guarded, OneOrder, Versioned, Unavailable,
     )
 )]
 async fn delete_order(
@@ -287,7 +287,7 @@ async fn delete_order(
         (status = 402, description = "The gateway refused the refund; nothing was refunded", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 409, description = "The order is not paid, or a request with this Idempotency-Key is in progress", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 422, description = "The amount is not refundable (zero, too precise, or more than is left)", body = ProblemDetails, content_type = "application/problem+json"),
-        JsonBody, OneOrder, Unavailable,
+        Guarded, JsonBody, OneOrder, Unavailable,
     )
 )]
 async fn refund_order(

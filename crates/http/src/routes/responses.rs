@@ -10,6 +10,27 @@ use utoipa::IntoResponses;
 
 use crate::problem::ProblemDetails;
 
+/// Every route under `/v1`: who is calling, whether they may, and the server's own limits.
+#[derive(IntoResponses)]
+pub(crate) enum Guarded {
+    /// No valid bearer token: missing, expired, forged or malformed (the detail says which)
+    #[response(
+        status = 401,
+        content_type = "application/problem+json",
+        headers(("WWW-Authenticate" = String, description = "`Bearer`, with the error when a token was sent"))
+    )]
+    Unauthorized(ProblemDetails),
+    /// The caller's role may not do this
+    #[response(status = 403, content_type = "application/problem+json")]
+    Forbidden(ProblemDetails),
+    /// Over the rate limit, or the caller's share of requests in flight; retry after `Retry-After`
+    #[response(status = 429, content_type = "application/problem+json")]
+    TooMany(ProblemDetails),
+    /// The request took longer than the server allows; nothing changed unless the order says so
+    #[response(status = 504, content_type = "application/problem+json")]
+    Timeout(ProblemDetails),
+}
+
 /// A route that reads a JSON body.
 #[derive(IntoResponses)]
 pub(crate) enum JsonBody {
@@ -22,6 +43,9 @@ pub(crate) enum JsonBody {
     /// Not JSON
     #[response(status = 415, content_type = "application/problem+json")]
     NotJson(ProblemDetails),
+    /// The body did not arrive within the server's body timeout
+    #[response(status = 408, content_type = "application/problem+json")]
+    SlowBody(ProblemDetails),
 }
 
 /// A route about one order, named in its path.

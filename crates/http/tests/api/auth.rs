@@ -351,6 +351,12 @@ async fn forged_expired_unsigned_and_malformed_tokens_are_all_refused() {
             "it has expired",
         ),
         (
+            // The default clock-skew allowance is 5 s, not the JWT library's 60 s.
+            "expired 20 s ago",
+            with(&|c| c["exp"] = json!(now() - 20)),
+            "it has expired",
+        ),
+        (
             "not valid for another 30 minutes",
             with(&|c| c["nbf"] = json!(now() + 1800)),
             "it is not valid yet",
