@@ -181,10 +181,10 @@ pub enum PricingError {
 /// }"#).unwrap();
 /// let order = NewOrder::parse(&draft).unwrap();
 /// let priced = price(&order, RoundingPolicy::default_for(order.currency())).unwrap();
-/// assert_eq!(priced.subtotal.to_string(), "64.97");  // 3 × 19.99 + 5.00
-/// assert_eq!(priced.discount.to_string(), "6.50");   // 6.497 rounds half-up
-/// assert_eq!(priced.tax.to_string(), "4.82");        // 58.47 × 0.0825 = 4.823775
-/// assert_eq!(priced.total.to_string(), "63.29");     // 64.97 − 6.50 + 4.82
+/// assert_eq!(priced.subtotal().to_string(), "64.97");  // 3 × 19.99 + 5.00
+/// assert_eq!(priced.discount().to_string(), "6.50");   // 6.497 rounds half-up
+/// assert_eq!(priced.tax().to_string(), "4.82");        // 58.47 × 0.0825 = 4.823775
+/// assert_eq!(priced.total().to_string(), "63.29");     // 64.97 − 6.50 + 4.82
 /// ```
 pub fn price(order: &NewOrder, policy: RoundingPolicy) -> Result<Pricing, PricingError> {
     let lines = order

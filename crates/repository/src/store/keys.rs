@@ -88,7 +88,7 @@ impl<D: Dialect> IdempotencyStore for Store<D> {
     /// Inserts the key, or reads it and decides (replay, mismatch, in flight), or takes over an
     /// abandoned one. Every write is a compare-and-set, so two racing requests never both
     /// hold it.
-    #[tracing::instrument(skip_all, err)]
+    #[tracing::instrument(skip_all, err(level = "debug"))]
     async fn begin(&self, request: &KeyRequest) -> Result<Begin, RepoError> {
         let claimed = |order_id: Option<Uuid>| -> Result<Begin, RepoError> {
             let order_id = order_id
@@ -143,7 +143,7 @@ impl<D: Dialect> IdempotencyStore for Store<D> {
         Ok(Begin::InFlight)
     }
 
-    #[tracing::instrument(skip_all, err)]
+    #[tracing::instrument(skip_all, err(level = "debug"))]
     async fn complete(&self, claim: &Claim, response: &StoredResponse) -> Result<(), RepoError> {
         let statement = held(&claim.scope, claim.token)(COMPLETE)
             .bind(i16::try_from(response.status).map_err(RepoError::other)?)
@@ -156,7 +156,7 @@ impl<D: Dialect> IdempotencyStore for Store<D> {
         }
     }
 
-    #[tracing::instrument(skip_all, err)]
+    #[tracing::instrument(skip_all, err(level = "debug"))]
     async fn release(&self, claim: &Claim, now: DateTime<Utc>) -> Result<(), RepoError> {
         let forget = held(&claim.scope, claim.token)(FORGET);
         let end_lease = held(&claim.scope, claim.token)(END_LEASE).bind(now);
@@ -171,7 +171,7 @@ impl<D: Dialect> IdempotencyStore for Store<D> {
             .await
     }
 
-    #[tracing::instrument(skip_all, err)]
+    #[tracing::instrument(skip_all, err(level = "debug"))]
     async fn purge_expired(&self, now: DateTime<Utc>) -> Result<u64, RepoError> {
         self.execute(Statement::new(PURGE).bind(now)).await
     }

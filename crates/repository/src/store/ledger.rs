@@ -105,7 +105,7 @@ impl<D: Dialect> GatewayLedger for Store<D> {
 
 #[async_trait]
 impl<D: Dialect> Coordination for Store<D> {
-    #[tracing::instrument(skip_all, fields(name), err)]
+    #[tracing::instrument(skip_all, fields(name), err(level = "debug"))]
     async fn pin_fact(&self, name: &str, value: &str) -> Result<String, RepoError> {
         let statement = Statement::new(PIN_FACT).bind(name).bind(value);
         self.write_returning(statement, |row| required(row.text("value")?, "value"))
@@ -113,7 +113,7 @@ impl<D: Dialect> Coordination for Store<D> {
             .ok_or_else(|| RepoError::other("no fact was kept"))
     }
 
-    #[tracing::instrument(skip_all, fields(job), err)]
+    #[tracing::instrument(skip_all, fields(job), err(level = "debug"))]
     async fn take_lease(
         &self,
         job: &str,

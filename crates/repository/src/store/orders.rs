@@ -132,7 +132,7 @@ impl<D: Dialect> Store<D> {
 
 #[async_trait]
 impl<D: Dialect> OrderRepository for Store<D> {
-    #[tracing::instrument(skip_all, err)]
+    #[tracing::instrument(skip_all, err(level = "debug"))]
     async fn next_order_sequence(&self) -> Result<u64, RepoError> {
         if let Some(value) = self.take_from_block() {
             return Ok(value);
@@ -153,7 +153,7 @@ impl<D: Dialect> OrderRepository for Store<D> {
         Ok(start)
     }
 
-    #[tracing::instrument(skip_all, fields(order_id = %order.id()), err)]
+    #[tracing::instrument(skip_all, fields(order_id = %order.id()), err(level = "debug"))]
     async fn insert<'a>(&self, order: &Order, claim: Option<&'a Claim>) -> Result<(), RepoError> {
         let values = order_values(order)?;
         let (order, claim) = (order.clone(), claim.cloned());
@@ -165,7 +165,7 @@ impl<D: Dialect> OrderRepository for Store<D> {
             .await
     }
 
-    #[tracing::instrument(skip_all, fields(order_id = %id), err)]
+    #[tracing::instrument(skip_all, fields(order_id = %id), err(level = "debug"))]
     async fn get(&self, id: OrderId) -> Result<Order, RepoError> {
         let rows = self
             .read_all(Statement::new(D::GET_ORDER).bind(id.as_uuid()))
@@ -173,14 +173,14 @@ impl<D: Dialect> OrderRepository for Store<D> {
         self.orders(rows).await?.pop().ok_or(RepoError::NotFound)
     }
 
-    #[tracing::instrument(skip_all, fields(customer_id = %query.customer_id), err)]
+    #[tracing::instrument(skip_all, fields(customer_id = %query.customer_id), err(level = "debug"))]
     async fn list(&self, query: &ListQuery) -> Result<Page, RepoError> {
         let rows = self.read_all(list_statement(D::LIST_ORDERS, query)).await?;
         let mut orders = self.orders(rows).await?;
         Ok(page(&mut orders, query.limit.get()))
     }
 
-    #[tracing::instrument(skip_all, fields(order_id = %order.id()), err)]
+    #[tracing::instrument(skip_all, fields(order_id = %order.id()), err(level = "debug"))]
     async fn update(&self, order: &Order, expected: Version) -> Result<(), RepoError> {
         check_next_version(order, expected)?;
         let update = Statement::new(UPDATE_ORDER).bind_all(update_values(order, expected)?);
@@ -191,14 +191,14 @@ impl<D: Dialect> OrderRepository for Store<D> {
         }
     }
 
-    #[tracing::instrument(skip_all, fields(order_id = %attempt.order_id), err)]
+    #[tracing::instrument(skip_all, fields(order_id = %attempt.order_id), err(level = "debug"))]
     async fn record_payment_attempt(&self, attempt: &PaymentAttempt) -> Result<(), RepoError> {
         self.execute(Statement::new(RECORD_ATTEMPT).bind_all(attempt_values(attempt)))
             .await?;
         Ok(())
     }
 
-    #[tracing::instrument(skip_all, fields(order_id = %order.id()), err)]
+    #[tracing::instrument(skip_all, fields(order_id = %order.id()), err(level = "debug"))]
     async fn update_with_attempt(
         &self,
         order: &Order,
@@ -227,7 +227,7 @@ impl<D: Dialect> OrderRepository for Store<D> {
         }
     }
 
-    #[tracing::instrument(skip_all, fields(order_id = %order.id()), err)]
+    #[tracing::instrument(skip_all, fields(order_id = %order.id()), err(level = "debug"))]
     async fn reserve_refund(
         &self,
         order: &Order,
@@ -259,7 +259,7 @@ impl<D: Dialect> OrderRepository for Store<D> {
             .await
     }
 
-    #[tracing::instrument(skip_all, err)]
+    #[tracing::instrument(skip_all, err(level = "debug"))]
     async fn settle_refund<'a>(
         &self,
         refund_id: Uuid,
@@ -328,7 +328,7 @@ impl<D: Dialect> OrderRepository for Store<D> {
         self.migrations_applied().await
     }
 
-    #[tracing::instrument(skip_all, fields(order_id = %id), err)]
+    #[tracing::instrument(skip_all, fields(order_id = %id), err(level = "debug"))]
     async fn soft_delete(
         &self,
         id: OrderId,

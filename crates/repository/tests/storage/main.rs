@@ -15,6 +15,7 @@
 
 mod contract;
 mod fixtures;
+mod logs;
 mod migrations;
 mod postgres_only;
 mod properties;
