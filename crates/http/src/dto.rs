@@ -36,6 +36,7 @@ pub(crate) struct CreateOrder {
     #[schema(example = "USD")]
     pub currency: String,
     /// 1 to 100 lines.
+    #[schema(min_items = 1, max_items = 100)]
     pub items: Vec<CreateLineItem>,
     /// An optional order-level discount.
     #[serde(default)]
@@ -366,8 +367,13 @@ impl From<TransitionTarget> for OrderStatus {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CancelBody {
-    /// 1 to 500 characters.
-    #[schema(example = "customer changed their mind")]
+    /// 1 to 500 characters, not only white space, no control characters but tab and newline.
+    #[schema(
+        example = "customer changed their mind",
+        min_length = 1,
+        max_length = 500,
+        pattern = "^[^\\x00-\\x08\\x0B\\x0C\\x0E-\\x1F\\x7F-\\x9F]*[^\\s\\x00-\\x1F\\x7F-\\x9F][^\\x00-\\x08\\x0B\\x0C\\x0E-\\x1F\\x7F-\\x9F]*$"
+    )]
     pub reason: String,
 }
 
@@ -379,8 +385,13 @@ pub(crate) struct RefundRequest {
     #[serde(with = "amount_serde")]
     #[schema(value_type = String, example = "5.00")]
     pub amount: Decimal,
-    /// Why, for the records.
-    #[schema(example = "damaged in transit")]
+    /// Why, for the records: as a cancellation reason.
+    #[schema(
+        example = "damaged in transit",
+        min_length = 1,
+        max_length = 500,
+        pattern = "^[^\\x00-\\x08\\x0B\\x0C\\x0E-\\x1F\\x7F-\\x9F]*[^\\s\\x00-\\x1F\\x7F-\\x9F][^\\x00-\\x08\\x0B\\x0C\\x0E-\\x1F\\x7F-\\x9F]*$"
+    )]
     pub reason: String,
 }
 
