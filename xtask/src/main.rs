@@ -13,6 +13,7 @@ mod advisories;
 mod bench;
 mod browser;
 mod chart;
+mod contract;
 mod invariants;
 mod launch;
 mod outage;
@@ -53,6 +54,13 @@ enum Task {
     /// Load /docs in headless Chromium with every other origin blocked (installs Chromium and
     /// playwright-core when missing).
     Browser,
+    /// Check the server against its OpenAPI document with schemathesis (every check, with and
+    /// without a token, on SQLite and PostgreSQL).
+    Contract {
+        /// The bounded form (debug server, 10 examples, a minute a run, fixed seed).
+        #[arg(long)]
+        quick: bool,
+    },
     /// Measure the release server against pgbench on the same database (see bench/).
     Bench {
         /// One short round per cell, to try the harness (figures are not comparable).
@@ -93,6 +101,14 @@ fn main() -> Result<()> {
         Task::Deny => deny(&sh),
         Task::Machete => machete(&sh),
         Task::Browser => browser::run(&sh),
+        Task::Contract { quick } => contract::run(
+            &sh,
+            if quick {
+                contract::Bounds::CI
+            } else {
+                contract::Bounds::FULL
+            },
+        ),
         Task::Bench {
             quick,
             peer,
