@@ -5,7 +5,7 @@
 //! list), and tells us where each value came from. figment merges clap's defaults, the file,
 //! and then only the values clap saw on the command line or in the environment.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -24,7 +24,7 @@ use serde::{Serialize, Serializer};
 pub(crate) const DEFAULT_FILE: &str = "ordo.toml";
 
 /// Settings whose values are never shown: printed as `"***"` when set.
-const SECRETS: [&str; 2] = ["order_number_key", "jwt_secret"];
+const SECRETS: [&str; 3] = ["order_number_key", "jwt_secret", "token"];
 
 /// serde's `serialize_with` for a secret setting: its value in clear, for [`resolve`] alone,
 /// which merges the layers as values and shows secrets as `"***"`. (secrecy gives secrets no
@@ -81,6 +81,9 @@ pub(crate) struct Resolved<T> {
     pub(crate) settings: T,
     /// `name = value  # source` lines, secrets redacted.
     pub(crate) report: String,
+    /// Where each setting's value came from: a flag, a variable, the file's path, or
+    /// `default`.
+    pub(crate) sources: BTreeMap<String, String>,
 }
 
 /// Merges `parsed` (what clap read: flags, environment, defaults) with the configuration file.
@@ -113,6 +116,7 @@ where
         .map_err(|error| explain::<T>(&error, &figment, &all))?;
     let resolved = as_dict(&settings)?;
     let mut report = String::new();
+    let mut sources = BTreeMap::new();
     for (name, value) in &resolved {
         let source = match source_of(command, name) {
             Some(source) => source,
@@ -129,8 +133,13 @@ where
                 let _ = writeln!(report, "{name} = {}  # {source}", shown(name, value));
             }
         }
+        sources.insert(name.clone(), source);
     }
-    Ok(Resolved { settings, report })
+    Ok(Resolved {
+        settings,
+        report,
+        sources,
+    })
 }
 
 /// Where clap found `name`: its flag or its environment variable; `None` for its default or

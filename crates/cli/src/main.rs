@@ -90,6 +90,14 @@ fn main() -> ExitCode {
         }
     };
     let file = cli.config;
+    if let Command::Orders(command) = cli.command {
+        let json = command.client().json;
+        return match runtime.block_on(orders(command, &matches, &file)) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) if json => fail_as_json(&error),
+            Err(error) => fail(&error),
+        };
+    }
     let result = runtime.block_on(async {
         match cli.command {
             Command::Serve(args) => serve::run(settings(&args, &matches, &file)?.settings).await,
@@ -103,7 +111,8 @@ fn main() -> ExitCode {
             }
             Command::Token(args) => auth::mint(&settings(&args, &matches, &file)?.settings),
             Command::Seed(args) => seed::run(&settings(&args, &matches, &file)?.settings).await,
-            Command::Orders(command) => client::run(command).await,
+            // Answered above, with its own way of failing.
+            Command::Orders(_) => Ok(()),
             Command::Payments(PaymentsCommand::Reconcile(args)) => {
                 let storage = settings(&args.storage, &matches, &file)?.settings;
                 reconcile(&storage, args.grace_seconds).await
@@ -128,10 +137,12 @@ fn settings<T: Serialize + DeserializeOwned>(
 ) -> anyhow::Result<config::Resolved<T>> {
     let mut cli = Cli::command();
     cli.build();
-    let known = cli
+    let mut known = cli
         .find_subcommand("serve")
         .map(config::setting_names)
         .context("the serve command is missing")?;
+    // The client's own setting (`ordo orders …`); its default is `listen`.
+    known.insert("server".to_owned());
     let (mut command, mut matches) = (&cli, matches);
     while let Some((name, sub)) = matches.subcommand() {
         command = command
@@ -140,6 +151,17 @@ fn settings<T: Serialize + DeserializeOwned>(
         matches = sub;
     }
     config::resolve(parsed, (command, matches), file, &known)
+}
+
+/// `ordo orders …`, with the client's settings from every layer.
+async fn orders(
+    command: client::OrdersCommand,
+    matches: &ArgMatches,
+    file: &config::ConfigFileArgs,
+) -> anyhow::Result<()> {
+    let resolved = settings(command.client(), matches, file)?;
+    let server = client::Server::from_settings(&resolved.settings, &resolved.sources)?;
+    client::run(command, &resolved.settings, &server).await
 }
 
 /// `ordo config`.
@@ -160,6 +182,23 @@ fn fail(error: &anyhow::Error) -> ExitCode {
     )]
     {
         eprintln!("ordo: error: {error:#}");
+    }
+    ExitCode::FAILURE
+}
+
+/// With `--json`, the failure as one JSON object on stderr: the server's problem as it sent
+/// it, or `{"error": "…"}` for what went wrong on this side.
+fn fail_as_json(error: &anyhow::Error) -> ExitCode {
+    let body = match error.downcast_ref::<client::ServerProblem>() {
+        Some(problem) => problem.body.clone(),
+        None => serde_json::json!({ "error": format!("{error:#}") }),
+    };
+    #[allow(
+        clippy::print_stderr,
+        reason = "the CLI reports its failure to its user"
+    )]
+    {
+        eprintln!("{body}");
     }
     ExitCode::FAILURE
 }
