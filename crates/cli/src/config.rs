@@ -167,9 +167,11 @@ fn check_file(path: &Path, known: &BTreeSet<String>) -> Result<BTreeSet<String>>
     for (name, value) in &dict {
         if !known.contains(name) {
             let hint = if matches!(value, Value::Dict(..)) {
-                " (settings are top-level `name = value` lines, not tables)"
+                " (settings are top-level `name = value` lines, not tables)".to_owned()
             } else {
-                ""
+                closest(name, known)
+                    .map(|known| format!(" (did you mean `{known}`?)"))
+                    .unwrap_or_default()
             };
             bail!(
                 "invalid configuration in {}: unknown setting `{name}`{hint}; the settings are listed in docs/configuration.md",
@@ -178,6 +180,19 @@ fn check_file(path: &Path, known: &BTreeSet<String>) -> Result<BTreeSet<String>>
         }
     }
     Ok(dict.into_keys().collect())
+}
+
+/// The known setting nearest to a misspelt `name`, if one is near enough to be what was meant.
+fn closest<'a>(name: &str, known: &'a BTreeSet<String>) -> Option<&'a str> {
+    // Edits (a transposition counts as one) within a third of the name: `lisen`, `listne`
+    // and `db_max_conections` find their setting; `colour` finds none.
+    let near = name.chars().count().div_ceil(3).max(1);
+    known
+        .iter()
+        .map(|candidate| (strsim::osa_distance(name, candidate), candidate))
+        .filter(|(distance, _)| *distance <= near)
+        .min_by_key(|(distance, _)| *distance)
+        .map(|(_, candidate)| candidate.as_str())
 }
 
 /// Every setting's name, from the command's arguments (the file uses the same names).

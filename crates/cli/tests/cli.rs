@@ -481,7 +481,14 @@ fn a_file_named_by_flag_or_variable_is_read_and_must_exist() {
 #[test]
 fn invalid_configuration_stops_with_one_line_naming_the_setting() {
     let cases = [
-        ("lisen = \"127.0.0.1:1\"\n", "unknown setting `lisen`"),
+        (
+            "lisen = \"127.0.0.1:1\"\n",
+            "unknown setting `lisen` (did you mean `listen`?)",
+        ),
+        (
+            "db_max_conections = 2\n",
+            "did you mean `db_max_connections`?",
+        ),
         ("listen = 5\n", "`listen`"),
         ("db_max_connections = \"many\"\n", "`db_max_connections`"),
         (
@@ -1196,7 +1203,7 @@ fn the_client_reads_only_a_configuration_file_that_exists_and_names_known_settin
     assert!(
         misspelt.contains("client.toml")
             && misspelt.contains("unknown setting `sever`")
-            && misspelt.contains("unknown setting `sever`"),
+            && misspelt.contains("unknown setting `sever` (did you mean `server`?)"),
         "{misspelt}"
     );
     // With --json, a failure on this side is a JSON object too.
