@@ -1320,3 +1320,29 @@ fn the_client_previews_moves_refunds_and_deletes_and_speaks_json_throughout() {
     let problem: Value = serde_json::from_slice(&gone.stderr).unwrap();
     assert_eq!(problem["status"], 404, "{problem}");
 }
+
+#[test]
+fn a_token_for_a_postgres_server_is_signed_with_its_secret_never_a_leftover_sqlite_one() {
+    let data = tempfile::tempdir().unwrap();
+    let dir = data.path().to_str().unwrap();
+    // What an earlier SQLite run leaves behind.
+    std::fs::write(data.path().join("jwt-secret"), "f".repeat(64)).unwrap();
+    let url = "postgres://app:hunter2@127.0.0.1:5432/ordo";
+    let token = ["token", "--role", "admin", "--data-dir", dir];
+    let refused = one_line_failure(&ordo(&[&token[..], &["--database-url", url]].concat()));
+    assert!(
+        refused.contains("a PostgreSQL server has no generated secret")
+            && refused.contains("`jwt_secret`")
+            && refused.contains("ORDO_JWT_SECRET"),
+        "{refused}"
+    );
+    assert!(!refused.contains("hunter2"), "{refused}");
+    // With the server's secret, the token verifies on a server with that secret.
+    let secret = "a-shared-hs256-secret-of-32-bytes-or-more";
+    let minted = ordo(&[&token[..], &["--database-url", url, "--jwt-secret", secret]].concat());
+    assert!(minted.status.success(), "{}", stderr(&minted));
+    let port = free_port();
+    let _server = start_server(data.path(), port, &["--jwt-secret", secret]);
+    let path = format!("/v1/orders?customer_id={CUSTOMER}");
+    assert_eq!(get_status(port, &path, Some(stdout(&minted).trim())), 200);
+}
