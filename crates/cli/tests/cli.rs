@@ -1346,3 +1346,36 @@ fn a_token_for_a_postgres_server_is_signed_with_its_secret_never_a_leftover_sqli
     let path = format!("/v1/orders?customer_id={CUSTOMER}");
     assert_eq!(get_status(port, &path, Some(stdout(&minted).trim())), 200);
 }
+
+#[test]
+fn a_postgres_database_that_does_not_exist_is_named_with_how_to_create_it() {
+    let mut url = url::Url::parse(&ordo_repository::testing::database_url()).unwrap();
+    let name = format!("ordo_missing_{}", std::process::id());
+    url.set_path(&name);
+    url.set_password(Some("hunter2")).unwrap();
+    let (host, port) = (
+        url.host_str().unwrap().to_owned(),
+        url.port().unwrap_or(5432),
+    );
+    let user = url.username().to_owned();
+    for command in [&["migrate"][..], &["serve", "--auth", "disabled"]] {
+        let args = [command, &["--database-url", url.as_str()]].concat();
+        let message = one_line_failure(&ordo(&args));
+        for expected in [
+            format!("the database \"{name}\" does not exist"),
+            format!("createdb -h {host} -p {port} -U {user} {name}"),
+            format!("CREATE DATABASE \"{name}\""),
+        ] {
+            assert!(message.contains(&expected), "{expected}: {message}");
+        }
+        for absent in [
+            "hunter2",
+            "invalid database URL",
+            "error returned from database",
+            "line",
+        ] {
+            assert!(!message.contains(absent), "{absent}: {message}");
+        }
+        assert_eq!(message.matches("does not exist").count(), 1, "{message}");
+    }
+}
