@@ -1379,3 +1379,71 @@ fn a_postgres_database_that_does_not_exist_is_named_with_how_to_create_it() {
         assert_eq!(message.matches("does not exist").count(), 1, "{message}");
     }
 }
+
+#[test]
+fn seeding_again_needs_force_keeps_what_is_there_and_says_how_to_act_as_a_customer() {
+    let data = tempfile::tempdir().unwrap();
+    let dir = data.path().to_str().unwrap();
+    let seed = |orders: &str, extra: &[&str]| {
+        let args = [
+            &[
+                "seed",
+                "--orders",
+                orders,
+                "--customers",
+                "4",
+                "--data-dir",
+                dir,
+            ],
+            extra,
+        ]
+        .concat();
+        ordo(&args)
+    };
+    let first = seed("5", &[]);
+    assert!(first.status.success(), "{}", stderr(&first));
+    let summary = stdout(&first);
+    assert!(
+        summary.contains("seeded 5 orders over 4 customers"),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("00000000-0000-4000-8000-000000000002"),
+        "{summary}"
+    );
+    let refused = one_line_failure(&seed("5", &[]));
+    assert!(
+        refused.contains("not empty") && refused.contains("--force"),
+        "{refused}"
+    );
+    assert!(!refused.contains("duplicate"), "{refused}");
+
+    let forced = seed("8", &["--force"]);
+    assert!(forced.status.success(), "{}", stderr(&forced));
+    assert!(
+        stdout(&forced).contains("seeded 3 orders over 4 customers"),
+        "{}",
+        stdout(&forced)
+    );
+    assert!(
+        stdout(&forced).contains("(5 were there already)"),
+        "{}",
+        stdout(&forced)
+    );
+
+    // The command the summary prints mints a token that reads that customer's orders.
+    let port = free_port();
+    let _server = start_server(data.path(), port, &[]);
+    let command = summary
+        .lines()
+        .find_map(|line| line.split_once("ordo token "))
+        .map_or_else(
+            || panic!("no token command in {summary}"),
+            |(_, args)| args.split_whitespace().collect::<Vec<_>>(),
+        );
+    let minted = ordo(&[&["token"][..], &command].concat());
+    assert!(minted.status.success(), "{}", stderr(&minted));
+    let customer = command[command.iter().position(|arg| *arg == "--customer").unwrap() + 1];
+    let path = format!("/v1/orders?customer_id={customer}");
+    assert_eq!(get_status(port, &path, Some(stdout(&minted).trim())), 200);
+}
