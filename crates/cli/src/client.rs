@@ -26,9 +26,9 @@ pub(crate) use server::{Server, ServerProblem};
 /// file may hold `server` (and `listen`, `ordo serve`'s, which is the default server).
 #[derive(Debug, Args, serde::Serialize, serde::Deserialize)]
 pub(crate) struct ClientArgs {
-    /// The running ordo server: `host:port`, or an http:// or https:// URL. Default: where
-    /// `ordo serve` listens with the same settings (`listen` in ordo.toml or `ORDO_LISTEN`),
-    /// else 127.0.0.1:8080.
+    /// The running ordo server: `host:port` or an http:// URL (https:// needs TLS, which this
+    /// build lacks). Default: where `ordo serve` listens with the same settings (`listen` in
+    /// ordo.toml or `ORDO_LISTEN`), else 127.0.0.1:8080.
     #[arg(long, env = "ORDO_SERVER", global = true)]
     #[serde(default)]
     pub(crate) server: Option<String>,

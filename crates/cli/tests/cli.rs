@@ -38,7 +38,16 @@ fn help_lists_every_command() {
         assert!(help.contains(command), "{help}");
     }
     let orders = stdout(&ordo(&["orders", "--help"]));
-    for command in ["create", "get", "list", "cancel", "delete"] {
+    for command in [
+        "create",
+        "preview",
+        "get",
+        "list",
+        "transition",
+        "cancel",
+        "refund",
+        "delete",
+    ] {
         assert!(orders.contains(command), "{orders}");
     }
     let serve = stdout(&ordo(&["serve", "--help"]));
@@ -1161,6 +1170,12 @@ fn client_failures_name_the_server_and_what_to_do() {
         &[],
     ));
     assert!(bad.contains("`server`") && bad.contains("ftp"), "{bad}");
+    let tls = one_line_failure(&client_in(
+        dir.path(),
+        &["get", CUSTOMER, "--server", "https://db1"],
+        &[],
+    ));
+    assert!(tls.contains("`server`") && tls.contains("TLS"), "{tls}");
 
     let data = tempfile::tempdir().unwrap();
     let port = free_port();

@@ -96,6 +96,14 @@ fn parse(text: &str) -> Result<Url, String> {
             url.scheme()
         ));
     }
+    if url.scheme() == "https" {
+        // reqwest is built without a TLS backend in this workspace (no rustls or native-tls
+        // feature); say so here rather than as reqwest's "scheme is not http".
+        return Err(
+            "https:// needs TLS, which this build of the ordo client lacks: reach the server over http:// (e.g. through a local TLS-terminating proxy)"
+                .to_owned(),
+        );
+    }
     if url.host_str().is_none_or(str::is_empty) {
         return Err("no host: expected host:port, or an http:// or https:// URL".to_owned());
     }
@@ -229,10 +237,7 @@ mod tests {
             parse("127.0.0.1:8080").unwrap().as_str(),
             "http://127.0.0.1:8080/"
         );
-        assert_eq!(
-            parse("https://ordo.example").unwrap().as_str(),
-            "https://ordo.example/"
-        );
+        assert!(parse("https://ordo.example").unwrap_err().contains("TLS"));
         assert_eq!(
             parse("http://h:1/api/").unwrap().as_str(),
             "http://h:1/api/"
