@@ -75,10 +75,12 @@ struct ReconcileArgs {
 }
 
 fn main() -> ExitCode {
-    let matches = Cli::command().get_matches();
-    let cli = match Cli::from_arg_matches(&matches) {
-        Ok(cli) => cli,
-        Err(error) => error.exit(),
+    let parsed = Cli::command()
+        .try_get_matches()
+        .and_then(|matches| Ok((Cli::from_arg_matches(&matches)?, matches)));
+    let (cli, matches) = match parsed {
+        Ok(parsed) => parsed,
+        Err(error) => return usage_error(&error),
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -184,6 +186,34 @@ fn fail(error: &anyhow::Error) -> ExitCode {
         eprintln!("ordo: error: {error:#}");
     }
     ExitCode::FAILURE
+}
+
+/// clap's answer to what it could not parse (or to `--help`); for `ordo orders … --json`, a
+/// usage error is `{"error": "…"}` on stderr like the command's other failures.
+fn usage_error(error: &clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let json = args.iter().any(|arg| arg == "--json") && args.iter().any(|arg| arg == "orders");
+    let informative = matches!(
+        error.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    );
+    if !json || informative {
+        error.exit()
+    }
+    let text = error.to_string();
+    let line = text.lines().next().unwrap_or_default();
+    let line = line.strip_prefix("error: ").unwrap_or(line);
+    #[allow(
+        clippy::print_stderr,
+        reason = "the CLI reports its failure to its user"
+    )]
+    {
+        eprintln!("{}", serde_json::json!({ "error": line }));
+    }
+    ExitCode::from(2)
 }
 
 /// With `--json`, the failure as one JSON object on stderr: the server's problem as it sent

@@ -1329,6 +1329,15 @@ fn the_client_previews_moves_refunds_and_deletes_and_speaks_json_throughout() {
     );
     assert!(refused.contains("allowed next"), "{refused}");
 
+    // So is a flag the client cannot read.
+    let unreadable = run(&["delete", id, "--if-match", "v5", "--json"]);
+    assert!(!unreadable.status.success());
+    let error: Value = serde_json::from_slice(&unreadable.stderr).unwrap();
+    assert!(
+        error["error"].as_str().unwrap().contains("--if-match"),
+        "{error}"
+    );
+
     let deleted = json(&["delete", id, "--json"]);
     assert_eq!(deleted, serde_json::json!({ "deleted": id }));
     let gone = run(&["get", id, "--json"]);
