@@ -1,9 +1,5 @@
 //! `ordo orders …`: a client of a running server, printing tables for people or JSON for
 //! scripts.
-#![allow(
-    clippy::disallowed_types,
-    reason = "the code serde derives for the settings names floats; no setting is one"
-)]
 
 mod print;
 mod server;

@@ -92,14 +92,8 @@ fn main() -> ExitCode {
         }
     };
     let file = cli.config;
-    if let Command::Orders(command) = cli.command {
-        let json = command.client().json;
-        return match runtime.block_on(orders(command, &matches, &file)) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(error) if json => fail_as_json(&error),
-            Err(error) => fail(&error),
-        };
-    }
+    // `ordo orders … --json` fails in JSON too.
+    let json = matches!(&cli.command, Command::Orders(command) if command.client().json);
     let result = runtime.block_on(async {
         match cli.command {
             Command::Serve(args) => serve::run(settings(&args, &matches, &file)?.settings).await,
@@ -113,8 +107,7 @@ fn main() -> ExitCode {
             }
             Command::Token(args) => auth::mint(&settings(&args, &matches, &file)?.settings),
             Command::Seed(args) => seed::run(&settings(&args, &matches, &file)?.settings).await,
-            // Answered above, with its own way of failing.
-            Command::Orders(_) => Ok(()),
+            Command::Orders(command) => orders(command, &matches, &file).await,
             Command::Payments(PaymentsCommand::Reconcile(args)) => {
                 let storage = settings(&args.storage, &matches, &file)?.settings;
                 reconcile(&storage, args.grace_seconds).await
@@ -126,6 +119,7 @@ fn main() -> ExitCode {
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(error) if json => fail_as_json(&error),
         Err(error) => fail(&error),
     }
 }

@@ -168,6 +168,7 @@ pub(crate) async fn send(
     if status.is_success() {
         return Ok(response);
     }
+    // A body that breaks off is no worse than none: the status still says what happened.
     let text = response.text().await.unwrap_or_default();
     let body = serde_json::from_str::<Value>(&text)
         .ok()
