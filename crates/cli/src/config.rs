@@ -273,3 +273,28 @@ fn shown(name: &str, value: &Value) -> String {
         other => serde_json::to_string(other).unwrap_or_default(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::closest;
+
+    #[test]
+    fn a_misspelt_setting_finds_its_nearest_name_and_a_stranger_finds_none() {
+        let known: BTreeSet<String> = ["listen", "server", "db_max_connections", "data_dir"]
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
+        assert_eq!(closest("lisen", &known), Some("listen"));
+        assert_eq!(closest("listne", &known), Some("listen"));
+        assert_eq!(closest("sever", &known), Some("server"));
+        assert_eq!(
+            closest("db_max_conections", &known),
+            Some("db_max_connections")
+        );
+        assert_eq!(closest("datadir", &known), Some("data_dir"));
+        assert_eq!(closest("colour", &known), None);
+        assert_eq!(closest("x", &known), None);
+    }
+}
