@@ -208,7 +208,8 @@ pub(crate) async fn run(args: &SeedArgs) -> Result<()> {
             args.customers,
             started.elapsed()
         );
-        println!("customers: {}, …", samples.join(", "));
+        let more = if args.customers > 3 { ", …" } else { "" };
+        println!("customers: {}{more}", samples.join(", "));
         if let Some(customer) = samples.first() {
             println!("act as one: ordo token --role customer --customer {customer}{storage}");
         }
