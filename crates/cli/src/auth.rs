@@ -210,8 +210,10 @@ enum TokenRole {
     Admin,
 }
 
-/// Mints a token with the configured secret (or the data directory's) and prints it alone on
-/// stdout, so `TOKEN=$(ordo token --role admin)` works.
+/// Mints a token with the key the server with the same settings verifies with: the configured
+/// secret, or on the embedded default the data directory's; refuses when that server has no
+/// secret ordo could sign with. Prints the token alone on stdout, so
+/// `TOKEN=$(ordo token --role admin)` works.
 pub(crate) fn mint(args: &TokenArgs) -> Result<()> {
     let ttl = parse_ttl(&args.ttl)?;
     let (role, subject) = match (args.role, args.customer) {
@@ -225,6 +227,17 @@ pub(crate) fn mint(args: &TokenArgs) -> Result<()> {
         (None, Some(_)) => bail!(
             "ordo verifies tokens with a public key here (`jwt_public_key`): tokens come from your identity provider, and ordo cannot mint them"
         ),
+        // As `authentication` decides for the server: only the embedded default generates a
+        // secret. A secret left in the data directory by an SQLite run is not the key of a
+        // PostgreSQL server, which would refuse every token signed with it.
+        (None, None) if args.storage.database_url.is_some() => {
+            if let Some(url) = &args.storage.database_url {
+                crate::storage::check_url(url.expose_secret())?;
+            }
+            bail!(
+                "a PostgreSQL server has no generated secret: set `jwt_secret` / ORDO_JWT_SECRET (the same value the server uses)"
+            )
+        }
         (None, None) => {
             let path = args.storage.data_dir.join(SECRET_FILE);
             let secret = std::fs::read(&path).with_context(|| {

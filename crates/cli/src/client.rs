@@ -1,33 +1,55 @@
 //! `ordo orders …`: a client of a running server, printing tables for people or JSON for
 //! scripts.
 
-use std::fmt::Write as _;
+mod print;
+mod server;
+
 use std::io::Read as _;
+use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
-use anyhow::{Context as _, Result, bail};
-use clap::{Args, Subcommand};
-use comfy_table::Table;
-use reqwest::{Method, Response, StatusCode, header};
-use serde_json::Value;
+use anyhow::{Context as _, Result};
+use clap::{Args, Subcommand, ValueEnum};
+use reqwest::{Method, Response, header};
+use rust_decimal::Decimal;
+use secrecy::SecretString;
+use serde_json::{Value, json};
 
-/// Where the server is, and how to print.
-#[derive(Debug, Args)]
+pub(crate) use server::{Server, ServerProblem};
+
+/// Where the server is, and how to print. Field names are the names in `ordo.toml`; of them the
+/// file may hold `server` (and `listen`, `ordo serve`'s, which is the default server).
+#[derive(Debug, Args, serde::Serialize, serde::Deserialize)]
 pub(crate) struct ClientArgs {
-    /// Base URL of a running ordo server.
-    #[arg(
-        long,
-        env = "ORDO_SERVER",
-        default_value = "http://127.0.0.1:8080",
-        global = true
-    )]
-    server: String,
+    /// The running ordo server: `host:port` or an http:// URL (https:// needs TLS, which this
+    /// build lacks). Default: where `ordo serve` listens with the same settings (`listen` in
+    /// ordo.toml or `ORDO_LISTEN`), else 127.0.0.1:8080.
+    #[arg(long, env = "ORDO_SERVER", global = true)]
+    #[serde(default)]
+    pub(crate) server: Option<String>,
     /// Bearer token to send (mint one with `ordo token`).
     #[arg(long, env = "ORDO_TOKEN", hide_env_values = true, global = true)]
-    token: Option<String>,
-    /// Print the server's JSON instead of a table.
+    #[serde(default, serialize_with = "crate::config::expose")]
+    pub(crate) token: Option<SecretString>,
+    /// Print the server's JSON instead of a table; errors too, as one JSON object on stderr
+    /// (the server's problem, or `{"error": "…"}`).
     #[arg(long, global = true)]
-    json: bool,
+    #[serde(default)]
+    pub(crate) json: bool,
+    /// `ordo serve`'s `listen` from the configuration file: the server by default.
+    #[arg(skip)]
+    #[serde(default)]
+    pub(crate) listen: Option<SocketAddr>,
+}
+
+/// Where to move an order (cancelling is `ordo orders cancel`, with a reason).
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub(crate) enum Target {
+    /// Start working on it.
+    Processing,
+    /// It is fulfilled (captures the payment unless captured already).
+    Completed,
 }
 
 /// Order commands.
@@ -36,6 +58,13 @@ pub(crate) enum OrdersCommand {
     /// Place an order from a JSON file, or from stdin when no file is given.
     Create {
         /// The order as JSON (see `POST /v1/orders` in /docs).
+        file: Option<PathBuf>,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Price an order without placing it: the same JSON as `create`, from a file or stdin.
+    Preview {
+        /// The order as JSON (see `POST /v1/orders/preview` in /docs).
         file: Option<PathBuf>,
         #[command(flatten)]
         client: ClientArgs,
@@ -64,6 +93,20 @@ pub(crate) enum OrdersCommand {
         #[command(flatten)]
         client: ClientArgs,
     },
+    /// Move an order to processing or completed.
+    Transition {
+        /// The order's id.
+        id: String,
+        /// The new status.
+        #[arg(long, value_enum)]
+        to: Target,
+        /// Move it only at this version (`5`, or its ETag `"5"`); without it, the order's
+        /// current version is read first.
+        #[arg(long, value_parser = etag)]
+        if_match: Option<String>,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
     /// Cancel an order, with a reason.
     Cancel {
         /// The order's id.
@@ -71,9 +114,23 @@ pub(crate) enum OrdersCommand {
         /// Why.
         #[arg(long)]
         reason: String,
-        /// Cancel only at this ETag; without it, the order's current ETag is read first.
-        #[arg(long)]
+        /// Cancel only at this version (`5`, or its ETag `"5"`); without it, the order's
+        /// current version is read first.
+        #[arg(long, value_parser = etag)]
         if_match: Option<String>,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Refund part or all of a paid order.
+    Refund {
+        /// The order's id.
+        id: String,
+        /// How much, in the order's currency (`5.00`).
+        #[arg(long)]
+        amount: Decimal,
+        /// Why, for the records.
+        #[arg(long)]
+        reason: String,
         #[command(flatten)]
         client: ClientArgs,
     },
@@ -81,92 +138,198 @@ pub(crate) enum OrdersCommand {
     Delete {
         /// The order's id.
         id: String,
+        /// Delete only at this version (`5`, or its ETag `"5"`).
+        #[arg(long, value_parser = etag)]
+        if_match: Option<String>,
         #[command(flatten)]
         client: ClientArgs,
     },
 }
 
-pub(crate) async fn run(command: OrdersCommand) -> Result<()> {
+impl OrdersCommand {
+    /// The command's client settings.
+    pub(crate) fn client(&self) -> &ClientArgs {
+        match self {
+            Self::Create { client, .. }
+            | Self::Preview { client, .. }
+            | Self::Get { client, .. }
+            | Self::List { client, .. }
+            | Self::Transition { client, .. }
+            | Self::Cancel { client, .. }
+            | Self::Refund { client, .. }
+            | Self::Delete { client, .. } => client,
+        }
+    }
+}
+
+/// `--if-match`: a version (`5`) or its ETag (`"5"`), as the ETag the server compares.
+fn etag(text: &str) -> Result<String, String> {
+    let trimmed = text.trim();
+    let number = trimmed
+        .strip_prefix('"')
+        .and_then(|rest| rest.strip_suffix('"'))
+        .unwrap_or(trimmed);
+    match number.parse::<u32>() {
+        Ok(version) if version >= 1 => Ok(format!("\"{version}\"")),
+        _ => Err(format!(
+            "expected an order's version, like 5 (or its ETag \"5\"), not {text:?}"
+        )),
+    }
+}
+
+/// Runs an order command against `server`, with `client` the settings resolved from every
+/// layer.
+pub(crate) async fn run(
+    command: OrdersCommand,
+    client: &ClientArgs,
+    server: &Server,
+) -> Result<()> {
     let http = reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(10))
         .build()
         .context("cannot build the HTTP client")?;
+    let call = Call {
+        http: &http,
+        client,
+        server,
+    };
+    let json = client.json;
     match command {
-        OrdersCommand::Create { file, client } => {
-            let body = read_order(file.as_ref())?;
-            let response = send(&http, &client, Method::POST, "/v1/orders", |r| {
-                r.header(header::CONTENT_TYPE, "application/json")
-                    .body(body)
-            })
-            .await?;
-            print_order(&client, &json(response).await?);
+        OrdersCommand::Create { file, .. } => {
+            let response = call
+                .post("/v1/orders", read_order(file.as_ref())?, None)
+                .await?;
+            print::order(json, &body(response).await?);
         }
-        OrdersCommand::Get { id, client } => {
-            let response = send(
-                &http,
-                &client,
-                Method::GET,
-                &format!("/v1/orders/{id}"),
-                |r| r,
-            )
-            .await?;
-            print_order(&client, &json(response).await?);
+        OrdersCommand::Preview { file, .. } => {
+            let path = "/v1/orders/preview";
+            let response = call.post(path, read_order(file.as_ref())?, None).await?;
+            print::pricing(json, &body(response).await?);
+        }
+        OrdersCommand::Get { id, .. } => {
+            let response = call.send(Method::GET, &order_path(&id), |r| r).await?;
+            print::order(json, &body(response).await?);
         }
         OrdersCommand::List {
             customer,
             status,
             limit,
             cursor,
-            client,
+            ..
         } => {
             let mut query = vec![("customer_id", customer)];
             query.extend(status.map(|s| ("status", s)));
             query.extend(limit.map(|l| ("limit", l.to_string())));
             query.extend(cursor.map(|c| ("cursor", c)));
-            let response = send(&http, &client, Method::GET, "/v1/orders", |r| {
-                r.query(&query)
-            })
-            .await?;
-            print_page(&client, &json(response).await?);
+            let response = call
+                .send(Method::GET, "/v1/orders", |r| r.query(&query))
+                .await?;
+            print::page(json, &body(response).await?);
+        }
+        OrdersCommand::Transition {
+            id, to, if_match, ..
+        } => {
+            let path = order_path(&id);
+            let etag = call.etag(&path, if_match).await?;
+            let to = match to {
+                Target::Processing => "processing",
+                Target::Completed => "completed",
+            };
+            let request = json!({ "to": to }).to_string();
+            let response = call
+                .post(&format!("{path}/transitions"), request, Some(&etag))
+                .await?;
+            print::order(json, &body(response).await?);
         }
         OrdersCommand::Cancel {
             id,
             reason,
             if_match,
-            client,
+            ..
         } => {
-            let path = format!("/v1/orders/{id}");
-            let etag = match if_match {
-                Some(etag) => etag,
-                None => current_etag(&http, &client, &path).await?,
-            };
-            let body = serde_json::json!({ "reason": reason }).to_string();
-            let response = send(
-                &http,
-                &client,
-                Method::POST,
-                &format!("{path}/cancel"),
-                |r| {
-                    r.header(header::CONTENT_TYPE, "application/json")
-                        .header(header::IF_MATCH, &etag)
-                        .body(body)
-                },
-            )
-            .await?;
-            print_order(&client, &json(response).await?);
+            let path = order_path(&id);
+            let etag = call.etag(&path, if_match).await?;
+            let request = json!({ "reason": reason }).to_string();
+            let response = call
+                .post(&format!("{path}/cancel"), request, Some(&etag))
+                .await?;
+            print::order(json, &body(response).await?);
         }
-        OrdersCommand::Delete { id, client } => {
-            send(
-                &http,
-                &client,
-                Method::DELETE,
-                &format!("/v1/orders/{id}"),
-                |r| r,
-            )
+        OrdersCommand::Refund {
+            id, amount, reason, ..
+        } => {
+            // Amounts travel as strings, exactly as typed.
+            let request = json!({ "amount": amount.to_string(), "reason": reason }).to_string();
+            let path = format!("{}/refunds", order_path(&id));
+            let response = call.post(&path, request, None).await?;
+            print::refund(json, &body(response).await?);
+        }
+        OrdersCommand::Delete { id, if_match, .. } => {
+            call.send(Method::DELETE, &order_path(&id), |r| match &if_match {
+                Some(etag) => r.header(header::IF_MATCH, etag),
+                None => r,
+            })
             .await?;
-            say(&client, &format!("deleted order {id}"));
+            print::result(
+                json,
+                &json!({ "deleted": id }),
+                &format!("deleted order {id}"),
+            );
         }
     }
     Ok(())
+}
+
+/// An order's path, its id escaped as one path segment.
+fn order_path(id: &str) -> String {
+    let escaped: String = url::form_urlencoded::byte_serialize(id.as_bytes()).collect();
+    format!("/v1/orders/{escaped}")
+}
+
+/// One command's requests: the HTTP client, its settings and the server.
+struct Call<'a> {
+    http: &'a reqwest::Client,
+    client: &'a ClientArgs,
+    server: &'a Server,
+}
+
+impl Call<'_> {
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        build: impl FnOnce(reqwest::RequestBuilder) -> reqwest::RequestBuilder,
+    ) -> Result<Response> {
+        server::send(self.http, self.client, self.server, method, path, build).await
+    }
+
+    /// A JSON POST, with an `If-Match` when given.
+    async fn post(&self, path: &str, body: String, etag: Option<&str>) -> Result<Response> {
+        self.send(Method::POST, path, |request| {
+            let request = request
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(body);
+            match etag {
+                Some(etag) => request.header(header::IF_MATCH, etag),
+                None => request,
+            }
+        })
+        .await
+    }
+
+    /// The ETag given, or the order's current one.
+    async fn etag(&self, path: &str, given: Option<String>) -> Result<String> {
+        if let Some(etag) = given {
+            return Ok(etag);
+        }
+        let response = self.send(Method::GET, path, |r| r).await?;
+        response
+            .headers()
+            .get(header::ETAG)
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned)
+            .with_context(|| format!("the server at {} sent no ETag", self.server))
+    }
 }
 
 fn read_order(file: Option<&PathBuf>) -> Result<String> {
@@ -181,156 +344,23 @@ fn read_order(file: Option<&PathBuf>) -> Result<String> {
     Ok(body)
 }
 
-/// Sends a request; a problem answer becomes an error that quotes it.
-async fn send(
-    http: &reqwest::Client,
-    client: &ClientArgs,
-    method: Method,
-    path: &str,
-    build: impl FnOnce(reqwest::RequestBuilder) -> reqwest::RequestBuilder,
-) -> Result<Response> {
-    let url = format!("{}{path}", client.server.trim_end_matches('/'));
-    let mut request = http.request(method, &url);
-    if let Some(token) = &client.token {
-        request = request.bearer_auth(token);
-    }
-    let response = build(request)
-        .send()
-        .await
-        .with_context(|| format!("cannot reach the ordo server at {}", client.server))?;
-    if response.status().is_success() {
-        return Ok(response);
-    }
-    let status = response.status();
-    let problem: Value = response.json().await.unwrap_or(Value::Null);
-    bail!("{}", describe_problem(status, &problem))
-}
-
-fn describe_problem(status: StatusCode, problem: &Value) -> String {
-    let detail = problem
-        .get("detail")
-        .and_then(Value::as_str)
-        .unwrap_or("no details");
-    let mut text = format!("{status}: {detail}");
-    for error in problem
-        .get("errors")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        let field = error.get("field").and_then(Value::as_str).unwrap_or("?");
-        let message = error.get("message").and_then(Value::as_str).unwrap_or("?");
-        let _ = write!(text, "\n  {field}: {message}");
-    }
-    if let Some(allowed) = problem.get("allowed_next").and_then(Value::as_array) {
-        let allowed: Vec<&str> = allowed.iter().filter_map(Value::as_str).collect();
-        let _ = write!(text, "\n  allowed next: {}", allowed.join(", "));
-    }
-    text
-}
-
-async fn current_etag(http: &reqwest::Client, client: &ClientArgs, path: &str) -> Result<String> {
-    let response = send(http, client, Method::GET, path, |r| r).await?;
-    response
-        .headers()
-        .get(header::ETAG)
-        .and_then(|value| value.to_str().ok())
-        .map(str::to_owned)
-        .context("the server sent no ETag")
-}
-
-async fn json(response: Response) -> Result<Value> {
+async fn body(response: Response) -> Result<Value> {
     response
         .json()
         .await
         .context("the server's answer is not JSON")
 }
 
-fn text(value: &Value, key: &str) -> String {
-    match value.get(key) {
-        Some(Value::String(s)) => s.clone(),
-        Some(Value::Null) | None => "-".to_owned(),
-        Some(other) => other.to_string(),
-    }
-}
+#[cfg(test)]
+mod tests {
+    use super::etag;
 
-fn say(client: &ClientArgs, line: &str) {
-    if !client.json {
-        #[allow(clippy::print_stdout, reason = "the CLI prints results on stdout")]
-        {
-            println!("{line}");
-        }
-    }
-}
-
-fn print_order(client: &ClientArgs, order: &Value) {
-    #[allow(clippy::print_stdout, reason = "the CLI prints results on stdout")]
-    if client.json {
-        println!("{order}");
-    } else {
-        let mut summary = Table::new();
-
-        for key in [
-            "id",
-            "order_number",
-            "customer_id",
-            "status",
-            "cancel_reason",
-            "currency",
-            "subtotal",
-            "discount",
-            "tax",
-            "total",
-            "version",
-            "created_at",
-            "updated_at",
-        ] {
-            summary.add_row(vec![key.to_owned(), text(order, key)]);
-        }
-        let mut items = Table::new();
-        items.set_header(vec!["product", "quantity", "unit price", "line total"]);
-        for item in order
-            .get("items")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            items.add_row(vec![
-                text(item, "product_id"),
-                text(item, "quantity"),
-                text(item, "unit_price"),
-                text(item, "line_total"),
-            ]);
-        }
-        println!("{summary}\n{items}");
-    }
-}
-
-fn print_page(client: &ClientArgs, page: &Value) {
-    #[allow(clippy::print_stdout, reason = "the CLI prints results on stdout")]
-    if client.json {
-        println!("{page}");
-    } else {
-        let mut table = Table::new();
-        table.set_header(vec!["id", "number", "status", "total", "created"]);
-        for order in page
-            .get("data")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            let total = format!("{} {}", text(order, "total"), text(order, "currency"));
-            table.add_row(vec![
-                text(order, "id"),
-                text(order, "order_number"),
-                text(order, "status"),
-                total,
-                text(order, "created_at"),
-            ]);
-        }
-        println!("{table}");
-        if let Some(cursor) = page.get("next_cursor").and_then(Value::as_str) {
-            println!("more: --cursor {cursor}");
+    #[test]
+    fn if_match_takes_a_version_or_its_etag() {
+        assert_eq!(etag("5").as_deref(), Ok("\"5\""));
+        assert_eq!(etag("\"5\"").as_deref(), Ok("\"5\""));
+        for bad in ["0", "\"0\"", "five", "W/\"5\"", "\"5", "-1", ""] {
+            assert!(etag(bad).is_err(), "{bad}");
         }
     }
 }

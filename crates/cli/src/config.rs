@@ -5,7 +5,7 @@
 //! list), and tells us where each value came from. figment merges clap's defaults, the file,
 //! and then only the values clap saw on the command line or in the environment.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -24,7 +24,7 @@ use serde::{Serialize, Serializer};
 pub(crate) const DEFAULT_FILE: &str = "ordo.toml";
 
 /// Settings whose values are never shown: printed as `"***"` when set.
-const SECRETS: [&str; 2] = ["order_number_key", "jwt_secret"];
+const SECRETS: [&str; 3] = ["order_number_key", "jwt_secret", "token"];
 
 /// serde's `serialize_with` for a secret setting: its value in clear, for [`resolve`] alone,
 /// which merges the layers as values and shows secrets as `"***"`. (secrecy gives secrets no
@@ -81,6 +81,9 @@ pub(crate) struct Resolved<T> {
     pub(crate) settings: T,
     /// `name = value  # source` lines, secrets redacted.
     pub(crate) report: String,
+    /// Where each setting's value came from: a flag, a variable, the file's path, or
+    /// `default`.
+    pub(crate) sources: BTreeMap<String, String>,
 }
 
 /// Merges `parsed` (what clap read: flags, environment, defaults) with the configuration file.
@@ -113,6 +116,7 @@ where
         .map_err(|error| explain::<T>(&error, &figment, &all))?;
     let resolved = as_dict(&settings)?;
     let mut report = String::new();
+    let mut sources = BTreeMap::new();
     for (name, value) in &resolved {
         let source = match source_of(command, name) {
             Some(source) => source,
@@ -129,8 +133,13 @@ where
                 let _ = writeln!(report, "{name} = {}  # {source}", shown(name, value));
             }
         }
+        sources.insert(name.clone(), source);
     }
-    Ok(Resolved { settings, report })
+    Ok(Resolved {
+        settings,
+        report,
+        sources,
+    })
 }
 
 /// Where clap found `name`: its flag or its environment variable; `None` for its default or
@@ -158,9 +167,11 @@ fn check_file(path: &Path, known: &BTreeSet<String>) -> Result<BTreeSet<String>>
     for (name, value) in &dict {
         if !known.contains(name) {
             let hint = if matches!(value, Value::Dict(..)) {
-                " (settings are top-level `name = value` lines, not tables)"
+                " (settings are top-level `name = value` lines, not tables)".to_owned()
             } else {
-                ""
+                closest(name, known)
+                    .map(|known| format!(" (did you mean `{known}`?)"))
+                    .unwrap_or_default()
             };
             bail!(
                 "invalid configuration in {}: unknown setting `{name}`{hint}; the settings are listed in docs/configuration.md",
@@ -169,6 +180,19 @@ fn check_file(path: &Path, known: &BTreeSet<String>) -> Result<BTreeSet<String>>
         }
     }
     Ok(dict.into_keys().collect())
+}
+
+/// The known setting nearest to a misspelt `name`, if one is near enough to be what was meant.
+fn closest<'a>(name: &str, known: &'a BTreeSet<String>) -> Option<&'a str> {
+    // Edits (a transposition counts as one) within a third of the name: `lisen`, `listne`
+    // and `db_max_conections` find their setting; `colour` finds none.
+    let near = name.chars().count().div_ceil(3).max(1);
+    known
+        .iter()
+        .map(|candidate| (strsim::osa_distance(name, candidate), candidate))
+        .filter(|(distance, _)| *distance <= near)
+        .min_by_key(|(distance, _)| *distance)
+        .map(|(_, candidate)| candidate.as_str())
 }
 
 /// Every setting's name, from the command's arguments (the file uses the same names).
@@ -247,5 +271,30 @@ fn shown(name: &str, value: &Value) -> String {
             serde_json::Value::String(crate::storage::redact(text)).to_string()
         }
         other => serde_json::to_string(other).unwrap_or_default(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::closest;
+
+    #[test]
+    fn a_misspelt_setting_finds_its_nearest_name_and_a_stranger_finds_none() {
+        let known: BTreeSet<String> = ["listen", "server", "db_max_connections", "data_dir"]
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
+        assert_eq!(closest("lisen", &known), Some("listen"));
+        assert_eq!(closest("listne", &known), Some("listen"));
+        assert_eq!(closest("sever", &known), Some("server"));
+        assert_eq!(
+            closest("db_max_conections", &known),
+            Some("db_max_connections")
+        );
+        assert_eq!(closest("datadir", &known), Some("data_dir"));
+        assert_eq!(closest("colour", &known), None);
+        assert_eq!(closest("x", &known), None);
     }
 }

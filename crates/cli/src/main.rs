@@ -75,10 +75,12 @@ struct ReconcileArgs {
 }
 
 fn main() -> ExitCode {
-    let matches = Cli::command().get_matches();
-    let cli = match Cli::from_arg_matches(&matches) {
-        Ok(cli) => cli,
-        Err(error) => error.exit(),
+    let parsed = Cli::command()
+        .try_get_matches()
+        .and_then(|matches| Ok((Cli::from_arg_matches(&matches)?, matches)));
+    let (cli, matches) = match parsed {
+        Ok(parsed) => parsed,
+        Err(error) => return usage_error(&error),
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -90,6 +92,8 @@ fn main() -> ExitCode {
         }
     };
     let file = cli.config;
+    // `ordo orders … --json` fails in JSON too.
+    let json = matches!(&cli.command, Command::Orders(command) if command.client().json);
     let result = runtime.block_on(async {
         match cli.command {
             Command::Serve(args) => serve::run(settings(&args, &matches, &file)?.settings).await,
@@ -103,7 +107,7 @@ fn main() -> ExitCode {
             }
             Command::Token(args) => auth::mint(&settings(&args, &matches, &file)?.settings),
             Command::Seed(args) => seed::run(&settings(&args, &matches, &file)?.settings).await,
-            Command::Orders(command) => client::run(command).await,
+            Command::Orders(command) => orders(command, &matches, &file).await,
             Command::Payments(PaymentsCommand::Reconcile(args)) => {
                 let storage = settings(&args.storage, &matches, &file)?.settings;
                 reconcile(&storage, args.grace_seconds).await
@@ -115,6 +119,7 @@ fn main() -> ExitCode {
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(error) if json => fail_as_json(&error),
         Err(error) => fail(&error),
     }
 }
@@ -128,10 +133,12 @@ fn settings<T: Serialize + DeserializeOwned>(
 ) -> anyhow::Result<config::Resolved<T>> {
     let mut cli = Cli::command();
     cli.build();
-    let known = cli
+    let mut known = cli
         .find_subcommand("serve")
         .map(config::setting_names)
         .context("the serve command is missing")?;
+    // The client's own setting (`ordo orders …`); its default is `listen`.
+    known.insert("server".to_owned());
     let (mut command, mut matches) = (&cli, matches);
     while let Some((name, sub)) = matches.subcommand() {
         command = command
@@ -140,6 +147,17 @@ fn settings<T: Serialize + DeserializeOwned>(
         matches = sub;
     }
     config::resolve(parsed, (command, matches), file, &known)
+}
+
+/// `ordo orders …`, with the client's settings from every layer.
+async fn orders(
+    command: client::OrdersCommand,
+    matches: &ArgMatches,
+    file: &config::ConfigFileArgs,
+) -> anyhow::Result<()> {
+    let resolved = settings(command.client(), matches, file)?;
+    let server = client::Server::from_settings(&resolved.settings, &resolved.sources)?;
+    client::run(command, &resolved.settings, &server).await
 }
 
 /// `ordo config`.
@@ -160,6 +178,51 @@ fn fail(error: &anyhow::Error) -> ExitCode {
     )]
     {
         eprintln!("ordo: error: {error:#}");
+    }
+    ExitCode::FAILURE
+}
+
+/// clap's answer to what it could not parse (or to `--help`); for `ordo orders … --json`, a
+/// usage error is `{"error": "…"}` on stderr like the command's other failures.
+fn usage_error(error: &clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let json = args.iter().any(|arg| arg == "--json") && args.iter().any(|arg| arg == "orders");
+    let informative = matches!(
+        error.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    );
+    if !json || informative {
+        error.exit()
+    }
+    let text = error.to_string();
+    let line = text.lines().next().unwrap_or_default();
+    let line = line.strip_prefix("error: ").unwrap_or(line);
+    #[allow(
+        clippy::print_stderr,
+        reason = "the CLI reports its failure to its user"
+    )]
+    {
+        eprintln!("{}", serde_json::json!({ "error": line }));
+    }
+    ExitCode::from(2)
+}
+
+/// With `--json`, the failure as one JSON object on stderr: the server's problem as it sent
+/// it, or `{"error": "…"}` for what went wrong on this side.
+fn fail_as_json(error: &anyhow::Error) -> ExitCode {
+    let body = match error.downcast_ref::<client::ServerProblem>() {
+        Some(problem) => problem.body.clone(),
+        None => serde_json::json!({ "error": format!("{error:#}") }),
+    };
+    #[allow(
+        clippy::print_stderr,
+        reason = "the CLI reports its failure to its user"
+    )]
+    {
+        eprintln!("{body}");
     }
     ExitCode::FAILURE
 }

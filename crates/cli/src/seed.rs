@@ -1,4 +1,4 @@
-//! `ordo seed`: fills an empty database with realistic orders, for demos and benchmarks.
+//! `ordo seed`: fills an empty database (or, with `--force`, adds to one) with realistic orders, for demos and benchmarks.
 //!
 //! The data is deterministic, so a load generator can name existing rows without reading them
 //! back: order `n` (from 1) has id `01900000-0000-7000-8000-{n:012x}` and belongs to customer
@@ -10,7 +10,9 @@
     reason = "the code serde derives for `flatten` names floats; no setting is one"
 )]
 
+use std::io::IsTerminal as _;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::{Context as _, Result, bail};
 use chrono::{Duration, SubsecRound as _};
@@ -19,7 +21,7 @@ use ordo_domain::{
     CustomerId, GatewayOutcome, LineItemDraft, NewOrder, Order, OrderDraft, OrderId, OrderNumber,
     OrderNumberKey, ProductId, RoundingPolicy, price,
 };
-use ordo_repository::OrderRepository;
+use ordo_repository::{OrderRepository, RepoError};
 use ordo_service::{Clock as _, SystemClock};
 use rust_decimal::Decimal;
 use secrecy::{ExposeSecret as _, SecretBox};
@@ -38,6 +40,11 @@ pub(crate) struct SeedArgs {
     /// Inserts running at once.
     #[arg(long, default_value_t = 8)]
     concurrency: u64,
+    /// Seed a database that is not empty: the seed's orders already there are kept, the rest
+    /// added.
+    #[arg(long)]
+    #[serde(default)]
+    force: bool,
     /// The order-number secret the server will use (as `ordo serve`'s setting).
     #[arg(long, env = "ORDO_ORDER_NUMBER_KEY", hide_env_values = true, value_parser = crate::config::secret_number)]
     #[serde(default, serialize_with = "crate::config::expose")]
@@ -112,14 +119,29 @@ fn order(
     Ok(order)
 }
 
-/// Inserts the orders, `concurrency` at a time, and reports how long it took.
+/// Inserts the orders, `concurrency` at a time, showing progress on stderr, then says what
+/// it made and how to act as one of its customers. Refuses a database that is not empty
+/// unless `--force`.
 pub(crate) async fn run(args: &SeedArgs) -> Result<()> {
     if args.customers == 0 || args.orders == 0 || args.concurrency == 0 {
         bail!("--orders, --customers and --concurrency must be at least 1");
     }
     let store = Store::open(&args.storage).await?;
     store.migrate().await?;
+    let target = store.describe(&args.storage);
     let repository: Arc<dyn OrderRepository> = store.repository();
+    // Every order ever placed drew a number from the sequence, so only a database nobody
+    // placed an order in hands out its first value. (The draw takes a block of values the
+    // inserts below then use: at most this one number is skipped.)
+    let first = repository
+        .next_order_sequence()
+        .await
+        .with_context(|| format!("cannot read the order-number sequence of {target}"))?;
+    if first != 1 && !args.force {
+        bail!(
+            "{target} is not empty (orders were placed in it before): seed an empty database, or pass --force to add the seed's orders (those already there are kept)"
+        );
+    }
     let key = args
         .order_number_key
         .as_ref()
@@ -128,35 +150,138 @@ pub(crate) async fn run(args: &SeedArgs) -> Result<()> {
         });
     let now = SystemClock.now();
     let started = std::time::Instant::now();
+    let (added, kept) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
     let mut workers = tokio::task::JoinSet::new();
     for worker in 0..args.concurrency {
         let repository = repository.clone();
-        let (orders, customers, step) = (args.orders, args.customers, args.concurrency);
+        let (added, kept) = (added.clone(), kept.clone());
+        let (orders, customers, step, force) =
+            (args.orders, args.customers, args.concurrency, args.force);
         workers.spawn(async move {
             let mut n = worker.saturating_add(1);
             while n <= orders {
-                let sequence = repository.next_order_sequence().await?;
-                let order = order(n, customers, sequence, key, now)?;
-                repository.insert(&order, None).await.with_context(|| {
-                    format!("cannot insert seed order {n}: seed an empty database")
-                })?;
+                if force && already_there(&*repository, n).await? {
+                    kept.fetch_add(1, Ordering::Relaxed);
+                } else {
+                    let sequence = repository.next_order_sequence().await?;
+                    let order = order(n, customers, sequence, key, now)?;
+                    repository.insert(&order, None).await.with_context(|| {
+                        format!("cannot insert seed order {n}: seed an empty database")
+                    })?;
+                    added.fetch_add(1, Ordering::Relaxed);
+                }
                 n = n.saturating_add(step);
             }
             anyhow::Ok(())
         });
     }
+    let progress = Progress::start(args.orders, [added.clone(), kept.clone()]);
+    let mut outcome = Ok(());
     while let Some(done) = workers.join_next().await {
-        done.context("a seeding task failed")??;
+        if let Err(error) = done.context("a seeding task failed").and_then(|done| done) {
+            outcome = Err(error);
+            workers.abort_all();
+            break;
+        }
     }
+    progress.finish().await;
+    store.close().await;
+    outcome?;
+    let (added, kept) = (added.load(Ordering::Relaxed), kept.load(Ordering::Relaxed));
+    let samples = (1..=args.customers.min(3))
+        .map(|c| customer_id(c).map(|id| id.to_string()))
+        .collect::<Result<Vec<_>>>()?;
+    let storage = if args.storage.database_url.is_some() {
+        " (with the server's jwt_secret in ORDO_JWT_SECRET)".to_owned()
+    } else {
+        format!(" --data-dir {}", args.storage.data_dir.display())
+    };
     #[allow(clippy::print_stdout, reason = "the CLI reports to its user")]
     {
+        let kept = if kept > 0 {
+            format!(" ({kept} were there already)")
+        } else {
+            String::new()
+        };
         println!(
-            "seeded {} orders over {} customers in {:.1?}",
-            args.orders,
+            "seeded {added} orders over {} customers in {:.1?} into {target}{kept}",
             args.customers,
             started.elapsed()
         );
+        let more = if args.customers > 3 { ", …" } else { "" };
+        println!("customers: {}{more}", samples.join(", "));
+        if let Some(customer) = samples.first() {
+            println!("act as one: ordo token --role customer --customer {customer}{storage}");
+        }
     }
-    store.close().await;
     Ok(())
+}
+
+/// Whether seed order `n` is stored already (a `--force` run over an earlier seed).
+async fn already_there(repository: &dyn OrderRepository, n: u64) -> Result<bool> {
+    match repository.get(order_id(n)?).await {
+        Ok(_) => Ok(true),
+        Err(RepoError::NotFound) => Ok(false),
+        Err(error) => Err(anyhow::anyhow!(
+            "cannot read seed order {n}: {}",
+            ordo_http::error_chain(&error)
+        )),
+    }
+}
+
+/// Progress on stderr while seeding: a line rewritten every second on a terminal, else a
+/// line every 10 seconds (for logs).
+struct Progress {
+    task: tokio::task::JoinHandle<()>,
+    stop: Arc<tokio::sync::Notify>,
+}
+
+impl Progress {
+    fn start(total: u64, counters: [Arc<AtomicU64>; 2]) -> Self {
+        let terminal = std::io::stderr().is_terminal();
+        let every = std::time::Duration::from_secs(if terminal { 1 } else { 10 });
+        let stop = Arc::new(tokio::sync::Notify::new());
+        let notified = stop.clone();
+        let task = tokio::spawn(async move {
+            let started = tokio::time::Instant::now();
+            let mut ticks = tokio::time::interval(every);
+            // The first tick is at once: nothing to show yet.
+            ticks.tick().await;
+            let mut shown = false;
+            loop {
+                tokio::select! {
+                    _ = ticks.tick() => {}
+                    () = notified.notified() => break,
+                }
+                let done: u64 = counters
+                    .iter()
+                    .map(|counter| counter.load(Ordering::Relaxed))
+                    .sum();
+                // `total` is at least 1 (checked before seeding).
+                let percent = done.saturating_mul(100).checked_div(total).unwrap_or(100);
+                let line = format!(
+                    "seeding: {done} of {total} orders ({percent}%), {}s",
+                    started.elapsed().as_secs()
+                );
+                #[allow(clippy::print_stderr, reason = "progress for the user")]
+                if terminal {
+                    eprint!("\r{line}");
+                    shown = true;
+                } else {
+                    eprintln!("{line}");
+                }
+            }
+            #[allow(clippy::print_stderr, reason = "ends the progress line")]
+            if shown {
+                eprintln!();
+            }
+        });
+        Self { task, stop }
+    }
+
+    async fn finish(self) {
+        self.stop.notify_one();
+        // The task only prints; if it failed there is nothing left to report.
+        let _ = self.task.await;
+    }
 }

@@ -49,11 +49,7 @@ impl Store {
                         RepoError::Unavailable(cause) => {
                             anyhow::anyhow!("cannot reach PostgreSQL at {}: {cause}", redact(url))
                         }
-                        other => anyhow::anyhow!(
-                            "invalid database URL {}: {}",
-                            redact(url),
-                            ordo_http::error_chain(&other)
-                        ),
+                        other => connect_error(url, &other),
                     })?;
                 Ok(Self::Postgres(store))
             }
@@ -143,6 +139,119 @@ impl Store {
         match self {
             Self::Postgres(store) => store.close().await,
             Self::Sqlite(store) => store.close().await,
+        }
+    }
+}
+
+/// Why PostgreSQL could not be used, as one line without the password or the driver's
+/// wrappers; a database that does not exist comes with how to create it.
+fn connect_error(url: &str, error: &RepoError) -> anyhow::Error {
+    let shown = redact(url);
+    match driver_error(error) {
+        Some(sqlx::Error::Database(db)) if db.code().as_deref() == Some("3D000") => {
+            let target = Target::of(url);
+            anyhow::anyhow!(
+                "the database {:?} does not exist on the PostgreSQL server at {shown}: create it with `createdb -h {} -p {} -U {} {}`, or `CREATE DATABASE \"{}\";` in psql",
+                target.name,
+                shell_word(&target.host),
+                target.port,
+                shell_word(&target.user),
+                shell_word(&target.name),
+                target.name.replace('"', "\"\""),
+            )
+        }
+        Some(sqlx::Error::Database(db)) => {
+            anyhow::anyhow!("PostgreSQL at {shown} refused: {}", db.message())
+        }
+        Some(sqlx::Error::Configuration(cause)) => {
+            anyhow::anyhow!("invalid database URL {shown}: {cause}")
+        }
+        _ => anyhow::anyhow!(
+            "cannot use PostgreSQL at {shown}: {}",
+            ordo_http::error_chain(error)
+        ),
+    }
+}
+
+/// A word as a shell reads it back: quoted when it holds anything but letters, digits and
+/// `_.-`.
+fn shell_word(word: &str) -> String {
+    if !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+    {
+        word.to_owned()
+    } else {
+        format!("'{}'", word.replace('\'', "'\\''"))
+    }
+}
+
+/// The driver's error under a store's, if there is one. (Only this file looks: the store's
+/// errors keep it as an opaque cause.)
+fn driver_error(error: &RepoError) -> Option<&sqlx::Error> {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(error) = cause {
+        if let Some(driver) = error.downcast_ref::<sqlx::Error>() {
+            return Some(driver);
+        }
+        cause = error.source();
+    }
+    None
+}
+
+/// The server, user and database a PostgreSQL URL names, with PostgreSQL's defaults for what
+/// it leaves out (port 5432; a database named as the user).
+struct Target {
+    host: String,
+    port: u16,
+    user: String,
+    name: String,
+}
+
+impl Target {
+    fn of(text: &str) -> Self {
+        let url = url::Url::parse(text).ok();
+        let decode = |part: &str| {
+            // A `+` in a URL's path or user is itself, not a space.
+            let escaped = format!("x={}", part.replace('+', "%2B"));
+            url::form_urlencoded::parse(escaped.as_bytes())
+                .next()
+                .map_or_else(|| part.to_owned(), |(_, value)| value.into_owned())
+        };
+        let query = |name: &str| {
+            url.as_ref().and_then(|url| {
+                url.query_pairs()
+                    .find(|(key, _)| key == name)
+                    .map(|(_, value)| value.into_owned())
+            })
+        };
+        let host = query("host")
+            .or_else(|| {
+                url.as_ref()
+                    .and_then(|url| url.host_str().map(str::to_owned))
+            })
+            .unwrap_or_else(|| "localhost".to_owned());
+        let port = url.as_ref().and_then(url::Url::port).unwrap_or(5432);
+        let user = query("user")
+            .or_else(|| {
+                url.as_ref()
+                    .map(|url| decode(url.username()))
+                    .filter(|user| !user.is_empty())
+            })
+            .unwrap_or_else(|| "postgres".to_owned());
+        let name = query("dbname")
+            .or_else(|| {
+                url.as_ref()
+                    .map(|url| decode(url.path().trim_start_matches('/')))
+                    .filter(|name| !name.is_empty())
+            })
+            .unwrap_or_else(|| user.clone());
+        Self {
+            host,
+            port,
+            user,
+            name,
         }
     }
 }
@@ -278,7 +387,25 @@ pub(crate) fn redact(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::redact;
+    use super::{Target, redact, shell_word};
+
+    #[test]
+    fn the_database_to_create_is_read_from_the_url_with_postgres_defaults() {
+        let target = Target::of("postgres://app:pw@db.internal/shop");
+        let read = (target.host, target.port, target.user, target.name);
+        assert_eq!(
+            read,
+            ("db.internal".into(), 5432, "app".into(), "shop".into())
+        );
+        let target = Target::of("postgres://db:6000/?user=ops&dbname=a%20b");
+        let read = (target.host, target.port, target.user, target.name);
+        assert_eq!(read, ("db".into(), 6000, "ops".into(), "a b".into()));
+        // No database named: PostgreSQL uses the user's name.
+        assert_eq!(Target::of("postgres://app@db").name, "app");
+        assert_eq!(shell_word("a b"), "'a b'");
+        assert_eq!(shell_word("it's"), "'it'\\''s'");
+        assert_eq!(shell_word("shop_1"), "shop_1");
+    }
 
     #[test]
     fn passwords_are_masked_in_urls() {

@@ -38,7 +38,16 @@ fn help_lists_every_command() {
         assert!(help.contains(command), "{help}");
     }
     let orders = stdout(&ordo(&["orders", "--help"]));
-    for command in ["create", "get", "list", "cancel", "delete"] {
+    for command in [
+        "create",
+        "preview",
+        "get",
+        "list",
+        "transition",
+        "cancel",
+        "refund",
+        "delete",
+    ] {
         assert!(orders.contains(command), "{orders}");
     }
     let serve = stdout(&ordo(&["serve", "--help"]));
@@ -481,7 +490,14 @@ fn a_file_named_by_flag_or_variable_is_read_and_must_exist() {
 #[test]
 fn invalid_configuration_stops_with_one_line_naming_the_setting() {
     let cases = [
-        ("lisen = \"127.0.0.1:1\"\n", "unknown setting `lisen`"),
+        (
+            "lisen = \"127.0.0.1:1\"\n",
+            "unknown setting `lisen` (did you mean `listen`?)",
+        ),
+        (
+            "db_max_conections = 2\n",
+            "did you mean `db_max_connections`?",
+        ),
         ("listen = 5\n", "`listen`"),
         ("db_max_connections = \"many\"\n", "`db_max_connections`"),
         (
@@ -1062,4 +1078,396 @@ fn a_client_that_stops_reading_its_responses_is_disconnected() {
     );
     // The server is fine and serves others.
     assert!(healthz_on(&mut connect(port)).starts_with("HTTP/1.1 200"));
+}
+
+/// The client's output, run in `dir` (where an `ordo.toml` may be) with `env`, the client's
+/// variables otherwise unset.
+fn client_in(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_ordo"));
+    command
+        .arg("orders")
+        .args(args)
+        .current_dir(dir)
+        .env_remove("ORDO_CONFIG")
+        .env_remove("ORDO_SERVER")
+        .env_remove("ORDO_LISTEN")
+        .env_remove("ORDO_TOKEN");
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    command.output().unwrap()
+}
+
+const CUSTOMER: &str = "0193a1a0-0000-7000-8000-000000000001";
+
+#[test]
+fn the_client_talks_to_the_server_the_settings_name() {
+    let data = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let _server = start_server(data.path(), port, &["--auth", "disabled"]);
+    let address = format!("127.0.0.1:{port}");
+    let list = ["list", "--customer", CUSTOMER, "--json"];
+    let reaches = |file: Option<String>, args: &[&str], env: &[(&str, &str)]| {
+        let dir = tempfile::tempdir().unwrap();
+        if let Some(file) = &file {
+            std::fs::write(dir.path().join("ordo.toml"), file).unwrap();
+        }
+        let all: Vec<&str> = list.iter().copied().chain(args.iter().copied()).collect();
+        let output = client_in(dir.path(), &all, env);
+        assert!(
+            output.status.success(),
+            "{file:?} {args:?} {env:?}: {}",
+            stderr(&output)
+        );
+        let page: Value = serde_json::from_slice(&output.stdout).unwrap();
+        assert!(page["data"].is_array(), "{page}");
+    };
+    // `ordo serve`'s own address, from the same file or variable, is the default.
+    reaches(Some(format!("listen = \"{address}\"\n")), &[], &[]);
+    reaches(Some(format!("listen = \"0.0.0.0:{port}\"\n")), &[], &[]);
+    reaches(None, &[], &[("ORDO_LISTEN", &address)]);
+    // `server`: host:port or a URL, from the file, the variable or the flag.
+    reaches(Some(format!("server = \"{address}\"\n")), &[], &[]);
+    reaches(
+        Some("listen = \"127.0.0.1:1\"\n".to_owned()),
+        &[],
+        &[("ORDO_SERVER", &format!("http://{address}/"))],
+    );
+    reaches(
+        Some("server = \"127.0.0.1:1\"\n".to_owned()),
+        &["--server", &address],
+        &[],
+    );
+    // `ordo serve` and `ordo config` accept a file that names the client's server.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("ordo.toml"), "server = \"db1:8080\"\n").unwrap();
+    let config = ordo_in(dir.path(), &["config"], &[]);
+    assert!(config.status.success(), "{}", stderr(&config));
+}
+
+#[test]
+fn client_failures_name_the_server_and_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let nothing = free_port();
+    let unreachable = one_line_failure(&client_in(
+        dir.path(),
+        &["get", CUSTOMER, "--server", &format!("127.0.0.1:{nothing}")],
+        &[],
+    ));
+    assert!(
+        unreachable.contains(&format!(
+            "cannot reach the ordo server at http://127.0.0.1:{nothing} (--server)"
+        )),
+        "{unreachable}"
+    );
+    assert!(
+        !unreachable.contains("error sending request"),
+        "{unreachable}"
+    );
+    let bad = one_line_failure(&client_in(
+        dir.path(),
+        &["get", CUSTOMER, "--server", "ftp://db1"],
+        &[],
+    ));
+    assert!(bad.contains("`server`") && bad.contains("ftp"), "{bad}");
+    let tls = one_line_failure(&client_in(
+        dir.path(),
+        &["get", CUSTOMER, "--server", "https://db1"],
+        &[],
+    ));
+    assert!(tls.contains("`server`") && tls.contains("TLS"), "{tls}");
+
+    let data = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let _server = start_server(data.path(), port, &[]);
+    let server = format!("127.0.0.1:{port}");
+    let unauthorized = one_line_failure(&client_in(
+        dir.path(),
+        &["list", "--customer", CUSTOMER],
+        &[("ORDO_SERVER", &server)],
+    ));
+    for expected in [
+        "401",
+        &format!("http://{server}"),
+        "--token",
+        "ORDO_TOKEN",
+        "ordo token",
+    ] {
+        assert!(
+            unauthorized.contains(expected),
+            "{expected}: {unauthorized}"
+        );
+    }
+}
+
+#[test]
+fn the_client_reads_only_a_configuration_file_that_exists_and_names_known_settings() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = one_line_failure(&client_in(
+        dir.path(),
+        &["get", CUSTOMER, "--config", "nope.toml"],
+        &[],
+    ));
+    assert!(missing.contains("nope.toml does not exist"), "{missing}");
+    std::fs::write(dir.path().join("client.toml"), "sever = \"db1:8080\"\n").unwrap();
+    let misspelt = one_line_failure(&client_in(
+        dir.path(),
+        &["get", CUSTOMER],
+        &[("ORDO_CONFIG", "client.toml")],
+    ));
+    assert!(
+        misspelt.contains("client.toml")
+            && misspelt.contains("unknown setting `sever`")
+            && misspelt.contains("unknown setting `sever` (did you mean `server`?)"),
+        "{misspelt}"
+    );
+    // With --json, a failure on this side is a JSON object too.
+    let json = client_in(
+        dir.path(),
+        &["get", CUSTOMER, "--config", "nope.toml", "--json"],
+        &[],
+    );
+    assert!(!json.status.success());
+    let error: Value = serde_json::from_slice(&json.stderr).unwrap();
+    assert!(
+        error["error"].as_str().unwrap().contains("nope.toml"),
+        "{error}"
+    );
+}
+
+#[test]
+fn the_client_previews_moves_refunds_and_deletes_and_speaks_json_throughout() {
+    let data = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let _server = start_server(data.path(), port, &["--auth", "disabled"]);
+    let server = format!("127.0.0.1:{port}");
+    let order = data.path().join("order.json");
+    std::fs::write(
+        &order,
+        format!(
+            r#"{{"customer_id":"{CUSTOMER}","currency":"USD",
+                "items":[{{"product_id":"0193a1a0-0000-7000-8000-0000000000aa","quantity":2,"unit_price":"10.00"}}]}}"#
+        ),
+    )
+    .unwrap();
+    let order = order.to_str().unwrap();
+    let run = |args: &[&str]| client_in(data.path(), args, &[("ORDO_SERVER", &server)]);
+    let json = |args: &[&str]| {
+        let output = run(args);
+        assert!(output.status.success(), "{args:?}: {}", stderr(&output));
+        serde_json::from_slice::<Value>(&output.stdout).unwrap()
+    };
+
+    let preview = json(&["preview", order, "--json"]);
+    assert_eq!(preview["total"], "20.00");
+    assert!(
+        preview.get("id").is_none(),
+        "a preview stores nothing: {preview}"
+    );
+    let table = stdout(&run(&["preview", order]));
+    assert!(
+        table.contains("20.00") && table.contains("preview"),
+        "{table}"
+    );
+
+    let created = json(&["create", order, "--json"]);
+    let id = created["id"].as_str().unwrap();
+    // A bare version and the quoted ETag are both accepted.
+    let version = created["version"].as_u64().unwrap();
+    let (bare, quoted) = (version.to_string(), format!("\"{}\"", version + 1));
+    let processing = json(&[
+        "transition",
+        id,
+        "--to",
+        "processing",
+        "--if-match",
+        &bare,
+        "--json",
+    ]);
+    assert_eq!(processing["status"], "processing");
+    let completed = json(&[
+        "transition",
+        id,
+        "--to",
+        "completed",
+        "--if-match",
+        &quoted,
+        "--json",
+    ]);
+    assert_eq!(completed["status"], "completed");
+    assert_eq!(completed["payment_status"], "paid");
+
+    let refund = json(&[
+        "refund", id, "--amount", "5.00", "--reason", "damaged", "--json",
+    ]);
+    assert_eq!(refund["amount"], "5.00");
+    assert_eq!(refund["order"]["amount_refunded"], "5.00");
+    let table = stdout(&run(&[
+        "refund", id, "--amount", "1.50", "--reason", "late",
+    ]));
+    assert!(table.contains("1.50") && table.contains("late"), "{table}");
+
+    // The server's problem, whole, as JSON on stderr.
+    let stale = run(&[
+        "cancel",
+        id,
+        "--reason",
+        "late",
+        "--if-match",
+        "1",
+        "--json",
+    ]);
+    assert!(!stale.status.success());
+    let problem: Value = serde_json::from_slice(&stale.stderr).unwrap();
+    assert!(problem["status"].as_u64().unwrap() >= 400, "{problem}");
+    assert!(problem["detail"].is_string(), "{problem}");
+    // Without --json, one line naming the server.
+    let refused = one_line_failure(&run(&["transition", id, "--to", "processing"]));
+    assert!(
+        refused.contains(&format!("from http://{server}")),
+        "{refused}"
+    );
+    assert!(refused.contains("allowed next"), "{refused}");
+
+    // So is a flag the client cannot read.
+    let unreadable = run(&["delete", id, "--if-match", "v5", "--json"]);
+    assert!(!unreadable.status.success());
+    let error: Value = serde_json::from_slice(&unreadable.stderr).unwrap();
+    assert!(
+        error["error"].as_str().unwrap().contains("--if-match"),
+        "{error}"
+    );
+
+    let deleted = json(&["delete", id, "--json"]);
+    assert_eq!(deleted, serde_json::json!({ "deleted": id }));
+    let gone = run(&["get", id, "--json"]);
+    let problem: Value = serde_json::from_slice(&gone.stderr).unwrap();
+    assert_eq!(problem["status"], 404, "{problem}");
+}
+
+#[test]
+fn a_token_for_a_postgres_server_is_signed_with_its_secret_never_a_leftover_sqlite_one() {
+    let data = tempfile::tempdir().unwrap();
+    let dir = data.path().to_str().unwrap();
+    // What an earlier SQLite run leaves behind.
+    std::fs::write(data.path().join("jwt-secret"), "f".repeat(64)).unwrap();
+    let url = "postgres://app:hunter2@127.0.0.1:5432/ordo";
+    let token = ["token", "--role", "admin", "--data-dir", dir];
+    let refused = one_line_failure(&ordo(&[&token[..], &["--database-url", url]].concat()));
+    assert!(
+        refused.contains("a PostgreSQL server has no generated secret")
+            && refused.contains("`jwt_secret`")
+            && refused.contains("ORDO_JWT_SECRET"),
+        "{refused}"
+    );
+    assert!(!refused.contains("hunter2"), "{refused}");
+    // With the server's secret, the token verifies on a server with that secret.
+    let secret = "a-shared-hs256-secret-of-32-bytes-or-more";
+    let minted = ordo(&[&token[..], &["--database-url", url, "--jwt-secret", secret]].concat());
+    assert!(minted.status.success(), "{}", stderr(&minted));
+    let port = free_port();
+    let _server = start_server(data.path(), port, &["--jwt-secret", secret]);
+    let path = format!("/v1/orders?customer_id={CUSTOMER}");
+    assert_eq!(get_status(port, &path, Some(stdout(&minted).trim())), 200);
+}
+
+#[test]
+fn a_postgres_database_that_does_not_exist_is_named_with_how_to_create_it() {
+    let mut url = url::Url::parse(&ordo_repository::testing::database_url()).unwrap();
+    let name = format!("ordo_missing_{}", std::process::id());
+    url.set_path(&name);
+    url.set_password(Some("hunter2")).unwrap();
+    let (host, port) = (
+        url.host_str().unwrap().to_owned(),
+        url.port().unwrap_or(5432),
+    );
+    let user = url.username().to_owned();
+    for command in [&["migrate"][..], &["serve", "--auth", "disabled"]] {
+        let args = [command, &["--database-url", url.as_str()]].concat();
+        let message = one_line_failure(&ordo(&args));
+        for expected in [
+            format!("the database \"{name}\" does not exist"),
+            format!("createdb -h {host} -p {port} -U {user} {name}"),
+            format!("CREATE DATABASE \"{name}\""),
+        ] {
+            assert!(message.contains(&expected), "{expected}: {message}");
+        }
+        for absent in [
+            "hunter2",
+            "invalid database URL",
+            "error returned from database",
+            "line",
+        ] {
+            assert!(!message.contains(absent), "{absent}: {message}");
+        }
+        assert_eq!(message.matches("does not exist").count(), 1, "{message}");
+    }
+}
+
+#[test]
+fn seeding_again_needs_force_keeps_what_is_there_and_says_how_to_act_as_a_customer() {
+    let data = tempfile::tempdir().unwrap();
+    let dir = data.path().to_str().unwrap();
+    let seed = |orders: &str, extra: &[&str]| {
+        let args = [
+            &[
+                "seed",
+                "--orders",
+                orders,
+                "--customers",
+                "4",
+                "--data-dir",
+                dir,
+            ],
+            extra,
+        ]
+        .concat();
+        ordo(&args)
+    };
+    let first = seed("5", &[]);
+    assert!(first.status.success(), "{}", stderr(&first));
+    let summary = stdout(&first);
+    assert!(
+        summary.contains("seeded 5 orders over 4 customers"),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("00000000-0000-4000-8000-000000000002"),
+        "{summary}"
+    );
+    let refused = one_line_failure(&seed("5", &[]));
+    assert!(
+        refused.contains("not empty") && refused.contains("--force"),
+        "{refused}"
+    );
+    assert!(!refused.contains("duplicate"), "{refused}");
+
+    let forced = seed("8", &["--force"]);
+    assert!(forced.status.success(), "{}", stderr(&forced));
+    assert!(
+        stdout(&forced).contains("seeded 3 orders over 4 customers"),
+        "{}",
+        stdout(&forced)
+    );
+    assert!(
+        stdout(&forced).contains("(5 were there already)"),
+        "{}",
+        stdout(&forced)
+    );
+
+    // The command the summary prints mints a token that reads that customer's orders.
+    let port = free_port();
+    let _server = start_server(data.path(), port, &[]);
+    let command = summary
+        .lines()
+        .find_map(|line| line.split_once("ordo token "))
+        .map_or_else(
+            || panic!("no token command in {summary}"),
+            |(_, args)| args.split_whitespace().collect::<Vec<_>>(),
+        );
+    let minted = ordo(&[&["token"][..], &command].concat());
+    assert!(minted.status.success(), "{}", stderr(&minted));
+    let customer = command[command.iter().position(|arg| *arg == "--customer").unwrap() + 1];
+    let path = format!("/v1/orders?customer_id={customer}");
+    assert_eq!(get_status(port, &path, Some(stdout(&minted).trim())), 200);
 }

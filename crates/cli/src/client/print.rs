@@ -1,0 +1,134 @@
+//! What the client prints: the server's JSON for scripts (`--json`), tables for people.
+#![allow(clippy::print_stdout, reason = "the CLI prints results on stdout")]
+
+use comfy_table::Table;
+use serde_json::Value;
+
+/// A JSON value's text, `-` when absent.
+fn text(value: &Value, key: &str) -> String {
+    match value.get(key) {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Null) | None => "-".to_owned(),
+        Some(other) => other.to_string(),
+    }
+}
+
+/// A one-line result: JSON with `--json`, else the sentence.
+pub(crate) fn result(json: bool, value: &Value, line: &str) {
+    if json {
+        println!("{value}");
+    } else {
+        println!("{line}");
+    }
+}
+
+pub(crate) fn order(json: bool, order: &Value) {
+    if json {
+        println!("{order}");
+        return;
+    }
+    let mut summary = Table::new();
+    for key in [
+        "id",
+        "order_number",
+        "customer_id",
+        "status",
+        "cancel_reason",
+        "payment_status",
+        "currency",
+        "subtotal",
+        "discount",
+        "tax",
+        "total",
+        "amount_refunded",
+        "version",
+        "created_at",
+        "updated_at",
+    ] {
+        summary.add_row(vec![key.to_owned(), text(order, key)]);
+    }
+    println!("{summary}\n{}", items(order));
+}
+
+/// A preview: the prices an order would have.
+pub(crate) fn pricing(json: bool, pricing: &Value) {
+    if json {
+        println!("{pricing}");
+        return;
+    }
+    let mut summary = Table::new();
+    for key in [
+        "currency", "subtotal", "discount", "tax_rate", "tax", "total",
+    ] {
+        summary.add_row(vec![key.to_owned(), text(pricing, key)]);
+    }
+    println!(
+        "{summary}\n{}\n(a preview: nothing was stored)",
+        items(pricing)
+    );
+}
+
+/// A refund and the order it changed.
+pub(crate) fn refund(json: bool, refund: &Value) {
+    if json {
+        println!("{refund}");
+        return;
+    }
+    println!(
+        "refund {}: {} ({}), {}",
+        text(refund, "id"),
+        text(refund, "amount"),
+        text(refund, "status"),
+        text(refund, "reason")
+    );
+    if let Some(changed) = refund.get("order") {
+        order(false, changed);
+    }
+}
+
+fn items(priced: &Value) -> Table {
+    let mut items = Table::new();
+    items.set_header(vec!["product", "quantity", "unit price", "line total"]);
+    for item in priced
+        .get("items")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        items.add_row(vec![
+            text(item, "product_id"),
+            text(item, "quantity"),
+            text(item, "unit_price"),
+            text(item, "line_total"),
+        ]);
+    }
+    items
+}
+
+pub(crate) fn page(json: bool, page: &Value) {
+    if json {
+        println!("{page}");
+        return;
+    }
+    let mut table = Table::new();
+    table.set_header(vec!["id", "number", "status", "total", "created"]);
+    for order in page
+        .get("data")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let total = format!("{} {}", text(order, "total"), text(order, "currency"));
+        table.add_row(vec![
+            text(order, "id"),
+            text(order, "order_number"),
+            text(order, "status"),
+            total,
+            text(order, "created_at"),
+        ]);
+    }
+    println!("{table}");
+    if let Some(cursor) = page.get("next_cursor").and_then(Value::as_str) {
+        println!("more: --cursor {cursor}");
+    }
+}
