@@ -68,6 +68,11 @@ pub(crate) struct AuthArgs {
     #[arg(long, env = "ORDO_JWT_AUDIENCE")]
     #[serde(default)]
     pub(crate) jwt_audience: Option<String>,
+    /// Seconds of clock skew allowed when checking a token's `exp` and `nbf`: an expired token
+    /// keeps working this long.
+    #[arg(long, env = "ORDO_JWT_LEEWAY_SECONDS", default_value_t = ordo_http::DEFAULT_LEEWAY_SECONDS, value_parser = clap::value_parser!(u64).range(0..=300))]
+    #[serde(default = "default_leeway")]
+    pub(crate) jwt_leeway_seconds: u64,
     /// Who may read `/metrics`: `token` (staff and admin tokens), or `public` for a scraper
     /// that reaches the port without one. Token by default: the counters reveal order volume.
     #[arg(long, env = "ORDO_METRICS_ACCESS", value_enum, default_value_t = MetricsAccess::Token)]
@@ -77,6 +82,10 @@ pub(crate) struct AuthArgs {
 /// The server's authentication from its settings. On the embedded default with no key, a
 /// secret is generated into the data directory on first start.
 ///
+fn default_leeway() -> u64 {
+    ordo_http::DEFAULT_LEEWAY_SECONDS
+}
+
 /// # Errors
 /// A key that cannot be read or used, both a secret and a public key, or none of them on
 /// PostgreSQL.
@@ -127,7 +136,9 @@ pub(crate) fn authentication(auth: &AuthArgs, storage: &StorageArgs) -> Result<A
         ),
     };
     tracing::info!("authentication required: bearer tokens on every API request");
-    Ok(Authentication::Required(Arc::new(verifier)))
+    Ok(Authentication::Required(Arc::new(
+        verifier.with_leeway(auth.jwt_leeway_seconds),
+    )))
 }
 
 /// The data directory's secret, created (mode 0600) if missing; whether it was created now.

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use anyhow::{Context as _, Result, bail};
 use clap::Args;
 use ordo_repository::{
-    Coordination, GatewayLedger, IdempotencyStore, OrderRepository, PgOptions, PgStore, RepoError,
-    SqliteOptions, SqliteStore,
+    Coordination, GatewayLedger, IdempotencyStore, OrderRepository, PgOptions, PgStore, Refusal,
+    RepoError, SqliteOptions, SqliteStore,
 };
 use secrecy::{ExposeSecret, SecretString};
 
@@ -147,8 +147,8 @@ impl Store {
 /// wrappers; a database that does not exist comes with how to create it.
 fn connect_error(url: &str, error: &RepoError) -> anyhow::Error {
     let shown = redact(url);
-    match driver_error(error) {
-        Some(sqlx::Error::Database(db)) if db.code().as_deref() == Some("3D000") => {
+    match Refusal::of(error) {
+        Some(Refusal::MissingDatabase) => {
             let target = Target::of(url);
             anyhow::anyhow!(
                 "the database {:?} does not exist on the PostgreSQL server at {shown}: create it with `createdb -h {} -p {} -U {} {}`, or `CREATE DATABASE \"{}\";` in psql",
@@ -160,10 +160,10 @@ fn connect_error(url: &str, error: &RepoError) -> anyhow::Error {
                 target.name.replace('"', "\"\""),
             )
         }
-        Some(sqlx::Error::Database(db)) => {
-            anyhow::anyhow!("PostgreSQL at {shown} refused: {}", db.message())
+        Some(Refusal::Refused(message)) => {
+            anyhow::anyhow!("PostgreSQL at {shown} refused: {message}")
         }
-        Some(sqlx::Error::Configuration(cause)) => {
+        Some(Refusal::BadSettings(cause)) => {
             anyhow::anyhow!("invalid database URL {shown}: {cause}")
         }
         _ => anyhow::anyhow!(
@@ -185,19 +185,6 @@ fn shell_word(word: &str) -> String {
     } else {
         format!("'{}'", word.replace('\'', "'\\''"))
     }
-}
-
-/// The driver's error under a store's, if there is one. (Only this file looks: the store's
-/// errors keep it as an opaque cause.)
-fn driver_error(error: &RepoError) -> Option<&sqlx::Error> {
-    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(error);
-    while let Some(error) = cause {
-        if let Some(driver) = error.downcast_ref::<sqlx::Error>() {
-            return Some(driver);
-        }
-        cause = error.source();
-    }
-    None
 }
 
 /// The server, user and database a PostgreSQL URL names, with PostgreSQL's defaults for what

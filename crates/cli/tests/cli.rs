@@ -1471,3 +1471,24 @@ fn seeding_again_needs_force_keeps_what_is_there_and_says_how_to_act_as_a_custom
     let path = format!("/v1/orders?customer_id={customer}");
     assert_eq!(get_status(port, &path, Some(stdout(&minted).trim())), 200);
 }
+
+#[test]
+fn a_token_s_clock_skew_allowance_is_small_by_default_and_bounded() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = ordo_in(dir.path(), &["config"], &[]);
+    let report = String::from_utf8_lossy(&report.stdout).into_owned();
+    assert_eq!(
+        setting_line(&report, "jwt_leeway_seconds"),
+        "jwt_leeway_seconds = 5  # default"
+    );
+    let set = ordo_in(
+        dir.path(),
+        &["config"],
+        &[("ORDO_JWT_LEEWAY_SECONDS", "30")],
+    );
+    let set = String::from_utf8_lossy(&set.stdout).into_owned();
+    assert!(setting_line(&set, "jwt_leeway_seconds").starts_with("jwt_leeway_seconds = 30"));
+    // Minutes of grace would keep stolen, expired tokens working: refused.
+    let refused = ordo_in(dir.path(), &["config", "--jwt-leeway-seconds", "400"], &[]);
+    assert!(!refused.status.success());
+}

@@ -40,10 +40,10 @@ pub use payments::MockGatewayLedger;
 pub use payments::{
     AttemptOutcome, GatewayLedger, LedgerEntry, PaymentAttempt, Refund, RefundStatus,
 };
-#[cfg(any(feature = "postgres", feature = "sqlite"))]
-pub use store::Store;
 #[cfg(feature = "postgres")]
 pub use store::{PgDialect, PgOptions};
+#[cfg(any(feature = "postgres", feature = "sqlite"))]
+pub use store::{Refusal, Store};
 #[cfg(feature = "sqlite")]
 pub use store::{SqliteDialect, SqliteOptions};
 

@@ -85,3 +85,37 @@ impl Drop for WaitingGuard<'_> {
         self.0.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
     }
 }
+
+/// Why a database refused a connection, in terms a command line can explain; the driver's
+/// types stay inside this crate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// The server is there but the database named does not exist (PostgreSQL's 3D000).
+    MissingDatabase,
+    /// The server refused, saying why (its own message).
+    Refused(String),
+    /// The connection settings are malformed.
+    BadSettings(String),
+}
+
+impl Refusal {
+    /// What the driver error under `error`, if any, says about the connection.
+    pub fn of(error: &RepoError) -> Option<Self> {
+        let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(error);
+        while let Some(error) = cause {
+            match error.downcast_ref::<sqlx::Error>() {
+                Some(sqlx::Error::Database(db)) if db.code().as_deref() == Some("3D000") => {
+                    return Some(Self::MissingDatabase);
+                }
+                Some(sqlx::Error::Database(db)) => {
+                    return Some(Self::Refused(db.message().to_owned()));
+                }
+                Some(sqlx::Error::Configuration(why)) => {
+                    return Some(Self::BadSettings(why.to_string()));
+                }
+                _ => cause = error.source(),
+            }
+        }
+        None
+    }
+}

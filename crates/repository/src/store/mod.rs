@@ -25,6 +25,7 @@ mod sqlite;
 #[cfg(feature = "sqlite")]
 mod writer;
 
+pub use driver::Refusal;
 #[cfg(feature = "postgres")]
 pub use postgres::{PgDialect, PgOptions};
 #[cfg(feature = "sqlite")]
