@@ -13,6 +13,7 @@ use std::time::Duration;
 use anyhow::{Context as _, Result, bail};
 use xshell::{Shell, cmd};
 
+use crate::bench::fresh_database;
 use crate::{launch, postgres, say};
 
 /// The schemathesis release the contract is checked with.
@@ -189,18 +190,4 @@ fn ensure_schemathesis(sh: &Shell) -> Result<PathBuf> {
     let pip = venv.join("bin/pip");
     cmd!(sh, "{pip} install --quiet {SCHEMATHESIS}").run()?;
     Ok(st)
-}
-
-/// Drops and creates `name` on the server at `url`; its URL.
-fn fresh_database(sh: &Shell, url: &str, name: &str) -> Result<String> {
-    for sql in [
-        format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
-        format!("CREATE DATABASE {name}"),
-    ] {
-        cmd!(sh, "psql {url} -v ON_ERROR_STOP=1 -qc {sql}")
-            .quiet()
-            .run()?;
-    }
-    let (base, _) = url.rsplit_once('/').unwrap_or((url, ""));
-    Ok(format!("{base}/{name}"))
 }

@@ -31,7 +31,8 @@ mod report;
 mod sqlite;
 mod wrk;
 
-use self::pgbench::{find_pgbench, fresh_database, pgbench_run, psql};
+pub(crate) use self::pgbench::fresh_database;
+use self::pgbench::{find_pgbench, pgbench_run, psql};
 use self::process::Server;
 use self::report::{render, render_peer};
 use self::wrk::{Drive, ensure_wrk};

@@ -1,13 +1,4 @@
 //! pgbench on the same database: PostgreSQL's own limit for the same SQL.
-#![allow(
-    clippy::disallowed_types,
-    clippy::float_arithmetic,
-    clippy::as_conversions,
-    clippy::cast_precision_loss,
-    clippy::cast_possible_truncation,
-    clippy::cast_sign_loss,
-    reason = "a measuring tool: rates, latencies and CPU times are floats, never money"
-)]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -118,7 +109,7 @@ pub(super) fn find_pgbench() -> Result<PathBuf> {
 }
 
 /// Drops and creates `name` on the server at `url`; its URL.
-pub(super) fn fresh_database(sh: &Shell, url: &str, name: &str) -> Result<String> {
+pub(crate) fn fresh_database(sh: &Shell, url: &str, name: &str) -> Result<String> {
     psql(
         sh,
         url,

@@ -1,13 +1,4 @@
 //! The server under test, and what a process costs: CPU time and peak memory.
-#![allow(
-    clippy::disallowed_types,
-    clippy::float_arithmetic,
-    clippy::as_conversions,
-    clippy::cast_precision_loss,
-    clippy::cast_possible_truncation,
-    clippy::cast_sign_loss,
-    reason = "a measuring tool: rates, latencies and CPU times are floats, never money"
-)]
 
 use std::net::{SocketAddr, TcpListener};
 use std::path::Path;

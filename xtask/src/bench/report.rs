@@ -1,13 +1,4 @@
 //! The Markdown tables of a run.
-#![allow(
-    clippy::disallowed_types,
-    clippy::float_arithmetic,
-    clippy::as_conversions,
-    clippy::cast_precision_loss,
-    clippy::cast_possible_truncation,
-    clippy::cast_sign_loss,
-    reason = "a measuring tool: rates, latencies and CPU times are floats, never money"
-)]
 
 use std::fmt::Write as _;
 

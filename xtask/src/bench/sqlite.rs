@@ -4,12 +4,6 @@
 //! settings (`bench/sqlite/baseline.py`: WAL, `synchronous = FULL`, one transaction per
 //! create). The ratio says how much of SQLite's speed ordo's HTTP, pricing, payment flow and
 //! writer keep.
-#![allow(
-    clippy::float_arithmetic,
-    clippy::as_conversions,
-    clippy::cast_precision_loss,
-    reason = "a measuring tool: rates and latencies are floats, never money"
-)]
 
 use std::fmt::Write as _;
 use std::path::Path;

@@ -1,13 +1,4 @@
 //! wrk drives the server: one run, its figures, the median of rounds.
-#![allow(
-    clippy::disallowed_types,
-    clippy::float_arithmetic,
-    clippy::as_conversions,
-    clippy::cast_precision_loss,
-    clippy::cast_possible_truncation,
-    clippy::cast_sign_loss,
-    reason = "a measuring tool: rates, latencies and CPU times are floats, never money"
-)]
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
