@@ -200,6 +200,19 @@ impl Action {
 #[cfg(test)]
 mod tests {
     use super::{Action, Caller, Role};
+
+    #[test]
+    fn docs_access_md_holds_the_same_tables() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/access.md");
+        let page = std::fs::read_to_string(path).unwrap_or_else(|error| panic!("{path}: {error}"));
+        let rows: Vec<&str> = include_str!("access.rs")
+            .lines()
+            .filter_map(|line| line.strip_prefix("//! |"))
+            .collect();
+        assert!(rows.len() > 10, "the check found no tables in access.rs");
+        let page_rows: Vec<&str> = page.lines().filter_map(|line| line.strip_prefix('|')).collect();
+        assert_eq!(rows, page_rows, "docs/access.md and access.rs list different tables");
+    }
     use crate::ServiceError;
     use ordo_domain::CustomerId;
 
