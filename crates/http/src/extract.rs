@@ -58,28 +58,17 @@ pub(crate) fn has_json_content_type(request: &Request) -> bool {
         || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
-/// Parses JSON, telling a syntax error (400) from a shape error (422, naming the field).
+/// Parses JSON, telling a syntax error (400) from a shape error (422, naming the field). Structs
+/// are read from objects only ([`crate::strict::Objects`]).
 pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
     refuse_nul(bytes)?;
-    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
-    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
-        let path = error.path().clone();
-        let inner = error.into_inner();
-        // A shape error may come before a syntax error later in the body (`{} trailing`):
-        // only a body that is JSON all through gets a 422.
-        let well_formed = serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok();
-        match inner.classify() {
-            serde_json::error::Category::Data if well_formed => {
-                let (field, message) = plain(&path, &strip_position(&inner.to_string()));
-                Problem::invalid_field(&field, message)
-            }
-            _ => Problem::bad_request(format!("the body is not valid JSON: {inner}")),
-        }
-    })?;
-    deserializer
-        .end()
+    let json: serde_json::Value = serde_json::from_slice(bytes)
         .map_err(|error| Problem::bad_request(format!("the body is not valid JSON: {error}")))?;
-    Ok(value)
+    serde_path_to_error::deserialize(crate::strict::Objects(json)).map_err(|error| {
+        let path = error.path().clone();
+        let (field, message) = plain(&path, &strip_position(&error.into_inner().to_string()));
+        Problem::invalid_field(&field, message)
+    })
 }
 
 /// Refuses a JSON string holding U+0000 anywhere in the body, naming where: PostgreSQL cannot
@@ -134,7 +123,7 @@ fn nul_path(value: &serde_json::Value, path: String) -> Option<String> {
 
 /// The key `serde_json` (with `arbitrary_precision`) wraps a number's text in: a detail of the
 /// library, never part of a field's path.
-const NUMBER_TOKEN: &str = "$serde_json::private::Number";
+pub(crate) const NUMBER_TOKEN: &str = "$serde_json::private::Number";
 
 /// The field path and message a client reads for a deserialization error: the path as the
 /// client wrote it, and the message in the API's words rather than serde's.

@@ -16,6 +16,7 @@ mod operations;
 mod problem;
 mod request_id;
 mod routes;
+mod strict;
 
 use std::sync::Arc;
 use std::time::Duration;

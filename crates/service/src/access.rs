@@ -210,8 +210,14 @@ mod tests {
             .filter_map(|line| line.strip_prefix("//! |"))
             .collect();
         assert!(rows.len() > 10, "the check found no tables in access.rs");
-        let page_rows: Vec<&str> = page.lines().filter_map(|line| line.strip_prefix('|')).collect();
-        assert_eq!(rows, page_rows, "docs/access.md and access.rs list different tables");
+        let page_rows: Vec<&str> = page
+            .lines()
+            .filter_map(|line| line.strip_prefix('|'))
+            .collect();
+        assert_eq!(
+            rows, page_rows,
+            "docs/access.md and access.rs list different tables"
+        );
     }
     use crate::ServiceError;
     use ordo_domain::CustomerId;

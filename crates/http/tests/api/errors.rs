@@ -8,6 +8,7 @@ use crate::app::{CUSTOMER, TestApp, assert_problem, on_both_databases, order_bod
 
 on_both_databases!(
     malformed_json_is_400,
+    an_array_where_an_object_belongs_is_422,
     a_body_that_is_not_json_is_415,
     an_unknown_field_is_422_naming_it,
     a_wrong_type_is_422_naming_its_path,
@@ -486,4 +487,44 @@ async fn text_with_a_nul_character_is_422_naming_the_field_and_changes_nothing(a
         .await
         .unwrap();
     assert_eq!(literal.status(), 200);
+}
+
+async fn an_array_where_an_object_belongs_is_422(app: TestApp) {
+    // serde reads a struct from an array of its fields in order; the API takes objects only.
+    let cases = [
+        (
+            format!(
+                r#"["{CUSTOMER}", "USD", [["0193a1a0-0000-7000-8000-0000000000aa", 1, "5.00"]]]"#
+            ),
+            ".",
+        ),
+        (
+            format!(
+                r#"{{"customer_id": "{CUSTOMER}", "currency": "USD", "items": [["0193a1a0-0000-7000-8000-0000000000aa", 1, "5.00"]]}}"#
+            ),
+            "items[0]",
+        ),
+    ];
+    for (body, field) in cases {
+        let response = app
+            .post("/v1/orders")
+            .header("content-type", "application/json")
+            .body(body.clone())
+            .send()
+            .await
+            .unwrap();
+        let problem = assert_problem(response, 422, "validation").await;
+        assert_eq!(problem["errors"][0]["field"], field, "{body}: {problem}");
+    }
+    let listed = app
+        .get(&format!("/v1/orders?customer_id={CUSTOMER}"))
+        .send()
+        .await
+        .unwrap();
+    let page: Value = listed.json().await.unwrap();
+    assert_eq!(
+        page["data"].as_array().map(Vec::len),
+        Some(0),
+        "nothing was placed"
+    );
 }
