@@ -82,6 +82,23 @@ pub(crate) struct AuthArgs {
 /// The server's authentication from its settings. On the embedded default with no key, a
 /// secret is generated into the data directory on first start.
 ///
+/// What `serve` would decide about authentication, without generating anything: `ordo config
+/// --check`.
+///
+/// # Errors
+/// As [`authentication`].
+pub(crate) fn check(auth: &AuthArgs, storage: &StorageArgs) -> Result<()> {
+    let embedded_without_key = auth.auth != AuthMode::Disabled
+        && auth.jwt_secret.is_none()
+        && auth.jwt_public_key.is_none()
+        && storage.database_url.is_none();
+    if embedded_without_key {
+        // `serve` generates the embedded default's secret, or reads the one it made.
+        return Ok(());
+    }
+    authentication(auth, storage).map(drop)
+}
+
 fn default_leeway() -> u64 {
     ordo_http::DEFAULT_LEEWAY_SECONDS
 }
@@ -102,6 +119,7 @@ pub(crate) fn authentication(auth: &AuthArgs, storage: &StorageArgs) -> Result<A
             bail!("invalid configuration: set `jwt_secret` or `jwt_public_key`, not both")
         }
         (Some(secret), None) => {
+            crate::config::refuse_mask("jwt_secret", secret.expose_secret())?;
             TokenVerifier::hs256(secret.expose_secret().as_bytes(), issuer, audience)
                 .map_err(|error| anyhow::anyhow!("invalid configuration: `jwt_secret`: {error}"))?
         }
@@ -234,7 +252,10 @@ pub(crate) fn mint(args: &TokenArgs) -> Result<()> {
         (TokenRole::Admin, _) => (Role::Admin, args.subject.clone()),
     };
     let secret = match (&args.auth.jwt_secret, &args.auth.jwt_public_key) {
-        (Some(secret), _) => SecretSlice::from(secret.expose_secret().as_bytes().to_vec()),
+        (Some(secret), _) => {
+            crate::config::refuse_mask("jwt_secret", secret.expose_secret())?;
+            SecretSlice::from(secret.expose_secret().as_bytes().to_vec())
+        }
         (None, Some(_)) => bail!(
             "ordo verifies tokens with a public key here (`jwt_public_key`): tokens come from your identity provider, and ordo cannot mint them"
         ),

@@ -261,10 +261,24 @@ fn one_line(error: &figment::Error) -> anyhow::Error {
     }
 }
 
+/// What `ordo config` prints in place of a secret. Copied back into a file it is not a secret,
+/// and every reader of a secret refuses it ([`refuse_mask`]).
+pub(crate) const MASK: &str = "***";
+
+/// Refuses `value` for the secret `setting` when it is the mask `ordo config` printed.
+pub(crate) fn refuse_mask(setting: &str, value: &str) -> Result<()> {
+    if value == MASK {
+        anyhow::bail!(
+            "invalid configuration: `{setting}` is \"{MASK}\", the mask `ordo config` prints in place of a secret: set the secret itself"
+        );
+    }
+    Ok(())
+}
+
 /// A value as TOML would write it; secrets and URL passwords hidden.
 fn shown(name: &str, value: &Value) -> String {
     if SECRETS.contains(&name) {
-        return "\"***\"".to_owned();
+        return format!("\"{MASK}\"");
     }
     match value {
         Value::String(_, text) if name.ends_with("_url") => {

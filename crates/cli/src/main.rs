@@ -30,13 +30,25 @@ struct Cli {
     config: config::ConfigFileArgs,
 }
 
+/// `ordo config`: the settings in force, and with `--check` whether `serve` would take them.
+#[derive(Debug, clap::Args)]
+struct ConfigArgs {
+    /// Also run every check `ordo serve` makes before it starts (ranges, keys and secrets, the
+    /// database URL, the OTLP feature), starting and writing nothing; exit 1 on the first
+    /// refusal.
+    #[arg(long)]
+    check: bool,
+    #[command(flatten)]
+    serve: serve::ServeArgs,
+}
+
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the HTTP API (SQLite in ./ordo-data unless a PostgreSQL URL is given).
     Serve(serve::ServeArgs),
     /// Print the settings in force (defaults < ordo.toml < ORDO_* variables < flags), each
     /// with where it came from; secrets are never shown.
-    Config(serve::ServeArgs),
+    Config(ConfigArgs),
     /// Apply pending database migrations and report what was applied.
     Migrate(storage::StorageArgs),
     /// Mint a bearer token with the configured secret (or the one `ordo serve` generated in
@@ -97,9 +109,12 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Serve(args) => serve::run(settings(&args, &matches, &file)?.settings).await,
-            Command::Config(args) => {
-                let resolved = settings(&args, &matches, &file)?;
+            Command::Config(ConfigArgs { check, serve }) => {
+                let resolved = settings(&serve, &matches, &file)?;
                 resolved.settings.validate()?;
+                if check {
+                    serve::check(&resolved.settings)?;
+                }
                 show_config(&resolved)
             }
             Command::Migrate(args) => {

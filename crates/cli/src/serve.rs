@@ -22,6 +22,21 @@ mod settings;
 pub(crate) use settings::ServeArgs;
 use settings::{Capture, Gateway};
 
+/// Every check `run` makes of its settings before it starts, with nothing started or written:
+/// `ordo config --check`.
+///
+/// # Errors
+/// The first setting `serve` would refuse, in one line.
+pub(crate) fn check(args: &ServeArgs) -> Result<()> {
+    args.validate()?;
+    crate::telemetry::check(args.otlp_endpoint.as_deref())?;
+    crate::auth::check(&args.auth, &args.storage)?;
+    if let Some(url) = &args.storage.database_url {
+        crate::storage::check_url(url.expose_secret())?;
+    }
+    Ok(())
+}
+
 pub(crate) async fn run(args: ServeArgs) -> Result<()> {
     args.validate()?;
     let _telemetry = crate::telemetry::init(args.log_format, args.otlp_endpoint.as_deref())?;

@@ -42,6 +42,19 @@ impl Drop for Telemetry {
 ///
 /// # Errors
 /// An endpoint without the `otel` feature, or an exporter that cannot be built.
+/// Refuses an OTLP endpoint this build cannot export to, as [`init`] would.
+///
+/// # Errors
+/// An endpoint without the `otel` feature.
+pub(crate) fn check(otlp_endpoint: Option<&str>) -> Result<()> {
+    if cfg!(not(feature = "otel")) && otlp_endpoint.is_some() {
+        anyhow::bail!(
+            "invalid configuration: `otlp_endpoint` is set, but this ordo was built without the `otel` feature (cargo build --features otel)"
+        );
+    }
+    Ok(())
+}
+
 pub(crate) fn init(format: LogFormat, otlp_endpoint: Option<&str>) -> Result<Telemetry> {
     #[cfg(feature = "otel")]
     let (provider, exporting) = match otlp_endpoint {

@@ -1492,3 +1492,47 @@ fn a_token_s_clock_skew_allowance_is_small_by_default_and_bounded() {
     let refused = ordo_in(dir.path(), &["config", "--jwt-leeway-seconds", "400"], &[]);
     assert!(!refused.status.success());
 }
+
+#[test]
+fn ordo_config_check_refuses_what_serve_would_and_the_mask_is_never_a_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    // The embedded default: fine, serve makes its secret.
+    let fine = ordo_in(dir.path(), &["config", "--check"], &[]);
+    assert!(
+        fine.status.success(),
+        "{}",
+        String::from_utf8_lossy(&fine.stderr)
+    );
+    let refusals: [(&[&str], &[(&str, &str)], &str); 3] = [
+        (
+            &["config", "--check"],
+            &[("ORDO_JWT_SECRET", "too short")],
+            "jwt_secret",
+        ),
+        (
+            &[
+                "config",
+                "--check",
+                "--database-url",
+                "postgres://ordo@127.0.0.1:1/ordo",
+            ],
+            &[],
+            "no key is set",
+        ),
+        (
+            &["config", "--check"],
+            &[("ORDO_JWT_SECRET", "***")],
+            "the mask `ordo config` prints",
+        ),
+    ];
+    for (args, env, words) in refusals {
+        let refused = ordo_in(dir.path(), args, env);
+        let stderr = String::from_utf8_lossy(&refused.stderr);
+        assert!(!refused.status.success(), "{args:?} {env:?} passed");
+        assert!(stderr.contains(words), "{args:?} {env:?}: {stderr}");
+    }
+    // Without --check, config still only shows; serve itself refuses the mask.
+    std::fs::write(dir.path().join("ordo.toml"), "jwt_secret = \"***\"\n").unwrap();
+    let token = ordo_in(dir.path(), &["token", "--role", "admin"], &[]);
+    assert!(String::from_utf8_lossy(&token.stderr).contains("the mask `ordo config` prints"));
+}
