@@ -1493,6 +1493,9 @@ fn a_token_s_clock_skew_allowance_is_small_by_default_and_bounded() {
     assert!(!refused.status.success());
 }
 
+/// Arguments, environment, and words the refusal must contain.
+type Refusal<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], &'a str);
+
 #[test]
 fn ordo_config_check_refuses_what_serve_would_and_the_mask_is_never_a_secret() {
     let dir = tempfile::tempdir().unwrap();
@@ -1503,7 +1506,7 @@ fn ordo_config_check_refuses_what_serve_would_and_the_mask_is_never_a_secret() {
         "{}",
         String::from_utf8_lossy(&fine.stderr)
     );
-    let refusals: [(&[&str], &[(&str, &str)], &str); 3] = [
+    let refusals: [Refusal<'_>; 3] = [
         (
             &["config", "--check"],
             &[("ORDO_JWT_SECRET", "too short")],
