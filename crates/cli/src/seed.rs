@@ -31,11 +31,11 @@ use crate::storage::{StorageArgs, Store};
 /// What to seed.
 #[derive(Debug, Clone, Args, serde::Serialize, serde::Deserialize)]
 pub(crate) struct SeedArgs {
-    /// How many orders.
-    #[arg(long, default_value_t = 100_000)]
+    /// How many orders (a demo's worth by default; `cargo xtask bench` asks for 100,000).
+    #[arg(long, default_value_t = 1_000)]
     orders: u64,
     /// Over how many customers.
-    #[arg(long, default_value_t = 10_000)]
+    #[arg(long, default_value_t = 100)]
     customers: u64,
     /// Inserts running at once.
     #[arg(long, default_value_t = 8)]
