@@ -237,6 +237,28 @@ fn explain<T: DeserializeOwned>(
     one_line(error)
 }
 
+/// serde's words for what a setting holds, without Rust's type names.
+fn plain_types(text: &str) -> String {
+    let mut text = text.to_owned();
+    for (rust, plain) in [
+        ("expected usize", "expected a whole number, 0 or more"),
+        ("expected u64", "expected a whole number, 0 or more"),
+        ("expected u32", "expected a whole number, 0 or more"),
+        ("expected u16", "expected a whole number, 0 or more"),
+        ("expected u8", "expected a whole number, 0 or more"),
+        ("expected i64", "expected a whole number"),
+        ("expected i32", "expected a whole number"),
+        ("expected f64", "expected a number"),
+        ("signed int ", ""),
+        ("unsigned int ", ""),
+        ("found string ", "found the text "),
+        ("invalid type: ", ""),
+    ] {
+        text = text.replace(rust, plain);
+    }
+    text
+}
+
 /// A figment error as one line that names the setting and where its value came from.
 fn one_line(error: &figment::Error) -> anyhow::Error {
     let setting = error.path.join(".");
@@ -253,7 +275,7 @@ fn one_line(error: &figment::Error) -> anyhow::Error {
         .map(str::trim)
         .filter(|line| !line.is_empty() && !line.contains('|'))
         .collect();
-    let kind = words.join(": ");
+    let kind = plain_types(&words.join(": "));
     if setting.is_empty() {
         anyhow!("invalid configuration{from}: {kind}")
     } else {

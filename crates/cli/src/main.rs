@@ -209,6 +209,16 @@ fn usage_error(error: &clap::Error) -> ExitCode {
             | ErrorKind::DisplayVersion
             | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
     );
+    if !json && let Some(line) = setting_from_environment(error) {
+        #[allow(
+            clippy::print_stderr,
+            reason = "the CLI reports its failure to its user"
+        )]
+        {
+            eprintln!("ordo: error: {line}");
+        }
+        return ExitCode::from(2);
+    }
     if !json || informative {
         error.exit()
     }
@@ -223,6 +233,49 @@ fn usage_error(error: &clap::Error) -> ExitCode {
         eprintln!("{}", serde_json::json!({ "error": line }));
     }
     ExitCode::from(2)
+}
+
+/// A bad value clap read from an `ORDO_*` variable rather than a flag, said as a setting and
+/// the variable it came from: clap names the flag, which the user never typed.
+fn setting_from_environment(error: &clap::Error) -> Option<String> {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if !matches!(
+        error.kind(),
+        ErrorKind::InvalidValue | ErrorKind::ValueValidation
+    ) {
+        return None;
+    }
+    let Some(ContextValue::String(arg)) = error.get(ContextKind::InvalidArg) else {
+        return None;
+    };
+    let long = arg.strip_prefix("--")?.split([' ', '=']).next()?.to_owned();
+    let typed = std::env::args_os().any(|given| {
+        given.to_str().is_some_and(|given| {
+            given == format!("--{long}") || given.starts_with(&format!("--{long}="))
+        })
+    });
+    if typed {
+        return None;
+    }
+    let command = Cli::command();
+    let variable = std::iter::once(&command)
+        .chain(command.get_subcommands())
+        .flat_map(clap::Command::get_arguments)
+        .find(|argument| argument.get_long() == Some(long.as_str()))?
+        .get_env()?
+        .to_str()?
+        .to_owned();
+    let value = match error.get(ContextKind::InvalidValue) {
+        Some(ContextValue::String(value)) => format!(" {value:?}"),
+        _ => String::new(),
+    };
+    let why = std::error::Error::source(error)
+        .map(|source| format!(": {source}"))
+        .unwrap_or_default();
+    Some(format!(
+        "invalid configuration: `{}` from {variable}: invalid value{value}{why}",
+        long.replace('-', "_")
+    ))
 }
 
 /// With `--json`, the failure as one JSON object on stderr: the server's problem as it sent

@@ -1539,3 +1539,24 @@ fn ordo_config_check_refuses_what_serve_would_and_the_mask_is_never_a_secret() {
     let token = ordo_in(dir.path(), &["token", "--role", "admin"], &[]);
     assert!(String::from_utf8_lossy(&token.stderr).contains("the mask `ordo config` prints"));
 }
+
+#[test]
+fn a_bad_setting_is_named_with_where_it_came_from_in_plain_words() {
+    let dir = tempfile::tempdir().unwrap();
+    // From a variable: the variable is named, never the flag the user did not type.
+    let from_env = ordo_in(dir.path(), &["config"], &[("ORDO_LISTEN", "foo")]);
+    let stderr = String::from_utf8_lossy(&from_env.stderr);
+    assert!(!from_env.status.success());
+    assert!(stderr.contains("`listen` from ORDO_LISTEN"), "{stderr}");
+    assert!(!stderr.contains("--listen"), "{stderr}");
+    // From a file: the file is named, and no Rust type names.
+    std::fs::write(dir.path().join("ordo.toml"), "max_in_flight = \"lots\"\n").unwrap();
+    let from_file = ordo_in(dir.path(), &["config"], &[]);
+    let stderr = String::from_utf8_lossy(&from_file.stderr);
+    assert!(stderr.contains("in ordo.toml: `max_in_flight`"), "{stderr}");
+    assert!(stderr.contains("expected a whole number"), "{stderr}");
+    assert!(
+        !stderr.contains("usize") && !stderr.contains("u32"),
+        "{stderr}"
+    );
+}
