@@ -32,8 +32,8 @@ pub(crate) struct CreateOrder {
     /// Who the order is for.
     #[schema(value_type = Uuid)]
     pub customer_id: CustomerId,
-    /// ISO 4217 currency code of every amount.
-    #[schema(example = "USD")]
+    /// ISO 4217 currency code of every amount (one with minor units).
+    #[schema(example = "USD", pattern = "^[A-Z]{3}$")]
     pub currency: String,
     /// 1 to 100 lines.
     #[schema(min_items = 1, max_items = 100)]
@@ -43,7 +43,7 @@ pub(crate) struct CreateOrder {
     pub discount: Option<DiscountBody>,
     /// An optional tax rate in [0, 1) (`"0.2"` is 20 %), at most 6 decimals.
     #[serde(default, with = "amount_serde::option")]
-    #[schema(value_type = Option<String>, example = "0.0825")]
+    #[schema(value_type = Option<String>, example = "0.0825", pattern = "^0([.][0-9]{1,6})?$")]
     pub tax_rate: Option<Decimal>,
 }
 
@@ -60,7 +60,7 @@ pub(crate) struct CreateLineItem {
     /// The price of one, ≥ 0, with at most the currency's minor units of decimals. A string
     /// (`"19.99"`) or a JSON number, read exactly from its digits.
     #[serde(with = "amount_serde")]
-    #[schema(value_type = String, example = "19.99")]
+    #[schema(value_type = String, example = "19.99", pattern = "^[0-9]{1,12}([.][0-9]{1,4})?$")]
     pub unit_price: Decimal,
 }
 
@@ -72,14 +72,14 @@ pub(crate) enum DiscountBody {
     Fixed {
         /// The amount, in the order's currency.
         #[serde(with = "amount_serde")]
-        #[schema(value_type = String, example = "5.00")]
+        #[schema(value_type = String, example = "5.00", pattern = "^[0-9]{1,12}([.][0-9]{1,4})?$")]
         amount: Decimal,
     },
     /// A percentage of the subtotal, 0 to 100, at most 4 decimals.
     Percentage {
         /// The percentage (`"12.5"` is 12.5 %).
         #[serde(with = "amount_serde")]
-        #[schema(value_type = String, example = "10")]
+        #[schema(value_type = String, example = "10", pattern = "^(100([.]0{1,4})?|[0-9]{1,2}([.][0-9]{1,4})?)$")]
         percent: Decimal,
     },
 }
@@ -131,7 +131,7 @@ pub(crate) struct LineItemBody {
     pub quantity: u32,
     /// The price of one.
     #[serde(with = "amount_serde")]
-    #[schema(value_type = String, example = "19.99")]
+    #[schema(value_type = String, example = "19.99", pattern = "^[0-9]{1,12}([.][0-9]{1,4})?$")]
     pub unit_price: Decimal,
     /// quantity × unit price, exact.
     #[serde(with = "amount_serde")]
@@ -311,7 +311,7 @@ pub(crate) struct ListParams {
     #[param(value_type = Uuid)]
     pub customer_id: CustomerId,
     /// Only orders in this status.
-    #[param(value_type = Option<String>, example = "pending")]
+    #[param(value_type = Option<String>, example = "pending", pattern = "^(pending|processing|completed|cancelled)$")]
     pub status: Option<OrderStatus>,
     /// Only orders created at or after this instant (RFC 3339).
     pub created_after: Option<DateTime<Utc>>,
@@ -321,7 +321,12 @@ pub(crate) struct ListParams {
     #[param(minimum = 1, maximum = 100)]
     #[serde(default, deserialize_with = "page_limit")]
     pub limit: Option<u64>,
-    /// The `next_cursor` of the previous page.
+    /// The `next_cursor` of the previous page, unchanged.
+    #[param(
+        min_length = 34,
+        max_length = 34,
+        pattern = "^A[Q-Za-f][A-Za-z0-9_-]{31}[AQgw]$"
+    )]
     pub cursor: Option<String>,
 }
 
@@ -383,7 +388,7 @@ pub(crate) struct CancelBody {
 pub(crate) struct RefundRequest {
     /// How much, in the order's currency: more than zero, at most what is left to refund.
     #[serde(with = "amount_serde")]
-    #[schema(value_type = String, example = "5.00")]
+    #[schema(value_type = String, example = "5.00", pattern = "^[0-9]{1,12}([.][0-9]{1,4})?$")]
     pub amount: Decimal,
     /// Why, for the records: as a cancellation reason.
     #[schema(

@@ -3,7 +3,6 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
-use ordo_domain::OrderId;
 use uuid::Uuid;
 
 /// Where the next page starts: the `(created_at, id)` of the last order of the previous page.
@@ -16,8 +15,8 @@ use uuid::Uuid;
 pub struct Cursor {
     /// Creation time of the last order seen.
     pub created_at: DateTime<Utc>,
-    /// Id of the last order seen.
-    pub id: OrderId,
+    /// Id of the last order seen (any UUID orders against the stored ids).
+    pub id: Uuid,
 }
 
 /// A cursor string that was not made by [`Cursor::encode`].
@@ -34,7 +33,7 @@ impl Cursor {
         let mut bytes = Vec::with_capacity(LEN);
         bytes.push(VERSION);
         bytes.extend_from_slice(&self.created_at.timestamp_micros().to_be_bytes());
-        bytes.extend_from_slice(self.id.as_uuid().as_bytes());
+        bytes.extend_from_slice(self.id.as_bytes());
         URL_SAFE_NO_PAD.encode(bytes)
     }
 
@@ -51,9 +50,14 @@ impl Cursor {
             return Err(InvalidCursor);
         }
         let micros = i64::from_be_bytes(micros.try_into().map_err(|_| InvalidCursor)?);
-        let created_at = DateTime::from_timestamp_micros(micros).ok_or(InvalidCursor)?;
+        // A cursor is only a bound: a time past what chrono holds is the end of time, and any
+        // id orders against the stored ones, so every well-formed cursor reads as some page.
+        let created_at = DateTime::from_timestamp_micros(micros).unwrap_or(if micros < 0 {
+            DateTime::<Utc>::MIN_UTC
+        } else {
+            DateTime::<Utc>::MAX_UTC
+        });
         let id = Uuid::from_slice(id).map_err(|_| InvalidCursor)?;
-        let id = OrderId::from_uuid(id).map_err(|_| InvalidCursor)?;
         Ok(Self { created_at, id })
     }
 }
@@ -66,7 +70,7 @@ mod tests {
     fn cursors_round_trip_and_reject_tampering() {
         let cursor = Cursor {
             created_at: DateTime::from_timestamp_micros(1_790_000_000_123_456).unwrap(),
-            id: OrderId::from_parts(1_790_000_000_123, &[9; 10]),
+            id: ordo_domain::OrderId::from_parts(1_790_000_000_123, &[9; 10]).as_uuid(),
         };
         let text = cursor.encode();
         assert_eq!(Cursor::decode(&text), Ok(cursor));
@@ -79,5 +83,26 @@ mod tests {
             Cursor::decode(&URL_SAFE_NO_PAD.encode(other_version)),
             Err(InvalidCursor)
         );
+    }
+
+    #[test]
+    fn every_well_formed_cursor_reads_as_a_bound() {
+        // The OpenAPI document describes a cursor by its form
+        // (`^A[Q-Za-f][A-Za-z0-9_-]{31}[AQgw]$`): any text of that form must decode, whatever
+        // time and id it carries, since clients may not read it and it is only a bound.
+        for (micros, id) in [
+            (i64::MAX, Uuid::nil()),
+            (i64::MIN, Uuid::max()),
+            (0, Uuid::from_u128(7)),
+        ] {
+            let mut bytes = vec![VERSION];
+            bytes.extend_from_slice(&micros.to_be_bytes());
+            bytes.extend_from_slice(id.as_bytes());
+            let text = URL_SAFE_NO_PAD.encode(bytes);
+            assert_eq!(text.len(), 34);
+            assert!(text.starts_with('A'), "{text}");
+            let cursor = Cursor::decode(&text).unwrap();
+            assert_eq!(cursor.id, id);
+        }
     }
 }

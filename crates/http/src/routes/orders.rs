@@ -66,7 +66,7 @@ fn order_response(status: StatusCode, order: &Order) -> Response {
 /// Validates and prices the order, gives it a number and stores it as `pending`.
 #[utoipa::path(
     post, path = "/v1/orders", tag = "orders",
-    params(("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, pattern = "^[!-~]+$", description = "Makes retries safe: a repeat with the same key and body gets the first response again; 1 to 255 printable ASCII characters"),),
+    params(("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, pattern = "^[ -~]+$", description = "Makes retries safe: a repeat with the same key and body gets the first response again; 1 to 255 printable ASCII characters"),),
     request_body = CreateOrder,
     responses(
         (status = 201, description = "Placed", body = OrderBody,
@@ -99,7 +99,7 @@ async fn create_order(
 /// Returns exactly the prices, tax and total that placing the same body would charge.
 #[utoipa::path(
     post, path = "/v1/orders/preview", tag = "orders",
-    params(("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, pattern = "^[!-~]+$", description = "Makes retries safe: a repeat with the same key and body gets the first response again; 1 to 255 printable ASCII characters"),),
+    params(("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, pattern = "^[ -~]+$", description = "Makes retries safe: a repeat with the same key and body gets the first response again; 1 to 255 printable ASCII characters"),),
     request_body = CreateOrder,
     responses(
         (status = 200, description = "Priced", body = PricingBody),
@@ -186,8 +186,8 @@ async fn list_orders(
     post, path = "/v1/orders/{id}/transitions", tag = "orders",
     params(
         ("id" = Uuid, Path, description = "The order's id"),
-        ("If-Match" = String, Header, pattern = "^\"[1-9][0-9]{0,8}\"$", description = "The order's ETag, as last read (`\"3\"`)"),
-        ("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, pattern = "^[!-~]+$", description = "Makes retries safe: a repeat with the same key and body gets the first response again; 1 to 255 printable ASCII characters"),
+        ("If-Match" = String, Header, example = "\"1\"", pattern = "^\"[1-9][0-9]{0,8}\"$", description = "The order's ETag, as last read (`\"3\"`)"),
+        ("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, pattern = "^[ -~]+$", description = "Makes retries safe: a repeat with the same key and body gets the first response again; 1 to 255 printable ASCII characters"),
     ),
     request_body = TransitionBody,
     responses(
@@ -220,8 +220,8 @@ async fn transition_order(
     post, path = "/v1/orders/{id}/cancel", tag = "orders",
     params(
         ("id" = Uuid, Path, description = "The order's id"),
-        ("If-Match" = String, Header, pattern = "^\"[1-9][0-9]{0,8}\"$", description = "The order's ETag, as last read (`\"3\"`)"),
-        ("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, pattern = "^[!-~]+$", description = "Makes retries safe: a repeat with the same key and body gets the first response again; 1 to 255 printable ASCII characters"),
+        ("If-Match" = String, Header, example = "\"1\"", pattern = "^\"[1-9][0-9]{0,8}\"$", description = "The order's ETag, as last read (`\"3\"`)"),
+        ("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, pattern = "^[ -~]+$", description = "Makes retries safe: a repeat with the same key and body gets the first response again; 1 to 255 printable ASCII characters"),
     ),
     request_body = CancelBody,
     responses(
@@ -252,7 +252,7 @@ async fn cancel_order(
     delete, path = "/v1/orders/{id}", tag = "orders",
     params(
         ("id" = Uuid, Path, description = "The order's id"),
-        ("If-Match" = Option<String>, Header, pattern = "^\"[1-9][0-9]{0,8}\"$", description = "Optional: delete only at this ETag"),
+        ("If-Match" = Option<String>, Header, nullable = false, example = "\"1\"", pattern = "^\"[1-9][0-9]{0,8}\"$", description = "Optional: delete only at this ETag"),
     ),
     responses(
         (status = 204, description = "Deleted"),
@@ -280,7 +280,7 @@ async fn delete_order(
     post, path = "/v1/orders/{id}/refunds", tag = "orders",
     params(
         ("id" = Uuid, Path, description = "The order's id"),
-        ("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, pattern = "^[!-~]+$", description = "Makes retries safe: a repeat with the same key and body gets the first response again; 1 to 255 printable ASCII characters"),
+        ("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, pattern = "^[ -~]+$", description = "Makes retries safe: a repeat with the same key and body gets the first response again; 1 to 255 printable ASCII characters"),
     ),
     request_body = RefundRequest,
     responses(

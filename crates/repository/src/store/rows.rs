@@ -369,7 +369,7 @@ pub(crate) fn list_bounds(query: &ListQuery) -> ((DateTime<Utc>, Uuid), DateTime
         upper = upper.min((before, Uuid::nil()));
     }
     if let Some(Cursor { created_at, id }) = query.after {
-        upper = upper.min((created_at, id.as_uuid()));
+        upper = upper.min((created_at, id));
     }
     let lower = query
         .created_after
@@ -386,7 +386,7 @@ pub(crate) fn page(orders: &mut Vec<Order>, limit: u32) -> Page {
     let next = if has_more {
         orders.last().map(|last| Cursor {
             created_at: last.created_at(),
-            id: last.id(),
+            id: last.id().as_uuid(),
         })
     } else {
         None
