@@ -52,8 +52,11 @@ fn wire_formats(c: &mut Criterion) {
     let mut read = c.benchmark_group("read a create body");
     for items in [1, 3, 100] {
         let body = body(items);
-        read.bench_with_input(BenchmarkId::from_parameter(items), &body, |b, body| {
+        read.bench_with_input(BenchmarkId::new("strict", items), &body, |b, body| {
             b.iter(|| wire::read_create(black_box(body.as_bytes())).unwrap());
+        });
+        read.bench_with_input(BenchmarkId::new("streaming", items), &body, |b, body| {
+            b.iter(|| wire::read_create_streaming(black_box(body.as_bytes())).unwrap());
         });
     }
     read.finish();
