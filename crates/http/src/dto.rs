@@ -1,4 +1,6 @@
 //! The API's request and response bodies, and their conversions to and from the domain.
+//! (Just over 400 lines: every wire shape in one file, so the document and the code are read
+//! side by side.)
 
 use chrono::{DateTime, Utc};
 use ordo_domain::{

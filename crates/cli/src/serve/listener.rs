@@ -2,6 +2,8 @@
 //! ones wait in the listen backlog), and a watchdog on each connection that closes it when it
 //! sends no complete request head in time, idles too long between requests, or stops moving
 //! bytes while a request is being answered.
+//!
+//! (Just over 400 lines: the loop, its limits and the watchdog belong together.)
 
 use std::convert::Infallible;
 use std::future::Future;

@@ -1,4 +1,6 @@
 //! Rows ↔ domain: an order's columns and values, and the checks on what storage returns.
+//! (Just over 400 lines: one order's 27 columns are read, written and checked here, in one
+//! place on purpose.)
 
 use chrono::{DateTime, Utc};
 use ordo_domain::{
