@@ -70,7 +70,14 @@ fn order_response(status: StatusCode, order: &Order) -> Response {
     request_body = CreateOrder,
     responses(
         (status = 201, description = "Placed", body = OrderBody,
-         headers(("Location" = String, description = "The order's URL"), ("ETag" = String, description = "The order's version"))),
+         headers(("Location" = String, description = "The order's URL"), ("ETag" = String, description = "The order's version")),
+         links(
+             ("ReadIt" = (operation_id = "get_order", parameters(("id" = "$response.body#/id")))),
+             ("MoveIt" = (operation_id = "transition_order", parameters(("id" = "$response.body#/id"), ("header.If-Match" = "$response.header.ETag")))),
+             ("CancelIt" = (operation_id = "cancel_order", parameters(("id" = "$response.body#/id"), ("header.If-Match" = "$response.header.ETag")))),
+             ("RefundIt" = (operation_id = "refund_order", parameters(("id" = "$response.body#/id")))),
+             ("DeleteIt" = (operation_id = "delete_order", parameters(("id" = "$response.body#/id"))))
+         )),
         (status = 402, description = "The payment was declined; the order is stored with its payment failed (`order_id`)", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 409, description = "A request with this Idempotency-Key is in progress; retry after `Retry-After`", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 422, description = "Breaks a rule (`errors` names each field), or the Idempotency-Key was used for another request", body = ProblemDetails, content_type = "application/problem+json"),
@@ -191,7 +198,11 @@ async fn list_orders(
     ),
     request_body = TransitionBody,
     responses(
-        (status = 200, description = "Moved", body = OrderBody, headers(("ETag" = String, description = "The new version"))),
+        (status = 200, description = "Moved", body = OrderBody, headers(("ETag" = String, description = "The new version")),
+         links(
+             ("MoveItOn" = (operation_id = "transition_order", parameters(("id" = "$response.body#/id"), ("header.If-Match" = "$response.header.ETag")))),
+             ("RefundIt" = (operation_id = "refund_order", parameters(("id" = "$response.body#/id"))))
+         )),
         (status = 402, description = "Completing captures the payment, and the capture was declined", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 409, description = "Not allowed from the current status (lists `allowed_next`), or a request with this Idempotency-Key is in progress", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 422, description = "Unknown target", body = ProblemDetails, content_type = "application/problem+json"),
