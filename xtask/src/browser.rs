@@ -4,15 +4,14 @@
 //! SQLite file, and runs `xtask/browser/docs.mjs`: `/docs` with every request to another
 //! origin blocked must render the order routes. The screenshot is `target/browser/docs.png`.
 
-use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::Command;
-use std::time::Duration;
 
 use anyhow::{Context as _, Result, bail};
 use xshell::{Shell, cmd};
 
-use crate::{launch, say};
+use crate::launch::Server;
+use crate::say;
 
 pub(crate) fn run(sh: &Shell) -> Result<()> {
     let chromium = ensure_chromium(sh)?;
@@ -33,36 +32,27 @@ pub(crate) fn run(sh: &Shell) -> Result<()> {
     let binary = crate::target_dir(sh).join("debug/ordo");
     let data = out.join("data");
     let _ = std::fs::remove_dir_all(&data);
-    let address = TcpListener::bind("127.0.0.1:0")?.local_addr()?;
+    let data = data.to_string_lossy().into_owned();
     let log = out.join("server.log");
-    let mut server = Command::new(&binary)
-        .args(["serve", "--listen", &address.to_string(), "--data-dir"])
-        .arg(&data)
-        .stdout(std::fs::File::create(&log)?)
-        .stderr(std::fs::File::create(out.join("server.err"))?)
-        .spawn()
-        .context("cannot start ordo serve")?;
-    let checked = launch::wait_until_listening(&mut server, address, Duration::from_secs(30), &log)
-        .and_then(|()| {
-            let status = Command::new("node")
-                .arg(out.join("docs.mjs"))
-                .arg(format!("http://{address}"))
-                .arg(out.join("docs.png"))
-                .env("CHROMIUM", &chromium)
-                .status()
-                .context("cannot run node")?;
-            if !status.success() {
-                bail!(
-                    "the /docs check failed (see above; server log {})",
-                    log.display()
-                );
-            }
-            Ok(())
-        });
-    let _ = server.kill();
-    let _ = server.wait();
-    checked
+    // Any secret will do: the page needs no token.
+    let server = Server::start(&binary, BROWSER_SECRET, &["--data-dir", &data], &log)?;
+    let status = Command::new("node")
+        .arg(out.join("docs.mjs"))
+        .arg(format!("http://{}", server.address))
+        .arg(out.join("docs.png"))
+        .env("CHROMIUM", &chromium)
+        .status()
+        .context("cannot run node")?;
+    if !status.success() {
+        bail!(
+            "the /docs check failed (see above; server log {})",
+            log.display()
+        );
+    }
+    Ok(())
 }
+
+const BROWSER_SECRET: &str = "browser-check-secret-of-at-least-32-bytes";
 
 /// Debian's Chromium, installed when missing.
 fn ensure_chromium(sh: &Shell) -> Result<PathBuf> {

@@ -5,16 +5,15 @@
 //! SQLite and then on PostgreSQL, once with an admin's token and once with none.
 //! `xtask/contract/schemathesis.toml` lists the answers that depend on stored state.
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::process::Command;
 
 use anyhow::{Context as _, Result, bail};
 use xshell::{Shell, cmd};
 
 use crate::bench::fresh_database;
-use crate::{launch, postgres, say};
+use crate::launch::{self, Server};
+use crate::{postgres, say};
 
 /// The schemathesis release the contract is checked with.
 const SCHEMATHESIS: &str = "schemathesis==4.32.5";
@@ -67,46 +66,19 @@ pub(crate) fn run(sh: &Shell, bounds: Bounds) -> Result<()> {
         ("SQLite", ["--data-dir", data.as_str()]),
         ("PostgreSQL", ["--database-url", pg_url.as_str()]),
     ] {
-        let address = TcpListener::bind("127.0.0.1:0")?.local_addr()?;
         let log = out.join(format!("server-{store}.log"));
-        let mut server = Command::new(&binary)
-            .args(["serve", "--listen", &address.to_string()])
-            .args(storage)
-            .env("ORDO_JWT_SECRET", SECRET)
-            .env_remove("DATABASE_URL")
-            .stdout(std::fs::File::create(&log)?)
-            .stderr(Stdio::null())
-            .spawn()
-            .context("cannot start ordo serve")?;
-        let outcome =
-            launch::wait_until_listening(&mut server, address, Duration::from_secs(30), &log)
-                .and_then(|()| launch::mint_admin_token(&binary, SECRET, "contract"))
-                .and_then(|token| {
-                    let mut results = Vec::new();
-                    for (who, header) in [
-                        (
-                            "with a token",
-                            Some(format!("Authorization: Bearer {token}")),
-                        ),
-                        ("without a token", None),
-                    ] {
-                        let label = format!("{store}, {who}");
-                        let passed = schemathesis(
-                            &st,
-                            &config,
-                            &address.to_string(),
-                            header,
-                            bounds,
-                            &label,
-                        )?;
-                        results.push((label, passed));
-                    }
-                    Ok(results)
-                });
-        let _ = server.kill();
-        let _ = server.wait();
-        for (label, passed) in outcome? {
-            if !passed {
+        let server = Server::start(&binary, SECRET, &storage, &log)?;
+        let token = launch::mint_admin_token(&binary, SECRET, "contract")?;
+        let address = server.address.to_string();
+        for (who, header) in [
+            (
+                "with a token",
+                Some(format!("Authorization: Bearer {token}")),
+            ),
+            ("without a token", None),
+        ] {
+            let label = format!("{store}, {who}");
+            if !schemathesis(&st, &config, &address, header, bounds, &label)? {
                 failed.push(label);
             }
         }

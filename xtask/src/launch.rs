@@ -1,7 +1,7 @@
-//! What the harnesses share when they run a server: waiting for it to listen, and minting
-//! the bearer token their requests carry.
+//! What the harnesses share when they run a server: starting it on a free port, waiting for
+//! it to listen, and minting the bearer token their requests carry.
 
-use std::net::{SocketAddr, TcpStream};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
@@ -44,4 +44,59 @@ pub(crate) fn mint_admin_token(binary: &Path, secret: &str, subject: &str) -> Re
         );
     }
     Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
+}
+
+/// A server started by a harness, killed when dropped.
+pub(crate) struct Server {
+    child: Child,
+    /// Where it listens.
+    pub(crate) address: SocketAddr,
+}
+
+impl Server {
+    /// `binary serve` on a free loopback port, signing tokens with `secret`, with `storage`
+    /// (`--database-url URL` or `--data-dir DIR`); its output goes to `log_path`.
+    pub(crate) fn start(
+        binary: &Path,
+        secret: &str,
+        storage: &[&str],
+        log_path: &Path,
+    ) -> Result<Self> {
+        let address = TcpListener::bind("127.0.0.1:0")?.local_addr()?;
+        let log = std::fs::File::create(log_path)?;
+        let child = Command::new(binary)
+            .args(["serve", "--listen", &address.to_string()])
+            .args(storage)
+            .env("ORDO_JWT_SECRET", secret)
+            .env_remove("DATABASE_URL")
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()
+            .context("cannot start ordo serve")?;
+        let mut server = Self { child, address };
+        wait_until_listening(
+            &mut server.child,
+            address,
+            Duration::from_secs(30),
+            log_path,
+        )?;
+        Ok(server)
+    }
+
+    /// Its process id.
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Kills it and waits for it.
+    pub(crate) fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop();
+    }
 }

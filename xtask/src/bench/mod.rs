@@ -33,9 +33,9 @@ mod wrk;
 
 pub(crate) use self::pgbench::fresh_database;
 use self::pgbench::{find_pgbench, pgbench_run, psql};
-use self::process::Server;
 use self::report::{render, render_peer};
 use self::wrk::{Drive, ensure_wrk};
+use crate::launch::Server;
 use crate::peer::Peer;
 use crate::{chart, launch, postgres, say};
 
@@ -141,22 +141,22 @@ pub(crate) fn run(sh: &Shell, options: Options) -> Result<()> {
     let out = crate::target_dir(sh).join("bench");
     std::fs::create_dir_all(&out)?;
 
-    say(&format!(
-        "seeding {ORDERS} orders over {CUSTOMERS} customers"
-    ));
-    let seeded = Command::new(&binary)
-        .args(["seed", "--orders", &ORDERS.to_string(), "--customers"])
-        .arg(CUSTOMERS.to_string())
-        // More inserts at once than the server's pool: commits share their WAL flushes.
-        .args(["--concurrency", "32", "--db-max-connections", "32"])
-        .args(["--database-url", &url])
-        .status()?;
-    if !seeded.success() {
-        bail!("ordo seed failed");
-    }
+    // More inserts at once than the server's pool: commits share their WAL flushes.
+    let flags = ["--concurrency", "32", "--db-max-connections", "32"];
+    seed(
+        &binary,
+        ORDERS,
+        CUSTOMERS,
+        &[&flags[..], &["--database-url", &url]].concat(),
+    )?;
     let _ = psql(sh, &url, "VACUUM ANALYZE");
 
-    let mut server = Server::start(&binary, &["--database-url", &url], &out.join("server.log"))?;
+    let mut server = Server::start(
+        &binary,
+        SECRET,
+        &["--database-url", &url],
+        &out.join("server.log"),
+    )?;
     let token = launch::mint_admin_token(&binary, SECRET, "bench")?;
     let lua = sh.current_dir().join("bench/wrk");
     let scripts = sh.current_dir().join("bench/pgbench");
@@ -225,6 +225,22 @@ pub(crate) fn run(sh: &Shell, options: Options) -> Result<()> {
         database.url(),
         "DROP DATABASE IF EXISTS ordo_bench WITH (FORCE)",
     );
+    Ok(())
+}
+
+/// `ordo seed` of `orders` over `customers`, with `args` (where, and how).
+fn seed(binary: &Path, orders: u64, customers: u64, args: &[&str]) -> Result<()> {
+    say(&format!(
+        "seeding {orders} orders over {customers} customers"
+    ));
+    let seeded = Command::new(binary)
+        .args(["seed", "--orders", &orders.to_string()])
+        .args(["--customers", &customers.to_string()])
+        .args(args)
+        .status()?;
+    if !seeded.success() {
+        bail!("ordo seed failed");
+    }
     Ok(())
 }
 

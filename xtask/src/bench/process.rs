@@ -1,14 +1,6 @@
-//! The server under test, and what a process costs: CPU time and peak memory.
+//! What a process costs: CPU time and peak memory.
 
-use std::net::{SocketAddr, TcpListener};
-use std::path::Path;
-use std::process::{Child, Command};
-use std::time::Duration;
-
-use anyhow::{Context as _, Result};
-
-use super::SECRET;
-use crate::launch;
+use std::process::Command;
 
 /// CPU seconds (user and system) a process has used, from `/proc/PID/stat`.
 pub(super) fn cpu_seconds(pid: u32) -> f64 {
@@ -62,51 +54,4 @@ pub(super) fn peak_rss_mb(pid: u32) -> Option<f64> {
     let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
     let kilobytes: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kilobytes / 1024.0)
-}
-
-/// The release server under test.
-pub(super) struct Server {
-    child: Child,
-    pub(super) address: SocketAddr,
-}
-
-impl Server {
-    /// `binary serve` on a free port, with `storage` (`--database-url URL` or
-    /// `--data-dir DIR`).
-    pub(super) fn start(binary: &Path, storage: &[&str], log_path: &Path) -> Result<Self> {
-        let address = TcpListener::bind("127.0.0.1:0")?.local_addr()?;
-        let log = std::fs::File::create(log_path)?;
-        let child = Command::new(binary)
-            .args(["serve", "--listen", &address.to_string()])
-            .args(storage)
-            .env("ORDO_JWT_SECRET", SECRET)
-            .env_remove("DATABASE_URL")
-            .stdout(log.try_clone()?)
-            .stderr(log)
-            .spawn()
-            .context("cannot start ordo serve")?;
-        let mut server = Self { child, address };
-        launch::wait_until_listening(
-            &mut server.child,
-            address,
-            Duration::from_secs(30),
-            log_path,
-        )?;
-        Ok(server)
-    }
-
-    pub(super) fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    pub(super) fn stop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        self.stop();
-    }
 }

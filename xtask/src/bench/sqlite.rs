@@ -14,9 +14,9 @@ use anyhow::{Context as _, Result, bail};
 use serde_json::json;
 use xshell::Shell;
 
-use super::process::Server;
 use super::wrk::{Drive, ensure_wrk, median};
-use super::{Figures, SECRET, Timing, round2};
+use super::{Figures, SECRET, Timing, round2, seed};
+use crate::launch::Server;
 use crate::{launch, say};
 
 const ORDERS: u64 = 20_000;
@@ -34,17 +34,8 @@ pub(super) fn run(sh: &Shell, timing: Timing, binary: &Path) -> Result<()> {
     let _ = std::fs::remove_dir_all(&out);
     let (data, copy) = (out.join("ordo"), out.join("baseline"));
     std::fs::create_dir_all(&copy)?;
-    say(&format!(
-        "seeding {ORDERS} orders over {CUSTOMERS} customers into SQLite"
-    ));
-    let seeded = Command::new(binary)
-        .args(["seed", "--orders", &ORDERS.to_string()])
-        .args(["--customers", &CUSTOMERS.to_string(), "--data-dir"])
-        .arg(&data)
-        .status()?;
-    if !seeded.success() {
-        bail!("ordo seed failed");
-    }
+    let data_dir = data.to_string_lossy().into_owned();
+    seed(binary, ORDERS, CUSTOMERS, &["--data-dir", &data_dir])?;
     // The baseline starts from the same file; the seed's last connection has checkpointed it.
     for name in ["ordo.db", "ordo.db-wal"] {
         if data.join(name).exists() {
@@ -52,8 +43,12 @@ pub(super) fn run(sh: &Shell, timing: Timing, binary: &Path) -> Result<()> {
         }
     }
 
-    let data_dir = data.to_string_lossy().into_owned();
-    let mut server = Server::start(binary, &["--data-dir", &data_dir], &out.join("server.log"))?;
+    let mut server = Server::start(
+        binary,
+        SECRET,
+        &["--data-dir", &data_dir],
+        &out.join("server.log"),
+    )?;
     let token = launch::mint_admin_token(binary, SECRET, "bench")?;
     let lua = sh.current_dir().join("bench/wrk");
     let drive = Drive {

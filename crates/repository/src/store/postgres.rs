@@ -145,8 +145,8 @@ fn read_int(row: &PgRow, column: &str) -> Result<Option<i64>, RepoError> {
     if raw.is_null() {
         return Ok(None);
     }
-    let width = raw.type_info().name().to_owned();
-    Ok(Some(match width.as_str() {
+    let width = raw.type_info();
+    Ok(Some(match width.name() {
         "INT2" => i64::from(row.try_get::<i16, _>(column)?),
         "INT4" => i64::from(row.try_get::<i32, _>(column)?),
         _ => row.try_get::<i64, _>(column)?,

@@ -309,6 +309,20 @@ mod baseline_script {
     }
 
     #[test]
+    fn sqlite_draws_sequence_blocks_of_the_size_the_store_hands_out() {
+        use super::super::dialect::SEQUENCE_BLOCK;
+        let statement = words(SqliteDialect::NEXT_BLOCK);
+        assert!(
+            statement.contains(&format!("value = value + {SEQUENCE_BLOCK}")),
+            "{statement}"
+        );
+        assert!(
+            statement.contains(&format!("RETURNING value - {}", SEQUENCE_BLOCK - 1)),
+            "{statement}"
+        );
+    }
+
+    #[test]
     fn the_baseline_runs_the_statements_the_store_sends() {
         let path = format!(
             "{}/../../bench/sqlite/baseline.py",
