@@ -373,10 +373,14 @@ pub(crate) fn list_bounds(query: &ListQuery) -> ((DateTime<Utc>, Uuid), DateTime
     if let Some(Cursor { created_at, id }) = query.after {
         upper = upper.min((created_at, id));
     }
+    let start_of_time = start_of_time.unwrap_or(DateTime::<Utc>::MIN_UTC);
+    // Both bounds within years 1 to 9999, which every database stores: a cursor may carry any
+    // time (it is only a bound), and PostgreSQL refuses one before 4713 BC.
+    upper.0 = upper.0.max(start_of_time);
     let lower = query
         .created_after
-        .or(start_of_time)
-        .unwrap_or(DateTime::<Utc>::MIN_UTC);
+        .unwrap_or(start_of_time)
+        .max(start_of_time);
     (upper, lower)
 }
 

@@ -46,6 +46,7 @@ contract!(
     sequence_values_are_never_handed_out_twice,
     pages_run_newest_first_with_no_order_missing_or_repeated,
     lists_filter_by_status_and_creation_time,
+    a_cursor_from_either_edge_of_time_is_a_bound_not_a_failure,
     a_customer_lists_only_their_own_orders,
     an_update_with_the_current_version_succeeds,
     an_update_with_a_stale_version_is_a_conflict,
@@ -227,6 +228,29 @@ async fn lists_filter_by_status_and_creation_time(store: Store) {
         .map(ordo_domain::Order::id)
         .collect();
     assert_eq!(ids, vec![orders[3].id(), orders[2].id(), orders[1].id()]);
+}
+
+async fn a_cursor_from_either_edge_of_time_is_a_bound_not_a_failure(store: Store) {
+    // A cursor is opaque but only a bound: any well-formed one (clients may send anything of
+    // its documented form) lists a page, even at times no database column can hold.
+    let order = stored(&*store, customer(1), at(0)).await;
+    for (micros, expected) in [(i64::MIN, 0), (i64::MAX, 1)] {
+        let created_at = DateTime::from_timestamp_micros(micros).unwrap_or(if micros < 0 {
+            DateTime::<Utc>::MIN_UTC
+        } else {
+            DateTime::<Utc>::MAX_UTC
+        });
+        let query = ListQuery {
+            after: Some(ordo_repository::Cursor {
+                created_at,
+                id: Uuid::max(),
+            }),
+            ..ListQuery::first_page(customer(1))
+        };
+        let page = store.list(&query).await.unwrap();
+        assert_eq!(page.orders.len(), expected, "cursor at {created_at}");
+    }
+    assert_eq!(store.get(order.id()).await.unwrap().id(), order.id());
 }
 
 async fn a_customer_lists_only_their_own_orders(store: Store) {
