@@ -51,7 +51,8 @@ pub(crate) fn run(sh: &Shell, bounds: Bounds) -> Result<()> {
         cmd!(sh, "cargo build --release --locked --bin ordo").run()?;
         crate::target_dir(sh).join("release/ordo")
     } else {
-        cmd!(sh, "cargo build --locked --bin ordo").run()?;
+        // The features the tests were built with, so CI's build is reused.
+        cmd!(sh, "cargo build --locked --all-features --bin ordo").run()?;
         crate::target_dir(sh).join("debug/ordo")
     };
     let out = crate::target_dir(sh).join("contract");

@@ -157,7 +157,7 @@ pub(crate) fn target_dir(sh: &Shell) -> std::path::PathBuf {
 type Step = fn(&Shell) -> Result<()>;
 
 fn ci(sh: &Shell) -> Result<()> {
-    let steps: [(&str, Step); 8] = [
+    let steps: [(&str, Step); 9] = [
         ("fmt", fmt),
         ("clippy", lint),
         ("unused dependencies", machete),
@@ -166,6 +166,9 @@ fn ci(sh: &Shell) -> Result<()> {
             reliability::run(sh, reliability::Load::SHORT)
         }),
         ("/docs in a browser", browser::run),
+        ("OpenAPI contract (schemathesis, bounded)", |sh| {
+            contract::run(sh, contract::Bounds::CI)
+        }),
         ("wasm build", wasm),
         ("cargo deny", deny),
     ];

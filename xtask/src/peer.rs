@@ -61,6 +61,8 @@ impl Peer {
             .current_dir(&dir)
             .env("PLT_PORT", address.port().to_string())
             .env("PLT_DATABASE_URL", url)
+            // node-postgres reads libpq's PGOPTIONS: ordo's tables are in schema `ordo`.
+            .env("PGOPTIONS", "-c search_path=ordo")
             .env("NODE_ENV", "production")
             .stdout(log.try_clone()?)
             .stderr(log)

@@ -17,6 +17,13 @@ use xshell::{Shell, cmd};
 
 use crate::{ensure_that, say};
 
+/// `url` with `search_path` set to ordo's default schema, for reading its tables with `psql`,
+/// pgbench or the peer (libpq and sqlx both read `options`).
+pub(crate) fn tables_url(url: &str) -> String {
+    let separator = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{separator}options=-csearch_path%3Dordo")
+}
+
 const DEFAULT_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 
 /// A server the tests can use; a throwaway one stops when this is dropped.

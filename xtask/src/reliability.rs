@@ -483,7 +483,8 @@ fn check_postgres(sh: &Shell, url: &str, figures: &Figures) -> Result<()> {
                         (SELECT count(DISTINCT order_id) FROM simulated_gateway_ledger WHERE operation = 'authorize') || ' ' || \
                         (SELECT count(*) FROM orders WHERE payment_status = 'authorized') || ' ' || \
                         (SELECT count(*) FROM simulated_gateway_ledger WHERE operation = 'authorize' AND outcome = 'approved')";
-    let row = cmd!(sh, "psql {url} -Atc {query}").read()?;
+    let tables = postgres::tables_url(url);
+    let row = cmd!(sh, "psql {tables} -Atc {query}").read()?;
     let numbers: Vec<usize> = row
         .split_whitespace()
         .filter_map(|n| n.parse().ok())

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use anyhow::{Context as _, Result, bail};
 use clap::Args;
 use ordo_repository::{
-    Coordination, GatewayLedger, IdempotencyStore, OrderRepository, PgOptions, PgStore, Refusal,
-    RepoError, SqliteOptions, SqliteStore,
+    Coordination, GatewayLedger, IdempotencyStore, InvalidSchema, OrderRepository, PgOptions,
+    PgSchema, PgStore, Refusal, RepoError, SqliteOptions, SqliteStore,
 };
 use secrecy::{ExposeSecret, SecretString};
 
@@ -26,6 +26,37 @@ pub(crate) struct StorageArgs {
     /// Most database connections in the pool.
     #[arg(long, env = "ORDO_DB_MAX_CONNECTIONS", default_value_t = 8)]
     pub(crate) db_max_connections: u32,
+    /// PostgreSQL schema for ordo's tables (created if missing), so a database shared with
+    /// other applications keeps them apart. Not used by SQLite.
+    #[arg(long, env = "ORDO_DATABASE_SCHEMA", default_value = PgSchema::DEFAULT)]
+    pub(crate) database_schema: DatabaseSchema,
+}
+
+/// [`PgSchema`] as a setting: checked wherever it comes from (flag, variable or file).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub(crate) struct DatabaseSchema(pub(crate) PgSchema);
+
+impl TryFrom<String> for DatabaseSchema {
+    type Error = InvalidSchema;
+
+    fn try_from(name: String) -> Result<Self, Self::Error> {
+        PgSchema::new(&name).map(Self)
+    }
+}
+
+impl From<DatabaseSchema> for String {
+    fn from(schema: DatabaseSchema) -> Self {
+        schema.0.as_str().to_owned()
+    }
+}
+
+impl std::str::FromStr for DatabaseSchema {
+    type Err = InvalidSchema;
+
+    fn from_str(name: &str) -> Result<Self, Self::Err> {
+        PgSchema::new(name).map(Self)
+    }
 }
 
 /// An open store, of either kind.
@@ -41,6 +72,7 @@ impl Store {
             Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
                 let options = PgOptions {
                     max_connections: args.db_max_connections,
+                    schema: args.database_schema.0.clone(),
                     ..PgOptions::default()
                 };
                 let store = PgStore::connect(url, &options)
@@ -92,11 +124,12 @@ impl Store {
     pub(crate) fn describe(&self, args: &StorageArgs) -> String {
         match self {
             Self::Postgres(_) => format!(
-                "PostgreSQL at {}",
+                "PostgreSQL at {}, schema {}",
                 args.database_url
                     .as_ref()
                     .map(|url| redact(url.expose_secret()))
-                    .unwrap_or_default()
+                    .unwrap_or_default(),
+                args.database_schema.0
             ),
             Self::Sqlite(_) => format!("SQLite at {}", args.data_dir.join("ordo.db").display()),
         }

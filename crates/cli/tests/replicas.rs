@@ -331,3 +331,77 @@ async fn a_replica_with_another_order_number_key_is_refused() {
     );
     drop((first, same));
 }
+
+/// `database_schema` puts ordo's tables in a schema of its choosing: `ordo migrate` creates
+/// them there (and nowhere else), replicas serve from there, and a name PostgreSQL would need
+/// quoting for is refused in one line naming the setting.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ordos_tables_live_in_the_configured_schema_and_nowhere_else() {
+    use ordo_repository::{OrderRepository as _, PgOptions, PgStore};
+    let database = TestPostgres::create().await.unwrap();
+    let migrate = Command::new(env!("CARGO_BIN_EXE_ordo"))
+        .args(["migrate", "--database-url", database.url()])
+        .env("ORDO_DATABASE_SCHEMA", "shop")
+        .output()
+        .unwrap();
+    assert!(
+        migrate.status.success(),
+        "{}",
+        String::from_utf8_lossy(&migrate.stderr)
+    );
+    let shop = PgStore::connect(
+        database.url(),
+        &PgOptions {
+            schema: "shop".parse().unwrap(),
+            ..PgOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(shop.migrate().await.unwrap(), Vec::<String>::new());
+    // The default schema is still empty: every migration is pending there.
+    let ordo = PgStore::connect(database.url(), &PgOptions::default())
+        .await
+        .unwrap();
+    assert!(!ordo.migrate().await.unwrap().is_empty());
+
+    let server = replica(database.url(), &["--database-schema", "shop"], None);
+    let placed: Value = reqwest::Client::new()
+        .post(format!("{}/v1/orders", server.base))
+        .json(&json!({
+            "customer_id": CUSTOMER, "currency": "USD",
+            "items": [{ "product_id": "0193a1a0-0000-7000-8000-0000000000aa", "quantity": 1, "unit_price": "10.00" }]
+        }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id: uuid::Uuid = placed["id"].as_str().unwrap().parse().unwrap();
+    let id = ordo_domain::OrderId::from_uuid(id).unwrap();
+    assert!(shop.get(id).await.is_ok());
+    assert!(ordo.get(id).await.is_err());
+
+    // From a flag, the flag is named; from a variable, the setting and the variable.
+    let flag = serve_command(database.url(), free_port(), &["--database-schema", "Shop"])
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&flag.stderr);
+    assert!(!flag.status.success());
+    assert!(said.contains("'Shop' for '--database-schema"), "{said}");
+    assert!(said.contains("lowercase letters"), "{said}");
+    let variable = serve_command(database.url(), free_port(), &[])
+        .env("ORDO_DATABASE_SCHEMA", "pg_shop")
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&variable.stderr);
+    assert!(!variable.status.success());
+    assert!(
+        said.contains("`database_schema` from ORDO_DATABASE_SCHEMA"),
+        "{said}"
+    );
+    assert!(said.contains("not with `pg_`"), "{said}");
+}

@@ -309,28 +309,36 @@ impl<S: Send + Sync> FromRequestParts<S> for OrderPath {
     }
 }
 
-/// The `If-Match` header as an order version; `None` when absent.
+/// The `If-Match` header as an order version; `None` when absent or `*` (any version).
+///
+/// A value that is not one of ordo's ETags (malformed, weak, a list, a version that never
+/// exists) matches no version, so the change is refused as stale: 412 with the current ETag.
+/// RFC 9110 has If-Match fail when none of its tags matches the current one, and a client
+/// that sent `5` for `"5"` learns the right form from the answer.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct IfMatch(pub Option<Version>);
 
+/// What an If-Match that names no ETag of ours compares as: no order is ever at version 0.
+const MATCHES_NO_VERSION: Version = Version::new(0);
+
 impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
-    type Rejection = Problem;
+    type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let Some(value) = parts.headers.get(header::IF_MATCH) else {
             return Ok(Self(None));
         };
-        let text = value.to_str().unwrap_or_default();
-        parse_etag(text)
-            .map(|version| Self(Some(version)))
-            .ok_or_else(|| {
-                Problem::bad_field("If-Match", "must be the order's ETag, such as \"1\"")
-            })
+        let text = value.to_str().unwrap_or_default().trim();
+        if text == "*" {
+            return Ok(Self(None));
+        }
+        Ok(Self(Some(parse_etag(text).unwrap_or(MATCHES_NO_VERSION))))
     }
 }
 
 impl IfMatch {
-    /// The version, or 428 when the header is missing.
+    /// The version, or 428 when the header is missing or `*`: a change that must not
+    /// overwrite another needs the version it was decided on.
     ///
     /// # Errors
     /// A 428 problem.

@@ -41,7 +41,7 @@ pub use payments::{
     AttemptOutcome, GatewayLedger, LedgerEntry, PaymentAttempt, Refund, RefundStatus,
 };
 #[cfg(feature = "postgres")]
-pub use store::{PgDialect, PgOptions};
+pub use store::{InvalidSchema, PgDialect, PgOptions, PgSchema};
 #[cfg(any(feature = "postgres", feature = "sqlite"))]
 pub use store::{Refusal, Store};
 #[cfg(feature = "sqlite")]

@@ -18,6 +18,12 @@ pub fn database_url() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
 }
 
+/// `url` with `search_path` set to `schema` (libpq and sqlx both read `options`).
+pub fn in_schema(url: &str, schema: &str) -> String {
+    let separator = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{separator}options=-csearch_path%3D{schema}")
+}
+
 /// A PostgreSQL database of its own, dropped (with `FORCE`) on drop.
 #[derive(Debug)]
 pub struct TestPostgres {
@@ -55,9 +61,15 @@ impl TestPostgres {
         Ok((database, store))
     }
 
-    /// The database's URL.
+    /// The database's URL, as a user would configure it.
     pub fn url(&self) -> &str {
         &self.url
+    }
+
+    /// The URL with `search_path` set to ordo's default schema, for reading its tables with
+    /// plain SQL (`psql`, a pool of one's own).
+    pub fn tables_url(&self) -> String {
+        in_schema(&self.url, crate::PgSchema::DEFAULT)
     }
 }
 

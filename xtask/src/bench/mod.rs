@@ -138,6 +138,8 @@ pub(crate) fn run(sh: &Shell, options: Options) -> Result<()> {
     let pgbench = find_pgbench()?;
     let database = postgres::ensure(sh)?;
     let url = fresh_database(sh, database.url(), "ordo_bench")?;
+    // pgbench and the peer read ordo's tables in its schema.
+    let tables = postgres::tables_url(&url);
     let out = crate::target_dir(sh).join("bench");
     std::fs::create_dir_all(&out)?;
 
@@ -176,7 +178,7 @@ pub(crate) fn run(sh: &Shell, options: Options) -> Result<()> {
         table,
         same_sql,
         ceiling,
-    } = measure(&drive, server.pid(), &pgbench, &scripts, &url, timing)?;
+    } = measure(&drive, server.pid(), &pgbench, &scripts, &tables, timing)?;
     let peak_rss = table
         .iter()
         .filter_map(|(_, _, ordo, _, _)| ordo.rss_mb)
@@ -187,7 +189,8 @@ pub(crate) fn run(sh: &Shell, options: Options) -> Result<()> {
     let peer_table = if peer {
         // The index the peer's list query needs (ordo's is partial, on live orders, which the
         // peer's generated query cannot use). Made after ordo's cells, so they never pay for it.
-        psql(sh, &url, PEER_INDEX)?;
+        psql(sh, &tables, PEER_INDEX)?;
+        // Platformatic names the schema itself (platformatic.db.json).
         let peer = Peer::start(sh, &out, &url)?;
         let drive = Drive {
             address: peer.address,

@@ -213,11 +213,11 @@ async fn transition_order(
     State(service): State<OrderService>,
     Extension(caller): Extension<Caller>,
     OrderPath(id): OrderPath,
-    if_match: Result<IfMatch, Problem>,
+    if_match: IfMatch,
     body: Result<Json<TransitionBody>, Problem>,
 ) -> Result<Response, ApiError> {
     let input = if_match
-        .and_then(IfMatch::required)
+        .required()
         .and_then(|expected| Ok((expected, body?.0)));
     let (expected, body) = visible_first(&service, &caller, id, input).await?;
     let order = service
@@ -247,11 +247,11 @@ async fn cancel_order(
     State(service): State<OrderService>,
     Extension(caller): Extension<Caller>,
     OrderPath(id): OrderPath,
-    if_match: Result<IfMatch, Problem>,
+    if_match: IfMatch,
     body: Result<Json<CancelBody>, Problem>,
 ) -> Result<Response, ApiError> {
     let input = if_match
-        .and_then(IfMatch::required)
+        .required()
         .and_then(|expected| Ok((expected, reason(&body?.0.reason)?)));
     let (expected, reason) = visible_first(&service, &caller, id, input).await?;
     let order = service.cancel(&caller, id, reason, expected).await?;
@@ -263,12 +263,12 @@ async fn cancel_order(
     delete, path = "/v1/orders/{id}", tag = "orders",
     params(
         ("id" = Uuid, Path, description = "The order's id"),
-        ("If-Match" = Option<String>, Header, nullable = false, example = "\"1\"", pattern = "^\"[1-9][0-9]{0,8}\"$", description = "Optional: delete only at this ETag"),
+        ("If-Match" = Option<String>, Header, nullable = false, example = "\"1\"", pattern = "^\"[1-9][0-9]{0,8}\"$", description = "Optional: delete only at this ETag (`*` or none: at any version)"),
     ),
     responses(
         (status = 204, description = "Deleted"),
         (status = 409, description = "Money is held or a payment call is in progress: refund or cancel first", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 400, description = "Not a UUID, or a malformed If-Match", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 400, description = "Not a UUID", body = ProblemDetails, content_type = "application/problem+json"),
         Guarded, OneOrder, Versioned, Unavailable,
     )
 )]
@@ -276,9 +276,8 @@ async fn delete_order(
     State(service): State<OrderService>,
     Extension(caller): Extension<Caller>,
     OrderPath(id): OrderPath,
-    if_match: Result<IfMatch, Problem>,
+    IfMatch(expected): IfMatch,
 ) -> Result<StatusCode, ApiError> {
-    let IfMatch(expected) = visible_first(&service, &caller, id, if_match).await?;
     service.delete(&caller, id, expected).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -59,7 +59,8 @@ pub(crate) enum OneOrder {
 /// A change that may name the version it expects (`If-Match`).
 #[derive(IntoResponses)]
 pub(crate) enum Versioned {
-    /// The ETag is stale: the order changed since it was read
+    /// If-Match names no current ETag: the order changed since it was read, or the value is
+    /// not an ETag of ours (`current_etag` has the one to send)
     #[response(status = 412, content_type = "application/problem+json")]
     Stale(ProblemDetails),
 }
@@ -67,7 +68,7 @@ pub(crate) enum Versioned {
 /// A change that must name the version it expects.
 #[derive(IntoResponses)]
 pub(crate) enum VersionRequired {
-    /// If-Match missing
+    /// If-Match missing, or `*`
     #[response(status = 428, content_type = "application/problem+json")]
     Unversioned(ProblemDetails),
 }

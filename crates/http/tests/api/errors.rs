@@ -242,14 +242,34 @@ async fn changes_need_if_match_and_a_current_one(app: TestApp) {
         "precondition-required",
     )
     .await;
-    let malformed = app
+    // A value that is not one of ordo's ETags matches none: stale, with the one to send.
+    for not_ours in [
+        "one",
+        "2",
+        "\"0\"",
+        "W/\"2\"",
+        "\"1\", \"2\"",
+        "\"99999999999\"",
+    ] {
+        let response = app
+            .post(&path)
+            .header("if-match", not_ours)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let problem = assert_problem(response, 412, "stale-version").await;
+        assert_eq!(problem["current_etag"], "\"2\"", "{not_ours}");
+    }
+    // `*` (any version) is no version to decide a change on.
+    let any = app
         .post(&path)
-        .header("if-match", "one")
+        .header("if-match", "*")
         .json(&body)
         .send()
         .await
         .unwrap();
-    assert_problem(malformed, 400, "invalid-parameter").await;
+    assert_problem(any, 428, "precondition-required").await;
     let stale = app
         .post(&path)
         .header("if-match", "\"7\"")

@@ -295,6 +295,10 @@ pub(crate) trait Dialect: Send + Sync + 'static {
     /// The migrations this build carries.
     const MIGRATOR: &'static sqlx::migrate::Migrator;
 
+    /// What must exist before migrations are read: PostgreSQL's schema, with tables an
+    /// earlier version left in `public` moved into it (how many moved).
+    async fn prepare_migrations(&self) -> Result<u64, RepoError>;
+
     /// Applies the migrations not applied yet.
     async fn run_migrations(&self) -> Result<(), RepoError>;
 

@@ -18,6 +18,8 @@ mod keys;
 mod ledger;
 mod orders;
 #[cfg(feature = "postgres")]
+mod pg_schema;
+#[cfg(feature = "postgres")]
 mod postgres;
 mod rows;
 #[cfg(feature = "sqlite")]
@@ -26,6 +28,8 @@ mod sqlite;
 mod writer;
 
 pub use driver::Refusal;
+#[cfg(feature = "postgres")]
+pub use pg_schema::{InvalidSchema, PgSchema};
 #[cfg(feature = "postgres")]
 pub use postgres::{PgDialect, PgOptions};
 #[cfg(feature = "sqlite")]
@@ -93,6 +97,13 @@ impl<D: Dialect> Store<D> {
     /// Applies the migrations that have not run yet, and names them
     /// (`"<version> <description>"`).
     async fn apply_migrations(&self) -> Result<Vec<String>, RepoError> {
+        let moved = self.dialect.prepare_migrations().await?;
+        if moved > 0 {
+            tracing::warn!(
+                moved,
+                "moved ordo's tables out of the public schema into its own"
+            );
+        }
         // Before the first run the bookkeeping table does not exist: nothing was applied. Any
         // other failure to read it is an error, not "nothing applied".
         let bookkept = self

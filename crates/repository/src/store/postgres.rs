@@ -16,6 +16,7 @@ use super::Store;
 use super::dialect::{Conn, Dialect, Statement, Value, Work, values_travel};
 use super::driver::{Waiting, pool_figures};
 use super::orders::{get_where, list_where};
+use super::pg_schema::{self, PgSchema};
 use super::rows::{ItemRow, OrderRow, order_columns, order_row};
 #[cfg(feature = "test-util")]
 use crate::ListQuery;
@@ -29,6 +30,8 @@ pub struct PgOptions {
     pub max_connections: u32,
     /// How long a request waits for a free connection before storage counts as unavailable.
     pub acquire_timeout: Duration,
+    /// The schema ordo's tables live in (`search_path` of every connection).
+    pub schema: PgSchema,
 }
 
 impl Default for PgOptions {
@@ -36,6 +39,7 @@ impl Default for PgOptions {
         Self {
             max_connections: 8,
             acquire_timeout: Duration::from_secs(5),
+            schema: PgSchema::default(),
         }
     }
 }
@@ -46,6 +50,8 @@ pub struct PgDialect {
     pool: PgPool,
     /// Callers waiting for a connection, for metrics.
     waiting: Waiting,
+    /// Where the tables are.
+    schema: PgSchema,
 }
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/postgres");
@@ -288,6 +294,11 @@ impl Dialect for PgDialect {
         conn.execute(audited).await
     }
 
+    async fn prepare_migrations(&self) -> Result<u64, RepoError> {
+        let versions: Vec<i64> = MIGRATOR.iter().map(|migration| migration.version).collect();
+        pg_schema::prepare(&mut *self.acquire().await?, &self.schema, &versions).await
+    }
+
     async fn run_migrations(&self) -> Result<(), RepoError> {
         // sqlx serialises replicas migrating at once with an advisory lock.
         MIGRATOR.run(&self.pool).await.map_err(RepoError::other)
@@ -310,7 +321,10 @@ impl Store<PgDialect> {
     /// malformed URL.
     pub async fn connect(url: &str, options: &PgOptions) -> Result<Self, RepoError> {
         let connect: PgConnectOptions = url.parse().map_err(RepoError::other)?;
-        let connect = connect.log_statements(tracing::log::LevelFilter::Debug);
+        // Appended after any `options` in the URL, so the setting wins.
+        let connect = connect
+            .options([("search_path", options.schema.as_str())])
+            .log_statements(tracing::log::LevelFilter::Debug);
         let pool = PgPoolOptions::new()
             .max_connections(options.max_connections)
             .acquire_timeout(options.acquire_timeout)
@@ -323,6 +337,7 @@ impl Store<PgDialect> {
         Ok(Self::new(PgDialect {
             pool,
             waiting: Waiting::default(),
+            schema: options.schema.clone(),
         }))
     }
 

@@ -247,6 +247,11 @@ impl Dialect for SqliteDialect {
         Ok(())
     }
 
+    async fn prepare_migrations(&self) -> Result<u64, RepoError> {
+        // One file, one application: nothing to share it with.
+        Ok(0)
+    }
+
     async fn run_migrations(&self) -> Result<(), RepoError> {
         // On a reading connection: the writer's would be inside its own transaction.
         MIGRATOR.run(&self.readers).await.map_err(RepoError::other)

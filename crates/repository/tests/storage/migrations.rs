@@ -212,3 +212,117 @@ async fn old_orders_on_sqlite_migrate_to_claims_where_money_was_left_unsettled()
     );
     check_upgraded(&store).await;
 }
+
+/// The migrations of the last version that kept its tables in `public`.
+const BEFORE_SCHEMAS: i64 = 20_261_126_000_007;
+
+/// What schema each of `names` is in (`None`: not found anywhere).
+async fn schemas_of(pool: &sqlx::PgPool, names: &[&str]) -> Vec<(String, Option<String>)> {
+    let mut found = Vec::new();
+    for name in names {
+        let schema: Option<String> = sqlx::query_scalar(
+            "SELECT n.nspname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+             WHERE c.relname = $1 AND n.nspname IN ('public', 'ordo', 'shop')",
+        )
+        .bind(name)
+        .fetch_optional(pool)
+        .await
+        .unwrap();
+        found.push(((*name).to_owned(), schema));
+    }
+    found
+}
+
+/// A database migrated by the version before schemas, shared with another sqlx application:
+/// upgrading moves ordo's tables, sequence and bookkeeping rows into `ordo`, leaves the other
+/// application's table and migration rows in `public`, and reads every order back; a second
+/// run moves nothing. A configured schema gets the same.
+#[tokio::test]
+async fn tables_left_in_public_by_an_earlier_version_move_into_ordos_schema() {
+    for schema in ["ordo", "shop"] {
+        let database = TestPostgres::create().await.unwrap();
+        let pool = sqlx::PgPool::connect(database.url()).await.unwrap();
+        let all = sqlx::migrate!("../../migrations/postgres");
+        let old = Migrator {
+            migrations: Cow::Owned(
+                all.iter()
+                    .filter(|migration| migration.version <= BEFORE_SCHEMAS)
+                    .cloned()
+                    .collect(),
+            ),
+            locking: all.locking,
+            ..Migrator::DEFAULT
+        };
+        old.run(&pool).await.unwrap();
+        // The other application: a table of its own, and its migration in the shared table.
+        sqlx::raw_sql(
+            "CREATE TABLE products (id integer PRIMARY KEY);
+             INSERT INTO products VALUES (1);
+             INSERT INTO _sqlx_migrations (version, description, success, checksum, execution_time)
+             VALUES (1, 'products', true, '\\x00', 0);",
+        )
+        .execute(&pool)
+        .await
+        .unwrap();
+        let options = PgOptions {
+            schema: schema.parse().unwrap(),
+            ..PgOptions::default()
+        };
+        // An order placed by the old version, in `public`.
+        let old_store = PgStore::connect(
+            database.url(),
+            &PgOptions {
+                schema: "public".parse().unwrap(),
+                ..PgOptions::default()
+            },
+        )
+        .await
+        .unwrap();
+        let before = crate::fixtures::stored(&old_store, crate::fixtures::customer(1), at(0)).await;
+        old_store.close().await;
+        let store = PgStore::connect(database.url(), &options).await.unwrap();
+        let applied = store.migrate().await.unwrap();
+        assert!(
+            applied.iter().all(|name| name.as_str() > "20261126000007"),
+            "already applied migrations are not applied again: {applied:?}"
+        );
+        assert_eq!(store.get(before.id()).await.unwrap(), before);
+        let ours = [
+            "orders",
+            "order_items",
+            "idempotency_keys",
+            "payment_attempts",
+            "simulated_gateway_ledger",
+            "refunds",
+            "shared_facts",
+            "job_leases",
+            "order_number_seq",
+        ];
+        let found = schemas_of(&pool, &ours).await;
+        assert!(
+            found.iter().all(|(_, at)| at.as_deref() == Some(schema)),
+            "{found:?}"
+        );
+        assert_eq!(
+            schemas_of(&pool, &["products"]).await[0].1.as_deref(),
+            Some("public")
+        );
+        let left: Vec<i64> = sqlx::query_scalar("SELECT version FROM public._sqlx_migrations")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+        assert_eq!(left, [1], "only the other application's row stays");
+        let ours_kept: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT count(*) FROM {schema}._sqlx_migrations WHERE version <= {BEFORE_SCHEMAS}"
+        )))
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        assert_eq!(ours_kept, i64::try_from(old.iter().count()).unwrap());
+        // The sequence moved with its state: numbers go on from where the old tables left them.
+        let next = crate::fixtures::stored(&store, crate::fixtures::customer(1), at(1)).await;
+        assert!(next.number() != before.number());
+        assert_eq!(store.migrate().await.unwrap(), Vec::<String>::new());
+        pool.close().await;
+    }
+}

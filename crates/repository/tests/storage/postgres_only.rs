@@ -13,7 +13,7 @@ use crate::fixtures::customer;
 #[tokio::test]
 async fn the_list_query_uses_the_index_on_a_hundred_thousand_orders() {
     let (database, store) = TestPostgres::store().await.unwrap();
-    let pool = sqlx::PgPool::connect(database.url()).await.unwrap();
+    let pool = sqlx::PgPool::connect(&database.tables_url()).await.unwrap();
     pool.execute(
         "INSERT INTO orders (id, order_number, customer_id, currency, subtotal, discount, tax,
                              total, minor_units, rounding_mode, tax_rounding, status, version,
@@ -63,7 +63,9 @@ async fn callers_waiting_for_a_connection_are_counted() {
     assert_eq!(store.pool_stats().waiting, 0);
     // Another session locks the table: the first read takes the pool's one connection and
     // blocks on the lock; the other two wait for the connection.
-    let mut locker = sqlx::PgConnection::connect(database.url()).await.unwrap();
+    let mut locker = sqlx::PgConnection::connect(&database.tables_url())
+        .await
+        .unwrap();
     locker
         .execute("BEGIN; LOCK TABLE orders IN ACCESS EXCLUSIVE MODE")
         .await
@@ -163,7 +165,7 @@ async fn a_payment_write_audits_its_gateway_call_whether_or_not_it_lands() {
         matches!(stale, Err(RepoError::VersionConflict { current }) if current == authorized.version())
     );
     assert_eq!(store.get(order.id()).await.unwrap(), authorized);
-    let pool = sqlx::PgPool::connect(database.url()).await.unwrap();
+    let pool = sqlx::PgPool::connect(&database.tables_url()).await.unwrap();
     let audited: Vec<uuid::Uuid> =
         sqlx::query_scalar("SELECT id FROM payment_attempts WHERE order_id = $1 ORDER BY id")
             .bind(order.id().as_uuid())
