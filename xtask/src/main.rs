@@ -57,7 +57,7 @@ enum Task {
     /// Check the server against its OpenAPI document with schemathesis (every check, with and
     /// without a token, on SQLite and PostgreSQL).
     Contract {
-        /// The bounded form (debug server, 10 examples, a minute a run, fixed seed).
+        /// The bounded form (debug server, 10 examples, 40 seconds a run, fixed seed).
         #[arg(long)]
         quick: bool,
     },
