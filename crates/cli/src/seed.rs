@@ -96,6 +96,7 @@ fn order(
         items,
         discount: None,
         tax_rate: Some(Decimal::new(8, 2)),
+        shipping: Vec::new(),
     };
     let new =
         NewOrder::parse(&draft).map_err(|error| anyhow::anyhow!("seed order {n}: {error}"))?;

@@ -31,6 +31,7 @@ fn draft(items: u32) -> OrderDraft {
             .collect(),
         discount: None,
         tax_rate: Some(Decimal::new(825, 4)),
+        shipping: Vec::new(),
     }
 }
 

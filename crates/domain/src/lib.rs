@@ -15,6 +15,7 @@
 //! | currency | ISO 4217 with minor units ([`Currency`]) |
 //! | tax rate | in [0, 1), at most [`MAX_TAX_RATE_SCALE`] (6) decimals |
 //! | discount percentage | in [0, 100], at most [`MAX_PERCENT_SCALE`] (4) decimals |
+//! | shipping lines | 0 to [`MAX_SHIPPING_LINES`] (5); amount as a unit price; `code` 1 to 64 characters without white space, `title` 1 to 200, both trimmed and free of control characters; `taxed` defaults to false |
 //!
 //! # Pricing and rounding
 //! [`price`] computes, in this order, under a [`RoundingPolicy`] that is stored with the order:
@@ -24,13 +25,17 @@
 //! 2. **Subtotal** = Σ line totals. Exact.
 //! 3. **Discount**: a fixed amount, or subtotal × percent ÷ 100 **rounded once** to the minor
 //!    units; then clamped to `[0, subtotal]`, so a total never goes below zero.
-//! 4. **Tax** on `subtotal − discount` at the order's rate, rounded to the minor units:
+//! 4. **Shipping** = Σ shipping line amounts. Exact. The discount applies to the items only,
+//!    never to shipping.
+//! 5. **Tax** on `subtotal − discount` plus the shipping lines marked `taxed`, at the order's
+//!    rate, rounded to the minor units:
 //!    - `per_order` (default): one product, **rounded once**;
-//!    - `per_line`: the discount is spread over the lines in proportion to their totals by the
-//!      largest-remainder method (the shares sum to the discount exactly; ties go to the larger
-//!      line), each line's tax is **rounded**, and the rounded taxes are summed.
-//! 5. **Total** = subtotal − discount + tax. Exact: no rounding after step 4, so the identity
-//!    holds to the last digit.
+//!    - `per_line`: the discount is spread over the item lines in proportion to their totals by
+//!      the largest-remainder method (the shares sum to the discount exactly; ties go to the
+//!      larger line), each item line's and each taxed shipping line's tax is **rounded**, and
+//!      the rounded taxes are summed.
+//! 6. **Total** = subtotal − discount + shipping + tax. Exact: no rounding after step 5, so the
+//!    identity holds to the last digit.
 //!
 //! Rounding is half-up by default (0.125 → 0.13, as receipts and tax authorities expect) or
 //! half-even (0.125 → 0.12), always to the policy's minor units (by default the currency's:
@@ -67,8 +72,9 @@ pub use ids::{CustomerId, IdError, OrderId, ProductId};
 pub use money::{MAX_AMOUNT, Money, MoneyError, amount_serde};
 pub use order::{
     CancelReason, ChangeError, CorruptOrder, LineItemDraft, MAX_LINE_ITEMS, MAX_PERCENT_SCALE,
-    MAX_QUANTITY, MAX_REASON_CHARS, MAX_TAX_RATE_SCALE, NewLineItem, NewOrder, Order, OrderDraft,
-    OrderRecord, PaymentStep, Quantity, StatusChange, Version,
+    MAX_QUANTITY, MAX_REASON_CHARS, MAX_SHIPPING_CODE_CHARS, MAX_SHIPPING_LINES,
+    MAX_SHIPPING_TITLE_CHARS, MAX_TAX_RATE_SCALE, NewLineItem, NewOrder, Order, OrderDraft,
+    OrderRecord, PaymentStep, Quantity, ShippingLineDraft, StatusChange, Version,
 };
 pub use order_number::{OrderNumber, OrderNumberError, OrderNumberKey};
 pub use payment::{
@@ -77,7 +83,7 @@ pub use payment::{
 };
 pub use pricing::{
     Discount, InvalidPolicy, MAX_MINOR_UNITS, PricedLine, Pricing, PricingError, RoundingMode,
-    RoundingPolicy, StoredPricing, TaxRounding, price,
+    RoundingPolicy, ShippingLine, StoredPricing, TaxRounding, price,
 };
 pub use status::{IllegalTransition, OrderStatus, TRANSITIONS, UnknownStatus};
 pub use validation::{FieldError, ValidationErrors, Violation};

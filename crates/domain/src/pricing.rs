@@ -47,6 +47,21 @@ pub struct PricedLine {
     pub line_total: Decimal,
 }
 
+/// One shipping line: how the order goes out, and what that costs. Checked by
+/// [`crate::NewOrder::parse`]; its amount is in the order's currency and minor units.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShippingLine {
+    /// The method's code, such as `dhl-express` (no white space).
+    pub code: String,
+    /// The method as the customer saw it.
+    pub title: String,
+    /// What it costs, exact.
+    #[serde(with = "crate::amount_serde")]
+    pub amount: Decimal,
+    /// Whether the order's tax rate applies to it.
+    pub taxed: bool,
+}
+
 /// A fully priced order: what the customer is charged and how it was computed. Only [`price`]
 /// makes one (and [`crate::Order::restore`], after re-pricing what storage kept), so its
 /// figures always add up.
@@ -59,6 +74,9 @@ pub struct Pricing {
     pub(crate) discount_rule: Option<Discount>,
     #[serde(with = "crate::amount_serde")]
     pub(crate) discount: Decimal,
+    pub(crate) shipping_lines: Vec<ShippingLine>,
+    #[serde(with = "crate::amount_serde")]
+    pub(crate) shipping: Decimal,
     #[serde(with = "crate::amount_serde::option")]
     pub(crate) tax_rate: Option<Decimal>,
     #[serde(with = "crate::amount_serde")]
@@ -94,17 +112,27 @@ impl Pricing {
         self.discount
     }
 
+    /// The shipping lines, in the order given.
+    pub fn shipping_lines(&self) -> &[ShippingLine] {
+        &self.shipping_lines
+    }
+
+    /// Σ shipping amounts, exact.
+    pub fn shipping(&self) -> Decimal {
+        self.shipping
+    }
+
     /// The tax rate applied, if any (`0.2` is 20 %).
     pub fn tax_rate(&self) -> Option<Decimal> {
         self.tax_rate
     }
 
-    /// Tax on `subtotal − discount`, rounded as the policy says.
+    /// Tax on `subtotal − discount` and the taxed shipping, rounded as the policy says.
     pub fn tax(&self) -> Decimal {
         self.tax
     }
 
-    /// `subtotal − discount + tax`, exactly.
+    /// `subtotal − discount + shipping + tax`, exactly.
     pub fn total(&self) -> Decimal {
         self.total
     }
@@ -128,6 +156,8 @@ pub struct StoredPricing {
     pub subtotal: Decimal,
     pub discount_rule: Option<Discount>,
     pub discount: Decimal,
+    pub shipping_lines: Vec<ShippingLine>,
+    pub shipping: Decimal,
     pub tax_rate: Option<Decimal>,
     pub tax: Decimal,
     pub total: Decimal,
@@ -142,6 +172,8 @@ impl From<&Pricing> for StoredPricing {
             subtotal: pricing.subtotal,
             discount_rule: pricing.discount_rule,
             discount: pricing.discount,
+            shipping_lines: pricing.shipping_lines.clone(),
+            shipping: pricing.shipping,
             tax_rate: pricing.tax_rate,
             tax: pricing.tax,
             total: pricing.total,
@@ -200,21 +232,48 @@ pub fn price(order: &NewOrder, policy: RoundingPolicy) -> Result<Pricing, Pricin
                 .and_then(bounded)
         })?;
     let discount = applied_discount(order.discount(), subtotal, policy)?;
-    let taxable = subtotal.checked_sub(discount).ok_or(MoneyError::Overflow)?;
+    let items_taxable = subtotal.checked_sub(discount).ok_or(MoneyError::Overflow)?;
+    let shipping = order
+        .shipping()
+        .iter()
+        .try_fold(policy.round(Decimal::ZERO), |sum, line| {
+            sum.checked_add(line.amount)
+                .ok_or(MoneyError::Overflow)
+                .and_then(bounded)
+        })?;
+    let mut taxed_shipping = order.shipping().iter().filter(|line| line.taxed);
     let tax = match (order.tax_rate(), policy.tax()) {
         (None, _) => policy.round(Decimal::ZERO),
-        (Some(rate), TaxRounding::PerOrder) => policy.round(checked_product(taxable, rate)?),
+        (Some(rate), TaxRounding::PerOrder) => {
+            let taxable = taxed_shipping.try_fold(items_taxable, |sum, line| {
+                sum.checked_add(line.amount)
+                    .ok_or(MoneyError::Overflow)
+                    .and_then(bounded)
+            })?;
+            policy.round(checked_product(taxable, rate)?)
+        }
         (Some(rate), TaxRounding::PerLine) => {
-            per_line_tax(&lines, subtotal, discount, rate, policy)?
+            let items = per_line_tax(&lines, subtotal, discount, rate, policy)?;
+            // Each taxed shipping line is a line of its own: its tax is rounded alone.
+            taxed_shipping.try_fold(items, |sum, line| {
+                let line_tax = policy.round(checked_product(line.amount, rate)?);
+                bounded(sum.checked_add(line_tax).ok_or(MoneyError::Overflow)?)
+            })?
         }
     };
-    let total = bounded(taxable.checked_add(tax).ok_or(MoneyError::Overflow)?)?;
+    let total = [shipping, tax]
+        .into_iter()
+        .try_fold(items_taxable, |sum, amount| {
+            bounded(sum.checked_add(amount).ok_or(MoneyError::Overflow)?)
+        })?;
     Ok(Pricing {
         currency: order.currency(),
         lines,
         subtotal,
         discount_rule: order.discount(),
         discount,
+        shipping_lines: order.shipping().to_vec(),
+        shipping,
         tax_rate: order.tax_rate(),
         tax,
         total,

@@ -60,6 +60,15 @@ pub enum Violation {
     /// A text holding control characters (NUL cannot even be stored by PostgreSQL).
     #[error("must not contain control characters")]
     ControlCharacter,
+    /// Too many shipping lines.
+    #[error("an order has at most {max} shipping lines")]
+    TooManyShippingLines {
+        /// The maximum.
+        max: usize,
+    },
+    /// A code holding white space.
+    #[error("must not contain white space")]
+    Whitespace,
 }
 
 /// One field's problem: where, and what.

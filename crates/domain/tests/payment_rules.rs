@@ -30,6 +30,7 @@ fn order(status: OrderStatus, payment: PaymentStatus) -> Order {
         }],
         discount: None,
         tax_rate: None,
+        shipping: Vec::new(),
     };
     let new = NewOrder::parse(&draft).unwrap();
     let priced = price(&new, RoundingPolicy::default_for(new.currency())).unwrap();

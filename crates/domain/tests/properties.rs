@@ -15,7 +15,8 @@ use chrono::{DateTime, NaiveDate};
 use ordo_domain::{
     CancelReason, CustomerId, Discount, LineItemDraft, NewOrder, Order, OrderDraft, OrderId,
     OrderNumber, OrderNumberKey, OrderStatus, ProductId, RoundingMode, RoundingPolicy,
-    StatusChange, TRANSITIONS, TaxRounding, Version, order_number::SEQUENCE_LIMIT, price,
+    ShippingLineDraft, StatusChange, TRANSITIONS, TaxRounding, Version,
+    order_number::SEQUENCE_LIMIT, price,
 };
 use proptest::prelude::*;
 use rust_decimal::Decimal;
@@ -77,8 +78,9 @@ fn valid_draft() -> impl Strategy<Value = OrderDraft> {
             Just(None),
             (0_i64..1_000_000).prop_map(|r| Some(Decimal::new(r, 6)))
         ];
-        (prop::collection::vec(item, 1..=20), discount, tax).prop_map(
-            move |(items, discount, tax_rate)| OrderDraft {
+        let shipping = prop::collection::vec((price_with_scale(scale), any::<bool>()), 0..=3);
+        (prop::collection::vec(item, 1..=20), discount, tax, shipping).prop_map(
+            move |(items, discount, tax_rate, shipping)| OrderDraft {
                 customer_id: customer(),
                 currency: code.to_owned(),
                 items: items
@@ -92,9 +94,24 @@ fn valid_draft() -> impl Strategy<Value = OrderDraft> {
                     .collect(),
                 discount,
                 tax_rate,
+                shipping: shipping_lines(shipping),
             },
         )
     })
+}
+
+/// Shipping lines of `(amount, taxed)`.
+fn shipping_lines(lines: Vec<(Decimal, bool)>) -> Vec<ShippingLineDraft> {
+    lines
+        .into_iter()
+        .enumerate()
+        .map(|(i, (amount, taxed))| ShippingLineDraft {
+            code: format!("method-{i}"),
+            title: format!("Method {i}"),
+            amount,
+            taxed,
+        })
+        .collect()
 }
 
 /// Mostly valid input, with every kind of invalid value mixed in: valid quantities, prices,
@@ -104,9 +121,11 @@ fn mostly_valid_draft() -> impl Strategy<Value = (OrderDraft, u8)> {
     // Invalid values come a whole order at a time: one in ten orders may hold anything.
     let valid_items = prop::sample::select(CURRENCIES).prop_flat_map(|(code, scale)| {
         let price = prop_oneof![49 => price_with_scale(scale), 1 => huge_price()];
+        let shipping = prop_oneof![19 => price_with_scale(scale), 1 => huge_price()];
         (
             Just(code.to_owned()),
             prop::collection::vec((1_i64..=10_000, price), 1..=20),
+            prop::collection::vec((shipping, any::<bool>()), 0..=3),
         )
     });
     let any_items = (
@@ -117,6 +136,13 @@ fn mostly_valid_draft() -> impl Strategy<Value = (OrderDraft, u8)> {
                 prop_oneof![price_with_scale(2), any_decimal(), huge_price()],
             ),
             0..=120,
+        ),
+        prop::collection::vec(
+            (
+                prop_oneof![price_with_scale(2), any_decimal(), huge_price()],
+                any::<bool>(),
+            ),
+            0..=7,
         ),
     );
     let currency_and_items = prop_oneof![9 => valid_items, 1 => any_items];
@@ -133,7 +159,7 @@ fn mostly_valid_draft() -> impl Strategy<Value = (OrderDraft, u8)> {
         1 => any_decimal().prop_map(Some),
     ];
     (currency_and_items, discount, tax_rate, 0_u8..=4).prop_map(
-        |((currency, items), discount, tax_rate, minor_units)| {
+        |((currency, items, shipping), discount, tax_rate, minor_units)| {
             let draft = OrderDraft {
                 customer_id: customer(),
                 currency,
@@ -148,6 +174,7 @@ fn mostly_valid_draft() -> impl Strategy<Value = (OrderDraft, u8)> {
                     .collect(),
                 discount,
                 tax_rate,
+                shipping: shipping_lines(shipping),
             };
             (draft, minor_units)
         },
@@ -180,8 +207,13 @@ fn pricing_any_input_adds_up_or_fails_as_documented() {
                         priced.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                         prop_assert_eq!(
                             figures.total(),
-                            figures.subtotal() - figures.discount() + figures.tax()
+                            figures.subtotal() - figures.discount()
+                                + figures.shipping()
+                                + figures.tax()
                         );
+                        let shipping: Decimal =
+                            figures.shipping_lines().iter().map(|l| l.amount).sum();
+                        prop_assert_eq!(figures.shipping(), shipping);
                         let lines: Decimal = figures.lines().iter().map(|l| l.line_total).sum();
                         prop_assert_eq!(figures.subtotal(), lines);
                         prop_assert!(
@@ -214,11 +246,16 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
 
     #[test]
-    fn total_is_subtotal_minus_discount_plus_tax_to_the_last_digit(draft in valid_draft(), (mode, tax) in policy()) {
+    fn total_is_items_minus_discount_plus_shipping_plus_tax_to_the_last_digit(draft in valid_draft(), (mode, tax) in policy()) {
         let order = NewOrder::parse(&draft).unwrap();
         let policy = RoundingPolicy::new(order.currency().minor_units(), mode, tax).unwrap();
         let priced = price(&order, policy).unwrap();
-        prop_assert_eq!(priced.total(), priced.subtotal() - priced.discount() + priced.tax());
+        prop_assert_eq!(
+            priced.total(),
+            priced.subtotal() - priced.discount() + priced.shipping() + priced.tax()
+        );
+        let shipping: Decimal = draft.shipping.iter().map(|l| l.amount).sum();
+        prop_assert_eq!(priced.shipping(), shipping);
         let sum: Decimal = priced.lines().iter().map(|l| l.line_total).sum();
         prop_assert_eq!(priced.subtotal(), sum);
         for (line, item) in priced.lines().iter().zip(&draft.items) {
@@ -234,12 +271,15 @@ proptest! {
         let units = order.currency().minor_units();
         let policy = RoundingPolicy::new(units, mode, tax).unwrap();
         let priced = price(&order, policy).unwrap();
-        let exact = (priced.subtotal() - priced.discount()) * order.tax_rate().unwrap_or_default();
+        let taxed_shipping: Decimal = priced.shipping_lines().iter().filter(|l| l.taxed).map(|l| l.amount).sum();
+        let exact = (priced.subtotal() - priced.discount() + taxed_shipping) * order.tax_rate().unwrap_or_default();
         let half_unit = Decimal::new(5, u32::from(units) + 1);
-        // Rounded once per order: within half a minor unit. Per line: half a unit per line.
+        // Rounded once per order: within half a minor unit. Per line: half a unit per line,
+        // taxed shipping lines included.
+        let taxed_lines = priced.shipping_lines().iter().filter(|l| l.taxed).count();
         let roundings = match tax {
             TaxRounding::PerOrder => Decimal::ONE,
-            TaxRounding::PerLine => Decimal::from(priced.lines().len()),
+            TaxRounding::PerLine => Decimal::from(priced.lines().len() + taxed_lines),
         };
         prop_assert!((priced.tax() - exact).abs() <= half_unit * roundings, "tax {} vs exact {}", priced.tax(), exact);
     }
@@ -249,7 +289,8 @@ proptest! {
         let order = NewOrder::parse(&draft).unwrap();
         let units = u32::from(order.currency().minor_units());
         let priced = price(&order, RoundingPolicy::new(order.currency().minor_units(), mode, tax).unwrap()).unwrap();
-        let mut amounts = vec![priced.subtotal(), priced.discount(), priced.tax(), priced.total()];
+        let mut amounts = vec![priced.subtotal(), priced.discount(), priced.shipping(), priced.tax(), priced.total()];
+        amounts.extend(priced.shipping_lines().iter().map(|l| l.amount));
         amounts.extend(priced.lines().iter().flat_map(|l| [l.unit_price, l.line_total]));
         for amount in amounts {
             prop_assert_eq!(amount.scale(), units, "{} should carry {} decimals", amount, units);
@@ -299,7 +340,7 @@ proptest! {
         let draft = OrderDraft {
             customer_id: customer(), currency: "USD".into(),
             items: vec![LineItemDraft { product_id: product(1), quantity: 1, unit_price: Decimal::ONE }],
-            discount: None, tax_rate: None,
+            discount: None, tax_rate: None, shipping: Vec::new(),
         };
         let order = NewOrder::parse(&draft).unwrap();
         let priced = price(&order, RoundingPolicy::default_for(order.currency())).unwrap();
@@ -336,7 +377,7 @@ proptest! {
         let draft = OrderDraft {
             customer_id: customer(), currency: "USD".into(),
             items: vec![LineItemDraft { product_id: product(1), quantity: 1, unit_price: Decimal::new(total_cents, 2) }],
-            discount: None, tax_rate: None,
+            discount: None, tax_rate: None, shipping: Vec::new(),
         };
         let order = NewOrder::parse(&draft).unwrap();
         let priced = price(&order, RoundingPolicy::default_for(order.currency())).unwrap();

@@ -120,6 +120,8 @@ impl From<CreateOrder> for OrderDraft {
                 .collect(),
             discount: body.discount.map(Discount::from),
             tax_rate: body.tax_rate,
+            // Shipping lines reach the API with the rest of the order record (issue 16).
+            shipping: Vec::new(),
         }
     }
 }

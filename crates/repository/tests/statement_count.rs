@@ -38,6 +38,7 @@ async fn order_of(store: &dyn OrderRepository, items: u128) -> Order {
             .collect(),
         discount: None,
         tax_rate: None,
+        shipping: Vec::new(),
     };
     let new = NewOrder::parse(&draft).unwrap();
     let pricing = price(&new, RoundingPolicy::default_for(new.currency())).unwrap();

@@ -138,6 +138,7 @@ fn draft() -> OrderDraft {
         }],
         discount: None,
         tax_rate: Some(Decimal::new(1, 1)),
+        shipping: Vec::new(),
     }
 }
 

@@ -3,7 +3,7 @@
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use crate::pricing::Discount;
+use crate::pricing::{Discount, ShippingLine};
 use crate::validation::{Collector, ValidationErrors, Violation};
 use crate::{Currency, CustomerId, MAX_AMOUNT, ProductId};
 
@@ -17,6 +17,12 @@ pub const MAX_TAX_RATE_SCALE: u32 = 6;
 pub const MAX_PERCENT_SCALE: u32 = 4;
 /// The longest cancellation reason, in characters.
 pub const MAX_REASON_CHARS: usize = 500;
+/// The most shipping lines one order may have (a split shipment, an express surcharge...).
+pub const MAX_SHIPPING_LINES: usize = 5;
+/// The longest shipping method code, in characters.
+pub const MAX_SHIPPING_CODE_CHARS: usize = 64;
+/// The longest shipping method title, in characters.
+pub const MAX_SHIPPING_TITLE_CHARS: usize = 200;
 
 /// An order as a client sends it, before any rule is checked. Parse it with [`NewOrder::parse`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -34,6 +40,25 @@ pub struct OrderDraft {
     /// An optional tax rate in `[0, 1)`.
     #[serde(default, with = "crate::amount_serde::option")]
     pub tax_rate: Option<Decimal>,
+    /// How the order is shipped, and what that costs: none for an order nothing ships for.
+    #[serde(default)]
+    pub shipping: Vec<ShippingLineDraft>,
+}
+
+/// A shipping line as a client sends it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShippingLineDraft {
+    /// The method's code, such as `dhl-express`.
+    pub code: String,
+    /// The method as the customer saw it, such as `DHL Express (1–2 days)`.
+    pub title: String,
+    /// What it costs, in the order's currency.
+    #[serde(with = "crate::amount_serde")]
+    pub amount: Decimal,
+    /// Whether the order's tax rate applies to it (it depends on the jurisdiction).
+    #[serde(default)]
+    pub taxed: bool,
 }
 
 /// A line as a client sends it.
@@ -121,6 +146,7 @@ pub struct NewOrder {
     items: Vec<NewLineItem>,
     discount: Option<Discount>,
     tax_rate: Option<Decimal>,
+    shipping: Vec<ShippingLine>,
 }
 
 impl NewOrder {
@@ -182,8 +208,9 @@ impl NewOrder {
                 .check(|| "tax_rate".to_owned(), tax_rate(rate))
                 .map(Some),
         };
-        let order = match (currency, discount, tax_rate) {
-            (Some(currency), Some(discount), Some(tax_rate))
+        let shipping = shipping_lines(&draft.shipping, scale, &mut errors);
+        let order = match (currency, discount, tax_rate, shipping) {
+            (Some(currency), Some(discount), Some(tax_rate), Some(shipping))
                 if items.len() == draft.items.len() =>
             {
                 Some(Self {
@@ -192,6 +219,7 @@ impl NewOrder {
                     items,
                     discount,
                     tax_rate,
+                    shipping,
                 })
             }
             _ => None,
@@ -223,6 +251,72 @@ impl NewOrder {
     pub fn tax_rate(&self) -> Option<Decimal> {
         self.tax_rate
     }
+
+    /// The shipping lines, as given.
+    pub fn shipping(&self) -> &[ShippingLine] {
+        &self.shipping
+    }
+}
+
+/// The shipping lines, each checked; `None` when any is wrong (the errors are in `errors`).
+fn shipping_lines(
+    drafts: &[ShippingLineDraft],
+    scale: u32,
+    errors: &mut Collector,
+) -> Option<Vec<ShippingLine>> {
+    if drafts.len() > MAX_SHIPPING_LINES {
+        errors.push(
+            "shipping",
+            Violation::TooManyShippingLines {
+                max: MAX_SHIPPING_LINES,
+            },
+        );
+    }
+    let mut lines = Vec::with_capacity(drafts.len());
+    for (index, draft) in drafts.iter().enumerate() {
+        let code = errors.check(
+            || format!("shipping[{index}].code"),
+            text(&draft.code, MAX_SHIPPING_CODE_CHARS).and_then(|code| {
+                if code.contains(char::is_whitespace) {
+                    Err(Violation::Whitespace)
+                } else {
+                    Ok(code)
+                }
+            }),
+        );
+        let title = errors.check(
+            || format!("shipping[{index}].title"),
+            text(&draft.title, MAX_SHIPPING_TITLE_CHARS),
+        );
+        let amount = errors.check(
+            || format!("shipping[{index}].amount"),
+            amount(draft.amount, scale),
+        );
+        if let (Some(code), Some(title), Some(amount)) = (code, title, amount) {
+            lines.push(ShippingLine {
+                code,
+                title,
+                amount,
+                taxed: draft.taxed,
+            });
+        }
+    }
+    (lines.len() == drafts.len() && drafts.len() <= MAX_SHIPPING_LINES).then_some(lines)
+}
+
+/// A one-line text: trimmed, not empty, at most `max` characters, no control characters.
+fn text(value: &str, max: usize) -> Result<String, Violation> {
+    let trimmed = value.trim();
+    if trimmed.is_empty() {
+        return Err(Violation::Empty);
+    }
+    if trimmed.chars().count() > max {
+        return Err(Violation::TooLong { max });
+    }
+    if trimmed.chars().any(char::is_control) {
+        return Err(Violation::ControlCharacter);
+    }
+    Ok(trimmed.to_owned())
 }
 
 /// A non-negative amount of at most `scale` decimals and at most [`MAX_AMOUNT`].

@@ -11,7 +11,8 @@ mod money;
 pub use change::{CancelReason, ChangeError, PaymentStep, StatusChange, Version};
 pub use draft::{
     LineItemDraft, MAX_LINE_ITEMS, MAX_PERCENT_SCALE, MAX_QUANTITY, MAX_REASON_CHARS,
-    MAX_TAX_RATE_SCALE, NewLineItem, NewOrder, OrderDraft, Quantity,
+    MAX_SHIPPING_CODE_CHARS, MAX_SHIPPING_LINES, MAX_SHIPPING_TITLE_CHARS, MAX_TAX_RATE_SCALE,
+    NewLineItem, NewOrder, OrderDraft, Quantity, ShippingLineDraft,
 };
 
 use chrono::{DateTime, Utc};
@@ -128,6 +129,16 @@ impl Order {
                 .collect(),
             discount: pricing.discount_rule,
             tax_rate: pricing.tax_rate,
+            shipping: pricing
+                .shipping_lines
+                .iter()
+                .map(|line| ShippingLineDraft {
+                    code: line.code.clone(),
+                    title: line.title.clone(),
+                    amount: line.amount,
+                    taxed: line.taxed,
+                })
+                .collect(),
         };
         let repriced = price(&NewOrder::parse(&draft)?, pricing.rounding)?;
         if StoredPricing::from(&repriced) != *pricing {

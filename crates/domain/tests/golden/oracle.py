@@ -35,11 +35,18 @@ def price(case):
     else:
         discount = subtotal * Decimal(str(d["percent"])) / 100
     discount = rnd(min(max(discount, Decimal(0)), subtotal), u, mode)
+    # Shipping: never discounted; taxed lines join the tax base (per order) or are taxed
+    # alone (per line).
+    shipping_lines = [(Decimal(str(s["amount"])), s.get("taxed", False)) for s in order.get("shipping", [])]
+    shipping = sum((a for a, _ in shipping_lines), Decimal(0))
+    taxed = [a for a, t in shipping_lines if t]
+    if shipping > MAX_AMOUNT:
+        return "overflow"
     rate = Decimal(str(order["tax_rate"])) if order.get("tax_rate") is not None else None
     if rate is None:
         tax = Decimal(0)
     elif policy["tax"] == "per_order":
-        tax = rnd((subtotal - discount) * rate, u, mode)
+        tax = rnd((subtotal - discount + sum(taxed, Decimal(0))) * rate, u, mode)
     else:
         scale = Decimal(1).scaleb(u)
         w = [int(x * scale) for x in lines]
@@ -49,13 +56,15 @@ def price(case):
         for k in rem[: dm - sum(shares)]:
             shares[k] += 1
         tax = sum((rnd((Decimal(x - s) / scale) * rate, u, mode) for x, s in zip(w, shares)), Decimal(0))
+        tax += sum((rnd(a * rate, u, mode) for a in taxed), Decimal(0))
     fmt = lambda x: str(rnd(x, u, mode))
     return {
         "line_totals": [fmt(x) for x in lines],
         "subtotal": fmt(subtotal),
         "discount": fmt(discount),
+        "shipping": fmt(shipping),
         "tax": fmt(tax),
-        "total": fmt(subtotal - discount + tax),
+        "total": fmt(subtotal - discount + shipping + tax),
     }
 
 

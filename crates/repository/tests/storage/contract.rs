@@ -99,6 +99,7 @@ async fn amounts_keep_their_decimals_even_when_zero(store: Store) {
             percent: rust_decimal::Decimal::ZERO,
         }),
         tax_rate: Some(rust_decimal::Decimal::ZERO),
+        shipping: Vec::new(),
     };
     let order = crate::fixtures::order_from(&*store, &draft, at(0)).await;
     store.insert(&order, None).await.unwrap();

@@ -55,6 +55,7 @@ pub(crate) async fn sample(
             percent: Decimal::new(125, 1),
         }),
         tax_rate: Some(Decimal::new(19, 2)),
+        shipping: Vec::new(),
     };
     order_from(store, &draft, created_at).await
 }

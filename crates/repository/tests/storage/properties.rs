@@ -44,6 +44,7 @@ fn draft() -> impl Strategy<Value = (OrderDraft, i64)> {
                         .collect(),
                     discount,
                     tax_rate,
+                    shipping: Vec::new(),
                 };
                 (draft, micros)
             })
