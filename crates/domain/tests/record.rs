@@ -18,8 +18,8 @@ use std::collections::BTreeMap;
 use std::fmt::Debug;
 
 use ordo_domain::{
-    Address, AddressDraft, Channel, CountryCode, Email, LineSnapshot, LineSnapshotDraft, Metadata,
-    Note, PersonName, Phone, Sku, Tag, Tags, Title, Violation,
+    Address, AddressDraft, Channel, Contact, ContactDraft, CountryCode, Email, LineSnapshot,
+    LineSnapshotDraft, Metadata, Note, PersonName, Phone, Sku, Tag, Tags, Title, Violation,
 };
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
@@ -146,6 +146,69 @@ fn accepted_channels_reparse_to_themselves() {
         Channel::parse,
         Channel::as_str,
     );
+}
+
+#[test]
+fn new_violations_have_snake_case_codes_on_the_wire() {
+    let cases = [
+        (
+            Violation::InvalidEmail,
+            serde_json::json!({"code": "invalid_email"}),
+        ),
+        (
+            Violation::InvalidPhone,
+            serde_json::json!({"code": "invalid_phone"}),
+        ),
+        (
+            Violation::UnknownCountry,
+            serde_json::json!({"code": "unknown_country"}),
+        ),
+        (
+            Violation::SurroundingWhitespace,
+            serde_json::json!({"code": "surrounding_whitespace"}),
+        ),
+        (
+            Violation::InvalidKey { max: 40 },
+            serde_json::json!({"code": "invalid_key", "max": 40}),
+        ),
+        (
+            Violation::TooManyEntries { max: 20 },
+            serde_json::json!({"code": "too_many_entries", "max": 20}),
+        ),
+        (
+            Violation::InvalidTag,
+            serde_json::json!({"code": "invalid_tag"}),
+        ),
+        (
+            Violation::InvalidChannel,
+            serde_json::json!({"code": "invalid_channel"}),
+        ),
+    ];
+    for (violation, json) in cases {
+        assert_eq!(serde_json::to_value(&violation).unwrap(), json);
+        let message = violation.to_string();
+        assert!(
+            !message.ends_with('.') && message.starts_with(char::is_lowercase),
+            "{message}"
+        );
+    }
+}
+
+#[test]
+fn a_contact_reads_back_from_its_json() {
+    let draft = ContactDraft {
+        email: " Ada@Example.com ".into(),
+        phone: Some("+14155550100".into()),
+        name: None,
+    };
+    let contact = Contact::parse(&draft).unwrap();
+    let json = serde_json::to_value(&contact).unwrap();
+    assert_eq!(
+        json,
+        serde_json::json!({"email": "Ada@Example.com", "phone": "+14155550100"})
+    );
+    let back: ContactDraft = serde_json::from_value(json).unwrap();
+    assert_eq!(Contact::parse(&back).unwrap(), contact);
 }
 
 /// Any character that `char::is_control` calls one: C0, DEL and C1.
