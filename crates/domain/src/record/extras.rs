@@ -4,7 +4,6 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use super::line::map_key;
 use super::text::{self, text_type};
 use crate::validation::{Collector, ValidationErrors, Violation};
 
@@ -161,7 +160,7 @@ impl Metadata {
         }
         for (key, value) in raw {
             let field = || format!("metadata.{}", key.escape_debug());
-            let key_ok = errors.check(field, map_key(key, MAX_METADATA_KEY_CHARS));
+            let key_ok = errors.check(field, text::key(key, MAX_METADATA_KEY_CHARS));
             let value_ok = errors.check(field, metadata_value(value));
             ok = ok && key_ok.is_some() && value_ok.is_some();
         }

@@ -94,7 +94,7 @@ impl VariantOptions {
         let mut options = BTreeMap::new();
         for (key, value) in raw {
             let field = || format!("{prefix}.options.{}", key.escape_debug());
-            let key = errors.check(field, map_key(key, MAX_OPTION_KEY_CHARS));
+            let key = errors.check(field, text::key(key, MAX_OPTION_KEY_CHARS));
             let value = errors.check(field, text::line(value, MAX_OPTION_VALUE_CHARS));
             if let (Some(key), Some(value)) = (key, value) {
                 options.insert(key, value);
@@ -124,13 +124,6 @@ impl VariantOptions {
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
-}
-
-/// A map key (option name or metadata key): exact, 1 to `max` characters, no control
-/// characters, no white space at either end. Any breach is [`Violation::InvalidKey`], so the
-/// message says it is the key, not the value, that is wrong.
-pub(super) fn map_key(raw: &str, max: usize) -> Result<String, Violation> {
-    text::exact(raw, max).map_err(|_| Violation::InvalidKey { max })
 }
 
 /// A line as a client sends it. Parse it with [`LineSnapshot::parse`].

@@ -63,6 +63,13 @@ pub(super) fn exact(raw: &str, max: usize) -> Result<String, Violation> {
     Ok(raw.to_owned())
 }
 
+/// A map key (option name or metadata key): exact, 1 to `max` characters, no control
+/// characters, no white space at either end. Any breach is [`Violation::InvalidKey`], so the
+/// message says it is the key, not the value, that is wrong.
+pub(super) fn key(raw: &str, max: usize) -> Result<String, Violation> {
+    exact(raw, max).map_err(|_| Violation::InvalidKey { max })
+}
+
 /// An optional field: absent or blank is `None`, anything else must pass `parse`. A blank text
 /// holding a control character is still refused.
 pub(super) fn optional<T>(
