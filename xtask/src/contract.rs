@@ -54,9 +54,12 @@ pub(crate) fn run(sh: &Shell, bounds: Bounds) -> Result<()> {
         // Exactly the build the tests made (`cargo nextest` builds this way), so in CI it is
         // already there: a plain `cargo build` resolves features without the dev-dependencies'
         // and would compile the workspace again.
-        cmd!(sh, "cargo test --no-run --workspace --all-features --locked")
-            .quiet()
-            .run()?;
+        cmd!(
+            sh,
+            "cargo test --no-run --workspace --all-features --locked"
+        )
+        .quiet()
+        .run()?;
         crate::target_dir(sh).join("debug/ordo")
     };
     let out = crate::target_dir(sh).join("contract");

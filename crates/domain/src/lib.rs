@@ -17,6 +17,33 @@
 //! | discount percentage | in [0, 100], at most [`MAX_PERCENT_SCALE`] (4) decimals |
 //! | shipping lines | 0 to [`MAX_SHIPPING_LINES`] (5); amount as a unit price; `code` 1 to 64 characters without white space, `title` 1 to 200, both trimmed and free of control characters; `taxed` defaults to false |
 //!
+//! The values of a complete order record ([`record`]) follow the same way. Every text refuses
+//! control characters anywhere, even at the ends (notes allow `\n` and `\r`); free texts are
+//! trimmed, identifiers (SKU, keys, channel, country) are kept exactly as given; lengths count
+//! characters, not bytes; an optional text that is blank is absent.
+//!
+//! | what | rule |
+//! |---|---|
+//! | `contact.email` ([`Email`]) | ≤ 254 chars, trimmed; one `@`; 1–64 chars before it, no white space; a domain of ≥ 2 dot-separated labels of 1–63 ASCII letters, digits, inner `-`; kept as given, matched by its lowercase [`Email::match_key`] |
+//! | `contact.phone`, `*_address.phone` ([`Phone`]) | E.164: `+` then 8–15 ASCII digits, the first not 0, nothing else |
+//! | `contact.name` ([`PersonName`]) | 1–200 chars |
+//! | `*_address.name`, `.company` | 1–200 chars, optional |
+//! | `*_address.line1` | 1–200 chars, required |
+//! | `*_address.line2` | 1–200 chars, optional |
+//! | `*_address.city` | 1–100 chars, required |
+//! | `*_address.region` | 1–100 chars, optional |
+//! | `*_address.postal_code` | 1–20 chars, optional, form not checked (no per-country rules) |
+//! | `*_address.country` ([`CountryCode`]) | one of the 249 ISO 3166-1 alpha-2 codes, uppercase, required |
+//! | `billing_address` ([`BillingAddress`]) | `"same_as_shipping"` or an address |
+//! | `items[i].sku` ([`Sku`]) | 1–64 chars, no white space at either end, exact |
+//! | `items[i].title` ([`Title`]) | 1–200 chars |
+//! | `items[i].options` ([`VariantOptions`]) | ≤ 10 entries; name 1–40 chars, exact; value 1–100 chars |
+//! | `customer_note`, `staff_note` ([`Note`]) | 1–2 000 chars, line breaks allowed |
+//! | `tags[i]` ([`Tag`]) | trimmed, lowercased, then 1–40 chars of letters, digits, `-`, `_`, space |
+//! | `tags` ([`Tags`]) | ≤ 20 after duplicates collapse, sorted |
+//! | `metadata` ([`Metadata`]) | ≤ 50 entries (Stripe's limits); key 1–40 chars, exact; value 0–500 chars, strings only, kept as given |
+//! | `channel` ([`Channel`]) | `web`, `pos`, `phone`, `marketplace`, `api`, or 1–32 chars of `a-z`, `0-9`, `-`, `_` |
+//!
 //! # Pricing and rounding
 //! [`price`] computes, in this order, under a [`RoundingPolicy`] that is stored with the order:
 //!
@@ -63,6 +90,7 @@ mod order;
 pub mod order_number;
 mod payment;
 mod pricing;
+pub mod record;
 mod rounding;
 mod status;
 mod validation;
@@ -84,6 +112,11 @@ pub use payment::{
 pub use pricing::{
     Discount, InvalidPolicy, MAX_MINOR_UNITS, PricedLine, Pricing, PricingError, RoundingMode,
     RoundingPolicy, ShippingLine, StoredPricing, TaxRounding, price,
+};
+pub use record::{
+    Address, AddressDraft, BillingAddress, BillingAddressDraft, Channel, Contact, ContactDraft,
+    CountryCode, CustomChannel, Email, LineSnapshot, LineSnapshotDraft, Metadata, Note, PersonName,
+    Phone, SameAsShipping, Sku, Tag, Tags, Title, VariantOptions,
 };
 pub use status::{IllegalTransition, OrderStatus, TRANSITIONS, UnknownStatus};
 pub use validation::{FieldError, ValidationErrors, Violation};

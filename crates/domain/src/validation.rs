@@ -69,6 +69,47 @@ pub enum Violation {
     /// A code holding white space.
     #[error("must not contain white space")]
     Whitespace,
+    /// Not an email address ([`crate::Email`] lists what is checked).
+    #[error(
+        "expected an email address such as \"ada@example.com\": one @, at most 64 characters \
+         before it, no spaces, and a domain with a dot after it"
+    )]
+    InvalidEmail,
+    /// Not a phone number in E.164 form.
+    #[error(
+        "expected a phone number in E.164 form: + and 8 to 15 digits, such as \"+14155550100\""
+    )]
+    InvalidPhone,
+    /// Not an officially assigned ISO 3166-1 alpha-2 code.
+    #[error("unknown country: expected an ISO 3166-1 alpha-2 code such as \"DE\"")]
+    UnknownCountry,
+    /// An identifier that begins or ends with white space, which is kept exactly as given.
+    #[error("must not begin or end with white space")]
+    SurroundingWhitespace,
+    /// A map key (variant option or metadata) that breaks the key rules.
+    #[error(
+        "keys must be 1 to {max} characters, with no control characters and no white space at \
+         either end"
+    )]
+    InvalidKey {
+        /// The most characters a key may have.
+        max: usize,
+    },
+    /// A map or set with more entries than allowed.
+    #[error("must have at most {max} entries")]
+    TooManyEntries {
+        /// The most entries allowed.
+        max: usize,
+    },
+    /// A tag with a character other than a letter, digit, `-`, `_` or space.
+    #[error("tags hold only letters, digits, \"-\", \"_\" and spaces")]
+    InvalidTag,
+    /// Neither a known sales channel nor a valid custom channel name.
+    #[error(
+        "expected web, pos, phone, marketplace, api, or a custom name of lowercase letters, \
+         digits, \"-\" and \"_\""
+    )]
+    InvalidChannel,
 }
 
 /// One field's problem: where, and what.

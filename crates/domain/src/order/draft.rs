@@ -4,6 +4,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use crate::pricing::{Discount, ShippingLine};
+use crate::record::text::line;
 use crate::validation::{Collector, ValidationErrors, Violation};
 use crate::{Currency, CustomerId, MAX_AMOUNT, ProductId};
 
@@ -276,7 +277,7 @@ fn shipping_lines(
     for (index, draft) in drafts.iter().enumerate() {
         let code = errors.check(
             || format!("shipping[{index}].code"),
-            text(&draft.code, MAX_SHIPPING_CODE_CHARS).and_then(|code| {
+            line(&draft.code, MAX_SHIPPING_CODE_CHARS).and_then(|code| {
                 if code.contains(char::is_whitespace) {
                     Err(Violation::Whitespace)
                 } else {
@@ -286,7 +287,7 @@ fn shipping_lines(
         );
         let title = errors.check(
             || format!("shipping[{index}].title"),
-            text(&draft.title, MAX_SHIPPING_TITLE_CHARS),
+            line(&draft.title, MAX_SHIPPING_TITLE_CHARS),
         );
         let amount = errors.check(
             || format!("shipping[{index}].amount"),
@@ -302,21 +303,6 @@ fn shipping_lines(
         }
     }
     (lines.len() == drafts.len() && drafts.len() <= MAX_SHIPPING_LINES).then_some(lines)
-}
-
-/// A one-line text: trimmed, not empty, at most `max` characters, no control characters.
-fn text(value: &str, max: usize) -> Result<String, Violation> {
-    let trimmed = value.trim();
-    if trimmed.is_empty() {
-        return Err(Violation::Empty);
-    }
-    if trimmed.chars().count() > max {
-        return Err(Violation::TooLong { max });
-    }
-    if trimmed.chars().any(char::is_control) {
-        return Err(Violation::ControlCharacter);
-    }
-    Ok(trimmed.to_owned())
 }
 
 /// A non-negative amount of at most `scale` decimals and at most [`MAX_AMOUNT`].
