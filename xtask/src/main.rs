@@ -76,6 +76,10 @@ enum Task {
         /// SQLite by one thread (target/bench/sqlite.md).
         #[arg(long)]
         sqlite: bool,
+        /// How an order's lines are best stored on PostgreSQL: today's lines table against a
+        /// JSONB document in the order's row, side by side (target/bench/shapes.md).
+        #[arg(long, conflicts_with_all = ["sqlite", "peer"])]
+        shapes: bool,
         /// Measure this `ordo` binary instead of building one (compare two builds).
         #[arg(long)]
         binary: Option<std::path::PathBuf>,
@@ -114,6 +118,7 @@ fn main() -> Result<()> {
             peer,
             chart,
             sqlite,
+            shapes,
             binary,
         } => bench::run(
             &sh,
@@ -125,7 +130,13 @@ fn main() -> Result<()> {
                 },
                 peer,
                 chart,
-                sqlite,
+                suite: if sqlite {
+                    bench::Suite::Sqlite
+                } else if shapes {
+                    bench::Suite::Shapes
+                } else {
+                    bench::Suite::Postgres
+                },
                 binary,
             },
         ),

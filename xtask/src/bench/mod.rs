@@ -28,6 +28,7 @@ use xshell::{Shell, cmd};
 mod pgbench;
 mod process;
 mod report;
+mod shapes;
 mod sqlite;
 mod wrk;
 
@@ -71,11 +72,22 @@ impl Timing {
     };
 }
 
+/// Which measurement `cargo xtask bench` runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Suite {
+    /// ordo on PostgreSQL against pgbench on the same SQL (this file).
+    Postgres,
+    /// The embedded default: ordo on SQLite against SQLite's own limit (`sqlite.rs`).
+    Sqlite,
+    /// How an order's lines are best stored (`shapes.rs`).
+    Shapes,
+}
+
 /// What `cargo xtask bench` was asked for.
 #[derive(Debug, Clone)]
 pub(crate) struct Options {
-    /// The embedded default instead: ordo on SQLite against SQLite's own limit (`sqlite.rs`).
-    pub(crate) sqlite: bool,
+    /// What to measure.
+    pub(crate) suite: Suite,
     /// Measure this server binary instead of building the workspace's (to compare two
     /// builds side by side).
     pub(crate) binary: Option<PathBuf>,
@@ -126,12 +138,14 @@ pub(crate) fn run(sh: &Shell, options: Options) -> Result<()> {
         timing,
         peer,
         chart,
-        sqlite,
+        suite,
         binary,
     } = options;
     let binary = server_binary(sh, binary)?;
-    if sqlite {
-        return sqlite::run(sh, timing, &binary);
+    match suite {
+        Suite::Sqlite => return sqlite::run(sh, timing, &binary),
+        Suite::Shapes => return shapes::run(sh, timing, &binary),
+        Suite::Postgres => {}
     }
     let started = Instant::now();
     let wrk = ensure_wrk(sh)?;
