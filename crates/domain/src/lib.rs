@@ -115,8 +115,9 @@ pub use pricing::{
 };
 pub use record::{
     Address, AddressDraft, BillingAddress, BillingAddressDraft, Channel, Contact, ContactDraft,
-    CountryCode, CustomChannel, Email, LineSnapshot, LineSnapshotDraft, Metadata, Note, PersonName,
-    Phone, SameAsShipping, Sku, Tag, Tags, Title, VariantOptions,
+    CountryCode, CustomChannel, DETAIL_FIELDS, Email, LineSnapshot, LineSnapshotDraft, Metadata,
+    Note, OrderDetails, OrderDetailsDraft, PersonName, Phone, SameAsShipping, Sku, Tag, Tags,
+    Title, VariantOptions,
 };
 pub use status::{IllegalTransition, OrderStatus, TRANSITIONS, UnknownStatus};
 pub use validation::{FieldError, ValidationErrors, Violation};

@@ -110,6 +110,9 @@ pub enum Violation {
          digits, \"-\" and \"_\""
     )]
     InvalidChannel,
+    /// Billing "same as shipping" on an order with no shipping address.
+    #[error("is \"same_as_shipping\", but the order has no shipping address")]
+    NoShippingAddress,
 }
 
 /// One field's problem: where, and what.
@@ -176,6 +179,11 @@ impl Collector {
         result
             .map_err(|violation| self.push(field(), violation))
             .ok()
+    }
+
+    /// Keeps a part that parsed, records every error of a part that did not.
+    pub(crate) fn absorb<T>(&mut self, result: Result<T, ValidationErrors>) -> Option<T> {
+        result.map_err(|errors| self.0.extend(errors.0)).ok()
     }
 
     pub(crate) fn finish<T>(self, value: Option<T>) -> Result<T, ValidationErrors> {

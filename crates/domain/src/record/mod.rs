@@ -10,6 +10,7 @@ mod address;
 mod channel;
 mod contact;
 mod country;
+mod details;
 mod extras;
 mod line;
 pub(crate) mod text;
@@ -24,6 +25,7 @@ pub use contact::{
     MAX_PHONE_DIGITS, MIN_PHONE_DIGITS, PersonName, Phone,
 };
 pub use country::{COUNTRY_CODES, CountryCode};
+pub use details::{DETAIL_FIELDS, OrderDetails, OrderDetailsDraft};
 pub use extras::{
     MAX_METADATA_ENTRIES, MAX_METADATA_KEY_CHARS, MAX_METADATA_VALUE_CHARS, MAX_NOTE_CHARS,
     MAX_TAG_CHARS, MAX_TAGS, Metadata, Note, Tag, Tags,
