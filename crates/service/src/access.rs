@@ -24,11 +24,21 @@
 //! | `payment_status`, `amount_authorized`, `amount_captured`, `amount_refunded` | ordo, from the gateway's answers and refunds | readers |
 //! | `payment_in_progress` | ordo only: the gateway call claimed and not yet answered | readers |
 //! | a refund's `amount`, `reason` | staff and admins | readers of the order's refund answer |
+//!
+//! Details of an order that move no money, and who may change each after placing it (the
+//! order-record issue's `PATCH`; [`Caller::may_change_detail`]). A financial field is not a
+//! detail: nobody changes it this way.
+//!
+//! | detail | customer, on its own order | staff, admin |
+//! |---|---|---|
+//! | `contact`, `shipping_address`, `billing_address`, `customer_note` | while pending | while pending or processing |
+//! | `staff_note`, `tags`, `metadata` | never (nor sees `staff_note`) | in any status |
+//! | `channel` | never: set when placed | never: set when placed |
 
 use std::fmt;
 use std::str::FromStr;
 
-use ordo_domain::CustomerId;
+use ordo_domain::{CustomerId, DETAIL_FIELDS, OrderStatus};
 
 use crate::ServiceError;
 
@@ -176,6 +186,90 @@ impl Caller {
     }
 }
 
+/// Why a caller may not change a detail of an order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum DetailRefusal {
+    /// The field is not the caller's to change in any status (a customer and `tags`), or it
+    /// is not a detail at all.
+    #[error("{field} cannot be changed by this caller")]
+    NotTheirs {
+        /// The field.
+        field: &'static str,
+    },
+    /// The caller could change it earlier, but not with the order in `status`.
+    #[error("{field} can no longer be changed: the order is {status}")]
+    NoLonger {
+        /// The field.
+        field: &'static str,
+        /// Where the order is.
+        status: OrderStatus,
+    },
+}
+
+/// How long a detail stays changeable, for a customer and for staff.
+#[derive(Debug, Clone, Copy)]
+enum Until {
+    Never,
+    /// Before anyone starts on the order.
+    Pending,
+    /// Until it is completed (shipped, when fulfilments land) or cancelled.
+    Fulfilled,
+    Always,
+}
+
+impl Until {
+    fn allows(self, status: OrderStatus) -> bool {
+        match self {
+            Self::Never => false,
+            Self::Pending => status == OrderStatus::Pending,
+            Self::Fulfilled => matches!(status, OrderStatus::Pending | OrderStatus::Processing),
+            Self::Always => true,
+        }
+    }
+}
+
+/// The details table of the module's documentation: (field, customer, staff and admin).
+const DETAIL_RULES: [(&str, Until, Until); 8] = [
+    ("contact", Until::Pending, Until::Fulfilled),
+    ("shipping_address", Until::Pending, Until::Fulfilled),
+    ("billing_address", Until::Pending, Until::Fulfilled),
+    ("customer_note", Until::Pending, Until::Fulfilled),
+    ("staff_note", Until::Never, Until::Always),
+    ("tags", Until::Never, Until::Always),
+    ("metadata", Until::Never, Until::Always),
+    ("channel", Until::Never, Until::Never),
+];
+
+impl Caller {
+    /// Whether the caller may change `field` (one of [`DETAIL_FIELDS`]) of an order it may
+    /// see, with the order in `status`. Whether it may see the order is [`Caller::check`]'s.
+    ///
+    /// # Errors
+    /// [`DetailRefusal`], naming the field.
+    pub fn may_change_detail(&self, field: &str, status: OrderStatus) -> Result<(), DetailRefusal> {
+        let Some(&(field, customer, operator)) =
+            DETAIL_RULES.iter().find(|(name, _, _)| *name == field)
+        else {
+            return Err(DetailRefusal::NotTheirs { field: "(unknown)" });
+        };
+        let until = if self.role == Role::Customer {
+            customer
+        } else {
+            operator
+        };
+        if until.allows(status) {
+            Ok(())
+        } else if matches!(until, Until::Never) {
+            Err(DetailRefusal::NotTheirs { field })
+        } else {
+            Err(DetailRefusal::NoLonger { field, status })
+        }
+    }
+}
+
+/// Every detail has a rule, and every rule a detail.
+const _: () = assert!(DETAIL_RULES.len() == DETAIL_FIELDS.len());
+
 /// What a caller asks to do to an existing order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Action {
@@ -277,6 +371,80 @@ mod tests {
                 "{name}"
             );
             assert_eq!(answer(caller.check_acting_for(own, "x")), "ok", "{name}");
+        }
+    }
+
+    /// The details table, cell by cell: every field, role and status.
+    #[test]
+    fn every_detail_field_role_and_status_gets_the_documented_answer() {
+        use super::DetailRefusal;
+        use ordo_domain::{DETAIL_FIELDS, OrderStatus};
+        let customer = Caller::customer(customer(1));
+        let staff = Caller::operator(Role::Staff, "s").unwrap_or_else(|_| unreachable!());
+        let admin = Caller::operator(Role::Admin, "a").unwrap_or_else(|_| unreachable!());
+        let statuses = [
+            OrderStatus::Pending,
+            OrderStatus::Processing,
+            OrderStatus::Completed,
+            OrderStatus::Cancelled,
+        ];
+        // Per field: the customer's answers, then staff's (admin's are staff's), per status
+        // above: "ok", "never" (not theirs) or "late" (no longer).
+        let table: [(&str, [&str; 4], [&str; 4]); 8] = [
+            (
+                "contact",
+                ["ok", "late", "late", "late"],
+                ["ok", "ok", "late", "late"],
+            ),
+            (
+                "shipping_address",
+                ["ok", "late", "late", "late"],
+                ["ok", "ok", "late", "late"],
+            ),
+            (
+                "billing_address",
+                ["ok", "late", "late", "late"],
+                ["ok", "ok", "late", "late"],
+            ),
+            (
+                "customer_note",
+                ["ok", "late", "late", "late"],
+                ["ok", "ok", "late", "late"],
+            ),
+            ("staff_note", ["never"; 4], ["ok"; 4]),
+            ("tags", ["never"; 4], ["ok"; 4]),
+            ("metadata", ["never"; 4], ["ok"; 4]),
+            ("channel", ["never"; 4], ["never"; 4]),
+        ];
+        let answer = |result: Result<(), DetailRefusal>| match result {
+            Ok(()) => "ok",
+            Err(DetailRefusal::NotTheirs { .. }) => "never",
+            Err(DetailRefusal::NoLonger { .. }) => "late",
+        };
+        assert_eq!(
+            table.map(|(field, _, _)| field),
+            DETAIL_FIELDS,
+            "the table covers every detail"
+        );
+        for (field, customer_row, staff_row) in table {
+            for (i, status) in statuses.into_iter().enumerate() {
+                let cell = |caller: &Caller| answer(caller.may_change_detail(field, status));
+                assert_eq!(
+                    cell(&customer),
+                    customer_row[i],
+                    "customer {field} {status}"
+                );
+                assert_eq!(cell(&staff), staff_row[i], "staff {field} {status}");
+                assert_eq!(cell(&admin), staff_row[i], "admin {field} {status}");
+            }
+        }
+        // A financial field is no detail: nobody changes it this way.
+        for field in ["total", "items", "tax_rate", "customer_id"] {
+            assert!(
+                admin
+                    .may_change_detail(field, OrderStatus::Pending)
+                    .is_err()
+            );
         }
     }
 

@@ -14,7 +14,7 @@ mod reconcile;
 mod refunds;
 mod replicas;
 
-pub use access::{Caller, Role, UnknownRole};
+pub use access::{Caller, DetailRefusal, Role, UnknownRole};
 pub use books::Books;
 pub use error::ServiceError;
 pub use gateway::{CaptureMode, GatewayReply, PaymentGateway, SimulatedGateway};
