@@ -6,7 +6,7 @@ use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
-use ordo_domain::{OrderId, Version};
+use ordo_domain::{OrderId, OrderNumber, OrderNumberError, Version};
 use serde::de::DeserializeOwned;
 
 use crate::dto::parse_etag;
@@ -306,6 +306,36 @@ impl<S: Send + Sync> FromRequestParts<S> for OrderPath {
         OrderId::from_uuid(uuid)
             .map(OrderPath)
             .map_err(|_| Problem::not_found("no order with this id"))
+    }
+}
+
+/// The `{number}` of `/v1/orders/by-number/{number}`: 400 when it is not shaped like an order
+/// number, and a 400 of its own when its check character does not match, since that is a typo
+/// in a number read out or typed, not an order that does not exist.
+#[derive(Debug, Clone)]
+pub(crate) struct NumberPath(pub OrderNumber);
+
+impl<S: Send + Sync> FromRequestParts<S> for NumberPath {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let axum::extract::Path(text) =
+            axum::extract::Path::<String>::from_request_parts(parts, state)
+                .await
+                .map_err(|rejection| Problem::bad_request(rejection.body_text()))?;
+        OrderNumber::parse(&text)
+            .map(NumberPath)
+            .map_err(|error| match error {
+                OrderNumberError::CheckFailed => Problem::bad_field(
+                    "number",
+                    "this number has a typo: its last character does not match the rest (check it \
+                 against the confirmation)",
+                ),
+                _ => Problem::bad_field(
+                    "number",
+                    "not an order number: they look like ORD-261122-7KQ3M9AX",
+                ),
+            })
     }
 }
 

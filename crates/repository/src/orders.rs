@@ -6,7 +6,7 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use ordo_domain::{CustomerId, Order, OrderId, OrderStatus, Version};
+use ordo_domain::{CustomerId, Order, OrderId, OrderNumber, OrderStatus, Version};
 
 use uuid::Uuid;
 
@@ -135,6 +135,12 @@ pub trait OrderRepository: Send + Sync {
     /// [`RepoError::NotFound`] when it does not exist or was deleted; [`RepoError::Corrupt`]
     /// when the stored figures fail re-pricing; [`RepoError::Unavailable`]; [`RepoError::Other`].
     async fn get(&self, id: OrderId) -> Result<Order, RepoError>;
+
+    /// The order with this number (numbers are unique), unless it was deleted.
+    ///
+    /// # Errors
+    /// As [`OrderRepository::get`].
+    async fn get_by_number(&self, number: &OrderNumber) -> Result<Order, RepoError>;
 
     /// A customer's orders, newest first, by keyset pagination on `(created_at, id)`.
     ///

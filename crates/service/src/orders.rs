@@ -157,6 +157,20 @@ impl OrderService {
         Ok(order)
     }
 
+    /// The order with this number: what support staff and customers read out on the phone.
+    ///
+    /// # Errors
+    /// As [`OrderService::get`].
+    pub async fn get_by_number(
+        &self,
+        caller: &Caller,
+        number: &OrderNumber,
+    ) -> Result<Order, ServiceError> {
+        let order = self.orders.get_by_number(number).await?;
+        caller.check(Action::Read, order.customer_id())?;
+        Ok(order)
+    }
+
     /// A page of a customer's orders, newest first.
     ///
     /// # Errors

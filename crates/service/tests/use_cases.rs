@@ -259,6 +259,34 @@ async fn getting_a_missing_order_is_not_found() {
     ));
 }
 
+/// An order found by its number is the owner's and staff's to read; another customer gets the
+/// same 404 as for a number that was never given.
+#[tokio::test]
+async fn an_order_found_by_number_is_shown_only_to_who_may_read_it() {
+    let order = authorized_order();
+    let number = order.number();
+    let mut repository = MockOrderRepository::new();
+    let stored = order.clone();
+    repository
+        .expect_get_by_number()
+        .withf(move |asked| *asked == number)
+        .returning(move |_| Ok(stored.clone()));
+    let service = service(repository);
+    for caller in [admin(), owner()] {
+        assert_eq!(
+            service
+                .get_by_number(&caller, &order.number())
+                .await
+                .unwrap(),
+            order
+        );
+    }
+    assert!(matches!(
+        service.get_by_number(&stranger(), &order.number()).await,
+        Err(ServiceError::NotFound)
+    ));
+}
+
 #[tokio::test]
 async fn listing_passes_the_query_through() {
     let query = ListQuery::first_page(draft().customer_id);

@@ -15,7 +15,7 @@ use crate::dto::{
     RefundRequest, TransitionBody, etag,
 };
 use crate::error::ApiError;
-use crate::extract::{IfMatch, Json, OrderPath, Query};
+use crate::extract::{IfMatch, Json, NumberPath, OrderPath, Query};
 use crate::problem::{Problem, ProblemDetails};
 
 pub(crate) fn router() -> OpenApiRouter<OrderService> {
@@ -23,6 +23,7 @@ pub(crate) fn router() -> OpenApiRouter<OrderService> {
         .routes(routes!(create_order, list_orders))
         .routes(routes!(preview_order))
         .routes(routes!(get_order, delete_order))
+        .routes(routes!(get_order_by_number))
         .routes(routes!(transition_order))
         .routes(routes!(cancel_order))
         .routes(routes!(refund_order))
@@ -140,6 +141,28 @@ async fn get_order(
     OrderPath(id): OrderPath,
 ) -> Result<Response, ApiError> {
     let order = service.get(&caller, id).await?;
+    Ok(order_response(StatusCode::OK, &order))
+}
+
+/// Find an order by its number, as support staff and customers read it out.
+///
+/// Lower case and the look-alikes `O`, `I` and `L` are read as `0`, `1` and `1`. A number
+/// whose check character does not match is a typo (400), not an unknown order.
+#[utoipa::path(
+    get, path = "/v1/orders/by-number/{number}", tag = "orders",
+    params(("number" = String, Path, pattern = "^[Oo][Rr][Dd]-[0-9]{6}-[0-9A-Za-z]{8}$", example = "ORD-261122-7KQ3M9AX", description = "The order's number")),
+    responses(
+        (status = 200, description = "The order", body = OrderBody, headers(("ETag" = String, description = "The order's version"))),
+        (status = 400, description = "Not an order number, or one with a typo (its check character does not match)", body = ProblemDetails, content_type = "application/problem+json"),
+        Guarded, OneOrder, Unavailable,
+    )
+)]
+async fn get_order_by_number(
+    State(service): State<OrderService>,
+    Extension(caller): Extension<Caller>,
+    NumberPath(number): NumberPath,
+) -> Result<Response, ApiError> {
+    let order = service.get_by_number(&caller, &number).await?;
     Ok(order_response(StatusCode::OK, &order))
 }
 

@@ -451,3 +451,84 @@ async fn a_retry_after_a_timeout_runs_at_once_on_sqlite() {
     )
     .await;
 }
+
+/// `GET /v1/orders/by-number/{number}`: the owner finds its order by the number it was given
+/// (in lower case too), staff find any, another customer gets the 404 of a number never given;
+/// a number with one character mistyped is the typo answer, not "not found".
+async fn an_order_is_found_by_its_number_and_a_typo_says_so(app: TestApp) {
+    let alice = token(Role::Customer, ALICE);
+    let bob = token(Role::Customer, BOB);
+    let staff = token(Role::Staff, "support");
+    let mut body = crate::app::order_body(ALICE);
+    body["customer_id"] = json!(ALICE);
+    let placed: Value = app
+        .post("/v1/orders")
+        .bearer_auth(&alice)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let number = placed["order_number"].as_str().unwrap().to_owned();
+    for (who, as_typed) in [(&alice, number.clone()), (&staff, number.to_lowercase())] {
+        let found = app
+            .get(&format!("/v1/orders/by-number/{as_typed}"))
+            .bearer_auth(who)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(found.status(), 200, "{as_typed}");
+        assert_eq!(found.headers()["etag"], "\"2\"");
+        let found: Value = found.json().await.unwrap();
+        assert_eq!(found["id"], placed["id"]);
+    }
+    let theirs = app
+        .get(&format!("/v1/orders/by-number/{number}"))
+        .bearer_auth(&bob)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(theirs, 404, "not-found").await;
+    // One character changed: the check character catches it.
+    let mut typo = number.clone().into_bytes();
+    let last_code = typo.len() - 2;
+    typo[last_code] = if typo[last_code] == b'2' { b'3' } else { b'2' };
+    let typo = String::from_utf8(typo).unwrap();
+    let answer = app
+        .get(&format!("/v1/orders/by-number/{typo}"))
+        .bearer_auth(&staff)
+        .send()
+        .await
+        .unwrap();
+    let problem = assert_problem(answer, 400, "invalid-parameter").await;
+    assert!(
+        problem["detail"].as_str().unwrap().contains("typo"),
+        "{problem}"
+    );
+    let not_a_number = app
+        .get("/v1/orders/by-number/12345")
+        .bearer_auth(&staff)
+        .send()
+        .await
+        .unwrap();
+    let problem = assert_problem(not_a_number, 400, "invalid-parameter").await;
+    assert!(!problem["detail"].as_str().unwrap().contains("typo"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_order_is_found_by_its_number_and_a_typo_says_so_on_postgres() {
+    an_order_is_found_by_its_number_and_a_typo_says_so(
+        crate::app::postgres_with(ServiceConfig::default(), crate::auth::secured()).await,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_order_is_found_by_its_number_and_a_typo_says_so_on_sqlite() {
+    an_order_is_found_by_its_number_and_a_typo_says_so(
+        crate::app::sqlite_with(ServiceConfig::default(), crate::auth::secured()).await,
+    )
+    .await;
+}

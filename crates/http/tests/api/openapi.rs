@@ -14,6 +14,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/orders"),
     ("post", "/v1/orders/preview"),
     ("get", "/v1/orders/{id}"),
+    ("get", "/v1/orders/by-number/{number}"),
     ("delete", "/v1/orders/{id}"),
     ("post", "/v1/orders/{id}/transitions"),
     ("post", "/v1/orders/{id}/cancel"),

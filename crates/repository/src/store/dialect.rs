@@ -252,6 +252,8 @@ pub(crate) trait Dialect: Send + Sync + 'static {
     /// The order by id (an order's columns, with its items where the dialect gets them in
     /// one row; then `get_where!`).
     const GET_ORDER: &'static str;
+    /// The same by order number (then `number_where!`).
+    const GET_ORDER_BY_NUMBER: &'static str;
     /// A customer's orders, newest first (the same columns; then `list_where!`).
     const LIST_ORDERS: &'static str;
     /// Reserves [`SEQUENCE_BLOCK`] order-number values; returns the first.

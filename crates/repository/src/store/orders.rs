@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use ordo_domain::{Order, OrderId, OrderStatus, Version};
+use ordo_domain::{Order, OrderId, OrderNumber, OrderStatus, Version};
 use uuid::Uuid;
 
 use super::Store;
@@ -22,6 +22,15 @@ macro_rules! get_where {
     };
 }
 pub(crate) use get_where;
+
+/// The order by its number; a dialect's `GET_ORDER_BY_NUMBER` is its `SELECT_ORDER` and this.
+/// The number's unique index makes it one row.
+macro_rules! number_where {
+    () => {
+        " WHERE o.order_number = $1 AND o.deleted_at IS NULL"
+    };
+}
+pub(crate) use number_where;
 
 /// A customer's orders below an upper `(created_at, id)` bound and at or above a lower
 /// `created_at` bound, newest first. The row comparison lets the index scan start at the bound.
@@ -169,6 +178,14 @@ impl<D: Dialect> OrderRepository for Store<D> {
     async fn get(&self, id: OrderId) -> Result<Order, RepoError> {
         let rows = self
             .read_all(Statement::new(D::GET_ORDER).bind(id.as_uuid()))
+            .await?;
+        self.orders(rows).await?.pop().ok_or(RepoError::NotFound)
+    }
+
+    #[tracing::instrument(skip_all, err(level = "debug"))]
+    async fn get_by_number(&self, number: &OrderNumber) -> Result<Order, RepoError> {
+        let rows = self
+            .read_all(Statement::new(D::GET_ORDER_BY_NUMBER).bind(number.to_string()))
             .await?;
         self.orders(rows).await?.pop().ok_or(RepoError::NotFound)
     }

@@ -15,7 +15,7 @@ use uuid::Uuid;
 use super::Store;
 use super::dialect::{Conn, Dialect, Statement, Value, Work, values_travel};
 use super::driver::{Waiting, pool_figures};
-use super::orders::{get_where, list_where};
+use super::orders::{get_where, list_where, number_where};
 use super::pg_schema::{self, PgSchema};
 use super::rows::{ItemRow, OrderRow, order_columns, order_row};
 #[cfg(feature = "test-util")]
@@ -202,6 +202,7 @@ impl Dialect for PgDialect {
     type Conn = PgConnection;
 
     const GET_ORDER: &'static str = concat!(select_order!(), get_where!());
+    const GET_ORDER_BY_NUMBER: &'static str = concat!(select_order!(), number_where!());
     const LIST_ORDERS: &'static str = concat!(select_order!(), list_where!());
     const NEXT_BLOCK: &'static str = "SELECT nextval('order_number_seq') AS start";
     const MIGRATIONS_BOOKKEPT: &'static str =

@@ -27,7 +27,7 @@ use uuid::Uuid;
 use super::Store;
 use super::dialect::{Conn, Dialect, RowRead, Statement, Value, Work, required, values_travel};
 use super::driver::{Waiting, pool_figures};
-use super::orders::{get_where, list_where};
+use super::orders::{get_where, list_where, number_where};
 use super::rows::{ItemRow, OrderRow, order_columns, order_row, select_columns};
 use super::writer::Writer;
 use crate::{Claim, PaymentAttempt, PoolStats, RepoError};
@@ -161,6 +161,7 @@ impl Dialect for SqliteDialect {
 
     const MIGRATOR: &'static sqlx::migrate::Migrator = &MIGRATOR;
     const GET_ORDER: &'static str = concat!(select_order!(), get_where!());
+    const GET_ORDER_BY_NUMBER: &'static str = concat!(select_order!(), number_where!());
     const LIST_ORDERS: &'static str = concat!(select_order!(), list_where!());
     const NEXT_BLOCK: &'static str = "UPDATE sequences SET value = value + 64 \
          WHERE name = 'order_number' RETURNING value - 63 AS start";

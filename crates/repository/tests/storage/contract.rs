@@ -42,6 +42,7 @@ contract!(
     amounts_keep_their_decimals_even_when_zero,
     a_fifty_item_order_reads_back_whole_and_in_order,
     a_missing_order_is_not_found,
+    an_order_is_found_by_its_number_until_it_is_deleted,
     a_duplicate_id_or_number_is_refused,
     sequence_values_are_never_handed_out_twice,
     pages_run_newest_first_with_no_order_missing_or_repeated,
@@ -126,6 +127,25 @@ async fn a_missing_order_is_not_found(store: Store) {
         store.get(order.id()).await,
         Err(RepoError::NotFound)
     ));
+}
+
+async fn an_order_is_found_by_its_number_until_it_is_deleted(store: Store) {
+    let first = stored(&*store, customer(1), at(0)).await;
+    let second = stored(&*store, customer(2), at(1)).await;
+    for order in [&first, &second] {
+        assert_eq!(&store.get_by_number(&order.number()).await.unwrap(), order);
+    }
+    let never = sample(&*store, customer(1), 1, at(2)).await;
+    assert!(matches!(
+        store.get_by_number(&never.number()).await,
+        Err(RepoError::NotFound)
+    ));
+    store.soft_delete(first.id(), None, at(5)).await.unwrap();
+    assert!(matches!(
+        store.get_by_number(&first.number()).await,
+        Err(RepoError::NotFound)
+    ));
+    assert_eq!(store.get_by_number(&second.number()).await.unwrap(), second);
 }
 
 async fn a_duplicate_id_or_number_is_refused(store: Store) {
