@@ -69,6 +69,8 @@ impl Server {
             .args(storage)
             .env("ORDO_JWT_SECRET", secret)
             .env_remove("DATABASE_URL")
+            // Harnesses read ordo's tables in the default schema.
+            .env_remove("ORDO_DATABASE_SCHEMA")
             .stdout(log.try_clone()?)
             .stderr(log)
             .spawn()

@@ -359,11 +359,21 @@ async fn ordos_tables_live_in_the_configured_schema_and_nowhere_else() {
     .await
     .unwrap();
     assert_eq!(shop.migrate().await.unwrap(), Vec::<String>::new());
-    // The default schema is still empty: every migration is pending there.
-    let ordo = PgStore::connect(database.url(), &PgOptions::default())
+    // Nowhere else: a store set to another schema (the default, or `public`) finds ordo's
+    // tables recorded in `shop` and refuses to start rather than make a second, empty set.
+    for other in ["ordo", "public"] {
+        let elsewhere = PgStore::connect(
+            database.url(),
+            &PgOptions {
+                schema: other.parse().unwrap(),
+                ..PgOptions::default()
+            },
+        )
         .await
         .unwrap();
-    assert!(!ordo.migrate().await.unwrap().is_empty());
+        let refused = format!("{:?}", elsewhere.migrate().await.unwrap_err());
+        assert!(refused.contains("shop"), "{other}: {refused}");
+    }
 
     let server = replica(database.url(), &["--database-schema", "shop"], None);
     let placed: Value = reqwest::Client::new()
@@ -381,7 +391,6 @@ async fn ordos_tables_live_in_the_configured_schema_and_nowhere_else() {
     let id: uuid::Uuid = placed["id"].as_str().unwrap().parse().unwrap();
     let id = ordo_domain::OrderId::from_uuid(id).unwrap();
     assert!(shop.get(id).await.is_ok());
-    assert!(ordo.get(id).await.is_err());
 
     // From a flag, the flag is named; from a variable, the setting and the variable.
     let flag = serve_command(database.url(), free_port(), &["--database-schema", "Shop"])

@@ -54,7 +54,7 @@ fn problem_for(error: ServiceError) -> Problem {
             let mut problem = Problem::new(
                 ProblemKind::StaleVersion,
                 format!(
-                    "If-Match does not match the order's current ETag {}: read it again",
+                    "If-Match does not match the order's current ETag {}: read it again (send the ETag as the header gives it, quotes included)",
                     etag(current)
                 ),
             );

@@ -204,7 +204,7 @@ pub(crate) fn run(sh: &Shell, options: Options) -> Result<()> {
         // The index the peer's list query needs (ordo's is partial, on live orders, which the
         // peer's generated query cannot use). Made after ordo's cells, so they never pay for it.
         psql(sh, &tables, PEER_INDEX)?;
-        // Platformatic names the schema itself (platformatic.db.json).
+        // The peer finds ordo's schema through PGOPTIONS (peer.rs).
         let peer = Peer::start(sh, &out, &url)?;
         let drive = Drive {
             address: peer.address,

@@ -286,7 +286,7 @@ async fn cancel_order(
     delete, path = "/v1/orders/{id}", tag = "orders",
     params(
         ("id" = Uuid, Path, description = "The order's id"),
-        ("If-Match" = Option<String>, Header, nullable = false, example = "\"1\"", pattern = "^\"[1-9][0-9]{0,8}\"$", description = "Optional: delete only at this ETag (`*` or none: at any version)"),
+        ("If-Match" = Option<String>, Header, nullable = false, example = "\"1\"", pattern = "^(\\*|\"[1-9][0-9]{0,8}\")$", description = "Optional: delete only at this ETag (`*` or none: at any version)"),
     ),
     responses(
         (status = 204, description = "Deleted"),

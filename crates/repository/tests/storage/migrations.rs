@@ -307,11 +307,15 @@ async fn tables_left_in_public_by_an_earlier_version_move_into_ordos_schema() {
             schemas_of(&pool, &["products"]).await[0].1.as_deref(),
             Some("public")
         );
-        let left: Vec<i64> = sqlx::query_scalar("SELECT version FROM public._sqlx_migrations")
-            .fetch_all(&pool)
-            .await
-            .unwrap();
-        assert_eq!(left, [1], "only the other application's row stays");
+        // The other application's row stays, and ordo's are left too: an earlier ordo started
+        // by mistake fails on the missing tables instead of making empty ones.
+        let left: Vec<i64> =
+            sqlx::query_scalar("SELECT version FROM public._sqlx_migrations ORDER BY version")
+                .fetch_all(&pool)
+                .await
+                .unwrap();
+        assert_eq!(left.len(), old.iter().count() + 1, "{left:?}");
+        assert_eq!(left[0], 1);
         let ours_kept: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
             "SELECT count(*) FROM {schema}._sqlx_migrations WHERE version <= {BEFORE_SCHEMAS}"
         )))
@@ -325,4 +329,57 @@ async fn tables_left_in_public_by_an_earlier_version_move_into_ordos_schema() {
         assert_eq!(store.migrate().await.unwrap(), Vec::<String>::new());
         pool.close().await;
     }
+}
+
+/// An earlier version run with its own `search_path` (here `legacy`) recorded its tables
+/// there: nothing moves, nothing is made, and the start is refused naming that schema; set to
+/// it, the store finds its orders.
+#[tokio::test]
+async fn tables_in_a_schema_of_their_own_are_named_not_abandoned() {
+    let database = TestPostgres::create().await.unwrap();
+    let admin = sqlx::PgPool::connect(database.url()).await.unwrap();
+    sqlx::raw_sql("CREATE SCHEMA legacy")
+        .execute(&admin)
+        .await
+        .unwrap();
+    let legacy_url = ordo_repository::testing::in_schema(database.url(), "legacy");
+    let legacy = PgStore::connect(
+        database.url(),
+        &PgOptions {
+            schema: "legacy".parse().unwrap(),
+            ..PgOptions::default()
+        },
+    )
+    .await
+    .unwrap();
+    legacy.migrate().await.unwrap();
+    let before = crate::fixtures::stored(&legacy, crate::fixtures::customer(1), at(0)).await;
+    legacy.close().await;
+    let store = PgStore::connect(database.url(), &PgOptions::default())
+        .await
+        .unwrap();
+    let error = store.migrate().await.unwrap_err();
+    let mut refused = error.to_string();
+    let mut source = std::error::Error::source(&error);
+    while let Some(cause) = source {
+        refused = format!("{refused}: {cause}");
+        source = cause.source();
+    }
+    assert!(
+        refused.contains("legacy") && refused.contains("database_schema"),
+        "{refused}"
+    );
+    let made: Option<String> =
+        sqlx::query_scalar("SELECT nspname::text FROM pg_namespace WHERE nspname = 'ordo'")
+            .fetch_optional(&admin)
+            .await
+            .unwrap();
+    assert_eq!(made, None, "refused before anything is made");
+    let pool = sqlx::PgPool::connect(&legacy_url).await.unwrap();
+    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM orders")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(count, 1, "the legacy orders are where they were");
+    let _ = before;
 }
