@@ -227,9 +227,7 @@ pub fn price(order: &NewOrder, policy: RoundingPolicy) -> Result<Pricing, Pricin
     let subtotal = lines
         .iter()
         .try_fold(policy.round(Decimal::ZERO), |sum, line| {
-            sum.checked_add(line.line_total)
-                .ok_or(MoneyError::Overflow)
-                .and_then(bounded)
+            checked_sum(sum, line.line_total)
         })?;
     let discount = applied_discount(order.discount(), subtotal, policy)?;
     let items_taxable = subtotal.checked_sub(discount).ok_or(MoneyError::Overflow)?;
@@ -237,35 +235,27 @@ pub fn price(order: &NewOrder, policy: RoundingPolicy) -> Result<Pricing, Pricin
         .shipping()
         .iter()
         .try_fold(policy.round(Decimal::ZERO), |sum, line| {
-            sum.checked_add(line.amount)
-                .ok_or(MoneyError::Overflow)
-                .and_then(bounded)
+            checked_sum(sum, line.amount)
         })?;
     let mut taxed_shipping = order.shipping().iter().filter(|line| line.taxed);
     let tax = match (order.tax_rate(), policy.tax()) {
         (None, _) => policy.round(Decimal::ZERO),
         (Some(rate), TaxRounding::PerOrder) => {
-            let taxable = taxed_shipping.try_fold(items_taxable, |sum, line| {
-                sum.checked_add(line.amount)
-                    .ok_or(MoneyError::Overflow)
-                    .and_then(bounded)
-            })?;
+            let taxable = taxed_shipping
+                .try_fold(items_taxable, |sum, line| checked_sum(sum, line.amount))?;
             policy.round(checked_product(taxable, rate)?)
         }
         (Some(rate), TaxRounding::PerLine) => {
             let items = per_line_tax(&lines, subtotal, discount, rate, policy)?;
             // Each taxed shipping line is a line of its own: its tax is rounded alone.
             taxed_shipping.try_fold(items, |sum, line| {
-                let line_tax = policy.round(checked_product(line.amount, rate)?);
-                bounded(sum.checked_add(line_tax).ok_or(MoneyError::Overflow)?)
+                checked_sum(sum, policy.round(checked_product(line.amount, rate)?))
             })?
         }
     };
     let total = [shipping, tax]
         .into_iter()
-        .try_fold(items_taxable, |sum, amount| {
-            bounded(sum.checked_add(amount).ok_or(MoneyError::Overflow)?)
-        })?;
+        .try_fold(items_taxable, checked_sum)?;
     Ok(Pricing {
         currency: order.currency(),
         lines,
@@ -329,8 +319,7 @@ fn per_line_tax(
         let taxable =
             Decimal::try_from_i128_with_scale(taxable_units, u32::from(policy.minor_units()))
                 .map_err(|_| MoneyError::Overflow)?;
-        let line_tax = policy.round(checked_product(taxable, rate)?);
-        tax = bounded(tax.checked_add(line_tax).ok_or(MoneyError::Overflow)?)?;
+        tax = checked_sum(tax, policy.round(checked_product(taxable, rate)?))?;
     }
     Ok(tax)
 }
@@ -362,6 +351,10 @@ fn allocate(amount: i128, total: i128, weights: &[i128]) -> Result<Vec<i128>, Mo
         }
     }
     Ok(shares)
+}
+
+fn checked_sum(a: Decimal, b: Decimal) -> Result<Decimal, MoneyError> {
+    bounded(a.checked_add(b).ok_or(MoneyError::Overflow)?)
 }
 
 fn checked_product(a: Decimal, b: Decimal) -> Result<Decimal, MoneyError> {

@@ -353,7 +353,7 @@ async fn tables_in_a_schema_of_their_own_are_named_not_abandoned() {
     .await
     .unwrap();
     legacy.migrate().await.unwrap();
-    let before = crate::fixtures::stored(&legacy, crate::fixtures::customer(1), at(0)).await;
+    crate::fixtures::stored(&legacy, crate::fixtures::customer(1), at(0)).await;
     legacy.close().await;
     let store = PgStore::connect(database.url(), &PgOptions::default())
         .await
@@ -381,5 +381,4 @@ async fn tables_in_a_schema_of_their_own_are_named_not_abandoned() {
         .await
         .unwrap();
     assert_eq!(count, 1, "the legacy orders are where they were");
-    let _ = before;
 }
