@@ -1,20 +1,13 @@
--- GET /v1/orders?customer_id=…: the first page of 20 as PgStore::list sends it (list_orders!
--- in postgres.rs, LIMIT 21 to learn whether there is a next page), for a random seeded customer.
+-- GET /v1/orders?customer_id=…: the first page of 20 as PgStore::list sends it (LIST_ORDERS
+-- in orders.rs, LIMIT 21 to learn whether there is a next page), for a random seeded customer.
 \set c random(1, :customers)
 SELECT o.id, o.order_number, o.customer_id, o.currency, o.subtotal, o.discount, o.discount_kind,
        o.discount_value, o.tax_rate, o.tax, o.total, o.minor_units, o.rounding_mode,
        o.tax_rounding, o.status, o.cancel_reason, o.version, o.created_at, o.updated_at,
        o.payment_status, o.amount_authorized, o.amount_captured, o.amount_refunded,
-       o.payment_reference, o.payment_pending, o.pending_status, o.pending_reason,
-       i.product_ids, i.quantities, i.unit_prices, i.line_totals
+       o.payment_reference, o.payment_pending, o.pending_status, o.pending_reason, o.shipping,
+       CAST(o.document AS TEXT) AS document
 FROM orders o
-CROSS JOIN LATERAL (
-    SELECT array_agg(product_id ORDER BY position) AS product_ids,
-           array_agg(quantity ORDER BY position) AS quantities,
-           array_agg(unit_price ORDER BY position) AS unit_prices,
-           array_agg(line_total ORDER BY position) AS line_totals
-    FROM order_items WHERE order_id = o.id
-) i
 WHERE o.customer_id = CAST('00000000-0000-4000-8000-' || lpad(to_hex(CAST(:c AS bigint)), 12, '0') AS uuid)
   AND o.deleted_at IS NULL
   AND (o.created_at, o.id) < (CAST('9999-12-31 23:59:59.999999+00' AS timestamptz), CAST('ffffffff-ffff-ffff-ffff-ffffffffffff' AS uuid))

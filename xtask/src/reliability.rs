@@ -478,7 +478,8 @@ fn check_postgres(sh: &Shell, url: &str, figures: &Figures) -> Result<()> {
                         (SELECT count(*) FROM idempotency_keys WHERE order_id IS NOT NULL) || ' ' || \
                         (SELECT count(DISTINCT order_id) FROM idempotency_keys) || ' ' || \
                         (SELECT count(*) FROM orders o WHERE o.subtotal <> \
-                            (SELECT sum(line_total) FROM order_items i WHERE i.order_id = o.id)) || ' ' || \
+                            (SELECT sum(CAST(line->>'line_total' AS NUMERIC)) \
+                             FROM jsonb_array_elements(o.document->'lines') AS line)) || ' ' || \
                         (SELECT count(*) FROM simulated_gateway_ledger WHERE operation = 'authorize') || ' ' || \
                         (SELECT count(DISTINCT order_id) FROM simulated_gateway_ledger WHERE operation = 'authorize') || ' ' || \
                         (SELECT count(*) FROM orders WHERE payment_status = 'authorized') || ' ' || \

@@ -82,6 +82,7 @@ fn order(
         .map(|k| {
             let product = uuid::Uuid::parse_str(&format!("00000000-0000-4000-9000-{k:012x}"))?;
             Ok(LineItemDraft {
+                snapshot: ordo_domain::LineSnapshotDraft::default(),
                 product_id: ProductId::from_uuid(product)
                     .map_err(|error| anyhow::anyhow!("seed product: {error}"))?,
                 quantity: i64::try_from(1 + (n + k) % 3)?,
@@ -91,6 +92,7 @@ fn order(
         })
         .collect::<Result<Vec<_>>>()?;
     let draft = OrderDraft {
+        details: ordo_domain::OrderDetailsDraft::default(),
         customer_id: customer,
         currency: "USD".to_owned(),
         items,
@@ -106,7 +108,14 @@ fn order(
     let placed = (now - Duration::days(200) + Duration::minutes(minutes)).trunc_subsecs(6);
     let number = OrderNumber::from_sequence(sequence, placed.date_naive(), key)
         .map_err(|error| anyhow::anyhow!("seed order {n}: {error}"))?;
-    let mut order = Order::place(order_id(n)?, number, customer, pricing, placed);
+    let mut order = Order::place(
+        order_id(n)?,
+        number,
+        customer,
+        pricing,
+        ordo_domain::OrderDetails::default(),
+        placed,
+    );
     // As the API leaves an order once its authorization is approved: nothing left claimed
     // for reconciliation to pick up.
     order

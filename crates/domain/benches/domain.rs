@@ -20,10 +20,12 @@ use uuid::Uuid;
 
 fn draft(items: u32) -> OrderDraft {
     OrderDraft {
+        details: ordo_domain::OrderDetailsDraft::default(),
         customer_id: CustomerId::from_uuid(Uuid::from_u128(1)).unwrap(),
         currency: "USD".to_owned(),
         items: (0..items)
             .map(|i| LineItemDraft {
+                snapshot: ordo_domain::LineSnapshotDraft::default(),
                 product_id: ProductId::from_uuid(Uuid::from_u128(u128::from(i) + 100)).unwrap(),
                 quantity: i64::from(i % 7 + 1),
                 unit_price: Decimal::new(i64::from(i) * 37 % 10_000 + 99, 2),

@@ -12,7 +12,7 @@ pub use crate::rounding::{
 
 use crate::money::{MoneyError, bounded};
 use crate::order::{NewLineItem, NewOrder, Quantity};
-use crate::{Currency, ProductId};
+use crate::{Currency, LineSnapshot, ProductId};
 
 /// An order-level discount.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -32,8 +32,8 @@ pub enum Discount {
     },
 }
 
-/// One priced line.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// One priced line, and what it was when ordered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PricedLine {
     /// The product.
     pub product_id: ProductId,
@@ -45,6 +45,8 @@ pub struct PricedLine {
     /// `quantity × unit_price`, exact.
     #[serde(with = "crate::amount_serde")]
     pub line_total: Decimal,
+    /// Its SKU, title and options when ordered, if the client gave them; pricing never reads it.
+    pub snapshot: Option<LineSnapshot>,
 }
 
 /// One shipping line: how the order goes out, and what that costs. Checked by
@@ -280,6 +282,7 @@ fn price_line(item: &NewLineItem, policy: RoundingPolicy) -> Result<PricedLine, 
         quantity: item.quantity(),
         unit_price: policy.round(item.unit_price()),
         line_total: policy.round(exact),
+        snapshot: item.snapshot().cloned(),
     })
 }
 

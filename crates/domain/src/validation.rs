@@ -113,6 +113,11 @@ pub enum Violation {
     /// Billing "same as shipping" on an order with no shipping address.
     #[error("is \"same_as_shipping\", but the order has no shipping address")]
     NoShippingAddress,
+    /// A line snapshot with some of `sku`, `title` and `requires_shipping` but not all.
+    #[error(
+        "is required: a line's sku, title and requires_shipping are given together or not at all"
+    )]
+    IncompleteSnapshot,
 }
 
 /// One field's problem: where, and what.

@@ -17,11 +17,13 @@ fn now() -> DateTime<Utc> {
 /// A 10.00 USD order in `status` whose payment is `payment`, with amounts that fit it.
 fn order(status: OrderStatus, payment: PaymentStatus) -> Order {
     let draft = OrderDraft {
+        details: ordo_domain::OrderDetailsDraft::default(),
         customer_id: "0193a1a0-0000-7000-8000-000000000001"
             .parse::<CustomerId>()
             .unwrap(),
         currency: "USD".into(),
         items: vec![LineItemDraft {
+            snapshot: ordo_domain::LineSnapshotDraft::default(),
             product_id: "0193a1a0-0000-7000-8000-0000000000aa"
                 .parse::<ProductId>()
                 .unwrap(),
@@ -41,6 +43,7 @@ fn order(status: OrderStatus, payment: PaymentStatus) -> Order {
         number,
         draft.customer_id,
         priced,
+        ordo_domain::OrderDetails::default(),
         now(),
     );
     let mut record = placed.to_record();

@@ -81,12 +81,14 @@ fn valid_draft() -> impl Strategy<Value = OrderDraft> {
         let shipping = prop::collection::vec((price_with_scale(scale), any::<bool>()), 0..=3);
         (prop::collection::vec(item, 1..=20), discount, tax, shipping).prop_map(
             move |(items, discount, tax_rate, shipping)| OrderDraft {
+                details: ordo_domain::OrderDetailsDraft::default(),
                 customer_id: customer(),
                 currency: code.to_owned(),
                 items: items
                     .into_iter()
                     .enumerate()
                     .map(|(i, (quantity, unit_price))| LineItemDraft {
+                        snapshot: ordo_domain::LineSnapshotDraft::default(),
                         product_id: product(i),
                         quantity,
                         unit_price,
@@ -161,12 +163,14 @@ fn mostly_valid_draft() -> impl Strategy<Value = (OrderDraft, u8)> {
     (currency_and_items, discount, tax_rate, 0_u8..=4).prop_map(
         |((currency, items, shipping), discount, tax_rate, minor_units)| {
             let draft = OrderDraft {
+                details: ordo_domain::OrderDetailsDraft::default(),
                 customer_id: customer(),
                 currency,
                 items: items
                     .into_iter()
                     .enumerate()
                     .map(|(i, (quantity, unit_price))| LineItemDraft {
+                        snapshot: ordo_domain::LineSnapshotDraft::default(),
                         product_id: product(i),
                         quantity,
                         unit_price,
@@ -330,22 +334,22 @@ proptest! {
         let priced = price(&order, RoundingPolicy::new(order.currency().minor_units(), mode, tax).unwrap()).unwrap();
         let now = DateTime::from_timestamp(1_790_000_000, 0).unwrap();
         let number = OrderNumber::from_sequence(7, now.date_naive(), OrderNumberKey::DEFAULT).unwrap();
-        let placed = Order::place(OrderId::from_parts(1_790_000_000_000, &[7; 10]), number, customer(), priced, now);
+        let placed = Order::place(OrderId::from_parts(1_790_000_000_000, &[7; 10]), number, customer(), priced, ordo_domain::OrderDetails::default(), now);
         prop_assert_eq!(Order::restore(placed.to_record()), Ok(placed));
     }
 
     #[test]
     fn the_status_machine_accepts_exactly_the_table(changes in prop::collection::vec(0_u8..3, 0..8)) {
         let now = DateTime::from_timestamp(1_790_000_000, 0).unwrap();
-        let draft = OrderDraft {
+        let draft = OrderDraft { details: ordo_domain::OrderDetailsDraft::default(),
             customer_id: customer(), currency: "USD".into(),
-            items: vec![LineItemDraft { product_id: product(1), quantity: 1, unit_price: Decimal::ONE }],
+            items: vec![LineItemDraft { snapshot: ordo_domain::LineSnapshotDraft::default(), product_id: product(1), quantity: 1, unit_price: Decimal::ONE }],
             discount: None, tax_rate: None, shipping: Vec::new(),
         };
         let order = NewOrder::parse(&draft).unwrap();
         let priced = price(&order, RoundingPolicy::default_for(order.currency())).unwrap();
         let number = OrderNumber::from_sequence(1, now.date_naive(), OrderNumberKey::DEFAULT).unwrap();
-        let mut order = Order::place(OrderId::from_parts(1, &[1; 10]), number, customer(), priced, now);
+        let mut order = Order::place(OrderId::from_parts(1, &[1; 10]), number, customer(), priced, ordo_domain::OrderDetails::default(), now);
         let mut accepted = 0_u32;
         for change in changes {
             let change = match change {
@@ -374,15 +378,15 @@ proptest! {
         refunds in prop::collection::vec(-100_i64..400_000, 1..30),
     ) {
         let now = DateTime::from_timestamp(1_790_000_000, 0).unwrap();
-        let draft = OrderDraft {
+        let draft = OrderDraft { details: ordo_domain::OrderDetailsDraft::default(),
             customer_id: customer(), currency: "USD".into(),
-            items: vec![LineItemDraft { product_id: product(1), quantity: 1, unit_price: Decimal::new(total_cents, 2) }],
+            items: vec![LineItemDraft { snapshot: ordo_domain::LineSnapshotDraft::default(), product_id: product(1), quantity: 1, unit_price: Decimal::new(total_cents, 2) }],
             discount: None, tax_rate: None, shipping: Vec::new(),
         };
         let order = NewOrder::parse(&draft).unwrap();
         let priced = price(&order, RoundingPolicy::default_for(order.currency())).unwrap();
         let number = OrderNumber::from_sequence(1, now.date_naive(), OrderNumberKey::DEFAULT).unwrap();
-        let mut order = Order::place(OrderId::from_parts(1, &[1; 10]), number, customer(), priced, now);
+        let mut order = Order::place(OrderId::from_parts(1, &[1; 10]), number, customer(), priced, ordo_domain::OrderDetails::default(), now);
         let approved = || ordo_domain::GatewayOutcome::Approved { reference: "a".into() };
         order.settle_payment(approved(), now).unwrap();
         order.begin_payment(ordo_domain::PaymentOperation::Capture, now).unwrap();

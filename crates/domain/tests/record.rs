@@ -256,7 +256,7 @@ proptest! {
         let map = BTreeMap::from([(key.clone(), raw.clone())]);
         let _ = Metadata::parse(&map);
         let _ = LineSnapshot::parse(
-            &LineSnapshotDraft { sku: raw.clone(), title: key, options: map, requires_shipping: true },
+            &LineSnapshotDraft { sku: Some(raw.clone()), title: Some(key), options: map, requires_shipping: Some(true) },
             usize::MAX,
         );
         let mut draft = address(&raw);

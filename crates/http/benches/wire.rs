@@ -44,6 +44,7 @@ fn order(body: &str) -> Order {
         number,
         new.customer_id(),
         pricing,
+        new.details().clone(),
         now,
     )
 }

@@ -113,6 +113,7 @@ impl From<CreateOrder> for OrderDraft {
                 .items
                 .into_iter()
                 .map(|item| LineItemDraft {
+                    snapshot: ordo_domain::LineSnapshotDraft::default(),
                     product_id: item.product_id,
                     quantity: item.quantity,
                     unit_price: item.unit_price,
@@ -120,8 +121,9 @@ impl From<CreateOrder> for OrderDraft {
                 .collect(),
             discount: body.discount.map(Discount::from),
             tax_rate: body.tax_rate,
-            // Shipping lines reach the API with the rest of the order record (issue 16).
+            // Shipping lines and details reach the API with the rest of the record (issue 16).
             shipping: Vec::new(),
+            details: ordo_domain::OrderDetailsDraft::default(),
         }
     }
 }

@@ -27,10 +27,12 @@ use uuid::Uuid;
 
 async fn order_of(store: &dyn OrderRepository, items: u128) -> Order {
     let draft = OrderDraft {
+        details: ordo_domain::OrderDetailsDraft::default(),
         customer_id: CustomerId::from_uuid(Uuid::from_u128(1)).unwrap(),
         currency: "USD".into(),
         items: (0..items)
             .map(|i| LineItemDraft {
+                snapshot: ordo_domain::LineSnapshotDraft::default(),
                 product_id: ProductId::from_uuid(Uuid::from_u128(i + 1)).unwrap(),
                 quantity: 2,
                 unit_price: Decimal::new(1050, 2),
@@ -50,7 +52,14 @@ async fn order_of(store: &dyn OrderRepository, items: u128) -> Order {
         1_790_000_000_000,
         Uuid::new_v4().as_bytes().first_chunk().unwrap(),
     );
-    Order::place(id, number, new.customer_id(), pricing, now)
+    Order::place(
+        id,
+        number,
+        new.customer_id(),
+        pricing,
+        new.details().clone(),
+        now,
+    )
 }
 
 /// Counts the statements sqlx sends (it logs each one under the `sqlx::query` target).

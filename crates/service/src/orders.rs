@@ -124,6 +124,7 @@ impl OrderService {
             number,
             new.customer_id(),
             pricing,
+            new.details().clone(),
             now,
         );
         self.orders.insert(&order, claim).await?;

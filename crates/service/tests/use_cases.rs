@@ -129,9 +129,11 @@ fn with_gateway(
 
 fn draft() -> OrderDraft {
     OrderDraft {
+        details: ordo_domain::OrderDetailsDraft::default(),
         customer_id: CustomerId::from_uuid(Uuid::from_u128(1)).unwrap(),
         currency: "USD".into(),
         items: vec![LineItemDraft {
+            snapshot: ordo_domain::LineSnapshotDraft::default(),
             product_id: ProductId::from_uuid(Uuid::from_u128(2)).unwrap(),
             quantity: 3,
             unit_price: Decimal::new(1999, 2),
@@ -153,6 +155,7 @@ fn pending_order() -> Order {
         number,
         new.customer_id(),
         pricing,
+        new.details().clone(),
         now,
     )
 }

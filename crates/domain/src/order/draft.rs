@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::pricing::{Discount, ShippingLine};
 use crate::record::text::line;
+use crate::record::{LineSnapshot, LineSnapshotDraft, OrderDetails, OrderDetailsDraft};
 use crate::validation::{Collector, ValidationErrors, Violation};
 use crate::{Currency, CustomerId, MAX_AMOUNT, ProductId};
 
@@ -44,6 +45,9 @@ pub struct OrderDraft {
     /// How the order is shipped, and what that costs: none for an order nothing ships for.
     #[serde(default)]
     pub shipping: Vec<ShippingLineDraft>,
+    /// Contact, addresses, notes, tags, metadata and channel: what moves no money.
+    #[serde(default)]
+    pub details: OrderDetailsDraft,
 }
 
 /// A shipping line as a client sends it.
@@ -73,6 +77,10 @@ pub struct LineItemDraft {
     /// The price of one, in the order's currency.
     #[serde(with = "crate::amount_serde")]
     pub unit_price: Decimal,
+    /// What the line is, as the customer saw it: none at all, or `sku`, `title` and
+    /// `requires_shipping` together.
+    #[serde(default, skip_serializing_if = "LineSnapshotDraft::is_empty")]
+    pub snapshot: LineSnapshotDraft,
 }
 
 /// A quantity in `1..=MAX_QUANTITY`.
@@ -119,6 +127,7 @@ pub struct NewLineItem {
     product_id: ProductId,
     quantity: Quantity,
     unit_price: Decimal,
+    snapshot: Option<LineSnapshot>,
 }
 
 impl NewLineItem {
@@ -136,6 +145,11 @@ impl NewLineItem {
     pub fn unit_price(&self) -> Decimal {
         self.unit_price
     }
+
+    /// What the line was when ordered, if given.
+    pub fn snapshot(&self) -> Option<&LineSnapshot> {
+        self.snapshot.as_ref()
+    }
 }
 
 /// An order that passed every rule and can be priced. The only way to make one is
@@ -148,6 +162,7 @@ pub struct NewOrder {
     discount: Option<Discount>,
     tax_rate: Option<Decimal>,
     shipping: Vec<ShippingLine>,
+    details: OrderDetails,
 }
 
 impl NewOrder {
@@ -186,11 +201,15 @@ impl NewOrder {
                 || format!("items[{index}].unit_price"),
                 amount(item.unit_price, scale),
             );
-            if let (Some(quantity), Some(unit_price)) = (quantity, unit_price) {
+            let snapshot = errors.absorb(LineSnapshot::parse(&item.snapshot, index));
+            if let (Some(quantity), Some(unit_price), Some(snapshot)) =
+                (quantity, unit_price, snapshot)
+            {
                 items.push(NewLineItem {
                     product_id: item.product_id,
                     quantity,
                     unit_price,
+                    snapshot,
                 });
             }
         }
@@ -210,8 +229,9 @@ impl NewOrder {
                 .map(Some),
         };
         let shipping = shipping_lines(&draft.shipping, scale, &mut errors);
-        let order = match (currency, discount, tax_rate, shipping) {
-            (Some(currency), Some(discount), Some(tax_rate), Some(shipping))
+        let details = errors.absorb(OrderDetails::parse(&draft.details));
+        let order = match (currency, discount, tax_rate, shipping, details) {
+            (Some(currency), Some(discount), Some(tax_rate), Some(shipping), Some(details))
                 if items.len() == draft.items.len() =>
             {
                 Some(Self {
@@ -221,6 +241,7 @@ impl NewOrder {
                     discount,
                     tax_rate,
                     shipping,
+                    details,
                 })
             }
             _ => None,
@@ -256,6 +277,11 @@ impl NewOrder {
     /// The shipping lines, as given.
     pub fn shipping(&self) -> &[ShippingLine] {
         &self.shipping
+    }
+
+    /// Contact, addresses, notes, tags, metadata and channel.
+    pub fn details(&self) -> &OrderDetails {
+        &self.details
     }
 }
 

@@ -20,9 +20,10 @@ use serde::Serialize;
 
 use crate::payment::{Payment, PaymentOperation, PendingPayment};
 use crate::pricing::{PricingError, StoredPricing, price};
+use crate::record::OrderDetails;
 use crate::status::{IllegalTransition, OrderStatus};
 use crate::validation::ValidationErrors;
-use crate::{CustomerId, OrderId, OrderNumber, Pricing};
+use crate::{CustomerId, LineSnapshot, OrderDetailsDraft, OrderId, OrderNumber, Pricing};
 
 /// An order as stored: priced, numbered, with a status and a version.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -31,6 +32,8 @@ pub struct Order {
     number: OrderNumber,
     customer_id: CustomerId,
     pricing: Pricing,
+    #[serde(skip)]
+    details: OrderDetails,
     status: OrderStatus,
     cancel_reason: Option<CancelReason>,
     payment: Payment,
@@ -50,6 +53,7 @@ pub struct OrderRecord {
     pub number: OrderNumber,
     pub customer_id: CustomerId,
     pub pricing: StoredPricing,
+    pub details: OrderDetails,
     pub status: OrderStatus,
     pub cancel_reason: Option<CancelReason>,
     pub payment: Payment,
@@ -85,6 +89,7 @@ impl Order {
         number: OrderNumber,
         customer_id: CustomerId,
         pricing: Pricing,
+        details: OrderDetails,
         now: DateTime<Utc>,
     ) -> Self {
         let mut payment = Payment::unpaid(pricing.rounding.minor_units());
@@ -99,6 +104,7 @@ impl Order {
             number,
             customer_id,
             pricing,
+            details,
             status: OrderStatus::Pending,
             cancel_reason: None,
             payment,
@@ -125,6 +131,11 @@ impl Order {
                     product_id: line.product_id,
                     quantity: i64::from(line.quantity.get()),
                     unit_price: line.unit_price,
+                    snapshot: line
+                        .snapshot
+                        .as_ref()
+                        .map(LineSnapshot::to_draft)
+                        .unwrap_or_default(),
                 })
                 .collect(),
             discount: pricing.discount_rule,
@@ -139,6 +150,8 @@ impl Order {
                     taxed: line.taxed,
                 })
                 .collect(),
+            // Already checked: storage parsed them into `record.details`.
+            details: OrderDetailsDraft::default(),
         };
         let repriced = price(&NewOrder::parse(&draft)?, pricing.rounding)?;
         if StoredPricing::from(&repriced) != *pricing {
@@ -177,6 +190,7 @@ impl Order {
             number: record.number,
             customer_id: record.customer_id,
             pricing: repriced,
+            details: record.details,
             status: record.status,
             cancel_reason: record.cancel_reason,
             payment,
@@ -203,6 +217,13 @@ impl Order {
         self.touch(now);
         Ok(())
     }
+
+    /// Replaces the details (contact, addresses, notes, tags, metadata, channel), bumping the
+    /// version; nothing else changes. Who may change which field is the service's rule.
+    pub fn change_details(&mut self, details: OrderDetails, now: DateTime<Utc>) {
+        self.details = details;
+        self.touch(now);
+    }
 }
 
 impl Order {
@@ -227,6 +248,10 @@ impl Order {
     /// The priced lines and totals.
     pub fn pricing(&self) -> &Pricing {
         &self.pricing
+    }
+    /// Contact, addresses, notes, tags, metadata and channel.
+    pub fn details(&self) -> &OrderDetails {
+        &self.details
     }
     /// The fulfilment status.
     pub fn status(&self) -> OrderStatus {
@@ -260,6 +285,7 @@ impl Order {
             number: self.number,
             customer_id: self.customer_id,
             pricing: StoredPricing::from(&self.pricing),
+            details: self.details.clone(),
             status: self.status,
             cancel_reason: self.cancel_reason.clone(),
             payment: self.payment.clone(),

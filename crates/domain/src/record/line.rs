@@ -126,19 +126,36 @@ impl VariantOptions {
     }
 }
 
-/// A line as a client sends it. Parse it with [`LineSnapshot::parse`].
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// What a line was when ordered, as a client sends it: the line's `sku`, `title`, `options`
+/// and `requires_shipping`. All of it may be left out (an order placed before snapshots
+/// existed, or by a client that keeps none); given at all, `sku`, `title` and
+/// `requires_shipping` come together. Parse it with [`LineSnapshot::parse`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LineSnapshotDraft {
     /// The SKU.
-    pub sku: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sku: Option<String>,
     /// The title.
-    pub title: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
     /// The chosen variant; none if absent.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub options: BTreeMap<String, String>,
-    /// Whether the line ships (a gift card does not). Required: a default would be a guess.
-    pub requires_shipping: bool,
+    /// Whether the line ships (a gift card does not). Required with a snapshot: a default
+    /// would be a guess.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requires_shipping: Option<bool>,
+}
+
+impl LineSnapshotDraft {
+    /// Whether nothing of a snapshot was given.
+    pub fn is_empty(&self) -> bool {
+        self.sku.is_none()
+            && self.title.is_none()
+            && self.options.is_empty()
+            && self.requires_shipping.is_none()
+    }
 }
 
 /// What a line was when ordered.
@@ -151,26 +168,58 @@ pub struct LineSnapshot {
 }
 
 impl LineSnapshot {
-    /// Checks line `index`; errors name `items[{index}].sku`, `items[{index}].options.colour`.
+    /// Checks line `index`'s snapshot: `None` when none was given. Errors name
+    /// `items[{index}].sku`, `items[{index}].options.colour`; a part missing from a snapshot
+    /// is [`Violation::IncompleteSnapshot`].
     ///
     /// # Errors
     /// [`ValidationErrors`], never empty, in field order.
-    pub fn parse(draft: &LineSnapshotDraft, index: usize) -> Result<Self, ValidationErrors> {
+    pub fn parse(
+        draft: &LineSnapshotDraft,
+        index: usize,
+    ) -> Result<Option<Self>, ValidationErrors> {
+        if draft.is_empty() {
+            return Ok(None);
+        }
         let prefix = format!("items[{index}]");
         let mut errors = Collector::default();
-        let sku = errors.check(|| format!("{prefix}.sku"), Sku::parse(&draft.sku));
-        let title = errors.check(|| format!("{prefix}.title"), Title::parse(&draft.title));
+        let sku = errors.check(
+            || format!("{prefix}.sku"),
+            required(draft.sku.as_deref()).and_then(Sku::parse),
+        );
+        let title = errors.check(
+            || format!("{prefix}.title"),
+            required(draft.title.as_deref()).and_then(Title::parse),
+        );
         let options = VariantOptions::collect(&draft.options, &prefix, &mut errors);
-        let line = match (sku, title, options) {
-            (Some(sku), Some(title), Some(options)) => Some(Self {
+        let requires_shipping = errors.check(
+            || format!("{prefix}.requires_shipping"),
+            draft.requires_shipping.ok_or(Violation::IncompleteSnapshot),
+        );
+        let line = match (sku, title, options, requires_shipping) {
+            (Some(sku), Some(title), Some(options), Some(requires_shipping)) => Some(Some(Self {
                 sku,
                 title,
                 options,
-                requires_shipping: draft.requires_shipping,
-            }),
+                requires_shipping,
+            })),
             _ => None,
         };
         errors.finish(line)
+    }
+
+    /// The snapshot as a client would send it: `parse(&s.to_draft(), i) == Ok(Some(s))`.
+    pub fn to_draft(&self) -> LineSnapshotDraft {
+        LineSnapshotDraft {
+            sku: Some(self.sku.as_str().to_owned()),
+            title: Some(self.title.as_str().to_owned()),
+            options: self
+                .options
+                .iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect(),
+            requires_shipping: Some(self.requires_shipping),
+        }
     }
 
     /// The SKU.
@@ -194,19 +243,24 @@ impl LineSnapshot {
     }
 }
 
+/// A snapshot's part that must be there once any part is.
+fn required(part: Option<&str>) -> Result<&str, Violation> {
+    part.ok_or(Violation::IncompleteSnapshot)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn draft() -> LineSnapshotDraft {
         LineSnapshotDraft {
-            sku: "TS-BLUE-L".into(),
-            title: " T-shirt ".into(),
+            sku: Some("TS-BLUE-L".into()),
+            title: Some(" T-shirt ".into()),
             options: BTreeMap::from([
                 ("size".into(), "L".into()),
                 ("colour".into(), " blue ".into()),
             ]),
-            requires_shipping: true,
+            requires_shipping: Some(true),
         }
     }
 
@@ -219,7 +273,7 @@ mod tests {
 
     #[test]
     fn a_good_line_keeps_its_sku_and_sorts_its_options() {
-        let line = LineSnapshot::parse(&draft(), 0).unwrap();
+        let line = LineSnapshot::parse(&draft(), 0).unwrap().unwrap();
         assert_eq!(line.sku().as_str(), "TS-BLUE-L");
         assert_eq!(line.title().as_str(), "T-shirt");
         assert_eq!(
@@ -245,7 +299,7 @@ mod tests {
         assert_eq!(Sku::parse("T\u{1b}S"), Err(Violation::ControlCharacter));
         assert_eq!(Sku::parse(""), Err(Violation::Empty));
         let mut bad = draft();
-        bad.sku = "TS ".into();
+        bad.sku = Some("TS ".into());
         assert_eq!(
             violation(&bad, "items[2].sku"),
             Some(Violation::SurroundingWhitespace)
@@ -256,12 +310,12 @@ mod tests {
     fn titles_are_trimmed_and_at_most_200_characters() {
         assert!(Title::parse(&"t".repeat(200)).is_ok());
         let mut bad = draft();
-        bad.title = "t".repeat(201);
+        bad.title = Some("t".repeat(201));
         assert_eq!(
             violation(&bad, "items[2].title"),
             Some(Violation::TooLong { max: 200 })
         );
-        bad.title = "\t".into();
+        bad.title = Some("\t".into());
         assert_eq!(
             violation(&bad, "items[2].title"),
             Some(Violation::ControlCharacter)
@@ -313,8 +367,41 @@ mod tests {
     }
 
     #[test]
+    fn no_snapshot_at_all_is_none_and_a_partial_one_names_what_is_missing() {
+        assert_eq!(
+            LineSnapshot::parse(&LineSnapshotDraft::default(), 0),
+            Ok(None)
+        );
+        let partial = LineSnapshotDraft {
+            title: Some("T-shirt".into()),
+            ..LineSnapshotDraft::default()
+        };
+        let errors = LineSnapshot::parse(&partial, 1).unwrap_err();
+        assert_eq!(
+            errors.for_field("items[1].sku"),
+            Some(&Violation::IncompleteSnapshot)
+        );
+        assert_eq!(
+            errors.for_field("items[1].requires_shipping"),
+            Some(&Violation::IncompleteSnapshot)
+        );
+        assert_eq!(errors.for_field("items[1].title"), None);
+        let only_options = LineSnapshotDraft {
+            options: BTreeMap::from([("size".into(), "L".into())]),
+            ..LineSnapshotDraft::default()
+        };
+        assert!(LineSnapshot::parse(&only_options, 0).is_err());
+    }
+
+    #[test]
+    fn a_snapshot_written_back_out_parses_to_itself() {
+        let line = LineSnapshot::parse(&draft(), 0).unwrap().unwrap();
+        assert_eq!(LineSnapshot::parse(&line.to_draft(), 3), Ok(Some(line)));
+    }
+
+    #[test]
     fn a_line_serialises_as_plain_structure() {
-        let line = LineSnapshot::parse(&draft(), 0).unwrap();
+        let line = LineSnapshot::parse(&draft(), 0).unwrap().unwrap();
         assert_eq!(
             serde_json::to_value(&line).unwrap(),
             serde_json::json!({

@@ -2,7 +2,7 @@
 //! `bench/pgbench/` from drifting away from PostgreSQL's statements.
 
 use super::super::ledger::REMEMBER;
-use super::super::orders::UPDATE_ORDER;
+use super::super::orders::{UPDATE_ORDER, select_order};
 use super::{INSERT_ORDER, UPDATE_ORDER_AUDITED};
 
 fn words(text: &str) -> String {
@@ -30,19 +30,19 @@ fn reads_run_the_select_the_store_sends() {
 
 #[test]
 fn creates_insert_as_the_store_does() {
-    let items = words(
-        "INSERT INTO order_items (order_id, position, product_id, quantity, unit_price, line_total)
-         SELECT new_order.id, item.position, item.product_id, item.quantity, item.unit_price, item.line_total
-         FROM new_order,",
-    );
+    let columns = words(concat!(
+        "INSERT INTO orders (",
+        super::super::rows::order_columns!(),
+        ")"
+    ));
     assert!(
-        words(INSERT_ORDER).contains(&items),
+        words(INSERT_ORDER).contains(&columns),
         "the check itself is stale"
     );
     for name in ["create.sql", "create_one.sql"] {
         assert!(
-            script(name).contains(&items),
-            "{name} differs from insert_order!"
+            script(name).contains(&columns),
+            "{name} differs from INSERT_ORDER"
         );
     }
     let ledger = words(
@@ -60,6 +60,15 @@ fn creates_insert_as_the_store_does() {
         "the check itself is stale"
     );
     assert!(script("create.sql").contains("AND version = 1 AND deleted_at IS NULL"));
+    let document = words("email_key = $15, channel = $16, document = $17");
+    assert!(
+        words(UPDATE_ORDER).contains(&document),
+        "the check itself is stale"
+    );
+    assert!(
+        script("create.sql")
+            .contains("email_key = 'ada@example.com', channel = 'web', document = '")
+    );
     let audited = words(
         "WITH attempt AS (
              INSERT INTO payment_attempts (id, order_id, operation, amount, outcome, reference, created_at)",

@@ -9,8 +9,8 @@
 //! |---|---|---|
 //! | money | `NUMERIC` | exact decimal text |
 //! | times | `TIMESTAMPTZ` | microseconds since the epoch |
-//! | an order's items | arrays in the order's row (`LATERAL`) | a second query |
-//! | inserting an order | one statement (`UNNEST`, the claim in a CTE) | three in a transaction |
+//! | an order's document | `JSONB` | JSON text |
+//! | inserting an order | one statement (the claim in a CTE) | two in a transaction |
 //! | an audited payment write | one statement (a CTE) | two in a transaction |
 //! | sequence blocks | a sequence `INCREMENT BY 64` | a row moved up by 64 |
 //! | writes | any pooled connection; several statements in a transaction | one writer connection; writes that arrive together share a commit (`writer.rs`) |
@@ -21,11 +21,9 @@ use std::pin::Pin;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use ordo_domain::Order;
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
-use super::rows::{ItemRow, OrderRow};
 use crate::{Claim, PaymentAttempt, PoolStats, RepoError};
 
 /// A boxed future that may hold borrows for `'a`.
@@ -50,6 +48,8 @@ pub(crate) enum Value {
     Money(Option<Decimal>),
     Time(Option<DateTime<Utc>>),
     Bytes(Option<Vec<u8>>),
+    /// A JSON document, as text.
+    Json(Option<String>),
 }
 
 macro_rules! value_from {
@@ -151,12 +151,15 @@ pub(crate) trait Conn: Send {
 /// A dialect's encoding of [`Value`]s, its rows read through [`RowRead`], and its write
 /// connection as [`Conn`]: the table of what differs in how values travel. The plain values
 /// (uuids, text, bytes, 64-bit integers) go as they are; each dialect names how `SMALLINT` and
-/// `INTEGER` values, money and times go (`encode`) and how integers, money and times come
+/// `INTEGER` values, money, times and JSON documents go (`encode`) and how integers, money and times come
 /// back (`decode`, functions of the row and the column).
 macro_rules! values_travel {
     (
         database: $db:ty, arguments: $args:ty, connection: $conn:ty, row: $row:ty,
-        encode: { small: $small:expr, int: $int:expr, money: $money:expr, time: $time:expr $(,)? },
+        encode: {
+            small: $small:expr, int: $int:expr, money: $money:expr, time: $time:expr,
+            json: $json:expr $(,)?
+        },
         decode: { int: $read_int:path, money: $read_money:path, time: $read_time:path $(,)? } $(,)?
     ) => {
         /// `statement` with its values encoded for this database.
@@ -174,6 +177,7 @@ macro_rules! values_travel {
                     $crate::store::dialect::Value::Money(value) => query.bind(value.map($money)),
                     $crate::store::dialect::Value::Time(value) => query.bind(value.map($time)),
                     $crate::store::dialect::Value::Bytes(value) => query.bind(value),
+                    $crate::store::dialect::Value::Json(value) => query.bind(value.map($json)),
                 };
             }
             query
@@ -249,13 +253,6 @@ pub(crate) trait Dialect: Send + Sync + 'static {
     /// What writes run on.
     type Conn: Conn<Row = Self::Row>;
 
-    /// The order by id (an order's columns, with its items where the dialect gets them in
-    /// one row; then `get_where!`).
-    const GET_ORDER: &'static str;
-    /// The same by order number (then `number_where!`).
-    const GET_ORDER_BY_NUMBER: &'static str;
-    /// A customer's orders, newest first (the same columns; then `list_where!`).
-    const LIST_ORDERS: &'static str;
     /// Reserves [`SEQUENCE_BLOCK`] order-number values; returns the first.
     const NEXT_BLOCK: &'static str;
     /// Whether the migrations' bookkeeping table exists yet.
@@ -271,17 +268,9 @@ pub(crate) trait Dialect: Send + Sync + 'static {
         work: W,
     ) -> Result<T, RepoError>;
 
-    /// Order rows with their items, in the rows' order.
-    async fn with_items(
-        &self,
-        rows: Vec<Self::Row>,
-    ) -> Result<Vec<(OrderRow, Vec<ItemRow>)>, RepoError>;
-
-    /// Stores the order (its columns are `order_values`) and its items, linking `claim` to
-    /// it; [`RepoError::ClaimLost`] (nothing stored) when the claim is no longer held.
+    /// Stores the order (its columns are `order_values`), linking `claim` to it; [`RepoError::ClaimLost`] (nothing stored) when the claim is no longer held.
     async fn insert_order(
         conn: &mut Self::Conn,
-        order: &Order,
         order_values: Vec<Value>,
         claim: Option<Claim>,
     ) -> Result<(), RepoError>;

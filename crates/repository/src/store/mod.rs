@@ -13,6 +13,7 @@ use dialect::{Dialect, RowRead, Statement};
 use crate::RepoError;
 
 pub(crate) mod dialect;
+mod document;
 mod driver;
 mod keys;
 mod ledger;

@@ -8,29 +8,34 @@ use uuid::Uuid;
 use super::Store;
 use super::dialect::{Conn, Dialect, RowRead, SEQUENCE_BLOCK, Statement, required};
 use super::rows::{
-    attempt_values, check_next_version, list_bounds, missed_write, order_values, page, refund_row,
-    restore, update_values, version_column,
+    attempt_values, check_next_version, list_bounds, missed_write, order_row, order_values, page,
+    refund_row, restore, update_values, version_column,
 };
 use crate::{
     Claim, ListQuery, OrderRepository, Page, PaymentAttempt, Refund, RefundStatus, RepoError,
 };
 
-/// The order by id; a dialect's `GET_ORDER` is its `SELECT_ORDER` and this.
-macro_rules! get_where {
+/// An order is one row: its columns and its document (lines, shipping lines, details).
+macro_rules! select_order {
     () => {
-        " WHERE o.id = $1 AND o.deleted_at IS NULL"
+        concat!(
+            "\nSELECT ",
+            $crate::store::rows::select_columns!(),
+            "\nFROM orders o"
+        )
     };
 }
-pub(crate) use get_where;
+pub(crate) use select_order;
 
-/// The order by its number; a dialect's `GET_ORDER_BY_NUMBER` is its `SELECT_ORDER` and this.
-/// The number's unique index makes it one row.
-macro_rules! number_where {
-    () => {
-        " WHERE o.order_number = $1 AND o.deleted_at IS NULL"
-    };
-}
-pub(crate) use number_where;
+/// The order by id.
+pub(crate) const GET_ORDER: &str =
+    concat!(select_order!(), " WHERE o.id = $1 AND o.deleted_at IS NULL");
+
+/// The order by its number; the number's unique index makes it one row.
+const GET_ORDER_BY_NUMBER: &str = concat!(
+    select_order!(),
+    " WHERE o.order_number = $1 AND o.deleted_at IS NULL"
+);
 
 /// A customer's orders below an upper `(created_at, id)` bound and at or above a lower
 /// `created_at` bound, newest first. The row comparison lets the index scan start at the bound.
@@ -47,13 +52,25 @@ LIMIT $6"
 }
 pub(crate) use list_where;
 
+/// A customer's orders, newest first.
+pub(crate) const LIST_ORDERS: &str = concat!(select_order!(), list_where!());
+
 /// The compare-and-set write of an order's mutable fields (values: `rows::update_values`).
-pub(crate) const UPDATE_ORDER: &str = "
+macro_rules! update_order {
+    () => {
+        "
 UPDATE orders SET status = $1, cancel_reason = $2, version = $3, updated_at = $4,
                   payment_status = $7, amount_authorized = $8, amount_captured = $9,
                   amount_refunded = $10, payment_reference = $11, payment_pending = $12,
-                  pending_status = $13, pending_reason = $14
-WHERE id = $5 AND version = $6 AND deleted_at IS NULL";
+                  pending_status = $13, pending_reason = $14, email_key = $15, channel = $16,
+                  document = $17
+WHERE id = $5 AND version = $6 AND deleted_at IS NULL"
+    };
+}
+pub(crate) use update_order;
+
+/// [`update_order!`] as a statement.
+pub(crate) const UPDATE_ORDER: &str = update_order!();
 
 /// One gateway call's audit row (values: `rows::attempt_values`).
 pub(crate) const RECORD_ATTEMPT: &str = "
@@ -128,14 +145,9 @@ impl<D: Dialect> Store<D> {
         self.sequence_block.lock().ok()?.next()
     }
 
-    /// Orders from rows of `SELECT_ORDER`.
-    async fn orders(&self, rows: Vec<D::Row>) -> Result<Vec<Order>, RepoError> {
-        self.dialect
-            .with_items(rows)
-            .await?
-            .into_iter()
-            .map(|(order, items)| restore(order, items))
-            .collect()
+    /// Orders from rows of `select_order!`.
+    fn orders(rows: &[D::Row]) -> Result<Vec<Order>, RepoError> {
+        rows.iter().map(|row| restore(order_row(row)?)).collect()
     }
 }
 
@@ -165,11 +177,11 @@ impl<D: Dialect> OrderRepository for Store<D> {
     #[tracing::instrument(skip_all, fields(order_id = %order.id()), err(level = "debug"))]
     async fn insert<'a>(&self, order: &Order, claim: Option<&'a Claim>) -> Result<(), RepoError> {
         let values = order_values(order)?;
-        let (order, claim) = (order.clone(), claim.cloned());
+        let claim = claim.cloned();
         // One statement on PostgreSQL; SQLite's writes are always atomic.
         self.dialect
             .write(false, move |conn| {
-                Box::pin(async move { D::insert_order(conn, &order, values, claim).await })
+                Box::pin(async move { D::insert_order(conn, values, claim).await })
             })
             .await
     }
@@ -177,23 +189,23 @@ impl<D: Dialect> OrderRepository for Store<D> {
     #[tracing::instrument(skip_all, fields(order_id = %id), err(level = "debug"))]
     async fn get(&self, id: OrderId) -> Result<Order, RepoError> {
         let rows = self
-            .read_all(Statement::new(D::GET_ORDER).bind(id.as_uuid()))
+            .read_all(Statement::new(GET_ORDER).bind(id.as_uuid()))
             .await?;
-        self.orders(rows).await?.pop().ok_or(RepoError::NotFound)
+        Self::orders(&rows)?.pop().ok_or(RepoError::NotFound)
     }
 
     #[tracing::instrument(skip_all, err(level = "debug"))]
     async fn get_by_number(&self, number: &OrderNumber) -> Result<Order, RepoError> {
         let rows = self
-            .read_all(Statement::new(D::GET_ORDER_BY_NUMBER).bind(number.to_string()))
+            .read_all(Statement::new(GET_ORDER_BY_NUMBER).bind(number.to_string()))
             .await?;
-        self.orders(rows).await?.pop().ok_or(RepoError::NotFound)
+        Self::orders(&rows)?.pop().ok_or(RepoError::NotFound)
     }
 
     #[tracing::instrument(skip_all, fields(customer_id = %query.customer_id), err(level = "debug"))]
     async fn list(&self, query: &ListQuery) -> Result<Page, RepoError> {
-        let rows = self.read_all(list_statement(D::LIST_ORDERS, query)).await?;
-        let mut orders = self.orders(rows).await?;
+        let rows = self.read_all(list_statement(LIST_ORDERS, query)).await?;
+        let mut orders = Self::orders(&rows)?;
         Ok(page(&mut orders, query.limit.get()))
     }
 

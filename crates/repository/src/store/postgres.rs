@@ -4,20 +4,21 @@ use std::convert::identity;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use ordo_domain::Order;
-use rust_decimal::Decimal;
-use sqlx::postgres::{PgArguments, PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgRow};
+use sqlx::postgres::types::Oid;
+use sqlx::postgres::{
+    PgArgumentBuffer, PgArguments, PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgRow,
+    PgTypeInfo,
+};
 use sqlx::{
     ConnectOptions as _, Connection as _, Postgres, Row as _, TypeInfo as _, ValueRef as _,
 };
-use uuid::Uuid;
 
 use super::Store;
 use super::dialect::{Conn, Dialect, Statement, Value, Work, values_travel};
 use super::driver::{Waiting, pool_figures};
-use super::orders::{get_where, list_where, number_where};
+use super::orders::{list_where, select_order, update_order};
 use super::pg_schema::{self, PgSchema};
-use super::rows::{ItemRow, OrderRow, order_columns, order_row};
+use super::rows::order_columns;
 #[cfg(feature = "test-util")]
 use crate::ListQuery;
 use crate::{Claim, PaymentAttempt, PoolStats, RepoError};
@@ -56,92 +57,50 @@ pub struct PgDialect {
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/postgres");
 
-/// The order's columns and its items as arrays, in one row: one round trip per order.
-macro_rules! select_order {
-    () => {
-        concat!(
-            "
-SELECT ",
-            $crate::store::rows::select_columns!(),
-            ",
-       i.product_ids, i.quantities, i.unit_prices, i.line_totals
-FROM orders o
-CROSS JOIN LATERAL (
-    SELECT array_agg(product_id ORDER BY position) AS product_ids,
-           array_agg(quantity ORDER BY position) AS quantities,
-           array_agg(unit_price ORDER BY position) AS unit_prices,
-           array_agg(line_total ORDER BY position) AS line_totals
-    FROM order_items WHERE order_id = o.id
-) i"
-        )
-    };
-}
-
-/// The items' rows from `UNNEST` of `$28`..`$32`, after the order's row `new_order`.
-macro_rules! insert_items {
-    () => {
-        "
-INSERT INTO order_items (order_id, position, product_id, quantity, unit_price, line_total)
-SELECT new_order.id, item.position, item.product_id, item.quantity, item.unit_price, item.line_total
-FROM new_order,
-     UNNEST($28::smallint[], $29::uuid[], $30::integer[], $31::numeric[], $32::numeric[])
-         AS item (position, product_id, quantity, unit_price, line_total)"
-    };
-}
-
-/// One statement: the order and all its items, whatever their number, atomically.
+/// The order's row, all of it in one statement.
 const INSERT_ORDER: &str = concat!(
-    "WITH new_order AS (
-    INSERT INTO orders (",
+    "INSERT INTO orders (",
     order_columns!(),
     ")
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,
-            $19, $20, $21, $22, $23, $24, $25, $26, $27)
-    RETURNING id
-)",
-    insert_items!()
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19,
+        $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31)"
 );
 
-/// The same, and the idempotency key (`$33`..`$35`) linked to the order in the same
+/// The same, and the idempotency key (`$32`..`$34`) linked to the order in the same
 /// statement; if the claim is no longer held, nothing at all is inserted.
 const INSERT_ORDER_CLAIMED: &str = concat!(
     "WITH claim AS (
     UPDATE idempotency_keys SET order_id = $1
-    WHERE caller = $33 AND key = $34 AND token = $35
+    WHERE caller = $32 AND key = $33 AND token = $34
       AND order_id IS NULL AND response_status IS NULL
     RETURNING 1
-), new_order AS (
-    INSERT INTO orders (",
+)
+INSERT INTO orders (",
     order_columns!(),
     ")
-    SELECT $1::uuid, $2::text, $3::uuid, $4::char(3), $5::numeric, $6::numeric, $7::text,
-           $8::numeric, $9::numeric, $10::numeric, $11::numeric, $12::smallint, $13::text,
-           $14::text, $15::text, $16::text, $17::integer, $18::timestamptz, $19::timestamptz,
-           $20::text, $21::numeric, $22::numeric, $23::numeric, $24::text, $25::text, $26::text,
-           $27::text
-    WHERE EXISTS (SELECT 1 FROM claim)
-    RETURNING id
-)",
-    insert_items!()
+SELECT $1::uuid, $2::text, $3::uuid, $4::char(3), $5::numeric, $6::numeric, $7::text,
+       $8::numeric, $9::numeric, $10::numeric, $11::numeric, $12::smallint, $13::text,
+       $14::text, $15::text, $16::text, $17::integer, $18::timestamptz, $19::timestamptz,
+       $20::text, $21::numeric, $22::numeric, $23::numeric, $24::text, $25::text, $26::text,
+       $27::text, $28::numeric, $29::text, $30::text, $31::jsonb
+WHERE EXISTS (SELECT 1 FROM claim)"
 );
 
-/// `UPDATE_ORDER` with the payment call that caused it audited (`$15`..`$21`) in the same
+/// `UPDATE_ORDER` with the payment call that caused it audited (`$18`..`$24`) in the same
 /// statement. A data-modifying CTE always runs, so the audit row is written whether or not
 /// the update matches.
-const UPDATE_ORDER_AUDITED: &str = "
+const UPDATE_ORDER_AUDITED: &str = concat!(
+    "
 WITH attempt AS (
     INSERT INTO payment_attempts (id, order_id, operation, amount, outcome, reference, created_at)
-    VALUES ($15, $16, $17, $18, $19, $20, $21)
-)
-UPDATE orders SET status = $1, cancel_reason = $2, version = $3, updated_at = $4,
-                  payment_status = $7, amount_authorized = $8, amount_captured = $9,
-                  amount_refunded = $10, payment_reference = $11, payment_pending = $12,
-                  pending_status = $13, pending_reason = $14
-WHERE id = $5 AND version = $6 AND deleted_at IS NULL";
+    VALUES ($18, $19, $20, $21, $22, $23, $24)
+)",
+    update_order!()
+);
 
 values_travel! {
     database: Postgres, arguments: PgArguments, connection: PgConnection, row: PgRow,
-    encode: { small: identity, int: identity, money: identity, time: identity },
+    encode: { small: identity, int: identity, money: identity, time: identity, json: Jsonb },
     decode: { int: read_int, money: read_plain, time: read_plain },
 }
 
@@ -167,25 +126,27 @@ where
     Ok(row.try_get(column)?)
 }
 
-/// An order's items from the arrays `select_order!` puts in its row.
-fn items_in_row(row: &PgRow) -> Result<Vec<ItemRow>, RepoError> {
-    let product_ids: Vec<Uuid> = row.try_get("product_ids")?;
-    let quantities: Vec<i32> = row.try_get("quantities")?;
-    let unit_prices: Vec<Decimal> = row.try_get("unit_prices")?;
-    let line_totals: Vec<Decimal> = row.try_get("line_totals")?;
-    Ok(product_ids
-        .into_iter()
-        .zip(quantities)
-        .zip(unit_prices.into_iter().zip(line_totals))
-        .map(
-            |((product_id, quantity), (unit_price, line_total))| ItemRow {
-                product_id,
-                quantity: i64::from(quantity),
-                unit_price,
-                line_total,
-            },
-        )
-        .collect())
+/// A JSON document bound as `JSONB` (its text, after the format's version byte), so no
+/// statement needs a cast for it.
+#[derive(Debug)]
+struct Jsonb(String);
+
+impl sqlx::Type<Postgres> for Jsonb {
+    fn type_info() -> PgTypeInfo {
+        // `jsonb`'s fixed OID in every PostgreSQL.
+        PgTypeInfo::with_oid(Oid(3802))
+    }
+}
+
+impl sqlx::Encode<'_, Postgres> for Jsonb {
+    fn encode_by_ref(
+        &self,
+        buf: &mut PgArgumentBuffer,
+    ) -> Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
+        buf.push(1);
+        buf.extend_from_slice(self.0.as_bytes());
+        Ok(sqlx::encode::IsNull::No)
+    }
 }
 
 impl PgDialect {
@@ -201,9 +162,6 @@ impl Dialect for PgDialect {
     type Row = PgRow;
     type Conn = PgConnection;
 
-    const GET_ORDER: &'static str = concat!(select_order!(), get_where!());
-    const GET_ORDER_BY_NUMBER: &'static str = concat!(select_order!(), number_where!());
-    const LIST_ORDERS: &'static str = concat!(select_order!(), list_where!());
     const NEXT_BLOCK: &'static str = "SELECT nextval('order_number_seq') AS start";
     const MIGRATIONS_BOOKKEPT: &'static str =
         "SELECT CAST(to_regclass('_sqlx_migrations') IS NOT NULL AS INTEGER) AS bookkept";
@@ -229,55 +187,21 @@ impl Dialect for PgDialect {
         Ok(done)
     }
 
-    async fn with_items(
-        &self,
-        rows: Vec<PgRow>,
-    ) -> Result<Vec<(OrderRow, Vec<ItemRow>)>, RepoError> {
-        rows.iter()
-            .map(|row| Ok((order_row(row)?, items_in_row(row)?)))
-            .collect()
-    }
-
     async fn insert_order(
         conn: &mut PgConnection,
-        order: &Order,
         order_values: Vec<Value>,
         claim: Option<Claim>,
     ) -> Result<(), RepoError> {
-        let lines = &order.pricing().lines();
-        let (mut positions, mut products, mut quantities, mut prices, mut totals) = (
-            Vec::with_capacity(lines.len()),
-            Vec::with_capacity(lines.len()),
-            Vec::with_capacity(lines.len()),
-            Vec::with_capacity(lines.len()),
-            Vec::with_capacity(lines.len()),
-        );
-        for (position, line) in lines.iter().enumerate() {
-            positions.push(i16::try_from(position).map_err(RepoError::other)?);
-            products.push(line.product_id.as_uuid());
-            quantities.push(i32::try_from(line.quantity.get()).map_err(RepoError::other)?);
-            prices.push(line.unit_price);
-            totals.push(line.line_total);
-        }
-        let sql = if claim.is_some() {
-            INSERT_ORDER_CLAIMED
-        } else {
-            INSERT_ORDER
-        };
-        let mut statement = query(Statement::new(sql).bind_all(order_values))
-            .bind(positions)
-            .bind(products)
-            .bind(quantities)
-            .bind(prices)
-            .bind(totals);
-        if let Some(claim) = claim {
-            statement = statement
+        let statement = match claim {
+            None => Statement::new(INSERT_ORDER).bind_all(order_values),
+            Some(claim) => Statement::new(INSERT_ORDER_CLAIMED)
+                .bind_all(order_values)
                 .bind(claim.scope.caller)
                 .bind(claim.scope.key)
-                .bind(claim.token);
-        }
-        // Items are never empty, so no row means the claim was not held.
-        if statement.execute(conn).await?.rows_affected() == 0 {
+                .bind(claim.token),
+        };
+        // No row means the claim was not held.
+        if conn.execute(statement).await? == 0 {
             Err(RepoError::ClaimLost)
         } else {
             Ok(())

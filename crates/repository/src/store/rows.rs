@@ -1,17 +1,18 @@
 //! Rows ↔ domain: an order's columns and values, and the checks on what storage returns.
-//! (Just over 400 lines: one order's 27 columns are read, written and checked here, in one
-//! place on purpose.)
+//! (Just over 400 lines: one order's 31 columns are read, written and checked here, in one
+//! place on purpose; its document is `document.rs`.)
 
 use chrono::{DateTime, Utc};
 use ordo_domain::{
     CancelReason, Currency, CustomerId, Discount, Order, OrderId, OrderNumber, OrderRecord,
-    OrderStatus, Payment, PaymentOperation, PaymentStatus, PendingPayment, PricedLine, ProductId,
-    Quantity, RoundingMode, RoundingPolicy, StatusChange, StoredPricing, TaxRounding, Version,
+    OrderStatus, Payment, PaymentOperation, PaymentStatus, PendingPayment, RoundingMode,
+    RoundingPolicy, StatusChange, StoredPricing, TaxRounding, Version,
 };
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
 use super::dialect::{RowRead, Value, required};
+use super::document::Document;
 use crate::{Cursor, ListQuery, Page, PaymentAttempt, Refund, RefundStatus, RepoError};
 
 /// An order's columns in storage form.
@@ -22,6 +23,7 @@ pub(crate) struct OrderRow {
     pub(crate) currency: String,
     pub(crate) subtotal: Decimal,
     pub(crate) discount: Decimal,
+    pub(crate) shipping: Decimal,
     pub(crate) discount_kind: Option<String>,
     pub(crate) discount_value: Option<Decimal>,
     pub(crate) tax_rate: Option<Decimal>,
@@ -43,14 +45,8 @@ pub(crate) struct OrderRow {
     pub(crate) version: i64,
     pub(crate) created_at: DateTime<Utc>,
     pub(crate) updated_at: DateTime<Utc>,
-}
-
-/// A line item's columns in storage form.
-pub(crate) struct ItemRow {
-    pub(crate) product_id: Uuid,
-    pub(crate) quantity: i64,
-    pub(crate) unit_price: Decimal,
-    pub(crate) line_total: Decimal,
+    /// Lines, shipping lines and details, as JSON text (`document.rs`).
+    pub(crate) document: String,
 }
 
 /// `(kind, value)` of a discount rule.
@@ -80,7 +76,7 @@ macro_rules! order_columns {
  discount_value, tax_rate, tax, total, minor_units, rounding_mode, tax_rounding, status,
  cancel_reason, version, created_at, updated_at, payment_status, amount_authorized,
  amount_captured, amount_refunded, payment_reference, payment_pending, pending_status,
- pending_reason"
+ pending_reason, shipping, email_key, channel, document"
     };
 }
 pub(crate) use order_columns;
@@ -92,7 +88,8 @@ macro_rules! select_columns {
        o.discount_value, o.tax_rate, o.tax, o.total, o.minor_units, o.rounding_mode,
        o.tax_rounding, o.status, o.cancel_reason, o.version, o.created_at, o.updated_at,
        o.payment_status, o.amount_authorized, o.amount_captured, o.amount_refunded,
-       o.payment_reference, o.payment_pending, o.pending_status, o.pending_reason"
+       o.payment_reference, o.payment_pending, o.pending_status, o.pending_reason, o.shipping,
+       CAST(o.document AS TEXT) AS document"
     };
 }
 pub(crate) use select_columns;
@@ -109,6 +106,7 @@ pub(crate) fn order_row(row: &impl RowRead) -> Result<OrderRow, RepoError> {
         currency: text("currency")?,
         subtotal: money("subtotal")?,
         discount: money("discount")?,
+        shipping: money("shipping")?,
         discount_kind: row.text("discount_kind")?,
         discount_value: row.money("discount_value")?,
         tax_rate: row.money("tax_rate")?,
@@ -130,18 +128,13 @@ pub(crate) fn order_row(row: &impl RowRead) -> Result<OrderRow, RepoError> {
         pending_reason: row.text("pending_reason")?,
         created_at: time("created_at")?,
         updated_at: time("updated_at")?,
+        document: text("document")?,
     })
 }
 
 /// An order's values for `order_columns!`, in its order.
 pub(crate) fn order_values(order: &Order) -> Result<Vec<Value>, RepoError> {
     let pricing = order.pricing();
-    // Refused rather than dropped: the columns for shipping come with the order record.
-    if !pricing.shipping_lines().is_empty() {
-        return Err(RepoError::other(
-            "this version cannot store shipping lines yet",
-        ));
-    }
     let (discount_kind, discount_value) = discount_columns(pricing.discount_rule());
     let (pending, pending_status, pending_reason) = pending_columns(order);
     Ok(vec![
@@ -172,10 +165,22 @@ pub(crate) fn order_values(order: &Order) -> Result<Vec<Value>, RepoError> {
         pending.into(),
         pending_status.into(),
         pending_reason.into(),
+        pricing.shipping().into(),
+        email_key(order).into(),
+        order.details().channel().as_str().into(),
+        Value::Json(Some(Document::write(order)?)),
     ])
 }
 
-/// The values of `UPDATE_ORDER`'s `$1`..`$14`.
+/// The contact's email as lists match it (lowercased), if the order has one.
+fn email_key(order: &Order) -> Option<String> {
+    order
+        .details()
+        .contact()
+        .map(|contact| contact.email().match_key())
+}
+
+/// The values of `UPDATE_ORDER`'s `$1`..`$17`.
 pub(crate) fn update_values(order: &Order, expected: Version) -> Result<Vec<Value>, RepoError> {
     let (pending, pending_status, pending_reason) = pending_columns(order);
     Ok(vec![
@@ -193,6 +198,9 @@ pub(crate) fn update_values(order: &Order, expected: Version) -> Result<Vec<Valu
         pending.into(),
         pending_status.into(),
         pending_reason.into(),
+        email_key(order).into(),
+        order.details().channel().as_str().into(),
+        Value::Json(Some(Document::write(order)?)),
     ])
 }
 
@@ -223,8 +231,9 @@ pub(crate) fn refund_row(row: &impl RowRead) -> Result<Refund, RepoError> {
     })
 }
 
-/// Rebuilds an order from its rows; [`Order::restore`] re-prices it to catch corruption.
-pub(crate) fn restore(row: OrderRow, items: Vec<ItemRow>) -> Result<Order, RepoError> {
+/// Rebuilds an order from its row; [`Order::restore`] re-prices it to catch corruption.
+pub(crate) fn restore(row: OrderRow) -> Result<Order, RepoError> {
+    let parts = Document::read(&row.document)?;
     let currency = Currency::from_code(&row.currency).map_err(|_| corrupt("currency"))?;
     let mode =
         RoundingMode::from_name(&row.rounding_mode).ok_or_else(|| corrupt("rounding mode"))?;
@@ -238,18 +247,6 @@ pub(crate) fn restore(row: OrderRow, items: Vec<ItemRow>) -> Result<Order, RepoE
         (Some("percentage"), Some(percent)) => Some(Discount::Percentage { percent }),
         _ => return Err(corrupt("discount")),
     };
-    let lines = items
-        .into_iter()
-        .map(|item| {
-            Ok(PricedLine {
-                product_id: ProductId::from_uuid(item.product_id)
-                    .map_err(|_| corrupt("product id"))?,
-                quantity: Quantity::new(item.quantity).map_err(|_| corrupt("quantity"))?,
-                unit_price: item.unit_price,
-                line_total: item.line_total,
-            })
-        })
-        .collect::<Result<Vec<_>, RepoError>>()?;
     let status = row
         .status
         .parse::<OrderStatus>()
@@ -264,18 +261,18 @@ pub(crate) fn restore(row: OrderRow, items: Vec<ItemRow>) -> Result<Order, RepoE
         customer_id: CustomerId::from_uuid(row.customer_id).map_err(|_| corrupt("customer id"))?,
         pricing: StoredPricing {
             currency,
-            lines,
+            lines: parts.lines,
             subtotal: row.subtotal,
             discount_rule,
             discount: row.discount,
-            // Not stored yet: `insert` refuses an order that has any.
-            shipping_lines: Vec::new(),
-            shipping: Decimal::ZERO,
+            shipping_lines: parts.shipping,
+            shipping: row.shipping,
             tax_rate: row.tax_rate,
             tax: row.tax,
             total: row.total,
             rounding,
         },
+        details: parts.details,
         status,
         cancel_reason,
         payment: Payment {

@@ -8,27 +8,24 @@
 //! one writer connection (`writer.rs`), which commits the writes that arrive together at once.
 //! Another process on the same file is waited for by the busy timeout.
 
-use std::collections::HashMap;
+use std::convert::identity;
 use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use ordo_domain::Order;
 use rust_decimal::Decimal;
 use sqlx::sqlite::{
     SqliteArguments, SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool,
     SqlitePoolOptions, SqliteRow, SqliteSynchronous,
 };
-use sqlx::{ConnectOptions as _, QueryBuilder, Row as _, Sqlite};
-use uuid::Uuid;
+use sqlx::{ConnectOptions as _, Row as _, Sqlite};
 
 use super::Store;
-use super::dialect::{Conn, Dialect, RowRead, Statement, Value, Work, required, values_travel};
+use super::dialect::{Conn, Dialect, Statement, Value, Work, values_travel};
 use super::driver::{Waiting, pool_figures};
-use super::orders::{get_where, list_where, number_where};
-use super::rows::{ItemRow, OrderRow, order_columns, order_row, select_columns};
+use super::rows::order_columns;
 use super::writer::Writer;
 use crate::{Claim, PaymentAttempt, PoolStats, RepoError};
 
@@ -62,18 +59,12 @@ pub struct SqliteDialect {
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/sqlite");
 
-macro_rules! select_order {
-    () => {
-        concat!("\nSELECT ", select_columns!(), "\nFROM orders o")
-    };
-}
-
 const INSERT_ORDER: &str = concat!(
     "INSERT INTO orders (",
     order_columns!(),
     ")
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19,
-        $20, $21, $22, $23, $24, $25, $26, $27)"
+        $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31)"
 );
 
 const LINK_CLAIM: &str = "
@@ -87,6 +78,7 @@ values_travel! {
         int: i64::from,
         money: |amount: Decimal| amount.to_string(),
         time: |at: DateTime<Utc>| at.timestamp_micros(),
+        json: identity,
     },
     decode: { int: read_int, money: read_money, time: read_time },
 }
@@ -124,34 +116,6 @@ impl SqliteDialect {
         let _waiting = self.waiting.enter();
         Ok(self.readers.acquire().await?)
     }
-
-    /// Each order's items, by order id, in position order.
-    async fn items_of(&self, ids: &[Uuid]) -> Result<HashMap<Uuid, Vec<ItemRow>>, RepoError> {
-        let mut items: HashMap<Uuid, Vec<ItemRow>> = HashMap::with_capacity(ids.len());
-        if ids.is_empty() {
-            return Ok(items);
-        }
-        let mut query: QueryBuilder<Sqlite> = QueryBuilder::new(
-            "SELECT order_id, product_id, quantity, unit_price, line_total FROM order_items \
-             WHERE order_id IN (",
-        );
-        let mut separated = query.separated(", ");
-        for id in ids {
-            separated.push_bind(*id);
-        }
-        query.push(") ORDER BY order_id, position");
-        for row in query.build().fetch_all(&mut *self.reader().await?).await? {
-            let item = ItemRow {
-                product_id: required(row.uuid("product_id")?, "product_id")?,
-                quantity: required(row.int("quantity")?, "quantity")?,
-                unit_price: required(row.money("unit_price")?, "unit_price")?,
-                line_total: required(row.money("line_total")?, "line_total")?,
-            };
-            let order_id = required(row.uuid("order_id")?, "order_id")?;
-            items.entry(order_id).or_default().push(item);
-        }
-        Ok(items)
-    }
 }
 
 #[async_trait]
@@ -160,9 +124,6 @@ impl Dialect for SqliteDialect {
     type Conn = SqliteConnection;
 
     const MIGRATOR: &'static sqlx::migrate::Migrator = &MIGRATOR;
-    const GET_ORDER: &'static str = concat!(select_order!(), get_where!());
-    const GET_ORDER_BY_NUMBER: &'static str = concat!(select_order!(), number_where!());
-    const LIST_ORDERS: &'static str = concat!(select_order!(), list_where!());
     const NEXT_BLOCK: &'static str = "UPDATE sequences SET value = value + 64 \
          WHERE name = 'order_number' RETURNING value - 63 AS start";
     const MIGRATIONS_BOOKKEPT: &'static str = "SELECT EXISTS (SELECT 1 FROM sqlite_master \
@@ -182,22 +143,6 @@ impl Dialect for SqliteDialect {
         fetch_all(&mut *self.reader().await?, statement).await
     }
 
-    async fn with_items(
-        &self,
-        rows: Vec<SqliteRow>,
-    ) -> Result<Vec<(OrderRow, Vec<ItemRow>)>, RepoError> {
-        let orders = rows.iter().map(order_row).collect::<Result<Vec<_>, _>>()?;
-        let ids: Vec<Uuid> = orders.iter().map(|order| order.id).collect();
-        let mut items = self.items_of(&ids).await?;
-        Ok(orders
-            .into_iter()
-            .map(|order| {
-                let mine = items.remove(&order.id).unwrap_or_default();
-                (order, mine)
-            })
-            .collect())
-    }
-
     async fn update_audited(
         conn: &mut SqliteConnection,
         update: Statement,
@@ -211,16 +156,20 @@ impl Dialect for SqliteDialect {
 
     async fn insert_order(
         conn: &mut SqliteConnection,
-        order: &Order,
         order_values: Vec<Value>,
         claim: Option<Claim>,
     ) -> Result<(), RepoError> {
         if let Some(claim) = claim {
+            // `order_values` starts with the order's id.
+            let id = order_values
+                .first()
+                .cloned()
+                .ok_or_else(|| RepoError::other("an order without its values"))?;
             let link = Statement::new(LINK_CLAIM)
                 .bind(claim.scope.caller)
                 .bind(claim.scope.key)
                 .bind(claim.token)
-                .bind(order.id().as_uuid());
+                .bind(id);
             if conn.execute(link).await? == 0 {
                 // The write fails, so its savepoint rolls back: nothing is stored.
                 return Err(RepoError::ClaimLost);
@@ -228,23 +177,6 @@ impl Dialect for SqliteDialect {
         }
         conn.execute(Statement::new(INSERT_ORDER).bind_all(order_values))
             .await?;
-        // All items in one multi-row INSERT (100 items × 6 values is far below SQLite's limit).
-        let mut items: QueryBuilder<Sqlite> = QueryBuilder::new(
-            "INSERT INTO order_items (order_id, position, product_id, quantity, unit_price, line_total) ",
-        );
-        let mut positions = 0_i64..;
-        items.push_values(
-            order.pricing().lines().iter().zip(&mut positions),
-            |mut row, (line, position)| {
-                row.push_bind(order.id().as_uuid())
-                    .push_bind(position)
-                    .push_bind(line.product_id.as_uuid())
-                    .push_bind(i64::from(line.quantity.get()))
-                    .push_bind(line.unit_price.to_string())
-                    .push_bind(line.line_total.to_string());
-            },
-        );
-        items.build().execute(&mut *conn).await?;
         Ok(())
     }
 
@@ -345,8 +277,8 @@ mod baseline_script {
             ("REMEMBER", REMEMBER),
             ("RECORD_ATTEMPT", RECORD_ATTEMPT),
             ("UPDATE_ORDER", UPDATE_ORDER),
-            ("GET_ORDER", SqliteDialect::GET_ORDER),
-            ("LIST_ORDERS", SqliteDialect::LIST_ORDERS),
+            ("GET_ORDER", super::super::orders::GET_ORDER),
+            ("LIST_ORDERS", super::super::orders::LIST_ORDERS),
         ] {
             assert!(
                 script.contains(&words(statement)),

@@ -11,7 +11,7 @@ use ordo_repository::{
 };
 use uuid::Uuid;
 
-use crate::fixtures::{at, customer, sample, stored};
+use crate::fixtures::{at, customer, full_record, sample, stored};
 
 /// Runs each case on a fresh PostgreSQL database and on a fresh SQLite file.
 macro_rules! contract {
@@ -39,6 +39,8 @@ macro_rules! contract {
 
 contract!(
     an_inserted_order_reads_back_equal,
+    an_order_with_every_part_of_its_record_reads_back_equal_everywhere,
+    changed_details_are_stored_by_compare_and_set,
     amounts_keep_their_decimals_even_when_zero,
     a_fifty_item_order_reads_back_whole_and_in_order,
     a_missing_order_is_not_found,
@@ -87,11 +89,61 @@ async fn an_inserted_order_reads_back_equal(store: Store) {
     assert_eq!(store.get(order.id()).await.unwrap(), order);
 }
 
+async fn an_order_with_every_part_of_its_record_reads_back_equal_everywhere(store: Store) {
+    let order = full_record(&*store, customer(1), at(0)).await;
+    assert_eq!(order.pricing().shipping_lines().len(), 2);
+    assert!(order.details().contact().is_some());
+    store.insert(&order, None).await.unwrap();
+    assert_eq!(store.get(order.id()).await.unwrap(), order);
+    assert_eq!(store.get_by_number(&order.number()).await.unwrap(), order);
+    let page = store
+        .list(&ListQuery::first_page(customer(1)))
+        .await
+        .unwrap();
+    assert_eq!(page.orders, std::slice::from_ref(&order));
+    // A payment write keeps the record as it was.
+    let mut paid = order.clone();
+    paid.change_status(StatusChange::Process, at(1)).unwrap();
+    store.update(&paid, order.version()).await.unwrap();
+    assert_eq!(store.get(order.id()).await.unwrap(), paid);
+}
+
+async fn changed_details_are_stored_by_compare_and_set(store: Store) {
+    let order = full_record(&*store, customer(1), at(0)).await;
+    store.insert(&order, None).await.unwrap();
+    let mut draft = order.details().to_draft();
+    draft.staff_note = None;
+    draft.tags = vec!["returned".into()];
+    draft.contact = Some(ordo_domain::ContactDraft {
+        email: "grace@example.org".into(),
+        phone: None,
+        name: Some("Grace Hopper".into()),
+    });
+    let details = ordo_domain::OrderDetails::parse(&draft).unwrap();
+    let mut changed = order.clone();
+    changed.change_details(details.clone(), at(5));
+    store.update(&changed, order.version()).await.unwrap();
+    let found = store.get(order.id()).await.unwrap();
+    assert_eq!(found, changed);
+    assert_eq!(*found.details(), details);
+    assert_eq!(found.pricing(), order.pricing(), "money untouched");
+    // A second change from the version the first replaced is refused and changes nothing.
+    let mut stale = order.clone();
+    stale.change_details(ordo_domain::OrderDetails::default(), at(6));
+    assert!(matches!(
+        store.update(&stale, order.version()).await,
+        Err(RepoError::VersionConflict { .. })
+    ));
+    assert_eq!(store.get(order.id()).await.unwrap(), changed);
+}
+
 async fn amounts_keep_their_decimals_even_when_zero(store: Store) {
     let draft = ordo_domain::OrderDraft {
+        details: ordo_domain::OrderDetailsDraft::default(),
         customer_id: customer(1),
         currency: "USD".into(),
         items: vec![ordo_domain::LineItemDraft {
+            snapshot: ordo_domain::LineSnapshotDraft::default(),
             product_id: ordo_domain::ProductId::from_uuid(Uuid::from_u128(1)).unwrap(),
             quantity: 1,
             unit_price: rust_decimal::Decimal::ZERO,

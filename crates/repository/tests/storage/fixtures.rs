@@ -31,7 +31,14 @@ pub(crate) async fn order_from(
             .unwrap();
     let random: [u8; 10] = *Uuid::new_v4().as_bytes().first_chunk().unwrap();
     let id = OrderId::from_parts(created_at.timestamp_millis() as u64, &random);
-    Order::place(id, number, new.customer_id(), pricing, created_at)
+    Order::place(
+        id,
+        number,
+        new.customer_id(),
+        pricing,
+        new.details().clone(),
+        created_at,
+    )
 }
 
 /// An order of `items` lines for `customer`, created at `created_at`.
@@ -42,10 +49,12 @@ pub(crate) async fn sample(
     created_at: DateTime<Utc>,
 ) -> Order {
     let draft = OrderDraft {
+        details: ordo_domain::OrderDetailsDraft::default(),
         customer_id: customer,
         currency: "EUR".into(),
         items: (0..items)
             .map(|i| LineItemDraft {
+                snapshot: ordo_domain::LineSnapshotDraft::default(),
                 product_id: ProductId::from_uuid(Uuid::from_u128(i as u128 + 1)).unwrap(),
                 quantity: (i % 7 + 1) as i64,
                 unit_price: Decimal::new(1999 + i as i64, 2),
@@ -69,4 +78,51 @@ pub(crate) async fn stored(
     let order = sample(store, customer, 3, created_at).await;
     store.insert(&order, None).await.unwrap();
     order
+}
+
+/// An order with every part of the record: lines with snapshots (one without), shipping lines
+/// taxed and not, contact, both addresses, notes, tags, metadata and a custom channel.
+pub(crate) async fn full_record(
+    store: &dyn OrderRepository,
+    customer: CustomerId,
+    created_at: DateTime<Utc>,
+) -> Order {
+    let draft: OrderDraft = serde_json::from_value(serde_json::json!({
+        "customer_id": customer,
+        "currency": "JPY",
+        "items": [
+            {"product_id": "0193a1a0-0000-7000-8000-0000000000aa", "quantity": 2,
+             "unit_price": "1980",
+             "snapshot": {"sku": "TS-BLUE-L", "title": "T-shirt «Ærø» 青", "requires_shipping": true,
+                          "options": {"colour": "midnight blue", "size": "L"}}},
+            {"product_id": "0193a1a0-0000-7000-8000-0000000000bb", "quantity": 1,
+             "unit_price": "500",
+             "snapshot": {"sku": "GIFT-500", "title": "Gift card", "requires_shipping": false}},
+            {"product_id": "0193a1a0-0000-7000-8000-0000000000cc", "quantity": 3,
+             "unit_price": "120"}
+        ],
+        "discount": {"type": "fixed", "amount": "300"},
+        "tax_rate": "0.1",
+        "shipping": [
+            {"code": "yamato", "title": "Yamato (next day)", "amount": "800", "taxed": true},
+            {"code": "cool-box", "title": "Cool box", "amount": "250"}
+        ],
+        "details": {
+            "contact": {"email": "Ada.Lovelace@Example.COM", "phone": "+819012345678",
+                        "name": "Ada Lovelace"},
+            "shipping_address": {"name": "Ada Lovelace", "company": "Analytical Engines",
+                                 "line1": "1-2-3 Shibuya", "line2": "Room 405",
+                                 "city": "Tokyo", "region": "Tokyo-to",
+                                 "postal_code": "150-0002", "country": "JP",
+                                 "phone": "+81312345678"},
+            "billing_address": "same_as_shipping",
+            "customer_note": "Leave it with the concierge.\nThanks!",
+            "staff_note": "VIP: check the wrapping",
+            "tags": ["vip", "gift wrap"],
+            "metadata": {"erp_id": "SO-12345", "storefront_cart": "c_9f8e"},
+            "channel": "instagram"
+        }
+    }))
+    .unwrap();
+    order_from(store, &draft, created_at).await
 }

@@ -154,7 +154,7 @@ async fn old_orders_on_postgres_migrate_to_claims_where_money_was_left_unsettled
         .unwrap();
     let applied = store.migrate().await.unwrap();
     assert!(
-        applied.iter().all(|name| name.starts_with("2026112600")),
+        applied.iter().all(|name| name.as_str() >= "20261126000006"),
         "{applied:?}"
     );
     check_upgraded(&store).await;
@@ -207,7 +207,7 @@ async fn old_orders_on_sqlite_migrate_to_claims_where_money_was_left_unsettled()
         .unwrap();
     let applied = store.migrate().await.unwrap();
     assert!(
-        applied.iter().all(|name| name.starts_with("2026112600")),
+        applied.iter().all(|name| name.as_str() >= "20261126000006"),
         "{applied:?}"
     );
     check_upgraded(&store).await;
@@ -215,6 +215,42 @@ async fn old_orders_on_sqlite_migrate_to_claims_where_money_was_left_unsettled()
 
 /// The migrations of the last version that kept its tables in `public`.
 const BEFORE_SCHEMAS: i64 = 20_261_126_000_007;
+
+/// Stores an old order (pending, authorized, one line of 10.00) as the version before
+/// migration 8 did, through `pool`'s `search_path`, numbered from its sequence as that version
+/// did; its id, and its sequence value.
+async fn old_order_in(pool: &sqlx::PgPool) -> (ordo_domain::OrderId, u64) {
+    let drawn: i64 = sqlx::query_scalar("SELECT nextval('order_number_seq')")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    let n = u64::try_from(drawn).unwrap();
+    let id = Uuid::from_u128(0x0190_0000_0000_7000_8000_0000_0000_0100 + u128::from(n));
+    let ten = rust_decimal::Decimal::new(1000, 2);
+    sqlx::query(INSERT_ORDER)
+        .bind(id)
+        .bind(number(n))
+        .bind(Uuid::from_u128(7))
+        .bind(ten)
+        .bind(rust_decimal::Decimal::new(0, 2))
+        .bind("pending")
+        .bind(None::<&str>)
+        .bind(at(0))
+        .bind("authorized")
+        .bind(ten)
+        .bind("auth_old")
+        .execute(pool)
+        .await
+        .unwrap();
+    sqlx::query(INSERT_ITEM)
+        .bind(id)
+        .bind(Uuid::from_u128(8))
+        .bind(ten)
+        .execute(pool)
+        .await
+        .unwrap();
+    (ordo_domain::OrderId::from_uuid(id).unwrap(), n)
+}
 
 /// What schema each of `names` is in (`None`: not found anywhere).
 async fn schemas_of(pool: &sqlx::PgPool, names: &[&str]) -> Vec<(String, Option<String>)> {
@@ -268,28 +304,19 @@ async fn tables_left_in_public_by_an_earlier_version_move_into_ordos_schema() {
             schema: schema.parse().unwrap(),
             ..PgOptions::default()
         };
-        // An order placed by the old version, in `public`.
-        let old_store = PgStore::connect(
-            database.url(),
-            &PgOptions {
-                schema: "public".parse().unwrap(),
-                ..PgOptions::default()
-            },
-        )
-        .await
-        .unwrap();
-        let before = crate::fixtures::stored(&old_store, crate::fixtures::customer(1), at(0)).await;
-        old_store.close().await;
+        // An order placed by the old version, in `public`, its line in the old lines table.
+        let (before, drawn) = old_order_in(&pool).await;
         let store = PgStore::connect(database.url(), &options).await.unwrap();
         let applied = store.migrate().await.unwrap();
         assert!(
             applied.iter().all(|name| name.as_str() > "20261126000007"),
             "already applied migrations are not applied again: {applied:?}"
         );
-        assert_eq!(store.get(before.id()).await.unwrap(), before);
+        let moved = store.get(before).await.unwrap();
+        assert_eq!(moved.number().to_string(), number(drawn));
+        assert_eq!(moved.pricing().total().to_string(), "10.00");
         let ours = [
             "orders",
-            "order_items",
             "idempotency_keys",
             "payment_attempts",
             "simulated_gateway_ledger",
@@ -325,7 +352,7 @@ async fn tables_left_in_public_by_an_earlier_version_move_into_ordos_schema() {
         assert_eq!(ours_kept, i64::try_from(old.iter().count()).unwrap());
         // The sequence moved with its state: numbers go on from where the old tables left them.
         let next = crate::fixtures::stored(&store, crate::fixtures::customer(1), at(1)).await;
-        assert!(next.number() != before.number());
+        assert!(next.number() != moved.number());
         assert_eq!(store.migrate().await.unwrap(), Vec::<String>::new());
         pool.close().await;
     }
@@ -381,4 +408,187 @@ async fn tables_in_a_schema_of_their_own_are_named_not_abandoned() {
         .await
         .unwrap();
     assert_eq!(count, 1, "the legacy orders are where they were");
+}
+
+/// Before migration 8, an order's lines lived in `order_items`.
+const BEFORE_DOCUMENTS: i64 = 20_261_127_000_008;
+
+fn before_documents(all: &Migrator) -> Migrator {
+    Migrator {
+        migrations: Cow::Owned(
+            all.iter()
+                .filter(|migration| migration.version < BEFORE_DOCUMENTS)
+                .cloned()
+                .collect(),
+        ),
+        locking: all.locking,
+        ..Migrator::DEFAULT
+    }
+}
+
+/// Three lines, stored out of position order: `(position, product, quantity, unit price)`.
+const OLD_LINES: [(i16, u128, i32, &str); 3] = [
+    (2, 0xcc, 3, "0.50"),
+    (0, 0xaa, 2, "19.99"),
+    (1, 0xbb, 1, "5.00"),
+];
+
+const INSERT_LINE: &str = "
+INSERT INTO order_items (order_id, position, product_id, quantity, unit_price, line_total)
+VALUES ($1, $2, $3, $4, $5, $6)";
+
+/// The old order reads back with its lines in position order, amounts to the cent, and empty
+/// details; the lines table is gone.
+async fn check_lines_moved(store: &dyn OrderRepository, id: Uuid) {
+    let order = store
+        .get(ordo_domain::OrderId::from_uuid(id).unwrap())
+        .await
+        .unwrap();
+    let lines: Vec<_> = order
+        .pricing()
+        .lines()
+        .iter()
+        .map(|line| {
+            (
+                line.product_id.as_uuid(),
+                line.quantity.get(),
+                line.unit_price.to_string(),
+                line.line_total.to_string(),
+                line.snapshot.is_none(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            (
+                Uuid::from_u128(0xaa),
+                2,
+                "19.99".into(),
+                "39.98".into(),
+                true
+            ),
+            (Uuid::from_u128(0xbb), 1, "5.00".into(), "5.00".into(), true),
+            (Uuid::from_u128(0xcc), 3, "0.50".into(), "1.50".into(), true),
+        ]
+    );
+    assert_eq!(order.pricing().subtotal().to_string(), "46.48");
+    assert_eq!(order.pricing().shipping().to_string(), "0.00");
+    assert_eq!(order.pricing().total().to_string(), "46.48");
+    assert_eq!(*order.details(), ordo_domain::OrderDetails::default());
+}
+
+#[tokio::test]
+async fn lines_kept_in_a_table_move_into_the_order_document_on_postgres() {
+    let database = TestPostgres::create().await.unwrap();
+    let pool = sqlx::PgPool::connect(database.url()).await.unwrap();
+    before_documents(&sqlx::migrate!("../../migrations/postgres"))
+        .run(&pool)
+        .await
+        .unwrap();
+    let id = Uuid::from_u128(0x0190_0000_0000_7000_8000_0000_0000_0042);
+    sqlx::query(INSERT_ORDER)
+        .bind(id)
+        .bind(number(42))
+        .bind(Uuid::from_u128(7))
+        .bind(rust_decimal::Decimal::new(4648, 2))
+        .bind(rust_decimal::Decimal::new(0, 2))
+        .bind("pending")
+        .bind(None::<&str>)
+        .bind(at(0))
+        .bind("authorized")
+        .bind(rust_decimal::Decimal::new(4648, 2))
+        .bind("auth_42")
+        .execute(&pool)
+        .await
+        .unwrap();
+    for (position, product, quantity, price) in OLD_LINES {
+        let price: rust_decimal::Decimal = price.parse().unwrap();
+        sqlx::query(INSERT_LINE)
+            .bind(id)
+            .bind(position)
+            .bind(Uuid::from_u128(product))
+            .bind(quantity)
+            .bind(price)
+            .bind(price * rust_decimal::Decimal::from(quantity))
+            .execute(&pool)
+            .await
+            .unwrap();
+    }
+    pool.close().await;
+    let store = PgStore::connect(database.url(), &PgOptions::default())
+        .await
+        .unwrap();
+    let applied = store.migrate().await.unwrap();
+    assert_eq!(applied.len(), 1, "{applied:?}");
+    check_lines_moved(&store, id).await;
+    let pool = sqlx::PgPool::connect(&database.tables_url()).await.unwrap();
+    let left: Option<String> =
+        sqlx::query_scalar("SELECT CAST(to_regclass('order_items') AS TEXT)")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(left, None, "the lines table is dropped");
+}
+
+#[tokio::test]
+async fn lines_kept_in_a_table_move_into_the_order_document_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.db");
+    let options = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(&path)
+        .create_if_missing(true);
+    let pool = sqlx::SqlitePool::connect_with(options).await.unwrap();
+    before_documents(&sqlx::migrate!("../../migrations/sqlite"))
+        .run(&pool)
+        .await
+        .unwrap();
+    let id = Uuid::from_u128(0x0190_0000_0000_7000_8000_0000_0000_0042);
+    sqlx::query(INSERT_ORDER)
+        .bind(id)
+        .bind(number(42))
+        .bind(Uuid::from_u128(7))
+        .bind("46.48")
+        .bind("0.00")
+        .bind("pending")
+        .bind(None::<&str>)
+        .bind(at(0).timestamp_micros())
+        .bind("authorized")
+        .bind("46.48")
+        .bind("auth_42")
+        .execute(&pool)
+        .await
+        .unwrap();
+    for (position, product, quantity, price) in OLD_LINES {
+        let total =
+            price.parse::<rust_decimal::Decimal>().unwrap() * rust_decimal::Decimal::from(quantity);
+        sqlx::query(INSERT_LINE)
+            .bind(id)
+            .bind(position)
+            .bind(Uuid::from_u128(product))
+            .bind(quantity)
+            .bind(price)
+            .bind(total.to_string())
+            .execute(&pool)
+            .await
+            .unwrap();
+    }
+    pool.close().await;
+    let store = SqliteStore::open(&path, &SqliteOptions::default())
+        .await
+        .unwrap();
+    let applied = store.migrate().await.unwrap();
+    assert_eq!(applied.len(), 1, "{applied:?}");
+    check_lines_moved(&store, id).await;
+    let pool =
+        sqlx::SqlitePool::connect_with(sqlx::sqlite::SqliteConnectOptions::new().filename(&path))
+            .await
+            .unwrap();
+    let left: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'order_items'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(left, 0, "the lines table is dropped");
 }

@@ -15,15 +15,15 @@ async fn the_list_query_uses_the_index_on_a_hundred_thousand_orders() {
     let (database, store) = TestPostgres::store().await.unwrap();
     let pool = sqlx::PgPool::connect(&database.tables_url()).await.unwrap();
     pool.execute(
-        "INSERT INTO orders (id, order_number, customer_id, currency, subtotal, discount, tax,
+        r#"INSERT INTO orders (id, order_number, customer_id, currency, subtotal, discount, tax,
                              total, minor_units, rounding_mode, tax_rounding, status, version,
-                             created_at, updated_at)
+                             created_at, updated_at, shipping, channel, document)
          SELECT gen_random_uuid(), 'ORD-SEED-' || n,
                 ('00000000-0000-0000-0000-' || lpad(to_hex(49152 + n % 10000), 12, '0'))::uuid,
                 'EUR', 10, 0, 0, 10, 2, 'half_up', 'per_order', 'pending', 1,
-                now() - n * interval '1 minute', now()
+                now() - n * interval '1 minute', now(), 0, 'api', '{"lines": []}'
          FROM generate_series(1, 100000) AS n;
-         ANALYZE orders;",
+         ANALYZE orders;"#,
     )
     .await
     .unwrap();

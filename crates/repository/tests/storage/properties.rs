@@ -32,11 +32,13 @@ fn draft() -> impl Strategy<Value = (OrderDraft, i64)> {
         )
             .prop_map(move |(items, discount, tax_rate, micros)| {
                 let draft = OrderDraft {
+                    details: ordo_domain::OrderDetailsDraft::default(),
                     customer_id: customer(1),
                     currency: code.to_owned(),
                     items: items
                         .into_iter()
                         .map(|(quantity, unit_price)| LineItemDraft {
+                            snapshot: ordo_domain::LineSnapshotDraft::default(),
                             product_id: ProductId::from_uuid(Uuid::new_v4()).unwrap(),
                             quantity,
                             unit_price,

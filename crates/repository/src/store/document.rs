@@ -1,0 +1,132 @@
+//! An order's nested parts as one JSON document, in one column (`document`: JSONB on
+//! PostgreSQL, JSON text on SQLite): its lines with what they were when ordered, its shipping
+//! lines and its details. Measured against a lines table in docs/performance.md ("How an order
+//! is stored"). Amounts are strings, so no JSON reader ever turns them into floats.
+//!
+//! The shape is storage's own, versioned by the migrations that write it; nothing outside this
+//! crate reads it. Keys are never renamed in place: a new shape comes with a migration.
+
+use ordo_domain::{
+    LineSnapshot, LineSnapshotDraft, Order, OrderDetails, OrderDetailsDraft, PricedLine, ProductId,
+    Quantity, ShippingLine, amount_serde,
+};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::rows::corrupt;
+use crate::RepoError;
+
+/// The document.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct Document {
+    lines: Vec<StoredLine>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    shipping: Vec<ShippingLine>,
+    /// Absent in orders placed before details existed: all empty, channel `api`.
+    #[serde(default)]
+    details: OrderDetailsDraft,
+}
+
+/// One line.
+#[derive(Debug, Serialize, Deserialize)]
+struct StoredLine {
+    product_id: Uuid,
+    quantity: i64,
+    #[serde(with = "amount_serde")]
+    unit_price: Decimal,
+    #[serde(with = "amount_serde")]
+    line_total: Decimal,
+    #[serde(default, skip_serializing_if = "LineSnapshotDraft::is_empty")]
+    snapshot: LineSnapshotDraft,
+}
+
+/// What storage reads back: checked again by [`Order::restore`].
+pub(crate) struct Parts {
+    pub(crate) lines: Vec<PricedLine>,
+    pub(crate) shipping: Vec<ShippingLine>,
+    pub(crate) details: OrderDetails,
+}
+
+impl Document {
+    /// The document of `order`, as JSON text.
+    pub(crate) fn write(order: &Order) -> Result<String, RepoError> {
+        let pricing = order.pricing();
+        let document = Self {
+            lines: pricing
+                .lines()
+                .iter()
+                .map(|line| StoredLine {
+                    product_id: line.product_id.as_uuid(),
+                    quantity: i64::from(line.quantity.get()),
+                    unit_price: line.unit_price,
+                    line_total: line.line_total,
+                    snapshot: line
+                        .snapshot
+                        .as_ref()
+                        .map(LineSnapshot::to_draft)
+                        .unwrap_or_default(),
+                })
+                .collect(),
+            shipping: pricing.shipping_lines().to_vec(),
+            details: order.details().to_draft(),
+        };
+        serde_json::to_string(&document).map_err(RepoError::other)
+    }
+
+    /// The parts of a stored document; every value is parsed again, so a hand-edited document
+    /// that breaks a rule is caught rather than served.
+    pub(crate) fn read(text: &str) -> Result<Parts, RepoError> {
+        let document: Self = serde_json::from_str(text).map_err(|_| corrupt("document"))?;
+        let lines = document
+            .lines
+            .into_iter()
+            .enumerate()
+            .map(|(index, line)| {
+                Ok(PricedLine {
+                    product_id: ProductId::from_uuid(line.product_id)
+                        .map_err(|_| corrupt("product id"))?,
+                    quantity: Quantity::new(line.quantity).map_err(|_| corrupt("quantity"))?,
+                    unit_price: line.unit_price,
+                    line_total: line.line_total,
+                    snapshot: LineSnapshot::parse(&line.snapshot, index)
+                        .map_err(|_| corrupt("line snapshot"))?,
+                })
+            })
+            .collect::<Result<Vec<_>, RepoError>>()?;
+        let details =
+            OrderDetails::parse(&document.details).map_err(|_| corrupt("order details"))?;
+        Ok(Parts {
+            lines,
+            shipping: document.shipping,
+            details,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_document_from_before_details_reads_with_empty_details() {
+        let old = r#"{"lines":[{"product_id":"0193a1a0-0000-7000-8000-0000000000aa",
+            "quantity":2,"unit_price":"19.99","line_total":"39.98"}]}"#;
+        let parts = Document::read(old).unwrap();
+        assert_eq!(parts.lines.len(), 1);
+        assert_eq!(parts.lines[0].line_total, Decimal::new(3998, 2));
+        assert_eq!(parts.lines[0].snapshot, None);
+        assert!(parts.shipping.is_empty());
+        assert_eq!(parts.details, OrderDetails::default());
+    }
+
+    #[test]
+    fn a_document_breaking_a_rule_is_corrupt() {
+        let bad_email = r#"{"lines":[],"details":{"contact":{"email":"not an email"}}}"#;
+        assert!(Document::read(bad_email).is_err());
+        let zero_quantity = r#"{"lines":[{"product_id":"0193a1a0-0000-7000-8000-0000000000aa",
+            "quantity":0,"unit_price":"1","line_total":"0"}]}"#;
+        assert!(Document::read(zero_quantity).is_err());
+        assert!(Document::read("[]").is_err());
+    }
+}
