@@ -119,5 +119,11 @@ pub use record::{
     Note, OrderDetails, OrderDetailsDraft, PersonName, Phone, SameAsShipping, Sku, Tag, Tags,
     Title, VariantOptions,
 };
+pub use record::{
+    COUNTRY_CODES, MAX_ADDRESS_LINE_CHARS, MAX_ADDRESS_NAME_CHARS, MAX_CHANNEL_CHARS,
+    MAX_CITY_CHARS, MAX_EMAIL_CHARS, MAX_METADATA_ENTRIES, MAX_METADATA_KEY_CHARS,
+    MAX_METADATA_VALUE_CHARS, MAX_NOTE_CHARS, MAX_OPTION_KEY_CHARS, MAX_OPTION_VALUE_CHARS,
+    MAX_OPTIONS, MAX_POSTAL_CODE_CHARS, MAX_SKU_CHARS, MAX_TAG_CHARS, MAX_TAGS, MAX_TITLE_CHARS,
+};
 pub use status::{IllegalTransition, OrderStatus, TRANSITIONS, UnknownStatus};
 pub use validation::{FieldError, ValidationErrors, Violation};

@@ -3,14 +3,23 @@
 //! side by side.)
 
 use chrono::{DateTime, Utc};
+use std::collections::BTreeMap;
+
 use ordo_domain::{
-    CustomerId, Discount, LineItemDraft, Order, OrderDraft, OrderStatus, PaymentStatus, PricedLine,
-    Pricing, ProductId, RoundingMode, TaxRounding, Version, amount_serde,
+    CustomerId, Discount, LineItemDraft, LineSnapshot, LineSnapshotDraft, Order, OrderDraft,
+    OrderStatus, PaymentStatus, PricedLine, Pricing, ProductId, RoundingMode, TaxRounding, Version,
+    amount_serde,
 };
+use ordo_service::Caller;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
+
+use crate::record::{
+    AddressBody, BillingBody, ContactBody, DetailsBody, MetadataSchema, OptionsSchema,
+    ShippingLineBody, TagSchema,
+};
 
 /// The ETag of an order at `version`.
 pub(crate) fn etag(version: Version) -> String {
@@ -47,6 +56,45 @@ pub(crate) struct CreateOrder {
     #[serde(default, with = "amount_serde::option")]
     #[schema(value_type = Option<String>, example = "0.0825", pattern = "^0([.][0-9]{1,6})?$")]
     pub tax_rate: Option<Decimal>,
+    /// How the order is shipped, and what that costs: up to 5 lines (none when nothing ships).
+    #[serde(default)]
+    #[schema(max_items = 5)]
+    pub shipping: Vec<ShippingLineBody>,
+    /// Who to contact about the order.
+    #[serde(default)]
+    pub contact: Option<ContactBody>,
+    /// Where it goes.
+    #[serde(default)]
+    pub shipping_address: Option<AddressBody>,
+    /// Who is billed: an address, or `"same_as_shipping"`.
+    #[serde(default)]
+    pub billing_address: Option<BillingBody>,
+    /// The customer's note to the shop.
+    #[serde(default)]
+    #[schema(
+        max_length = 2000,
+        pattern = "^[^\\x00-\\x09\\x0B\\x0C\\x0E-\\x1F\\x7F-\\x9F]*[^\\s\\x00-\\x1F\\x7F-\\x9F][^\\x00-\\x09\\x0B\\x0C\\x0E-\\x1F\\x7F-\\x9F]*$"
+    )]
+    pub customer_note: Option<String>,
+    /// The shop's own note (staff and admins only; a customer's is refused).
+    #[serde(default)]
+    #[schema(
+        max_length = 2000,
+        pattern = "^[^\\x00-\\x09\\x0B\\x0C\\x0E-\\x1F\\x7F-\\x9F]*[^\\s\\x00-\\x1F\\x7F-\\x9F][^\\x00-\\x09\\x0B\\x0C\\x0E-\\x1F\\x7F-\\x9F]*$"
+    )]
+    pub staff_note: Option<String>,
+    /// Labels (staff and admins only): up to 20, stored lower case, each once.
+    #[serde(default)]
+    #[schema(max_items = 20, value_type = Vec<TagSchema>)]
+    pub tags: Vec<String>,
+    /// An integration's own keys and values (staff and admins only).
+    #[serde(default)]
+    #[schema(value_type = MetadataSchema)]
+    pub metadata: BTreeMap<String, String>,
+    /// Where the order came from (staff and admins only; `api` when left out).
+    #[serde(default)]
+    #[schema(example = "web", pattern = "^[a-z0-9_-]{1,32}$")]
+    pub channel: Option<String>,
 }
 
 /// A line of a new order.
@@ -64,6 +112,30 @@ pub(crate) struct CreateLineItem {
     #[serde(with = "amount_serde")]
     #[schema(value_type = String, example = "19.99", pattern = "^[0-9]{1,12}([.][0-9]{1,4})?$")]
     pub unit_price: Decimal,
+    /// The product's SKU when bought. `sku`, `title` and `requires_shipping` come together,
+    /// or not at all.
+    #[serde(default)]
+    #[schema(
+        example = "TS-BLUE-L",
+        max_length = 64,
+        pattern = "^[^\\s\\x00-\\x1F\\x7F-\\x9F]([^\\x00-\\x1F\\x7F-\\x9F]*[^\\s\\x00-\\x1F\\x7F-\\x9F])?$"
+    )]
+    pub sku: Option<String>,
+    /// The product's title when bought.
+    #[serde(default)]
+    #[schema(
+        example = "T-shirt",
+        max_length = 200,
+        pattern = "^[^\\x00-\\x1F\\x7F-\\x9F]*[^\\s\\x00-\\x1F\\x7F-\\x9F][^\\x00-\\x1F\\x7F-\\x9F]*$"
+    )]
+    pub title: Option<String>,
+    /// The variant chosen (`{"size": "L"}`): up to 10 options.
+    #[serde(default)]
+    #[schema(value_type = Option<OptionsSchema>)]
+    pub options: BTreeMap<String, String>,
+    /// Whether the line ships (a gift card does not).
+    #[serde(default)]
+    pub requires_shipping: Option<bool>,
 }
 
 /// An order-level discount.
@@ -106,6 +178,16 @@ impl From<Discount> for DiscountBody {
 
 impl From<CreateOrder> for OrderDraft {
     fn from(body: CreateOrder) -> Self {
+        let details = DetailsBody {
+            contact: body.contact,
+            shipping_address: body.shipping_address,
+            billing_address: body.billing_address,
+            customer_note: body.customer_note,
+            staff_note: body.staff_note,
+            tags: body.tags,
+            metadata: body.metadata,
+            channel: body.channel,
+        };
         Self {
             customer_id: body.customer_id,
             currency: body.currency,
@@ -113,7 +195,12 @@ impl From<CreateOrder> for OrderDraft {
                 .items
                 .into_iter()
                 .map(|item| LineItemDraft {
-                    snapshot: ordo_domain::LineSnapshotDraft::default(),
+                    snapshot: LineSnapshotDraft {
+                        sku: item.sku,
+                        title: item.title,
+                        options: item.options,
+                        requires_shipping: item.requires_shipping,
+                    },
                     product_id: item.product_id,
                     quantity: item.quantity,
                     unit_price: item.unit_price,
@@ -121,9 +208,8 @@ impl From<CreateOrder> for OrderDraft {
                 .collect(),
             discount: body.discount.map(Discount::from),
             tax_rate: body.tax_rate,
-            // Shipping lines and details reach the API with the rest of the record (issue 16).
-            shipping: Vec::new(),
-            details: ordo_domain::OrderDetailsDraft::default(),
+            shipping: body.shipping.into_iter().map(Into::into).collect(),
+            details: details.into(),
         }
     }
 }
@@ -143,15 +229,33 @@ pub(crate) struct LineItemBody {
     #[serde(with = "amount_serde")]
     #[schema(value_type = String, example = "59.97")]
     pub line_total: Decimal,
+    /// The SKU when bought; null if the order was placed without one.
+    pub sku: Option<String>,
+    /// The title when bought; null if the order was placed without one.
+    pub title: Option<String>,
+    /// The variant chosen.
+    #[schema(value_type = OptionsSchema)]
+    pub options: BTreeMap<String, String>,
+    /// Whether the line ships; null if the order was placed without a snapshot.
+    pub requires_shipping: Option<bool>,
 }
 
 impl From<&PricedLine> for LineItemBody {
     fn from(line: &PricedLine) -> Self {
+        let snapshot = line
+            .snapshot
+            .as_ref()
+            .map(LineSnapshot::to_draft)
+            .unwrap_or_default();
         Self {
             product_id: line.product_id.as_uuid(),
             quantity: line.quantity.get(),
             unit_price: line.unit_price,
             line_total: line.line_total,
+            sku: snapshot.sku,
+            title: snapshot.title,
+            options: snapshot.options,
+            requires_shipping: snapshot.requires_shipping,
         }
     }
 }
@@ -187,15 +291,21 @@ pub(crate) struct PricingBody {
     #[serde(with = "amount_serde")]
     #[schema(value_type = String, example = "6.50")]
     pub discount: Decimal,
+    /// The shipping lines, in the order given.
+    pub shipping: Vec<ShippingLineBody>,
+    /// Σ shipping amounts.
+    #[serde(with = "amount_serde")]
+    #[schema(value_type = String, example = "4.95")]
+    pub shipping_total: Decimal,
     /// The tax rate applied.
     #[serde(with = "amount_serde::option")]
     #[schema(value_type = Option<String>, example = "0.0825")]
     pub tax_rate: Option<Decimal>,
-    /// Tax on subtotal − discount.
+    /// Tax on subtotal − discount, and on the shipping lines that are taxed.
     #[serde(with = "amount_serde")]
     #[schema(value_type = String, example = "4.82")]
     pub tax: Decimal,
-    /// subtotal − discount + tax.
+    /// subtotal − discount + shipping total + tax.
     #[serde(with = "amount_serde")]
     #[schema(value_type = String, example = "63.29")]
     pub total: Decimal,
@@ -211,6 +321,12 @@ impl From<&Pricing> for PricingBody {
             subtotal: pricing.subtotal(),
             discount_rule: pricing.discount_rule().map(DiscountBody::from),
             discount: pricing.discount(),
+            shipping: pricing
+                .shipping_lines()
+                .iter()
+                .map(ShippingLineBody::from)
+                .collect(),
+            shipping_total: pricing.shipping(),
             tax_rate: pricing.tax_rate(),
             tax: pricing.tax(),
             total: pricing.total(),
@@ -241,6 +357,9 @@ pub(crate) struct OrderBody {
     /// Prices as charged.
     #[serde(flatten)]
     pub pricing: PricingBody,
+    /// Contact, addresses, notes, tags, metadata and channel.
+    #[serde(flatten)]
+    pub details: DetailsBody,
     /// Where the money stands: `unpaid`, `authorized`, `paid`, `partially_refunded`,
     /// `refunded`, `failed` or `unknown` (the gateway did not answer; reconciliation settles it).
     #[schema(value_type = String, example = "authorized")]
@@ -270,8 +389,13 @@ pub(crate) struct OrderBody {
     pub updated_at: DateTime<Utc>,
 }
 
-impl From<&Order> for OrderBody {
-    fn from(order: &Order) -> Self {
+impl OrderBody {
+    /// The order as `caller` sees it (a customer never sees the staff note).
+    pub(crate) fn new(order: &Order, caller: &Caller) -> Self {
+        let mut details = DetailsBody::from(order.details().to_draft());
+        if !caller.sees_staff_note() {
+            details.staff_note = None;
+        }
         Self {
             id: order.id().as_uuid(),
             order_number: order.number().to_string(),
@@ -281,6 +405,7 @@ impl From<&Order> for OrderBody {
                 .cancel_reason()
                 .map(|reason| reason.as_str().to_owned()),
             pricing: PricingBody::from(order.pricing()),
+            details,
             payment_status: order.payment().status,
             amount_authorized: order.payment().authorized,
             amount_captured: order.payment().captured,
@@ -295,6 +420,42 @@ impl From<&Order> for OrderBody {
             updated_at: order.updated_at(),
         }
     }
+}
+
+/// A merge patch of an order's details (RFC 7396): each field given replaces it, `null`
+/// removes it, an address object merges into the address. (The route reads the body as a
+/// merge patch; this type is its schema.)
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(
+    dead_code,
+    reason = "the body's schema: the route applies the JSON as a merge patch"
+)]
+pub(crate) struct DetailsPatch {
+    /// Who to contact; null removes it.
+    contact: Option<ContactBody>,
+    /// Where it goes; null removes it.
+    shipping_address: Option<AddressBody>,
+    /// Who is billed; null removes it.
+    billing_address: Option<BillingBody>,
+    /// The customer's note; null removes it.
+    #[schema(
+        max_length = 2000,
+        pattern = "^[^\\x00-\\x09\\x0B\\x0C\\x0E-\\x1F\\x7F-\\x9F]*[^\\s\\x00-\\x1F\\x7F-\\x9F][^\\x00-\\x09\\x0B\\x0C\\x0E-\\x1F\\x7F-\\x9F]*$"
+    )]
+    customer_note: Option<String>,
+    /// The shop's note (staff and admins); null removes it.
+    #[schema(
+        max_length = 2000,
+        pattern = "^[^\\x00-\\x09\\x0B\\x0C\\x0E-\\x1F\\x7F-\\x9F]*[^\\s\\x00-\\x1F\\x7F-\\x9F][^\\x00-\\x09\\x0B\\x0C\\x0E-\\x1F\\x7F-\\x9F]*$"
+    )]
+    staff_note: Option<String>,
+    /// The whole new set of tags (staff and admins).
+    #[schema(max_items = 20, value_type = Option<Vec<TagSchema>>)]
+    tags: Option<Vec<String>>,
+    /// Keys to set, or to remove with null (staff and admins).
+    #[schema(value_type = Option<MetadataSchema>)]
+    metadata: Option<BTreeMap<String, String>>,
 }
 
 /// One page of orders, newest first.

@@ -2,7 +2,7 @@
 
 use axum::response::{IntoResponse, Response};
 use ordo_domain::PaymentError;
-use ordo_service::ServiceError;
+use ordo_service::{DetailRefusal, ServiceError};
 
 use crate::dto::etag;
 use crate::problem::ProblemKind;
@@ -49,6 +49,21 @@ fn problem_for(error: ServiceError) -> Problem {
         }
         ServiceError::NotFound => Problem::not_found("no order with this id"),
         ServiceError::Forbidden(why) => Problem::new(ProblemKind::Forbidden, why),
+        ServiceError::Detail(refusal) => match refusal {
+            DetailRefusal::NotTheirs { field } => Problem::invalid_field(
+                field,
+                "may not be set or changed by this caller (docs/access.md lists who may)",
+            ),
+            DetailRefusal::NoLonger { field, status } => {
+                let mut problem = Problem::new(ProblemKind::DetailLocked, refusal.to_string())
+                    .with_errors(vec![FieldProblem {
+                        field: field.to_owned(),
+                        message: format!("can no longer be changed: the order is {status}"),
+                    }]);
+                problem.current_status = Some(status.to_string());
+                problem
+            }
+        },
         ServiceError::Payment(error) => payment_problem(&error),
         ServiceError::Stale { current } => {
             let mut problem = Problem::new(

@@ -13,7 +13,9 @@ mod extract;
 mod idempotency;
 mod metrics;
 mod operations;
+mod patch;
 mod problem;
+mod record;
 mod request_id;
 mod routes;
 mod strict;
@@ -173,7 +175,10 @@ pub mod wire {
     /// # Errors
     /// When serialization fails (it does not for a valid order).
     pub fn write_order(order: &Order) -> Result<Vec<u8>, serde_json::Error> {
-        serde_json::to_vec(&crate::dto::OrderBody::from(order))
+        serde_json::to_vec(&crate::dto::OrderBody::new(
+            order,
+            &ordo_service::Caller::unauthenticated(),
+        ))
     }
 }
 

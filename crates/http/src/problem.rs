@@ -55,6 +55,7 @@ problem_kinds! {
     IllegalTransition => ("illegal-transition", CONFLICT, "The order cannot make that move"),
     PaymentState => ("payment-state", CONFLICT, "The payment does not allow this"),
     PaymentInProgress => ("payment-in-progress", CONFLICT, "A payment call is in progress"),
+    DetailLocked => ("detail-locked", CONFLICT, "The detail can no longer be changed"),
     IdempotencyKeyInUse => ("idempotency-key-in-use", CONFLICT, "A request with this key is in progress"),
     StaleVersion => ("stale-version", PRECONDITION_FAILED, "The order has changed"),
     BodyTooLarge => ("body-too-large", PAYLOAD_TOO_LARGE, "The body is too large"),

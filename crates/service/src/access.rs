@@ -23,6 +23,13 @@
 //! | `status`, `cancel_reason` | ordo, through the moves above (the reason in a cancel) | readers |
 //! | `payment_status`, `amount_authorized`, `amount_captured`, `amount_refunded` | ordo, from the gateway's answers and refunds | readers |
 //! | `payment_in_progress` | ordo only: the gateway call claimed and not yet answered | readers |
+//! | `items[].sku`, `items[].title`, `items[].options`, `items[].requires_shipping` | the placer: what the line was when bought | readers |
+//! | `shipping` (`code`, `title`, `amount`, `taxed`) | the placer (an amount is a price: the price-book issue's) | readers |
+//! | `shipping_total` | ordo: Σ shipping amounts | readers |
+//! | `contact`, `shipping_address`, `billing_address`, `customer_note` | the placer; later by `PATCH`, as below | readers |
+//! | `staff_note` | staff and admins (placing or `PATCH`) | staff and admins, never a customer |
+//! | `tags`, `metadata` | staff and admins (placing or `PATCH`) | readers |
+//! | `channel` | staff and admins when placing (`api` when not given) | readers |
 //! | a refund's `amount`, `reason` | staff and admins | readers of the order's refund answer |
 //!
 //! Details of an order that move no money, and who may change each after placing it (the
@@ -34,11 +41,16 @@
 //! | `contact`, `shipping_address`, `billing_address`, `customer_note` | while pending | while pending or processing |
 //! | `staff_note`, `tags`, `metadata` | never (nor sees `staff_note`) | in any status |
 //! | `channel` | never: set when placed | never: set when placed |
+//!
+//! When placing an order, a customer may set the details it may later change (`contact`,
+//! addresses, `customer_note`); `staff_note`, `tags`, `metadata` and `channel` are refused,
+//! naming the field ([`Caller::may_set_details`]). Staff and admins may set every detail. A
+//! customer never sees `staff_note` ([`Caller::sees_staff_note`]).
 
 use std::fmt;
 use std::str::FromStr;
 
-use ordo_domain::{CustomerId, DETAIL_FIELDS, OrderStatus};
+use ordo_domain::{CustomerId, DETAIL_FIELDS, OrderDetailsDraft, OrderStatus};
 
 use crate::ServiceError;
 
@@ -267,6 +279,43 @@ impl Caller {
     }
 }
 
+impl Caller {
+    /// Whether the caller may set the details of `draft` when placing an order: each detail
+    /// given must be one the caller may ever change (so a customer sets no `staff_note`,
+    /// `tags`, `metadata` or `channel`); staff and admins also set the `channel`.
+    ///
+    /// # Errors
+    /// [`DetailRefusal::NotTheirs`], naming the first such field.
+    pub fn may_set_details(&self, draft: &OrderDetailsDraft) -> Result<(), DetailRefusal> {
+        if self.role != Role::Customer {
+            return Ok(());
+        }
+        let given = [
+            draft.contact.is_some(),
+            draft.shipping_address.is_some(),
+            draft.billing_address.is_some(),
+            draft.customer_note.is_some(),
+            draft.staff_note.is_some(),
+            !draft.tags.is_empty(),
+            !draft.metadata.is_empty(),
+            draft.channel.is_some(),
+        ];
+        match DETAIL_RULES
+            .iter()
+            .zip(given)
+            .find(|((_, customer, _), given)| *given && matches!(customer, Until::Never))
+        {
+            Some(((field, _, _), _)) => Err(DetailRefusal::NotTheirs { field }),
+            None => Ok(()),
+        }
+    }
+
+    /// Whether the caller sees the shop's own note on an order (customers do not).
+    pub fn sees_staff_note(&self) -> bool {
+        self.role != Role::Customer
+    }
+}
+
 /// Every detail has a rule, and every rule a detail.
 const _: () = assert!(DETAIL_RULES.len() == DETAIL_FIELDS.len());
 
@@ -446,6 +495,63 @@ mod tests {
                     .is_err()
             );
         }
+    }
+
+    #[test]
+    fn a_customer_places_with_only_the_details_it_may_change() {
+        use super::DetailRefusal;
+        use ordo_domain::{ContactDraft, OrderDetailsDraft};
+        let customer = Caller::customer(customer(1));
+        let staff = Caller::operator(Role::Staff, "s").unwrap_or_else(|_| unreachable!());
+        let own = OrderDetailsDraft {
+            contact: Some(ContactDraft {
+                email: "ada@example.com".into(),
+                phone: None,
+                name: None,
+            }),
+            customer_note: Some("hi".into()),
+            ..OrderDetailsDraft::default()
+        };
+        assert_eq!(customer.may_set_details(&own), Ok(()));
+        let shops: [(&str, OrderDetailsDraft); 4] = [
+            (
+                "staff_note",
+                OrderDetailsDraft {
+                    staff_note: Some("x".into()),
+                    ..own.clone()
+                },
+            ),
+            (
+                "tags",
+                OrderDetailsDraft {
+                    tags: vec!["x".into()],
+                    ..own.clone()
+                },
+            ),
+            (
+                "metadata",
+                OrderDetailsDraft {
+                    metadata: [("k".into(), "v".into())].into(),
+                    ..own.clone()
+                },
+            ),
+            (
+                "channel",
+                OrderDetailsDraft {
+                    channel: Some("web".into()),
+                    ..own.clone()
+                },
+            ),
+        ];
+        for (field, draft) in shops {
+            assert_eq!(
+                customer.may_set_details(&draft),
+                Err(DetailRefusal::NotTheirs { field }),
+                "{field}"
+            );
+            assert_eq!(staff.may_set_details(&draft), Ok(()), "{field}");
+        }
+        assert!(!customer.sees_staff_note() && staff.sees_staff_note());
     }
 
     #[test]

@@ -14,6 +14,9 @@ pub enum ServiceError {
     /// The order is valid but cannot be priced (an amount would overflow).
     #[error(transparent)]
     Pricing(#[from] PricingError),
+    /// The caller may not set or change this detail of an order (now, or ever); names it.
+    #[error(transparent)]
+    Detail(#[from] crate::DetailRefusal),
     /// The caller's role may not do this (see `access`); says why.
     #[error("forbidden: {0}")]
     Forbidden(&'static str),

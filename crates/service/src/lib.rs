@@ -4,6 +4,7 @@
 
 mod access;
 mod books;
+mod details;
 mod error;
 mod gateway;
 mod idempotency;

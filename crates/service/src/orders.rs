@@ -84,9 +84,11 @@ impl OrderService {
     ///
     /// # Errors
     /// [`ServiceError::Forbidden`] for a customer naming another customer;
+    /// [`ServiceError::Detail`] for a detail the caller may not set;
     /// [`ServiceError::Validation`] or [`ServiceError::Pricing`].
     pub fn preview(&self, caller: &Caller, draft: &OrderDraft) -> Result<Pricing, ServiceError> {
         caller.check_acting_for(draft.customer_id, PLACE_FOR_ANOTHER)?;
+        caller.may_set_details(&draft.details)?;
         let order = NewOrder::parse(draft)?;
         Ok(price(&order, self.policy_for(&order))?)
     }
@@ -97,6 +99,7 @@ impl OrderService {
     ///
     /// # Errors
     /// [`ServiceError::Forbidden`] for a customer placing for another customer;
+    /// [`ServiceError::Detail`] for a detail the caller may not set;
     /// [`ServiceError::Validation`], [`ServiceError::Pricing`], [`ServiceError::KeyInFlight`]
     /// (the claim was lost), [`ServiceError::Unavailable`] or [`ServiceError::Internal`].
     #[tracing::instrument(skip_all, err(level = "debug"))]
@@ -107,6 +110,7 @@ impl OrderService {
         claim: Option<&Claim>,
     ) -> Result<Order, ServiceError> {
         caller.check_acting_for(draft.customer_id, PLACE_FOR_ANOTHER)?;
+        caller.may_set_details(&draft.details)?;
         if let Some(order_id) = claim.and_then(|claim| claim.order_id) {
             tracing::info!(order_id = %order_id, "resuming an idempotent create");
             let order = self.get(caller, order_id).await?;

@@ -11,8 +11,8 @@ use utoipa_axum::routes;
 
 use super::responses::{Guarded, JsonBody, OneOrder, Unavailable, VersionRequired, Versioned};
 use crate::dto::{
-    CancelBody, CreateOrder, ListParams, OrderBody, OrderPage, PricingBody, RefundBody,
-    RefundRequest, TransitionBody, etag,
+    CancelBody, CreateOrder, DetailsPatch, ListParams, OrderBody, OrderPage, PricingBody,
+    RefundBody, RefundRequest, TransitionBody, etag,
 };
 use crate::error::ApiError;
 use crate::extract::{IfMatch, Json, NumberPath, OrderPath, Query};
@@ -22,7 +22,7 @@ pub(crate) fn router() -> OpenApiRouter<OrderService> {
     OpenApiRouter::new()
         .routes(routes!(create_order, list_orders))
         .routes(routes!(preview_order))
-        .routes(routes!(get_order, delete_order))
+        .routes(routes!(get_order, delete_order, patch_order))
         .routes(routes!(get_order_by_number))
         .routes(routes!(transition_order))
         .routes(routes!(cancel_order))
@@ -54,12 +54,12 @@ fn reason(text: &str) -> Result<CancelReason, Problem> {
         .map_err(|violation| Problem::invalid_field("reason", violation.to_string()))
 }
 
-fn order_response(status: StatusCode, order: &Order) -> Response {
+fn order_response(status: StatusCode, order: &Order, caller: &Caller) -> Response {
     let mut headers = HeaderMap::new();
     if let Ok(value) = HeaderValue::from_str(&etag(order.version())) {
         headers.insert(header::ETAG, value);
     }
-    (status, headers, axum::Json(OrderBody::from(order))).into_response()
+    (status, headers, axum::Json(OrderBody::new(order, caller))).into_response()
 }
 
 /// Place an order.
@@ -95,7 +95,7 @@ async fn create_order(
     let order = service
         .place(&caller, &OrderDraft::from(body), claim.as_ref())
         .await?;
-    let mut response = order_response(StatusCode::CREATED, &order);
+    let mut response = order_response(StatusCode::CREATED, &order, &caller);
     if let Ok(location) = HeaderValue::from_str(&format!("/v1/orders/{}", order.id())) {
         response.headers_mut().insert(header::LOCATION, location);
     }
@@ -141,7 +141,7 @@ async fn get_order(
     OrderPath(id): OrderPath,
 ) -> Result<Response, ApiError> {
     let order = service.get(&caller, id).await?;
-    Ok(order_response(StatusCode::OK, &order))
+    Ok(order_response(StatusCode::OK, &order, &caller))
 }
 
 /// Find an order by its number, as support staff and customers read it out.
@@ -163,7 +163,7 @@ async fn get_order_by_number(
     NumberPath(number): NumberPath,
 ) -> Result<Response, ApiError> {
     let order = service.get_by_number(&caller, &number).await?;
-    Ok(order_response(StatusCode::OK, &order))
+    Ok(order_response(StatusCode::OK, &order, &caller))
 }
 
 /// List a customer's orders, newest first.
@@ -205,7 +205,11 @@ async fn list_orders(
     };
     let page = service.list(&caller, &query).await?;
     Ok(axum::Json(OrderPage {
-        data: page.orders.iter().map(OrderBody::from).collect(),
+        data: page
+            .orders
+            .iter()
+            .map(|order| OrderBody::new(order, &caller))
+            .collect(),
         has_more: page.next.is_some(),
         next_cursor: page.next.map(|cursor| cursor.encode()),
     }))
@@ -246,7 +250,7 @@ async fn transition_order(
     let order = service
         .transition(&caller, id, body.to.into(), expected)
         .await?;
-    Ok(order_response(StatusCode::OK, &order))
+    Ok(order_response(StatusCode::OK, &order, &caller))
 }
 
 /// Cancel an order, with a reason.
@@ -278,7 +282,50 @@ async fn cancel_order(
         .and_then(|expected| Ok((expected, reason(&body?.0.reason)?)));
     let (expected, reason) = visible_first(&service, &caller, id, input).await?;
     let order = service.cancel(&caller, id, reason, expected).await?;
-    Ok(order_response(StatusCode::OK, &order))
+    Ok(order_response(StatusCode::OK, &order, &caller))
+}
+
+/// Change an order's details: contact, addresses, notes, tags, metadata.
+///
+/// A JSON Merge Patch (RFC 7396) of the details as the order shows them: a field given
+/// replaces the field, `null` removes it, an object merges into the object (so
+/// `{"shipping_address": {"line2": "Flat 4"}}` changes one line of the address), an array
+/// (`tags`) replaces the array. Who may change which field, and until when, is in the docs'
+/// access table; nothing that moves money changes this way. A refused patch changes nothing;
+/// one that changes nothing writes nothing.
+#[utoipa::path(
+    patch, path = "/v1/orders/{id}", tag = "orders",
+    params(
+        ("id" = Uuid, Path, description = "The order's id"),
+        ("If-Match" = String, Header, example = "\"1\"", pattern = "^\"[1-9][0-9]{0,8}\"$", description = "The order's ETag, as last read (`\"3\"`)"),
+    ),
+    request_body(content = DetailsPatch, content_type = "application/merge-patch+json"),
+    responses(
+        (status = 200, description = "Changed (or nothing to change)", body = OrderBody, headers(("ETag" = String, description = "The version now"))),
+        (status = 409, description = "The field can no longer be changed in the order's status (`detail` says which), or a payment call is in progress", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 422, description = "A value breaks a rule, the field is not the caller's to change, or it is not a detail (`errors` names each field)", body = ProblemDetails, content_type = "application/problem+json"),
+        Guarded, JsonBody, OneOrder, Versioned, VersionRequired, Unavailable,
+    )
+)]
+async fn patch_order(
+    State(service): State<OrderService>,
+    Extension(caller): Extension<Caller>,
+    OrderPath(id): OrderPath,
+    if_match: IfMatch,
+    body: Result<Json<serde_json::Map<String, serde_json::Value>>, Problem>,
+) -> Result<Response, ApiError> {
+    let input = if_match.required().and_then(|expected| {
+        let patch = body?.0;
+        crate::patch::only_details(&patch)?;
+        Ok((expected, patch))
+    });
+    let (expected, patch) = visible_first(&service, &caller, id, input).await?;
+    let current = service.get(&caller, id).await?;
+    let details = crate::patch::merged(current.details(), patch)?;
+    let order = service
+        .change_details(&caller, id, expected, &details)
+        .await?;
+    Ok(order_response(StatusCode::OK, &order, &caller))
 }
 
 /// Delete an order (soft: it is kept, but no longer found).
@@ -339,7 +386,7 @@ async fn refund_order(
         reason: refund.reason,
         status: refund.status.as_str().to_owned(),
         created_at: refund.created_at,
-        order: OrderBody::from(&order),
+        order: OrderBody::new(&order, &caller),
     };
     Ok((StatusCode::CREATED, axum::Json(body)).into_response())
 }

@@ -19,3 +19,4 @@ mod lifecycle;
 mod openapi;
 mod operations;
 mod payments;
+mod record;
