@@ -71,7 +71,7 @@ pub(crate) enum OrdersCommand {
     },
     /// Show one order.
     Get {
-        /// The order's id.
+        /// The order's id or its number (`ORD-261122-7KQ3M9AX`).
         id: String,
         #[command(flatten)]
         client: ClientArgs,
@@ -95,7 +95,7 @@ pub(crate) enum OrdersCommand {
     },
     /// Move an order to processing or completed.
     Transition {
-        /// The order's id.
+        /// The order's id or its number (`ORD-261122-7KQ3M9AX`).
         id: String,
         /// The new status.
         #[arg(long, value_enum)]
@@ -109,7 +109,7 @@ pub(crate) enum OrdersCommand {
     },
     /// Cancel an order, with a reason.
     Cancel {
-        /// The order's id.
+        /// The order's id or its number (`ORD-261122-7KQ3M9AX`).
         id: String,
         /// Why.
         #[arg(long)]
@@ -123,7 +123,7 @@ pub(crate) enum OrdersCommand {
     },
     /// Refund part or all of a paid order.
     Refund {
-        /// The order's id.
+        /// The order's id or its number (`ORD-261122-7KQ3M9AX`).
         id: String,
         /// How much, in the order's currency (`5.00`).
         #[arg(long)]
@@ -134,9 +134,24 @@ pub(crate) enum OrdersCommand {
         #[command(flatten)]
         client: ClientArgs,
     },
+    /// Change an order's contact, addresses, notes, tags or metadata: a JSON Merge Patch
+    /// (`{"shipping_address": {"line2": "Flat 4"}}`) from a file, or stdin when no file is
+    /// given.
+    Patch {
+        /// The order's id or its number (`ORD-261122-7KQ3M9AX`).
+        id: String,
+        /// The patch as JSON (see `PATCH /v1/orders/{id}` in /docs).
+        file: Option<PathBuf>,
+        /// Change it only at this version (`5`, or its ETag `"5"`); without it, the order's
+        /// current version is read first.
+        #[arg(long, value_parser = etag)]
+        if_match: Option<String>,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
     /// Delete an order (it is kept, but no longer found).
     Delete {
-        /// The order's id.
+        /// The order's id or its number (`ORD-261122-7KQ3M9AX`).
         id: String,
         /// Delete only at this version (`5`, or its ETag `"5"`).
         #[arg(long, value_parser = etag)]
@@ -157,6 +172,7 @@ impl OrdersCommand {
             | Self::Transition { client, .. }
             | Self::Cancel { client, .. }
             | Self::Refund { client, .. }
+            | Self::Patch { client, .. }
             | Self::Delete { client, .. } => client,
         }
     }
@@ -207,7 +223,7 @@ pub(crate) async fn run(
             print::pricing(json, &body(response).await?);
         }
         OrdersCommand::Get { id, .. } => {
-            let response = call.send(Method::GET, &order_path(&id), |r| r).await?;
+            let response = call.send(Method::GET, &read_path(&id), |r| r).await?;
             print::order(json, &body(response).await?);
         }
         OrdersCommand::List {
@@ -229,7 +245,7 @@ pub(crate) async fn run(
         OrdersCommand::Transition {
             id, to, if_match, ..
         } => {
-            let path = order_path(&id);
+            let path = call.order_path(&id).await?;
             let etag = call.etag(&path, if_match).await?;
             let to = match to {
                 Target::Processing => "processing",
@@ -247,7 +263,7 @@ pub(crate) async fn run(
             if_match,
             ..
         } => {
-            let path = order_path(&id);
+            let path = call.order_path(&id).await?;
             let etag = call.etag(&path, if_match).await?;
             let request = json!({ "reason": reason }).to_string();
             let response = call
@@ -260,16 +276,18 @@ pub(crate) async fn run(
         } => {
             // Amounts travel as strings, exactly as typed.
             let request = json!({ "amount": amount.to_string(), "reason": reason }).to_string();
-            let path = format!("{}/refunds", order_path(&id));
+            let path = format!("{}/refunds", call.order_path(&id).await?);
             let response = call.post(&path, request, None).await?;
             print::refund(json, &body(response).await?);
         }
+        OrdersCommand::Patch {
+            id, file, if_match, ..
+        } => {
+            let changed = call.patch(&id, file.as_ref(), if_match).await?;
+            print::order(json, &changed);
+        }
         OrdersCommand::Delete { id, if_match, .. } => {
-            call.send(Method::DELETE, &order_path(&id), |r| match &if_match {
-                Some(etag) => r.header(header::IF_MATCH, etag),
-                None => r,
-            })
-            .await?;
+            call.delete(&id, if_match.as_deref()).await?;
             print::result(
                 json,
                 &json!({ "deleted": id }),
@@ -280,10 +298,20 @@ pub(crate) async fn run(
     Ok(())
 }
 
-/// An order's path, its id escaped as one path segment.
-fn order_path(id: &str) -> String {
+/// The path that reads an order named by its id or its number, escaped as one path segment.
+fn read_path(id: &str) -> String {
     let escaped: String = url::form_urlencoded::byte_serialize(id.as_bytes()).collect();
-    format!("/v1/orders/{escaped}")
+    if looks_like_a_number(id) {
+        format!("/v1/orders/by-number/{escaped}")
+    } else {
+        format!("/v1/orders/{escaped}")
+    }
+}
+
+/// Whether `id` is written as an order number (`ORD-…`, any case) rather than an id.
+fn looks_like_a_number(id: &str) -> bool {
+    id.get(..4)
+        .is_some_and(|prefix| prefix.eq_ignore_ascii_case("ord-"))
 }
 
 /// One command's requests: the HTTP client, its settings and the server.
@@ -315,6 +343,53 @@ impl Call<'_> {
             }
         })
         .await
+    }
+
+    /// The path of an order named by its id or its number: a number is looked up first (a
+    /// typo in it is the server's 400, saying so).
+    async fn order_path(&self, id: &str) -> Result<String> {
+        let path = read_path(id);
+        if !looks_like_a_number(id) {
+            return Ok(path);
+        }
+        let order = body(self.send(Method::GET, &path, |r| r).await?).await?;
+        let id = order.get("id").and_then(Value::as_str).with_context(|| {
+            format!("the server at {} sent an order without an id", self.server)
+        })?;
+        Ok(read_path(id))
+    }
+
+    /// Sends the merge patch in `file` (or stdin) to the order, at `if_match` or its current
+    /// version; the changed order.
+    async fn patch(
+        &self,
+        id: &str,
+        file: Option<&PathBuf>,
+        if_match: Option<String>,
+    ) -> Result<Value> {
+        let path = self.order_path(id).await?;
+        let etag = self.etag(&path, if_match).await?;
+        let merge = read_order(file)?;
+        let response = self
+            .send(Method::PATCH, &path, |request| {
+                request
+                    .header(header::CONTENT_TYPE, "application/merge-patch+json")
+                    .header(header::IF_MATCH, etag)
+                    .body(merge)
+            })
+            .await?;
+        body(response).await
+    }
+
+    /// Deletes the order, at `if_match` when given.
+    async fn delete(&self, id: &str, if_match: Option<&str>) -> Result<()> {
+        let path = self.order_path(id).await?;
+        self.send(Method::DELETE, &path, |r| match if_match {
+            Some(etag) => r.header(header::IF_MATCH, etag),
+            None => r,
+        })
+        .await?;
+        Ok(())
     }
 
     /// The ETag given, or the order's current one.

@@ -167,9 +167,16 @@ fn the_client_commands_drive_a_running_server() {
     std::fs::write(
         &order,
         r#"{"customer_id":"0193a1a0-0000-7000-8000-000000000001","currency":"USD",
-            "items":[{"product_id":"0193a1a0-0000-7000-8000-0000000000aa","quantity":2,"unit_price":"10.00"}]}"#,
+            "items":[{"product_id":"0193a1a0-0000-7000-8000-0000000000aa","quantity":2,"unit_price":"10.00",
+                      "sku":"MUG-01","title":"Mug","requires_shipping":true}],
+            "shipping":[{"code":"ups","title":"UPS Ground","amount":"4.95"}],
+            "contact":{"email":"ada@example.com","name":"Ada Lovelace"},
+            "shipping_address":{"line1":"1 Main St","city":"Springfield","country":"US"},
+            "billing_address":"same_as_shipping","tags":["vip"],"metadata":{"erp_id":"SO-1"}}"#,
     )
     .unwrap();
+    let patch = data.path().join("patch.json");
+    std::fs::write(&patch, r#"{"customer_note":"Leave it at the door"}"#).unwrap();
     // Authentication is on by default: the server generated a secret in the data directory,
     // and `ordo token` mints with it.
     let minted = ordo(&[
@@ -205,13 +212,32 @@ fn the_client_commands_drive_a_running_server() {
     assert!(created.status.success(), "{}", stderr(&created));
     let created: Value = serde_json::from_slice(&created.stdout).unwrap();
     let id = created["id"].as_str().unwrap();
-    assert_eq!(created["total"], "20.00");
+    let number = created["order_number"].as_str().unwrap();
+    assert_eq!(created["total"], "24.95");
 
     let table = stdout(&client(&["get", id]));
     assert!(
-        table.contains("order_number") && table.contains("20.00"),
+        table.contains("order_number")
+            && table.contains("24.95")
+            && table.contains("ada@example.com")
+            && table.contains("MUG-01"),
         "{table}"
     );
+    // A number works wherever an id does, and reads the same order, every field of it.
+    let by_number = client(&["get", number, "--json"]);
+    assert!(by_number.status.success(), "{}", stderr(&by_number));
+    let by_number: Value = serde_json::from_slice(&by_number.stdout).unwrap();
+    assert_eq!(by_number, created);
+    let mut typo = number.to_owned();
+    let last = if typo.ends_with('A') { "B" } else { "A" };
+    typo.replace_range(typo.len() - 1.., last);
+    let mistyped = client(&["get", &typo]);
+    assert!(stderr(&mistyped).contains("typo"), "{}", stderr(&mistyped));
+    let patched = client(&["patch", number, patch.to_str().unwrap(), "--json"]);
+    assert!(patched.status.success(), "{}", stderr(&patched));
+    let patched: Value = serde_json::from_slice(&patched.stdout).unwrap();
+    assert_eq!(patched["customer_note"], "Leave it at the door");
+    assert_eq!(patched["contact"], created["contact"]);
     let listed = client(&[
         "list",
         "--customer",
@@ -221,7 +247,7 @@ fn the_client_commands_drive_a_running_server() {
     let listed: Value = serde_json::from_slice(&listed.stdout).unwrap();
     assert_eq!(listed["data"][0]["id"], id);
 
-    let cancelled = client(&["cancel", id, "--reason", "test", "--json"]);
+    let cancelled = client(&["cancel", number, "--reason", "test", "--json"]);
     let cancelled: Value = serde_json::from_slice(&cancelled.stdout).unwrap();
     assert_eq!(cancelled["status"], "cancelled");
     assert!(client(&["delete", id]).status.success());

@@ -38,15 +38,36 @@ pub(crate) fn order(json: bool, order: &Value) {
         "currency",
         "subtotal",
         "discount",
+        "shipping_total",
         "tax",
         "total",
         "amount_refunded",
+        "channel",
         "version",
         "created_at",
         "updated_at",
     ] {
         summary.add_row(vec![key.to_owned(), text(order, key)]);
     }
+    let empty = Value::Null;
+    let contact = order.get("contact").unwrap_or(&empty);
+    summary.add_row(vec!["email".to_owned(), text(contact, "email")]);
+    let address = order.get("shipping_address").unwrap_or(&empty);
+    summary.add_row(vec![
+        "ship to".to_owned(),
+        format!("{}, {}", text(address, "city"), text(address, "country")),
+    ]);
+    let tags = order
+        .get("tags")
+        .and_then(Value::as_array)
+        .map(|tags| {
+            tags.iter()
+                .filter_map(Value::as_str)
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .unwrap_or_default();
+    summary.add_row(vec!["tags".to_owned(), tags]);
     println!("{summary}\n{}", items(order));
 }
 
@@ -88,7 +109,14 @@ pub(crate) fn refund(json: bool, refund: &Value) {
 
 fn items(priced: &Value) -> Table {
     let mut items = Table::new();
-    items.set_header(vec!["product", "quantity", "unit price", "line total"]);
+    items.set_header(vec![
+        "product",
+        "sku",
+        "title",
+        "quantity",
+        "unit price",
+        "line total",
+    ]);
     for item in priced
         .get("items")
         .and_then(Value::as_array)
@@ -97,6 +125,8 @@ fn items(priced: &Value) -> Table {
     {
         items.add_row(vec![
             text(item, "product_id"),
+            text(item, "sku"),
+            text(item, "title"),
             text(item, "quantity"),
             text(item, "unit_price"),
             text(item, "line_total"),
