@@ -3,7 +3,10 @@
 //! The data is deterministic, so a load generator can name existing rows without reading them
 //! back: order `n` (from 1) has id `01900000-0000-7000-8000-{n:012x}` and belongs to customer
 //! `00000000-0000-4000-8000-{c:012x}` with `c = (n - 1) % customers + 1`; it has `1 + n % 5`
-//! items. Orders go through the domain's pricing and numbering and the repository's own insert,
+//! items, each with a SKU and title. Each customer has a name, an email, a phone and an
+//! address (in one of eight cities of six countries) on all its orders; orders carry a channel,
+//! a shipping line on two in three, tags on some (`vip` every 7th, `gift` every 11th,
+//! `wholesale` every 13th, `fragile` every 17th) and an ERP id in the metadata of every 4th. Orders go through the domain's pricing and numbering and the repository's own insert,
 //! so every row reads back exactly as one placed through the API would (pending, its payment authorized).
 #![allow(
     clippy::disallowed_types,
@@ -18,8 +21,9 @@ use anyhow::{Context as _, Result, bail};
 use chrono::{Duration, SubsecRound as _};
 use clap::Args;
 use ordo_domain::{
-    CustomerId, GatewayOutcome, LineItemDraft, NewOrder, Order, OrderDraft, OrderId, OrderNumber,
-    OrderNumberKey, ProductId, RoundingPolicy, price,
+    AddressDraft, BillingAddressDraft, ContactDraft, CustomerId, GatewayOutcome, LineItemDraft,
+    LineSnapshotDraft, NewOrder, Order, OrderDetailsDraft, OrderDraft, OrderId, OrderNumber,
+    OrderNumberKey, ProductId, RoundingPolicy, SameAsShipping, ShippingLineDraft, price,
 };
 use ordo_repository::{OrderRepository, RepoError};
 use ordo_service::{Clock as _, SystemClock};
@@ -77,12 +81,13 @@ fn order(
     key: OrderNumberKey,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<Order> {
-    let customer = customer_id(n.saturating_sub(1) % customers.max(1) + 1)?;
+    let c = n.saturating_sub(1) % customers.max(1) + 1;
+    let customer = customer_id(c)?;
     let items = (0..=n % 5)
         .map(|k| {
             let product = uuid::Uuid::parse_str(&format!("00000000-0000-4000-9000-{k:012x}"))?;
             Ok(LineItemDraft {
-                snapshot: ordo_domain::LineSnapshotDraft::default(),
+                snapshot: line_snapshot(n, k),
                 product_id: ProductId::from_uuid(product)
                     .map_err(|error| anyhow::anyhow!("seed product: {error}"))?,
                 quantity: i64::try_from(1 + (n + k) % 3)?,
@@ -91,14 +96,25 @@ fn order(
             })
         })
         .collect::<Result<Vec<_>>>()?;
+    // Two orders in three ship at a price; the rest are collected.
+    let shipping = if n.is_multiple_of(3) {
+        Vec::new()
+    } else {
+        vec![ShippingLineDraft {
+            code: "standard".to_owned(),
+            title: "Standard (3–5 days)".to_owned(),
+            amount: Decimal::new(495, 2),
+            taxed: true,
+        }]
+    };
     let draft = OrderDraft {
-        details: ordo_domain::OrderDetailsDraft::default(),
+        details: details(n, c),
         customer_id: customer,
         currency: "USD".to_owned(),
         items,
         discount: None,
         tax_rate: Some(Decimal::new(8, 2)),
-        shipping: Vec::new(),
+        shipping,
     };
     let new =
         NewOrder::parse(&draft).map_err(|error| anyhow::anyhow!("seed order {n}: {error}"))?;
@@ -113,7 +129,7 @@ fn order(
         number,
         customer,
         pricing,
-        ordo_domain::OrderDetails::default(),
+        new.details().clone(),
         placed,
     );
     // As the API leaves an order once its authorization is approved: nothing left claimed
@@ -127,6 +143,161 @@ fn order(
         )
         .map_err(|error| anyhow::anyhow!("seed order {n}: {error}"))?;
     Ok(order)
+}
+
+const FIRST_NAMES: [&str; 16] = [
+    "Ada",
+    "Grace",
+    "Alan",
+    "Edsger",
+    "Barbara",
+    "Donald",
+    "Margaret",
+    "Ken",
+    "Radia",
+    "Dennis",
+    "Frances",
+    "John",
+    "Hedy",
+    "Tim",
+    "Katherine",
+    "Linus",
+];
+const LAST_NAMES: [&str; 16] = [
+    "Lovelace",
+    "Hopper",
+    "Turing",
+    "Dijkstra",
+    "Liskov",
+    "Knuth",
+    "Hamilton",
+    "Thompson",
+    "Perlman",
+    "Ritchie",
+    "Allen",
+    "McCarthy",
+    "Lamarr",
+    "Berners-Lee",
+    "Johnson",
+    "Torvalds",
+];
+/// `(city, region, postal code, country)`.
+const PLACES: [(&str, &str, &str, &str); 8] = [
+    ("San Francisco", "CA", "94105", "US"),
+    ("New York", "NY", "10001", "US"),
+    ("Berlin", "Berlin", "10115", "DE"),
+    ("München", "Bayern", "80331", "DE"),
+    ("London", "England", "N1 9GU", "GB"),
+    ("Paris", "Île-de-France", "75002", "FR"),
+    ("Tokyo", "Tokyo", "150-0002", "JP"),
+    ("Toronto", "ON", "M5V 2T6", "CA"),
+];
+const STREETS: [&str; 6] = [
+    "Market St",
+    "Hauptstraße",
+    "Baker Street",
+    "Rue de Rivoli",
+    "Queen St W",
+    "Broadway",
+];
+/// A seeded product: `(sku, title, options, requires shipping)`.
+type Product = (
+    &'static str,
+    &'static str,
+    &'static [(&'static str, &'static str)],
+    bool,
+);
+/// The six seeded products.
+const PRODUCTS: [Product; 6] = [
+    (
+        "TS-BLUE-L",
+        "T-shirt",
+        &[("colour", "blue"), ("size", "L")],
+        true,
+    ),
+    ("MUG-01", "Mug", &[], true),
+    ("SOCK-3", "Socks, three pairs", &[("size", "M")], true),
+    ("GIFT-25", "Gift card", &[], false),
+    ("CAP-RED", "Cap", &[("colour", "red")], true),
+    ("BOOK-RUST", "The Book", &[("format", "hardcover")], true),
+];
+const CHANNELS: [&str; 5] = ["web", "web", "pos", "marketplace", "phone"];
+
+/// Line `k` of order `n`: the product's snapshot as bought.
+fn line_snapshot(n: u64, k: u64) -> LineSnapshotDraft {
+    let (sku, title, options, ships) = pick(&PRODUCTS, n.wrapping_add(k));
+    LineSnapshotDraft {
+        sku: Some(sku.to_owned()),
+        title: Some(title.to_owned()),
+        options: options
+            .iter()
+            .map(|(key, value)| ((*key).to_owned(), (*value).to_owned()))
+            .collect(),
+        requires_shipping: Some(ships),
+    }
+}
+
+/// The details of order `n` of customer `c`: the customer's contact and address (the same on
+/// each of its orders), a channel, some tags, an ERP id on some, a note on a few.
+#[allow(
+    clippy::arithmetic_side_effects,
+    reason = "small bounded numbers: n and c are far below u64::MAX / 100"
+)]
+fn details(n: u64, c: u64) -> OrderDetailsDraft {
+    let first = pick(&FIRST_NAMES, c);
+    let last = pick(&LAST_NAMES, c / 16);
+    let name = format!("{first} {last}");
+    let (city, region, postal_code, country) = pick(&PLACES, c / 7);
+    let mut tags = Vec::new();
+    for (every, tag) in [(7, "vip"), (11, "gift"), (13, "wholesale"), (17, "fragile")] {
+        if n.is_multiple_of(every) {
+            tags.push(tag.to_owned());
+        }
+    }
+    let metadata = if n.is_multiple_of(4) {
+        [("erp_id".to_owned(), format!("SO-{n:07}"))].into()
+    } else {
+        std::collections::BTreeMap::new()
+    };
+    OrderDetailsDraft {
+        contact: Some(ContactDraft {
+            email: format!(
+                "{}.{}{c}@example.com",
+                first.to_lowercase(),
+                last.to_lowercase()
+            ),
+            phone: Some(format!("+1415555{:04}", c % 10_000)),
+            name: Some(name.clone()),
+        }),
+        shipping_address: Some(AddressDraft {
+            name: Some(name),
+            company: None,
+            line1: format!("{} {}", c % 200 + 1, pick(&STREETS, c)),
+            line2: c.is_multiple_of(3).then(|| format!("Apt {}", c % 40 + 1)),
+            city: city.to_owned(),
+            region: Some(region.to_owned()),
+            postal_code: Some(postal_code.to_owned()),
+            country: country.to_owned(),
+            phone: None,
+        }),
+        billing_address: Some(BillingAddressDraft::SameAsShipping(
+            SameAsShipping::SameAsShipping,
+        )),
+        customer_note: n
+            .is_multiple_of(19)
+            .then(|| "Please leave it with the neighbours.".to_owned()),
+        staff_note: None,
+        tags,
+        metadata,
+        channel: Some(pick(&CHANNELS, n).to_owned()),
+    }
+}
+
+/// Entry `i` of `list`, cycling.
+fn pick<T: Copy, const N: usize>(list: &[T; N], i: u64) -> T {
+    let len = u64::try_from(N).unwrap_or(u64::MAX).max(1);
+    let index = usize::try_from(i.checked_rem(len).unwrap_or(0)).unwrap_or(0);
+    list.get(index).copied().unwrap_or(list[0])
 }
 
 /// Inserts the orders, `concurrency` at a time, showing progress on stderr, then says what

@@ -185,8 +185,9 @@ impl From<&ShippingLine> for ShippingLineBody {
 }
 
 /// The details of an order as the API carries them, in a create body and in every order.
+/// (Flattened into an order, so its schema admits the order's other fields; a patch's keys are
+/// checked by `patch::only_details`.)
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
 pub(crate) struct DetailsBody {
     /// Who to contact about the order.
     #[serde(default)]
