@@ -63,6 +63,25 @@ enum Command {
     /// Payment operations on the database.
     #[command(subcommand)]
     Payments(PaymentsCommand),
+    /// Customer operations on the database.
+    #[command(subcommand)]
+    Customers(CustomersCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum CustomersCommand {
+    /// Erase a customer's personal data (contact, addresses, notes) from all its orders,
+    /// deleted ones too, and from the stored responses that held it; amounts, lines and
+    /// numbers stay. Recorded; running it twice changes nothing more.
+    Erase(EraseArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct EraseArgs {
+    /// The customer's id.
+    customer: uuid::Uuid,
+    #[command(flatten)]
+    storage: storage::StorageArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -129,6 +148,10 @@ fn main() -> ExitCode {
             }
             Command::Payments(PaymentsCommand::Check(args)) => {
                 check_books(&settings(&args, &matches, &file)?.settings).await
+            }
+            Command::Customers(CustomersCommand::Erase(args)) => {
+                let storage = settings(&args.storage, &matches, &file)?.settings;
+                erase(&storage, args.customer).await
             }
         }
     });
@@ -316,6 +339,34 @@ async fn reconcile(args: &storage::StorageArgs, grace_seconds: u32) -> anyhow::R
         println!(
             "reconciled {} payment call(s) and {} refund(s); {} still awaiting the gateway",
             report.payments, report.refunds, report.still_unknown
+        );
+    }
+    store.close().await;
+    Ok(())
+}
+
+/// `ordo customers erase`: as an admin would through the API, recorded as the operator.
+async fn erase(args: &storage::StorageArgs, customer: uuid::Uuid) -> anyhow::Result<()> {
+    let customer = ordo_domain::CustomerId::from_uuid(customer)
+        .map_err(|error| anyhow::anyhow!("{customer}: {error}"))?;
+    let store = storage::Store::open(args).await?;
+    store.migrate().await?;
+    let service = serve::service_for(
+        &store,
+        std::time::Duration::ZERO,
+        ordo_service::ServiceConfig::default(),
+    );
+    let operator = ordo_service::Caller::operator(ordo_service::Role::Admin, "ordo-cli")
+        .map_err(|error| anyhow::anyhow!("{error}"))?;
+    let erasure = service
+        .erase_customer(&operator, customer)
+        .await
+        .map_err(|error| anyhow::anyhow!("the erasure failed: {error}"))?;
+    #[allow(clippy::print_stdout, reason = "the CLI reports to its user")]
+    {
+        println!(
+            "erased the personal data of customer {customer} from {} order(s) (erasure {})",
+            erasure.orders, erasure.id
         );
     }
     store.close().await;

@@ -931,6 +931,51 @@ fn seeded_orders_are_found_where_their_ids_say() {
     assert_eq!(ids, expected);
     let order = &listed["data"][0];
     assert_eq!(order["items"].as_array().unwrap().len(), 1 + 23 % 5);
+    // Seeded records are whole: a contact, an address, a channel, a SKU on every line.
+    assert!(
+        order["contact"]["email"]
+            .as_str()
+            .unwrap()
+            .ends_with("@example.com")
+    );
+    assert!(order["shipping_address"]["country"].is_string());
+    assert!(order["channel"].is_string());
+    assert!(order["items"][0]["sku"].is_string());
+    terminate(&mut server);
+
+    // An operator erases customer 3's personal data; a second run finds nothing left.
+    let customer = "00000000-0000-4000-8000-000000000003";
+    let erased = ordo(&["customers", "erase", customer, "--data-dir", dir]);
+    assert!(erased.status.success(), "{}", stderr(&erased));
+    assert!(
+        stdout(&erased).contains("from 5 order(s)"),
+        "{}",
+        stdout(&erased)
+    );
+    let again = ordo(&["customers", "erase", customer, "--data-dir", dir]);
+    assert!(
+        stdout(&again).contains("from 0 order(s)"),
+        "{}",
+        stdout(&again)
+    );
+    let mut server = start_server(data.path(), port, &["--auth", "disabled"]);
+    let listed = ordo(&[
+        "orders",
+        "list",
+        "--customer",
+        customer,
+        "--json",
+        "--server",
+        &url,
+    ]);
+    let listed: Value = serde_json::from_slice(&listed.stdout).unwrap();
+    for order in listed["data"].as_array().unwrap() {
+        assert!(
+            order["contact"].is_null() && order["shipping_address"].is_null(),
+            "{order}"
+        );
+        assert!(order["personal_data_erased_at"].is_string());
+    }
     terminate(&mut server);
 }
 

@@ -217,3 +217,68 @@ proptest! {
         prop_assert_eq!(OrderDetails::parse(&patched).unwrap(), b);
     }
 }
+
+#[test]
+fn erasing_removes_the_personal_data_keeps_the_money_and_is_harmless_twice() {
+    use chrono::{TimeZone as _, Utc};
+    use ordo_domain::{
+        CustomerId, LineItemDraft, LineSnapshotDraft, NewOrder, Order, OrderDraft, OrderId,
+        OrderNumber, OrderNumberKey, ProductId, RoundingPolicy, price,
+    };
+    let draft = OrderDraft {
+        customer_id: CustomerId::from_uuid(uuid::Uuid::from_u128(1)).unwrap(),
+        currency: "GBP".into(),
+        items: vec![LineItemDraft {
+            product_id: ProductId::from_uuid(uuid::Uuid::from_u128(2)).unwrap(),
+            quantity: 2,
+            unit_price: "9.99".parse().unwrap(),
+            snapshot: LineSnapshotDraft::default(),
+        }],
+        discount: None,
+        tax_rate: Some("0.2".parse().unwrap()),
+        shipping: Vec::new(),
+        details: OrderDetailsDraft {
+            contact: Some(ContactDraft {
+                email: "ada@example.com".into(),
+                phone: None,
+                name: Some("Ada".into()),
+            }),
+            shipping_address: Some(address("London")),
+            billing_address: Some(BillingAddressDraft::SameAsShipping(
+                SameAsShipping::SameAsShipping,
+            )),
+            customer_note: Some("ring twice".into()),
+            staff_note: Some("Ada is lovely".into()),
+            tags: vec!["vip".into()],
+            metadata: BTreeMap::from([("erp".into(), "1".into())]),
+            channel: Some("web".into()),
+        },
+    };
+    let new = NewOrder::parse(&draft).unwrap();
+    let pricing = price(&new, RoundingPolicy::default_for(new.currency())).unwrap();
+    let at = |s: i64| Utc.timestamp_opt(1_790_000_000 + s, 0).unwrap();
+    let number =
+        OrderNumber::from_sequence(1, at(0).date_naive(), OrderNumberKey::DEFAULT).unwrap();
+    let placed = Order::place(
+        OrderId::from_parts(1, &[1; 10]),
+        number,
+        new.customer_id(),
+        pricing,
+        new.details().clone(),
+        at(0),
+    );
+    let mut erased = placed.clone();
+    assert!(erased.erase_personal_data(at(5)));
+    let details = erased.details();
+    assert!(details.contact().is_none() && details.shipping_address().is_none());
+    assert!(details.billing_address().is_none() && details.customer_note().is_none());
+    assert!(details.staff_note().is_none() && !details.has_personal_data());
+    assert_eq!(details.tags(), placed.details().tags());
+    assert_eq!(details.metadata(), placed.details().metadata());
+    assert_eq!(erased.pricing(), placed.pricing());
+    assert_eq!(erased.erased_at(), Some(at(5)));
+    assert!(erased.version() > placed.version());
+    let once = erased.clone();
+    assert!(!erased.erase_personal_data(at(9)), "twice changes nothing");
+    assert_eq!(erased, once);
+}

@@ -360,6 +360,9 @@ pub(crate) struct OrderBody {
     /// Contact, addresses, notes, tags, metadata and channel.
     #[serde(flatten)]
     pub details: DetailsBody,
+    /// When the customer's personal data was erased from the order (its contact, addresses
+    /// and notes are gone); null if never.
+    pub personal_data_erased_at: Option<DateTime<Utc>>,
     /// Where the money stands: `unpaid`, `authorized`, `paid`, `partially_refunded`,
     /// `refunded`, `failed` or `unknown` (the gateway did not answer; reconciliation settles it).
     #[schema(value_type = String, example = "authorized")]
@@ -406,6 +409,7 @@ impl OrderBody {
                 .map(|reason| reason.as_str().to_owned()),
             pricing: PricingBody::from(order.pricing()),
             details,
+            personal_data_erased_at: order.erased_at(),
             payment_status: order.payment().status,
             amount_authorized: order.payment().authorized,
             amount_captured: order.payment().captured,

@@ -315,6 +315,26 @@ impl<S: Send + Sync> FromRequestParts<S> for OrderPath {
     }
 }
 
+/// The `{id}` of a customer route: 400 when it is not a UUID.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct CustomerPath(pub ordo_domain::CustomerId);
+
+impl<S: Send + Sync> FromRequestParts<S> for CustomerPath {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let axum::extract::Path(id) =
+            axum::extract::Path::<String>::from_request_parts(parts, state)
+                .await
+                .map_err(|rejection| Problem::bad_request(rejection.body_text()))?;
+        uuid::Uuid::try_parse(&id)
+            .ok()
+            .and_then(|uuid| ordo_domain::CustomerId::from_uuid(uuid).ok())
+            .map(CustomerPath)
+            .ok_or_else(|| Problem::bad_field("id", "not a UUID"))
+    }
+}
+
 /// The `{number}` of `/v1/orders/by-number/{number}`: 400 when it is not shaped like an order
 /// number, and a 400 of its own when its check character does not match, since that is a typo
 /// in a number read out or typed, not an order that does not exist.

@@ -109,7 +109,10 @@ impl Default for HttpConfig {
             `application/problem+json` body. Every route takes a bearer token: 401 without a valid \
             one, 403 when the role may not act, 404 for another customer's order.",
     ),
-    tags((name = "orders", description = "Place, read, list and change orders")),
+    tags(
+        (name = "orders", description = "Place, read, list and change orders"),
+        (name = "customers", description = "What concerns a customer rather than one order: erasing its personal data")
+    ),
     components(schemas(ProblemDetails)),
     modifiers(&BearerTokens),
     security(("bearer" = []))
@@ -142,6 +145,7 @@ impl utoipa::Modify for BearerTokens {
 fn documented() -> (Router<OrderService>, OpenApi) {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(routes::orders::router())
+        .merge(routes::customers::router())
         .split_for_parts()
 }
 

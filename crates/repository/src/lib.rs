@@ -31,7 +31,7 @@ pub use idempotency::{Begin, Claim, IdempotencyStore, KeyRequest, KeyScope, Stor
 #[cfg(feature = "mock")]
 pub use orders::MockOrderRepository;
 pub use orders::{
-    InvalidPageSize, ListQuery, MAX_PAGE_SIZE, OrderRepository, Page, PageSize, PoolStats,
+    Erasure, InvalidPageSize, ListQuery, MAX_PAGE_SIZE, OrderRepository, Page, PageSize, PoolStats,
 };
 /// Re-exported so storage callers need not name the domain for it.
 pub use ordo_domain::PaymentOperation;

@@ -105,6 +105,21 @@ pub struct PoolStats {
     pub waiting: u32,
 }
 
+/// One erasure of a customer's personal data, as recorded (no personal data in it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Erasure {
+    /// The record's id.
+    pub id: Uuid,
+    /// Whose data.
+    pub customer_id: CustomerId,
+    /// Who asked (the caller's scope).
+    pub by: String,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// How many orders it changed.
+    pub orders: u32,
+}
+
 /// Where orders are kept. Implemented by [`crate::PgStore`] and [`crate::SqliteStore`].
 ///
 /// Timestamps are kept to the microsecond: callers pass times already truncated to it, so what
@@ -223,6 +238,32 @@ pub trait OrderRepository: Send + Sync {
         limit: u32,
         claimed_before: DateTime<Utc>,
     ) -> Result<Vec<OrderId>, RepoError>;
+
+    /// Every order of `customer`, deleted ones too, oldest first: what an erasure must reach.
+    ///
+    /// # Errors
+    /// [`RepoError::Corrupt`], [`RepoError::Unavailable`] or [`RepoError::Other`].
+    async fn orders_of_customer(&self, customer: CustomerId) -> Result<Vec<Order>, RepoError>;
+
+    /// Erases a customer's personal data in one transaction: writes each order (already
+    /// erased, see `Order::erase_personal_data`) by compare-and-set on its expected version,
+    /// deleted or not; replaces the stored responses of idempotency keys that made those
+    /// orders with `410 Gone` (they held the data too); records `erasure`.
+    ///
+    /// # Errors
+    /// [`RepoError::VersionConflict`] when an order changed meanwhile (nothing is written:
+    /// read them again and retry); [`RepoError::Unavailable`]; [`RepoError::Other`].
+    async fn erase_customer<'a>(
+        &self,
+        orders: &'a [(Order, Version)],
+        erasure: &'a Erasure,
+    ) -> Result<(), RepoError>;
+
+    /// The erasures recorded for `customer`, oldest first.
+    ///
+    /// # Errors
+    /// [`RepoError::Unavailable`] or [`RepoError::Other`].
+    async fn erasures_of(&self, customer: CustomerId) -> Result<Vec<Erasure>, RepoError>;
 
     /// The connection pool's figures right now, for metrics.
     fn pool_stats(&self) -> PoolStats;

@@ -9,6 +9,7 @@
 //! | process, complete | no | any | any |
 //! | refund | no | any | any |
 //! | delete | no | no | any |
+//! | erase a customer's personal data | no | no | any |
 //!
 //! A customer asking about another customer's order gets [`ServiceError::NotFound`], never
 //! [`ServiceError::Forbidden`], so the answer does not confirm the order exists.
@@ -178,6 +179,20 @@ impl Caller {
             Ok(())
         } else {
             Err(ServiceError::Forbidden(action.refusal()))
+        }
+    }
+
+    /// Checks that the caller may erase a customer's personal data (admins only).
+    ///
+    /// # Errors
+    /// [`ServiceError::Forbidden`] for anyone else.
+    pub(crate) fn check_may_erase(&self) -> Result<(), ServiceError> {
+        if self.role == Role::Admin {
+            Ok(())
+        } else {
+            Err(ServiceError::Forbidden(
+                "only admins erase a customer's personal data",
+            ))
         }
     }
 
@@ -552,6 +567,8 @@ mod tests {
             assert_eq!(staff.may_set_details(&draft), Ok(()), "{field}");
         }
         assert!(!customer.sees_staff_note() && staff.sees_staff_note());
+        assert!(customer.check_may_erase().is_err() && staff.check_may_erase().is_err());
+        assert!(Caller::unauthenticated().check_may_erase().is_ok());
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Changing what moves no money on an order: contact, addresses, notes, tags, metadata.
 
-use ordo_domain::{OrderDetails, OrderDetailsDraft, OrderId, PaymentError, Version};
+use ordo_domain::{CustomerId, OrderDetails, OrderDetailsDraft, OrderId, PaymentError, Version};
+use ordo_repository::{Erasure, RepoError};
 
 use crate::access::Action;
 use crate::{Caller, OrderService, ServiceError};
@@ -50,5 +51,61 @@ impl OrderService {
         // Which fields, never their values: they are personal data.
         tracing::info!(order_id = %id, fields = ?changed, "order details changed");
         Ok(order)
+    }
+}
+
+/// How many times an erasure reads the orders again when one changed meanwhile.
+const ERASE_ATTEMPTS: u32 = 5;
+
+impl OrderService {
+    /// Erases `customer`'s personal data (contact, addresses, notes) from all its orders,
+    /// deleted ones too, and from the stored responses that held it; amounts, lines and numbers
+    /// stay. The erasure is recorded, with how many orders it changed; asking again changes
+    /// nothing more and records again.
+    ///
+    /// # Errors
+    /// [`ServiceError::Forbidden`] unless the caller is an admin; [`ServiceError::Stale`] when
+    /// the orders kept changing under it; [`ServiceError::Unavailable`] or
+    /// [`ServiceError::Internal`].
+    #[tracing::instrument(skip_all, fields(customer_id = %customer), err(level = "debug"))]
+    pub async fn erase_customer(
+        &self,
+        caller: &Caller,
+        customer: CustomerId,
+    ) -> Result<Erasure, ServiceError> {
+        caller.check_may_erase()?;
+        let mut attempts = 1..ERASE_ATTEMPTS;
+        loop {
+            let now = self.clock.now();
+            let erased: Vec<_> = self
+                .orders
+                .orders_of_customer(customer)
+                .await?
+                .into_iter()
+                .filter_map(|mut order| {
+                    let expected = order.version();
+                    order.erase_personal_data(now).then_some((order, expected))
+                })
+                .collect();
+            let erasure = Erasure {
+                id: self.ids.order_id(now).as_uuid(),
+                customer_id: customer,
+                by: caller.scope(),
+                at: now,
+                orders: u32::try_from(erased.len()).unwrap_or(u32::MAX),
+            };
+            match self.orders.erase_customer(&erased, &erasure).await {
+                Ok(()) => {
+                    tracing::info!(
+                        customer_id = %customer,
+                        orders = erasure.orders,
+                        "customer's personal data erased"
+                    );
+                    return Ok(erasure);
+                }
+                Err(RepoError::VersionConflict { .. }) if attempts.next().is_some() => {}
+                Err(error) => return Err(error.into()),
+            }
+        }
     }
 }

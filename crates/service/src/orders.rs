@@ -55,7 +55,7 @@ pub struct OrderService {
     pub(crate) keys: Arc<dyn IdempotencyStore>,
     pub(crate) gateway: Arc<dyn PaymentGateway>,
     pub(crate) clock: Arc<dyn Clock>,
-    ids: Arc<dyn IdGenerator>,
+    pub(crate) ids: Arc<dyn IdGenerator>,
     pub(crate) config: ServiceConfig,
 }
 

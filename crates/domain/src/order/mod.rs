@@ -34,6 +34,8 @@ pub struct Order {
     pricing: Pricing,
     #[serde(skip)]
     details: OrderDetails,
+    /// When its customer's personal data was erased, if it was.
+    erased_at: Option<DateTime<Utc>>,
     status: OrderStatus,
     cancel_reason: Option<CancelReason>,
     payment: Payment,
@@ -54,6 +56,7 @@ pub struct OrderRecord {
     pub customer_id: CustomerId,
     pub pricing: StoredPricing,
     pub details: OrderDetails,
+    pub erased_at: Option<DateTime<Utc>>,
     pub status: OrderStatus,
     pub cancel_reason: Option<CancelReason>,
     pub payment: Payment,
@@ -105,6 +108,7 @@ impl Order {
             customer_id,
             pricing,
             details,
+            erased_at: None,
             status: OrderStatus::Pending,
             cancel_reason: None,
             payment,
@@ -191,6 +195,7 @@ impl Order {
             customer_id: record.customer_id,
             pricing: repriced,
             details: record.details,
+            erased_at: record.erased_at,
             status: record.status,
             cancel_reason: record.cancel_reason,
             payment,
@@ -224,6 +229,19 @@ impl Order {
         self.details = details;
         self.touch(now);
     }
+
+    /// Erases the customer's personal data from the order (its contact, addresses and notes),
+    /// marking when; amounts, lines and number stay. Whether anything changed: erasing an
+    /// order already erased changes nothing (and keeps the first erasure's time).
+    pub fn erase_personal_data(&mut self, now: DateTime<Utc>) -> bool {
+        if self.erased_at.is_some() && !self.details.has_personal_data() {
+            return false;
+        }
+        self.details = self.details.without_personal_data();
+        self.erased_at.get_or_insert(now);
+        self.touch(now);
+        true
+    }
 }
 
 impl Order {
@@ -252,6 +270,10 @@ impl Order {
     /// Contact, addresses, notes, tags, metadata and channel.
     pub fn details(&self) -> &OrderDetails {
         &self.details
+    }
+    /// When its customer's personal data was erased, if it was.
+    pub fn erased_at(&self) -> Option<DateTime<Utc>> {
+        self.erased_at
     }
     /// The fulfilment status.
     pub fn status(&self) -> OrderStatus {
@@ -286,6 +308,7 @@ impl Order {
             customer_id: self.customer_id,
             pricing: StoredPricing::from(&self.pricing),
             details: self.details.clone(),
+            erased_at: self.erased_at,
             status: self.status,
             cancel_reason: self.cancel_reason.clone(),
             payment: self.payment.clone(),

@@ -185,6 +185,25 @@ impl OrderDetails {
             .collect()
     }
 
+    /// The details with every personal datum removed (contact, addresses, both notes, which
+    /// are free text about people); tags, metadata and channel stay.
+    #[must_use]
+    pub fn without_personal_data(&self) -> Self {
+        Self {
+            contact: None,
+            shipping_address: None,
+            billing_address: None,
+            customer_note: None,
+            staff_note: None,
+            ..self.clone()
+        }
+    }
+
+    /// Whether any personal datum is left (see [`OrderDetails::without_personal_data`]).
+    pub fn has_personal_data(&self) -> bool {
+        *self != self.without_personal_data()
+    }
+
     /// Who to contact, if known.
     pub fn contact(&self) -> Option<&Contact> {
         self.contact.as_ref()

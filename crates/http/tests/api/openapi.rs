@@ -17,6 +17,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/orders/by-number/{number}"),
     ("delete", "/v1/orders/{id}"),
     ("patch", "/v1/orders/{id}"),
+    ("post", "/v1/customers/{id}/erasure"),
     ("post", "/v1/orders/{id}/transitions"),
     ("post", "/v1/orders/{id}/cancel"),
     ("post", "/v1/orders/{id}/refunds"),

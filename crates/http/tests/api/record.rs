@@ -16,6 +16,7 @@ crate::app::on_both_databases!(
     a_customer_may_not_set_the_shops_own_fields,
     a_patch_changes_details_as_the_access_table_says,
     a_patch_is_refused_for_money_stale_versions_and_bad_values,
+    an_erasure_removes_the_customers_personal_data_and_nothing_else,
 );
 
 fn staff() -> String {
@@ -481,4 +482,84 @@ async fn a_patch_is_refused_for_money_stale_versions_and_bad_values(app: TestApp
     // Nothing of it changed the order.
     let now = json_of(send(&app, Method::GET, &path, &staff()).await).await;
     assert_eq!(now, placed);
+}
+
+async fn an_erasure_removes_the_customers_personal_data_and_nothing_else(app: TestApp) {
+    let admin = token(Role::Admin, "admin-1");
+    let keyed = app
+        .post("/v1/orders")
+        .bearer_auth(staff())
+        .header("idempotency-key", "checkout-1")
+        .json(&full_body())
+        .send()
+        .await
+        .unwrap();
+    let first: Value = keyed.json().await.unwrap();
+    let second = place_as(&app, &staff(), &full_body()).await;
+    let mut bobs = full_body();
+    bobs["customer_id"] = json!(BOB);
+    let bobs = place_as(&app, &staff(), &bobs).await;
+    let path = format!("/v1/customers/{ALICE}/erasure");
+    for who in [alice(), staff()] {
+        assert_problem(
+            send(&app, Method::POST, &path, &who).await,
+            403,
+            "forbidden",
+        )
+        .await;
+    }
+    let erased = json_of(send(&app, Method::POST, &path, &admin).await).await;
+    assert_eq!(erased["orders_erased"], 2, "{erased}");
+    assert_eq!(erased["customer_id"], ALICE);
+    for before in [&first, &second] {
+        let id = before["id"].as_str().unwrap();
+        let after =
+            json_of(send(&app, Method::GET, &format!("/v1/orders/{id}"), &admin).await).await;
+        for field in [
+            "contact",
+            "shipping_address",
+            "billing_address",
+            "customer_note",
+        ] {
+            assert!(after[field].is_null(), "{field}: {after}");
+        }
+        assert!(after.get("staff_note").is_none(), "{after}");
+        assert_eq!(after["personal_data_erased_at"], erased["erased_at"]);
+        for kept in [
+            "order_number",
+            "items",
+            "total",
+            "tax",
+            "shipping",
+            "tags",
+            "metadata",
+            "channel",
+            "status",
+        ] {
+            assert_eq!(after[kept], before[kept], "{kept}");
+        }
+        let text = after.to_string();
+        assert!(
+            !text.contains("Lovelace") && !text.contains("Hauptstra"),
+            "{text}"
+        );
+    }
+    let id = bobs["id"].as_str().unwrap();
+    let untouched =
+        json_of(send(&app, Method::GET, &format!("/v1/orders/{id}"), &admin).await).await;
+    assert_eq!(untouched, bobs);
+    // The stored response of the keyed create held the address: its replay is gone too.
+    let replay = app
+        .post("/v1/orders")
+        .bearer_auth(staff())
+        .header("idempotency-key", "checkout-1")
+        .json(&full_body())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(replay.status(), 410);
+    assert!(!replay.text().await.unwrap().contains("Lovelace"));
+    // Twice is harmless: nothing more to erase.
+    let again = json_of(send(&app, Method::POST, &path, &admin).await).await;
+    assert_eq!(again["orders_erased"], 0);
 }

@@ -6,6 +6,7 @@
 //! The shape is storage's own, versioned by the migrations that write it; nothing outside this
 //! crate reads it. Keys are never renamed in place: a new shape comes with a migration.
 
+use chrono::{DateTime, Utc};
 use ordo_domain::{
     LineSnapshot, LineSnapshotDraft, Order, OrderDetails, OrderDetailsDraft, PricedLine, ProductId,
     Quantity, ShippingLine, amount_serde,
@@ -26,6 +27,9 @@ pub(crate) struct Document {
     /// Absent in orders placed before details existed: all empty, channel `api`.
     #[serde(default)]
     details: OrderDetailsDraft,
+    /// When the customer's personal data was erased from the order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    erased_at: Option<DateTime<Utc>>,
 }
 
 /// One line.
@@ -46,6 +50,7 @@ pub(crate) struct Parts {
     pub(crate) lines: Vec<PricedLine>,
     pub(crate) shipping: Vec<ShippingLine>,
     pub(crate) details: OrderDetails,
+    pub(crate) erased_at: Option<DateTime<Utc>>,
 }
 
 impl Document {
@@ -70,6 +75,7 @@ impl Document {
                 .collect(),
             shipping: pricing.shipping_lines().to_vec(),
             details: order.details().to_draft(),
+            erased_at: order.erased_at(),
         };
         serde_json::to_string(&document).map_err(RepoError::other)
     }
@@ -100,6 +106,7 @@ impl Document {
             lines,
             shipping: document.shipping,
             details,
+            erased_at: document.erased_at,
         })
     }
 }

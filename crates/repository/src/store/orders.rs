@@ -2,17 +2,19 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use ordo_domain::{Order, OrderId, OrderNumber, OrderStatus, Version};
+use ordo_domain::{CustomerId, Order, OrderId, OrderNumber, OrderStatus, Version};
 use uuid::Uuid;
 
 use super::Store;
-use super::dialect::{Conn, Dialect, RowRead, SEQUENCE_BLOCK, Statement, required};
+use super::dialect::{Conn, Dialect, RowRead, SEQUENCE_BLOCK, Statement, Value, required};
+use super::document::Document;
 use super::rows::{
-    attempt_values, check_next_version, list_bounds, missed_write, order_row, order_values, page,
-    refund_row, restore, update_values, version_column,
+    attempt_values, check_next_version, headers_to_text, list_bounds, missed_write, order_row,
+    order_values, page, refund_row, restore, update_values, version_column,
 };
 use crate::{
-    Claim, ListQuery, OrderRepository, Page, PaymentAttempt, Refund, RefundStatus, RepoError,
+    Claim, Erasure, ListQuery, OrderRepository, Page, PaymentAttempt, Refund, RefundStatus,
+    RepoError,
 };
 
 /// An order is one row: its columns and its document (lines, shipping lines, details).
@@ -82,6 +84,36 @@ UPDATE orders SET deleted_at = $2, updated_at = $2, version = version + 1
 WHERE id = $1 AND deleted_at IS NULL AND (CAST($3 AS INTEGER) IS NULL OR version = $3)";
 
 const CURRENT_VERSION: &str = "SELECT version FROM orders WHERE id = $1 AND deleted_at IS NULL";
+
+/// Every order of a customer, deleted ones too, oldest first (for an erasure).
+const CUSTOMER_ORDERS: &str = concat!(
+    select_order!(),
+    " WHERE o.customer_id = $1 ORDER BY o.created_at, o.id"
+);
+
+/// An erased order's compare-and-set write, deleted or not: its document without the personal
+/// data, and no email to match.
+const ERASE_ORDER: &str = "
+UPDATE orders SET email_key = NULL, document = $1, version = $2, updated_at = $3
+WHERE id = $4 AND version = $5";
+
+/// A version, deleted or not.
+const ANY_VERSION: &str = "SELECT version FROM orders WHERE id = $1";
+
+/// The stored responses that made an order held its personal data: replays answer 410.
+const ERASE_RESPONSES: &str = "
+UPDATE idempotency_keys SET response_status = 410, response_headers = $2, response_body = $3
+WHERE order_id = $1 AND response_status IS NOT NULL";
+
+const RECORD_ERASURE: &str = "
+INSERT INTO erasures (id, customer_id, erased_by, erased_at, orders) VALUES ($1, $2, $3, $4, $5)";
+
+const ERASURES_OF: &str = "
+SELECT id, customer_id, erased_by, erased_at, orders FROM erasures
+WHERE customer_id = $1 ORDER BY erased_at, id";
+
+/// What a replay of an erased response answers.
+const ERASED_RESPONSE: &str = r#"{"type":"https://ordo.dev/problems/erased","title":"Erased","status":410,"detail":"this response held personal data, which was erased on request; read the order itself instead"}"#;
 
 const INSERT_REFUND: &str = "
 INSERT INTO refunds (id, order_id, amount, reason, status, created_at, updated_at)
@@ -345,6 +377,84 @@ impl<D: Dialect> OrderRepository for Store<D> {
             .iter()
             .map(|row| {
                 OrderId::from_uuid(required(row.uuid("id")?, "id")?).map_err(RepoError::other)
+            })
+            .collect()
+    }
+
+    async fn orders_of_customer(&self, customer: CustomerId) -> Result<Vec<Order>, RepoError> {
+        let rows = self
+            .read_all(Statement::new(CUSTOMER_ORDERS).bind(customer.as_uuid()))
+            .await?;
+        Self::orders(&rows)
+    }
+
+    #[tracing::instrument(skip_all, fields(customer_id = %erasure.customer_id), err(level = "debug"))]
+    async fn erase_customer<'a>(
+        &self,
+        orders: &'a [(Order, Version)],
+        erasure: &'a Erasure,
+    ) -> Result<(), RepoError> {
+        let headers = headers_to_text(&[(
+            "content-type".to_owned(),
+            "application/problem+json".to_owned(),
+        )])?;
+        let mut writes = Vec::with_capacity(orders.len());
+        for (order, expected) in orders {
+            check_next_version(order, *expected)?;
+            let erase = Statement::new(ERASE_ORDER)
+                .bind(Value::Json(Some(Document::write(order)?)))
+                .bind(version_column(order.version())?)
+                .bind(order.updated_at())
+                .bind(order.id().as_uuid())
+                .bind(version_column(*expected)?);
+            let responses = Statement::new(ERASE_RESPONSES)
+                .bind(order.id().as_uuid())
+                .bind(headers.clone())
+                .bind(ERASED_RESPONSE.as_bytes());
+            writes.push((order.id(), erase, responses));
+        }
+        let record = Statement::new(RECORD_ERASURE)
+            .bind(erasure.id)
+            .bind(erasure.customer_id.as_uuid())
+            .bind(erasure.by.clone())
+            .bind(erasure.at)
+            .bind(i64::from(erasure.orders));
+        self.dialect
+            .write(true, move |conn| {
+                Box::pin(async move {
+                    for (id, erase, responses) in writes {
+                        if conn.execute(erase).await? != 1 {
+                            let current = conn
+                                .fetch_optional(Statement::new(ANY_VERSION).bind(id.as_uuid()))
+                                .await;
+                            return Err(missed(current));
+                        }
+                        conn.execute(responses).await?;
+                    }
+                    conn.execute(record).await?;
+                    Ok(())
+                })
+            })
+            .await
+    }
+
+    async fn erasures_of(&self, customer: CustomerId) -> Result<Vec<Erasure>, RepoError> {
+        self.read_all(Statement::new(ERASURES_OF).bind(customer.as_uuid()))
+            .await?
+            .iter()
+            .map(|row| {
+                Ok(Erasure {
+                    id: required(row.uuid("id")?, "id")?,
+                    customer_id: CustomerId::from_uuid(required(
+                        row.uuid("customer_id")?,
+                        "customer_id",
+                    )?)
+                    .map_err(RepoError::other)?,
+                    by: required(row.text("erased_by")?, "erased_by")?,
+                    at: required(row.time("erased_at")?, "erased_at")?,
+                    orders: u32::try_from(required(row.int("orders")?, "orders")?)
+                        .map_err(RepoError::other)?,
+                })
             })
             .collect()
     }

@@ -16,7 +16,9 @@ use sqlx::{
 use super::Store;
 use super::dialect::{Conn, Dialect, Statement, Value, Work, values_travel};
 use super::driver::{Waiting, pool_figures};
-use super::orders::{list_where, select_order, update_order};
+use super::orders::update_order;
+#[cfg(any(test, feature = "test-util"))]
+use super::orders::{list_where, select_order};
 use super::pg_schema::{self, PgSchema};
 use super::rows::order_columns;
 #[cfg(feature = "test-util")]

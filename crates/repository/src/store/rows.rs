@@ -273,6 +273,7 @@ pub(crate) fn restore(row: OrderRow) -> Result<Order, RepoError> {
             rounding,
         },
         details: parts.details,
+        erased_at: parts.erased_at,
         status,
         cancel_reason,
         payment: Payment {

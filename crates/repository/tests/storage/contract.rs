@@ -41,6 +41,7 @@ contract!(
     an_inserted_order_reads_back_equal,
     an_order_with_every_part_of_its_record_reads_back_equal_everywhere,
     changed_details_are_stored_by_compare_and_set,
+    an_erasure_reaches_every_order_of_the_customer_and_its_stored_responses_only,
     amounts_keep_their_decimals_even_when_zero,
     a_fifty_item_order_reads_back_whole_and_in_order,
     a_missing_order_is_not_found,
@@ -135,6 +136,93 @@ async fn changed_details_are_stored_by_compare_and_set(store: Store) {
         Err(RepoError::VersionConflict { .. })
     ));
     assert_eq!(store.get(order.id()).await.unwrap(), changed);
+}
+
+async fn an_erasure_reaches_every_order_of_the_customer_and_its_stored_responses_only(
+    store: Store,
+) {
+    // Alice: one order placed under an idempotency key, one deleted; Bob: one order.
+    let key = claim(&store, &key_request("alice", "k1", "f1", at(0))).await;
+    let kept = full_record(&*store, customer(1), at(0)).await;
+    store.insert(&kept, Some(&key)).await.unwrap();
+    store
+        .complete(&key, &response("alice's address"))
+        .await
+        .unwrap();
+    let deleted = full_record(&*store, customer(1), at(1)).await;
+    store.insert(&deleted, None).await.unwrap();
+    store.soft_delete(deleted.id(), None, at(2)).await.unwrap();
+    let other = full_record(&*store, customer(2), at(3)).await;
+    store.insert(&other, None).await.unwrap();
+
+    let found = store.orders_of_customer(customer(1)).await.unwrap();
+    assert_eq!(
+        found.iter().map(ordo_domain::Order::id).collect::<Vec<_>>(),
+        [kept.id(), deleted.id()],
+        "deleted ones too, oldest first"
+    );
+    let erased: Vec<_> = found
+        .into_iter()
+        .map(|mut order| {
+            let expected = order.version();
+            assert!(order.erase_personal_data(at(10)));
+            (order, expected)
+        })
+        .collect();
+    let erasure = ordo_repository::Erasure {
+        id: Uuid::new_v4(),
+        customer_id: customer(1),
+        by: "admin:ops".into(),
+        at: at(10),
+        orders: 2,
+    };
+    // A stale version writes nothing at all.
+    let mut stale = erased.clone();
+    stale[1].1 = Version::new(99);
+    stale[1].0 = {
+        let mut order = deleted.clone();
+        for _ in 0..100 {
+            order.change_details(order.details().clone(), at(10));
+        }
+        order
+    };
+    assert!(matches!(
+        store.erase_customer(&stale, &erasure).await,
+        Err(RepoError::VersionConflict { .. })
+    ));
+    assert_eq!(store.get(kept.id()).await.unwrap(), kept);
+    assert_eq!(store.erasures_of(customer(1)).await.unwrap(), []);
+
+    store.erase_customer(&erased, &erasure).await.unwrap();
+    let now = store.get(kept.id()).await.unwrap();
+    assert_eq!(now, erased[0].0);
+    assert!(now.details().contact().is_none() && now.details().shipping_address().is_none());
+    assert_eq!(now.erased_at(), Some(at(10)));
+    assert_eq!(now.pricing(), kept.pricing(), "amounts and lines stay");
+    assert_eq!(now.number(), kept.number());
+    let deleted_now = store.orders_of_customer(customer(1)).await.unwrap();
+    assert_eq!(
+        deleted_now[1], erased[1].0,
+        "the deleted order is erased too"
+    );
+    assert_eq!(
+        store.get(other.id()).await.unwrap(),
+        other,
+        "Bob's untouched"
+    );
+    // The stored response that held the data now answers 410.
+    match store
+        .begin(&key_request("alice", "k1", "f1", at(11)))
+        .await
+        .unwrap()
+    {
+        Begin::Replay(replayed) => {
+            assert_eq!(replayed.status, 410);
+            assert!(!String::from_utf8_lossy(&replayed.body).contains("alice's address"));
+        }
+        other => panic!("expected a replay, got {other:?}"),
+    }
+    assert_eq!(store.erasures_of(customer(1)).await.unwrap(), [erasure]);
 }
 
 async fn amounts_keep_their_decimals_even_when_zero(store: Store) {

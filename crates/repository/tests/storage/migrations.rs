@@ -520,7 +520,7 @@ async fn lines_kept_in_a_table_move_into_the_order_document_on_postgres() {
         .await
         .unwrap();
     let applied = store.migrate().await.unwrap();
-    assert_eq!(applied.len(), 1, "{applied:?}");
+    assert!(applied[0].starts_with("20261127000008"), "{applied:?}");
     check_lines_moved(&store, id).await;
     let pool = sqlx::PgPool::connect(&database.tables_url()).await.unwrap();
     let left: Option<String> =
@@ -578,7 +578,7 @@ async fn lines_kept_in_a_table_move_into_the_order_document_on_sqlite() {
         .await
         .unwrap();
     let applied = store.migrate().await.unwrap();
-    assert_eq!(applied.len(), 1, "{applied:?}");
+    assert!(applied[0].starts_with("20261127000008"), "{applied:?}");
     check_lines_moved(&store, id).await;
     let pool =
         sqlx::SqlitePool::connect_with(sqlx::sqlite::SqliteConnectOptions::new().filename(&path))
