@@ -17,8 +17,8 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::record::{
-    AddressBody, BillingBody, ContactBody, DetailsBody, MetadataSchema, OptionsSchema,
-    ShippingLineBody, TagSchema,
+    AddressBody, BillingBody, ContactBody, CountrySchema, DetailsBody, MetadataPatchSchema,
+    MetadataSchema, OptionsSchema, ShippingLineBody, TagSchema,
 };
 
 /// The ETag of an order at `version`.
@@ -131,7 +131,7 @@ pub(crate) struct CreateLineItem {
     pub title: Option<String>,
     /// The variant chosen (`{"size": "L"}`): up to 10 options.
     #[serde(default)]
-    #[schema(value_type = Option<OptionsSchema>)]
+    #[schema(value_type = OptionsSchema)]
     pub options: BTreeMap<String, String>,
     /// Whether the line ships (a gift card does not).
     #[serde(default)]
@@ -436,12 +436,13 @@ impl OrderBody {
     reason = "the body's schema: the route applies the JSON as a merge patch"
 )]
 pub(crate) struct DetailsPatch {
-    /// Who to contact; null removes it.
-    contact: Option<ContactBody>,
-    /// Where it goes; null removes it.
-    shipping_address: Option<AddressBody>,
-    /// Who is billed; null removes it.
-    billing_address: Option<BillingBody>,
+    /// Who to contact: the fields given merge into the contact; null removes it.
+    contact: Option<ContactPatch>,
+    /// Where it goes: the fields given merge into the address; null removes it.
+    shipping_address: Option<AddressPatch>,
+    /// Who is billed: `"same_as_shipping"`, or fields merged into the billing address; null
+    /// removes it.
+    billing_address: Option<BillingPatch>,
     /// The customer's note; null removes it.
     #[schema(
         max_length = 2000,
@@ -458,8 +459,107 @@ pub(crate) struct DetailsPatch {
     #[schema(max_items = 20, value_type = Option<Vec<TagSchema>>)]
     tags: Option<Vec<String>>,
     /// Keys to set, or to remove with null (staff and admins).
-    #[schema(value_type = Option<MetadataSchema>)]
-    metadata: Option<BTreeMap<String, String>>,
+    #[schema(value_type = Option<MetadataPatchSchema>)]
+    metadata: Option<BTreeMap<String, Option<String>>>,
+}
+
+/// A merge patch of a contact: each field given replaces it, null removes it.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(
+    dead_code,
+    reason = "a schema: the route applies the JSON as a merge patch"
+)]
+pub(crate) struct ContactPatch {
+    /// The email address (it cannot be removed alone: remove the contact).
+    #[schema(
+        max_length = 254,
+        pattern = "^[^\\s@\\x00-\\x1F\\x7F-\\x9F]{1,64}@[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?([.][A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
+    )]
+    email: Option<String>,
+    /// The phone number, E.164.
+    #[schema(pattern = "^[+][1-9][0-9]{7,14}$")]
+    phone: Option<String>,
+    /// The person's name.
+    #[schema(
+        max_length = 200,
+        pattern = "^[^\\x00-\\x1F\\x7F-\\x9F]*[^\\s\\x00-\\x1F\\x7F-\\x9F][^\\x00-\\x1F\\x7F-\\x9F]*$"
+    )]
+    name: Option<String>,
+}
+
+/// A merge patch of an address: each field given replaces it, null removes it (`line1`,
+/// `city` and `country` stay required of the result).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(
+    dead_code,
+    reason = "a schema: the route applies the JSON as a merge patch"
+)]
+pub(crate) struct AddressPatch {
+    /// The recipient.
+    #[schema(
+        max_length = 200,
+        pattern = "^[^\\x00-\\x1F\\x7F-\\x9F]*[^\\s\\x00-\\x1F\\x7F-\\x9F][^\\x00-\\x1F\\x7F-\\x9F]*$"
+    )]
+    name: Option<String>,
+    /// The company.
+    #[schema(
+        max_length = 200,
+        pattern = "^[^\\x00-\\x1F\\x7F-\\x9F]*[^\\s\\x00-\\x1F\\x7F-\\x9F][^\\x00-\\x1F\\x7F-\\x9F]*$"
+    )]
+    company: Option<String>,
+    /// Street and number.
+    #[schema(
+        max_length = 200,
+        pattern = "^[^\\x00-\\x1F\\x7F-\\x9F]*[^\\s\\x00-\\x1F\\x7F-\\x9F][^\\x00-\\x1F\\x7F-\\x9F]*$"
+    )]
+    line1: Option<String>,
+    /// Flat, floor, building.
+    #[schema(
+        max_length = 200,
+        pattern = "^[^\\x00-\\x1F\\x7F-\\x9F]*[^\\s\\x00-\\x1F\\x7F-\\x9F][^\\x00-\\x1F\\x7F-\\x9F]*$"
+    )]
+    line2: Option<String>,
+    /// The city.
+    #[schema(
+        max_length = 100,
+        pattern = "^[^\\x00-\\x1F\\x7F-\\x9F]*[^\\s\\x00-\\x1F\\x7F-\\x9F][^\\x00-\\x1F\\x7F-\\x9F]*$"
+    )]
+    city: Option<String>,
+    /// State, province or county.
+    #[schema(
+        max_length = 100,
+        pattern = "^[^\\x00-\\x1F\\x7F-\\x9F]*[^\\s\\x00-\\x1F\\x7F-\\x9F][^\\x00-\\x1F\\x7F-\\x9F]*$"
+    )]
+    region: Option<String>,
+    /// The postal code.
+    #[schema(
+        max_length = 20,
+        pattern = "^[^\\x00-\\x1F\\x7F-\\x9F]*[^\\s\\x00-\\x1F\\x7F-\\x9F][^\\x00-\\x1F\\x7F-\\x9F]*$"
+    )]
+    postal_code: Option<String>,
+    /// ISO 3166-1 alpha-2 code.
+    #[schema(value_type = Option<CountrySchema>)]
+    country: Option<String>,
+    /// A phone number for the carrier, E.164.
+    #[schema(pattern = "^[+][1-9][0-9]{7,14}$")]
+    phone: Option<String>,
+}
+
+/// A merge patch of the billing address.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(untagged)]
+#[allow(
+    dead_code,
+    clippy::large_enum_variant,
+    reason = "a schema: the route applies the JSON as a merge patch"
+)]
+pub(crate) enum BillingPatch {
+    /// `"same_as_shipping"`.
+    SameAsShipping(crate::record::SameAsShippingBody),
+    /// Fields merged into the billing address.
+    Address(AddressPatch),
 }
 
 /// One page of orders, newest first.

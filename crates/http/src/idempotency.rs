@@ -7,6 +7,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use ordo_domain::OrderId;
 use ordo_service::{Caller, Claim, IdempotencyKey, Idempotent, OrderService, StoredResponse};
 use serde_json::Value;
 use sha2::{Digest as _, Sha256};
@@ -142,7 +143,14 @@ async fn finish(service: &OrderService, claim: &Claim, response: Response) -> Re
             headers,
             body: bytes.to_vec(),
         };
-        if let Err(error) = service.finish_idempotent(claim, &stored).await {
+        // The order the answer is about (its handler says so), so an erasure finds this copy.
+        let claim = Claim {
+            order_id: claim
+                .order_id
+                .or_else(|| parts.extensions.get::<OrderId>().copied()),
+            ..claim.clone()
+        };
+        if let Err(error) = service.finish_idempotent(&claim, &stored).await {
             // The work is done and answered; a retry after the lease resumes or re-runs safely.
             tracing::warn!(error = %error, "could not keep an idempotent response");
         }

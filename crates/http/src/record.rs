@@ -320,15 +320,23 @@ fn text(pattern: &str, max: usize) -> Schema {
 }
 
 /// A map of short strings: at most `entries`, keys as [`EXACT`] up to `key_max` characters,
-/// values as [`LINE`] up to `value_max`.
-fn string_map(entries: usize, key_max: usize, value_max: usize) -> RefOr<Schema> {
+/// values as `value` up to `value_max`.
+fn string_map(entries: usize, key_max: usize, value: Schema) -> RefOr<Schema> {
     ObjectBuilder::new()
         .schema_type(Type::Object)
         .max_properties(Some(entries))
         .property_names(Some(text(EXACT, key_max)))
-        .additional_properties(Some(AdditionalProperties::RefOr(RefOr::T(text(
-            LINE, value_max,
-        )))))
+        .additional_properties(Some(AdditionalProperties::RefOr(RefOr::T(value))))
+        .into()
+}
+
+/// Any text without control characters, up to `max` characters, empty included (as the
+/// domain keeps a metadata value).
+fn plain_text(max: usize) -> Schema {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .max_length(Some(max))
+        .pattern(Some("^[^\\x00-\\x1F\\x7F-\\x9F]*$"))
         .into()
 }
 
@@ -368,19 +376,45 @@ impl PartialSchema for MetadataSchema {
         string_map(
             MAX_METADATA_ENTRIES,
             MAX_METADATA_KEY_CHARS,
-            MAX_METADATA_VALUE_CHARS,
+            plain_text(MAX_METADATA_VALUE_CHARS),
         )
     }
 }
 
 impl ToSchema for MetadataSchema {}
 
+/// A metadata merge patch: values to set, or null to remove a key.
+pub(crate) struct MetadataPatchSchema;
+
+impl PartialSchema for MetadataPatchSchema {
+    fn schema() -> RefOr<Schema> {
+        let value = ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::SchemaType::from_iter([
+                Type::String,
+                Type::Null,
+            ]))
+            .max_length(Some(MAX_METADATA_VALUE_CHARS))
+            .pattern(Some("^[^\\x00-\\x1F\\x7F-\\x9F]*$"));
+        ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .property_names(Some(text(EXACT, MAX_METADATA_KEY_CHARS)))
+            .additional_properties(Some(AdditionalProperties::RefOr(RefOr::T(value.into()))))
+            .into()
+    }
+}
+
+impl ToSchema for MetadataPatchSchema {}
+
 /// A line's variant options.
 pub(crate) struct OptionsSchema;
 
 impl PartialSchema for OptionsSchema {
     fn schema() -> RefOr<Schema> {
-        string_map(MAX_OPTIONS, MAX_OPTION_KEY_CHARS, MAX_OPTION_VALUE_CHARS)
+        string_map(
+            MAX_OPTIONS,
+            MAX_OPTION_KEY_CHARS,
+            text(LINE, MAX_OPTION_VALUE_CHARS),
+        )
     }
 }
 

@@ -36,7 +36,8 @@ pub struct Claim {
     /// over cannot finish.
     pub token: Uuid,
     /// The order an earlier holder created before it stopped (crashed or timed out): resume
-    /// from it instead of creating another.
+    /// from it instead of creating another. Set when completing, the order the response is
+    /// about, so an erasure finds every kept response that holds the order's data.
     pub order_id: Option<OrderId>,
 }
 
@@ -85,6 +86,8 @@ pub trait IdempotencyStore: Send + Sync {
     /// # Errors
     /// [`RepoError::ClaimLost`] when another holder took the key over; [`RepoError::Unavailable`];
     /// [`RepoError::Other`].
+    /// (A key not yet linked to an order is linked to `claim.order_id`, the order the response
+    /// is about, when given.)
     async fn complete(&self, claim: &Claim, response: &StoredResponse) -> Result<(), RepoError>;
 
     /// Gives a key up after a failure, so a retry runs again. A key already linked to an order

@@ -325,6 +325,22 @@ impl Caller {
         }
     }
 
+    /// Whether the caller may name `field` in a change at all: a field it never sees (a
+    /// customer and `staff_note`) is refused whatever the value, since any other answer would
+    /// tell whether the field is set, or confirm a guess of it.
+    ///
+    /// # Errors
+    /// [`DetailRefusal::NotTheirs`].
+    pub fn may_name_detail(&self, field: &str) -> Result<(), DetailRefusal> {
+        if field == "staff_note" && !self.sees_staff_note() {
+            Err(DetailRefusal::NotTheirs {
+                field: "staff_note",
+            })
+        } else {
+            Ok(())
+        }
+    }
+
     /// Whether the caller sees the shop's own note on an order (customers do not).
     pub fn sees_staff_note(&self) -> bool {
         self.role != Role::Customer
@@ -567,6 +583,9 @@ mod tests {
             assert_eq!(staff.may_set_details(&draft), Ok(()), "{field}");
         }
         assert!(!customer.sees_staff_note() && staff.sees_staff_note());
+        assert!(customer.may_name_detail("staff_note").is_err());
+        assert!(customer.may_name_detail("contact").is_ok());
+        assert!(staff.may_name_detail("staff_note").is_ok());
         assert!(customer.check_may_erase().is_err() && staff.check_may_erase().is_err());
         assert!(Caller::unauthenticated().check_may_erase().is_ok());
     }

@@ -64,8 +64,9 @@ impl OrderService {
     /// nothing more and records again.
     ///
     /// # Errors
-    /// [`ServiceError::Forbidden`] unless the caller is an admin; [`ServiceError::Stale`] when
-    /// the orders kept changing under it; [`ServiceError::Unavailable`] or
+    /// [`ServiceError::Forbidden`] unless the caller is an admin; [`ServiceError::Payment`]
+    /// while a gateway call is in flight on one of its orders (retry once it settles);
+    /// [`ServiceError::Stale`] when the orders kept changing under it; [`ServiceError::Unavailable`] or
     /// [`ServiceError::Internal`].
     #[tracing::instrument(skip_all, fields(customer_id = %customer), err(level = "debug"))]
     pub async fn erase_customer(
@@ -77,10 +78,18 @@ impl OrderService {
         let mut attempts = 1..ERASE_ATTEMPTS;
         loop {
             let now = self.clock.now();
-            let erased: Vec<_> = self
-                .orders
-                .orders_of_customer(customer)
-                .await?
+            let orders = self.orders.orders_of_customer(customer).await?;
+            // A settlement expects the version it claimed: wait for it rather than break it.
+            if let Some(pending) = orders
+                .iter()
+                .find_map(|order| order.payment().pending.as_ref())
+            {
+                return Err(PaymentError::InFlight {
+                    operation: pending.operation,
+                }
+                .into());
+            }
+            let erased: Vec<_> = orders
                 .into_iter()
                 .filter_map(|mut order| {
                     let expected = order.version();

@@ -12,8 +12,8 @@ use std::sync::Arc;
 use chrono::{DateTime, TimeZone as _, Utc};
 use ordo_domain::{
     CancelReason, CustomerId, LineItemDraft, Money, NewOrder, Order, OrderDraft, OrderId,
-    OrderNumber, OrderNumberKey, OrderStatus, PaymentStatus, ProductId, RoundingPolicy, Version,
-    price,
+    OrderNumber, OrderNumberKey, OrderStatus, PaymentError, PaymentStatus, ProductId,
+    RoundingPolicy, Version, price,
 };
 use ordo_repository::{
     Claim, ListQuery, MockIdempotencyStore, MockOrderRepository, Page, RepoError,
@@ -901,9 +901,7 @@ async fn deleting_an_order_that_holds_money_is_refused_until_it_is_cancelled() {
         .await;
     assert!(matches!(
         result,
-        Err(ServiceError::Payment(
-            ordo_domain::PaymentError::WrongStatus { .. }
-        ))
+        Err(ServiceError::Payment(PaymentError::WrongStatus { .. }))
     ));
 }
 
@@ -1166,9 +1164,7 @@ async fn a_refund_losing_a_race_reads_the_order_again_and_checks_the_amount_anew
     assert!(
         matches!(
             result,
-            Err(ServiceError::Payment(
-                ordo_domain::PaymentError::WrongStatus { .. }
-            ))
+            Err(ServiceError::Payment(PaymentError::WrongStatus { .. }))
         ),
         "{result:?}"
     );
@@ -1236,4 +1232,35 @@ async fn the_simulated_gateway_declines_02_loses_the_first_answer_to_05_and_keep
         gateway.capture("c:1", id, usd("10.02")).await,
         GatewayReply::Approved { .. }
     ));
+}
+
+#[tokio::test]
+async fn an_erasure_waits_for_a_gateway_call_in_flight_and_writes_nothing() {
+    // A just-placed order has its authorization claimed: its settlement expects that version.
+    let in_flight = pending_order();
+    assert!(in_flight.payment().pending.is_some());
+    let mut repository = MockOrderRepository::new();
+    repository
+        .expect_orders_of_customer()
+        .times(1)
+        .returning(move |_| Ok(vec![in_flight.clone()]));
+    // No expectation of erase_customer: calling it fails the test.
+    assert!(matches!(
+        service(repository)
+            .erase_customer(&admin(), draft().customer_id)
+            .await,
+        Err(ServiceError::Payment(PaymentError::InFlight { .. }))
+    ));
+}
+
+#[tokio::test]
+async fn only_admins_erase_and_storage_is_not_touched_otherwise() {
+    for caller in [owner(), Caller::operator(Role::Staff, "s").unwrap()] {
+        assert!(matches!(
+            service(MockOrderRepository::new())
+                .erase_customer(&caller, draft().customer_id)
+                .await,
+            Err(ServiceError::Forbidden(_))
+        ));
+    }
 }

@@ -35,15 +35,17 @@ pub(crate) struct ErasureBody {
 /// Erase a customer's personal data.
 ///
 /// Replaces the contact, addresses and notes on every order of the customer (deleted ones too)
-/// by the `personal_data_erased_at` marker, and the stored responses that held them by `410
-/// Gone`; amounts, lines, numbers and statuses stay. Each call is recorded; a second changes
-/// nothing more. Admins only.
+/// by the `personal_data_erased_at` marker, and the responses kept for idempotency keys about
+/// those orders by `410 Gone`; amounts, lines, numbers and statuses stay. Each call is
+/// recorded; a second changes nothing more. Admins only; 409 while a payment call is in flight
+/// on one of the orders.
 #[utoipa::path(
     post, path = "/v1/customers/{id}/erasure", tag = "customers",
     params(("id" = Uuid, Path, description = "The customer's id")),
     responses(
         (status = 200, description = "Erased (or nothing left to erase)", body = ErasureBody),
         (status = 400, description = "Not a UUID", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 409, description = "A payment call is in flight on one of the orders: retry once it settles", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 412, description = "The customer's orders kept changing during the erasure: try again", body = ProblemDetails, content_type = "application/problem+json"),
         Guarded, Unavailable,
     )

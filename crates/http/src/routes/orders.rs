@@ -59,7 +59,10 @@ fn order_response(status: StatusCode, order: &Order, caller: &Caller) -> Respons
     if let Ok(value) = HeaderValue::from_str(&etag(order.version())) {
         headers.insert(header::ETAG, value);
     }
-    (status, headers, axum::Json(OrderBody::new(order, caller))).into_response()
+    let mut response = (status, headers, axum::Json(OrderBody::new(order, caller))).into_response();
+    // For the idempotency layer: which order a kept copy of this answer holds.
+    response.extensions_mut().insert(order.id());
+    response
 }
 
 /// Place an order.
@@ -320,6 +323,11 @@ async fn patch_order(
         Ok((expected, patch))
     });
     let (expected, patch) = visible_first(&service, &caller, id, input).await?;
+    for field in patch.keys() {
+        caller
+            .may_name_detail(field)
+            .map_err(ordo_service::ServiceError::from)?;
+    }
     let current = service.get(&caller, id).await?;
     let details = crate::patch::merged(current.details(), patch)?;
     let order = service
@@ -388,5 +396,7 @@ async fn refund_order(
         created_at: refund.created_at,
         order: OrderBody::new(&order, &caller),
     };
-    Ok((StatusCode::CREATED, axum::Json(body)).into_response())
+    let mut response = (StatusCode::CREATED, axum::Json(body)).into_response();
+    response.extensions_mut().insert(order.id());
+    Ok(response)
 }

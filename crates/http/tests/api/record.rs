@@ -16,6 +16,7 @@ crate::app::on_both_databases!(
     a_customer_may_not_set_the_shops_own_fields,
     a_patch_changes_details_as_the_access_table_says,
     a_patch_is_refused_for_money_stale_versions_and_bad_values,
+    a_customer_may_not_name_the_staff_note_in_a_patch,
     an_erasure_removes_the_customers_personal_data_and_nothing_else,
 );
 
@@ -95,6 +96,23 @@ async fn patch(app: &TestApp, who: &str, order: &Value, etag: &str, body: &Value
         .send()
         .await
         .unwrap()
+}
+
+/// Cancels the order (as staff) under the idempotency key `cancel-1`, at its version in `at`.
+async fn cancel_keyed(app: &TestApp, at: &Value) -> Response {
+    app.post(&format!("/v1/orders/{}/cancel", at["id"].as_str().unwrap()))
+        .bearer_auth(staff())
+        .header("idempotency-key", "cancel-1")
+        .header("if-match", etag(at))
+        .json(&json!({"reason": "changed my mind"}))
+        .send()
+        .await
+        .unwrap()
+}
+
+/// The order as placed: version 2 (stored, then authorized).
+fn first_version(order: &Value) -> Value {
+    json!({"id": order["id"], "version": 2})
 }
 
 /// The fields a problem names.
@@ -496,6 +514,8 @@ async fn an_erasure_removes_the_customers_personal_data_and_nothing_else(app: Te
         .unwrap();
     let first: Value = keyed.json().await.unwrap();
     let second = place_as(&app, &staff(), &full_body()).await;
+    // A kept answer of another route about the order holds its data too.
+    let second: Value = json_of(cancel_keyed(&app, &second).await).await;
     let mut bobs = full_body();
     bobs["customer_id"] = json!(BOB);
     let bobs = place_as(&app, &staff(), &bobs).await;
@@ -559,7 +579,32 @@ async fn an_erasure_removes_the_customers_personal_data_and_nothing_else(app: Te
         .unwrap();
     assert_eq!(replay.status(), 410);
     assert!(!replay.text().await.unwrap().contains("Lovelace"));
+    let replay = cancel_keyed(&app, &first_version(&second)).await;
+    assert_eq!(replay.status(), 410);
+    assert!(!replay.text().await.unwrap().contains("Lovelace"));
     // Twice is harmless: nothing more to erase.
     let again = json_of(send(&app, Method::POST, &path, &admin).await).await;
     assert_eq!(again["orders_erased"], 0);
+}
+
+async fn a_customer_may_not_name_the_staff_note_in_a_patch(app: TestApp) {
+    // With a note and without one, the answer is the same: it must not tell which.
+    let with = place_as(&app, &staff(), &full_body()).await;
+    let mut body = full_body();
+    body.as_object_mut().unwrap().remove("staff_note");
+    let without = place_as(&app, &staff(), &body).await;
+    for placed in [&with, &without] {
+        for guess in [json!(null), json!("Check the engraving"), json!("x")] {
+            let response = patch(
+                &app,
+                &alice(),
+                placed,
+                &etag(placed),
+                &json!({"staff_note": guess}),
+            )
+            .await;
+            let problem = assert_problem(response, 422, "validation").await;
+            assert_eq!(problem["errors"][0]["field"], "staff_note");
+        }
+    }
 }

@@ -34,7 +34,8 @@ WHERE caller = $1 AND key = $2 AND token = $5 AND response_status IS NULL
 RETURNING order_id";
 
 const COMPLETE: &str = "
-UPDATE idempotency_keys SET response_status = $4, response_headers = $5, response_body = $6
+UPDATE idempotency_keys SET response_status = $4, response_headers = $5, response_body = $6,
+                            order_id = COALESCE(order_id, $7)
 WHERE caller = $1 AND key = $2 AND token = $3 AND response_status IS NULL";
 
 /// Unlinked: forget the key.
@@ -148,7 +149,8 @@ impl<D: Dialect> IdempotencyStore for Store<D> {
         let statement = held(&claim.scope, claim.token)(COMPLETE)
             .bind(i16::try_from(response.status).map_err(RepoError::other)?)
             .bind(headers_to_text(&response.headers)?)
-            .bind(response.body.as_slice());
+            .bind(response.body.as_slice())
+            .bind(claim.order_id.map(|id| id.as_uuid()));
         if self.execute(statement).await? == 1 {
             Ok(())
         } else {
