@@ -294,6 +294,14 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
     }
 }
 
+/// A route's `{id}` as a UUID: 400 naming `id` when it is not one.
+async fn path_uuid<S: Send + Sync>(parts: &mut Parts, state: &S) -> Result<uuid::Uuid, Problem> {
+    let axum::extract::Path(id) = axum::extract::Path::<String>::from_request_parts(parts, state)
+        .await
+        .map_err(|rejection| Problem::bad_request(rejection.body_text()))?;
+    uuid::Uuid::try_parse(&id).map_err(|_| Problem::bad_field("id", "not a UUID"))
+}
+
 /// The `{id}` of an order route: 400 when it is not a UUID, 404 when it is one that can never
 /// name an order (order ids are UUIDv7).
 #[derive(Debug, Clone, Copy)]
@@ -303,13 +311,7 @@ impl<S: Send + Sync> FromRequestParts<S> for OrderPath {
     type Rejection = Problem;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let axum::extract::Path(id) =
-            axum::extract::Path::<String>::from_request_parts(parts, state)
-                .await
-                .map_err(|rejection| Problem::bad_request(rejection.body_text()))?;
-        let uuid =
-            uuid::Uuid::try_parse(&id).map_err(|_| Problem::bad_field("id", "not a UUID"))?;
-        OrderId::from_uuid(uuid)
+        OrderId::from_uuid(path_uuid(parts, state).await?)
             .map(OrderPath)
             .map_err(|_| Problem::not_found("no order with this id"))
     }
@@ -323,15 +325,9 @@ impl<S: Send + Sync> FromRequestParts<S> for CustomerPath {
     type Rejection = Problem;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let axum::extract::Path(id) =
-            axum::extract::Path::<String>::from_request_parts(parts, state)
-                .await
-                .map_err(|rejection| Problem::bad_request(rejection.body_text()))?;
-        uuid::Uuid::try_parse(&id)
-            .ok()
-            .and_then(|uuid| ordo_domain::CustomerId::from_uuid(uuid).ok())
+        ordo_domain::CustomerId::from_uuid(path_uuid(parts, state).await?)
             .map(CustomerPath)
-            .ok_or_else(|| Problem::bad_field("id", "not a UUID"))
+            .map_err(|_| Problem::bad_field("id", "not a UUID"))
     }
 }
 
