@@ -80,6 +80,13 @@ enum Task {
         /// JSONB document in the order's row, side by side (target/bench/shapes.md).
         #[arg(long, conflicts_with_all = ["sqlite", "peer"])]
         shapes: bool,
+        /// Staff search on a big table: the filters and `q` mixed, at 8 and 32 clients, on
+        /// `--orders` seeded orders (target/bench/search.md).
+        #[arg(long, conflicts_with_all = ["sqlite", "peer", "shapes"])]
+        search: bool,
+        /// How many orders `--search` seeds.
+        #[arg(long, default_value_t = 1_000_000, requires = "search")]
+        orders: u64,
         /// Measure this `ordo` binary instead of building one (compare two builds).
         #[arg(long)]
         binary: Option<std::path::PathBuf>,
@@ -119,6 +126,8 @@ fn main() -> Result<()> {
             chart,
             sqlite,
             shapes,
+            search,
+            orders,
             binary,
         } => bench::run(
             &sh,
@@ -134,6 +143,8 @@ fn main() -> Result<()> {
                     bench::Suite::Sqlite
                 } else if shapes {
                     bench::Suite::Shapes
+                } else if search {
+                    bench::Suite::Search(orders)
                 } else {
                     bench::Suite::Postgres
                 },

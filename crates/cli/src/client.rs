@@ -52,6 +52,71 @@ pub(crate) enum Target {
     Completed,
 }
 
+/// What `ordo orders list` filters on: each flag is the list route's parameter of that name.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub(crate) struct ListFilters {
+    /// Only this customer's orders.
+    #[arg(long)]
+    customer: Option<String>,
+    /// Only this status (pending, processing, completed, cancelled).
+    #[arg(long)]
+    status: Option<String>,
+    /// Only this payment status (`unpaid`, `authorized`, `paid`, `partially_refunded`,
+    /// `refunded`, `failed`, `unknown`).
+    #[arg(long)]
+    payment_status: Option<String>,
+    /// Only orders created at or after this instant (RFC 3339).
+    #[arg(long)]
+    created_after: Option<String>,
+    /// Only orders created before this instant (RFC 3339).
+    #[arg(long)]
+    created_before: Option<String>,
+    /// Only orders whose contact has this email (any case).
+    #[arg(long)]
+    email: Option<String>,
+    /// Only orders carrying this tag.
+    #[arg(long)]
+    tag: Option<String>,
+    /// Only orders with a line of this SKU.
+    #[arg(long)]
+    sku: Option<String>,
+    /// Only orders from this channel.
+    #[arg(long)]
+    channel: Option<String>,
+    /// Only orders whose total is at least this.
+    #[arg(long)]
+    total_min: Option<String>,
+    /// Only orders whose total is at most this.
+    #[arg(long)]
+    total_max: Option<String>,
+    /// Orders whose number, email or a name contains this text (3 characters or more).
+    #[arg(long, short = 'q')]
+    search: Option<String>,
+}
+
+impl ListFilters {
+    /// The query string's pairs.
+    fn pairs(self) -> Vec<(&'static str, String)> {
+        [
+            ("customer_id", self.customer),
+            ("status", self.status),
+            ("payment_status", self.payment_status),
+            ("created_after", self.created_after),
+            ("created_before", self.created_before),
+            ("email", self.email),
+            ("tag", self.tag),
+            ("sku", self.sku),
+            ("channel", self.channel),
+            ("total_min", self.total_min),
+            ("total_max", self.total_max),
+            ("q", self.search),
+        ]
+        .into_iter()
+        .filter_map(|(name, value)| value.map(|value| (name, value)))
+        .collect()
+    }
+}
+
 /// Order commands.
 #[derive(Debug, Subcommand)]
 pub(crate) enum OrdersCommand {
@@ -76,14 +141,11 @@ pub(crate) enum OrdersCommand {
         #[command(flatten)]
         client: ClientArgs,
     },
-    /// List a customer's orders, newest first.
+    /// List and search orders, newest first: every customer's for staff and admins, a
+    /// customer's own for a customer token.
     List {
-        /// Whose orders.
-        #[arg(long)]
-        customer: String,
-        /// Only this status (pending, processing, completed, cancelled).
-        #[arg(long)]
-        status: Option<String>,
+        #[command(flatten)]
+        filters: Box<ListFilters>,
         /// Page size, 1 to 100.
         #[arg(long)]
         limit: Option<u32>,
@@ -227,14 +289,12 @@ pub(crate) async fn run(
             print::order(json, &body(response).await?);
         }
         OrdersCommand::List {
-            customer,
-            status,
+            filters,
             limit,
             cursor,
             ..
         } => {
-            let mut query = vec![("customer_id", customer)];
-            query.extend(status.map(|s| ("status", s)));
+            let mut query = filters.pairs();
             query.extend(limit.map(|l| ("limit", l.to_string())));
             query.extend(cursor.map(|c| ("cursor", c)));
             let response = call

@@ -979,6 +979,72 @@ fn seeded_orders_are_found_where_their_ids_say() {
     terminate(&mut server);
 }
 
+#[test]
+fn staff_search_from_the_cli_keeps_personal_data_out_of_the_logs() {
+    let data = tempfile::tempdir().unwrap();
+    let dir = data.path().to_str().unwrap();
+    let seed = [
+        "seed",
+        "--orders",
+        "25",
+        "--customers",
+        "5",
+        "--data-dir",
+        dir,
+    ];
+    assert!(ordo(&seed).status.success());
+    let port = free_port();
+    let logs = data.path().join("serve.log");
+    let env = [("RUST_LOG", "info")];
+    let mut server = spawn_server(
+        data.path(),
+        port,
+        &["--auth", "disabled"],
+        &env,
+        Some(&logs),
+    );
+    let url = format!("http://127.0.0.1:{port}");
+    let numbers = |filters: &[&str]| -> Vec<u64> {
+        let args = [&["orders", "list", "--json", "--server", &url][..], filters].concat();
+        let listed = ordo(&args);
+        assert!(listed.status.success(), "{filters:?}: {}", stderr(&listed));
+        let listed: Value = serde_json::from_slice(&listed.stdout).unwrap();
+        listed["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|order| {
+                let id = order["id"].as_str().unwrap();
+                u64::from_str_radix(&id[24..], 16).unwrap()
+            })
+            .collect()
+    };
+    // Seeded customer 3 is Edsger Lovelace, edsger.lovelace3@example.com, with orders 3, 8,
+    // 13, 18 and 23; every 7th order is a vip's.
+    let customer_three = vec![23, 18, 13, 8, 3];
+    assert_eq!(
+        numbers(&["--email", "Edsger.Lovelace3@EXAMPLE.com"]),
+        customer_three
+    );
+    assert_eq!(numbers(&["-q", "EDSGER lov"]), customer_three);
+    assert_eq!(numbers(&["--tag", "vip"]), vec![21, 14, 7]);
+    assert_eq!(
+        numbers(&["--tag", "vip", "-q", "edsger"]),
+        Vec::<u64>::new()
+    );
+    assert_eq!(
+        numbers(&[]).len(),
+        20,
+        "a first page of every customer's orders"
+    );
+    terminate(&mut server);
+    let log = std::fs::read_to_string(&logs).unwrap().to_lowercase();
+    assert!(log.contains("/v1/orders"), "each request is logged: {log}");
+    for personal in ["edsger", "lovelace", "example.com"] {
+        assert!(!log.contains(personal), "{personal} is in the logs: {log}");
+    }
+}
+
 /// A connection to `port` whose reads give up after 10 s.
 fn connect(port: u16) -> std::net::TcpStream {
     let stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();

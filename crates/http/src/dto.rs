@@ -573,26 +573,70 @@ pub(crate) struct OrderPage {
     pub has_more: bool,
 }
 
-/// Filters and position of a list.
+/// Filters and position of a list. Every filter given must hold; any combination pages by the
+/// same keyset.
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub(crate) struct ListParams {
-    /// Whose orders (required).
-    #[param(value_type = Uuid)]
-    pub customer_id: CustomerId,
+    /// Whose orders. Staff and admins leave it out to list every customer's; a customer's list
+    /// is its own whatever it asks for (naming another customer is 403).
+    #[param(value_type = Option<Uuid>)]
+    pub customer_id: Option<CustomerId>,
     /// Only orders in this status.
     #[param(value_type = Option<String>, example = "pending", pattern = "^(pending|processing|completed|cancelled)$")]
     pub status: Option<OrderStatus>,
+    /// Only orders whose payment is in this status.
+    #[param(value_type = Option<String>, example = "paid", pattern = "^(unpaid|authorized|paid|partially_refunded|refunded|failed|unknown)$")]
+    pub payment_status: Option<PaymentStatus>,
     /// Only orders created at or after this instant (RFC 3339).
     pub created_after: Option<DateTime<Utc>>,
     /// Only orders created strictly before this instant (RFC 3339).
     pub created_before: Option<DateTime<Utc>>,
+    /// Only orders whose contact has this email, ignoring case.
+    #[param(
+        example = "ada@example.com",
+        max_length = 254,
+        pattern = "^[^\\s@\\x00-\\x1F\\x7F-\\x9F]{1,64}@[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?([.][A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
+    )]
+    pub email: Option<String>,
+    /// Only orders carrying this tag (matched as tags are stored: trimmed, lowercase).
+    #[param(
+        example = "vip",
+        max_length = 32,
+        pattern = "^[A-Za-z0-9_-]([A-Za-z0-9_ -]*[A-Za-z0-9_-])?$"
+    )]
+    pub tag: Option<String>,
+    /// Only orders with a line of this SKU, exactly.
+    #[param(
+        example = "TS-BLUE-L",
+        max_length = 64,
+        pattern = "^[^\\s\\x00-\\x1F\\x7F-\\x9F]([^\\x00-\\x1F\\x7F-\\x9F]*[^\\s\\x00-\\x1F\\x7F-\\x9F])?$"
+    )]
+    pub sku: Option<String>,
+    /// Only orders from this channel.
+    #[param(example = "web", pattern = "^[a-z0-9_-]{1,32}$")]
+    pub channel: Option<String>,
+    /// Only orders whose total is at least this amount (whatever the currency).
+    #[param(example = "100.00", pattern = "^[0-9]{1,15}([.][0-9]{1,4})?$")]
+    pub total_min: Option<String>,
+    /// Only orders whose total is at most this amount (whatever the currency).
+    #[param(example = "250", pattern = "^[0-9]{1,15}([.][0-9]{1,4})?$")]
+    pub total_max: Option<String>,
+    /// Free text, 3 to 100 characters: orders whose number, contact email or a name (the
+    /// contact's, the shipping or billing address's) contains it, ignoring case.
+    #[param(
+        example = "lovelace",
+        min_length = 3,
+        max_length = 100,
+        pattern = "^[^\\s\\x00-\\x1F\\x7F-\\x9F][^\\x00-\\x1F\\x7F-\\x9F]*[^\\s\\x00-\\x1F\\x7F-\\x9F]$"
+    )]
+    pub q: Option<String>,
     /// Page size, 1 to 100 (default 20). Over 100 is an error, not a silent clamp.
     #[param(minimum = 1, maximum = 100)]
     #[serde(default, deserialize_with = "page_limit")]
     pub limit: Option<u64>,
-    /// The `next_cursor` of the previous page, unchanged.
+    /// The `next_cursor` of the previous page, unchanged (with the same filters).
     #[param(
         min_length = 34,
         max_length = 34,

@@ -31,7 +31,8 @@ pub use idempotency::{Begin, Claim, IdempotencyStore, KeyRequest, KeyScope, Stor
 #[cfg(feature = "mock")]
 pub use orders::MockOrderRepository;
 pub use orders::{
-    Erasure, InvalidPageSize, ListQuery, MAX_PAGE_SIZE, OrderRepository, Page, PageSize, PoolStats,
+    Erasure, InvalidPageSize, InvalidSearchText, InvalidTotalBound, ListQuery, MAX_PAGE_SIZE,
+    MAX_SEARCH_CHARS, OrderRepository, Page, PageSize, PoolStats, SearchText, TotalBound,
 };
 /// Re-exported so storage callers need not name the domain for it.
 pub use ordo_domain::PaymentOperation;

@@ -6,7 +6,11 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use ordo_domain::{CustomerId, Order, OrderId, OrderNumber, OrderStatus, Version};
+use ordo_domain::{
+    Channel, CustomerId, Email, Order, OrderId, OrderNumber, OrderStatus, PaymentStatus, Sku, Tag,
+    Version,
+};
+use rust_decimal::Decimal;
 
 use uuid::Uuid;
 
@@ -52,17 +56,37 @@ impl Default for PageSize {
     }
 }
 
-/// Which of a customer's orders to list, and where to start.
+/// Which orders to list, and where to start: every filter given must hold. Any combination
+/// pages by the same keyset, `(created_at, id)` descending, so orders placed while a client
+/// pages through appear on no later page and none is skipped or repeated.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListQuery {
-    /// Whose orders.
-    pub customer_id: CustomerId,
+    /// Only this customer's orders; every customer's when `None` (staff and admins only: the
+    /// service scopes a customer's list to its own).
+    pub customer_id: Option<CustomerId>,
     /// Only orders in this status.
     pub status: Option<OrderStatus>,
+    /// Only orders whose payment is in this status.
+    pub payment_status: Option<PaymentStatus>,
     /// Only orders created at or after this instant.
     pub created_after: Option<DateTime<Utc>>,
     /// Only orders created strictly before this instant.
     pub created_before: Option<DateTime<Utc>>,
+    /// Only orders whose contact has this email, matched case-insensitively.
+    pub email: Option<Email>,
+    /// Only orders carrying this tag.
+    pub tag: Option<Tag>,
+    /// Only orders with a line of this SKU.
+    pub sku: Option<Sku>,
+    /// Only orders from this channel.
+    pub channel: Option<Channel>,
+    /// Only orders whose total is at least this.
+    pub total_min: Option<TotalBound>,
+    /// Only orders whose total is at most this.
+    pub total_max: Option<TotalBound>,
+    /// Only orders whose number, email or a name (the contact's, the shipping or billing
+    /// address's) contains this text, case-insensitively.
+    pub text: Option<SearchText>,
     /// At most this many orders.
     pub limit: PageSize,
     /// Continue after this position (from a previous [`Page::next`]).
@@ -70,16 +94,98 @@ pub struct ListQuery {
 }
 
 impl ListQuery {
-    /// The first page of a customer's orders, newest first, with no filter.
-    pub fn first_page(customer_id: CustomerId) -> Self {
+    /// The first page of every order, newest first, with no filter.
+    pub fn all() -> Self {
         Self {
-            customer_id,
+            customer_id: None,
             status: None,
+            payment_status: None,
             created_after: None,
             created_before: None,
+            email: None,
+            tag: None,
+            sku: None,
+            channel: None,
+            total_min: None,
+            total_max: None,
+            text: None,
             limit: PageSize::DEFAULT,
             after: None,
         }
+    }
+
+    /// The first page of a customer's orders, newest first, with no other filter.
+    pub fn first_page(customer_id: CustomerId) -> Self {
+        Self {
+            customer_id: Some(customer_id),
+            ..Self::all()
+        }
+    }
+}
+
+/// Free text to search orders by: 3 to [`MAX_SEARCH_CHARS`] characters once trimmed (fewer
+/// would match most orders and no index helps), no control characters; lowercased.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SearchText(String);
+
+/// The longest search text.
+pub const MAX_SEARCH_CHARS: usize = 100;
+
+/// Search text that is too short, too long or holds a control character.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("must be 3 to {MAX_SEARCH_CHARS} characters, without control characters")]
+pub struct InvalidSearchText;
+
+impl SearchText {
+    /// The text, trimmed and lowercased.
+    ///
+    /// # Errors
+    /// [`InvalidSearchText`].
+    pub fn parse(raw: &str) -> Result<Self, InvalidSearchText> {
+        let text = raw.trim();
+        let chars = text.chars().count();
+        if (3..=MAX_SEARCH_CHARS).contains(&chars) && !text.chars().any(char::is_control) {
+            Ok(Self(text.to_lowercase()))
+        } else {
+            Err(InvalidSearchText)
+        }
+    }
+
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A bound of a total range: 0 to [`ordo_domain::MAX_AMOUNT`], at most 4 decimals (no
+/// currency has more minor units, so a bound means exactly what it says).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TotalBound(Decimal);
+
+/// A total bound out of range or with more than 4 decimals.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("must be an amount from 0 to 1000000000000000 with at most 4 decimals")]
+pub struct InvalidTotalBound;
+
+impl TotalBound {
+    /// The bound, if it is one.
+    ///
+    /// # Errors
+    /// [`InvalidTotalBound`].
+    pub fn new(amount: Decimal) -> Result<Self, InvalidTotalBound> {
+        if (amount.is_sign_negative() && !amount.is_zero()) || amount > ordo_domain::MAX_AMOUNT {
+            return Err(InvalidTotalBound);
+        }
+        let amount = amount.normalize();
+        if amount.scale() > 4 {
+            return Err(InvalidTotalBound);
+        }
+        Ok(Self(amount))
+    }
+
+    /// The amount.
+    pub fn get(self) -> Decimal {
+        self.0
     }
 }
 
@@ -157,7 +263,7 @@ pub trait OrderRepository: Send + Sync {
     /// As [`OrderRepository::get`].
     async fn get_by_number(&self, number: &OrderNumber) -> Result<Order, RepoError>;
 
-    /// A customer's orders, newest first, by keyset pagination on `(created_at, id)`.
+    /// The orders matching `query`, newest first, by keyset pagination on `(created_at, id)`.
     ///
     /// # Errors
     /// [`RepoError::Corrupt`], [`RepoError::Unavailable`] or [`RepoError::Other`].

@@ -4,7 +4,7 @@
 //! | action | customer | staff | admin |
 //! |---|---|---|---|
 //! | place, preview | for itself | for anyone | for anyone |
-//! | read, list | its own | any | any |
+//! | read, list, search (every filter and `q`) | its own only, whatever it filters on | any | any |
 //! | cancel | its own | any | any |
 //! | process, complete | no | any | any |
 //! | refund | no | any | any |
@@ -193,6 +193,29 @@ impl Caller {
             Err(ServiceError::Forbidden(
                 "only admins erase a customer's personal data",
             ))
+        }
+    }
+
+    /// The list a customer's `query` really asks for: its own orders only (`None`: the query
+    /// stands as it is, for staff and admins, or a customer already naming itself).
+    ///
+    /// # Errors
+    /// [`ServiceError::Forbidden`] for a customer naming another customer.
+    pub(crate) fn scope_list(
+        &self,
+        query: &ordo_repository::ListQuery,
+    ) -> Result<Option<ordo_repository::ListQuery>, ServiceError> {
+        const OWN_ONLY: &str = "customers list only their own orders";
+        match (self.role, query.customer_id, self.customer) {
+            (Role::Customer, Some(named), _) => {
+                self.check_acting_for(named, OWN_ONLY).map(|()| None)
+            }
+            (Role::Customer, None, Some(own)) => Ok(Some(ordo_repository::ListQuery {
+                customer_id: Some(own),
+                ..query.clone()
+            })),
+            (Role::Customer, None, None) => Err(ServiceError::Forbidden(OWN_ONLY)),
+            (Role::Staff | Role::Admin, _, _) => Ok(None),
         }
     }
 

@@ -26,6 +26,7 @@ pub use reconcile::Reconciled;
 pub use replicas::{KeyMismatch, Replica};
 // The list types callers build queries with, so callers need not depend on storage.
 pub use ordo_repository::{
-    Claim, Coordination, Cursor, InvalidCursor, InvalidPageSize, ListQuery, MAX_PAGE_SIZE, Page,
-    PageSize, Refund, RefundStatus, StoredResponse,
+    Claim, Coordination, Cursor, InvalidCursor, InvalidPageSize, InvalidSearchText,
+    InvalidTotalBound, ListQuery, MAX_PAGE_SIZE, Page, PageSize, Refund, RefundStatus, SearchText,
+    StoredResponse, TotalBound,
 };

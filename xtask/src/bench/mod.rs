@@ -28,6 +28,7 @@ use xshell::{Shell, cmd};
 mod pgbench;
 mod process;
 mod report;
+mod search;
 mod shapes;
 mod sqlite;
 mod wrk;
@@ -81,6 +82,8 @@ pub(crate) enum Suite {
     Sqlite,
     /// How an order's lines are best stored (`shapes.rs`).
     Shapes,
+    /// Staff search on a table of this many orders (`search.rs`).
+    Search(u64),
 }
 
 /// What `cargo xtask bench` was asked for.
@@ -145,6 +148,7 @@ pub(crate) fn run(sh: &Shell, options: Options) -> Result<()> {
     match suite {
         Suite::Sqlite => return sqlite::run(sh, timing, &binary),
         Suite::Shapes => return shapes::run(sh, timing, &binary),
+        Suite::Search(orders) => return search::run(sh, timing, &binary, orders),
         Suite::Postgres => {}
     }
     let started = Instant::now();
@@ -190,14 +194,11 @@ pub(crate) fn run(sh: &Shell, options: Options) -> Result<()> {
     let Measured {
         mut rows,
         table,
+        search,
         same_sql,
         ceiling,
     } = measure(&drive, server.pid(), &pgbench, &scripts, &tables, timing)?;
-    let peak_rss = table
-        .iter()
-        .filter_map(|(_, _, ordo, _, _)| ordo.rss_mb)
-        .chain(ceiling.iter().filter_map(|(_, figures)| figures.rss_mb))
-        .reduce(f64::max);
+    let peak_rss = peak_rss(&table, &ceiling);
     server.stop();
 
     let peer_table = if peer {
@@ -217,6 +218,7 @@ pub(crate) fn run(sh: &Shell, options: Options) -> Result<()> {
     };
 
     let mut report = render(&table, &same_sql, &ceiling, peak_rss, timing);
+    report.push_str(&report::render_search(&search));
     if !peer_table.is_empty() {
         report.push_str(&render_peer(&peer_table));
     }
@@ -243,6 +245,18 @@ pub(crate) fn run(sh: &Shell, options: Options) -> Result<()> {
         "DROP DATABASE IF EXISTS ordo_bench WITH (FORCE)",
     );
     Ok(())
+}
+
+/// The server's largest RSS over every cell.
+fn peak_rss(
+    table: &[(String, u32, Figures, Figures, f64)],
+    ceiling: &[(u32, Figures)],
+) -> Option<f64> {
+    table
+        .iter()
+        .filter_map(|(_, _, ordo, _, _)| ordo.rss_mb)
+        .chain(ceiling.iter().filter_map(|(_, figures)| figures.rss_mb))
+        .reduce(f64::max)
 }
 
 /// `ordo seed` of `orders` over `customers`, with `args` (where, and how).
@@ -274,6 +288,8 @@ fn server_binary(sh: &Shell, binary: Option<PathBuf>) -> Result<PathBuf> {
 struct Measured {
     rows: Vec<Value>,
     table: Vec<(String, u32, Figures, Figures, f64)>,
+    /// Staff search (`bench/wrk/search.lua`), which has no one statement to run beside it.
+    search: Vec<(u32, Figures)>,
     same_sql: Vec<(u32, Figures)>,
     ceiling: Vec<(u32, Figures)>,
 }
@@ -321,6 +337,16 @@ fn measure(
             table.push((workload.to_owned(), concurrency, ordo, base, ratio));
         }
     }
+    let mut search = Vec::new();
+    for concurrency in [8, 32] {
+        let figures = drive.wrk("search", concurrency, Some(pid))?;
+        say(&format!(
+            "search c={concurrency:<3} ordo {:>8.0}/s p50 {:>6.2} ms p99 {:>6.2} ms",
+            figures.rps, figures.p50_ms, figures.p99_ms
+        ));
+        rows.push(row("search", concurrency, &figures, None));
+        search.push((concurrency, figures));
+    }
     // The create as ordo sends it today, statement for statement, for the record.
     let mut same_sql = Vec::new();
     for concurrency in CONCURRENCY {
@@ -344,6 +370,7 @@ fn measure(
     Ok(Measured {
         rows,
         table,
+        search,
         same_sql,
         ceiling,
     })

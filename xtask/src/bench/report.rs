@@ -57,6 +57,26 @@ pub(super) fn render(
     out
 }
 
+/// Staff search's table: a mix of filters over every customer's orders (`bench/wrk/search.lua`;
+/// `cargo xtask bench --search` runs it on a million orders).
+pub(super) fn render_search(search: &[(u32, Figures)]) -> String {
+    let mut out = String::from(
+        "\nStaff search (`bench/wrk/search.lua`: email, `q`, tag, SKU, status, payment status, \
+         channel and total filters mixed, a staff token over every customer's orders):\n\n\
+         | clients | req/s | p50 ms | p99 ms | server CPU µs/req | PostgreSQL CPU µs/req | RSS MB | errors |\n\
+         |---|---|---|---|---|---|---|---|\n",
+    );
+    for (concurrency, figures) in search {
+        let _ = writeln!(
+            out,
+            "| {concurrency} | {} | {} |",
+            figures.speed_cells(),
+            figures.cost_cells()
+        );
+    }
+    out
+}
+
 /// The peer's table: its figures and ordo ÷ peer.
 pub(super) fn render_peer(table: &[(String, u32, Figures, f64)]) -> String {
     let mut out = String::from(

@@ -4,8 +4,12 @@ use axum::Extension;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use ordo_domain::{CancelReason, Order, OrderDraft};
-use ordo_service::{Caller, Claim, Cursor, ListQuery, OrderService, PageSize};
+use ordo_domain::{CancelReason, Channel, Email, Order, OrderDraft, Sku, Tag};
+use ordo_service::{
+    Caller, Claim, Cursor, InvalidTotalBound, ListQuery, OrderService, PageSize, SearchText,
+    TotalBound,
+};
+use rust_decimal::Decimal;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -169,15 +173,18 @@ async fn get_order_by_number(
     Ok(order_response(StatusCode::OK, &order, &caller))
 }
 
-/// List a customer's orders, newest first.
+/// List and search orders, newest first.
 ///
-/// Keyset-paginated: pass `next_cursor` back as `cursor` until `has_more` is false.
+/// Staff and admins list every customer's orders, filtered by any mix of the parameters; a
+/// customer lists its own. Keyset-paginated: pass `next_cursor` back as `cursor`, with the same
+/// filters, until `has_more` is false; orders placed meanwhile never make a page skip or repeat
+/// one.
 #[utoipa::path(
     get, path = "/v1/orders", tag = "orders",
     params(ListParams),
     responses(
         (status = 200, description = "A page", body = OrderPage),
-        (status = 400, description = "A parameter is invalid (limit over 100, bad cursor...)", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 400, description = "A parameter is invalid (limit over 100, bad cursor, `q` under 3 characters...), named in the answer", body = ProblemDetails, content_type = "application/problem+json"),
         Guarded, Unavailable,
     )
 )]
@@ -186,26 +193,7 @@ async fn list_orders(
     Extension(caller): Extension<Caller>,
     Query(params): Query<ListParams>,
 ) -> Result<axum::Json<OrderPage>, ApiError> {
-    let limit = match params.limit {
-        None => PageSize::DEFAULT,
-        Some(limit) => {
-            PageSize::new(limit).map_err(|error| Problem::bad_field("limit", error.to_string()))?
-        }
-    };
-    let after = params
-        .cursor
-        .as_deref()
-        .map(Cursor::decode)
-        .transpose()
-        .map_err(|error| Problem::bad_field("cursor", error.to_string()))?;
-    let query = ListQuery {
-        customer_id: params.customer_id,
-        status: params.status,
-        created_after: params.created_after,
-        created_before: params.created_before,
-        limit,
-        after,
-    };
+    let query = list_query(params)?;
     let page = service.list(&caller, &query).await?;
     Ok(axum::Json(OrderPage {
         data: page
@@ -216,6 +204,45 @@ async fn list_orders(
         has_more: page.next.is_some(),
         next_cursor: page.next.map(|cursor| cursor.encode()),
     }))
+}
+
+/// The list a request's parameters ask for; 400 naming the first parameter that is invalid.
+fn list_query(params: ListParams) -> Result<ListQuery, Problem> {
+    fn field<T, E: std::fmt::Display>(
+        name: &str,
+        raw: Option<String>,
+        parse: impl FnOnce(&str) -> Result<T, E>,
+    ) -> Result<Option<T>, Problem> {
+        raw.map(|raw| parse(&raw).map_err(|error| Problem::bad_field(name, error.to_string())))
+            .transpose()
+    }
+    let total = |raw: &str| {
+        raw.parse::<Decimal>()
+            .map_err(|_| InvalidTotalBound)
+            .and_then(TotalBound::new)
+    };
+    let limit = match params.limit {
+        None => PageSize::DEFAULT,
+        Some(limit) => {
+            PageSize::new(limit).map_err(|error| Problem::bad_field("limit", error.to_string()))?
+        }
+    };
+    Ok(ListQuery {
+        customer_id: params.customer_id,
+        status: params.status,
+        payment_status: params.payment_status,
+        created_after: params.created_after,
+        created_before: params.created_before,
+        email: field("email", params.email, Email::parse)?,
+        tag: field("tag", params.tag, Tag::parse)?,
+        sku: field("sku", params.sku, Sku::parse)?,
+        channel: field("channel", params.channel, Channel::parse)?,
+        total_min: field("total_min", params.total_min, total)?,
+        total_max: field("total_max", params.total_max, total)?,
+        text: field("q", params.q, SearchText::parse)?,
+        limit,
+        after: field("cursor", params.cursor, Cursor::decode)?,
+    })
 }
 
 /// Move an order to `processing` or `completed`.

@@ -159,6 +159,19 @@ impl TestApp {
         self.client.request(method, format!("{}{path}", self.base))
     }
 
+    /// Places an order with `bearer`'s token and returns its body.
+    pub(crate) async fn place_as(&self, bearer: &str, body: &Value) -> Value {
+        let response = self
+            .post("/v1/orders")
+            .bearer_auth(bearer)
+            .json(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
+        response.json().await.unwrap()
+    }
+
     /// Places an order and returns its body.
     pub(crate) async fn place(&self, body: &Value) -> Value {
         let response = self.post("/v1/orders").json(body).send().await.unwrap();

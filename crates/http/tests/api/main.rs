@@ -20,3 +20,4 @@ mod openapi;
 mod operations;
 mod payments;
 mod record;
+mod search;

@@ -69,18 +69,6 @@ async fn send(app: &TestApp, method: Method, path: &str, who: &str) -> Response 
         .unwrap()
 }
 
-async fn place_as(app: &TestApp, who: &str, body: &Value) -> Value {
-    let response = app
-        .post("/v1/orders")
-        .bearer_auth(who)
-        .json(body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
-    response.json().await.unwrap()
-}
-
 async fn json_of(response: Response) -> Value {
     assert_eq!(response.status(), 200, "{}", response.url());
     response.json().await.unwrap()
@@ -145,7 +133,7 @@ fn etag(order: &Value) -> String {
 
 async fn an_order_with_every_field_reads_back_the_same_through_every_read(app: TestApp) {
     let sent = full_body();
-    let placed = place_as(&app, &staff(), &sent).await;
+    let placed = app.place_as(&staff(), &sent).await;
     // Every field sent comes back as sent (tags sorted, each once).
     for field in [
         "contact",
@@ -347,13 +335,13 @@ async fn a_customer_may_not_set_the_shops_own_fields(app: TestApp) {
     )
     .await;
     assert_eq!(listed["data"], json!([]), "nothing stored");
-    let placed = place_as(&app, &alice(), &body).await;
+    let placed = app.place_as(&alice(), &body).await;
     assert_eq!(placed["channel"], "api");
     assert_eq!(placed["contact"], body["contact"]);
 }
 
 async fn a_patch_changes_details_as_the_access_table_says(app: TestApp) {
-    let placed = place_as(&app, &staff(), &full_body()).await;
+    let placed = app.place_as(&staff(), &full_body()).await;
     // A customer corrects one line of its address while the order is pending.
     let response = patch(
         &app,
@@ -456,7 +444,7 @@ async fn a_patch_changes_details_as_the_access_table_says(app: TestApp) {
 }
 
 async fn a_patch_is_refused_for_money_stale_versions_and_bad_values(app: TestApp) {
-    let placed = place_as(&app, &staff(), &full_body()).await;
+    let placed = app.place_as(&staff(), &full_body()).await;
     let current = etag(&placed);
     for (body, field) in [
         (json!({"total": "1.00"}), "total"),
@@ -513,12 +501,12 @@ async fn an_erasure_removes_the_customers_personal_data_and_nothing_else(app: Te
         .await
         .unwrap();
     let first: Value = keyed.json().await.unwrap();
-    let second = place_as(&app, &staff(), &full_body()).await;
+    let second = app.place_as(&staff(), &full_body()).await;
     // A kept answer of another route about the order holds its data too.
     let second: Value = json_of(cancel_keyed(&app, &second).await).await;
     let mut bobs = full_body();
     bobs["customer_id"] = json!(BOB);
-    let bobs = place_as(&app, &staff(), &bobs).await;
+    let bobs = app.place_as(&staff(), &bobs).await;
     let path = format!("/v1/customers/{ALICE}/erasure");
     for who in [alice(), staff()] {
         assert_problem(
@@ -589,10 +577,10 @@ async fn an_erasure_removes_the_customers_personal_data_and_nothing_else(app: Te
 
 async fn a_customer_may_not_name_the_staff_note_in_a_patch(app: TestApp) {
     // With a note and without one, the answer is the same: it must not tell which.
-    let with = place_as(&app, &staff(), &full_body()).await;
+    let with = app.place_as(&staff(), &full_body()).await;
     let mut body = full_body();
     body.as_object_mut().unwrap().remove("staff_note");
-    let without = place_as(&app, &staff(), &body).await;
+    let without = app.place_as(&staff(), &body).await;
     for placed in [&with, &without] {
         for guess in [json!(null), json!("Check the engraving"), json!("x")] {
             let response = patch(

@@ -15,7 +15,11 @@
 //! | sequence blocks | a sequence `INCREMENT BY 64` | a row moved up by 64 |
 //! | writes | any pooled connection; several statements in a transaction | one writer connection; writes that arrive together share a commit (`writer.rs`) |
 //! | migrations | `migrations/postgres` | `migrations/sqlite` |
+//! | terms (tags, SKUs) kept by | a PL/pgSQL trigger | SQL triggers |
+//! | search text (`q`) | `LIKE` on a stored column with a `pg_trgm` index | an FTS5 trigram table kept by triggers |
+//! | total range | `NUMERIC` compared | a fixed-width text key of the total, compared |
 
+use std::borrow::Cow;
 use std::future::Future;
 use std::pin::Pin;
 
@@ -24,7 +28,8 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
-use crate::{Claim, PaymentAttempt, PoolStats, RepoError};
+use super::list::Clause;
+use crate::{Claim, PaymentAttempt, PoolStats, RepoError, SearchText, TotalBound};
 
 /// A boxed future that may hold borrows for `'a`.
 pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -83,14 +88,23 @@ value_from!(
 /// A statement and its values, owned so a write can travel to SQLite's writer.
 #[derive(Debug, Clone)]
 pub(crate) struct Statement {
-    pub(crate) sql: &'static str,
+    /// Constant text, or text put together from constant clauses (`list.rs`): never a value.
+    pub(crate) sql: Cow<'static, str>,
     pub(crate) values: Vec<Value>,
 }
 
 impl Statement {
     pub(crate) fn new(sql: &'static str) -> Self {
         Self {
-            sql,
+            sql: Cow::Borrowed(sql),
+            values: Vec::new(),
+        }
+    }
+
+    /// A statement assembled from constant clauses; values are bound, never written into it.
+    pub(crate) fn owned(sql: String) -> Self {
+        Self {
+            sql: Cow::Owned(sql),
             values: Vec::new(),
         }
     }
@@ -166,7 +180,11 @@ macro_rules! values_travel {
         fn query(
             statement: $crate::store::dialect::Statement,
         ) -> sqlx::query::Query<'static, $db, $args> {
-            let mut query = sqlx::query(statement.sql);
+            let mut query = match statement.sql {
+                std::borrow::Cow::Borrowed(sql) => sqlx::query(sql),
+                // Assembled from constant clauses only (`Statement::owned`).
+                std::borrow::Cow::Owned(sql) => sqlx::query(sqlx::AssertSqlSafe(sql)),
+            };
             for value in statement.values {
                 query = match value {
                     $crate::store::dialect::Value::Uuid(value) => query.bind(value),
@@ -257,6 +275,13 @@ pub(crate) trait Dialect: Send + Sync + 'static {
     const NEXT_BLOCK: &'static str;
     /// Whether the migrations' bookkeeping table exists yet.
     const MIGRATIONS_BOOKKEPT: &'static str;
+
+    /// Keeps the orders whose search text (number, email, names) contains `text` (`list.rs`).
+    fn matches_text(text: &SearchText) -> Clause;
+    /// Keeps the orders whose total is at least `bound`.
+    fn total_at_least(bound: TotalBound) -> Clause;
+    /// Keeps the orders whose total is at most `bound`.
+    fn total_at_most(bound: TotalBound) -> Clause;
 
     /// Runs a read on a pooled connection: all its rows.
     async fn read_all(&self, statement: Statement) -> Result<Vec<Self::Row>, RepoError>;

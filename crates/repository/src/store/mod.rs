@@ -17,6 +17,7 @@ mod document;
 mod driver;
 mod keys;
 mod ledger;
+mod list;
 mod orders;
 #[cfg(feature = "postgres")]
 mod pg_schema;

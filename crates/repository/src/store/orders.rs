@@ -2,15 +2,16 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use ordo_domain::{CustomerId, Order, OrderId, OrderNumber, OrderStatus, Version};
+use ordo_domain::{CustomerId, Order, OrderId, OrderNumber, Version};
 use uuid::Uuid;
 
 use super::Store;
 use super::dialect::{Conn, Dialect, RowRead, SEQUENCE_BLOCK, Statement, Value, required};
 use super::document::Document;
+use super::list::list_statement;
 use super::rows::{
-    attempt_values, check_next_version, headers_to_text, list_bounds, missed_write, order_row,
-    order_values, page, refund_row, restore, update_values, version_column,
+    attempt_values, check_next_version, headers_to_text, missed_write, order_row, order_values,
+    page, refund_row, restore, update_values, version_column,
 };
 use crate::{
     Claim, Erasure, ListQuery, OrderRepository, Page, PaymentAttempt, Refund, RefundStatus,
@@ -38,24 +39,6 @@ const GET_ORDER_BY_NUMBER: &str = concat!(
     select_order!(),
     " WHERE o.order_number = $1 AND o.deleted_at IS NULL"
 );
-
-/// A customer's orders below an upper `(created_at, id)` bound and at or above a lower
-/// `created_at` bound, newest first. The row comparison lets the index scan start at the bound.
-macro_rules! list_where {
-    () => {
-        "
-WHERE o.customer_id = $1 AND o.deleted_at IS NULL
-  AND (o.created_at, o.id) < ($2, $3)
-  AND o.created_at >= $4
-  AND (CAST($5 AS TEXT) IS NULL OR o.status = $5)
-ORDER BY o.created_at DESC, o.id DESC
-LIMIT $6"
-    };
-}
-pub(crate) use list_where;
-
-/// A customer's orders, newest first.
-pub(crate) const LIST_ORDERS: &str = concat!(select_order!(), list_where!());
 
 /// The compare-and-set write of an order's mutable fields (values: `rows::update_values`).
 macro_rules! update_order {
@@ -131,19 +114,6 @@ SELECT id FROM orders
 WHERE payment_pending IS NOT NULL AND deleted_at IS NULL
   AND (payment_status = 'unknown' OR updated_at < $2)
 ORDER BY updated_at LIMIT $1";
-
-/// `sql` (a list query) with the query's bounds, and one row more than the page to learn
-/// whether another page exists.
-pub(crate) fn list_statement(sql: &'static str, query: &ListQuery) -> Statement {
-    let ((before_time, before_id), after_time) = list_bounds(query);
-    Statement::new(sql)
-        .bind(query.customer_id.as_uuid())
-        .bind(before_time)
-        .bind(before_id)
-        .bind(after_time)
-        .bind(query.status.map(OrderStatus::as_str))
-        .bind(i64::from(query.limit.get()).saturating_add(1))
-}
 
 /// After a compare-and-set wrote nothing, on the write's own connection: why.
 async fn missed_on<C: Conn>(conn: &mut C, id: OrderId) -> RepoError {
@@ -234,9 +204,11 @@ impl<D: Dialect> OrderRepository for Store<D> {
         Self::orders(&rows)?.pop().ok_or(RepoError::NotFound)
     }
 
-    #[tracing::instrument(skip_all, fields(customer_id = %query.customer_id), err(level = "debug"))]
+    #[tracing::instrument(skip_all, err(level = "debug"))]
     async fn list(&self, query: &ListQuery) -> Result<Page, RepoError> {
-        let rows = self.read_all(list_statement(LIST_ORDERS, query)).await?;
+        let rows = self
+            .read_all(list_statement::<D>(select_order!(), query))
+            .await?;
         let mut orders = Self::orders(&rows)?;
         Ok(page(&mut orders, query.limit.get()))
     }

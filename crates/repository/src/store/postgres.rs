@@ -16,14 +16,15 @@ use sqlx::{
 use super::Store;
 use super::dialect::{Conn, Dialect, Statement, Value, Work, values_travel};
 use super::driver::{Waiting, pool_figures};
-use super::orders::update_order;
+use super::list::{Clause, contains_pattern};
 #[cfg(any(test, feature = "test-util"))]
-use super::orders::{list_where, select_order};
+use super::orders::select_order;
+use super::orders::update_order;
 use super::pg_schema::{self, PgSchema};
 use super::rows::order_columns;
 #[cfg(feature = "test-util")]
 use crate::ListQuery;
-use crate::{Claim, PaymentAttempt, PoolStats, RepoError};
+use crate::{Claim, PaymentAttempt, PoolStats, RepoError, SearchText, TotalBound};
 
 /// Connection settings for [`crate::PgStore::connect`].
 #[derive(Debug, Clone)]
@@ -169,6 +170,23 @@ impl Dialect for PgDialect {
         "SELECT CAST(to_regclass('_sqlx_migrations') IS NOT NULL AS INTEGER) AS bookkept";
     const MIGRATOR: &'static sqlx::migrate::Migrator = &MIGRATOR;
 
+    fn matches_text(text: &SearchText) -> Clause {
+        // `search_text` is the lowercased number, email and names (migration 10), with a
+        // trigram index.
+        (
+            "o.search_text LIKE $?",
+            contains_pattern(text.as_str()).into(),
+        )
+    }
+
+    fn total_at_least(bound: TotalBound) -> Clause {
+        ("o.total >= $?", bound.get().into())
+    }
+
+    fn total_at_most(bound: TotalBound) -> Clause {
+        ("o.total <= $?", bound.get().into())
+    }
+
     async fn read_all(&self, statement: Statement) -> Result<Vec<PgRow>, RepoError> {
         fetch_all(&mut *self.acquire().await?, statement).await
     }
@@ -268,15 +286,15 @@ impl Store<PgDialect> {
         }))
     }
 
-    /// `EXPLAIN` of the list query as [`crate::OrderRepository::list`] sends it, for plan
-    /// checks.
+    /// `EXPLAIN ANALYZE` of the list query as [`crate::OrderRepository::list`] sends it (it
+    /// runs, reading only), for plan checks.
     ///
     /// # Errors
     /// As [`crate::OrderRepository::list`].
     #[cfg(feature = "test-util")]
     pub async fn explain_list(&self, query: &ListQuery) -> Result<String, RepoError> {
-        const EXPLAIN: &str = concat!("EXPLAIN ", select_order!(), list_where!());
-        self.read_all(super::orders::list_statement(EXPLAIN, query))
+        const EXPLAIN: &str = concat!("EXPLAIN (ANALYZE, BUFFERS) ", select_order!());
+        self.read_all(super::list::list_statement::<PgDialect>(EXPLAIN, query))
             .await?
             .iter()
             .map(|row| {

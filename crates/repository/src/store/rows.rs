@@ -369,7 +369,7 @@ pub(crate) fn check_next_version(order: &Order, expected: Version) -> Result<(),
 }
 
 /// The list's bounds: below the cursor and `created_before`, at or above `created_after`.
-pub(crate) fn list_bounds(query: &ListQuery) -> ((DateTime<Utc>, Uuid), DateTime<Utc>) {
+pub(crate) fn list_bounds(query: &ListQuery) -> ((DateTime<Utc>, Uuid), Option<DateTime<Utc>>) {
     let end_of_time = DateTime::<Utc>::from_timestamp_micros(253_402_300_799_999_999);
     let start_of_time = DateTime::<Utc>::from_timestamp_micros(-62_135_596_800_000_000);
     let mut upper = (end_of_time.unwrap_or(DateTime::<Utc>::MAX_UTC), Uuid::max());
@@ -384,10 +384,7 @@ pub(crate) fn list_bounds(query: &ListQuery) -> ((DateTime<Utc>, Uuid), DateTime
     // Both bounds within years 1 to 9999, which every database stores: a cursor may carry any
     // time (it is only a bound), and PostgreSQL refuses one before 4713 BC.
     upper.0 = upper.0.max(start_of_time);
-    let lower = query
-        .created_after
-        .unwrap_or(start_of_time)
-        .max(start_of_time);
+    let lower = query.created_after.map(|after| after.max(start_of_time));
     (upper, lower)
 }
 

@@ -13,30 +13,6 @@ use uuid::Uuid;
 
 use crate::fixtures::{at, customer, full_record, sample, stored};
 
-/// Runs each case on a fresh PostgreSQL database and on a fresh SQLite file.
-macro_rules! contract {
-    ($($case:ident),* $(,)?) => {
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $case() {
-                    let (_database, store) = ordo_repository::testing::TestPostgres::store().await.unwrap();
-                    super::$case(std::sync::Arc::new(store)).await;
-                }
-            )*
-        }
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $case() {
-                    let (_database, store) = ordo_repository::testing::TestSqlite::store().await.unwrap();
-                    super::$case(std::sync::Arc::new(store)).await;
-                }
-            )*
-        }
-    };
-}
-
 contract!(
     an_inserted_order_reads_back_equal,
     an_order_with_every_part_of_its_record_reads_back_equal_everywhere,

@@ -13,9 +13,34 @@
     reason = "test code: a panic is a failed test"
 )]
 
+/// Runs each case on a fresh PostgreSQL database and on a fresh SQLite file.
+macro_rules! contract {
+    ($($case:ident),* $(,)?) => {
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() {
+                    let (_database, store) = ordo_repository::testing::TestPostgres::store().await.unwrap();
+                    super::$case(std::sync::Arc::new(store)).await;
+                }
+            )*
+        }
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() {
+                    let (_database, store) = ordo_repository::testing::TestSqlite::store().await.unwrap();
+                    super::$case(std::sync::Arc::new(store)).await;
+                }
+            )*
+        }
+    };
+}
+
 mod contract;
 mod fixtures;
 mod logs;
 mod migrations;
 mod postgres_only;
 mod properties;
+mod search;
