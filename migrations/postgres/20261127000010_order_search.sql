@@ -61,12 +61,13 @@ FROM orders o,
 -- not only an index expression, so the planner has its statistics: a common word ("lovelace")
 -- walks the newest orders, a rare one (an email) reads the trigram index. pg_trgm is a trusted
 -- extension (any user who may create in the database installs it); where it is already
--- installed, in whatever schema, its operator class is named from there.
+-- installed, in whatever schema, its operator class is named from there. The parts are joined
+-- by a control character (U+001F), which `q` never holds, so no match spans two of them.
 ALTER TABLE orders ADD COLUMN search_text TEXT GENERATED ALWAYS AS (
-    lower(order_number || ' ' || coalesce(email_key, '')
-          || ' ' || coalesce(document #>> '{details,contact,name}', '')
-          || ' ' || coalesce(document #>> '{details,shipping_address,name}', '')
-          || ' ' || coalesce(document #>> '{details,billing_address,name}', ''))) STORED;
+    lower(order_number || E'\x1f' || coalesce(email_key, '')
+          || E'\x1f' || coalesce(document #>> '{details,contact,name}', '')
+          || E'\x1f' || coalesce(document #>> '{details,shipping_address,name}', '')
+          || E'\x1f' || coalesce(document #>> '{details,billing_address,name}', ''))) STORED;
 CREATE EXTENSION IF NOT EXISTS pg_trgm;
 DO $$
 DECLARE

@@ -76,13 +76,9 @@ enum Task {
         /// SQLite by one thread (target/bench/sqlite.md).
         #[arg(long)]
         sqlite: bool,
-        /// How an order's lines are best stored on PostgreSQL: today's lines table against a
-        /// JSONB document in the order's row, side by side (target/bench/shapes.md).
-        #[arg(long, conflicts_with_all = ["sqlite", "peer"])]
-        shapes: bool,
         /// Staff search on a big table: the filters and `q` mixed, at 8 and 32 clients, on
         /// `--orders` seeded orders (target/bench/search.md).
-        #[arg(long, conflicts_with_all = ["sqlite", "peer", "shapes"])]
+        #[arg(long, conflicts_with_all = ["sqlite", "peer"])]
         search: bool,
         /// How many orders `--search` seeds.
         #[arg(long, default_value_t = 1_000_000, requires = "search")]
@@ -125,7 +121,6 @@ fn main() -> Result<()> {
             peer,
             chart,
             sqlite,
-            shapes,
             search,
             orders,
             binary,
@@ -141,8 +136,6 @@ fn main() -> Result<()> {
                 chart,
                 suite: if sqlite {
                     bench::Suite::Sqlite
-                } else if shapes {
-                    bench::Suite::Shapes
                 } else if search {
                     bench::Suite::Search(orders)
                 } else {

@@ -603,7 +603,7 @@ pub(crate) struct ListParams {
     /// Only orders carrying this tag (matched as tags are stored: trimmed, lowercase).
     #[param(
         example = "vip",
-        max_length = 32,
+        max_length = 40,
         pattern = "^[A-Za-z0-9_-]([A-Za-z0-9_ -]*[A-Za-z0-9_-])?$"
     )]
     pub tag: Option<String>,

@@ -124,7 +124,8 @@ impl ListQuery {
 }
 
 /// Free text to search orders by: 3 to [`MAX_SEARCH_CHARS`] characters once trimmed (fewer
-/// would match most orders and no index helps), no control characters; lowercased.
+/// would match most orders and no index helps), no control characters. Kept as typed: each
+/// database folds its case as it folds the text searched.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SearchText(String);
 
@@ -137,7 +138,7 @@ pub const MAX_SEARCH_CHARS: usize = 100;
 pub struct InvalidSearchText;
 
 impl SearchText {
-    /// The text, trimmed and lowercased.
+    /// The text, trimmed.
     ///
     /// # Errors
     /// [`InvalidSearchText`].
@@ -145,7 +146,7 @@ impl SearchText {
         let text = raw.trim();
         let chars = text.chars().count();
         if (3..=MAX_SEARCH_CHARS).contains(&chars) && !text.chars().any(char::is_control) {
-            Ok(Self(text.to_lowercase()))
+            Ok(Self(text.to_owned()))
         } else {
             Err(InvalidSearchText)
         }
@@ -164,7 +165,7 @@ pub struct TotalBound(Decimal);
 
 /// A total bound out of range or with more than 4 decimals.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("must be an amount from 0 to 1000000000000000 with at most 4 decimals")]
+#[error("must be an amount from 0 to 999999999999999.9999, digits with at most 4 decimals")]
 pub struct InvalidTotalBound;
 
 impl TotalBound {
@@ -176,11 +177,10 @@ impl TotalBound {
         if (amount.is_sign_negative() && !amount.is_zero()) || amount > ordo_domain::MAX_AMOUNT {
             return Err(InvalidTotalBound);
         }
-        let amount = amount.normalize();
         if amount.scale() > 4 {
             return Err(InvalidTotalBound);
         }
-        Ok(Self(amount))
+        Ok(Self(amount.normalize()))
     }
 
     /// The amount.

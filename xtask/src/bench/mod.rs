@@ -29,7 +29,6 @@ mod pgbench;
 mod process;
 mod report;
 mod search;
-mod shapes;
 mod sqlite;
 mod wrk;
 
@@ -80,8 +79,6 @@ pub(crate) enum Suite {
     Postgres,
     /// The embedded default: ordo on SQLite against SQLite's own limit (`sqlite.rs`).
     Sqlite,
-    /// How an order's lines are best stored (`shapes.rs`).
-    Shapes,
     /// Staff search on a table of this many orders (`search.rs`).
     Search(u64),
 }
@@ -147,7 +144,6 @@ pub(crate) fn run(sh: &Shell, options: Options) -> Result<()> {
     let binary = server_binary(sh, binary)?;
     match suite {
         Suite::Sqlite => return sqlite::run(sh, timing, &binary),
-        Suite::Shapes => return shapes::run(sh, timing, &binary),
         Suite::Search(orders) => return search::run(sh, timing, &binary, orders),
         Suite::Postgres => {}
     }

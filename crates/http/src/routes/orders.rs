@@ -216,8 +216,17 @@ fn list_query(params: ListParams) -> Result<ListQuery, Problem> {
         raw.map(|raw| parse(&raw).map_err(|error| Problem::bad_field(name, error.to_string())))
             .transpose()
     }
+    // Exactly the documented grammar, digits only: `from_str` would also take `+5`, `.5`,
+    // `1_000` and round past 28 digits.
     let total = |raw: &str| {
-        raw.parse::<Decimal>()
+        let (whole, fraction) = raw.split_once('.').unwrap_or((raw, "0"));
+        let digits = |text: &str, most: usize| {
+            (1..=most).contains(&text.len()) && text.bytes().all(|b| b.is_ascii_digit())
+        };
+        if !(digits(whole, 15) && digits(fraction, 4)) {
+            return Err(InvalidTotalBound);
+        }
+        Decimal::from_str_exact(raw)
             .map_err(|_| InvalidTotalBound)
             .and_then(TotalBound::new)
     };

@@ -91,6 +91,10 @@ pub(crate) struct Statement {
     /// Constant text, or text put together from constant clauses (`list.rs`): never a value.
     pub(crate) sql: Cow<'static, str>,
     pub(crate) values: Vec<Value>,
+    /// Kept prepared on the connection. A statement whose best plan depends on its values
+    /// (how common a search word is) is not: PostgreSQL would settle on one generic plan for
+    /// every value after five runs.
+    pub(crate) persistent: bool,
 }
 
 impl Statement {
@@ -98,6 +102,7 @@ impl Statement {
         Self {
             sql: Cow::Borrowed(sql),
             values: Vec::new(),
+            persistent: true,
         }
     }
 
@@ -106,7 +111,14 @@ impl Statement {
         Self {
             sql: Cow::Owned(sql),
             values: Vec::new(),
+            persistent: true,
         }
+    }
+
+    /// Planned for its values at each run, never kept prepared ([`Statement::persistent`]).
+    pub(crate) fn planned_each_time(mut self) -> Self {
+        self.persistent = false;
+        self
     }
 
     /// Binds the next placeholder.
@@ -184,7 +196,8 @@ macro_rules! values_travel {
                 std::borrow::Cow::Borrowed(sql) => sqlx::query(sql),
                 // Assembled from constant clauses only (`Statement::owned`).
                 std::borrow::Cow::Owned(sql) => sqlx::query(sqlx::AssertSqlSafe(sql)),
-            };
+            }
+            .persistent(statement.persistent);
             for value in statement.values {
                 query = match value {
                     $crate::store::dialect::Value::Uuid(value) => query.bind(value),

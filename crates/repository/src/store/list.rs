@@ -35,6 +35,7 @@ struct Clauses {
 impl Clauses {
     /// Appends `AND clause`, numbering its `$?` placeholders in order and binding `values`.
     fn and(&mut self, clause: &str, values: impl IntoIterator<Item = Value>) {
+        let bound = self.values.len();
         self.sql.push_str("\n  AND ");
         let mut parts = clause.split("$?");
         if let Some(first) = parts.next() {
@@ -47,6 +48,12 @@ impl Clauses {
             }
             self.sql.push_str(part);
         }
+        debug_assert!(values.next().is_none(), "a value too many for {clause}");
+        debug_assert_eq!(
+            self.values.len().saturating_sub(bound),
+            clause.matches("$?").count(),
+            "one value for each placeholder of {clause}"
+        );
     }
 
     /// Binds `value` as the next placeholder, written where the text ends.
@@ -109,7 +116,19 @@ pub(crate) fn list_statement<D: Dialect>(select: &'static str, query: &ListQuery
     clauses.sql.push_str(ORDER_BY);
     clauses.sql.push_str("\nLIMIT ");
     clauses.placeholder(i64::from(query.limit.get()).saturating_add(1).into());
-    Statement::owned(clauses.sql).bind_all(clauses.values)
+    let statement = Statement::owned(clauses.sql).bind_all(clauses.values);
+    // How many orders a word, a term or a total range matches decides the plan (walk the
+    // newest orders, or read the filter's index): plan these for their values every time.
+    let skewed = query.text.is_some()
+        || query.tag.is_some()
+        || query.sku.is_some()
+        || query.total_min.is_some()
+        || query.total_max.is_some();
+    if skewed {
+        statement.planned_each_time()
+    } else {
+        statement
+    }
 }
 
 /// `text` as a `LIKE` pattern matching it anywhere, with `\`, `%` and `_` escaped (`\` is the

@@ -171,10 +171,10 @@ impl Dialect for PgDialect {
     const MIGRATOR: &'static sqlx::migrate::Migrator = &MIGRATOR;
 
     fn matches_text(text: &SearchText) -> Clause {
-        // `search_text` is the lowercased number, email and names (migration 10), with a
-        // trigram index.
+        // `search_text` is the number, email and names lowercased by `lower()` (migration 10),
+        // with a trigram index; the pattern is folded by the same function.
         (
-            "o.search_text LIKE $?",
+            "o.search_text LIKE lower($?)",
             contains_pattern(text.as_str()).into(),
         )
     }

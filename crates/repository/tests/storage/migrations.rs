@@ -476,6 +476,30 @@ async fn check_lines_moved(store: &dyn OrderRepository, id: Uuid) {
     assert_eq!(order.pricing().shipping().to_string(), "0.00");
     assert_eq!(order.pricing().total().to_string(), "46.48");
     assert_eq!(*order.details(), ordo_domain::OrderDetails::default());
+    // Migration 10 indexed it for search: by its number, its total, every order.
+    let number = order.number().to_string();
+    let bound =
+        |amount: &str| Some(ordo_repository::TotalBound::new(amount.parse().unwrap()).unwrap());
+    for query in [
+        ordo_repository::ListQuery::all(),
+        ordo_repository::ListQuery {
+            text: Some(ordo_repository::SearchText::parse(&number[4..]).unwrap()),
+            ..ordo_repository::ListQuery::all()
+        },
+        ordo_repository::ListQuery {
+            total_min: bound("46.48"),
+            total_max: bound("46.48"),
+            ..ordo_repository::ListQuery::all()
+        },
+    ] {
+        let found = store.list(&query).await.unwrap().orders;
+        assert_eq!(found, vec![order.clone()], "{query:?}");
+    }
+    let above = ordo_repository::ListQuery {
+        total_min: bound("46.481"),
+        ..ordo_repository::ListQuery::all()
+    };
+    assert!(store.list(&above).await.unwrap().orders.is_empty());
 }
 
 #[tokio::test]
