@@ -13,7 +13,7 @@ use super::rows::list_bounds;
 use crate::ListQuery;
 
 /// The keyset order every list pages by.
-pub(crate) const ORDER_BY: &str = "\nORDER BY o.created_at DESC, o.id DESC";
+const ORDER_BY: &str = "\nORDER BY o.created_at DESC, o.id DESC";
 
 /// Orders carrying a tag: `order_terms` holds each order's tags and SKUs (migration 10; kept
 /// by triggers on both databases), with statistics that tell the planner how rare a term is.
