@@ -24,7 +24,8 @@ end
 
 -- Each query, and how often it comes, out of 20.
 local queries = {
-  { 5, function() return "email=" .. email(math.random(1, customers)) end },
+  { 4, function() return "email=" .. email(math.random(1, customers)) end },
+  { 1, function() return "q=" .. email(math.random(1, customers)) end },
   { 3, function() return "q=" .. pick(LAST) end },
   { 2, function() return "q=" .. LAST[1] .. math.random(1, customers) .. "%40" end },
   { 2, function() return "tag=" .. pick(TAGS) end },

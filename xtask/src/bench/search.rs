@@ -68,9 +68,9 @@ pub(super) fn run(sh: &Shell, timing: Timing, binary: &Path, orders: u64) -> Res
         "# Staff search on PostgreSQL\n\n{orders} orders over {customers} customers, seeded by \
          `ordo seed` in {seeded:.0?}; median of {} round(s) of {} s after a {} s warm-up; wrk \
          pinned to CPU 1, server and PostgreSQL unpinned. `search` is the mix of \
-         `bench/wrk/search.lua` (email, `q` by name and by email, tag, SKU with status, payment \
-         status, channel with tag, total range), as a staff token over every customer's \
-         orders; `list` a customer's first page; `get` one order.\n\n\
+         `bench/wrk/search.lua` (email, `q` by name, by part of an email and by a whole \
+         email, tag, SKU with status, payment status, channel with tag, total range), as a \
+         staff token over every customer's orders; `list` a customer's first page; `get` one order.\n\n\
          | workload | clients | req/s | p50 ms | p99 ms | server CPU µs/req | PostgreSQL CPU µs/req | RSS MB | errors |\n\
          |---|---|---|---|---|---|---|---|---|\n",
         timing.rounds, timing.round, timing.warm_up

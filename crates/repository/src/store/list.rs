@@ -23,8 +23,8 @@ const HAS_TAG: &str =
 const HAS_SKU: &str =
     "o.id IN (SELECT t.order_id FROM order_terms t WHERE t.kind = 'sku' AND t.term = $?)";
 
-/// A filter clause the dialect writes, with `$?` where its one value goes.
-pub(crate) type Clause = (&'static str, Value);
+/// A filter clause the dialect writes, with a `$?` for each of its values, in order.
+pub(crate) type Clause = (&'static str, Vec<Value>);
 
 /// `WHERE` clauses being put together, and their values.
 struct Clauses {
@@ -63,17 +63,36 @@ impl Clauses {
         self.sql.push_str(&self.values.len().to_string());
     }
 
-    fn and_one(&mut self, (clause, value): Clause) {
-        self.and(clause, [value]);
+    fn and_clause(&mut self, (clause, values): Clause) {
+        self.and(clause, values);
     }
 }
 
 /// `select` (a `SELECT … FROM orders o`) with the query's filters and keyset bounds, newest
 /// first, and one row more than the page to learn whether another page exists.
+///
+/// A list filtered beyond its customer finds the page's ids first and only then reads those
+/// rows: the search walks or sorts narrow index entries (`(total, created_at, id)`, the
+/// `(channel, created_at, id)` walk checking each id's tag, …) instead of whole order rows,
+/// which are wide (the document), so the orders it passes over are never read.
 pub(crate) fn list_statement<D: Dialect>(select: &'static str, query: &ListQuery) -> Statement {
     let ((before_time, before_id), after_time) = list_bounds(query);
+    let ids_first = query.status.is_some()
+        || query.payment_status.is_some()
+        || query.email.is_some()
+        || query.channel.is_some()
+        || query.total_min.is_some()
+        || query.total_max.is_some()
+        || query.tag.is_some()
+        || query.sku.is_some()
+        || query.text.is_some();
+    let head = if ids_first {
+        format!("{select}\nWHERE o.id IN (\nSELECT o.id FROM orders o\nWHERE o.deleted_at IS NULL")
+    } else {
+        format!("{select}\nWHERE o.deleted_at IS NULL")
+    };
     let mut clauses = Clauses {
-        sql: format!("{select}\nWHERE o.deleted_at IS NULL"),
+        sql: head,
         values: Vec::new(),
     };
     clauses.and(
@@ -99,10 +118,10 @@ pub(crate) fn list_statement<D: Dialect>(select: &'static str, query: &ListQuery
         clauses.and("o.channel = $?", [channel.as_str().into()]);
     }
     if let Some(bound) = query.total_min {
-        clauses.and_one(D::total_at_least(bound));
+        clauses.and_clause(D::total_at_least(bound));
     }
     if let Some(bound) = query.total_max {
-        clauses.and_one(D::total_at_most(bound));
+        clauses.and_clause(D::total_at_most(bound));
     }
     if let Some(tag) = &query.tag {
         clauses.and(HAS_TAG, [tag.as_str().into()]);
@@ -111,11 +130,15 @@ pub(crate) fn list_statement<D: Dialect>(select: &'static str, query: &ListQuery
         clauses.and(HAS_SKU, [sku.as_str().into()]);
     }
     if let Some(text) = &query.text {
-        clauses.and_one(D::matches_text(text));
+        clauses.and_clause(D::matches_text(text));
     }
     clauses.sql.push_str(ORDER_BY);
     clauses.sql.push_str("\nLIMIT ");
     clauses.placeholder(i64::from(query.limit.get()).saturating_add(1).into());
+    if ids_first {
+        clauses.sql.push(')');
+        clauses.sql.push_str(ORDER_BY);
+    }
     let statement = Statement::owned(clauses.sql).bind_all(clauses.values);
     // How many orders a word, a term or a total range matches decides the plan (walk the
     // newest orders, or read the filter's index): plan these for their values every time.

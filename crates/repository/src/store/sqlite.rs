@@ -138,16 +138,16 @@ impl Dialect for SqliteDialect {
         (
             "o.id IN (SELECT s.order_id FROM order_search s WHERE s.id IN
             (SELECT rowid FROM order_text WHERE order_text MATCH $?))",
-            phrase.into(),
+            vec![phrase.into()],
         )
     }
 
     fn total_at_least(bound: TotalBound) -> Clause {
-        ("o.total_key >= $?", total_key(bound).into())
+        ("o.total_key >= $?", vec![total_key(bound).into()])
     }
 
     fn total_at_most(bound: TotalBound) -> Clause {
-        ("o.total_key <= $?", total_key(bound).into())
+        ("o.total_key <= $?", vec![total_key(bound).into()])
     }
 
     async fn write<T: Send + 'static, W: Work<SqliteConnection, T>>(

@@ -115,7 +115,7 @@ fn plan_cases() -> Vec<(&'static str, Set, Option<&'static str>)> {
         (
             "total range",
             Box::new(move |q| (q.total_min, q.total_max) = (total("100"), total("100.05"))),
-            Some("orders_total_idx"),
+            Some("orders_total_created_idx"),
         ),
         (
             "q, a common name",
@@ -125,6 +125,11 @@ fn plan_cases() -> Vec<(&'static str, Set, Option<&'static str>)> {
         (
             "q, an email",
             Box::new(move |q| q.text = text("user123456@")),
+            Some("orders_search_text_idx"),
+        ),
+        (
+            "q, a whole email",
+            Box::new(move |q| q.text = text("User123456@Example.com")),
             Some("orders_search_text_idx"),
         ),
         (
