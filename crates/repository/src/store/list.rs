@@ -71,8 +71,8 @@ impl Clauses {
 /// `select` (a `SELECT … FROM orders o`) with the query's filters and keyset bounds, newest
 /// first, and one row more than the page to learn whether another page exists.
 ///
-/// A list filtered beyond its customer finds the page's ids first and only then reads those
-/// rows: the search walks or sorts narrow index entries (`(total, created_at, id)`, the
+/// A list filtered by status, payment status, email, channel, total, tag, SKU or `q` finds the
+/// page's ids first and only then reads those rows: the search walks or sorts narrow index entries (`(total, created_at, id)`, the
 /// `(channel, created_at, id)` walk checking each id's tag, …) instead of whole order rows,
 /// which are wide (the document), so the orders it passes over are never read.
 pub(crate) fn list_statement<D: Dialect>(select: &'static str, query: &ListQuery) -> Statement {

@@ -314,33 +314,60 @@ impl Store<PgDialect> {
 }
 
 /// The part of a search text the trigram index is asked for alone, when there is a better one
-/// than the whole text: the last [`PROBE_CHARS`] characters of its longest word (run of letters
-/// and digits) holding a digit, the later one of two as long. `pg_trgm` reads each trigram's
-/// whole list of orders, so a common one ("ord", "com", a common name's) costs as much as
-/// every order holding it, while a word with digits (an email's, an order number's random
-/// part) is where a search text is rarest. `None` when no word holds a digit and three
-/// characters, or the probe is the whole text: the text is asked for as it is. Any part of
-/// the text is only a necessary condition, so the choice changes how fast a search is, never
-/// what it finds.
+/// than the whole text: the last [`PROBE_CHARS`] characters of its code when it is an order
+/// number, else of its longest word (run of letters and digits) holding a digit, the later one
+/// of two as long. `pg_trgm` reads each trigram's whole list of orders, so a common one ("ord",
+/// "com", a date's, a common name's) costs as much as every order holding it, while a word with
+/// digits (an email's) or a number's random code is where a search text is rarest. `None` when
+/// there is no such word or the probe is the whole text: the text is asked for as it is. Any
+/// part of the text is only a necessary condition, so the choice changes how fast a search is,
+/// never what it finds, as long as the database lowercases the part as it lowercases it within
+/// the text: only ASCII words followed by ASCII or nothing are cut from (a final sigma or a
+/// Lithuanian dotted i lowercase by their neighbours).
 fn trigram_probe(text: &str) -> Option<&str> {
     let chars = |word: &str| word.chars().count();
-    let longest = text
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|word| chars(word) >= 3 && word.chars().any(char::is_numeric))
-        .fold("", |best, word| {
-            if chars(word) >= chars(best) {
-                word
-            } else {
-                best
-            }
-        });
-    let cut = longest
-        .char_indices()
-        .rev()
-        .nth(PROBE_CHARS - 1)
-        .map_or(0, |(at, _)| at);
-    let probe = longest.get(cut..).unwrap_or(longest);
-    (!probe.is_empty() && probe != text).then_some(probe)
+    let words = probe_words(text);
+    let word = if ordo_domain::OrderNumber::parse(text).is_ok() {
+        words.last().copied().unwrap_or("")
+    } else {
+        words
+            .into_iter()
+            .filter(|word| chars(word) >= 3 && word.chars().any(|c| c.is_ascii_digit()))
+            .fold("", |best, word| {
+                if chars(word) >= chars(best) {
+                    word
+                } else {
+                    best
+                }
+            })
+    };
+    let cut = word.len().saturating_sub(PROBE_CHARS);
+    let probe = word.get(cut..).unwrap_or(word);
+    (probe.len() >= 3 && probe != text).then_some(probe)
+}
+
+/// The words of `text` a probe may be cut from: runs of ASCII letters and digits followed by an
+/// ASCII character or the end (a run that holds or touches anything else is left out whole).
+fn probe_words(text: &str) -> Vec<&str> {
+    let mut words = Vec::new();
+    let mut start = None;
+    let mut keep = |begun: usize, end: usize, next: Option<char>| {
+        let word = text.get(begun..end).unwrap_or("");
+        if word.is_ascii() && next.is_none_or(|c| c.is_ascii()) {
+            words.push(word);
+        }
+    };
+    for (at, c) in text.char_indices() {
+        if c.is_alphanumeric() {
+            start.get_or_insert(at);
+        } else if let Some(begun) = start.take() {
+            keep(begun, at, Some(c));
+        }
+    }
+    if let Some(begun) = start {
+        keep(begun, text.len(), None);
+    }
+    words
 }
 
 /// How many characters of a search text the trigram index is asked for: six trigrams.
@@ -357,7 +384,6 @@ mod probe_tests {
 
     #[test]
     fn the_probe_is_the_end_of_the_longest_word_with_a_digit() {
-        assert_eq!(trigram_probe("ord-260514-3v0mrp47"), Some("3v0mrp47"));
         assert_eq!(
             trigram_probe("barbara.dijkstra4660@example.com"),
             Some("stra4660")
@@ -367,12 +393,41 @@ mod probe_tests {
             Some("lee49110")
         );
         assert_eq!(trigram_probe("lovelace6392@"), Some("lace6392"));
-        assert_eq!(trigram_probe("Zoë 12 Brontë-Ødegård7"), Some("Ødegård7"));
+        assert_eq!(trigram_probe("ord-260514-3v0mrp47 x"), Some("3v0mrp47"));
         // No word with a digit, or the probe would be the whole text: the text as it is.
         assert_eq!(trigram_probe("ada lovelace"), None);
         assert_eq!(trigram_probe("hopper"), None);
         assert_eq!(trigram_probe("3v0mrp47"), None);
         assert_eq!(trigram_probe("a1.b-cd"), None);
+    }
+
+    #[test]
+    fn an_order_number_is_probed_by_its_code_even_without_a_digit() {
+        use ordo_domain::{OrderNumber, OrderNumberKey};
+        let date = chrono::NaiveDate::from_ymd_opt(2026, 9, 21).unwrap();
+        // A number whose code has no digit (about one in twenty): its date is the only word
+        // with digits, and every order of that day holds it.
+        let number = (0..10_000)
+            .map(|sequence| OrderNumber::from_sequence(sequence, date, OrderNumberKey::DEFAULT))
+            .map(|number| number.unwrap().to_string())
+            .find(|number| !number[11..].chars().any(|c| c.is_ascii_digit()))
+            .unwrap();
+        let code = &number[11..];
+        assert_eq!(trigram_probe(&number), Some(code));
+        let lower = number.to_lowercase();
+        assert_eq!(trigram_probe(&lower), Some(&lower[11..]));
+    }
+
+    #[test]
+    fn words_lowercased_by_their_neighbours_are_never_cut_from() {
+        // Σ lowercases to ς at a word's end, σ elsewhere: its word is not a probe.
+        assert_eq!(trigram_probe("ΑΣ1234567 x"), None);
+        assert_eq!(trigram_probe("ΑΣ1234567"), None);
+        // An ASCII word before a combining mark (a Lithuanian I with a dot above) neither; the
+        // word after it may be (what precedes a letter or digit never changes its lowercase).
+        assert_eq!(trigram_probe("ABCI5\u{307} x"), None);
+        assert_eq!(trigram_probe("ABCI\u{307}1234 x"), Some("1234"));
+        assert_eq!(trigram_probe("Zoë abc12345"), Some("abc12345"));
     }
 
     proptest! {

@@ -20,6 +20,7 @@ contract!(
     search_text_matches_numbers_emails_and_names_literally,
     paging_a_filtered_list_while_orders_arrive_neither_skips_nor_repeats,
     search_follows_changed_details_and_forgets_an_erasure,
+    a_search_finds_the_whole_text_not_only_its_rarest_word,
 );
 
 type Store = Arc<dyn OrderRepository>;
@@ -415,6 +416,49 @@ async fn search_text_matches_numbers_emails_and_names_literally(store: Store) {
     // A match never spans two parts (an email's end and a name's start).
     assert_eq!(found("com ada").await, vec![]);
     assert_eq!(found("Ada Lov").await, vec![o(0)]);
+}
+
+/// PostgreSQL asks its trigram index for a text's rarest-looking word only (an email's word
+/// with digits, an order number's code): orders holding that word but not the whole text are
+/// not found, and every order holding the whole text is, in any case.
+async fn a_search_finds_the_whole_text_not_only_its_rarest_word(store: Store) {
+    let contact = |email: &str| json!({"contact": {"email": email, "name": "Ada Lovelace"}});
+    let mut orders = Vec::new();
+    for (n, email) in [
+        "ada.lovelace1815@example.com",
+        "bob.lovelace1815@example.com",
+        "ada.lovelace1815@example.org",
+        "Ada.Lovelace1815@Example.com",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let customer = CustomerId::from_uuid(Uuid::from_u128(0xC0 + n as u128)).unwrap();
+        let seconds = i64::try_from(n).unwrap();
+        orders.push(placed(&*store, customer, seconds, "5.00", &[], contact(email)).await);
+    }
+    let found = async |text: &str| {
+        let query = ListQuery {
+            text: Some(SearchText::parse(text).unwrap()),
+            ..ListQuery::all()
+        };
+        ids(&store.list(&query).await.unwrap().orders)
+    };
+    let o = |i: usize| orders[i].id();
+    assert_eq!(
+        found("ada.lovelace1815@example.com").await,
+        vec![o(3), o(0)]
+    );
+    assert_eq!(found("bob.lovelace1815@").await, vec![o(1)]);
+    assert_eq!(found("lovelace1815@example.org").await, vec![o(2)]);
+    assert_eq!(found("lovelace1815@").await, vec![o(3), o(2), o(1), o(0)]);
+    assert_eq!(found("x.lovelace1815@").await, vec![]);
+    // An order number whose code is its rarest word: the same code under another date is no
+    // match.
+    let number = orders[1].number().to_string();
+    let code = &number[number.len() - 8..];
+    assert_eq!(found(&number).await, vec![o(1)]);
+    assert_eq!(found(&format!("ORD-991231-{code}")).await, vec![]);
 }
 
 async fn paging_a_filtered_list_while_orders_arrive_neither_skips_nor_repeats(store: Store) {
