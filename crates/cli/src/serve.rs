@@ -203,6 +203,7 @@ pub(crate) fn service_for(
         Arc::new(RandomIds),
         config,
     )
+    .with_api_keys(store.api_keys())
 }
 
 /// The service's settings from the command line.

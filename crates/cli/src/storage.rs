@@ -7,8 +7,8 @@ use std::sync::Arc;
 use anyhow::{Context as _, Result, bail};
 use clap::Args;
 use ordo_repository::{
-    Coordination, GatewayLedger, IdempotencyStore, InvalidSchema, OrderRepository, PgOptions,
-    PgSchema, PgStore, Refusal, RepoError, SqliteOptions, SqliteStore,
+    ApiKeyStore, Coordination, GatewayLedger, IdempotencyStore, InvalidSchema, OrderRepository,
+    PgOptions, PgSchema, PgStore, Refusal, RepoError, SqliteOptions, SqliteStore,
 };
 use secrecy::{ExposeSecret, SecretString};
 
@@ -161,6 +161,14 @@ impl Store {
 
     /// The same store, as what replicas agree on.
     pub(crate) fn coordination(&self) -> Arc<dyn Coordination> {
+        match self {
+            Self::Postgres(store) => Arc::new(store.clone()),
+            Self::Sqlite(store) => Arc::new(store.clone()),
+        }
+    }
+
+    /// The same store, as the API keys.
+    pub(crate) fn api_keys(&self) -> Arc<dyn ApiKeyStore> {
         match self {
             Self::Postgres(store) => Arc::new(store.clone()),
             Self::Sqlite(store) => Arc::new(store.clone()),

@@ -1697,3 +1697,75 @@ fn a_bad_setting_is_named_with_where_it_came_from_in_plain_words() {
         "{stderr}"
     );
 }
+
+/// `ordo keys` on the embedded database: a key is printed once, listed without its secret,
+/// revoked once, and the database file holds only its hash.
+#[test]
+fn keys_are_made_listed_and_revoked_from_the_cli_and_only_their_hash_is_stored() {
+    let data = tempfile::tempdir().unwrap();
+    let dir = data.path().to_str().unwrap();
+    let made = ordo(&[
+        "keys",
+        "create",
+        "--name",
+        "shop front",
+        "--scope",
+        "orders:read",
+        "--data-dir",
+        dir,
+    ]);
+    assert!(made.status.success(), "{}", stderr(&made));
+    let key = stdout(&made).trim().to_owned();
+    assert!(key.starts_with("ordo_sk_"), "{key}");
+    let id = &key[8..40];
+    let secret = &key[41..];
+    let listed = stdout(&ordo(&["keys", "list", "--data-dir", dir]));
+    assert!(
+        listed.contains("shop front") && listed.contains("active") && listed.contains("never used"),
+        "{listed}"
+    );
+    assert!(!listed.contains(secret));
+    let unknown = ordo(&[
+        "keys",
+        "create",
+        "--name",
+        "x",
+        "--scope",
+        "orders:all",
+        "--data-dir",
+        dir,
+    ]);
+    assert!(!unknown.status.success());
+    assert!(
+        stderr(&unknown).contains("orders:all"),
+        "{}",
+        stderr(&unknown)
+    );
+    let uuid = uuid_text(id);
+    let revoked = ordo(&["keys", "revoke", &uuid, "--data-dir", dir]);
+    assert!(revoked.status.success(), "{}", stderr(&revoked));
+    assert!(stdout(&revoked).contains("revoked API key"));
+    assert!(stdout(&ordo(&["keys", "list", "--data-dir", dir])).contains("revoked 20"));
+    let mut stored = Vec::new();
+    for entry in std::fs::read_dir(data.path()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            stored.extend(std::fs::read(path).unwrap());
+        }
+    }
+    assert!(stored.len() > 4096, "the database files were read");
+    let stored = String::from_utf8_lossy(&stored);
+    assert!(!stored.contains(secret), "the database holds the key");
+}
+
+/// `0193a1a0…` as a hyphenated UUID.
+fn uuid_text(simple: &str) -> String {
+    format!(
+        "{}-{}-{}-{}-{}",
+        &simple[..8],
+        &simple[8..12],
+        &simple[12..16],
+        &simple[16..20],
+        &simple[20..]
+    )
+}

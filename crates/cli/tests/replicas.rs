@@ -59,7 +59,11 @@ fn replica(url: &str, extra: &[&str], log: Option<&Path>) -> Replica {
     command.stdout(log.map_or_else(Stdio::null, |path| {
         Stdio::from(std::fs::File::create(path).unwrap())
     }));
-    let child = command.spawn().unwrap();
+    listening(command.spawn().unwrap(), port)
+}
+
+/// `child` once it accepts connections on `port`.
+fn listening(child: Child, port: u16) -> Replica {
     let started = Instant::now();
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
         assert!(started.elapsed() < Duration::from_secs(30), "no replica");
@@ -413,4 +417,145 @@ async fn ordos_tables_live_in_the_configured_schema_and_nowhere_else() {
         "{said}"
     );
     assert!(said.contains("not with `pg_`"), "{said}");
+}
+
+/// `ordo …` with `args`; its output.
+fn ordo(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_ordo"));
+    command
+        .args(args)
+        .env_remove("ORDO_DATA_DIR")
+        .env_remove("ORDO_JWT_SECRET");
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    command.output().unwrap()
+}
+
+/// An API key made with `ordo keys create` works on every replica; revoked through one, the
+/// next request with it on the other is refused. The key is in no log and nowhere in the
+/// database (only its hash is).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_revoked_on_one_replica_is_refused_by_the_next_request_on_another() {
+    let database = TestPostgres::create().await.unwrap();
+    let url = database.url();
+    let secret = "a jwt secret for the replicas of this test, long enough";
+    let env = [("ORDO_JWT_SECRET", secret), ("RUST_LOG", "debug")];
+    let made = ordo(
+        &[
+            "keys",
+            "create",
+            "--name",
+            "erp",
+            "--scope",
+            "orders:read",
+            "--scope",
+            "orders:write",
+        ],
+        &[("DATABASE_URL", url)],
+    );
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let key = String::from_utf8(made.stdout).unwrap().trim().to_owned();
+    assert!(
+        key.starts_with("ordo_sk_") && key.len() == 8 + 32 + 1 + 43,
+        "{key}"
+    );
+    let said = String::from_utf8(made.stderr).unwrap();
+    assert!(
+        said.contains("orders:read orders:write") && !said.contains(&key[41..]),
+        "{said}"
+    );
+
+    let logs = tempfile::tempdir().unwrap();
+    let start = |name: &str| replica_with_tokens(url, &env, &logs.path().join(name));
+    let (a, b) = (start("a.log"), start("b.log"));
+    let client = reqwest::Client::new();
+    let list = |replica: &Replica| {
+        client
+            .get(format!("{}/v1/orders", replica.base))
+            .bearer_auth(&key)
+            .send()
+    };
+    let placed = client
+        .post(format!("{}/v1/orders", b.base))
+        .bearer_auth(&key)
+        .json(&json!({
+            "customer_id": CUSTOMER, "currency": "USD",
+            "items": [{ "product_id": "0193a1a0-0000-7000-8000-0000000000aa", "quantity": 1, "unit_price": "10.00" }]
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(placed.status(), 201);
+    assert_eq!(list(&a).await.unwrap().status(), 200);
+    assert_eq!(list(&b).await.unwrap().status(), 200);
+
+    let admin = ordo(
+        &["token", "--role", "admin", "--subject", "admin-1"],
+        &[("ORDO_JWT_SECRET", secret)],
+    );
+    let admin = String::from_utf8(admin.stdout).unwrap().trim().to_owned();
+    let id = &key[8..40];
+    let revoked = client
+        .delete(format!("{}/v1/api-keys/{id}", a.base))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), 200);
+    let refused = list(&b).await.unwrap();
+    assert_eq!(refused.status(), 401);
+    assert!(refused.text().await.unwrap().contains("revoked"));
+    assert_eq!(list(&a).await.unwrap().status(), 401);
+
+    let listed = ordo(&["keys", "list"], &[("DATABASE_URL", url)]);
+    let listed = String::from_utf8(listed.stdout).unwrap();
+    assert!(
+        listed.contains("erp") && listed.contains("revoked") && listed.contains("last used"),
+        "{listed}"
+    );
+    drop((a, b));
+
+    assert_nowhere(&key[41..], url, logs.path());
+}
+
+/// A replica on `url` that takes tokens and API keys, with `env`, logging to `log`.
+fn replica_with_tokens(url: &str, env: &[(&str, &str)], log: &Path) -> Replica {
+    let port = free_port();
+    let child = Command::new(env!("CARGO_BIN_EXE_ordo"))
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .args(["--database-url", url, "--order-number-key", "7"])
+        .env_remove("ORDO_DATA_DIR")
+        .envs(env.iter().copied())
+        .stdout(Stdio::from(std::fs::File::create(log).unwrap()))
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    listening(child, port)
+}
+
+/// `secret` is in no log in `logs` and nowhere in the database at `url`.
+fn assert_nowhere(secret: &str, url: &str, logs: &Path) {
+    for entry in std::fs::read_dir(logs).unwrap() {
+        let path = entry.unwrap().path();
+        let log = std::fs::read_to_string(&path).unwrap();
+        assert!(log.lines().count() > 3, "{}: {log}", path.display());
+        assert!(!log.contains(secret), "the key is in {}", path.display());
+    }
+    let dump = Command::new("pg_dump")
+        .args(["--data-only", "--no-owner", url.split('?').next().unwrap()])
+        .output()
+        .expect("pg_dump runs where PostgreSQL is installed");
+    assert!(
+        dump.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dump.stderr)
+    );
+    let dump = String::from_utf8_lossy(&dump.stdout);
+    assert!(dump.contains("erp"), "the dump holds the key's row");
+    assert!(!dump.contains(secret), "the database holds the key");
 }

@@ -1,6 +1,9 @@
 //! Who is calling: bearer tokens (JWT) verified at the edge, turned into a [`Caller`] that the
 //! service's rules check. What each role may do is the service's business, not this module's.
 //!
+//! API keys (`ordo_sk_…`, for trusted backends) are sent the same way and checked by the
+//! service against storage on every request.
+//!
 //! Tokens carry `sub` (a customer's id for customers), `role` (`customer`, `staff` or `admin`)
 //! and `exp`; `iss` and `aud` are checked when configured. The algorithm is fixed by the
 //! configured key (HS256 for a secret; RS256 or EdDSA for a public key), so a token cannot
@@ -9,12 +12,12 @@
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use ordo_domain::CustomerId;
-use ordo_service::{Caller, Role};
+use ordo_service::{ApiKeys, Caller, KEY_PREFIX, KeyRefusal, Role};
 use serde::{Deserialize, Serialize};
 
 use crate::problem::Problem;
@@ -52,9 +55,12 @@ pub enum TokenError {
     #[error("a bearer token is required")]
     Missing,
     /// The token is not valid: bad signature, expired, wrong algorithm, malformed, a claim
-    /// missing or wrong.
+    /// missing or wrong; or the API key is unknown, wrong or revoked.
     #[error("the token is invalid: {0}")]
     Invalid(String),
+    /// An API key could not be checked: storage is unavailable (the cause is for the logs).
+    #[error("the API key cannot be checked right now")]
+    Unavailable(String),
 }
 
 /// Verifies bearer tokens against one configured key.
@@ -309,18 +315,26 @@ pub enum Authentication {
     Required(Arc<TokenVerifier>),
 }
 
-impl Authentication {
-    /// The caller behind `request`'s `Authorization` header.
+/// How a request's caller is established: the configured [`Authentication`] for tokens, and
+/// the service's API keys when it accepts them.
+#[derive(Clone)]
+pub(crate) struct Gate {
+    pub(crate) authentication: Authentication,
+    pub(crate) keys: Option<Arc<ApiKeys>>,
+}
+
+impl Gate {
+    /// The caller behind `request`'s `Authorization` header: a token, or an API key (a bearer
+    /// credential starting `ordo_sk_`), read from storage on every request.
     ///
     /// # Errors
-    /// [`TokenError`] when a token is required and missing or invalid.
-    fn caller(&self, request: &Request) -> Result<Caller, TokenError> {
-        let verifier = match self {
-            Self::Disabled => return Ok(Caller::unauthenticated()),
-            Self::Required(verifier) => verifier,
+    /// [`TokenError`] when a credential is required and missing or invalid.
+    async fn caller(&self, headers: &HeaderMap) -> Result<Caller, TokenError> {
+        let verifier = match &self.authentication {
+            Authentication::Disabled => return Ok(Caller::unauthenticated()),
+            Authentication::Required(verifier) => verifier,
         };
-        let header = request
-            .headers()
+        let header = headers
             .get(header::AUTHORIZATION)
             .ok_or(TokenError::Missing)?;
         let token = header
@@ -333,17 +347,29 @@ impl Authentication {
             .ok_or_else(|| {
                 TokenError::Invalid("the Authorization header must be `Bearer <token>`".into())
             })?;
+        if token.starts_with(KEY_PREFIX) {
+            let keys = self.keys.as_ref().ok_or_else(|| {
+                TokenError::Invalid("this server does not accept API keys".into())
+            })?;
+            return keys
+                .authenticate(token)
+                .await
+                .map_err(|refusal| match refusal {
+                    KeyRefusal::Unavailable(cause) => TokenError::Unavailable(cause.to_string()),
+                    refusal => TokenError::Invalid(refusal.to_string()),
+                });
+        }
         verifier.verify(token)
     }
 }
 
 /// Middleware: puts the request's [`Caller`] in its extensions, or answers 401.
 pub(crate) async fn authenticate(
-    State(authentication): State<Authentication>,
+    State(gate): State<Gate>,
     mut request: Request,
     next: Next,
 ) -> Response {
-    match authentication.caller(&request) {
+    match gate.caller(request.headers()).await {
         Ok(caller) => {
             request.extensions_mut().insert(caller);
             next.run(request).await
@@ -352,14 +378,17 @@ pub(crate) async fn authenticate(
     }
 }
 
-/// Middleware for `/metrics` when it is protected: staff or admin tokens only.
+/// Middleware for `/metrics` when it is protected: staff or admin tokens only (not API keys,
+/// whose scopes are about orders).
 pub(crate) async fn operators_only(
-    State(authentication): State<Authentication>,
+    State(gate): State<Gate>,
     request: Request,
     next: Next,
 ) -> Response {
-    match authentication.caller(&request) {
-        Ok(caller) if caller.role() != Role::Customer => next.run(request).await,
+    match gate.caller(request.headers()).await {
+        Ok(caller) if caller.role() != Role::Customer && caller.key_id().is_none() => {
+            next.run(request).await
+        }
         Ok(_) => Problem::new(
             ProblemKind::Forbidden,
             "metrics are for staff and admin tokens",
@@ -369,10 +398,20 @@ pub(crate) async fn operators_only(
     }
 }
 
-/// 401 with the `WWW-Authenticate` challenge of RFC 6750.
+/// 401 with the `WWW-Authenticate` challenge of RFC 6750 (503 when an API key could not be
+/// checked).
 fn unauthorized(error: &TokenError) -> Response {
     let detail = error.to_string();
     let challenge = match error {
+        TokenError::Unavailable(cause) => {
+            tracing::warn!(error = %cause, "an API key could not be checked");
+            return Problem::new(
+                ProblemKind::Unavailable,
+                "the API key cannot be checked right now; retry shortly",
+            )
+            .retry_after(1)
+            .into_response();
+        }
         TokenError::Missing => "Bearer realm=\"ordo\"".to_owned(),
         TokenError::Invalid(why) => format!(
             "Bearer realm=\"ordo\", error=\"invalid_token\", error_description=\"{}\"",

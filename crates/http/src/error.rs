@@ -2,7 +2,7 @@
 
 use axum::response::{IntoResponse, Response};
 use ordo_domain::PaymentError;
-use ordo_service::{DetailRefusal, ServiceError};
+use ordo_service::{DetailRefusal, KeyInputError, ServiceError};
 
 use crate::dto::etag;
 use crate::problem::ProblemKind;
@@ -48,6 +48,14 @@ fn problem_for(error: ServiceError) -> Problem {
             Problem::new(ProblemKind::AmountTooLarge, error.to_string())
         }
         ServiceError::NotFound => Problem::not_found("no order with this id"),
+        ServiceError::KeyNotFound => Problem::not_found("no API key with this id"),
+        ServiceError::KeyInput(error) => {
+            let field = match error {
+                KeyInputError::Name => "name",
+                KeyInputError::NoScope | KeyInputError::UnknownScope(_) => "scopes",
+            };
+            Problem::invalid_field(field, error.to_string())
+        }
         ServiceError::Forbidden(why) => Problem::new(ProblemKind::Forbidden, why),
         ServiceError::Detail(refusal) => match refusal {
             DetailRefusal::NotTheirs { field } => Problem::invalid_field(

@@ -317,6 +317,18 @@ impl<S: Send + Sync> FromRequestParts<S> for OrderPath {
     }
 }
 
+/// The `{id}` of an API key route: 400 when it is not a UUID.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct KeyPath(pub uuid::Uuid);
+
+impl<S: Send + Sync> FromRequestParts<S> for KeyPath {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        path_uuid(parts, state).await.map(KeyPath)
+    }
+}
+
 /// The `{id}` of a customer route: 400 when it is not a UUID.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct CustomerPath(pub ordo_domain::CustomerId);

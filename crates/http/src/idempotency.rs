@@ -67,6 +67,15 @@ pub(crate) async fn idempotency(
     let Some(header) = request.headers().get(&IDEMPOTENCY_KEY) else {
         return next.run(request).await;
     };
+    // A new API key is shown once and stored only as a hash: replaying its answer would mean
+    // storing the key.
+    if request.uri().path().starts_with("/v1/api-keys") {
+        return Problem::bad_field(
+            "Idempotency-Key",
+            "not accepted when making an API key: its answer holds the key, which ordo never stores",
+        )
+        .into_response();
+    }
     let Some(key) = header
         .to_str()
         .ok()

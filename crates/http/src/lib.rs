@@ -106,12 +106,14 @@ impl Default for HttpConfig {
         description = "Orders with exact money, safe retries and a strict status machine.\n\n\
             Amounts are JSON strings with the currency's decimals (\"29.99\", \"1500\" for JPY); \
             requests may send a string or a number, read exactly. Every error is an RFC 9457 \
-            `application/problem+json` body. Every route takes a bearer token: 401 without a valid \
-            one, 403 when the role may not act, 404 for another customer's order.",
+            `application/problem+json` body. Every route takes a bearer token or API key: 401 \
+            without a valid one, 403 when the role (or the key's scopes) may not act, 404 for \
+            another customer's order.",
     ),
     tags(
         (name = "orders", description = "Place, read, list and change orders"),
-        (name = "customers", description = "What concerns a customer rather than one order: erasing its personal data")
+        (name = "customers", description = "What concerns a customer rather than one order: erasing its personal data"),
+        (name = "api-keys", description = "Keys for trusted backends (a storefront's server, an ERP): made, listed and revoked by admins")
     ),
     components(schemas(ProblemDetails)),
     modifiers(&BearerTokens),
@@ -134,7 +136,7 @@ impl utoipa::Modify for BearerTokens {
                     .scheme(HttpAuthScheme::Bearer)
                     .bearer_format("JWT")
                     .description(Some(
-                        "claims: sub (the customer id for customers), role (customer, staff or admin), exp",
+                        "a JWT with claims sub (the customer id for customers), role (customer, staff or admin) and exp; or an API key (ordo_sk_…, made by an admin at /v1/api-keys), which acts as staff within its scopes",
                     ))
                     .build(),
             ),
@@ -146,6 +148,7 @@ fn documented() -> (Router<OrderService>, OpenApi) {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(routes::orders::router())
         .merge(routes::customers::router())
+        .merge(routes::api_keys::router())
         .split_for_parts()
 }
 
@@ -229,8 +232,12 @@ pub fn app(service: OrderService, config: HttpConfig) -> Router {
         )),
         None => api,
     };
+    let gate = auth::Gate {
+        authentication: config.authentication.clone(),
+        keys: service.api_keys().cloned(),
+    };
     let api = api.layer(middleware::from_fn_with_state(
-        config.authentication.clone(),
+        gate.clone(),
         auth::authenticate,
     ));
     let mut health = Router::new()
@@ -242,10 +249,7 @@ pub fn app(service: OrderService, config: HttpConfig) -> Router {
             .route("/metrics", get(metrics::render))
             .with_state((service.clone(), handle));
         if config.protect_metrics {
-            scrape = scrape.layer(middleware::from_fn_with_state(
-                config.authentication.clone(),
-                auth::operators_only,
-            ));
+            scrape = scrape.layer(middleware::from_fn_with_state(gate, auth::operators_only));
         }
         health = health.merge(scrape);
     }

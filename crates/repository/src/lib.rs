@@ -9,6 +9,7 @@
 //! All of ordo's SQL lives in this crate, and its schema in `migrations/postgres` and
 //! `migrations/sqlite`, applied by each store's `migrate()`.
 
+mod api_keys;
 mod coordination;
 mod cursor;
 mod error;
@@ -20,6 +21,9 @@ mod store;
 #[cfg(feature = "test-util")]
 pub mod testing;
 
+#[cfg(feature = "mock")]
+pub use api_keys::MockApiKeyStore;
+pub use api_keys::{ApiKeyStore, StoredKey};
 pub use coordination::Coordination;
 #[cfg(feature = "mock")]
 pub use coordination::MockCoordination;

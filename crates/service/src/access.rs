@@ -10,6 +10,18 @@
 //! | refund | no | any | any |
 //! | delete | no | no | any |
 //! | erase a customer's personal data | no | no | any |
+//! | make, list, revoke API keys | no | no | any, with a token (never with a key) |
+//!
+//! An API key (`/v1/api-keys`, for trusted backends) acts as staff limited to its scopes: it
+//! is never a customer nor an admin. A key without the scope an action needs gets a 403 naming
+//! the scope.
+//!
+//! | action | scope an API key needs |
+//! |---|---|
+//! | read, list, search | `orders:read` |
+//! | place, preview, cancel, process, complete, change details (`PATCH`) | `orders:write` |
+//! | refund | `orders:refund` |
+//! | delete, erase personal data, manage API keys, read `/metrics` | none allows it |
 //!
 //! A customer asking about another customer's order gets [`ServiceError::NotFound`], never
 //! [`ServiceError::Forbidden`], so the answer does not confirm the order exists.
@@ -32,6 +44,9 @@
 //! | `tags`, `metadata` | staff and admins (placing or `PATCH`) | readers |
 //! | `channel` | staff and admins when placing (`api` when not given) | readers |
 //! | a refund's `amount`, `reason` | staff and admins | readers of the order's refund answer |
+//! | an API key's `name`, `scopes` | admins, when making it | admins |
+//! | an API key's `id`, `created_at`, `created_by`, `revoked_at`, `last_used_at` | ordo | admins |
+//! | an API key's `secret` | ordo, once: in the answer that made it, stored only as its SHA-256 | the admin who made it, that once |
 //!
 //! Details of an order that move no money, and who may change each after placing it (the
 //! order-record issue's `PATCH`; [`Caller::may_change_detail`]). A financial field is not a
@@ -51,9 +66,12 @@
 use std::fmt;
 use std::str::FromStr;
 
+use std::collections::BTreeSet;
+
 use ordo_domain::{CustomerId, DETAIL_FIELDS, OrderDetailsDraft, OrderStatus};
 
 use crate::ServiceError;
+use crate::api_keys::Scope;
 
 /// A caller's role, as its token's `role` claim says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, strum::IntoStaticStr, strum::EnumIter)]
@@ -101,6 +119,8 @@ pub struct Caller {
     role: Role,
     subject: String,
     customer: Option<CustomerId>,
+    /// An API key's id and scopes; `None` for a token.
+    key: Option<(uuid::Uuid, BTreeSet<Scope>)>,
 }
 
 impl Caller {
@@ -110,6 +130,35 @@ impl Caller {
             role: Role::Customer,
             subject: id.to_string(),
             customer: Some(id),
+            key: None,
+        }
+    }
+
+    /// A trusted backend's API key: staff limited to `scopes`, named `key:<id>`.
+    pub fn key(id: uuid::Uuid, scopes: BTreeSet<Scope>) -> Self {
+        Self {
+            role: Role::Staff,
+            subject: format!("key:{}", id.hyphenated()),
+            customer: None,
+            key: Some((id, scopes)),
+        }
+    }
+
+    /// The API key's id, when the caller is one.
+    pub fn key_id(&self) -> Option<uuid::Uuid> {
+        self.key.as_ref().map(|(id, _)| *id)
+    }
+
+    /// Checks that an API key holds `scope` (a token's role decides alone).
+    ///
+    /// # Errors
+    /// [`ServiceError::Forbidden`] naming the missing scope.
+    pub(crate) fn require(&self, scope: Scope) -> Result<(), ServiceError> {
+        match &self.key {
+            Some((_, scopes)) if !scopes.contains(&scope) => {
+                Err(ServiceError::Forbidden(scope.missing()))
+            }
+            _ => Ok(()),
         }
     }
 
@@ -126,6 +175,7 @@ impl Caller {
             role,
             subject: subject.into(),
             customer: None,
+            key: None,
         })
     }
 
@@ -135,6 +185,7 @@ impl Caller {
             role: Role::Admin,
             subject: "anonymous".to_owned(),
             customer: None,
+            key: None,
         }
     }
 
@@ -175,11 +226,10 @@ impl Caller {
             (Role::Staff, Action::Delete)
             | (Role::Customer, Action::Transition | Action::Refund | Action::Delete) => false,
         };
-        if allowed {
-            Ok(())
-        } else {
-            Err(ServiceError::Forbidden(action.refusal()))
+        if !allowed {
+            return Err(ServiceError::Forbidden(action.refusal()));
         }
+        self.require(action.scope())
     }
 
     /// Checks that the caller may erase a customer's personal data (admins only).
@@ -215,7 +265,7 @@ impl Caller {
                 ..query.clone()
             })),
             (Role::Customer, None, None) => Err(ServiceError::Forbidden(OWN_ONLY)),
-            (Role::Staff | Role::Admin, _, _) => Ok(None),
+            (Role::Staff | Role::Admin, _, _) => self.require(Scope::OrdersRead).map(|()| None),
         }
     }
 
@@ -384,6 +434,15 @@ pub(crate) enum Action {
 }
 
 impl Action {
+    /// The scope an API key needs for the action.
+    fn scope(self) -> Scope {
+        match self {
+            Self::Read => Scope::OrdersRead,
+            Self::Cancel | Self::Transition | Self::Delete => Scope::OrdersWrite,
+            Self::Refund => Scope::OrdersRefund,
+        }
+    }
+
     fn refusal(self) -> &'static str {
         match self {
             Self::Read | Self::Cancel => "this role may not do that",
@@ -421,6 +480,61 @@ mod tests {
 
     fn customer(n: u128) -> CustomerId {
         CustomerId::from_uuid(uuid::Uuid::from_u128(n)).unwrap_or_else(|_| unreachable!())
+    }
+
+    /// The API key table in the module's documentation, cell by cell: every set of scopes a
+    /// key can hold, against every action on any customer's order, placing, listing and
+    /// managing keys.
+    #[test]
+    fn an_api_key_may_do_exactly_what_its_scopes_say() {
+        use crate::api_keys::Scope;
+        use std::collections::BTreeSet;
+        let all: Vec<Scope> = Scope::all().collect();
+        // (what, the scope it needs; `None` when no scope allows it)
+        let table: [(&str, Option<Scope>); 8] = [
+            ("read", Some(Scope::OrdersRead)),
+            ("list", Some(Scope::OrdersRead)),
+            ("place", Some(Scope::OrdersWrite)),
+            ("cancel", Some(Scope::OrdersWrite)),
+            ("transition", Some(Scope::OrdersWrite)),
+            ("refund", Some(Scope::OrdersRefund)),
+            ("delete", None),
+            ("manage keys", None),
+        ];
+        for held in 0..(1_u32 << all.len()) {
+            let scopes: BTreeSet<Scope> = all
+                .iter()
+                .enumerate()
+                .filter(|(bit, _)| held & (1 << bit) != 0)
+                .map(|(_, scope)| *scope)
+                .collect();
+            let key = Caller::key(uuid::Uuid::from_u128(9), scopes.clone());
+            for (what, needs) in table {
+                let result = match what {
+                    "read" => key.check(Action::Read, customer(1)),
+                    "list" => key
+                        .scope_list(&ordo_repository::ListQuery::all())
+                        .map(|_| ()),
+                    "place" => key.require(Scope::OrdersWrite),
+                    "cancel" => key.check(Action::Cancel, customer(2)),
+                    "transition" => key.check(Action::Transition, customer(1)),
+                    "refund" => key.check(Action::Refund, customer(1)),
+                    "delete" => key.check(Action::Delete, customer(1)),
+                    _ => key.check_manages_keys(),
+                };
+                let allowed = needs.is_some_and(|scope| scopes.contains(&scope));
+                match result {
+                    Ok(()) => assert!(allowed, "{what} with {scopes:?}"),
+                    Err(ServiceError::Forbidden(why)) => {
+                        assert!(!allowed, "{what} with {scopes:?}: {why}");
+                        if let Some(scope) = needs {
+                            assert!(why.contains(scope.as_str()), "{what}: {why}");
+                        }
+                    }
+                    Err(error) => panic!("{what} with {scopes:?}: {error}"),
+                }
+            }
+        }
     }
 
     /// The table in the module's documentation, cell by cell.

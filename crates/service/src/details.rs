@@ -4,6 +4,7 @@ use ordo_domain::{CustomerId, OrderDetails, OrderDetailsDraft, OrderId, PaymentE
 use ordo_repository::{Erasure, RepoError};
 
 use crate::access::Action;
+use crate::api_keys::Scope;
 use crate::{Caller, OrderService, ServiceError};
 
 impl OrderService {
@@ -27,6 +28,7 @@ impl OrderService {
     ) -> Result<ordo_domain::Order, ServiceError> {
         let mut order = self.orders.get(id).await?;
         caller.check(Action::Read, order.customer_id())?;
+        caller.require(Scope::OrdersWrite)?;
         if order.version() != expected {
             return Err(ServiceError::Stale {
                 current: order.version(),

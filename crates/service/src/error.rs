@@ -23,6 +23,12 @@ pub enum ServiceError {
     /// No such order (or it was deleted, or it is another customer's).
     #[error("order not found")]
     NotFound,
+    /// No API key with this id.
+    #[error("API key not found")]
+    KeyNotFound,
+    /// An API key cannot be made as asked; names what is wrong.
+    #[error(transparent)]
+    KeyInput(#[from] crate::KeyInputError),
     /// The caller's version is not the current one.
     #[error("the order has changed: its current version is {}", current.get())]
     Stale {

@@ -3,6 +3,7 @@
 //! and time and ids through the [`Clock`] and [`IdGenerator`] ports, so tests are deterministic.
 
 mod access;
+mod api_keys;
 mod books;
 mod details;
 mod error;
@@ -16,6 +17,7 @@ mod refunds;
 mod replicas;
 
 pub use access::{Caller, DetailRefusal, Role, UnknownRole};
+pub use api_keys::{ApiKey, ApiKeys, KEY_PREFIX, KeyInputError, KeyRefusal, NewKey, Scope};
 pub use books::Books;
 pub use error::ServiceError;
 pub use gateway::{CaptureMode, GatewayReply, PaymentGateway, SimulatedGateway};

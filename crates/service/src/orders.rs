@@ -10,9 +10,11 @@ use ordo_domain::{
 use ordo_repository::{Claim, IdempotencyStore, ListQuery, OrderRepository, Page};
 
 use crate::access::Action;
+use crate::api_keys::{ApiKeys, Scope};
 use crate::{
     Caller, CaptureMode, Clock, GatewayReply, IdGenerator, KeyTimes, PaymentGateway, ServiceError,
 };
+use ordo_repository::ApiKeyStore;
 
 /// Why a customer may not place (or price) an order for someone else.
 const PLACE_FOR_ANOTHER: &str = "customers place orders only for themselves";
@@ -57,6 +59,8 @@ pub struct OrderService {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) ids: Arc<dyn IdGenerator>,
     pub(crate) config: ServiceConfig,
+    /// API keys, when the deployment accepts them.
+    api_keys: Option<Arc<ApiKeys>>,
 }
 
 impl OrderService {
@@ -77,7 +81,20 @@ impl OrderService {
             clock,
             ids,
             config,
+            api_keys: None,
         }
+    }
+
+    /// The same service, also accepting API keys kept in `store`.
+    #[must_use]
+    pub fn with_api_keys(mut self, store: Arc<dyn ApiKeyStore>) -> Self {
+        self.api_keys = Some(Arc::new(ApiKeys::new(store, self.clock.clone())));
+        self
+    }
+
+    /// The API keys, when the deployment accepts them.
+    pub fn api_keys(&self) -> Option<&Arc<ApiKeys>> {
+        self.api_keys.as_ref()
     }
 
     /// Validates and prices an order exactly as [`OrderService::place`] would, storing nothing.
@@ -87,6 +104,7 @@ impl OrderService {
     /// [`ServiceError::Detail`] for a detail the caller may not set;
     /// [`ServiceError::Validation`] or [`ServiceError::Pricing`].
     pub fn preview(&self, caller: &Caller, draft: &OrderDraft) -> Result<Pricing, ServiceError> {
+        caller.require(Scope::OrdersWrite)?;
         caller.check_acting_for(draft.customer_id, PLACE_FOR_ANOTHER)?;
         caller.may_set_details(&draft.details)?;
         let order = NewOrder::parse(draft)?;
@@ -109,6 +127,7 @@ impl OrderService {
         draft: &OrderDraft,
         claim: Option<&Claim>,
     ) -> Result<Order, ServiceError> {
+        caller.require(Scope::OrdersWrite)?;
         caller.check_acting_for(draft.customer_id, PLACE_FOR_ANOTHER)?;
         caller.may_set_details(&draft.details)?;
         if let Some(order_id) = claim.and_then(|claim| claim.order_id) {

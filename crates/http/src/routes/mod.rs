@@ -1,5 +1,6 @@
 //! Route modules; each exposes a `router()` of documented handlers, merged in `crate::app`.
 
+pub(crate) mod api_keys;
 pub(crate) mod customers;
 pub(crate) mod orders;
 mod responses;

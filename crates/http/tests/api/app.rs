@@ -6,7 +6,7 @@ use ordo_http::HttpConfig;
 use ordo_repository::testing::{TestPostgres, TestSqlite};
 use std::time::Duration;
 
-use ordo_repository::{GatewayLedger, IdempotencyStore, OrderRepository};
+use ordo_repository::{ApiKeyStore, GatewayLedger, IdempotencyStore, OrderRepository};
 use ordo_service::{OrderService, RandomIds, ServiceConfig, SimulatedGateway, SystemClock};
 use reqwest::{Client, RequestBuilder, Response};
 use serde_json::{Value, json};
@@ -32,7 +32,7 @@ pub(crate) struct TestApp {
 /// Serves `store` on 127.0.0.1 at a port the OS picks.
 pub(crate) async fn serve<S>(store: S, database: Database) -> TestApp
 where
-    S: OrderRepository + IdempotencyStore + GatewayLedger + Clone + 'static,
+    S: OrderRepository + IdempotencyStore + GatewayLedger + ApiKeyStore + Clone + 'static,
 {
     serve_with(store, database, ServiceConfig::default()).await
 }
@@ -40,7 +40,7 @@ where
 /// The same, with its own service settings.
 pub(crate) async fn serve_with<S>(store: S, database: Database, config: ServiceConfig) -> TestApp
 where
-    S: OrderRepository + IdempotencyStore + GatewayLedger + Clone + 'static,
+    S: OrderRepository + IdempotencyStore + GatewayLedger + ApiKeyStore + Clone + 'static,
 {
     serve_slow_gateway(store, database, config, Duration::ZERO).await
 }
@@ -53,7 +53,7 @@ pub(crate) async fn serve_slow_gateway<S>(
     latency: Duration,
 ) -> TestApp
 where
-    S: OrderRepository + IdempotencyStore + GatewayLedger + Clone + 'static,
+    S: OrderRepository + IdempotencyStore + GatewayLedger + ApiKeyStore + Clone + 'static,
 {
     serve_http(store, database, config, latency, HttpConfig::default()).await
 }
@@ -67,7 +67,7 @@ pub(crate) async fn serve_http<S>(
     http: HttpConfig,
 ) -> TestApp
 where
-    S: OrderRepository + IdempotencyStore + GatewayLedger + Clone + 'static,
+    S: OrderRepository + IdempotencyStore + GatewayLedger + ApiKeyStore + Clone + 'static,
 {
     let draining = http.draining.clone();
     let http = HttpConfig {
@@ -77,12 +77,13 @@ where
     let gateway = SimulatedGateway::new(Arc::new(store.clone()), Arc::new(SystemClock), latency);
     let service = OrderService::new(
         Arc::new(store.clone()),
-        Arc::new(store),
+        Arc::new(store.clone()),
         Arc::new(gateway),
         Arc::new(SystemClock),
         Arc::new(RandomIds),
         config,
-    );
+    )
+    .with_api_keys(Arc::new(store));
     let app = ordo_http::app(service.clone(), http);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();

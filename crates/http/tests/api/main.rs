@@ -9,6 +9,7 @@
     reason = "test code: a panic is a failed test"
 )]
 
+mod api_keys;
 mod app;
 mod attacks;
 mod auth;

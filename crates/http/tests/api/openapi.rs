@@ -21,6 +21,10 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/orders/{id}/transitions"),
     ("post", "/v1/orders/{id}/cancel"),
     ("post", "/v1/orders/{id}/refunds"),
+    ("get", "/v1/api-keys"),
+    ("post", "/v1/api-keys"),
+    ("get", "/v1/api-keys/{id}"),
+    ("delete", "/v1/api-keys/{id}"),
 ];
 
 fn documented(doc: &Value) -> BTreeSet<(String, String)> {

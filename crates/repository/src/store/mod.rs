@@ -12,6 +12,7 @@ use dialect::{Dialect, RowRead, Statement};
 
 use crate::RepoError;
 
+mod api_keys;
 pub(crate) mod dialect;
 mod document;
 mod driver;

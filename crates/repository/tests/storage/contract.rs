@@ -6,8 +6,9 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, Utc};
 use ordo_domain::{CancelReason, OrderStatus, StatusChange, Version};
 use ordo_repository::{
-    Begin, Claim, Coordination, GatewayLedger, IdempotencyStore, KeyRequest, KeyScope, LedgerEntry,
-    ListQuery, OrderRepository, PageSize, PaymentOperation, RepoError, StoredResponse,
+    ApiKeyStore, Begin, Claim, Coordination, GatewayLedger, IdempotencyStore, KeyRequest, KeyScope,
+    LedgerEntry, ListQuery, OrderRepository, PageSize, PaymentOperation, RepoError, StoredKey,
+    StoredResponse,
 };
 use uuid::Uuid;
 
@@ -53,11 +54,15 @@ contract!(
     a_refund_is_reserved_with_its_order_then_settled_or_released,
     a_payment_write_carries_its_audit_and_only_for_its_own_order,
     the_store_says_it_is_ready_and_counts_its_pool,
+    an_api_key_is_stored_listed_revoked_once_and_touched_forward,
 );
 
 /// The ports, as each store implements them.
-trait Storage: OrderRepository + IdempotencyStore + GatewayLedger + Coordination {}
-impl<T: OrderRepository + IdempotencyStore + GatewayLedger + Coordination> Storage for T {}
+trait Storage: OrderRepository + IdempotencyStore + GatewayLedger + Coordination + ApiKeyStore {}
+impl<T: OrderRepository + IdempotencyStore + GatewayLedger + Coordination + ApiKeyStore> Storage
+    for T
+{
+}
 
 type Store = Arc<dyn Storage>;
 
@@ -813,6 +818,7 @@ fn every_storage_method_has_a_contract_case() {
         "idempotency.rs",
         "payments.rs",
         "coordination.rs",
+        "api_keys.rs",
     ] {
         let text = source(file);
         let mut in_trait = false;
@@ -1342,4 +1348,56 @@ async fn the_gateway_ledger_keeps_the_first_entry_for_a_key(store: Store) {
         1,
         "every racer sees the one entry kept: {kept:?}"
     );
+}
+
+async fn an_api_key_is_stored_listed_revoked_once_and_touched_forward(store: Store) {
+    let key = |n: u8, seconds: i64| StoredKey {
+        id: Uuid::from_u128(u128::from(n)),
+        name: format!("backend {n}"),
+        scopes: vec!["orders:read".to_owned(), "orders:write".to_owned()],
+        secret_hash: [n; 32],
+        created_at: at(seconds),
+        created_by: "admin-1".to_owned(),
+        revoked_at: None,
+        last_used_at: None,
+    };
+    let (first, second) = (key(1, 0), key(2, 10));
+    store.insert_key(&first).await.unwrap();
+    store.insert_key(&second).await.unwrap();
+    assert!(matches!(
+        store.insert_key(&first).await,
+        Err(RepoError::Duplicate { .. })
+    ));
+    let unknown = Uuid::from_u128(9);
+    assert_eq!(store.key(first.id).await.unwrap(), Some(first.clone()));
+    assert_eq!(store.key(unknown).await.unwrap(), None);
+    assert_eq!(
+        store.keys().await.unwrap(),
+        vec![second.clone(), first.clone()]
+    );
+
+    let revoked = store.revoke_key(first.id, at(20)).await.unwrap().unwrap();
+    assert_eq!(revoked.revoked_at, Some(at(20)));
+    assert_eq!(revoked.secret_hash, first.secret_hash);
+    let again = store.revoke_key(first.id, at(30)).await.unwrap().unwrap();
+    assert_eq!(
+        again.revoked_at,
+        Some(at(20)),
+        "the first revocation stands"
+    );
+    assert_eq!(store.revoke_key(unknown, at(30)).await.unwrap(), None);
+    assert_eq!(
+        store.key(second.id).await.unwrap().unwrap().revoked_at,
+        None
+    );
+
+    store.touch_key(second.id, at(40)).await.unwrap();
+    store.touch_key(second.id, at(35)).await.unwrap();
+    store.touch_key(unknown, at(40)).await.unwrap();
+    assert_eq!(
+        store.key(second.id).await.unwrap().unwrap().last_used_at,
+        Some(at(40)),
+        "a last use never moves back"
+    );
+    assert_eq!(store.keys().await.unwrap().len(), 2);
 }
