@@ -19,9 +19,10 @@
 //! | action | scope an API key needs |
 //! |---|---|
 //! | read, list, search | `orders:read` |
-//! | place, preview, cancel, process, complete, change details (`PATCH`) | `orders:write` |
-//! | refund | `orders:refund` |
-//! | delete, erase personal data, manage API keys, read `/metrics` | none allows it |
+//! | place, preview | `orders:write` |
+//! | cancel, process, complete, change details (`PATCH`) | `orders:write` and `orders:read` (it reads the order it changes) |
+//! | refund | `orders:refund` and `orders:read` |
+//! | delete, erase personal data, manage API keys, read `/metrics` when protected | none allows it |
 //!
 //! A customer asking about another customer's order gets [`ServiceError::NotFound`], never
 //! [`ServiceError::Forbidden`], so the answer does not confirm the order exists.
@@ -202,7 +203,11 @@ impl Caller {
     /// What idempotency keys and rate limits are scoped to: one caller never sees or spends
     /// another's.
     pub fn scope(&self) -> String {
-        format!("{}:{}", self.role, self.subject)
+        match &self.key {
+            // Not `staff:key:…`, which a staff token with that subject would share.
+            Some((id, _)) => format!("api-key:{}", id.hyphenated()),
+            None => format!("{}:{}", self.role, self.subject),
+        }
     }
 
     /// Whether the caller may see `owner`'s orders at all.
@@ -229,7 +234,9 @@ impl Caller {
         if !allowed {
             return Err(ServiceError::Forbidden(action.refusal()));
         }
-        self.require(action.scope())
+        // Acting on an order reads it (and answers with it): a key needs `orders:read` too.
+        self.require(action.scope())?;
+        self.require(Scope::OrdersRead)
     }
 
     /// Checks that the caller may erase a customer's personal data (admins only).
@@ -490,14 +497,15 @@ mod tests {
         use crate::api_keys::Scope;
         use std::collections::BTreeSet;
         let all: Vec<Scope> = Scope::all().collect();
-        // (what, the scope it needs; `None` when no scope allows it)
-        let table: [(&str, Option<Scope>); 8] = [
-            ("read", Some(Scope::OrdersRead)),
-            ("list", Some(Scope::OrdersRead)),
-            ("place", Some(Scope::OrdersWrite)),
-            ("cancel", Some(Scope::OrdersWrite)),
-            ("transition", Some(Scope::OrdersWrite)),
-            ("refund", Some(Scope::OrdersRefund)),
+        // (what, the scopes it needs; `None` when no scope allows it)
+        let (read, write, refund) = (Scope::OrdersRead, Scope::OrdersWrite, Scope::OrdersRefund);
+        let table: [(&str, Option<&[Scope]>); 8] = [
+            ("read", Some(&[read])),
+            ("list", Some(&[read])),
+            ("place", Some(&[write])),
+            ("cancel", Some(&[write, read])),
+            ("transition", Some(&[write, read])),
+            ("refund", Some(&[refund, read])),
             ("delete", None),
             ("manage keys", None),
         ];
@@ -522,13 +530,17 @@ mod tests {
                     "delete" => key.check(Action::Delete, customer(1)),
                     _ => key.check_manages_keys(),
                 };
-                let allowed = needs.is_some_and(|scope| scopes.contains(&scope));
+                let allowed =
+                    needs.is_some_and(|needs| needs.iter().all(|scope| scopes.contains(scope)));
                 match result {
                     Ok(()) => assert!(allowed, "{what} with {scopes:?}"),
                     Err(ServiceError::Forbidden(why)) => {
                         assert!(!allowed, "{what} with {scopes:?}: {why}");
-                        if let Some(scope) = needs {
-                            assert!(why.contains(scope.as_str()), "{what}: {why}");
+                        // The refusal names the first scope the key lacks.
+                        if let Some(lacking) = needs
+                            .and_then(|needs| needs.iter().find(|scope| !scopes.contains(scope)))
+                        {
+                            assert!(why.contains(lacking.as_str()), "{what}: {why}");
                         }
                     }
                     Err(error) => panic!("{what} with {scopes:?}: {error}"),

@@ -39,11 +39,11 @@ pub enum Scope {
     /// Read, list and search orders.
     #[strum(serialize = "orders:read")]
     OrdersRead,
-    /// Place and preview orders for any customer, cancel them, move them along, change their
-    /// details.
+    /// Place and preview orders for any customer; with `orders:read`, cancel them, move them
+    /// along, change their details.
     #[strum(serialize = "orders:write")]
     OrdersWrite,
-    /// Refund orders.
+    /// Refund orders (with `orders:read`).
     #[strum(serialize = "orders:refund")]
     OrdersRefund,
 }
@@ -392,6 +392,19 @@ mod tests {
             format!("{KEY_PREFIX}{}_{secret}", id.replace('1', "g")),
         ] {
             assert_eq!(parse(&bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_secret_may_hold_and_start_with_any_base64url_character() {
+        let id = "0193a1a0000070008000000000000001";
+        for secret in [
+            format!("_{}", "A".repeat(42)),
+            format!("-{}", "_".repeat(42)),
+            "a-b_".repeat(10) + "xyz",
+        ] {
+            let key = format!("{KEY_PREFIX}{id}_{secret}");
+            assert_eq!(parse(&key).map(|(_, s)| s), Some(secret.as_str()), "{key}");
         }
     }
 

@@ -31,8 +31,9 @@ pub(crate) struct CreateKey {
     /// What the key is for ("storefront", "erp"): 1 to 100 characters.
     #[schema(min_length = 1, max_length = 100, example = "storefront")]
     pub name: String,
-    /// What it may do: `orders:read` (read, list, search), `orders:write` (place, preview,
-    /// cancel, move along, change details), `orders:refund`. At least one.
+    /// What it may do: `orders:read` (read, list, search), `orders:write` (place, preview;
+    /// with `orders:read`, cancel, move along, change details), `orders:refund` (with
+    /// `orders:read`). At least one.
     #[schema(min_items = 1, example = json!(["orders:read", "orders:write"]))]
     pub scopes: Vec<String>,
 }
@@ -72,8 +73,9 @@ impl KeyBody {
     }
 }
 
-/// A key just made, with the key itself: shown this once, never again.
-#[derive(Debug, Serialize, ToSchema)]
+/// A key just made, with the key itself: shown this once, never again. No `Debug`, so the
+/// secret cannot reach a log by accident.
+#[derive(Serialize, ToSchema)]
 pub(crate) struct CreatedKeyBody {
     #[serde(flatten)]
     pub key: KeyBody,

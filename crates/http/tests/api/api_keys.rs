@@ -12,6 +12,7 @@ crate::app::on_both_databases!(
     with ordo_service::ServiceConfig::default(), crate::auth::secured();
     a_key_acts_within_its_scopes_and_nothing_more,
     a_read_only_key_is_refused_every_write_naming_the_scope,
+    a_key_acting_on_an_order_needs_to_read_it_too,
     a_revoked_key_is_refused_from_the_next_request,
     only_an_admin_token_manages_keys_and_bad_requests_name_the_field,
     a_wrong_or_unknown_key_gets_one_answer,
@@ -199,6 +200,67 @@ async fn a_read_only_key_is_refused_every_write_naming_the_scope(app: TestApp) {
             "{method} {path}: {refused}"
         );
     }
+}
+
+/// Cancelling, moving or refunding an order reads it: a key needs `orders:read` beside the
+/// scope of the change, and with both the change goes through.
+async fn a_key_acting_on_an_order_needs_to_read_it_too(app: TestApp) {
+    let secret = |made: Value| made["secret"].as_str().unwrap().to_owned();
+    let writer = secret(app.make_key(&["orders:write"]).await);
+    let editor = secret(app.make_key(&["orders:read", "orders:write"]).await);
+    let refunder = secret(app.make_key(&["orders:refund"]).await);
+    let cashier = secret(app.make_key(&["orders:read", "orders:refund"]).await);
+    let id = app.place_as(&writer, &order_body(ALICE)).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let send = |key: &str, path: String, etag: &str, body: Value| {
+        app.post(&path)
+            .bearer_auth(key)
+            .header("if-match", etag)
+            .json(&body)
+            .send()
+    };
+    let cancel = send(
+        &writer,
+        format!("/v1/orders/{id}/cancel"),
+        "\"2\"",
+        json!({"reason": "customer_request"}),
+    );
+    let refused = assert_problem(cancel.await.unwrap(), 403, "forbidden").await;
+    assert!(
+        refused["detail"].as_str().unwrap().contains("orders:read"),
+        "{refused}"
+    );
+    let mut etag = "\"2\"".to_owned();
+    for to in ["processing", "completed"] {
+        let moved = send(
+            &editor,
+            format!("/v1/orders/{id}/transitions"),
+            &etag,
+            json!({"to": to}),
+        )
+        .await
+        .unwrap();
+        assert_eq!(moved.status(), 200, "{to}");
+        moved.headers()["etag"].to_str().unwrap().clone_into(&mut etag);
+    }
+    let refund = json!({"amount": "1.00", "reason": "goodwill"});
+    let path = format!("/v1/orders/{id}/refunds");
+    let refused = send(&refunder, path.clone(), &etag, refund.clone())
+        .await
+        .unwrap();
+    let refused = assert_problem(refused, 403, "forbidden").await;
+    assert!(
+        refused["detail"].as_str().unwrap().contains("orders:read"),
+        "{refused}"
+    );
+    let paid_back = send(&cashier, path, &etag, refund).await.unwrap();
+    assert!(
+        paid_back.status().is_success(),
+        "{}",
+        paid_back.text().await.unwrap()
+    );
 }
 
 async fn a_revoked_key_is_refused_from_the_next_request(app: TestApp) {
