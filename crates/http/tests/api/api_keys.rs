@@ -243,7 +243,10 @@ async fn a_key_acting_on_an_order_needs_to_read_it_too(app: TestApp) {
         .await
         .unwrap();
         assert_eq!(moved.status(), 200, "{to}");
-        moved.headers()["etag"].to_str().unwrap().clone_into(&mut etag);
+        moved.headers()["etag"]
+            .to_str()
+            .unwrap()
+            .clone_into(&mut etag);
     }
     let refund = json!({"amount": "1.00", "reason": "goodwill"});
     let path = format!("/v1/orders/{id}/refunds");
