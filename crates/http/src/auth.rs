@@ -58,6 +58,10 @@ pub enum TokenError {
     /// missing or wrong; or the API key is unknown, wrong or revoked.
     #[error("the token is invalid: {0}")]
     Invalid(String),
+    /// The API key is not valid: malformed, unknown, wrong, or revoked (the text says which of
+    /// "not valid" and "revoked").
+    #[error("{0}")]
+    Key(String),
     /// An API key could not be checked: storage is unavailable (the cause is for the logs).
     #[error("the API key cannot be checked right now")]
     Unavailable(String),
@@ -348,15 +352,16 @@ impl Gate {
                 TokenError::Invalid("the Authorization header must be `Bearer <token>`".into())
             })?;
         if token.starts_with(KEY_PREFIX) {
-            let keys = self.keys.as_ref().ok_or_else(|| {
-                TokenError::Invalid("this server does not accept API keys".into())
-            })?;
+            let keys = self
+                .keys
+                .as_ref()
+                .ok_or_else(|| TokenError::Key("this server does not accept API keys".into()))?;
             return keys
                 .authenticate(token)
                 .await
                 .map_err(|refusal| match refusal {
                     KeyRefusal::Unavailable(cause) => TokenError::Unavailable(cause.to_string()),
-                    refusal => TokenError::Invalid(refusal.to_string()),
+                    refusal => TokenError::Key(refusal.to_string()),
                 });
         }
         verifier.verify(token)
@@ -413,7 +418,7 @@ fn unauthorized(error: &TokenError) -> Response {
             .into_response();
         }
         TokenError::Missing => "Bearer realm=\"ordo\"".to_owned(),
-        TokenError::Invalid(why) => format!(
+        TokenError::Invalid(why) | TokenError::Key(why) => format!(
             "Bearer realm=\"ordo\", error=\"invalid_token\", error_description=\"{}\"",
             why.replace(['"', '\\'], "'")
         ),
