@@ -41,7 +41,7 @@ enum Task {
     Ci,
     /// Check formatting (`cargo fmt --check`).
     Fmt,
-    /// Lint with clippy, warnings as errors.
+    /// Lint with clippy, warnings as errors, and build the API docs with warnings as errors.
     Lint,
     /// Run the whole test suite (nextest when installed, plus doc tests) with a database.
     Test,
@@ -174,7 +174,7 @@ type Step = fn(&Shell) -> Result<()>;
 fn ci(sh: &Shell) -> Result<()> {
     let steps: [(&str, Step); 9] = [
         ("fmt", fmt),
-        ("clippy", lint),
+        ("clippy and rustdoc", lint),
         ("unused dependencies", machete),
         ("tests", test),
         ("reliability (short)", |sh| {
@@ -213,6 +213,14 @@ fn lint(sh: &Shell) -> Result<()> {
         "cargo clippy --workspace --all-targets --all-features --locked -- -D warnings"
     )
     .run()?;
+    // The API documentation builds without a broken or private link.
+    cmd!(
+        sh,
+        "cargo doc --workspace --no-deps --all-features --locked"
+    )
+    .env("RUSTDOCFLAGS", "-D warnings")
+    .run()
+    .context("the API documentation has warnings (above): fix the links it names")?;
     Ok(())
 }
 

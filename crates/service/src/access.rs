@@ -349,7 +349,7 @@ const DETAIL_RULES: [(&str, Until, Until); 8] = [
 
 impl Caller {
     /// Whether the caller may change `field` (one of [`DETAIL_FIELDS`]) of an order it may
-    /// see, with the order in `status`. Whether it may see the order is [`Caller::check`]'s.
+    /// see, with the order in `status`. Whether it may see the order is `Caller::check`'s.
     ///
     /// # Errors
     /// [`DetailRefusal`], naming the field.

@@ -21,7 +21,7 @@ impl OrderService {
     /// Settles what the gateway left unanswered or a stopped process left claimed: asks again,
     /// with the same keys (so nothing moves twice), for every gateway call claimed on an order
     /// more than the claim grace ago (or whose authorization is `unknown`), and for pending
-    /// refunds. Bounded: at most [`RECONCILE_BATCH`] of each per pass.
+    /// refunds. Bounded: at most `RECONCILE_BATCH` of each per pass.
     ///
     /// # Errors
     /// Storage errors.

@@ -94,7 +94,7 @@ impl StatusChange {
 pub enum PaymentStep {
     /// Nothing: no gateway call is in flight (the change, if any, is applied).
     Done,
-    /// Call the gateway for `operation` of `amount`, then [`Order::settle_payment`].
+    /// Call the gateway for `operation` of `amount`, then [`crate::Order::settle_payment`].
     Call {
         /// The call to make.
         operation: PaymentOperation,
