@@ -276,13 +276,8 @@ impl ApiKeys {
         if stored.revoked_at.is_some() {
             return Err(KeyRefusal::Revoked);
         }
-        let scopes = stored
-            .scopes
-            .iter()
-            .filter_map(|scope| scope.parse().ok())
-            .collect();
         self.touch(id).await;
-        Ok(Caller::key(id, scopes))
+        Ok(Caller::key(id, scopes(&stored)))
     }
 
     /// Writes the key's last use unless this replica did within [`TOUCH_EVERY`]. A failure is
@@ -307,12 +302,10 @@ impl ApiKeys {
     }
 }
 
-/// A `UUIDv7` for a key made at `now`.
+/// A `UUIDv7` for a key made at `now`, from the same parts as order ids.
 fn key_id(now: DateTime<Utc>) -> Uuid {
-    let millis = u64::try_from(now.timestamp_millis()).unwrap_or(0);
-    let random = Uuid::new_v4();
-    let bytes: [u8; 10] = random.as_bytes().first_chunk().copied().unwrap_or([0; 10]);
-    uuid::Builder::from_unix_timestamp_millis(millis, &bytes).into_uuid()
+    let (millis, random) = crate::ports::v7_parts(now);
+    uuid::Builder::from_unix_timestamp_millis(millis, &random).into_uuid()
 }
 
 /// SHA-256 of a key's secret part.
@@ -336,16 +329,21 @@ fn parse(credential: &str) -> Option<(Uuid, &str)> {
     Some((Uuid::parse_str(id).ok()?, secret))
 }
 
+/// A stored key's scopes (a name ordo no longer has grants nothing).
+fn scopes(stored: &StoredKey) -> BTreeSet<Scope> {
+    stored
+        .scopes
+        .iter()
+        .filter_map(|scope| scope.parse().ok())
+        .collect()
+}
+
 /// What admins see of a stored key.
 fn view(stored: &StoredKey) -> ApiKey {
     ApiKey {
         id: stored.id,
         name: stored.name.clone(),
-        scopes: stored
-            .scopes
-            .iter()
-            .filter_map(|scope| scope.parse().ok())
-            .collect(),
+        scopes: scopes(stored),
         created_at: stored.created_at,
         created_by: stored.created_by.clone(),
         revoked_at: stored.revoked_at,

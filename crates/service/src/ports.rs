@@ -36,9 +36,16 @@ pub struct RandomIds;
 
 impl IdGenerator for RandomIds {
     fn order_id(&self, now: DateTime<Utc>) -> OrderId {
-        let millis = u64::try_from(now.timestamp_millis()).unwrap_or(0);
-        let random = uuid::Uuid::new_v4();
-        let bytes: [u8; 10] = random.as_bytes().first_chunk().copied().unwrap_or([0; 10]);
-        OrderId::from_parts(millis, &bytes)
+        let (millis, random) = v7_parts(now);
+        OrderId::from_parts(millis, &random)
     }
+}
+
+/// A `UUIDv7`'s parts for `now`: its Unix milliseconds, and 80 random bits from the OS (the
+/// builder keeps 74 of them).
+pub(crate) fn v7_parts(now: DateTime<Utc>) -> (u64, [u8; 10]) {
+    let millis = u64::try_from(now.timestamp_millis()).unwrap_or(0);
+    let random = uuid::Uuid::new_v4();
+    let bytes: [u8; 10] = random.as_bytes().first_chunk().copied().unwrap_or([0; 10]);
+    (millis, bytes)
 }

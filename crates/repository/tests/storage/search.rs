@@ -246,6 +246,15 @@ async fn all_pages(store: &dyn OrderRepository, query: &ListQuery, size: u32) ->
     }
 }
 
+/// The ids of every order `q = text` finds on a first page, newest first.
+async fn found_by_text(store: &dyn OrderRepository, text: &str) -> Vec<ordo_domain::OrderId> {
+    let query = ListQuery {
+        text: Some(SearchText::parse(text).unwrap()),
+        ..ListQuery::all()
+    };
+    ids(&store.list(&query).await.unwrap().orders)
+}
+
 fn ids(orders: &[Order]) -> Vec<ordo_domain::OrderId> {
     orders.iter().map(Order::id).collect()
 }
@@ -390,13 +399,7 @@ async fn every_filter_and_every_pair_of_filters_finds_exactly_the_matching_order
 
 async fn search_text_matches_numbers_emails_and_names_literally(store: Store) {
     let orders = six_orders(&store).await;
-    let found = async |text: &str| {
-        let query = ListQuery {
-            text: Some(SearchText::parse(text).unwrap()),
-            ..ListQuery::all()
-        };
-        ids(&store.list(&query).await.unwrap().orders)
-    };
+    let found = async |text: &str| found_by_text(&*store, text).await;
     let o = |i: usize| orders[i].id();
     assert_eq!(found("lovelace").await, vec![o(0)], "not customer 2's note");
     assert_eq!(
@@ -437,13 +440,7 @@ async fn a_search_finds_the_whole_text_not_only_its_rarest_word(store: Store) {
         let seconds = i64::try_from(n).unwrap();
         orders.push(placed(&*store, customer, seconds, "5.00", &[], contact(email)).await);
     }
-    let found = async |text: &str| {
-        let query = ListQuery {
-            text: Some(SearchText::parse(text).unwrap()),
-            ..ListQuery::all()
-        };
-        ids(&store.list(&query).await.unwrap().orders)
-    };
+    let found = async |text: &str| found_by_text(&*store, text).await;
     let o = |i: usize| orders[i].id();
     assert_eq!(
         found("ada.lovelace1815@example.com").await,
