@@ -116,7 +116,14 @@ fn schemathesis(
 ) -> Result<bool> {
     say(&format!("schemathesis: {label}"));
     let mut command = Command::new(st);
+    // The serializer of NDJSON bodies (a bulk upsert), loaded by schemathesis at start.
+    let hooks = config
+        .parent()
+        .context("the config file has a directory")?
+        .to_path_buf();
     command
+        .env("PYTHONPATH", hooks)
+        .env("SCHEMATHESIS_HOOKS", "ndjson_hooks")
         .arg("--config-file")
         .arg(config)
         .args(["run", &format!("http://{address}/openapi.json")])

@@ -88,7 +88,8 @@ struct KeyCreateArgs {
     /// What the key is for ("storefront", "erp").
     #[arg(long)]
     name: String,
-    /// A scope it holds: orders:read, orders:write or orders:refund (repeat for more).
+    /// A scope it holds: orders:read, orders:write, orders:refund, orders:price, catalog:read
+    /// or catalog:write (repeat for more).
     #[arg(long = "scope", required = true)]
     scopes: Vec<String>,
     #[command(flatten)]

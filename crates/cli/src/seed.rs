@@ -88,11 +88,16 @@ fn order(
             let product = uuid::Uuid::parse_str(&format!("00000000-0000-4000-9000-{k:012x}"))?;
             Ok(LineItemDraft {
                 snapshot: line_snapshot(n, k),
-                product_id: ProductId::from_uuid(product)
-                    .map_err(|error| anyhow::anyhow!("seed product: {error}"))?,
+                product_id: Some(
+                    ProductId::from_uuid(product)
+                        .map_err(|error| anyhow::anyhow!("seed product: {error}"))?,
+                ),
                 quantity: i64::try_from(1 + (n + k) % 3)?,
                 // 1.00 to 50.99.
-                unit_price: Decimal::new(i64::try_from(100 + (n * 7 + k * 13) % 5000)?, 2),
+                unit_price: Some(Decimal::new(
+                    i64::try_from(100 + (n * 7 + k * 13) % 5000)?,
+                    2,
+                )),
             })
         })
         .collect::<Result<Vec<_>>>()?;

@@ -204,6 +204,7 @@ pub(crate) fn service_for(
         config,
     )
     .with_api_keys(store.api_keys())
+    .with_catalog(store.products())
 }
 
 /// The service's settings from the command line.

@@ -8,7 +8,7 @@ use anyhow::{Context as _, Result, bail};
 use clap::Args;
 use ordo_repository::{
     ApiKeyStore, Coordination, GatewayLedger, IdempotencyStore, InvalidSchema, OrderRepository,
-    PgOptions, PgSchema, PgStore, Refusal, RepoError, SqliteOptions, SqliteStore,
+    PgOptions, PgSchema, PgStore, ProductStore, Refusal, RepoError, SqliteOptions, SqliteStore,
 };
 use secrecy::{ExposeSecret, SecretString};
 
@@ -169,6 +169,14 @@ impl Store {
 
     /// The same store, as the API keys.
     pub(crate) fn api_keys(&self) -> Arc<dyn ApiKeyStore> {
+        match self {
+            Self::Postgres(store) => Arc::new(store.clone()),
+            Self::Sqlite(store) => Arc::new(store.clone()),
+        }
+    }
+
+    /// The same store, as the price book.
+    pub(crate) fn products(&self) -> Arc<dyn ProductStore> {
         match self {
             Self::Postgres(store) => Arc::new(store.clone()),
             Self::Sqlite(store) => Arc::new(store.clone()),

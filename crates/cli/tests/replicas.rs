@@ -451,6 +451,8 @@ async fn a_key_revoked_on_one_replica_is_refused_by_the_next_request_on_another(
             "orders:read",
             "--scope",
             "orders:write",
+            "--scope",
+            "orders:price",
         ],
         &[("DATABASE_URL", url)],
     );
@@ -466,7 +468,7 @@ async fn a_key_revoked_on_one_replica_is_refused_by_the_next_request_on_another(
     );
     let said = String::from_utf8(made.stderr).unwrap();
     assert!(
-        said.contains("orders:read orders:write") && !said.contains(&key[41..]),
+        said.contains("orders:read orders:write orders:price") && !said.contains(&key[41..]),
         "{said}"
     );
 

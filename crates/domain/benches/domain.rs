@@ -26,9 +26,11 @@ fn draft(items: u32) -> OrderDraft {
         items: (0..items)
             .map(|i| LineItemDraft {
                 snapshot: ordo_domain::LineSnapshotDraft::default(),
-                product_id: ProductId::from_uuid(Uuid::from_u128(u128::from(i) + 100)).unwrap(),
+                product_id: Some(
+                    ProductId::from_uuid(Uuid::from_u128(u128::from(i) + 100)).unwrap(),
+                ),
                 quantity: i64::from(i % 7 + 1),
-                unit_price: Decimal::new(i64::from(i) * 37 % 10_000 + 99, 2),
+                unit_price: Some(Decimal::new(i64::from(i) * 37 % 10_000 + 99, 2)),
             })
             .collect(),
         discount: None,

@@ -111,6 +111,11 @@ impl CustomerId {
 }
 
 impl ProductId {
+    /// A `UUIDv7` from its parts: the products ordo's price book adds.
+    pub fn from_parts(unix_millis: u64, random: &[u8; 10]) -> Self {
+        Self(uuid::Builder::from_unix_timestamp_millis(unix_millis, random).into_uuid())
+    }
+
     /// Any UUID: products are identified by the shop's catalogue, not by ordo.
     ///
     /// # Errors

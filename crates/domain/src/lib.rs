@@ -83,6 +83,7 @@
 //! See [`order_number`] for how numbers are unique by construction, hide the order volume and
 //! catch typos.
 
+mod catalog;
 mod currency;
 mod ids;
 mod money;
@@ -95,12 +96,15 @@ mod rounding;
 mod status;
 mod validation;
 
+pub use catalog::{
+    MAX_PRICES, MAX_TAX_CLASS_CHARS, Product, ProductDraft, ProductSpec, ProductStatus, TaxClass,
+};
 pub use currency::{Currency, UnknownCurrency};
 pub use ids::{CustomerId, IdError, OrderId, ProductId};
 pub use money::{MAX_AMOUNT, Money, MoneyError, amount_serde};
 pub use order::{
-    CancelReason, ChangeError, CorruptOrder, LineItemDraft, MAX_LINE_ITEMS, MAX_PERCENT_SCALE,
-    MAX_QUANTITY, MAX_REASON_CHARS, MAX_SHIPPING_CODE_CHARS, MAX_SHIPPING_LINES,
+    CancelReason, ChangeError, CorruptOrder, LineItemDraft, LineSource, MAX_LINE_ITEMS,
+    MAX_PERCENT_SCALE, MAX_QUANTITY, MAX_REASON_CHARS, MAX_SHIPPING_CODE_CHARS, MAX_SHIPPING_LINES,
     MAX_SHIPPING_TITLE_CHARS, MAX_TAX_RATE_SCALE, NewLineItem, NewOrder, Order, OrderDraft,
     OrderRecord, PaymentStep, Quantity, ShippingLineDraft, StatusChange, Version,
 };

@@ -11,7 +11,7 @@ pub use crate::rounding::{
 };
 
 use crate::money::{MoneyError, bounded};
-use crate::order::{NewLineItem, NewOrder, Quantity};
+use crate::order::{LineSource, NewLineItem, NewOrder, Quantity};
 use crate::{Currency, LineSnapshot, ProductId};
 
 /// An order-level discount.
@@ -47,6 +47,8 @@ pub struct PricedLine {
     pub line_total: Decimal,
     /// Its SKU, title and options when ordered, if the client gave them; pricing never reads it.
     pub snapshot: Option<LineSnapshot>,
+    /// Where its price came from: the price book, or given with the order.
+    pub source: LineSource,
 }
 
 /// One shipping line: how the order goes out, and what that costs. Checked by
@@ -283,6 +285,7 @@ fn price_line(item: &NewLineItem, policy: RoundingPolicy) -> Result<PricedLine, 
         unit_price: policy.round(item.unit_price()),
         line_total: policy.round(exact),
         snapshot: item.snapshot().cloned(),
+        source: item.source(),
     })
 }
 

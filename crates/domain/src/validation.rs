@@ -118,6 +118,39 @@ pub enum Violation {
         "is required: a line's sku, title and requires_shipping are given together or not at all"
     )]
     IncompleteSnapshot,
+    /// A tax class that breaks its rule.
+    #[error("expected 1 to {max} lowercase letters, digits, \"-\" or \"_\", such as \"reduced\"")]
+    InvalidTaxClass {
+        /// The most characters a class may have.
+        max: usize,
+    },
+    /// A product with no price at all.
+    #[error("a product needs a price in at least one currency")]
+    NoPrice,
+    /// A SKU the price book does not hold.
+    #[error("no product in the price book has this SKU")]
+    UnknownSku,
+    /// A SKU whose product is archived.
+    #[error("the product with this SKU is archived and cannot be ordered")]
+    ProductArchived,
+    /// A SKU whose product has no price in the order's currency.
+    #[error("the product with this SKU has no price in {currency}")]
+    NoPriceIn {
+        /// The order's currency.
+        currency: &'static str,
+    },
+    /// A field the price book fills, given on a line that takes its price from the book.
+    #[error(
+        "is set by the shop from the price book for a line given by sku; a line with its own \
+         unit_price is a custom line"
+    )]
+    SetFromBook,
+    /// A field that must be given.
+    #[error("is required")]
+    Required,
+    /// A value that may appear once in a request, given again.
+    #[error("appears more than once in this request")]
+    Duplicate,
 }
 
 /// One field's problem: where, and what.
@@ -136,6 +169,11 @@ pub struct FieldError {
 pub struct ValidationErrors(Vec<FieldError>);
 
 impl ValidationErrors {
+    /// The errors, if there are any.
+    pub fn from_errors(errors: Vec<FieldError>) -> Option<Self> {
+        (!errors.is_empty()).then_some(Self(errors))
+    }
+
     /// The problems, in the order the fields appear.
     pub fn errors(&self) -> &[FieldError] {
         &self.0

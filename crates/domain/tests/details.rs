@@ -229,9 +229,9 @@ fn erasing_removes_the_personal_data_keeps_the_money_and_is_harmless_twice() {
         customer_id: CustomerId::from_uuid(uuid::Uuid::from_u128(1)).unwrap(),
         currency: "GBP".into(),
         items: vec![LineItemDraft {
-            product_id: ProductId::from_uuid(uuid::Uuid::from_u128(2)).unwrap(),
+            product_id: Some(ProductId::from_uuid(uuid::Uuid::from_u128(2)).unwrap()),
             quantity: 2,
-            unit_price: "9.99".parse().unwrap(),
+            unit_price: Some("9.99".parse().unwrap()),
             snapshot: LineSnapshotDraft::default(),
         }],
         discount: None,

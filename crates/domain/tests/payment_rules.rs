@@ -24,11 +24,13 @@ fn order(status: OrderStatus, payment: PaymentStatus) -> Order {
         currency: "USD".into(),
         items: vec![LineItemDraft {
             snapshot: ordo_domain::LineSnapshotDraft::default(),
-            product_id: "0193a1a0-0000-7000-8000-0000000000aa"
-                .parse::<ProductId>()
-                .unwrap(),
+            product_id: Some(
+                "0193a1a0-0000-7000-8000-0000000000aa"
+                    .parse::<ProductId>()
+                    .unwrap(),
+            ),
             quantity: 1,
-            unit_price: Decimal::new(1000, 2),
+            unit_price: Some(Decimal::new(1000, 2)),
         }],
         discount: None,
         tax_rate: None,

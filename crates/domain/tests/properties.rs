@@ -89,9 +89,9 @@ fn valid_draft() -> impl Strategy<Value = OrderDraft> {
                     .enumerate()
                     .map(|(i, (quantity, unit_price))| LineItemDraft {
                         snapshot: ordo_domain::LineSnapshotDraft::default(),
-                        product_id: product(i),
+                        product_id: Some(product(i)),
                         quantity,
-                        unit_price,
+                        unit_price: Some(unit_price),
                     })
                     .collect(),
                 discount,
@@ -171,9 +171,9 @@ fn mostly_valid_draft() -> impl Strategy<Value = (OrderDraft, u8)> {
                     .enumerate()
                     .map(|(i, (quantity, unit_price))| LineItemDraft {
                         snapshot: ordo_domain::LineSnapshotDraft::default(),
-                        product_id: product(i),
+                        product_id: Some(product(i)),
                         quantity,
-                        unit_price,
+                        unit_price: Some(unit_price),
                     })
                     .collect(),
                 discount,
@@ -263,7 +263,7 @@ proptest! {
         let sum: Decimal = priced.lines().iter().map(|l| l.line_total).sum();
         prop_assert_eq!(priced.subtotal(), sum);
         for (line, item) in priced.lines().iter().zip(&draft.items) {
-            prop_assert_eq!(line.line_total, item.unit_price * Decimal::from(item.quantity));
+            prop_assert_eq!(line.line_total, item.unit_price.unwrap_or_default() * Decimal::from(item.quantity));
         }
         prop_assert!(priced.discount() >= Decimal::ZERO && priced.discount() <= priced.subtotal());
         prop_assert!(priced.total() >= Decimal::ZERO);
@@ -343,7 +343,7 @@ proptest! {
         let now = DateTime::from_timestamp(1_790_000_000, 0).unwrap();
         let draft = OrderDraft { details: ordo_domain::OrderDetailsDraft::default(),
             customer_id: customer(), currency: "USD".into(),
-            items: vec![LineItemDraft { snapshot: ordo_domain::LineSnapshotDraft::default(), product_id: product(1), quantity: 1, unit_price: Decimal::ONE }],
+            items: vec![LineItemDraft { snapshot: ordo_domain::LineSnapshotDraft::default(), product_id: Some(product(1)), quantity: 1, unit_price: Some(Decimal::ONE) }],
             discount: None, tax_rate: None, shipping: Vec::new(),
         };
         let order = NewOrder::parse(&draft).unwrap();
@@ -380,7 +380,7 @@ proptest! {
         let now = DateTime::from_timestamp(1_790_000_000, 0).unwrap();
         let draft = OrderDraft { details: ordo_domain::OrderDetailsDraft::default(),
             customer_id: customer(), currency: "USD".into(),
-            items: vec![LineItemDraft { snapshot: ordo_domain::LineSnapshotDraft::default(), product_id: product(1), quantity: 1, unit_price: Decimal::new(total_cents, 2) }],
+            items: vec![LineItemDraft { snapshot: ordo_domain::LineSnapshotDraft::default(), product_id: Some(product(1)), quantity: 1, unit_price: Some(Decimal::new(total_cents, 2)) }],
             discount: None, tax_rate: None, shipping: Vec::new(),
         };
         let order = NewOrder::parse(&draft).unwrap();

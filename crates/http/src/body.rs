@@ -46,7 +46,10 @@ pub(crate) async fn read_body(
     BodyLimits { limit, timeout }: BodyLimits,
     request: Request,
 ) -> Result<Request, Response> {
-    if request.body().is_end_stream() || !crate::extract::has_json_content_type(&request) {
+    if request.body().is_end_stream()
+        || !(crate::extract::has_json_content_type(&request)
+            || crate::extract::has_ndjson_content_type(&request))
+    {
         return Ok(request);
     }
     let Some(encoding) = encoding(request.headers()) else {

@@ -6,9 +6,9 @@ use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
 
 use ordo_domain::{
-    CustomerId, Discount, LineItemDraft, LineSnapshot, LineSnapshotDraft, Order, OrderDraft,
-    OrderStatus, PaymentStatus, PricedLine, Pricing, ProductId, RoundingMode, TaxRounding, Version,
-    amount_serde,
+    CustomerId, Discount, LineItemDraft, LineSnapshot, LineSnapshotDraft, LineSource, Order,
+    OrderDraft, OrderStatus, PaymentStatus, PricedLine, Pricing, ProductId, RoundingMode,
+    TaxRounding, Version, amount_serde,
 };
 use ordo_service::Caller;
 use rust_decimal::Decimal;
@@ -97,23 +97,27 @@ pub(crate) struct CreateOrder {
     pub channel: Option<String>,
 }
 
-/// A line of a new order.
+/// A line of a new order: a `sku` and a `quantity`, priced from the price book; or, for staff
+/// and API keys with `orders:price`, a custom line with its own `product_id` and `unit_price`
+/// (and, optionally, a snapshot: `sku`, `title` and `requires_shipping` together).
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CreateLineItem {
-    /// The product.
-    #[schema(value_type = Uuid)]
-    pub product_id: ProductId,
+    /// A custom line's product (a book line's comes from the book).
+    #[serde(default)]
+    #[schema(value_type = Option<Uuid>)]
+    pub product_id: Option<ProductId>,
     /// 1 to 10 000.
     #[schema(minimum = 1, maximum = 10000)]
     pub quantity: i64,
-    /// The price of one, ≥ 0, with at most the currency's minor units of decimals. A string
-    /// (`"19.99"`) or a JSON number, read exactly from its digits.
-    #[serde(with = "amount_serde")]
-    #[schema(value_type = String, example = "19.99", pattern = "^[0-9]{1,12}([.][0-9]{1,4})?$")]
-    pub unit_price: Decimal,
-    /// The product's SKU when bought. `sku`, `title` and `requires_shipping` come together,
-    /// or not at all.
+    /// A custom line's price of one (staff and `orders:price` only), ≥ 0, with at most the
+    /// currency's minor units of decimals. A string (`"19.99"`) or a JSON number, read exactly
+    /// from its digits. Left out, the price comes from the book by `sku`.
+    #[serde(default, with = "amount_serde::option")]
+    #[schema(value_type = Option<String>, example = "19.99", pattern = "^[0-9]{1,12}([.][0-9]{1,4})?$")]
+    pub unit_price: Option<Decimal>,
+    /// The product's SKU: on a book line, the product ordered; on a custom line, what it was
+    /// when bought, given with `title` and `requires_shipping` or not at all.
     #[serde(default)]
     #[schema(
         example = "TS-BLUE-L",
@@ -238,6 +242,10 @@ pub(crate) struct LineItemBody {
     pub options: BTreeMap<String, String>,
     /// Whether the line ships; null if the order was placed without a snapshot.
     pub requires_shipping: Option<bool>,
+    /// `book` when the price came from the price book; `custom` when it was given with the
+    /// order (by staff or a trusted backend, or before the book existed).
+    #[schema(value_type = String, example = "book")]
+    pub price_source: LineSource,
 }
 
 impl From<&PricedLine> for LineItemBody {
@@ -256,6 +264,7 @@ impl From<&PricedLine> for LineItemBody {
             title: snapshot.title,
             options: snapshot.options,
             requires_shipping: snapshot.requires_shipping,
+            price_source: line.source,
         }
     }
 }

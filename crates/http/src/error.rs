@@ -49,6 +49,10 @@ fn problem_for(error: ServiceError) -> Problem {
         }
         ServiceError::NotFound => Problem::not_found("no order with this id"),
         ServiceError::KeyNotFound => Problem::not_found("no API key with this id"),
+        ServiceError::ProductNotFound => Problem::not_found("no product with this id"),
+        error @ (ServiceError::SkuTaken { .. }
+        | ServiceError::TooManyProducts { .. }
+        | ServiceError::SetByShop(_)) => price_book_problem(error),
         ServiceError::KeyInput(error) => {
             let field = match error {
                 KeyInputError::Name => "name",
@@ -77,7 +81,7 @@ fn problem_for(error: ServiceError) -> Problem {
             let mut problem = Problem::new(
                 ProblemKind::StaleVersion,
                 format!(
-                    "If-Match does not match the order's current ETag {}: read it again (send the ETag as the header gives it, quotes included)",
+                    "If-Match does not match the current ETag {}: read it again (send the ETag as the header gives it, quotes included)",
                     etag(current)
                 ),
             );
@@ -121,6 +125,48 @@ fn problem_for(error: ServiceError) -> Problem {
         }
         ServiceError::Internal(cause) | ServiceError::Misconfigured(cause) => {
             tracing::error!(error = %error_chain(&*cause), "internal error");
+            Problem::internal()
+        }
+    }
+}
+
+/// The price book's refusals: a SKU taken, a batch too large, figures only the shop sets.
+fn price_book_problem(error: ServiceError) -> Problem {
+    match error {
+        ServiceError::SkuTaken { sku } => Problem::new(
+            ProblemKind::SkuTaken,
+            format!("another product has the SKU {sku}"),
+        )
+        .with_errors(vec![FieldProblem {
+            field: "sku".to_owned(),
+            message: "another product has this SKU".to_owned(),
+        }]),
+        ServiceError::TooManyProducts { max } => Problem::new(
+            ProblemKind::TooManyProducts,
+            format!("one request carries at most {max} products: send the rest in another"),
+        ),
+        ServiceError::SetByShop(fields) => {
+            let message = "is set by the shop: a customer's order is priced from the price book \
+                           and the shop's rates (docs/access.md)";
+            let detail = match fields.as_slice() {
+                [one] => format!("{one} {message}"),
+                many => format!(
+                    "{} fields are set by the shop, not the customer",
+                    many.len()
+                ),
+            };
+            Problem::new(ProblemKind::SetByShop, detail).with_errors(
+                fields
+                    .into_iter()
+                    .map(|field| FieldProblem {
+                        field,
+                        message: message.to_owned(),
+                    })
+                    .collect(),
+            )
+        }
+        other => {
+            tracing::error!(error = %other, "internal error: not a price book error");
             Problem::internal()
         }
     }

@@ -58,6 +58,20 @@ pub(crate) fn has_json_content_type(request: &Request) -> bool {
         || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
+/// Whether the body is NDJSON (one JSON value per line: a bulk upsert).
+pub(crate) fn has_ndjson_content_type(request: &Request) -> bool {
+    is_ndjson(request.headers())
+}
+
+/// Whether `headers` say the body is NDJSON.
+pub(crate) fn is_ndjson(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(';').next())
+        .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("application/x-ndjson"))
+}
+
 /// Parses JSON, telling a syntax error (400) from a shape error (422, naming the field). Structs
 /// are read from objects only ([`crate::strict::Objects`]).
 pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
@@ -326,6 +340,21 @@ impl<S: Send + Sync> FromRequestParts<S> for KeyPath {
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         path_uuid(parts, state).await.map(KeyPath)
+    }
+}
+
+/// The `{id}` of a product route: 400 when it is not a UUID.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ProductPath(pub ordo_domain::ProductId);
+
+impl<S: Send + Sync> FromRequestParts<S> for ProductPath {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let id = path_uuid(parts, state).await?;
+        ordo_domain::ProductId::from_uuid(id)
+            .map(ProductPath)
+            .map_err(|_| Problem::bad_field("id", "not a product id"))
     }
 }
 

@@ -6,6 +6,7 @@
 
 mod auth;
 mod body;
+mod catalog;
 mod docs;
 mod dto;
 mod error;
@@ -113,6 +114,7 @@ impl Default for HttpConfig {
     tags(
         (name = "orders", description = "Place, read, list and change orders"),
         (name = "customers", description = "What concerns a customer rather than one order: erasing its personal data"),
+        (name = "products", description = "The price book: products by SKU with a price per currency, which customers' orders are priced from"),
         (name = "api-keys", description = "Keys for trusted backends (a storefront's server, an ERP): made, listed and revoked by admins")
     ),
     components(schemas(ProblemDetails)),
@@ -149,6 +151,7 @@ fn documented() -> (Router<OrderService>, OpenApi) {
         .merge(routes::orders::router())
         .merge(routes::customers::router())
         .merge(routes::api_keys::router())
+        .merge(routes::products::router())
         .split_for_parts()
 }
 

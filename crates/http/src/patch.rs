@@ -47,7 +47,7 @@ pub(crate) fn merged(
 }
 
 /// RFC 7396, section 2: objects merge key by key, `null` removes, anything else replaces.
-fn merge(target: &mut Value, patch: Value) {
+pub(crate) fn merge(target: &mut Value, patch: Value) {
     let Value::Object(patch) = patch else {
         *target = patch;
         return;

@@ -57,10 +57,13 @@ problem_kinds! {
     PaymentInProgress => ("payment-in-progress", CONFLICT, "A payment call is in progress"),
     DetailLocked => ("detail-locked", CONFLICT, "The detail can no longer be changed"),
     IdempotencyKeyInUse => ("idempotency-key-in-use", CONFLICT, "A request with this key is in progress"),
-    StaleVersion => ("stale-version", PRECONDITION_FAILED, "The order has changed"),
+    StaleVersion => ("stale-version", PRECONDITION_FAILED, "It has changed since it was read"),
     BodyTooLarge => ("body-too-large", PAYLOAD_TOO_LARGE, "The body is too large"),
     UnsupportedMediaType => ("unsupported-media-type", UNSUPPORTED_MEDIA_TYPE, "Unsupported media type"),
+    SkuTaken => ("sku-taken", CONFLICT, "Another product has this SKU"),
     Validation => ("validation", UNPROCESSABLE_ENTITY, "The request breaks a rule"),
+    SetByShop => ("set-by-shop", UNPROCESSABLE_ENTITY, "Set by the shop"),
+    TooManyProducts => ("too-many-products", UNPROCESSABLE_ENTITY, "Too many products in one request"),
     AmountTooLarge => ("amount-too-large", UNPROCESSABLE_ENTITY, "The order's amounts are too large"),
     UnsupportedTransition => ("unsupported-transition", UNPROCESSABLE_ENTITY, "That status is not reached this way"),
     IdempotencyKeyReused => ("idempotency-key-reused", UNPROCESSABLE_ENTITY, "This key was used for another request"),
@@ -129,7 +132,7 @@ pub struct ProblemDetails {
     /// For payment problems: the order concerned (a declined order is stored, payment failed).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub order_id: Option<String>,
-    /// For stale versions: the order's current ETag.
+    /// For stale versions: the current ETag (of the order or product).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub current_etag: Option<String>,
     #[serde(skip)]
@@ -167,6 +170,25 @@ impl Problem {
     #[must_use]
     pub fn with_errors(mut self, errors: Vec<FieldProblem>) -> Self {
         self.errors = errors;
+        self
+    }
+
+    /// The same problem about a part of a larger request: each field becomes `{prefix}.{field}`
+    /// (`{prefix}` alone for the whole part), and the detail names the part.
+    #[must_use]
+    pub fn prefixed(mut self, prefix: &str) -> Self {
+        if self.errors.is_empty() {
+            let message = self.detail.clone();
+            self.errors.push(FieldProblem {
+                field: prefix.to_owned(),
+                message,
+            });
+        } else {
+            for error in &mut self.errors {
+                error.field = format!("{prefix}.{}", error.field);
+            }
+        }
+        self.detail = format!("{prefix}: {}", self.detail);
         self
     }
 

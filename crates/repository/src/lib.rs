@@ -16,6 +16,7 @@ mod error;
 mod idempotency;
 mod orders;
 mod payments;
+mod products;
 #[cfg(any(feature = "postgres", feature = "sqlite"))]
 mod store;
 #[cfg(feature = "test-util")]
@@ -45,6 +46,9 @@ pub use payments::MockGatewayLedger;
 pub use payments::{
     AttemptOutcome, GatewayLedger, LedgerEntry, PaymentAttempt, Refund, RefundStatus,
 };
+#[cfg(feature = "mock")]
+pub use products::MockProductStore;
+pub use products::{ProductPage, ProductQuery, ProductStore, ProductWrite};
 #[cfg(feature = "postgres")]
 pub use store::{InvalidSchema, PgDialect, PgOptions, PgSchema};
 #[cfg(any(feature = "postgres", feature = "sqlite"))]

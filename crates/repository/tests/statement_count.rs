@@ -33,9 +33,9 @@ async fn order_of(store: &dyn OrderRepository, items: u128) -> Order {
         items: (0..items)
             .map(|i| LineItemDraft {
                 snapshot: ordo_domain::LineSnapshotDraft::default(),
-                product_id: ProductId::from_uuid(Uuid::from_u128(i + 1)).unwrap(),
+                product_id: Some(ProductId::from_uuid(Uuid::from_u128(i + 1)).unwrap()),
                 quantity: 2,
-                unit_price: Decimal::new(1050, 2),
+                unit_price: Some(Decimal::new(1050, 2)),
             })
             .collect(),
         discount: None,

@@ -11,6 +11,9 @@
 //! | delete | no | no | any |
 //! | erase a customer's personal data | no | no | any |
 //! | make, list, revoke API keys | no | no | any, with a token (never with a key) |
+//! | name an order's figures when placing or previewing (a custom line's `unit_price`, `discount`, `tax_rate`, a shipping `amount`) | no: 422 naming each field, "set by the shop" | yes | yes |
+//! | read the price book (`/v1/products`) | yes | yes | yes |
+//! | change the price book (add, change, archive, bulk upsert) | no | yes | yes |
 //!
 //! An API key (`/v1/api-keys`, for trusted backends) acts as staff limited to its scopes: it
 //! is never a customer nor an admin. A key without the scope an action needs gets a 403 naming
@@ -22,6 +25,9 @@
 //! | place, preview | `orders:write` |
 //! | cancel, process, complete, change details (`PATCH`) | `orders:write` and `orders:read` (it reads the order it changes) |
 //! | refund | `orders:refund` and `orders:read` |
+//! | place, preview naming figures (a custom line's `unit_price`, `discount`, `tax_rate`, a shipping `amount`) | `orders:write` and `orders:price` |
+//! | read the price book | `catalog:read` |
+//! | change the price book | `catalog:write` |
 //! | delete, erase personal data, manage API keys, read `/metrics` when protected | none allows it |
 //!
 //! A customer asking about another customer's order gets [`ServiceError::NotFound`], never
@@ -32,13 +38,15 @@
 //!
 //! | field | set by | seen by |
 //! |---|---|---|
-//! | `customer_id`, `currency`, `items`, `discount`, `tax_rate` | the placer (a customer only for itself; who may name prices is the price-book issue's) | readers |
+//! | `customer_id`, `currency`, `items[].sku`, `items[].quantity` | the placer (a customer only for itself) | readers |
+//! | a custom line (`items[].unit_price` with its `product_id`), `discount`, `tax_rate`, `shipping` | staff, admins, keys with `orders:price`; a customer's is refused (422 "set by the shop") | readers |
+//! | a book line's `product_id`, `unit_price`, `title`, `options`, `requires_shipping` | ordo, from the price book when placed (a customer naming one is refused, 422) | readers |
+//! | `items[].price_source` | ordo: `book`, or `custom` for a line with its own price | readers |
 //! | `id`, `order_number`, totals, `version`, times | ordo | readers |
 //! | `status`, `cancel_reason` | ordo, through the moves above (the reason in a cancel) | readers |
 //! | `payment_status`, `amount_authorized`, `amount_captured`, `amount_refunded` | ordo, from the gateway's answers and refunds | readers |
 //! | `payment_in_progress` | ordo only: the gateway call claimed and not yet answered | readers |
-//! | `items[].sku`, `items[].title`, `items[].options`, `items[].requires_shipping` | the placer: what the line was when bought | readers |
-//! | `shipping` (`code`, `title`, `amount`, `taxed`) | the placer (an amount is a price: the price-book issue's) | readers |
+//! | a custom line's `sku`, `title`, `options`, `requires_shipping` | its placer: what the line was when bought | readers |
 //! | `shipping_total` | ordo: Σ shipping amounts | readers |
 //! | `contact`, `shipping_address`, `billing_address`, `customer_note` | the placer; later by `PATCH`, as below | readers |
 //! | `staff_note` | staff and admins (placing or `PATCH`) | staff and admins, never a customer |
@@ -48,6 +56,8 @@
 //! | an API key's `name`, `scopes` | admins, when making it | admins |
 //! | an API key's `id`, `created_at`, `created_by`, `revoked_at`, `last_used_at` | ordo | admins |
 //! | an API key's `secret` | ordo, once: in the answer that made it, stored only as its SHA-256 | the admin who made it, that once |
+//! | a product's `sku`, `title`, `options`, `requires_shipping`, `tax_class`, `status`, `prices` | staff, admins, keys with `catalog:write` | everyone authenticated (keys: `catalog:read`) |
+//! | a product's `id`, `version`, `created_at`, `updated_at` | ordo | everyone authenticated (keys: `catalog:read`) |
 //!
 //! Details of an order that move no money, and who may change each after placing it (the
 //! order-record issue's `PATCH`; [`Caller::may_change_detail`]). A financial field is not a
@@ -69,7 +79,7 @@ use std::str::FromStr;
 
 use std::collections::BTreeSet;
 
-use ordo_domain::{CustomerId, DETAIL_FIELDS, OrderDetailsDraft, OrderStatus};
+use ordo_domain::{CustomerId, DETAIL_FIELDS, OrderDetailsDraft, OrderDraft, OrderStatus};
 
 use crate::ServiceError;
 use crate::api_keys::Scope;
@@ -237,6 +247,53 @@ impl Caller {
         // Acting on an order reads it (and answers with it): a key needs `orders:read` too.
         self.require(action.scope())?;
         self.require(Scope::OrdersRead)
+    }
+
+    /// Checks that the caller may use the price book as `scope` says: anyone authenticated
+    /// reads it ([`Scope::CatalogRead`] for a key); staff and admins change it
+    /// ([`Scope::CatalogWrite`] for a key).
+    ///
+    /// # Errors
+    /// [`ServiceError::Forbidden`].
+    pub(crate) fn check_catalog(&self, scope: Scope) -> Result<(), ServiceError> {
+        if scope == Scope::CatalogWrite && self.role == Role::Customer {
+            return Err(ServiceError::Forbidden(
+                "only staff and admins change the price book",
+            ));
+        }
+        self.require(scope)
+    }
+
+    /// Checks that the caller may name the figures of an order it places: a custom line's
+    /// `unit_price`, a `discount`, a `tax_rate`, a shipping line's `amount`. Staff and admins
+    /// may (a key with [`Scope::OrdersPrice`]); a customer's order is priced by the shop.
+    ///
+    /// # Errors
+    /// [`ServiceError::SetByShop`] naming every such field a customer gave;
+    /// [`ServiceError::Forbidden`] naming the scope for a key without it.
+    pub(crate) fn may_name_prices(&self, draft: &OrderDraft) -> Result<(), ServiceError> {
+        let mut named = Vec::new();
+        for (index, item) in draft.items.iter().enumerate() {
+            if item.unit_price.is_some() {
+                named.push(format!("items[{index}].unit_price"));
+            }
+        }
+        if draft.discount.is_some() {
+            named.push("discount".to_owned());
+        }
+        if draft.tax_rate.is_some() {
+            named.push("tax_rate".to_owned());
+        }
+        for index in 0..draft.shipping.len() {
+            named.push(format!("shipping[{index}].amount"));
+        }
+        if named.is_empty() {
+            return Ok(());
+        }
+        match self.role {
+            Role::Customer => Err(ServiceError::SetByShop(named)),
+            Role::Staff | Role::Admin => self.require(Scope::OrdersPrice),
+        }
     }
 
     /// Checks that the caller may erase a customer's personal data (admins only).
@@ -489,6 +546,71 @@ mod tests {
         CustomerId::from_uuid(uuid::Uuid::from_u128(n)).unwrap_or_else(|_| unreachable!())
     }
 
+    /// An order naming a figure of every kind: a custom line, a discount, a tax rate, a
+    /// shipping amount.
+    fn priced_draft() -> ordo_domain::OrderDraft {
+        serde_json::from_value(serde_json::json!({
+            "customer_id": "0193a1a0-0000-7000-8000-000000000001",
+            "currency": "USD",
+            "items": [
+                {"quantity": 1, "snapshot": {"sku": "A"}},
+                {"product_id": "0193a1a0-0000-7000-8000-0000000000aa", "quantity": 1, "unit_price": "1"}
+            ],
+            "discount": {"type": "fixed", "amount": "1"},
+            "tax_rate": "0.1",
+            "shipping": [{"code": "dhl", "title": "DHL", "amount": "1"}]
+        }))
+        .unwrap_or_else(|error| panic!("{error}"))
+    }
+
+    /// The actions table's price and book rows, for every role: a customer naming figures is
+    /// told each field; reading the book is anyone's, changing it staff's and admins'.
+    #[test]
+    fn figures_and_the_book_answer_each_role_as_documented() {
+        let customer = Caller::customer(customer(1));
+        let staff = Caller::operator(Role::Staff, "s").unwrap_or_else(|_| unreachable!());
+        let admin = Caller::operator(Role::Admin, "a").unwrap_or_else(|_| unreachable!());
+        match customer.may_name_prices(&priced_draft()) {
+            Err(ServiceError::SetByShop(fields)) => assert_eq!(
+                fields,
+                [
+                    "items[1].unit_price",
+                    "discount",
+                    "tax_rate",
+                    "shipping[0].amount"
+                ]
+            ),
+            other => panic!("{other:?}"),
+        }
+        let mut by_sku = priced_draft();
+        by_sku.items.truncate(1);
+        (by_sku.discount, by_sku.tax_rate) = (None, None);
+        by_sku.shipping.clear();
+        assert!(customer.may_name_prices(&by_sku).is_ok());
+        assert!(
+            customer
+                .check_catalog(crate::api_keys::Scope::CatalogRead)
+                .is_ok()
+        );
+        assert!(matches!(
+            customer.check_catalog(crate::api_keys::Scope::CatalogWrite),
+            Err(ServiceError::Forbidden(_))
+        ));
+        for operator in [staff, admin] {
+            assert!(operator.may_name_prices(&priced_draft()).is_ok());
+            assert!(
+                operator
+                    .check_catalog(crate::api_keys::Scope::CatalogRead)
+                    .is_ok()
+            );
+            assert!(
+                operator
+                    .check_catalog(crate::api_keys::Scope::CatalogWrite)
+                    .is_ok()
+            );
+        }
+    }
+
     /// The API key table in the module's documentation, cell by cell: every set of scopes a
     /// key can hold, against every action on any customer's order, placing, listing and
     /// managing keys.
@@ -499,10 +621,14 @@ mod tests {
         let all: Vec<Scope> = Scope::all().collect();
         // (what, the scopes it needs; `None` when no scope allows it)
         let (read, write, refund) = (Scope::OrdersRead, Scope::OrdersWrite, Scope::OrdersRefund);
-        let table: [(&str, Option<&[Scope]>); 8] = [
+        let (price, book, catalog) = (Scope::OrdersPrice, Scope::CatalogRead, Scope::CatalogWrite);
+        let table: [(&str, Option<&[Scope]>); 11] = [
             ("read", Some(&[read])),
             ("list", Some(&[read])),
             ("place", Some(&[write])),
+            ("place naming figures", Some(&[write, price])),
+            ("read the book", Some(&[book])),
+            ("change the book", Some(&[catalog])),
             ("cancel", Some(&[write, read])),
             ("transition", Some(&[write, read])),
             ("refund", Some(&[refund, read])),
@@ -524,6 +650,11 @@ mod tests {
                         .scope_list(&ordo_repository::ListQuery::all())
                         .map(|_| ()),
                     "place" => key.require(Scope::OrdersWrite),
+                    "place naming figures" => key
+                        .require(Scope::OrdersWrite)
+                        .and_then(|()| key.may_name_prices(&priced_draft())),
+                    "read the book" => key.check_catalog(Scope::CatalogRead),
+                    "change the book" => key.check_catalog(Scope::CatalogWrite),
                     "cancel" => key.check(Action::Cancel, customer(2)),
                     "transition" => key.check(Action::Transition, customer(1)),
                     "refund" => key.check(Action::Refund, customer(1)),

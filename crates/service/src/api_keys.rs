@@ -46,10 +46,21 @@ pub enum Scope {
     /// Refund orders (with `orders:read`).
     #[strum(serialize = "orders:refund")]
     OrdersRefund,
+    /// Name prices when placing (with `orders:write`): custom lines, a discount, a tax rate,
+    /// shipping amounts.
+    #[strum(serialize = "orders:price")]
+    OrdersPrice,
+    /// Read the price book.
+    #[strum(serialize = "catalog:read")]
+    CatalogRead,
+    /// Add, change, archive and bulk-upsert products.
+    #[strum(serialize = "catalog:write")]
+    CatalogWrite,
 }
 
 impl Scope {
-    /// The scope's name: `orders:read`, `orders:write` or `orders:refund`.
+    /// The scope's name: `orders:read`, `orders:write`, `orders:refund`, `orders:price`,
+    /// `catalog:read` or `catalog:write`.
     pub fn as_str(self) -> &'static str {
         self.into()
     }
@@ -65,6 +76,9 @@ impl Scope {
             Self::OrdersRead => "this API key lacks the scope orders:read",
             Self::OrdersWrite => "this API key lacks the scope orders:write",
             Self::OrdersRefund => "this API key lacks the scope orders:refund",
+            Self::OrdersPrice => "this API key lacks the scope orders:price",
+            Self::CatalogRead => "this API key lacks the scope catalog:read",
+            Self::CatalogWrite => "this API key lacks the scope catalog:write",
         }
     }
 }

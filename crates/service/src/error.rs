@@ -23,6 +23,25 @@ pub enum ServiceError {
     /// No such order (or it was deleted, or it is another customer's).
     #[error("order not found")]
     NotFound,
+    /// No product with this id.
+    #[error("product not found")]
+    ProductNotFound,
+    /// Another product has this SKU.
+    #[error("another product has the SKU {sku}")]
+    SkuTaken {
+        /// The SKU.
+        sku: ordo_domain::Sku,
+    },
+    /// A bulk upsert with more products than one request may carry.
+    #[error("a bulk upsert carries at most {max} products")]
+    TooManyProducts {
+        /// The most one request may carry.
+        max: usize,
+    },
+    /// Fields only the shop sets (prices, a discount, a tax rate, shipping amounts), named
+    /// by a caller that may not name them: each field's path.
+    #[error("set by the shop: {}", .0.join(", "))]
+    SetByShop(Vec<String>),
     /// No API key with this id.
     #[error("API key not found")]
     KeyNotFound,

@@ -5,6 +5,7 @@
 mod access;
 mod api_keys;
 mod books;
+mod catalog;
 mod details;
 mod error;
 mod gateway;
@@ -19,6 +20,7 @@ mod replicas;
 pub use access::{Caller, DetailRefusal, Role, UnknownRole};
 pub use api_keys::{ApiKey, ApiKeys, KEY_PREFIX, KeyInputError, KeyRefusal, NewKey, Scope};
 pub use books::Books;
+pub use catalog::{BulkOutcome, Catalog, MAX_BULK_PRODUCTS, PriceBook, StoredBook, Upserted};
 pub use error::ServiceError;
 pub use gateway::{CaptureMode, GatewayReply, PaymentGateway, SimulatedGateway};
 pub use idempotency::{IdempotencyKey, Idempotent, InvalidIdempotencyKey, KeyTimes};
@@ -29,6 +31,6 @@ pub use replicas::{KeyMismatch, Replica};
 // The list types callers build queries with, so callers need not depend on storage.
 pub use ordo_repository::{
     Claim, Coordination, Cursor, InvalidCursor, InvalidPageSize, InvalidSearchText,
-    InvalidTotalBound, ListQuery, MAX_PAGE_SIZE, Page, PageSize, Refund, RefundStatus, SearchText,
-    StoredResponse, TotalBound,
+    InvalidTotalBound, ListQuery, MAX_PAGE_SIZE, Page, PageSize, ProductPage, ProductQuery, Refund,
+    RefundStatus, SearchText, StoredResponse, TotalBound,
 };

@@ -1,11 +1,12 @@
 //! The order use cases.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use ordo_domain::{
     CancelReason, NewOrder, Order, OrderDraft, OrderId, OrderNumber, OrderNumberKey, OrderStatus,
-    PaymentError, PaymentStatus, PaymentStep, Pricing, RoundingMode, RoundingPolicy, StatusChange,
-    TaxRounding, Version, price,
+    PaymentError, PaymentStatus, PaymentStep, Pricing, Product, RoundingMode, RoundingPolicy, Sku,
+    StatusChange, TaxRounding, Version, price,
 };
 use ordo_repository::{Claim, IdempotencyStore, ListQuery, OrderRepository, Page};
 
@@ -14,10 +15,31 @@ use crate::api_keys::{ApiKeys, Scope};
 use crate::{
     Caller, CaptureMode, Clock, GatewayReply, IdGenerator, KeyTimes, PaymentGateway, ServiceError,
 };
-use ordo_repository::ApiKeyStore;
+use ordo_repository::{ApiKeyStore, ProductStore};
+
+use crate::catalog::{Catalog, PriceBook, StoredBook};
+
+/// The book of a deployment that keeps none: every SKU is unknown.
+struct EmptyBook;
+
+#[async_trait::async_trait]
+impl PriceBook for EmptyBook {
+    async fn products_by_sku(&self, _skus: &[Sku]) -> Result<Vec<Product>, ServiceError> {
+        Ok(Vec::new())
+    }
+}
 
 /// Why a customer may not place (or price) an order for someone else.
 const PLACE_FOR_ANOTHER: &str = "customers place orders only for themselves";
+
+/// The checks placing and previewing share: the scope, whose order it is, which details and
+/// which figures the caller may name.
+fn may_place(caller: &Caller, draft: &OrderDraft) -> Result<(), ServiceError> {
+    caller.require(Scope::OrdersWrite)?;
+    caller.check_acting_for(draft.customer_id, PLACE_FOR_ANOTHER)?;
+    caller.may_set_details(&draft.details)?;
+    caller.may_name_prices(draft)
+}
 
 /// Settings the use cases follow.
 #[derive(Debug, Clone, Copy)]
@@ -61,6 +83,10 @@ pub struct OrderService {
     pub(crate) config: ServiceConfig,
     /// API keys, when the deployment accepts them.
     api_keys: Option<Arc<ApiKeys>>,
+    /// Where book lines are priced from.
+    book: Arc<dyn PriceBook>,
+    /// The price book's use cases, when the deployment keeps one.
+    catalog: Option<Catalog>,
 }
 
 impl OrderService {
@@ -82,7 +108,30 @@ impl OrderService {
             ids,
             config,
             api_keys: None,
+            book: Arc::new(EmptyBook),
+            catalog: None,
         }
+    }
+
+    /// The same service, pricing book lines from the products in `store` and managing them.
+    #[must_use]
+    pub fn with_catalog(mut self, store: Arc<dyn ProductStore>) -> Self {
+        self.book = Arc::new(StoredBook(store.clone()));
+        self.catalog = Some(Catalog::new(store, self.clock.clone()));
+        self
+    }
+
+    /// The same service, pricing book lines from `book` (a catalogue service of the
+    /// deployment's own, say) instead.
+    #[must_use]
+    pub fn with_price_book(mut self, book: Arc<dyn PriceBook>) -> Self {
+        self.book = book;
+        self
+    }
+
+    /// The price book's use cases, when the deployment keeps one.
+    pub fn catalog(&self) -> Option<&Catalog> {
+        self.catalog.as_ref()
     }
 
     /// The same service, also accepting API keys kept in `store`.
@@ -103,12 +152,36 @@ impl OrderService {
     /// [`ServiceError::Forbidden`] for a customer naming another customer;
     /// [`ServiceError::Detail`] for a detail the caller may not set;
     /// [`ServiceError::Validation`] or [`ServiceError::Pricing`].
-    pub fn preview(&self, caller: &Caller, draft: &OrderDraft) -> Result<Pricing, ServiceError> {
-        caller.require(Scope::OrdersWrite)?;
-        caller.check_acting_for(draft.customer_id, PLACE_FOR_ANOTHER)?;
-        caller.may_set_details(&draft.details)?;
-        let order = NewOrder::parse(draft)?;
+    pub async fn preview(
+        &self,
+        caller: &Caller,
+        draft: &OrderDraft,
+    ) -> Result<Pricing, ServiceError> {
+        may_place(caller, draft)?;
+        let order = self.parse(draft).await?;
         Ok(price(&order, self.policy_for(&order))?)
+    }
+
+    /// The draft checked, its book lines filled from the price book (one lookup for all).
+    async fn parse(&self, draft: &OrderDraft) -> Result<NewOrder, ServiceError> {
+        let skus: Vec<Sku> = draft
+            .items
+            .iter()
+            .filter(|item| item.is_book_line())
+            .filter_map(|item| item.snapshot.sku.as_deref())
+            .filter_map(|sku| Sku::parse(sku).ok())
+            .collect();
+        let book: HashMap<Sku, Product> = if skus.is_empty() {
+            HashMap::new()
+        } else {
+            self.book
+                .products_by_sku(&skus)
+                .await?
+                .into_iter()
+                .map(|product| (product.spec().sku().clone(), product))
+                .collect()
+        };
+        Ok(NewOrder::parse_with_book(draft, &book)?)
     }
 
     /// Validates, prices, numbers and stores a new order. Under an idempotency `claim`, the key
@@ -127,15 +200,13 @@ impl OrderService {
         draft: &OrderDraft,
         claim: Option<&Claim>,
     ) -> Result<Order, ServiceError> {
-        caller.require(Scope::OrdersWrite)?;
-        caller.check_acting_for(draft.customer_id, PLACE_FOR_ANOTHER)?;
-        caller.may_set_details(&draft.details)?;
+        may_place(caller, draft)?;
         if let Some(order_id) = claim.and_then(|claim| claim.order_id) {
             tracing::info!(order_id = %order_id, "resuming an idempotent create");
             let order = self.get(caller, order_id).await?;
             return self.authorize(order).await;
         }
-        let new = NewOrder::parse(draft)?;
+        let new = self.parse(draft).await?;
         let pricing = price(&new, self.policy_for(&new))?;
         let now = self.clock.now();
         let sequence = self.orders.next_order_sequence().await?;

@@ -134,9 +134,9 @@ fn draft() -> OrderDraft {
         currency: "USD".into(),
         items: vec![LineItemDraft {
             snapshot: ordo_domain::LineSnapshotDraft::default(),
-            product_id: ProductId::from_uuid(Uuid::from_u128(2)).unwrap(),
+            product_id: Some(ProductId::from_uuid(Uuid::from_u128(2)).unwrap()),
             quantity: 3,
-            unit_price: Decimal::new(1999, 2),
+            unit_price: Some(Decimal::new(1999, 2)),
         }],
         discount: None,
         tax_rate: Some(Decimal::new(1, 1)),
@@ -241,10 +241,11 @@ async fn a_duplicate_at_insert_is_an_internal_error_not_a_client_error() {
     ));
 }
 
-#[test]
-fn a_preview_charges_exactly_what_placing_would() {
+#[tokio::test]
+async fn a_preview_charges_exactly_what_placing_would() {
     let preview = service(MockOrderRepository::new())
         .preview(&admin(), &draft())
+        .await
         .unwrap();
     assert_eq!(&preview, pending_order().pricing());
 }
@@ -937,7 +938,7 @@ async fn a_customer_placing_for_another_customer_is_refused_before_anything_is_s
     let service = service(MockOrderRepository::new());
     for result in [
         service.place(&stranger(), &draft(), None).await.map(|_| ()),
-        service.preview(&stranger(), &draft()).map(|_| ()),
+        service.preview(&stranger(), &draft()).await.map(|_| ()),
     ] {
         assert!(
             matches!(result, Err(ServiceError::Forbidden(_))),

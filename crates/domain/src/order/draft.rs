@@ -1,7 +1,12 @@
 //! What a client sends, and the rules that turn it into a [`NewOrder`].
 
+use std::collections::HashMap;
+
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
+
+use crate::catalog::Product;
+use crate::record::Sku;
 
 use crate::pricing::{Discount, ShippingLine};
 use crate::record::text::line;
@@ -66,21 +71,43 @@ pub struct ShippingLineDraft {
     pub taxed: bool,
 }
 
-/// A line as a client sends it.
+/// A line as a client sends it: either a *book line*, a `sku` and a quantity, which the price
+/// book fills in ([`NewOrder::parse_with_book`]), or a *custom line* with its own `unit_price`
+/// and `product_id` (what only staff and trusted backends may place).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LineItemDraft {
-    /// The product.
-    pub product_id: ProductId,
+    /// The product: a custom line's; a book line's comes from the book.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub product_id: Option<ProductId>,
     /// How many; checked against `1..=MAX_QUANTITY`.
     pub quantity: i64,
-    /// The price of one, in the order's currency.
-    #[serde(with = "crate::amount_serde")]
-    pub unit_price: Decimal,
+    /// The price of one, in the order's currency: a custom line's; a book line has none.
+    #[serde(default, with = "crate::amount_serde::option")]
+    pub unit_price: Option<Decimal>,
     /// What the line is, as the customer saw it: none at all, or `sku`, `title` and
-    /// `requires_shipping` together.
+    /// `requires_shipping` together; a book line gives its `sku` alone.
     #[serde(default, skip_serializing_if = "LineSnapshotDraft::is_empty")]
     pub snapshot: LineSnapshotDraft,
+}
+
+impl LineItemDraft {
+    /// Whether the line's price comes from the book: it names no price of its own.
+    pub fn is_book_line(&self) -> bool {
+        self.unit_price.is_none()
+    }
+}
+
+/// Where a line's price came from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LineSource {
+    /// The price book, as the order was placed.
+    Book,
+    /// Given with the order by staff or a trusted backend (and every line of an order placed
+    /// before the price book existed).
+    #[default]
+    Custom,
 }
 
 /// A quantity in `1..=MAX_QUANTITY`.
@@ -128,6 +155,7 @@ pub struct NewLineItem {
     quantity: Quantity,
     unit_price: Decimal,
     snapshot: Option<LineSnapshot>,
+    source: LineSource,
 }
 
 impl NewLineItem {
@@ -150,6 +178,11 @@ impl NewLineItem {
     pub fn snapshot(&self) -> Option<&LineSnapshot> {
         self.snapshot.as_ref()
     }
+
+    /// Where its price came from.
+    pub fn source(&self) -> LineSource {
+        self.source
+    }
 }
 
 /// An order that passed every rule and can be priced. The only way to make one is
@@ -166,11 +199,27 @@ pub struct NewOrder {
 }
 
 impl NewOrder {
-    /// Checks every rule and reports every broken one, each naming its field.
+    /// Checks every rule and reports every broken one, each naming its field. Every line must
+    /// be a custom line: with no book, a line by `sku` alone names an unknown SKU.
     ///
     /// # Errors
     /// [`ValidationErrors`], never empty, in field order.
     pub fn parse(draft: &OrderDraft) -> Result<Self, ValidationErrors> {
+        Self::parse_with_book(draft, &HashMap::new())
+    }
+
+    /// As [`NewOrder::parse`], with each book line's product, price and snapshot taken from
+    /// `book` (the products its SKUs name, as the price book holds them). A book line gives
+    /// its `sku` alone: a `product_id`, `title`, `options` or `requires_shipping` beside it
+    /// is [`Violation::SetFromBook`]; its SKU may be unknown ([`Violation::UnknownSku`]), its
+    /// product archived or unpriced in the order's currency, each named at `items[i].sku`.
+    ///
+    /// # Errors
+    /// [`ValidationErrors`], never empty, in field order.
+    pub fn parse_with_book(
+        draft: &OrderDraft,
+        book: &HashMap<Sku, Product>,
+    ) -> Result<Self, ValidationErrors> {
         let mut errors = Collector::default();
         let currency = errors.check(
             || "currency".into(),
@@ -197,26 +246,29 @@ impl NewOrder {
                 || format!("items[{index}].quantity"),
                 Quantity::new(item.quantity),
             );
-            let unit_price = errors.check(
-                || format!("items[{index}].unit_price"),
-                amount(item.unit_price, scale),
-            );
-            let snapshot = errors.absorb(LineSnapshot::parse(&item.snapshot, index));
-            if let (Some(quantity), Some(unit_price), Some(snapshot)) =
-                (quantity, unit_price, snapshot)
+            let line = match item.unit_price {
+                Some(unit_price) => custom_line(item, unit_price, index, scale, &mut errors),
+                None => book_line(item, currency, book, index, &mut errors),
+            };
+            if let (Some(quantity), Some((product_id, unit_price, snapshot, source))) =
+                (quantity, line)
             {
                 items.push(NewLineItem {
-                    product_id: item.product_id,
+                    product_id,
                     quantity,
                     unit_price,
                     snapshot,
+                    source,
                 });
             }
         }
         let discount = match &draft.discount {
             None => Some(None),
             Some(Discount::Fixed { amount: value }) => errors
-                .check(|| "discount.amount".to_owned(), amount(*value, scale))
+                .check(
+                    || "discount.amount".to_owned(),
+                    checked_amount(*value, scale),
+                )
                 .map(|amount| Some(Discount::Fixed { amount })),
             Some(Discount::Percentage { percent }) => errors
                 .check(|| "discount.percent".to_owned(), percentage(*percent))
@@ -285,6 +337,65 @@ impl NewOrder {
     }
 }
 
+/// What a line's product, price and snapshot are, and where they came from.
+type LineParts = (ProductId, Decimal, Option<LineSnapshot>, LineSource);
+
+/// A line with its own price: its product, price and snapshot as given.
+fn custom_line(
+    item: &LineItemDraft,
+    unit_price: Decimal,
+    index: usize,
+    scale: u32,
+    errors: &mut Collector,
+) -> Option<LineParts> {
+    let product_id = errors.check(
+        || format!("items[{index}].product_id"),
+        item.product_id.ok_or(Violation::Required),
+    );
+    let unit_price = errors.check(
+        || format!("items[{index}].unit_price"),
+        checked_amount(unit_price, scale),
+    );
+    let snapshot = errors.absorb(LineSnapshot::parse(&item.snapshot, index));
+    Some((product_id?, unit_price?, snapshot?, LineSource::Custom))
+}
+
+/// A line by SKU: everything but its quantity from the book's product. Without a currency
+/// (already reported) the product is still looked up, so an unknown SKU is reported too.
+fn book_line(
+    item: &LineItemDraft,
+    currency: Option<Currency>,
+    book: &HashMap<Sku, Product>,
+    index: usize,
+    errors: &mut Collector,
+) -> Option<LineParts> {
+    let given = &item.snapshot;
+    let mut set_by_book = false;
+    for (field, present) in [
+        ("product_id", item.product_id.is_some()),
+        ("title", given.title.is_some()),
+        ("options", !given.options.is_empty()),
+        ("requires_shipping", given.requires_shipping.is_some()),
+    ] {
+        if present {
+            errors.push(format!("items[{index}].{field}"), Violation::SetFromBook);
+            set_by_book = true;
+        }
+    }
+    let field = || format!("items[{index}].sku");
+    let sku = errors.check(
+        field,
+        given
+            .sku
+            .as_deref()
+            .ok_or(Violation::Required)
+            .and_then(Sku::parse),
+    )?;
+    let product = errors.check(field, book.get(&sku).ok_or(Violation::UnknownSku))?;
+    let (unit_price, snapshot) = errors.check(field, product.offer(currency?))?;
+    (!set_by_book).then_some((product.id(), unit_price, Some(snapshot), LineSource::Book))
+}
+
 /// The shipping lines, each checked; `None` when any is wrong (the errors are in `errors`).
 fn shipping_lines(
     drafts: &[ShippingLineDraft],
@@ -317,7 +428,7 @@ fn shipping_lines(
         );
         let amount = errors.check(
             || format!("shipping[{index}].amount"),
-            amount(draft.amount, scale),
+            checked_amount(draft.amount, scale),
         );
         if let (Some(code), Some(title), Some(amount)) = (code, title, amount) {
             lines.push(ShippingLine {
@@ -332,7 +443,7 @@ fn shipping_lines(
 }
 
 /// A non-negative amount of at most `scale` decimals and at most [`MAX_AMOUNT`].
-fn amount(value: Decimal, scale: u32) -> Result<Decimal, Violation> {
+pub(crate) fn checked_amount(value: Decimal, scale: u32) -> Result<Decimal, Violation> {
     if value.is_sign_negative() && !value.is_zero() {
         return Err(Violation::Negative);
     }

@@ -9,8 +9,9 @@ mod draft;
 mod money;
 
 pub use change::{CancelReason, ChangeError, PaymentStep, StatusChange, Version};
+pub(crate) use draft::checked_amount;
 pub use draft::{
-    LineItemDraft, MAX_LINE_ITEMS, MAX_PERCENT_SCALE, MAX_QUANTITY, MAX_REASON_CHARS,
+    LineItemDraft, LineSource, MAX_LINE_ITEMS, MAX_PERCENT_SCALE, MAX_QUANTITY, MAX_REASON_CHARS,
     MAX_SHIPPING_CODE_CHARS, MAX_SHIPPING_LINES, MAX_SHIPPING_TITLE_CHARS, MAX_TAX_RATE_SCALE,
     NewLineItem, NewOrder, OrderDraft, Quantity, ShippingLineDraft,
 };
@@ -132,9 +133,9 @@ impl Order {
                 .lines
                 .iter()
                 .map(|line| LineItemDraft {
-                    product_id: line.product_id,
+                    product_id: Some(line.product_id),
                     quantity: i64::from(line.quantity.get()),
-                    unit_price: line.unit_price,
+                    unit_price: Some(line.unit_price),
                     snapshot: line
                         .snapshot
                         .as_ref()
@@ -157,7 +158,12 @@ impl Order {
             // Already checked: storage parsed them into `record.details`.
             details: OrderDetailsDraft::default(),
         };
-        let repriced = price(&NewOrder::parse(&draft)?, pricing.rounding)?;
+        let mut repriced = price(&NewOrder::parse(&draft)?, pricing.rounding)?;
+        // Re-parsed, every line is a custom one; where a price came from is no figure, so it
+        // is kept as stored.
+        for (line, stored) in repriced.lines.iter_mut().zip(&pricing.lines) {
+            line.source = stored.source;
+        }
         if StoredPricing::from(&repriced) != *pricing {
             return Err(CorruptOrder::PricingMismatch);
         }

@@ -77,23 +77,28 @@ pub struct VariantOptions(BTreeMap<String, String>);
 
 impl VariantOptions {
     /// Checks every option; errors name `{prefix}.options.{name}` (`{prefix}.options` when
-    /// there are too many).
-    fn collect(
+    /// there are too many; without the prefix and its dot when `prefix` is empty).
+    pub(crate) fn collect(
         raw: &BTreeMap<String, String>,
         prefix: &str,
         errors: &mut Collector,
     ) -> Option<Self> {
         let mut ok = true;
+        let prefix = if prefix.is_empty() {
+            String::new()
+        } else {
+            format!("{prefix}.")
+        };
         if raw.len() > MAX_OPTIONS {
             errors.push(
-                format!("{prefix}.options"),
+                format!("{prefix}options"),
                 Violation::TooManyEntries { max: MAX_OPTIONS },
             );
             ok = false;
         }
         let mut options = BTreeMap::new();
         for (key, value) in raw {
-            let field = || format!("{prefix}.options.{}", key.escape_debug());
+            let field = || format!("{prefix}options.{}", key.escape_debug());
             let key = errors.check(field, text::key(key, MAX_OPTION_KEY_CHARS));
             let value = errors.check(field, text::line(value, MAX_OPTION_VALUE_CHARS));
             if let (Some(key), Some(value)) = (key, value) {
@@ -168,6 +173,21 @@ pub struct LineSnapshot {
 }
 
 impl LineSnapshot {
+    /// A snapshot of parts already checked (a price book's product).
+    pub(crate) fn new(
+        sku: Sku,
+        title: Title,
+        options: VariantOptions,
+        requires_shipping: bool,
+    ) -> Self {
+        Self {
+            sku,
+            title,
+            options,
+            requires_shipping,
+        }
+    }
+
     /// Checks line `index`'s snapshot: `None` when none was given. Errors name
     /// `items[{index}].sku`, `items[{index}].options.colour`; a part missing from a snapshot
     /// is [`Violation::IncompleteSnapshot`].

@@ -112,7 +112,7 @@ macro_rules! text_type {
     };
 }
 
-pub(super) use text_type;
+pub(crate) use text_type;
 
 #[cfg(test)]
 mod tests {

@@ -33,7 +33,9 @@ pub(crate) struct CreateKey {
     pub name: String,
     /// What it may do: `orders:read` (read, list, search), `orders:write` (place, preview;
     /// with `orders:read`, cancel, move along, change details), `orders:refund` (with
-    /// `orders:read`). At least one.
+    /// `orders:read`), `orders:price` (with `orders:write`, name an order's figures: custom
+    /// lines, a discount, a tax rate, shipping amounts), `catalog:read` (read the price
+    /// book), `catalog:write` (change it). At least one.
     #[schema(min_items = 1, example = json!(["orders:read", "orders:write"]))]
     pub scopes: Vec<String>,
 }

@@ -3,4 +3,5 @@
 pub(crate) mod api_keys;
 pub(crate) mod customers;
 pub(crate) mod orders;
+pub(crate) mod products;
 mod responses;

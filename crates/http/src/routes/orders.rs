@@ -128,7 +128,7 @@ async fn preview_order(
     Extension(caller): Extension<Caller>,
     Json(body): Json<CreateOrder>,
 ) -> Result<axum::Json<PricingBody>, ApiError> {
-    let pricing = service.preview(&caller, &OrderDraft::from(body))?;
+    let pricing = service.preview(&caller, &OrderDraft::from(body)).await?;
     Ok(axum::Json(PricingBody::from(&pricing)))
 }
 

@@ -5,7 +5,7 @@ use ordo_service::Role;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::app::{TestApp, assert_problem, order_body};
+use crate::app::{TestApp, assert_problem, customer_body};
 use crate::auth::{ALICE, token};
 
 crate::app::on_both_databases!(
@@ -36,7 +36,7 @@ impl TestApp {
     }
 
     /// Makes a key with `scopes` as an admin; its body (with `secret`).
-    async fn make_key(&self, scopes: &[&str]) -> Value {
+    pub(crate) async fn make_key(&self, scopes: &[&str]) -> Value {
         let response = self
             .post("/v1/api-keys")
             .bearer_auth(admin())
@@ -65,7 +65,7 @@ async fn a_key_acts_within_its_scopes_and_nothing_more(app: TestApp) {
     assert_eq!(made["last_used_at"], Value::Null);
 
     // orders:write places for any customer; orders:read reads and searches.
-    let placed = app.place_as(&key, &order_body(ALICE)).await;
+    let placed = app.place_as(&key, &customer_body(ALICE)).await;
     let id = placed["id"].as_str().unwrap();
     let read = app
         .get(&format!("/v1/orders/{id}"))
@@ -145,7 +145,7 @@ async fn a_key_acts_within_its_scopes_and_nothing_more(app: TestApp) {
 }
 
 async fn a_read_only_key_is_refused_every_write_naming_the_scope(app: TestApp) {
-    let id = app.place_as(&admin(), &order_body(ALICE)).await["id"]
+    let id = app.place_as(&admin(), &customer_body(ALICE)).await["id"]
         .as_str()
         .unwrap()
         .to_owned();
@@ -161,11 +161,11 @@ async fn a_read_only_key_is_refused_every_write_naming_the_scope(app: TestApp) {
         .unwrap();
     assert_eq!(read.status(), 200);
     for (method, path, body) in [
-        (Method::POST, "/v1/orders".to_owned(), order_body(ALICE)),
+        (Method::POST, "/v1/orders".to_owned(), customer_body(ALICE)),
         (
             Method::POST,
             "/v1/orders/preview".to_owned(),
-            order_body(ALICE),
+            customer_body(ALICE),
         ),
         (
             Method::POST,
@@ -210,7 +210,7 @@ async fn a_key_acting_on_an_order_needs_to_read_it_too(app: TestApp) {
     let editor = secret(app.make_key(&["orders:read", "orders:write"]).await);
     let refunder = secret(app.make_key(&["orders:refund"]).await);
     let cashier = secret(app.make_key(&["orders:read", "orders:refund"]).await);
-    let id = app.place_as(&writer, &order_body(ALICE)).await["id"]
+    let id = app.place_as(&writer, &customer_body(ALICE)).await["id"]
         .as_str()
         .unwrap()
         .to_owned();

@@ -6,7 +6,9 @@ use ordo_http::HttpConfig;
 use ordo_repository::testing::{TestPostgres, TestSqlite};
 use std::time::Duration;
 
-use ordo_repository::{ApiKeyStore, GatewayLedger, IdempotencyStore, OrderRepository};
+use ordo_repository::{
+    ApiKeyStore, GatewayLedger, IdempotencyStore, OrderRepository, ProductStore,
+};
 use ordo_service::{OrderService, RandomIds, ServiceConfig, SimulatedGateway, SystemClock};
 use reqwest::{Client, RequestBuilder, Response};
 use serde_json::{Value, json};
@@ -32,7 +34,13 @@ pub(crate) struct TestApp {
 /// Serves `store` on 127.0.0.1 at a port the OS picks.
 pub(crate) async fn serve<S>(store: S, database: Database) -> TestApp
 where
-    S: OrderRepository + IdempotencyStore + GatewayLedger + ApiKeyStore + Clone + 'static,
+    S: OrderRepository
+        + IdempotencyStore
+        + GatewayLedger
+        + ApiKeyStore
+        + ProductStore
+        + Clone
+        + 'static,
 {
     serve_with(store, database, ServiceConfig::default()).await
 }
@@ -40,7 +48,13 @@ where
 /// The same, with its own service settings.
 pub(crate) async fn serve_with<S>(store: S, database: Database, config: ServiceConfig) -> TestApp
 where
-    S: OrderRepository + IdempotencyStore + GatewayLedger + ApiKeyStore + Clone + 'static,
+    S: OrderRepository
+        + IdempotencyStore
+        + GatewayLedger
+        + ApiKeyStore
+        + ProductStore
+        + Clone
+        + 'static,
 {
     serve_slow_gateway(store, database, config, Duration::ZERO).await
 }
@@ -53,7 +67,13 @@ pub(crate) async fn serve_slow_gateway<S>(
     latency: Duration,
 ) -> TestApp
 where
-    S: OrderRepository + IdempotencyStore + GatewayLedger + ApiKeyStore + Clone + 'static,
+    S: OrderRepository
+        + IdempotencyStore
+        + GatewayLedger
+        + ApiKeyStore
+        + ProductStore
+        + Clone
+        + 'static,
 {
     serve_http(store, database, config, latency, HttpConfig::default()).await
 }
@@ -67,8 +87,15 @@ pub(crate) async fn serve_http<S>(
     http: HttpConfig,
 ) -> TestApp
 where
-    S: OrderRepository + IdempotencyStore + GatewayLedger + ApiKeyStore + Clone + 'static,
+    S: OrderRepository
+        + IdempotencyStore
+        + GatewayLedger
+        + ApiKeyStore
+        + ProductStore
+        + Clone
+        + 'static,
 {
+    seed_price_book(&store).await;
     let draining = http.draining.clone();
     let http = HttpConfig {
         metrics: Some(metrics_handle()),
@@ -83,7 +110,8 @@ where
         Arc::new(RandomIds),
         config,
     )
-    .with_api_keys(Arc::new(store));
+    .with_api_keys(Arc::new(store.clone()))
+    .with_catalog(Arc::new(store));
     let app = ordo_http::app(service.clone(), http);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
@@ -127,7 +155,68 @@ pub(crate) async fn sqlite_with(config: ServiceConfig, http: HttpConfig) -> Test
     .await
 }
 
-/// A valid order body for `customer`.
+/// The price book every test app starts with: what `customer_body` orders.
+async fn seed_price_book(store: &impl ProductStore) {
+    let product = |id: &str, sku: &str, title: &str, prices: &[(&str, &str)]| {
+        let draft = ordo_domain::ProductDraft {
+            sku: sku.to_owned(),
+            title: title.to_owned(),
+            options: std::collections::BTreeMap::new(),
+            requires_shipping: true,
+            tax_class: None,
+            status: ordo_domain::ProductStatus::Active,
+            prices: prices
+                .iter()
+                .map(|(code, price)| ((*code).to_owned(), price.parse().unwrap()))
+                .collect(),
+        };
+        ordo_repository::ProductWrite::Insert(ordo_domain::Product::new(
+            id.parse().unwrap(),
+            ordo_domain::ProductSpec::parse(&draft).unwrap(),
+            chrono::Utc::now(),
+        ))
+    };
+    let seeded = store
+        .write_products(&[
+            product(
+                "0193a1a0-0000-7000-8000-0000000000aa",
+                "TS-BLUE-L",
+                "T-shirt, blue, L",
+                &[("USD", "19.99"), ("EUR", "18.50"), ("JPY", "2000")],
+            ),
+            product(
+                "0193a1a0-0000-7000-8000-0000000000bb",
+                "STICKER",
+                "Sticker",
+                &[("USD", "5"), ("EUR", "4.50")],
+            ),
+        ])
+        .await;
+    // Some tests serve a store whose database is already gone.
+    assert!(
+        matches!(
+            seeded,
+            Ok(()) | Err(ordo_repository::RepoError::Unavailable(_))
+        ),
+        "{seeded:?}"
+    );
+}
+
+/// A customer's order for `customer`: lines by SKU, priced from the seeded book (3 × 19.99 +
+/// 5.00 = 64.97 USD).
+pub(crate) fn customer_body(customer: &str) -> Value {
+    json!({
+        "customer_id": customer,
+        "currency": "USD",
+        "items": [
+            { "sku": "TS-BLUE-L", "quantity": 3 },
+            { "sku": "STICKER", "quantity": 1 }
+        ]
+    })
+}
+
+/// A valid order body for `customer`, with its own prices, discount and tax rate: what staff,
+/// admins and keys with `orders:price` may place.
 pub(crate) fn order_body(customer: &str) -> Value {
     json!({
         "customer_id": customer,

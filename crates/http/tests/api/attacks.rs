@@ -298,7 +298,7 @@ async fn one_version_moves_money_once_on_sqlite() {
 async fn another_customers_order_is_not_found_whatever_else_is_wrong(app: TestApp) {
     let alice = token(Role::Customer, ALICE);
     let bob = token(Role::Customer, BOB);
-    let mut body = crate::app::order_body(ALICE);
+    let mut body = crate::app::customer_body(ALICE);
     body["customer_id"] = json!(ALICE);
     let placed = app
         .post("/v1/orders")
@@ -459,7 +459,7 @@ async fn an_order_is_found_by_its_number_and_a_typo_says_so(app: TestApp) {
     let alice = token(Role::Customer, ALICE);
     let bob = token(Role::Customer, BOB);
     let staff = token(Role::Staff, "support");
-    let mut body = crate::app::order_body(ALICE);
+    let mut body = crate::app::customer_body(ALICE);
     body["customer_id"] = json!(ALICE);
     let placed: Value = app
         .post("/v1/orders")

@@ -9,7 +9,7 @@ use ordo_service::{CaptureMode, Clock as _, Role, ServiceConfig, SystemClock};
 use reqwest::{Method, RequestBuilder};
 use serde_json::{Value, json};
 
-use crate::app::{TestApp, assert_problem, order_body};
+use crate::app::{TestApp, assert_problem, customer_body};
 
 pub(crate) const SECRET: &[u8] = b"a test secret that is long enough to sign";
 pub(crate) const ALICE: &str = "0193a1a0-0000-7000-8000-00000000a11c";
@@ -82,7 +82,7 @@ async fn alices_order(app: &TestApp) -> (String, String) {
     let response = app
         .post("/v1/orders")
         .bearer_auth(token(Role::Admin, "seed"))
-        .json(&order_body(ALICE))
+        .json(&customer_body(ALICE))
         .send()
         .await
         .unwrap();
@@ -107,8 +107,8 @@ const MATRIX: [(&str, [u16; 5]); 8] = [
 fn request_for(app: &TestApp, route: &str, id: &str, etag: &str) -> RequestBuilder {
     let order = format!("/v1/orders/{id}");
     match route {
-        "create" => app.post("/v1/orders").json(&order_body(ALICE)),
-        "preview" => app.post("/v1/orders/preview").json(&order_body(ALICE)),
+        "create" => app.post("/v1/orders").json(&customer_body(ALICE)),
+        "preview" => app.post("/v1/orders/preview").json(&customer_body(ALICE)),
         "get" => app.get(&order),
         "list" => app.get(&format!("/v1/orders?customer_id={ALICE}")),
         "process" => app
@@ -188,7 +188,7 @@ async fn a_customer_never_sees_another_customers_data(app: TestApp) {
         alices.push(alices_order(&app).await.0);
     }
     let bobs = as_who(app.post("/v1/orders"), bob)
-        .json(&order_body(BOB))
+        .json(&customer_body(BOB))
         .send()
         .await
         .unwrap();
@@ -245,14 +245,14 @@ async fn a_customer_never_sees_another_customers_data(app: TestApp) {
     let key = "checkout-shared-key";
     let first = as_who(app.post("/v1/orders"), alice)
         .header("idempotency-key", key)
-        .json(&order_body(ALICE))
+        .json(&customer_body(ALICE))
         .send()
         .await
         .unwrap();
     assert_eq!(first.status(), 201);
     let second = as_who(app.post("/v1/orders"), bob)
         .header("idempotency-key", key)
-        .json(&order_body(BOB))
+        .json(&customer_body(BOB))
         .send()
         .await
         .unwrap();

@@ -20,5 +20,6 @@ mod lifecycle;
 mod openapi;
 mod operations;
 mod payments;
+mod price_book;
 mod record;
 mod search;

@@ -25,6 +25,11 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/api-keys"),
     ("get", "/v1/api-keys/{id}"),
     ("delete", "/v1/api-keys/{id}"),
+    ("get", "/v1/products"),
+    ("post", "/v1/products"),
+    ("get", "/v1/products/{id}"),
+    ("patch", "/v1/products/{id}"),
+    ("post", "/v1/products/bulk"),
 ];
 
 fn documented(doc: &Value) -> BTreeSet<(String, String)> {

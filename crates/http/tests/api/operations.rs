@@ -336,7 +336,7 @@ async fn stalled_bodies(app: &TestApp, subject: &str, count: usize) -> Vec<Raw> 
 async fn place_as(app: &TestApp, subject: &str) -> u16 {
     app.post("/v1/orders")
         .bearer_auth(token(Role::Customer, subject))
-        .json(&order_body(subject))
+        .json(&crate::app::customer_body(subject))
         .send()
         .await
         .unwrap()

@@ -320,10 +320,20 @@ async fn a_customer_may_not_set_the_shops_own_fields(app: TestApp) {
         let problem = assert_problem(response, 422, "validation").await;
         assert_eq!(problem["errors"][0]["field"], field, "{problem}");
     }
+    // What a customer may send: its details, lines by SKU, no figure.
     let mut body = full_body();
-    for field in ["staff_note", "tags", "metadata", "channel"] {
+    for field in [
+        "staff_note",
+        "tags",
+        "metadata",
+        "channel",
+        "discount",
+        "tax_rate",
+        "shipping",
+    ] {
         body.as_object_mut().unwrap().remove(field);
     }
+    body["items"] = json!([{"sku": "TS-BLUE-L", "quantity": 2}]);
     let listed = json_of(
         send(
             &app,

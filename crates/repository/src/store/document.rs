@@ -8,8 +8,8 @@
 
 use chrono::{DateTime, Utc};
 use ordo_domain::{
-    LineSnapshot, LineSnapshotDraft, Order, OrderDetails, OrderDetailsDraft, PricedLine, ProductId,
-    Quantity, ShippingLine, amount_serde,
+    LineSnapshot, LineSnapshotDraft, LineSource, Order, OrderDetails, OrderDetailsDraft,
+    PricedLine, ProductId, Quantity, ShippingLine, amount_serde,
 };
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -43,6 +43,17 @@ struct StoredLine {
     line_total: Decimal,
     #[serde(default, skip_serializing_if = "LineSnapshotDraft::is_empty")]
     snapshot: LineSnapshotDraft,
+    /// Absent in lines placed before the price book: their prices came with the order.
+    #[serde(default, skip_serializing_if = "is_custom")]
+    source: LineSource,
+}
+
+#[allow(
+    clippy::trivially_copy_pass_by_ref,
+    reason = "serde's skip_serializing_if passes a reference"
+)]
+fn is_custom(source: &LineSource) -> bool {
+    *source == LineSource::Custom
 }
 
 /// What storage reads back: checked again by [`Order::restore`].
@@ -71,6 +82,7 @@ impl Document {
                         .as_ref()
                         .map(LineSnapshot::to_draft)
                         .unwrap_or_default(),
+                    source: line.source,
                 })
                 .collect(),
             shipping: pricing.shipping_lines().to_vec(),
@@ -97,6 +109,7 @@ impl Document {
                     line_total: line.line_total,
                     snapshot: LineSnapshot::parse(&line.snapshot, index)
                         .map_err(|_| corrupt("line snapshot"))?,
+                    source: line.source,
                 })
             })
             .collect::<Result<Vec<_>, RepoError>>()?;

@@ -24,6 +24,7 @@ mod orders;
 mod pg_schema;
 #[cfg(feature = "postgres")]
 mod postgres;
+mod products;
 mod rows;
 #[cfg(feature = "sqlite")]
 mod sqlite;

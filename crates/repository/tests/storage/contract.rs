@@ -7,8 +7,8 @@ use chrono::{DateTime, Duration, Utc};
 use ordo_domain::{CancelReason, OrderStatus, StatusChange, Version};
 use ordo_repository::{
     ApiKeyStore, Begin, Claim, Coordination, GatewayLedger, IdempotencyStore, KeyRequest, KeyScope,
-    LedgerEntry, ListQuery, OrderRepository, PageSize, PaymentOperation, RepoError, StoredKey,
-    StoredResponse,
+    LedgerEntry, ListQuery, OrderRepository, PageSize, PaymentOperation, ProductQuery,
+    ProductStore, ProductWrite, RepoError, StoredKey, StoredResponse,
 };
 use uuid::Uuid;
 
@@ -55,12 +55,18 @@ contract!(
     a_payment_write_carries_its_audit_and_only_for_its_own_order,
     the_store_says_it_is_ready_and_counts_its_pool,
     an_api_key_is_stored_listed_revoked_once_and_touched_forward,
+    products_read_back_by_id_and_sku_and_list_in_byte_order_page_by_page,
+    a_product_batch_is_all_or_nothing_and_updates_by_compare_and_set,
 );
 
 /// The ports, as each store implements them.
-trait Storage: OrderRepository + IdempotencyStore + GatewayLedger + Coordination + ApiKeyStore {}
-impl<T: OrderRepository + IdempotencyStore + GatewayLedger + Coordination + ApiKeyStore> Storage
-    for T
+trait Storage:
+    OrderRepository + IdempotencyStore + GatewayLedger + Coordination + ApiKeyStore + ProductStore
+{
+}
+impl<
+    T: OrderRepository + IdempotencyStore + GatewayLedger + Coordination + ApiKeyStore + ProductStore,
+> Storage for T
 {
 }
 
@@ -213,9 +219,9 @@ async fn amounts_keep_their_decimals_even_when_zero(store: Store) {
         currency: "USD".into(),
         items: vec![ordo_domain::LineItemDraft {
             snapshot: ordo_domain::LineSnapshotDraft::default(),
-            product_id: ordo_domain::ProductId::from_uuid(Uuid::from_u128(1)).unwrap(),
+            product_id: Some(ordo_domain::ProductId::from_uuid(Uuid::from_u128(1)).unwrap()),
             quantity: 1,
-            unit_price: rust_decimal::Decimal::ZERO,
+            unit_price: Some(rust_decimal::Decimal::ZERO),
         }],
         discount: Some(ordo_domain::Discount::Percentage {
             percent: rust_decimal::Decimal::ZERO,
@@ -819,6 +825,7 @@ fn every_storage_method_has_a_contract_case() {
         "payments.rs",
         "coordination.rs",
         "api_keys.rs",
+        "products.rs",
     ] {
         let text = source(file);
         let mut in_trait = false;
@@ -1400,4 +1407,191 @@ async fn an_api_key_is_stored_listed_revoked_once_and_touched_forward(store: Sto
         "a last use never moves back"
     );
     assert_eq!(store.keys().await.unwrap().len(), 2);
+}
+
+/// A product with `sku`, priced 19.90 USD (and 2000 JPY when `yen`), made at `at(seconds)`.
+fn product(n: u128, sku: &str, seconds: i64, yen: bool) -> ordo_domain::Product {
+    let mut prices =
+        std::collections::BTreeMap::from([("USD".to_owned(), "19.9".parse().unwrap())]);
+    if yen {
+        prices.insert("JPY".to_owned(), rust_decimal::Decimal::from(2000));
+    }
+    let draft = ordo_domain::ProductDraft {
+        sku: sku.to_owned(),
+        title: format!("Product {sku}"),
+        options: std::collections::BTreeMap::from([("size".to_owned(), "L".to_owned())]),
+        requires_shipping: n.is_multiple_of(2),
+        tax_class: n.is_multiple_of(3).then(|| "reduced".to_owned()),
+        status: ordo_domain::ProductStatus::Active,
+        prices,
+    };
+    ordo_domain::Product::new(
+        ordo_domain::ProductId::from_uuid(Uuid::from_u128(n)).unwrap(),
+        ordo_domain::ProductSpec::parse(&draft).unwrap(),
+        at(seconds),
+    )
+}
+
+async fn products_read_back_by_id_and_sku_and_list_in_byte_order_page_by_page(store: Store) {
+    // Byte order: upper case before lower case, ASCII before "é"; not a locale's order.
+    let skus = ["é-1", "b-2", "B-3", "a-10", "a-9", "Z"];
+    let products: Vec<_> = skus
+        .iter()
+        .zip(1..)
+        .map(|(sku, n)| product(n, sku, i64::try_from(n).unwrap(), n == 1))
+        .collect();
+    let inserts: Vec<_> = products.iter().cloned().map(ProductWrite::Insert).collect();
+    store.write_products(&inserts).await.unwrap();
+    for product in &products {
+        assert_eq!(&store.product(product.id()).await.unwrap(), product);
+    }
+    assert_eq!(products[0].spec().prices()["JPY"].to_string(), "2000");
+    assert!(matches!(
+        store
+            .product(ordo_domain::ProductId::from_uuid(Uuid::from_u128(99)).unwrap())
+            .await,
+        Err(RepoError::NotFound)
+    ));
+    let wanted = [
+        products[0].spec().sku().clone(),
+        products[3].spec().sku().clone(),
+        ordo_domain::Sku::parse("nobody").unwrap(),
+    ];
+    let mut found = store.products_by_sku(&wanted).await.unwrap();
+    found.sort_by_key(ordo_domain::Product::id);
+    assert_eq!(found, vec![products[0].clone(), products[3].clone()]);
+    assert!(store.products_by_sku(&[]).await.unwrap().is_empty());
+
+    let mut query = ProductQuery {
+        limit: PageSize::new(4).unwrap(),
+        ..ProductQuery::default()
+    };
+    let first = store.products(&query).await.unwrap();
+    let sku_list = |page: &ordo_repository::ProductPage| {
+        page.products
+            .iter()
+            .map(|p| p.spec().sku().as_str().to_owned())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(sku_list(&first), ["B-3", "Z", "a-10", "a-9"]);
+    assert_eq!(
+        first.next.as_ref().map(ordo_domain::Sku::as_str),
+        Some("a-9")
+    );
+    query.after = first.next;
+    let second = store.products(&query).await.unwrap();
+    assert_eq!(sku_list(&second), ["b-2", "é-1"]);
+    assert_eq!(second.next, None);
+    // Filters: tax class (every third product is "reduced"), status.
+    let reduced = store
+        .products(&ProductQuery {
+            tax_class: Some(ordo_domain::TaxClass::parse("reduced").unwrap()),
+            ..ProductQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(sku_list(&reduced), ["B-3", "Z"]);
+    let archived = store
+        .products(&ProductQuery {
+            status: Some(ordo_domain::ProductStatus::Archived),
+            ..ProductQuery::default()
+        })
+        .await
+        .unwrap();
+    assert!(archived.products.is_empty());
+}
+
+async fn a_product_batch_is_all_or_nothing_and_updates_by_compare_and_set(store: Store) {
+    let first = product(1, "TS-1", 0, false);
+    store
+        .write_products(&[ProductWrite::Insert(first.clone())])
+        .await
+        .unwrap();
+    // A batch whose second write takes a SKU already held stores neither.
+    let batch = [
+        ProductWrite::Insert(product(2, "TS-2", 1, false)),
+        ProductWrite::Insert(product(3, "TS-1", 1, false)),
+    ];
+    assert!(matches!(
+        store.write_products(&batch).await,
+        Err(RepoError::Duplicate { .. })
+    ));
+    let everything = store.products(&ProductQuery::default()).await.unwrap();
+    assert_eq!(everything.products, vec![first.clone()]);
+
+    // An update names the version it read; of racing updates from one version one wins.
+    let revised = |n: usize| {
+        let mut draft = first.spec().to_draft();
+        draft.title = format!("Revised {n}");
+        draft.status = ordo_domain::ProductStatus::Archived;
+        let mut product = first.clone();
+        assert!(product.revise(ordo_domain::ProductSpec::parse(&draft).unwrap(), at(5)));
+        product
+    };
+    let barrier = Arc::new(tokio::sync::Barrier::new(16));
+    let racers: Vec<_> = (0..16)
+        .map(|n| {
+            let (store, barrier) = (Arc::clone(&store), Arc::clone(&barrier));
+            let product = revised(n);
+            let expected = first.version();
+            tokio::spawn(async move {
+                barrier.wait().await;
+                store
+                    .write_products(&[ProductWrite::Update { product, expected }])
+                    .await
+            })
+        })
+        .collect();
+    let mut results = Vec::new();
+    for racer in racers {
+        results.push(racer.await.unwrap());
+    }
+    assert_eq!(
+        results.iter().filter(|r| r.is_ok()).count(),
+        1,
+        "{results:?}"
+    );
+    assert!(results.iter().all(|r| match r {
+        Ok(()) => true,
+        Err(RepoError::VersionConflict { current }) => *current == Version::new(2),
+        Err(_) => false,
+    }));
+    let stored = store.product(first.id()).await.unwrap();
+    assert_eq!(stored.version(), Version::new(2));
+    assert!(stored.spec().title().as_str().starts_with("Revised "));
+    assert_eq!(stored.spec().status(), ordo_domain::ProductStatus::Archived);
+    assert_eq!(stored.updated_at(), at(5));
+    assert_eq!(stored.created_at(), at(0));
+
+    // A batch with a stale update leaves its insert out too; a missing product is not found.
+    let stale = [
+        ProductWrite::Insert(product(4, "TS-4", 6, false)),
+        ProductWrite::Update {
+            product: revised(99),
+            expected: first.version(),
+        },
+    ];
+    assert!(matches!(
+        store.write_products(&stale).await,
+        Err(RepoError::VersionConflict { .. })
+    ));
+    assert!(
+        store
+            .products_by_sku(&[ordo_domain::Sku::parse("TS-4").unwrap()])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let mut never_stored = product(5, "TS-5", 0, false);
+    let mut draft = never_stored.spec().to_draft();
+    draft.title = "Renamed".into();
+    assert!(never_stored.revise(ordo_domain::ProductSpec::parse(&draft).unwrap(), at(1)));
+    let missing = [ProductWrite::Update {
+        product: never_stored,
+        expected: Version::FIRST,
+    }];
+    assert!(matches!(
+        store.write_products(&missing).await,
+        Err(RepoError::NotFound)
+    ));
 }

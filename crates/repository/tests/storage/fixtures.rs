@@ -55,9 +55,9 @@ pub(crate) async fn sample(
         items: (0..items)
             .map(|i| LineItemDraft {
                 snapshot: ordo_domain::LineSnapshotDraft::default(),
-                product_id: ProductId::from_uuid(Uuid::from_u128(i as u128 + 1)).unwrap(),
+                product_id: Some(ProductId::from_uuid(Uuid::from_u128(i as u128 + 1)).unwrap()),
                 quantity: (i % 7 + 1) as i64,
-                unit_price: Decimal::new(1999 + i as i64, 2),
+                unit_price: Some(Decimal::new(1999 + i as i64, 2)),
             })
             .collect(),
         discount: Some(Discount::Percentage {

@@ -39,9 +39,9 @@ fn draft() -> impl Strategy<Value = (OrderDraft, i64)> {
                         .into_iter()
                         .map(|(quantity, unit_price)| LineItemDraft {
                             snapshot: ordo_domain::LineSnapshotDraft::default(),
-                            product_id: ProductId::from_uuid(Uuid::new_v4()).unwrap(),
+                            product_id: Some(ProductId::from_uuid(Uuid::new_v4()).unwrap()),
                             quantity,
-                            unit_price,
+                            unit_price: Some(unit_price),
                         })
                         .collect(),
                     discount,

@@ -1,0 +1,17 @@
+-- The price book: the shop's products and their prices, which orders by SKU are priced from.
+-- What lists filter and sort on are columns; the rest (title, options, whether it ships, the
+-- prices by currency as strings) is one document.
+CREATE TABLE products (
+    id          UUID PRIMARY KEY,
+    sku         TEXT COLLATE "C" NOT NULL,   -- byte order, as SQLite sorts: one keyset order
+    status      TEXT NOT NULL CHECK (status IN ('active', 'archived')),
+    tax_class   TEXT NOT NULL,
+    version     INTEGER NOT NULL CHECK (version >= 1),
+    created_at  TIMESTAMPTZ NOT NULL,
+    updated_at  TIMESTAMPTZ NOT NULL,
+    document    JSONB NOT NULL,
+    CONSTRAINT products_sku_key UNIQUE (sku)
+);
+-- Lists filtered by status or tax class, in SKU order.
+CREATE INDEX products_status_sku_idx ON products (status, sku);
+CREATE INDEX products_tax_class_sku_idx ON products (tax_class, sku);
