@@ -39,3 +39,13 @@ function create_body()
     .. '{"product_id":"0193a1a0-0000-7000-8000-0000000000cc","quantity":3,"unit_price":"12.50"}'
     .. '],"tax_rate":"0.0825"}'
 end
+
+-- The same checkout by SKU, priced from the book `ordo seed` stocks (the same unit prices,
+-- so the same 89.28): what a customer's order costs ordo over one with its prices given.
+function create_sku_body()
+  return '{"customer_id":"' .. customer_id() .. '","currency":"USD","items":['
+    .. '{"sku":"TS-BLUE-L","quantity":2},'
+    .. '{"sku":"MUG-01","quantity":1},'
+    .. '{"sku":"SOCK-3","quantity":3}'
+    .. '],"tax_rate":"0.0825"}'
+end

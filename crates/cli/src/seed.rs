@@ -3,7 +3,8 @@
 //! The data is deterministic, so a load generator can name existing rows without reading them
 //! back: order `n` (from 1) has id `01900000-0000-7000-8000-{n:012x}` and belongs to customer
 //! `00000000-0000-4000-8000-{c:012x}` with `c = (n - 1) % customers + 1`; it has `1 + n % 5`
-//! items, each with a SKU and title. Each customer has a name, an email, a phone and an
+//! items, each with a SKU and title. The price book gets the six products the lines name (ids
+//! `00000000-0000-4000-a000-{k:012x}`, priced in USD, EUR and JPY), unless it holds their SKUs. Each customer has a name, an email, a phone and an
 //! address (in one of eight cities of six countries) on all its orders; orders carry a channel,
 //! a shipping line on two in three, tags on some (`vip` every 7th, `gift` every 11th,
 //! `wholesale` every 13th, `fragile` every 17th) and an ERP id in the metadata of every 4th. Orders go through the domain's pricing and numbering and the repository's own insert,
@@ -23,9 +24,10 @@ use clap::Args;
 use ordo_domain::{
     AddressDraft, BillingAddressDraft, ContactDraft, CustomerId, GatewayOutcome, LineItemDraft,
     LineSnapshotDraft, NewOrder, Order, OrderDetailsDraft, OrderDraft, OrderId, OrderNumber,
-    OrderNumberKey, ProductId, RoundingPolicy, SameAsShipping, ShippingLineDraft, price,
+    OrderNumberKey, ProductDraft, ProductId, ProductSpec, ProductStatus, RoundingPolicy,
+    SameAsShipping, ShippingLineDraft, Sku, price,
 };
-use ordo_repository::{OrderRepository, RepoError};
+use ordo_repository::{OrderRepository, ProductStore, ProductWrite, RepoError};
 use ordo_service::{Clock as _, SystemClock};
 use rust_decimal::Decimal;
 use secrecy::{ExposeSecret as _, SecretBox};
@@ -118,6 +120,8 @@ fn order(
         currency: "USD".to_owned(),
         items,
         discount: None,
+        discount_code: None,
+        discount_code_optional: false,
         tax_rate: Some(Decimal::new(8, 2)),
         shipping,
     };
@@ -212,6 +216,17 @@ type Product = (
     &'static [(&'static str, &'static str)],
     bool,
 );
+/// Each seeded product's price of one in USD, EUR and JPY, in the order of [`PRODUCTS`]. The
+/// first three are what `bench/wrk/create-sku.lua` orders: the figures of `create.lua`'s
+/// lines, so both creates charge the same.
+const PRICES: [(&str, &str, &str); 6] = [
+    ("19.99", "18.50", "2900"),
+    ("5.00", "4.50", "700"),
+    ("12.50", "11.90", "1800"),
+    ("25.00", "25.00", "3600"),
+    ("14.00", "13.00", "2000"),
+    ("39.95", "37.00", "5800"),
+];
 /// The six seeded products.
 const PRODUCTS: [Product; 6] = [
     (
@@ -328,6 +343,9 @@ pub(crate) async fn run(args: &SeedArgs) -> Result<()> {
             "{target} is not empty (orders were placed in it before): seed an empty database, or pass --force to add the seed's orders (those already there are kept)"
         );
     }
+    let stocked = stock_book(&*store.products(), SystemClock.now())
+        .await
+        .with_context(|| format!("cannot stock the price book of {target}"))?;
     let key = args
         .order_number_key
         .as_ref()
@@ -390,7 +408,8 @@ pub(crate) async fn run(args: &SeedArgs) -> Result<()> {
             String::new()
         };
         println!(
-            "seeded {added} orders over {} customers in {:.1?} into {target}{kept}",
+            "seeded {added} orders over {} customers in {:.1?} into {target}{kept}; \
+             {stocked} products added to its price book",
             args.customers,
             started.elapsed()
         );
@@ -401,6 +420,49 @@ pub(crate) async fn run(args: &SeedArgs) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Adds the seeded products the book does not hold yet (by SKU); how many were added.
+async fn stock_book(book: &dyn ProductStore, now: chrono::DateTime<chrono::Utc>) -> Result<usize> {
+    let skus = PRODUCTS
+        .iter()
+        .map(|(sku, ..)| Sku::parse(sku))
+        .collect::<Result<Vec<_>, _>>()?;
+    let held = book.products_by_sku(&skus).await?;
+    let mut writes = Vec::new();
+    for (k, ((sku, title, options, ships), (usd, eur, jpy))) in
+        (0_u64..).zip(PRODUCTS.iter().zip(PRICES))
+    {
+        if held
+            .iter()
+            .any(|product| product.spec().sku().as_str() == *sku)
+        {
+            continue;
+        }
+        let draft = ProductDraft {
+            sku: (*sku).to_owned(),
+            title: (*title).to_owned(),
+            options: options
+                .iter()
+                .map(|(key, value)| ((*key).to_owned(), (*value).to_owned()))
+                .collect(),
+            requires_shipping: *ships,
+            tax_class: None,
+            status: ProductStatus::Active,
+            prices: [("USD", usd), ("EUR", eur), ("JPY", jpy)]
+                .into_iter()
+                .map(|(code, price)| Ok((code.to_owned(), price.parse::<Decimal>()?)))
+                .collect::<Result<_>>()?,
+        };
+        let spec = ProductSpec::parse(&draft)?;
+        let id = uuid::Uuid::parse_str(&format!("00000000-0000-4000-a000-{k:012x}"))?;
+        let id = ProductId::from_uuid(id).map_err(|error| anyhow::anyhow!("{error}"))?;
+        writes.push(ProductWrite::Insert(ordo_domain::Product::new(
+            id, spec, now,
+        )));
+    }
+    book.write_products(&writes).await?;
+    Ok(writes.len())
 }
 
 /// Whether seed order `n` is stored already (a `--force` run over an earlier seed).

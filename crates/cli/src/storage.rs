@@ -7,8 +7,9 @@ use std::sync::Arc;
 use anyhow::{Context as _, Result, bail};
 use clap::Args;
 use ordo_repository::{
-    ApiKeyStore, Coordination, GatewayLedger, IdempotencyStore, InvalidSchema, OrderRepository,
-    PgOptions, PgSchema, PgStore, ProductStore, Refusal, RepoError, SqliteOptions, SqliteStore,
+    ApiKeyStore, Coordination, DiscountCodeStore, GatewayLedger, IdempotencyStore, InvalidSchema,
+    OrderRepository, PgOptions, PgSchema, PgStore, ProductStore, Refusal, RepoError, SqliteOptions,
+    SqliteStore,
 };
 use secrecy::{ExposeSecret, SecretString};
 
@@ -169,6 +170,14 @@ impl Store {
 
     /// The same store, as the API keys.
     pub(crate) fn api_keys(&self) -> Arc<dyn ApiKeyStore> {
+        match self {
+            Self::Postgres(store) => Arc::new(store.clone()),
+            Self::Sqlite(store) => Arc::new(store.clone()),
+        }
+    }
+
+    /// The same store, as the discount codes.
+    pub(crate) fn discounts(&self) -> Arc<dyn DiscountCodeStore> {
         match self {
             Self::Postgres(store) => Arc::new(store.clone()),
             Self::Sqlite(store) => Arc::new(store.clone()),

@@ -34,6 +34,8 @@ fn draft(items: u32) -> OrderDraft {
             })
             .collect(),
         discount: None,
+        discount_code: None,
+        discount_code_optional: false,
         tax_rate: Some(Decimal::new(825, 4)),
         shipping: Vec::new(),
     }

@@ -116,7 +116,8 @@ impl ProductId {
         Self(uuid::Builder::from_unix_timestamp_millis(unix_millis, random).into_uuid())
     }
 
-    /// Any UUID: products are identified by the shop's catalogue, not by ordo.
+    /// Any UUID: a custom line names the product as the shop's own systems identify it (the
+    /// price book's products get `UUIDv7`s, [`ProductId::from_parts`]).
     ///
     /// # Errors
     /// None today; the `Result` keeps the constructor's shape uniform across id types.

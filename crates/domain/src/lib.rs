@@ -85,6 +85,7 @@
 
 mod catalog;
 mod currency;
+mod discount_code;
 mod ids;
 mod money;
 mod order;
@@ -100,6 +101,10 @@ pub use catalog::{
     MAX_PRICES, MAX_TAX_CLASS_CHARS, Product, ProductDraft, ProductSpec, ProductStatus, TaxClass,
 };
 pub use currency::{Currency, UnknownCurrency};
+pub use discount_code::{
+    CodeName, CodeValue, CodeValueDraft, DiscountCode, DiscountCodeDraft, DiscountCodeSpec,
+    MAX_CODE_CHARS, MAX_USAGE_LIMIT,
+};
 pub use ids::{CustomerId, IdError, OrderId, ProductId};
 pub use money::{MAX_AMOUNT, Money, MoneyError, amount_serde};
 pub use order::{

@@ -12,7 +12,7 @@ pub use crate::rounding::{
 
 use crate::money::{MoneyError, bounded};
 use crate::order::{LineSource, NewLineItem, NewOrder, Quantity};
-use crate::{Currency, LineSnapshot, ProductId};
+use crate::{CodeName, Currency, LineSnapshot, ProductId};
 
 /// An order-level discount.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -76,6 +76,8 @@ pub struct Pricing {
     #[serde(with = "crate::amount_serde")]
     pub(crate) subtotal: Decimal,
     pub(crate) discount_rule: Option<Discount>,
+    #[serde(skip)]
+    pub(crate) discount_code: Option<CodeName>,
     #[serde(with = "crate::amount_serde")]
     pub(crate) discount: Decimal,
     pub(crate) shipping_lines: Vec<ShippingLine>,
@@ -109,6 +111,11 @@ impl Pricing {
     /// The discount as asked for, if any.
     pub fn discount_rule(&self) -> Option<Discount> {
         self.discount_rule
+    }
+
+    /// The discount code the discount came from, if it came from one.
+    pub fn discount_code(&self) -> Option<&CodeName> {
+        self.discount_code.as_ref()
     }
 
     /// The discount applied: 0 to `subtotal`.
@@ -159,6 +166,7 @@ pub struct StoredPricing {
     pub lines: Vec<PricedLine>,
     pub subtotal: Decimal,
     pub discount_rule: Option<Discount>,
+    pub discount_code: Option<CodeName>,
     pub discount: Decimal,
     pub shipping_lines: Vec<ShippingLine>,
     pub shipping: Decimal,
@@ -175,6 +183,7 @@ impl From<&Pricing> for StoredPricing {
             lines: pricing.lines.clone(),
             subtotal: pricing.subtotal,
             discount_rule: pricing.discount_rule,
+            discount_code: pricing.discount_code.clone(),
             discount: pricing.discount,
             shipping_lines: pricing.shipping_lines.clone(),
             shipping: pricing.shipping,
@@ -265,6 +274,7 @@ pub fn price(order: &NewOrder, policy: RoundingPolicy) -> Result<Pricing, Pricin
         lines,
         subtotal,
         discount_rule: order.discount(),
+        discount_code: order.discount_code().cloned(),
         discount,
         shipping_lines: order.shipping().to_vec(),
         shipping,

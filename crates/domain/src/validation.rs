@@ -148,6 +148,44 @@ pub enum Violation {
     /// A field that must be given.
     #[error("is required")]
     Required,
+    /// A discount code that breaks its rule.
+    #[error("expected 1 to {max} letters, digits, \"-\" or \"_\", such as \"SUMMER-10\"")]
+    InvalidCode {
+        /// The most characters a code may have.
+        max: usize,
+    },
+    /// A discount code the shop does not have.
+    #[error("no discount code of the shop has this name")]
+    UnknownCode,
+    /// A discount code archived, not yet valid or past its end.
+    #[error("this discount code cannot be used now (archived, not yet valid, or expired)")]
+    CodeNotActive,
+    /// A fixed-amount code with no amount in the order's currency.
+    #[error("this discount code has no amount in {currency}")]
+    CodeNotInCurrency {
+        /// The order's currency.
+        currency: &'static str,
+    },
+    /// An order whose subtotal is below the code's minimum.
+    #[error("this discount code needs a subtotal of at least {minimum} {currency}")]
+    BelowMinimum {
+        /// The minimum.
+        minimum: Decimal,
+        /// Its currency.
+        currency: &'static str,
+    },
+    /// A discount code beside a discount of the order's own.
+    #[error("an order takes one discount: a code, or a discount of the shop's own")]
+    TwoDiscounts,
+    /// An end at or before the start.
+    #[error("must be after starts_at")]
+    EndsBeforeStart,
+    /// A limit outside `1..=max`.
+    #[error("must be a whole number from 1 to {max}")]
+    LimitOutOfRange {
+        /// The largest limit.
+        max: i64,
+    },
     /// A value that may appear once in a request, given again.
     #[error("appears more than once in this request")]
     Duplicate,
@@ -169,6 +207,14 @@ pub struct FieldError {
 pub struct ValidationErrors(Vec<FieldError>);
 
 impl ValidationErrors {
+    /// One error, at `field`.
+    pub fn single(field: impl Into<String>, violation: Violation) -> Self {
+        Self(vec![FieldError {
+            field: field.into(),
+            violation,
+        }])
+    }
+
     /// The errors, if there are any.
     pub fn from_errors(errors: Vec<FieldError>) -> Option<Self> {
         (!errors.is_empty()).then_some(Self(errors))

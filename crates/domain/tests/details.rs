@@ -235,6 +235,8 @@ fn erasing_removes_the_personal_data_keeps_the_money_and_is_harmless_twice() {
             snapshot: LineSnapshotDraft::default(),
         }],
         discount: None,
+        discount_code: None,
+        discount_code_optional: false,
         tax_rate: Some("0.2".parse().unwrap()),
         shipping: Vec::new(),
         details: OrderDetailsDraft {

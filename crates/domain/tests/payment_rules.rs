@@ -33,6 +33,8 @@ fn order(status: OrderStatus, payment: PaymentStatus) -> Order {
             unit_price: Some(Decimal::new(1000, 2)),
         }],
         discount: None,
+        discount_code: None,
+        discount_code_optional: false,
         tax_rate: None,
         shipping: Vec::new(),
     };

@@ -95,6 +95,8 @@ fn valid_draft() -> impl Strategy<Value = OrderDraft> {
                     })
                     .collect(),
                 discount,
+                discount_code: None,
+                discount_code_optional: false,
                 tax_rate,
                 shipping: shipping_lines(shipping),
             },
@@ -177,6 +179,8 @@ fn mostly_valid_draft() -> impl Strategy<Value = (OrderDraft, u8)> {
                     })
                     .collect(),
                 discount,
+                discount_code: None,
+                discount_code_optional: false,
                 tax_rate,
                 shipping: shipping_lines(shipping),
             };
@@ -344,7 +348,9 @@ proptest! {
         let draft = OrderDraft { details: ordo_domain::OrderDetailsDraft::default(),
             customer_id: customer(), currency: "USD".into(),
             items: vec![LineItemDraft { snapshot: ordo_domain::LineSnapshotDraft::default(), product_id: Some(product(1)), quantity: 1, unit_price: Some(Decimal::ONE) }],
-            discount: None, tax_rate: None, shipping: Vec::new(),
+            discount: None,
+            discount_code: None,
+            discount_code_optional: false, tax_rate: None, shipping: Vec::new(),
         };
         let order = NewOrder::parse(&draft).unwrap();
         let priced = price(&order, RoundingPolicy::default_for(order.currency())).unwrap();
@@ -381,7 +387,9 @@ proptest! {
         let draft = OrderDraft { details: ordo_domain::OrderDetailsDraft::default(),
             customer_id: customer(), currency: "USD".into(),
             items: vec![LineItemDraft { snapshot: ordo_domain::LineSnapshotDraft::default(), product_id: Some(product(1)), quantity: 1, unit_price: Some(Decimal::new(total_cents, 2)) }],
-            discount: None, tax_rate: None, shipping: Vec::new(),
+            discount: None,
+            discount_code: None,
+            discount_code_optional: false, tax_rate: None, shipping: Vec::new(),
         };
         let order = NewOrder::parse(&draft).unwrap();
         let priced = price(&order, RoundingPolicy::default_for(order.currency())).unwrap();

@@ -49,14 +49,26 @@ pub(crate) struct CreateOrder {
     /// 1 to 100 lines.
     #[schema(min_items = 1, max_items = 100)]
     pub items: Vec<CreateLineItem>,
-    /// An optional order-level discount.
+    /// An optional order-level discount (staff, admins and `orders:price` keys only: a
+    /// customer's is refused, 422 `set-by-shop`).
     #[serde(default)]
     pub discount: Option<DiscountBody>,
-    /// An optional tax rate in [0, 1) (`"0.2"` is 20 %), at most 6 decimals.
+    /// A discount code the shop set up (`SUMMER-10`; any case): its discount, if the order
+    /// meets it. Anyone placing may name one; not beside a `discount`.
+    #[serde(default)]
+    #[schema(example = "SUMMER-10", pattern = "^[A-Za-z0-9_-]{1,40}$")]
+    pub discount_code: Option<String>,
+    /// With a `discount_code`: place the order without the discount when the code cannot be
+    /// used (unknown, expired, below its minimum, used up) instead of refusing it.
+    #[serde(default)]
+    pub discount_code_optional: bool,
+    /// An optional tax rate in [0, 1) (`"0.2"` is 20 %), at most 6 decimals (staff, admins and
+    /// `orders:price` keys only).
     #[serde(default, with = "amount_serde::option")]
     #[schema(value_type = Option<String>, example = "0.0825", pattern = "^0([.][0-9]{1,6})?$")]
     pub tax_rate: Option<Decimal>,
-    /// How the order is shipped, and what that costs: up to 5 lines (none when nothing ships).
+    /// How the order is shipped, and what that costs: up to 5 lines (none when nothing ships;
+    /// staff, admins and `orders:price` keys only).
     #[serde(default)]
     #[schema(max_items = 5)]
     pub shipping: Vec<ShippingLineBody>,
@@ -211,6 +223,8 @@ impl From<CreateOrder> for OrderDraft {
                 })
                 .collect(),
             discount: body.discount.map(Discount::from),
+            discount_code: body.discount_code,
+            discount_code_optional: body.discount_code_optional,
             tax_rate: body.tax_rate,
             shipping: body.shipping.into_iter().map(Into::into).collect(),
             details: details.into(),
@@ -244,7 +258,7 @@ pub(crate) struct LineItemBody {
     pub requires_shipping: Option<bool>,
     /// `book` when the price came from the price book; `custom` when it was given with the
     /// order (by staff or a trusted backend, or before the book existed).
-    #[schema(value_type = String, example = "book")]
+    #[schema(value_type = String, example = "book", pattern = "^(book|custom)$")]
     pub price_source: LineSource,
 }
 
@@ -296,6 +310,9 @@ pub(crate) struct PricingBody {
     pub subtotal: Decimal,
     /// The discount as asked for.
     pub discount_rule: Option<DiscountBody>,
+    /// The discount code it came from, if it came from one.
+    #[schema(example = "SUMMER-10")]
+    pub discount_code: Option<String>,
     /// The discount applied, 0 to the subtotal.
     #[serde(with = "amount_serde")]
     #[schema(value_type = String, example = "6.50")]
@@ -329,6 +346,7 @@ impl From<&Pricing> for PricingBody {
             items: pricing.lines().iter().map(LineItemBody::from).collect(),
             subtotal: pricing.subtotal(),
             discount_rule: pricing.discount_rule().map(DiscountBody::from),
+            discount_code: pricing.discount_code().map(|code| code.as_str().to_owned()),
             discount: pricing.discount(),
             shipping: pricing
                 .shipping_lines()

@@ -50,8 +50,12 @@ fn problem_for(error: ServiceError) -> Problem {
         ServiceError::NotFound => Problem::not_found("no order with this id"),
         ServiceError::KeyNotFound => Problem::not_found("no API key with this id"),
         ServiceError::ProductNotFound => Problem::not_found("no product with this id"),
+        ServiceError::CodeNotFound => Problem::not_found("no discount code with this id"),
         error @ (ServiceError::SkuTaken { .. }
         | ServiceError::TooManyProducts { .. }
+        | ServiceError::CatalogChanged
+        | ServiceError::CodeTaken { .. }
+        | ServiceError::CodeUsedUp { .. }
         | ServiceError::SetByShop(_)) => price_book_problem(error),
         ServiceError::KeyInput(error) => {
             let field = match error {
@@ -130,6 +134,15 @@ fn problem_for(error: ServiceError) -> Problem {
     }
 }
 
+/// 422: a bulk upsert past its size, naming `products`.
+pub(crate) fn too_many_products(max: usize) -> Problem {
+    let message = format!("one request carries at most {max} products: send the rest in another");
+    Problem::new(ProblemKind::TooManyProducts, message.clone()).with_errors(vec![FieldProblem {
+        field: "products".to_owned(),
+        message,
+    }])
+}
+
 /// The price book's refusals: a SKU taken, a batch too large, figures only the shop sets.
 fn price_book_problem(error: ServiceError) -> Problem {
     match error {
@@ -141,13 +154,41 @@ fn price_book_problem(error: ServiceError) -> Problem {
             field: "sku".to_owned(),
             message: "another product has this SKU".to_owned(),
         }]),
-        ServiceError::TooManyProducts { max } => Problem::new(
-            ProblemKind::TooManyProducts,
-            format!("one request carries at most {max} products: send the rest in another"),
+        ServiceError::TooManyProducts { max } => too_many_products(max),
+        ServiceError::CodeTaken { code } => Problem::new(
+            ProblemKind::CodeTaken,
+            format!("another discount code is named {code}"),
+        )
+        .with_errors(vec![FieldProblem {
+            field: "code".to_owned(),
+            message: "another discount code has this name".to_owned(),
+        }]),
+        ServiceError::CodeUsedUp { per_customer } => {
+            let message = if per_customer {
+                "this customer has used this discount code as often as it may"
+            } else {
+                "this discount code has been used as often as it may be"
+            };
+            Problem::new(
+                ProblemKind::CodeUsedUp,
+                format!(
+                    "{message}; nothing was placed (send `discount_code_optional: true` to place \
+                     orders without it when it cannot be used)"
+                ),
+            )
+            .with_errors(vec![FieldProblem {
+                field: "discount_code".to_owned(),
+                message: message.to_owned(),
+            }])
+        }
+        ServiceError::CatalogChanged => Problem::new(
+            ProblemKind::CatalogChanged,
+            "another write added or changed one of these products meanwhile; nothing was \
+             stored: send the batch again",
         ),
         ServiceError::SetByShop(fields) => {
             let message = "is set by the shop: a customer's order is priced from the price book \
-                           and the shop's rates (docs/access.md)";
+                           (docs/access.md)";
             let detail = match fields.as_slice() {
                 [one] => format!("{one} {message}"),
                 many => format!(

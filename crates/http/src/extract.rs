@@ -439,7 +439,7 @@ impl IfMatch {
         self.0.ok_or_else(|| {
             Problem::new(
                 ProblemKind::PreconditionRequired,
-                "send the order's ETag in If-Match, so a change made meanwhile is not overwritten",
+                "send the ETag you last read in If-Match, so a change made meanwhile is not overwritten",
             )
         })
     }

@@ -115,6 +115,7 @@ impl Default for HttpConfig {
         (name = "orders", description = "Place, read, list and change orders"),
         (name = "customers", description = "What concerns a customer rather than one order: erasing its personal data"),
         (name = "products", description = "The price book: products by SKU with a price per currency, which customers' orders are priced from"),
+        (name = "discount-codes", description = "Codes customers type at checkout for a discount the shop set up, within their window, minimum and limits"),
         (name = "api-keys", description = "Keys for trusted backends (a storefront's server, an ERP): made, listed and revoked by admins")
     ),
     components(schemas(ProblemDetails)),
@@ -152,6 +153,7 @@ fn documented() -> (Router<OrderService>, OpenApi) {
         .merge(routes::customers::router())
         .merge(routes::api_keys::router())
         .merge(routes::products::router())
+        .merge(routes::discount_codes::router())
         .split_for_parts()
 }
 

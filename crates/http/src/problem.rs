@@ -61,6 +61,9 @@ problem_kinds! {
     BodyTooLarge => ("body-too-large", PAYLOAD_TOO_LARGE, "The body is too large"),
     UnsupportedMediaType => ("unsupported-media-type", UNSUPPORTED_MEDIA_TYPE, "Unsupported media type"),
     SkuTaken => ("sku-taken", CONFLICT, "Another product has this SKU"),
+    CatalogChanged => ("catalog-changed", CONFLICT, "The price book changed meanwhile"),
+    CodeTaken => ("code-taken", CONFLICT, "Another discount code has this name"),
+    CodeUsedUp => ("discount-code-used-up", CONFLICT, "The discount code is used up"),
     Validation => ("validation", UNPROCESSABLE_ENTITY, "The request breaks a rule"),
     SetByShop => ("set-by-shop", UNPROCESSABLE_ENTITY, "Set by the shop"),
     TooManyProducts => ("too-many-products", UNPROCESSABLE_ENTITY, "Too many products in one request"),
@@ -177,6 +180,9 @@ impl Problem {
     /// (`{prefix}` alone for the whole part), and the detail names the part.
     #[must_use]
     pub fn prefixed(mut self, prefix: &str) -> Self {
+        // A problem about the part as a whole (its root, `.`) is about the prefix alone.
+        self.errors
+            .retain(|error| !error.field.is_empty() && error.field != ".");
         if self.errors.is_empty() {
             let message = self.detail.clone();
             self.errors.push(FieldProblem {

@@ -27,6 +27,13 @@ pub enum RepoError {
         /// The constraint (or column) that refused it.
         constraint: String,
     },
+    /// A discount code's limit (all orders', or this customer's) is reached: nothing was
+    /// written.
+    #[error("the discount code's {} limit is reached", if *per_customer { "per-customer" } else { "usage" })]
+    LimitReached {
+        /// Whether it is the customer's own limit.
+        per_customer: bool,
+    },
     /// The database cannot be reached right now (connection, pool, timeout, busy): retry later.
     #[error("storage unavailable")]
     Unavailable(#[source] BoxError),

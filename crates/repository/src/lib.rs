@@ -12,6 +12,7 @@
 mod api_keys;
 mod coordination;
 mod cursor;
+mod discounts;
 mod error;
 mod idempotency;
 mod orders;
@@ -29,6 +30,9 @@ pub use coordination::Coordination;
 #[cfg(feature = "mock")]
 pub use coordination::MockCoordination;
 pub use cursor::{Cursor, InvalidCursor};
+#[cfg(feature = "mock")]
+pub use discounts::MockDiscountCodeStore;
+pub use discounts::{CodePage, CodeWrite, DiscountCodeStore, Redemption};
 pub use error::{BoxError, RepoError};
 #[cfg(feature = "mock")]
 pub use idempotency::MockIdempotencyStore;

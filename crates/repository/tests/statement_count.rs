@@ -39,6 +39,8 @@ async fn order_of(store: &dyn OrderRepository, items: u128) -> Order {
             })
             .collect(),
         discount: None,
+        discount_code: None,
+        discount_code_optional: false,
         tax_rate: None,
         shipping: Vec::new(),
     };

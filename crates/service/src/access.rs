@@ -14,6 +14,8 @@
 //! | name an order's figures when placing or previewing (a custom line's `unit_price`, `discount`, `tax_rate`, a shipping `amount`) | no: 422 naming each field, "set by the shop" | yes | yes |
 //! | read the price book (`/v1/products`) | yes | yes | yes |
 //! | change the price book (add, change, archive, bulk upsert) | no | yes | yes |
+//! | use a discount code when placing (`discount_code`) | yes | yes | yes |
+//! | read, make, change discount codes (`/v1/discount-codes`) | no | yes | yes |
 //!
 //! An API key (`/v1/api-keys`, for trusted backends) acts as staff limited to its scopes: it
 //! is never a customer nor an admin. A key without the scope an action needs gets a 403 naming
@@ -28,6 +30,8 @@
 //! | place, preview naming figures (a custom line's `unit_price`, `discount`, `tax_rate`, a shipping `amount`) | `orders:write` and `orders:price` |
 //! | read the price book | `catalog:read` |
 //! | change the price book | `catalog:write` |
+//! | read discount codes | `catalog:read` |
+//! | make, change discount codes | `catalog:write` |
 //! | delete, erase personal data, manage API keys, read `/metrics` when protected | none allows it |
 //!
 //! A customer asking about another customer's order gets [`ServiceError::NotFound`], never
@@ -40,8 +44,9 @@
 //! |---|---|---|
 //! | `customer_id`, `currency`, `items[].sku`, `items[].quantity` | the placer (a customer only for itself) | readers |
 //! | a custom line (`items[].unit_price` with its `product_id`), `discount`, `tax_rate`, `shipping` | staff, admins, keys with `orders:price`; a customer's is refused (422 "set by the shop") | readers |
-//! | a book line's `product_id`, `unit_price`, `title`, `options`, `requires_shipping` | ordo, from the price book when placed (a customer naming one is refused, 422) | readers |
+//! | a book line's `product_id`, `unit_price`, `title`, `options`, `requires_shipping` | ordo, from the price book when placed (naming one beside a `sku` is refused, 422; a line with its own `unit_price` is a custom line) | readers |
 //! | `items[].price_source` | ordo: `book`, or `custom` for a line with its own price | readers |
+//! | `discount_code`, `discount_code_optional` | the placer (a customer too); the discount then comes from the code | readers (`discount_code`) |
 //! | `id`, `order_number`, totals, `version`, times | ordo | readers |
 //! | `status`, `cancel_reason` | ordo, through the moves above (the reason in a cancel) | readers |
 //! | `payment_status`, `amount_authorized`, `amount_captured`, `amount_refunded` | ordo, from the gateway's answers and refunds | readers |
@@ -58,6 +63,8 @@
 //! | an API key's `secret` | ordo, once: in the answer that made it, stored only as its SHA-256 | the admin who made it, that once |
 //! | a product's `sku`, `title`, `options`, `requires_shipping`, `tax_class`, `status`, `prices` | staff, admins, keys with `catalog:write` | everyone authenticated (keys: `catalog:read`) |
 //! | a product's `id`, `version`, `created_at`, `updated_at` | ordo | everyone authenticated (keys: `catalog:read`) |
+//! | a discount code's `code`, `percent` or `amounts`, `minimum_subtotal`, `starts_at`, `ends_at`, `usage_limit`, `per_customer_limit`, `status` | staff, admins, keys with `catalog:write` | staff, admins, keys with `catalog:read`; never a customer |
+//! | a discount code's `id`, `used`, `version`, `created_at`, `updated_at` | ordo (`used`: the orders holding a use) | the same |
 //!
 //! Details of an order that move no money, and who may change each after placing it (the
 //! order-record issue's `PATCH`; [`Caller::may_change_detail`]). A financial field is not a
@@ -259,6 +266,21 @@ impl Caller {
         if scope == Scope::CatalogWrite && self.role == Role::Customer {
             return Err(ServiceError::Forbidden(
                 "only staff and admins change the price book",
+            ));
+        }
+        self.require(scope)
+    }
+
+    /// Checks that the caller may manage discount codes as `scope` says: staff and admins
+    /// ([`Scope::CatalogRead`] to read, [`Scope::CatalogWrite`] to change, for a key). A
+    /// customer types a code at checkout but never reads the shop's list.
+    ///
+    /// # Errors
+    /// [`ServiceError::Forbidden`].
+    pub(crate) fn check_discount_codes(&self, scope: Scope) -> Result<(), ServiceError> {
+        if self.role == Role::Customer {
+            return Err(ServiceError::Forbidden(
+                "only staff and admins manage discount codes",
             ));
         }
         self.require(scope)
@@ -596,6 +618,17 @@ mod tests {
             customer.check_catalog(crate::api_keys::Scope::CatalogWrite),
             Err(ServiceError::Forbidden(_))
         ));
+        for scope in [
+            crate::api_keys::Scope::CatalogRead,
+            crate::api_keys::Scope::CatalogWrite,
+        ] {
+            assert!(matches!(
+                customer.check_discount_codes(scope),
+                Err(ServiceError::Forbidden(_))
+            ));
+            assert!(staff.check_discount_codes(scope).is_ok());
+            assert!(admin.check_discount_codes(scope).is_ok());
+        }
         for operator in [staff, admin] {
             assert!(operator.may_name_prices(&priced_draft()).is_ok());
             assert!(
@@ -622,13 +655,15 @@ mod tests {
         // (what, the scopes it needs; `None` when no scope allows it)
         let (read, write, refund) = (Scope::OrdersRead, Scope::OrdersWrite, Scope::OrdersRefund);
         let (price, book, catalog) = (Scope::OrdersPrice, Scope::CatalogRead, Scope::CatalogWrite);
-        let table: [(&str, Option<&[Scope]>); 11] = [
+        let table: [(&str, Option<&[Scope]>); 13] = [
             ("read", Some(&[read])),
             ("list", Some(&[read])),
             ("place", Some(&[write])),
             ("place naming figures", Some(&[write, price])),
             ("read the book", Some(&[book])),
             ("change the book", Some(&[catalog])),
+            ("read discount codes", Some(&[book])),
+            ("change discount codes", Some(&[catalog])),
             ("cancel", Some(&[write, read])),
             ("transition", Some(&[write, read])),
             ("refund", Some(&[refund, read])),
@@ -655,6 +690,8 @@ mod tests {
                         .and_then(|()| key.may_name_prices(&priced_draft())),
                     "read the book" => key.check_catalog(Scope::CatalogRead),
                     "change the book" => key.check_catalog(Scope::CatalogWrite),
+                    "read discount codes" => key.check_discount_codes(Scope::CatalogRead),
+                    "change discount codes" => key.check_discount_codes(Scope::CatalogWrite),
                     "cancel" => key.check(Action::Cancel, customer(2)),
                     "transition" => key.check(Action::Transition, customer(1)),
                     "refund" => key.check(Action::Refund, customer(1)),

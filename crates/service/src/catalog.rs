@@ -116,27 +116,32 @@ impl Catalog {
         Ok(self.store.products(query).await?)
     }
 
-    /// Replaces a product's content with `draft` (the merged result of a `PATCH`), if its
-    /// version is still `expected`. Archiving is setting its status to `archived`: orders
-    /// placed with it keep their lines; new orders may not name it.
+    /// Changes a product: `change` turns its content as it reads now into the content wanted
+    /// (a `PATCH` merges into it), if its version is still `expected`; the version is checked
+    /// before `change` runs, so a stale caller learns that first. Archiving is setting the status
+    /// to `archived`: orders placed with it keep their lines; new orders may not name it. A
+    /// change to the same content writes nothing.
     ///
     /// # Errors
-    /// As [`Catalog::create`]; [`ServiceError::ProductNotFound`], [`ServiceError::Stale`].
-    pub async fn update(
+    /// As [`Catalog::create`]; [`ServiceError::ProductNotFound`], [`ServiceError::Stale`]; what
+    /// `change` returns.
+    pub async fn update<E: From<ServiceError>>(
         &self,
         caller: &Caller,
         id: ProductId,
-        draft: &ProductDraft,
         expected: Version,
-    ) -> Result<Product, ServiceError> {
+        change: impl FnOnce(ProductDraft) -> Result<ProductDraft, E>,
+    ) -> Result<Product, E> {
         caller.check_catalog(Scope::CatalogWrite)?;
-        let spec = ProductSpec::parse(draft)?;
         let mut product = self.store.product(id).await.map_err(product_missing)?;
         if product.version() != expected {
             return Err(ServiceError::Stale {
                 current: product.version(),
-            });
+            }
+            .into());
         }
+        let draft = change(product.spec().to_draft())?;
+        let spec = ProductSpec::parse(&draft).map_err(ServiceError::from)?;
         let sku = spec.sku().clone();
         if product.revise(spec, self.clock.now()) {
             self.store
@@ -157,8 +162,8 @@ impl Catalog {
     ///
     /// # Errors
     /// As [`Catalog::create`]: [`ServiceError::Validation`] for a product that breaks a rule
-    /// or a SKU sent twice; [`ServiceError::Stale`] when another write changed one of them
-    /// meanwhile (send the batch again).
+    /// or a SKU sent twice; [`ServiceError::CatalogChanged`] when another write added or
+    /// changed one of them meanwhile (send the batch again).
     pub async fn upsert(
         &self,
         caller: &Caller,
@@ -197,13 +202,12 @@ impl Catalog {
         }
         match self.store.write_products(&writes).await {
             Ok(()) => {}
-            // A SKU added by another write since the read: the batch read a book that is gone.
-            Err(RepoError::Duplicate { .. }) => {
-                return Err(ServiceError::Stale {
-                    current: Version::FIRST,
-                });
+            // Another write added one of these SKUs or changed one of these products since the
+            // read: the batch was worked out against a book that is gone.
+            Err(RepoError::Duplicate { .. } | RepoError::VersionConflict { .. }) => {
+                return Err(ServiceError::CatalogChanged);
             }
-            Err(error) => return Err(error.into()),
+            Err(error) => return Err(product_missing(error)),
         }
         tracing::info!(
             products = products.len(),

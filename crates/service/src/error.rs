@@ -32,6 +32,26 @@ pub enum ServiceError {
         /// The SKU.
         sku: ordo_domain::Sku,
     },
+    /// Another write added or changed one of a bulk upsert's products while it ran; nothing
+    /// was stored, and sending the batch again works it out afresh.
+    #[error("another write changed the price book meanwhile: send the batch again")]
+    CatalogChanged,
+    /// The discount code's limit is reached (all orders', or this customer's): the order was
+    /// not placed.
+    #[error("the discount code has been used as often as it may be{}", if *per_customer { " by this customer" } else { "" })]
+    CodeUsedUp {
+        /// Whether it is the customer's own limit.
+        per_customer: bool,
+    },
+    /// No discount code with this id.
+    #[error("discount code not found")]
+    CodeNotFound,
+    /// Another code has this name.
+    #[error("another discount code is named {code}")]
+    CodeTaken {
+        /// The name.
+        code: ordo_domain::CodeName,
+    },
     /// A bulk upsert with more products than one request may carry.
     #[error("a bulk upsert carries at most {max} products")]
     TooManyProducts {
@@ -112,6 +132,7 @@ impl From<RepoError> for ServiceError {
             RepoError::VersionConflict { current } => Self::Stale { current },
             RepoError::Unavailable(cause) => Self::Unavailable(cause),
             RepoError::ClaimLost => Self::KeyInFlight,
+            RepoError::LimitReached { per_customer } => Self::CodeUsedUp { per_customer },
             error @ (RepoError::Duplicate { .. } | RepoError::Corrupt(_) | RepoError::Other(_)) => {
                 Self::Internal(Box::new(error))
             }

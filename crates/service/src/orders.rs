@@ -6,7 +6,7 @@ use std::sync::Arc;
 use ordo_domain::{
     CancelReason, NewOrder, Order, OrderDraft, OrderId, OrderNumber, OrderNumberKey, OrderStatus,
     PaymentError, PaymentStatus, PaymentStep, Pricing, Product, RoundingMode, RoundingPolicy, Sku,
-    StatusChange, TaxRounding, Version, price,
+    StatusChange, TaxRounding, ValidationErrors, Version, Violation, price,
 };
 use ordo_repository::{Claim, IdempotencyStore, ListQuery, OrderRepository, Page};
 
@@ -15,9 +15,10 @@ use crate::api_keys::{ApiKeys, Scope};
 use crate::{
     Caller, CaptureMode, Clock, GatewayReply, IdGenerator, KeyTimes, PaymentGateway, ServiceError,
 };
-use ordo_repository::{ApiKeyStore, ProductStore};
+use ordo_repository::{ApiKeyStore, DiscountCodeStore, ProductStore, RepoError};
 
 use crate::catalog::{Catalog, PriceBook, StoredBook};
+use crate::discounts::{DiscountCodes, OrderCode};
 
 /// The book of a deployment that keeps none: every SKU is unknown.
 struct EmptyBook;
@@ -87,6 +88,8 @@ pub struct OrderService {
     book: Arc<dyn PriceBook>,
     /// The price book's use cases, when the deployment keeps one.
     catalog: Option<Catalog>,
+    /// Discount codes, when the deployment keeps them.
+    discounts: Option<DiscountCodes>,
 }
 
 impl OrderService {
@@ -110,10 +113,54 @@ impl OrderService {
             api_keys: None,
             book: Arc::new(EmptyBook),
             catalog: None,
+            discounts: None,
         }
     }
 
-    /// The same service, pricing book lines from the products in `store` and managing them.
+    /// The same service, with the discount codes kept in `store`.
+    #[must_use]
+    pub fn with_discount_codes(mut self, store: Arc<dyn DiscountCodeStore>) -> Self {
+        self.discounts = Some(DiscountCodes::new(store, self.clock.clone()));
+        self
+    }
+
+    /// The discount codes' use cases, when the deployment keeps them.
+    pub fn discount_codes(&self) -> Option<&DiscountCodes> {
+        self.discounts.as_ref()
+    }
+
+    /// The order with the discount of the code the draft names, and the use it takes.
+    async fn apply_code(
+        &self,
+        draft: &OrderDraft,
+        order: NewOrder,
+        policy: RoundingPolicy,
+    ) -> Result<(NewOrder, OrderCode), ServiceError> {
+        let Some(code) = draft.discount_code.as_deref() else {
+            return Ok((order, OrderCode::None));
+        };
+        if draft.discount.is_some() {
+            return Err(ServiceError::Validation(ValidationErrors::single(
+                "discount_code",
+                Violation::TwoDiscounts,
+            )));
+        }
+        match &self.discounts {
+            Some(codes) => {
+                codes
+                    .apply(order, code, draft.discount_code_optional, policy)
+                    .await
+            }
+            None if draft.discount_code_optional => Ok((order, OrderCode::Dropped)),
+            None => Err(ServiceError::Validation(ValidationErrors::single(
+                "discount_code",
+                Violation::UnknownCode,
+            ))),
+        }
+    }
+
+    /// The same service, pricing book lines from the products in `store` and managing them
+    /// (a book set by [`OrderService::with_price_book`] before is replaced: set that one after).
     #[must_use]
     pub fn with_catalog(mut self, store: Arc<dyn ProductStore>) -> Self {
         self.book = Arc::new(StoredBook(store.clone()));
@@ -159,7 +206,9 @@ impl OrderService {
     ) -> Result<Pricing, ServiceError> {
         may_place(caller, draft)?;
         let order = self.parse(draft).await?;
-        Ok(price(&order, self.policy_for(&order))?)
+        let policy = self.policy_for(&order);
+        let (order, _) = self.apply_code(draft, order, policy).await?;
+        Ok(price(&order, policy)?)
     }
 
     /// The draft checked, its book lines filled from the price book (one lookup for all).
@@ -206,22 +255,46 @@ impl OrderService {
             let order = self.get(caller, order_id).await?;
             return self.authorize(order).await;
         }
-        let new = self.parse(draft).await?;
-        let pricing = price(&new, self.policy_for(&new))?;
+        let plain = self.parse(draft).await?;
+        let policy = self.policy_for(&plain);
+        let (new, code) = self.apply_code(draft, plain.clone(), policy).await?;
+        let pricing = price(&new, policy)?;
         let now = self.clock.now();
         let sequence = self.orders.next_order_sequence().await?;
         let number =
             OrderNumber::from_sequence(sequence, now.date_naive(), self.config.order_number_key)
                 .map_err(|error| ServiceError::Internal(Box::new(error)))?;
+        let id = self.ids.order_id(now);
         let order = Order::place(
-            self.ids.order_id(now),
+            id,
             number,
             new.customer_id(),
             pricing,
             new.details().clone(),
             now,
         );
-        self.orders.insert(&order, claim).await?;
+        let order = if let (OrderCode::Held(redemption), Some(codes)) = (code, &self.discounts) {
+            match codes.insert_redeeming(&order, claim, redemption).await {
+                Ok(()) => order,
+                // Used up meanwhile, and the order may go without it: placed at full price.
+                Err(RepoError::LimitReached { .. }) if draft.discount_code_optional => {
+                    let order = Order::place(
+                        id,
+                        number,
+                        plain.customer_id(),
+                        price(&plain, policy)?,
+                        plain.details().clone(),
+                        now,
+                    );
+                    self.orders.insert(&order, claim).await?;
+                    order
+                }
+                Err(error) => return Err(error.into()),
+            }
+        } else {
+            self.orders.insert(&order, claim).await?;
+            order
+        };
         tracing::info!(order_id = %order.id(), order_number = %order.number(), "order placed");
         metrics::counter!("ordo_orders_created_total").increment(1);
         // Stored first, then paid: no transaction is open during the gateway call.

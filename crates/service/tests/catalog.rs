@@ -257,7 +257,7 @@ async fn an_upsert_refuses_a_sku_twice_and_a_race_on_a_new_sku() {
             .unwrap()
             .upsert(&staff(), &[spec("A", "1")])
             .await,
-        Err(ServiceError::Stale { .. })
+        Err(ServiceError::CatalogChanged)
     ));
     // A customer changes nothing.
     assert!(matches!(

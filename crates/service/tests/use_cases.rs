@@ -139,6 +139,8 @@ fn draft() -> OrderDraft {
             unit_price: Some(Decimal::new(1999, 2)),
         }],
         discount: None,
+        discount_code: None,
+        discount_code_optional: false,
         tax_rate: Some(Decimal::new(1, 1)),
         shipping: Vec::new(),
     }

@@ -193,6 +193,7 @@ pub(crate) fn run(sh: &Shell, options: Options) -> Result<()> {
         search,
         same_sql,
         ceiling,
+        by_sku,
     } = measure(&drive, server.pid(), &pgbench, &scripts, &tables, timing)?;
     let peak_rss = peak_rss(&table, &ceiling);
     server.stop();
@@ -215,6 +216,7 @@ pub(crate) fn run(sh: &Shell, options: Options) -> Result<()> {
 
     let mut report = render(&table, &same_sql, &ceiling, peak_rss, timing);
     report.push_str(&report::render_search(&search));
+    report.push_str(&report::render_by_sku(&by_sku));
     if !peer_table.is_empty() {
         report.push_str(&render_peer(&peer_table));
     }
@@ -288,6 +290,8 @@ struct Measured {
     search: Vec<(u32, Figures)>,
     same_sql: Vec<(u32, Figures)>,
     ceiling: Vec<(u32, Figures)>,
+    /// Create with its prices given, then by SKU, back to back at each concurrency.
+    by_sku: Vec<(u32, Figures, Figures)>,
 }
 
 /// Every workload at every concurrency against ordo and pgbench, then the create as ordo
@@ -346,6 +350,21 @@ fn measure(
             table.push((workload.to_owned(), concurrency, ordo, base, ratio));
         }
     }
+    // Create by SKU, each beside a create with the prices given run just before it.
+    let mut by_sku = Vec::new();
+    for concurrency in CONCURRENCY {
+        let given = drive.wrk("create", concurrency, Some(pid))?;
+        let sku = drive.wrk("create-sku", concurrency, Some(pid))?;
+        say(&format!(
+            "create c={concurrency:<3} given {:>8.0}/s | by SKU {:>8.0}/s p99 {:>6.2} ms | by SKU costs {:+.1} %",
+            given.rps,
+            sku.rps,
+            sku.p99_ms,
+            (given.rps / sku.rps - 1.0) * 100.0
+        ));
+        rows.push(row("create-sku", concurrency, &sku, None));
+        by_sku.push((concurrency, given, sku));
+    }
     // The create as ordo sends it today, statement for statement, for the record.
     let mut same_sql = Vec::new();
     for concurrency in CONCURRENCY {
@@ -372,6 +391,7 @@ fn measure(
         search,
         same_sql,
         ceiling,
+        by_sku,
     })
 }
 

@@ -77,6 +77,28 @@ pub(super) fn render_search(search: &[(u32, Figures)]) -> String {
     out
 }
 
+/// Create by SKU beside create with its prices given, each pair measured back to back.
+pub(super) fn render_by_sku(pairs: &[(u32, Figures, Figures)]) -> String {
+    let mut out = String::from(
+        "\nCreate by SKU (`bench/wrk/create-sku.lua`: the three lines of `create.lua` named by \
+         SKU and priced from the book `ordo seed` stocks, so the same total) beside create with \
+         the prices given, each pair run back to back; the cost of the book's lookup:\n\n\
+         | clients | given req/s | by SKU req/s | by SKU p50 ms | by SKU p99 ms | by SKU server CPU µs/req | by SKU PostgreSQL CPU µs/req | RSS MB | by SKU errors | extra time per create |\n\
+         |---|---|---|---|---|---|---|---|---|---|\n",
+    );
+    for (concurrency, given, by_sku) in pairs {
+        let extra = (given.rps / by_sku.rps - 1.0) * 100.0;
+        let _ = writeln!(
+            out,
+            "| {concurrency} | {:.0} | {} | {} | {extra:+.1} % |",
+            given.rps,
+            by_sku.speed_cells(),
+            by_sku.cost_cells(),
+        );
+    }
+    out
+}
+
 /// The peer's table: its figures and ordo ÷ peer.
 pub(super) fn render_peer(table: &[(String, u32, Figures, f64)]) -> String {
     let mut out = String::from(

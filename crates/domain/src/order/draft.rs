@@ -6,6 +6,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use crate::catalog::Product;
+use crate::discount_code::CodeName;
 use crate::record::Sku;
 
 use crate::pricing::{Discount, ShippingLine};
@@ -44,6 +45,13 @@ pub struct OrderDraft {
     /// An optional order-level discount.
     #[serde(default)]
     pub discount: Option<Discount>,
+    /// A discount code the shop set up (the service looks it up and sets the discount).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub discount_code: Option<String>,
+    /// Place the order without the code's discount when the code cannot be used (used up,
+    /// expired...), instead of refusing the order.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub discount_code_optional: bool,
     /// An optional tax rate in `[0, 1)`.
     #[serde(default, with = "crate::amount_serde::option")]
     pub tax_rate: Option<Decimal>,
@@ -193,6 +201,7 @@ pub struct NewOrder {
     currency: Currency,
     items: Vec<NewLineItem>,
     discount: Option<Discount>,
+    discount_code: Option<CodeName>,
     tax_rate: Option<Decimal>,
     shipping: Vec<ShippingLine>,
     details: OrderDetails,
@@ -291,6 +300,7 @@ impl NewOrder {
                     currency,
                     items,
                     discount,
+                    discount_code: None,
                     tax_rate,
                     shipping,
                     details,
@@ -319,6 +329,19 @@ impl NewOrder {
     /// The discount, if any.
     pub fn discount(&self) -> Option<Discount> {
         self.discount
+    }
+
+    /// The discount code the discount comes from, if any.
+    pub fn discount_code(&self) -> Option<&CodeName> {
+        self.discount_code.as_ref()
+    }
+
+    /// The same order with a discount code's discount (replacing any discount it had).
+    #[must_use]
+    pub fn with_code(mut self, code: CodeName, discount: Discount) -> Self {
+        self.discount = Some(discount);
+        self.discount_code = Some(code);
+        self
     }
 
     /// The tax rate, if any.

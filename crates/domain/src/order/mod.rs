@@ -144,6 +144,8 @@ impl Order {
                 })
                 .collect(),
             discount: pricing.discount_rule,
+            discount_code: None,
+            discount_code_optional: false,
             tax_rate: pricing.tax_rate,
             shipping: pricing
                 .shipping_lines
@@ -164,6 +166,7 @@ impl Order {
         for (line, stored) in repriced.lines.iter_mut().zip(&pricing.lines) {
             line.source = stored.source;
         }
+        repriced.discount_code.clone_from(&pricing.discount_code);
         if StoredPricing::from(&repriced) != *pricing {
             return Err(CorruptOrder::PricingMismatch);
         }

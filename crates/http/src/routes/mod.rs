@@ -2,6 +2,7 @@
 
 pub(crate) mod api_keys;
 pub(crate) mod customers;
+pub(crate) mod discount_codes;
 pub(crate) mod orders;
 pub(crate) mod products;
 mod responses;

@@ -2,7 +2,6 @@
 //! it; staff, admins and keys with `catalog:write` change it.
 
 use axum::Extension;
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -15,7 +14,7 @@ use utoipa_axum::routes;
 
 use super::responses::{Guarded, JsonBody, Unavailable, VersionRequired, Versioned};
 use crate::catalog::{
-    BulkBody, BulkItem, ProductBody, ProductInput, ProductPageBody, ProductParams,
+    BulkBody, BulkItem, ProductBody, ProductInput, ProductPageBody, ProductParams, ProductPatch,
 };
 use crate::dto::etag;
 use crate::error::ApiError;
@@ -181,7 +180,7 @@ fn product_query(params: ProductParams) -> Result<ProductQuery, Problem> {
         ("id" = Uuid, Path, description = "The product's id"),
         ("If-Match" = String, Header, example = "\"1\"", pattern = "^\"[1-9][0-9]{0,8}\"$", description = "The product's ETag, as last read"),
     ),
-    request_body(content = ProductInput, content_type = "application/merge-patch+json"),
+    request_body(content = ProductPatch, content_type = "application/merge-patch+json"),
     responses(
         (status = 200, description = "Changed (or nothing to change)", body = ProductBody, headers(("ETag" = String, description = "Its version now"))),
         (status = 400, description = "Not a UUID", body = ProblemDetails, content_type = "application/problem+json"),
@@ -201,13 +200,16 @@ async fn patch_product(
     let catalog = catalog(&service)?;
     let expected = if_match.required()?;
     let patch = body?.0;
-    let current = catalog.get(&caller, id).await?;
-    let mut target = serde_json::to_value(ProductInput::from(current.spec().to_draft()))
-        .map_err(|error| Problem::bad_request(error.to_string()))?;
-    crate::patch::merge(&mut target, serde_json::Value::Object(patch));
-    let input: ProductInput = crate::extract::parse_value(target)?;
+    // The service checks the caller and the version, then hands the product as it reads now
+    // to the merge.
     let product = catalog
-        .update(&caller, id, &ProductDraft::from(input), expected)
+        .update(&caller, id, expected, |current: ProductDraft| {
+            let mut target = serde_json::to_value(ProductInput::from(current))
+                .map_err(|error| Problem::bad_request(error.to_string()))?;
+            crate::patch::merge(&mut target, serde_json::Value::Object(patch));
+            let input: ProductInput = crate::extract::parse_value(target)?;
+            Ok::<_, ApiError>(ProductDraft::from(input))
+        })
         .await?;
     Ok(product_response(StatusCode::OK, &product))
 }
@@ -215,7 +217,8 @@ async fn patch_product(
 /// Add or change many products by SKU: a catalogue sync.
 ///
 /// The body is NDJSON (`Content-Type: application/x-ndjson`): one product per line, as
-/// `POST /v1/products` takes it, at most 1,000 (and the server's body limit). A SKU in the
+/// `POST /v1/products` takes it, at most 1,000 per request and within the server's body limit
+/// (`body_limit`, 256 KiB unless set: some 1,000 short products). A SKU in the
 /// book is changed, a new one added, one sent with the content it has left alone. All of them
 /// or none: a product that breaks a rule (`errors` names it as `products[i].<field>`, `i`
 /// counting products, the non-blank lines, from 0) stores nothing. Staff and admins (API keys: `catalog:write`).
@@ -226,7 +229,7 @@ async fn patch_product(
                        that of the products in order, one JSON object per line, not an array"),
     responses(
         (status = 200, description = "Stored, every one", body = BulkBody),
-        (status = 412, description = "Another write changed one of these products meanwhile: send the batch again", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 409, description = "Another write added or changed one of these products meanwhile; nothing was stored: send the batch again", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 422, description = "A product breaks a rule, or a SKU comes twice (`errors` names each as `products[i].<field>`)", body = ProblemDetails, content_type = "application/problem+json"),
         JsonBody, Guarded, Unavailable,
     )
@@ -234,17 +237,21 @@ async fn patch_product(
 async fn upsert_products(
     State(service): State<OrderService>,
     Extension(caller): Extension<Caller>,
-    headers: HeaderMap,
-    body: Bytes,
+    request: axum::extract::Request,
 ) -> Result<axum::Json<BulkBody>, ApiError> {
     let catalog = catalog(&service)?;
-    if !crate::extract::is_ndjson(&headers) {
+    // Checked before a byte is read: only an NDJSON body has been read (within its limit and
+    // time) by the admission layer.
+    if !crate::extract::is_ndjson(request.headers()) {
         return Err(Problem::new(
             ProblemKind::UnsupportedMediaType,
             "send one product per line with `Content-Type: application/x-ndjson`",
         )
         .into());
     }
+    let body = axum::body::to_bytes(request.into_body(), usize::MAX)
+        .await
+        .map_err(|error| Problem::bad_request(error.to_string()))?;
     let drafts = bulk_lines(&body)?;
     let outcome = catalog.upsert(&caller, &drafts).await?;
     let count = |wanted: Upserted| {
@@ -282,12 +289,8 @@ fn bulk_lines(body: &[u8]) -> Result<Vec<ProductDraft>, Problem> {
         }
         let index = drafts.len();
         if drafts.len() >= ordo_service::MAX_BULK_PRODUCTS {
-            return Err(Problem::new(
-                ProblemKind::TooManyProducts,
-                format!(
-                    "one request carries at most {} products: send the rest in another",
-                    ordo_service::MAX_BULK_PRODUCTS
-                ),
+            return Err(crate::error::too_many_products(
+                ordo_service::MAX_BULK_PRODUCTS,
             ));
         }
         let input: ProductInput = crate::extract::parse_json(line)

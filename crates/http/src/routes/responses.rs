@@ -59,7 +59,7 @@ pub(crate) enum OneOrder {
 /// A change that may name the version it expects (`If-Match`).
 #[derive(IntoResponses)]
 pub(crate) enum Versioned {
-    /// If-Match names no current ETag: the order changed since it was read, or the value is
+    /// If-Match names no current ETag: the order (or product) changed since it was read, or the value is
     /// not an ETag of ours (`current_etag` has the one to send)
     #[response(status = 412, content_type = "application/problem+json")]
     Stale(ProblemDetails),

@@ -7,7 +7,7 @@ use ordo_repository::testing::{TestPostgres, TestSqlite};
 use std::time::Duration;
 
 use ordo_repository::{
-    ApiKeyStore, GatewayLedger, IdempotencyStore, OrderRepository, ProductStore,
+    ApiKeyStore, DiscountCodeStore, GatewayLedger, IdempotencyStore, OrderRepository, ProductStore,
 };
 use ordo_service::{OrderService, RandomIds, ServiceConfig, SimulatedGateway, SystemClock};
 use reqwest::{Client, RequestBuilder, Response};
@@ -39,6 +39,7 @@ where
         + GatewayLedger
         + ApiKeyStore
         + ProductStore
+        + DiscountCodeStore
         + Clone
         + 'static,
 {
@@ -53,6 +54,7 @@ where
         + GatewayLedger
         + ApiKeyStore
         + ProductStore
+        + DiscountCodeStore
         + Clone
         + 'static,
 {
@@ -72,6 +74,7 @@ where
         + GatewayLedger
         + ApiKeyStore
         + ProductStore
+        + DiscountCodeStore
         + Clone
         + 'static,
 {
@@ -92,6 +95,7 @@ where
         + GatewayLedger
         + ApiKeyStore
         + ProductStore
+        + DiscountCodeStore
         + Clone
         + 'static,
 {
@@ -111,7 +115,8 @@ where
         config,
     )
     .with_api_keys(Arc::new(store.clone()))
-    .with_catalog(Arc::new(store));
+    .with_catalog(Arc::new(store.clone()))
+    .with_discount_codes(Arc::new(store));
     let app = ordo_http::app(service.clone(), http);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();

@@ -13,6 +13,7 @@ mod api_keys;
 mod app;
 mod attacks;
 mod auth;
+mod discount_codes;
 mod errors;
 mod framing;
 mod idempotency;

@@ -30,6 +30,10 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/products/{id}"),
     ("patch", "/v1/products/{id}"),
     ("post", "/v1/products/bulk"),
+    ("get", "/v1/discount-codes"),
+    ("post", "/v1/discount-codes"),
+    ("get", "/v1/discount-codes/{id}"),
+    ("patch", "/v1/discount-codes/{id}"),
 ];
 
 fn documented(doc: &Value) -> BTreeSet<(String, String)> {

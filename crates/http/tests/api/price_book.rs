@@ -21,6 +21,7 @@ crate::app::on_both_databases!(
     a_product_changes_by_compare_and_set_and_an_archived_one_is_not_sold,
     who_may_read_and_change_the_book,
     a_bulk_upsert_stores_all_or_nothing,
+    where_a_lines_price_came_from_is_stored_with_the_order,
 );
 
 fn alice() -> String {
@@ -386,9 +387,9 @@ async fn products_are_added_read_and_listed_in_sku_order(app: TestApp) {
     lists_page_in_sku_order(&app).await;
 }
 
-/// Pages in SKU order, after three more products; filters.
+/// Pages in SKU order, after four more products (a page ends on a non-ASCII SKU); filters.
 async fn lists_page_in_sku_order(app: &TestApp) {
-    for sku in ["A-1", "A-2", "A-3"] {
+    for sku in ["A-1", "Ü-2", "Ü-3", "Ü-4"] {
         let response = send(
             app,
             Method::POST,
@@ -426,7 +427,10 @@ async fn lists_page_in_sku_order(app: &TestApp) {
             page["next_cursor"].as_str().unwrap()
         );
     }
-    assert_eq!(skus, ["A-1", "A-2", "A-3", "MUG-1", "STICKER", "TS-BLUE-L"]);
+    assert_eq!(
+        skus,
+        ["A-1", "MUG-1", "STICKER", "TS-BLUE-L", "Ü-2", "Ü-3", "Ü-4"]
+    );
     let reduced: Value = app
         .get("/v1/products?tax_class=reduced&status=active")
         .bearer_auth(staff())
@@ -436,7 +440,7 @@ async fn lists_page_in_sku_order(app: &TestApp) {
         .json()
         .await
         .unwrap();
-    assert_eq!(reduced["data"].as_array().unwrap().len(), 4);
+    assert_eq!(reduced["data"].as_array().unwrap().len(), 5);
     let bad_cursor = app
         .get("/v1/products?cursor=zz")
         .bearer_auth(staff())
@@ -673,6 +677,21 @@ async fn a_bulk_upsert_stores_all_or_nothing(app: TestApp) {
         .collect();
     assert_eq!(skus, ["B-1", "B-2", "STICKER", "TS-BLUE-L"]);
 
+    let not_json = app
+        .post("/v1/products/bulk")
+        .bearer_auth(staff())
+        .header("content-type", "application/x-ndjson")
+        .body(format!("{}\n{{\"sku\": \n", product("B-8", "1")))
+        .send()
+        .await
+        .unwrap();
+    let problem = assert_problem(not_json, 400, "malformed-request").await;
+    assert_eq!(problem["errors"][0]["field"], "products[1]", "{problem}");
+    let many: Vec<Value> = (0..1001)
+        .map(|n| json!({"sku": format!("M-{n}"), "title": "M", "prices": {"USD": "1"}}))
+        .collect();
+    let problem = assert_problem(bulk(&app, &many).await, 422, "too-many-products").await;
+    assert_eq!(problem["errors"][0]["field"], "products", "{problem}");
     let not_ndjson = app
         .post("/v1/products/bulk")
         .bearer_auth(staff())
@@ -690,4 +709,39 @@ async fn a_bulk_upsert_stores_all_or_nothing(app: TestApp) {
         .await
         .unwrap();
     assert_problem(empty, 422, "validation").await;
+}
+
+async fn where_a_lines_price_came_from_is_stored_with_the_order(app: TestApp) {
+    let body = json!({"customer_id": ALICE, "currency": "USD", "items": [
+        {"sku": "STICKER", "quantity": 2},
+        {"product_id": "0193a1a0-0000-7000-8000-0000000000cc", "quantity": 1, "unit_price": "3.00"}]});
+    let placed = app.place_as(&staff(), &body).await;
+    let id = placed["id"].as_str().unwrap();
+    for path in [
+        format!("/v1/orders/{id}"),
+        format!("/v1/orders?customer_id={ALICE}"),
+    ] {
+        let read: Value = app
+            .get(&path)
+            .bearer_auth(staff())
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let order = if read["data"].is_array() {
+            &read["data"][0]
+        } else {
+            &read
+        };
+        let sources: Vec<&str> = order["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l["price_source"].as_str().unwrap())
+            .collect();
+        assert_eq!(sources, ["book", "custom"], "{path}");
+        assert_eq!(order["total"], "13.00");
+    }
 }

@@ -8,7 +8,7 @@
 
 use chrono::{DateTime, Utc};
 use ordo_domain::{
-    LineSnapshot, LineSnapshotDraft, LineSource, Order, OrderDetails, OrderDetailsDraft,
+    CodeName, LineSnapshot, LineSnapshotDraft, LineSource, Order, OrderDetails, OrderDetailsDraft,
     PricedLine, ProductId, Quantity, ShippingLine, amount_serde,
 };
 use rust_decimal::Decimal;
@@ -30,6 +30,9 @@ pub(crate) struct Document {
     /// When the customer's personal data was erased from the order.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     erased_at: Option<DateTime<Utc>>,
+    /// The discount code its discount came from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    discount_code: Option<String>,
 }
 
 /// One line.
@@ -62,6 +65,7 @@ pub(crate) struct Parts {
     pub(crate) shipping: Vec<ShippingLine>,
     pub(crate) details: OrderDetails,
     pub(crate) erased_at: Option<DateTime<Utc>>,
+    pub(crate) discount_code: Option<CodeName>,
 }
 
 impl Document {
@@ -88,6 +92,7 @@ impl Document {
             shipping: pricing.shipping_lines().to_vec(),
             details: order.details().to_draft(),
             erased_at: order.erased_at(),
+            discount_code: pricing.discount_code().map(|code| code.as_str().to_owned()),
         };
         serde_json::to_string(&document).map_err(RepoError::other)
     }
@@ -115,11 +120,16 @@ impl Document {
             .collect::<Result<Vec<_>, RepoError>>()?;
         let details =
             OrderDetails::parse(&document.details).map_err(|_| corrupt("order details"))?;
+        let discount_code = document
+            .discount_code
+            .map(|code| CodeName::parse(&code).map_err(|_| corrupt("discount code")))
+            .transpose()?;
         Ok(Parts {
             lines,
             shipping: document.shipping,
             details,
             erased_at: document.erased_at,
+            discount_code,
         })
     }
 }

@@ -14,6 +14,7 @@ use crate::RepoError;
 
 mod api_keys;
 pub(crate) mod dialect;
+mod discounts;
 mod document;
 mod driver;
 mod keys;

@@ -264,6 +264,7 @@ pub(crate) fn restore(row: OrderRow) -> Result<Order, RepoError> {
             lines: parts.lines,
             subtotal: row.subtotal,
             discount_rule,
+            discount_code: parts.discount_code,
             discount: row.discount,
             shipping_lines: parts.shipping,
             shipping: row.shipping,

@@ -12,7 +12,8 @@ use ordo_repository::{
 };
 use uuid::Uuid;
 
-use crate::fixtures::{at, customer, full_record, sample, stored};
+use crate::fixtures::{at, customer, full_record, sample, stored, with_code};
+use ordo_repository::{CodeWrite, DiscountCodeStore, Redemption};
 
 contract!(
     an_inserted_order_reads_back_equal,
@@ -57,15 +58,30 @@ contract!(
     an_api_key_is_stored_listed_revoked_once_and_touched_forward,
     products_read_back_by_id_and_sku_and_list_in_byte_order_page_by_page,
     a_product_batch_is_all_or_nothing_and_updates_by_compare_and_set,
+    discount_codes_are_written_read_by_id_and_name_and_paged,
+    five_hundred_racing_orders_take_exactly_the_hundred_uses_a_code_has,
+    a_customer_holds_no_more_uses_than_its_limit_and_a_cancel_gives_one_back,
 );
 
 /// The ports, as each store implements them.
 trait Storage:
-    OrderRepository + IdempotencyStore + GatewayLedger + Coordination + ApiKeyStore + ProductStore
+    OrderRepository
+    + IdempotencyStore
+    + GatewayLedger
+    + Coordination
+    + ApiKeyStore
+    + ProductStore
+    + DiscountCodeStore
 {
 }
 impl<
-    T: OrderRepository + IdempotencyStore + GatewayLedger + Coordination + ApiKeyStore + ProductStore,
+    T: OrderRepository
+        + IdempotencyStore
+        + GatewayLedger
+        + Coordination
+        + ApiKeyStore
+        + ProductStore
+        + DiscountCodeStore,
 > Storage for T
 {
 }
@@ -226,6 +242,8 @@ async fn amounts_keep_their_decimals_even_when_zero(store: Store) {
         discount: Some(ordo_domain::Discount::Percentage {
             percent: rust_decimal::Decimal::ZERO,
         }),
+        discount_code: None,
+        discount_code_optional: false,
         tax_rate: Some(rust_decimal::Decimal::ZERO),
         shipping: Vec::new(),
     };
@@ -826,6 +844,7 @@ fn every_storage_method_has_a_contract_case() {
         "coordination.rs",
         "api_keys.rs",
         "products.rs",
+        "discounts.rs",
     ] {
         let text = source(file);
         let mut in_trait = false;
@@ -1594,4 +1613,239 @@ async fn a_product_batch_is_all_or_nothing_and_updates_by_compare_and_set(store:
         store.write_products(&missing).await,
         Err(RepoError::NotFound)
     ));
+}
+
+/// A 10 % code named `name` (from 10.50 USD), limited to `usage` uses and `per_customer` each.
+fn code(
+    n: u128,
+    name: &str,
+    usage: Option<i64>,
+    per_customer: Option<i64>,
+) -> ordo_domain::DiscountCode {
+    let draft = ordo_domain::DiscountCodeDraft {
+        code: name.to_owned(),
+        value: ordo_domain::CodeValueDraft::Percentage(rust_decimal::Decimal::TEN),
+        minimum_subtotal: std::collections::BTreeMap::from([(
+            "USD".to_owned(),
+            rust_decimal::Decimal::new(1050, 2),
+        )]),
+        starts_at: Some(at(0)),
+        ends_at: None,
+        usage_limit: usage,
+        per_customer_limit: per_customer,
+        status: ordo_domain::ProductStatus::Active,
+    };
+    ordo_domain::DiscountCode::new(
+        Uuid::from_u128(n),
+        ordo_domain::DiscountCodeSpec::parse(&draft).unwrap(),
+        at(0),
+    )
+}
+
+async fn discount_codes_are_written_read_by_id_and_name_and_paged(store: Store) {
+    let codes: Vec<_> = ["WINTER", "AUTUMN-5", "SPRING_2"]
+        .iter()
+        .zip(1..)
+        .map(|(name, n)| code(n, name, Some(10), None))
+        .collect();
+    for code in &codes {
+        store
+            .write_code(&CodeWrite::Insert(code.clone()))
+            .await
+            .unwrap();
+    }
+    assert_eq!(store.discount_code(codes[0].id()).await.unwrap(), codes[0]);
+    let named = ordo_domain::CodeName::parse("autumn-5").unwrap();
+    assert_eq!(
+        store.code_named(&named).await.unwrap().as_ref(),
+        Some(&codes[1])
+    );
+    let nobody = ordo_domain::CodeName::parse("NONE").unwrap();
+    assert_eq!(store.code_named(&nobody).await.unwrap(), None);
+    assert!(matches!(
+        store.discount_code(Uuid::from_u128(99)).await,
+        Err(RepoError::NotFound)
+    ));
+    assert!(matches!(
+        store
+            .write_code(&CodeWrite::Insert(code(9, "winter", None, None)))
+            .await,
+        Err(RepoError::Duplicate { .. })
+    ));
+    let two = PageSize::new(2).unwrap();
+    let first = store.discount_codes(None, two).await.unwrap();
+    let code_names = |page: &ordo_repository::CodePage| {
+        page.codes
+            .iter()
+            .map(|c| c.spec().code().as_str().to_owned())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(code_names(&first), ["AUTUMN-5", "SPRING_2"]);
+    let second = store
+        .discount_codes(first.next.as_ref(), two)
+        .await
+        .unwrap();
+    assert_eq!(code_names(&second), ["WINTER"]);
+    assert_eq!(second.next, None);
+    // A change by compare-and-set; a stale one is a conflict.
+    let mut changed = codes[0].clone();
+    let mut draft = changed.spec().to_draft();
+    draft.usage_limit = None;
+    draft.status = ordo_domain::ProductStatus::Archived;
+    assert!(changed.revise(ordo_domain::DiscountCodeSpec::parse(&draft).unwrap(), at(3)));
+    let update = CodeWrite::Update {
+        code: changed.clone(),
+        expected: codes[0].version(),
+    };
+    store.write_code(&update).await.unwrap();
+    assert_eq!(store.discount_code(changed.id()).await.unwrap(), changed);
+    assert!(matches!(
+        store.write_code(&update).await,
+        Err(RepoError::VersionConflict { .. })
+    ));
+    // The order keeps the code its discount came from.
+    let order = with_code(&*store, customer(1), "winter", at(5)).await;
+    let redemption = Redemption {
+        code_id: codes[1].id(),
+        per_customer_limit: None,
+    };
+    store
+        .insert_redeeming(&order, None, redemption)
+        .await
+        .unwrap();
+    let read = store.get(order.id()).await.unwrap();
+    assert_eq!(read, order);
+    assert_eq!(
+        read.pricing()
+            .discount_code()
+            .map(ordo_domain::CodeName::as_str),
+        Some("WINTER")
+    );
+    assert_eq!(store.discount_code(codes[1].id()).await.unwrap().used(), 1);
+}
+
+async fn five_hundred_racing_orders_take_exactly_the_hundred_uses_a_code_has(store: Store) {
+    let limited = code(1, "HUNDRED", Some(100), None);
+    store
+        .write_code(&CodeWrite::Insert(limited.clone()))
+        .await
+        .unwrap();
+    let mut orders = Vec::new();
+    for n in 0..500 {
+        orders.push(with_code(&*store, customer(n % 50), "HUNDRED", at(1)).await);
+    }
+    let barrier = Arc::new(tokio::sync::Barrier::new(orders.len()));
+    let code_id = limited.id();
+    let racers: Vec<_> = orders
+        .into_iter()
+        .map(|order| {
+            let (store, barrier) = (Arc::clone(&store), Arc::clone(&barrier));
+            tokio::spawn(async move {
+                barrier.wait().await;
+                let redemption = Redemption {
+                    code_id,
+                    per_customer_limit: None,
+                };
+                (
+                    store.insert_redeeming(&order, None, redemption).await,
+                    order.id(),
+                )
+            })
+        })
+        .collect();
+    let (mut placed, mut refused) = (Vec::new(), 0);
+    for racer in racers {
+        match racer.await.unwrap() {
+            (Ok(()), id) => placed.push(id),
+            (
+                Err(RepoError::LimitReached {
+                    per_customer: false,
+                }),
+                id,
+            ) => {
+                refused += 1;
+                assert!(
+                    matches!(store.get(id).await, Err(RepoError::NotFound)),
+                    "nothing stored"
+                );
+            }
+            (Err(other), _) => panic!("a racing order failed otherwise: {other:?}"),
+        }
+    }
+    assert_eq!((placed.len(), refused), (100, 400));
+    assert_eq!(store.discount_code(limited.id()).await.unwrap().used(), 100);
+    for id in &placed {
+        assert!(store.get(*id).await.is_ok());
+    }
+}
+
+async fn a_customer_holds_no_more_uses_than_its_limit_and_a_cancel_gives_one_back(store: Store) {
+    let limited = code(1, "TWICE", Some(3), Some(2));
+    store
+        .write_code(&CodeWrite::Insert(limited.clone()))
+        .await
+        .unwrap();
+    let redemption = Redemption {
+        code_id: limited.id(),
+        per_customer_limit: Some(2),
+    };
+    // Twenty orders of one customer at once: two take a use.
+    let barrier = Arc::new(tokio::sync::Barrier::new(20));
+    let mut racers = Vec::new();
+    for _ in 0..20 {
+        let order = with_code(&*store, customer(1), "TWICE", at(1)).await;
+        let (store, barrier) = (Arc::clone(&store), Arc::clone(&barrier));
+        racers.push(tokio::spawn(async move {
+            barrier.wait().await;
+            store
+                .insert_redeeming(&order, None, redemption)
+                .await
+                .map(|()| order)
+        }));
+    }
+    let mut placed = Vec::new();
+    for racer in racers {
+        match racer.await.unwrap() {
+            Ok(order) => placed.push(order),
+            Err(RepoError::LimitReached { per_customer: true }) => {}
+            Err(other) => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(placed.len(), 2);
+    assert_eq!(store.discount_code(limited.id()).await.unwrap().used(), 2);
+    // Another customer takes the last use; then the code is used up for everyone.
+    let other = with_code(&*store, customer(2), "TWICE", at(2)).await;
+    store
+        .insert_redeeming(&other, None, redemption)
+        .await
+        .unwrap();
+    let late = with_code(&*store, customer(3), "TWICE", at(2)).await;
+    assert!(matches!(
+        store.insert_redeeming(&late, None, redemption).await,
+        Err(RepoError::LimitReached {
+            per_customer: false
+        })
+    ));
+    // Cancelling one of the first customer's orders gives its use back, once.
+    let mut cancelled = placed[0].clone();
+    let reason = CancelReason::parse("changed my mind").unwrap();
+    cancelled
+        .change_status(StatusChange::Cancel(reason), at(3))
+        .unwrap();
+    store.update(&cancelled, placed[0].version()).await.unwrap();
+    assert_eq!(store.discount_code(limited.id()).await.unwrap().used(), 2);
+    let mut touched = cancelled.clone();
+    touched.change_details(ordo_domain::OrderDetails::default(), at(4));
+    store.update(&touched, cancelled.version()).await.unwrap();
+    assert_eq!(
+        store.discount_code(limited.id()).await.unwrap().used(),
+        2,
+        "given back once"
+    );
+    let again = with_code(&*store, customer(1), "TWICE", at(5)).await;
+    store
+        .insert_redeeming(&again, None, redemption)
+        .await
+        .unwrap();
+    assert_eq!(store.discount_code(limited.id()).await.unwrap().used(), 3);
 }

@@ -23,7 +23,43 @@ pub(crate) async fn order_from(
     draft: &OrderDraft,
     created_at: DateTime<Utc>,
 ) -> Order {
-    let new = NewOrder::parse(draft).unwrap();
+    placed(store, NewOrder::parse(draft).unwrap(), created_at).await
+}
+
+/// `customer`'s order of one line, 10 % off by discount code `code`.
+pub(crate) async fn with_code(
+    store: &dyn OrderRepository,
+    customer: CustomerId,
+    code: &str,
+    created_at: DateTime<Utc>,
+) -> Order {
+    let mut draft = OrderDraft {
+        details: ordo_domain::OrderDetailsDraft::default(),
+        customer_id: customer,
+        currency: "USD".into(),
+        items: Vec::new(),
+        discount: None,
+        discount_code: None,
+        discount_code_optional: false,
+        tax_rate: None,
+        shipping: Vec::new(),
+    };
+    draft.items.push(LineItemDraft {
+        snapshot: ordo_domain::LineSnapshotDraft::default(),
+        product_id: Some(ProductId::from_uuid(Uuid::from_u128(1)).unwrap()),
+        quantity: 1,
+        unit_price: Some(Decimal::new(2000, 2)),
+    });
+    let new = NewOrder::parse(&draft).unwrap().with_code(
+        ordo_domain::CodeName::parse(code).unwrap(),
+        Discount::Percentage {
+            percent: Decimal::TEN,
+        },
+    );
+    placed(store, new, created_at).await
+}
+
+async fn placed(store: &dyn OrderRepository, new: NewOrder, created_at: DateTime<Utc>) -> Order {
     let pricing = price(&new, RoundingPolicy::default_for(new.currency())).unwrap();
     let sequence = store.next_order_sequence().await.unwrap();
     let number =
@@ -63,6 +99,8 @@ pub(crate) async fn sample(
         discount: Some(Discount::Percentage {
             percent: Decimal::new(125, 1),
         }),
+        discount_code: None,
+        discount_code_optional: false,
         tax_rate: Some(Decimal::new(19, 2)),
         shipping: Vec::new(),
     };

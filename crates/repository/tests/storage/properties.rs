@@ -45,6 +45,8 @@ fn draft() -> impl Strategy<Value = (OrderDraft, i64)> {
                         })
                         .collect(),
                     discount,
+                    discount_code: None,
+                    discount_code_optional: false,
                     tax_rate,
                     shipping: Vec::new(),
                 };
