@@ -9,7 +9,7 @@ CREATE TABLE products (
     version     INTEGER NOT NULL CHECK (version >= 1),
     created_at  INTEGER NOT NULL,            -- microseconds since the epoch
     updated_at  INTEGER NOT NULL,
-    document    TEXT NOT NULL CHECK (json_valid(document)),
+    document    TEXT NOT NULL,
     CONSTRAINT products_sku_key UNIQUE (sku)
 ) STRICT;
 -- Lists filtered by status or tax class, in SKU order.

@@ -570,3 +570,66 @@ fn assert_nowhere(secret: &str, url: &str, logs: &Path) {
     assert!(dump.contains("erp"), "the dump holds the key's row");
     assert!(!dump.contains(secret), "the database holds the key");
 }
+
+/// A code limited to 50 uses, 200 orders racing for it through two replicas on one PostgreSQL
+/// database: exactly 50 get the discount, the rest are refused; the code counts 50.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_discount_codes_limit_holds_across_two_replicas() {
+    let database = TestPostgres::create().await.unwrap();
+    let url = database.url();
+    let wide = ["--max-in-flight-per-caller", "256"];
+    let (a, b) = (replica(url, &wide, None), replica(url, &wide, None));
+    let client = reqwest::Client::new();
+    let stocked = client
+        .post(format!("{}/v1/products/bulk", a.base))
+        .header("content-type", "application/x-ndjson")
+        .body(r#"{"sku": "MUG", "title": "Mug", "prices": {"USD": "10.00"}}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stocked.status(), 200);
+    let code: Value = client
+        .post(format!("{}/v1/discount-codes", b.base))
+        .json(&json!({"code": "FIFTY", "percent": "50", "usage_limit": 50}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(200));
+    let mut racers = Vec::new();
+    for n in 0..200_u32 {
+        let base = if n % 2 == 0 { &a.base } else { &b.base };
+        let request = client.post(format!("{base}/v1/orders")).json(&json!({
+            "customer_id": format!("0193a1a0-0000-7000-8000-{n:012x}"), "currency": "USD",
+            "items": [{ "sku": "MUG", "quantity": 1 }], "discount_code": "fifty"
+        }));
+        let barrier = barrier.clone();
+        racers.push(tokio::spawn(async move {
+            barrier.wait().await;
+            request.send().await.unwrap().status().as_u16()
+        }));
+    }
+    let mut statuses = std::collections::BTreeMap::new();
+    for racer in racers {
+        *statuses.entry(racer.await.unwrap()).or_insert(0) += 1;
+    }
+    assert_eq!(
+        statuses,
+        std::collections::BTreeMap::from([(201, 50), (409, 150)])
+    );
+    let read: Value = client
+        .get(format!(
+            "{}/v1/discount-codes/{}",
+            a.base,
+            code["id"].as_str().unwrap()
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(read["used"], 50);
+}

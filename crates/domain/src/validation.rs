@@ -186,6 +186,15 @@ pub enum Violation {
         /// The largest limit.
         max: i64,
     },
+    /// A usage limit below the uses orders hold now.
+    #[error(
+        "must be at least {used}: that many orders hold a use of the code (archive it to stop \
+         new uses)"
+    )]
+    LimitBelowUses {
+        /// The uses held.
+        used: u32,
+    },
     /// A value that may appear once in a request, given again.
     #[error("appears more than once in this request")]
     Duplicate,

@@ -29,6 +29,17 @@ impl PartialSchema for PricesSchema {
 
 impl ToSchema for PricesSchema {}
 
+/// Amounts by ISO 4217 code, none or more.
+pub(crate) struct AmountsSchema;
+
+impl PartialSchema for AmountsSchema {
+    fn schema() -> RefOr<Schema> {
+        prices(0)
+    }
+}
+
+impl ToSchema for AmountsSchema {}
+
 fn prices(min: usize) -> RefOr<Schema> {
     let amount = ObjectBuilder::new()
         .schema_type(Type::String)
@@ -309,7 +320,7 @@ pub(crate) struct DiscountCodeInput {
     pub amounts: Option<BTreeMap<String, Price>>,
     /// The subtotal (before the discount) an order must reach, by ISO 4217 code.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    #[schema(value_type = Object, example = json!({"USD": "50.00"}))]
+    #[schema(value_type = AmountsSchema, example = json!({"USD": "50.00"}))]
     pub minimum_subtotal: BTreeMap<String, Price>,
     /// From when it may be used (RFC 3339).
     #[serde(default, skip_serializing_if = "Option::is_none")]

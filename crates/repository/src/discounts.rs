@@ -34,13 +34,12 @@ pub struct CodePage {
     pub next: Option<CodeName>,
 }
 
-/// The use of a code an order takes as it is stored.
+/// The use of a code an order takes as it is stored. The code's limits are read as the use is
+/// taken (the order's customer is the one its per-customer limit counts).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Redemption {
     /// The code's id.
     pub code_id: Uuid,
-    /// How many uses one customer may hold (the order's customer is the one counted).
-    pub per_customer_limit: Option<u32>,
 }
 
 /// Discount codes and their uses.
@@ -50,7 +49,8 @@ pub trait DiscountCodeStore: Send + Sync {
     /// Stores a new code or a change to one.
     ///
     /// # Errors
-    /// [`RepoError::Duplicate`] (a taken name), [`RepoError::VersionConflict`],
+    /// [`RepoError::Duplicate`] (a taken name), [`RepoError::LimitBelowUses`] (a usage limit
+    /// below the uses held now), [`RepoError::VersionConflict`],
     /// [`RepoError::NotFound`], [`RepoError::Unavailable`] or [`RepoError::Other`].
     async fn write_code(&self, write: &CodeWrite) -> Result<(), RepoError>;
 
@@ -77,11 +77,12 @@ pub trait DiscountCodeStore: Send + Sync {
     ) -> Result<CodePage, RepoError>;
 
     /// Stores a new order (as [`crate::OrderRepository::insert`]) holding one use of a code,
-    /// in one transaction: the use is taken only if the code's limit and the customer's allow
-    /// it, and then the order is stored; otherwise nothing is.
+    /// in one transaction: the order is stored only if the code is active and its limit and
+    /// the customer's allow one more use; otherwise nothing is.
     ///
     /// # Errors
-    /// [`RepoError::LimitReached`] (nothing stored); as `insert` otherwise.
+    /// [`RepoError::LimitReached`] (nothing stored: used up, per customer or in all, or
+    /// archived meanwhile); as `insert` otherwise.
     async fn insert_redeeming<'a>(
         &self,
         order: &Order,

@@ -34,6 +34,12 @@ pub enum RepoError {
         /// Whether it is the customer's own limit.
         per_customer: bool,
     },
+    /// A discount code's usage limit may not go below the uses orders hold now.
+    #[error("{used} orders hold a use of this code")]
+    LimitBelowUses {
+        /// The uses held.
+        used: u32,
+    },
     /// The database cannot be reached right now (connection, pool, timeout, busy): retry later.
     #[error("storage unavailable")]
     Unavailable(#[source] BoxError),

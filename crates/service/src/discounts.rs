@@ -115,7 +115,7 @@ impl DiscountCodes {
     /// Stores `order` holding `redemption`'s use, all or nothing.
     ///
     /// # Errors
-    /// [`ServiceError::CodeUsedUp`] (nothing stored), or as storing an order.
+    /// [`RepoError::LimitReached`] (nothing stored), or as storing an order.
     pub(crate) async fn insert_redeeming(
         &self,
         order: &ordo_domain::Order,
@@ -162,7 +162,6 @@ impl DiscountCodes {
                 order.with_code(name, discount),
                 OrderCode::Held(Redemption {
                     code_id: found.id(),
-                    per_customer_limit: found.spec().per_customer_limit(),
                 }),
             )),
             Err(violation) => refused(violation, order),
@@ -196,6 +195,10 @@ fn missing(error: RepoError) -> ServiceError {
 fn write_error(error: RepoError, name: &CodeName) -> ServiceError {
     match error {
         RepoError::Duplicate { .. } => ServiceError::CodeTaken { code: name.clone() },
+        RepoError::LimitBelowUses { used } => ServiceError::Validation(ValidationErrors::single(
+            "usage_limit",
+            Violation::LimitBelowUses { used },
+        )),
         other => missing(other),
     }
 }

@@ -133,6 +133,7 @@ impl From<RepoError> for ServiceError {
             RepoError::Unavailable(cause) => Self::Unavailable(cause),
             RepoError::ClaimLost => Self::KeyInFlight,
             RepoError::LimitReached { per_customer } => Self::CodeUsedUp { per_customer },
+            error @ RepoError::LimitBelowUses { .. } => Self::Internal(Box::new(error)),
             error @ (RepoError::Duplicate { .. } | RepoError::Corrupt(_) | RepoError::Other(_)) => {
                 Self::Internal(Box::new(error))
             }

@@ -194,10 +194,13 @@ impl OrderService {
     }
 
     /// Validates and prices an order exactly as [`OrderService::place`] would, storing nothing.
+    /// A discount code's discount is shown, but its limits are not checked (no use is taken):
+    /// placing may still find it used up.
     ///
     /// # Errors
-    /// [`ServiceError::Forbidden`] for a customer naming another customer;
-    /// [`ServiceError::Detail`] for a detail the caller may not set;
+    /// [`ServiceError::Forbidden`] for a customer naming another customer, or a key naming
+    /// figures without `orders:price`; [`ServiceError::SetByShop`] for a customer naming
+    /// figures; [`ServiceError::Detail`] for a detail the caller may not set;
     /// [`ServiceError::Validation`] or [`ServiceError::Pricing`].
     pub async fn preview(
         &self,

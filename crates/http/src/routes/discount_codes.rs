@@ -140,7 +140,7 @@ async fn list_codes(
         (status = 400, description = "Not a UUID", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 404, description = "No such code", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 409, description = "Another code has this name", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 422, description = "A value breaks a rule (`errors` names each field)", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 422, description = "A value breaks a rule (`errors` names each field; a `usage_limit` below the uses orders hold now is one)", body = ProblemDetails, content_type = "application/problem+json"),
         Guarded, JsonBody, Versioned, VersionRequired, Unavailable,
     )
 )]

@@ -86,8 +86,8 @@ fn order_response(status: StatusCode, order: &Order, caller: &Caller) -> Respons
              ("RefundIt" = (operation_id = "refund_order", parameters(("id" = "$response.body#/id")))),
              ("DeleteIt" = (operation_id = "delete_order", parameters(("id" = "$response.body#/id"))))
          )),
-        (status = 402, description = "The payment was declined; the order is stored with its payment failed (`order_id`)", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 409, description = "A request with this Idempotency-Key is in progress; retry after `Retry-After`", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 402, description = "The payment was declined; the order is stored with its payment failed (`order_id`); it keeps a discount code's use until it is cancelled", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 409, description = "A request with this Idempotency-Key is in progress (retry after `Retry-After`), or the discount code is used up (`discount-code-used-up`: do not retry; `discount_code_optional` places at full price)", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 422, description = "Breaks a rule (`errors` names each field), or the Idempotency-Key was used for another request", body = ProblemDetails, content_type = "application/problem+json"),
         Guarded, JsonBody, Unavailable,
     )

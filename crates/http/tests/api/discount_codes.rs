@@ -14,6 +14,7 @@ crate::app::on_both_databases!(
     a_code_that_cannot_be_used_is_refused_naming_it_or_dropped_when_optional,
     only_staff_manage_codes,
     five_hundred_racing_checkouts_get_exactly_the_hundred_uses,
+    racing_optional_checkouts_are_placed_at_full_price_past_the_limit,
 );
 
 fn staff() -> String {
@@ -320,4 +321,50 @@ async fn five_hundred_racing_checkouts_get_exactly_the_hundred_uses(app: TestApp
     let full_price = app.place_as(&bearer, &optional).await;
     assert_eq!(full_price["total"], "64.97");
     assert_eq!(full_price["discount_code"], Value::Null);
+}
+
+/// Racing with `discount_code_optional`: exactly the limit's orders get the discount, every
+/// other one is placed at full price; a limit may not go below the uses held.
+async fn racing_optional_checkouts_are_placed_at_full_price_past_the_limit(app: TestApp) {
+    let code = make(
+        &app,
+        &json!({"code": "TEN", "percent": "50", "usage_limit": 10}),
+    )
+    .await;
+    let mut racers = Vec::new();
+    for n in 1..=40 {
+        let (id, bearer) = customer(n);
+        let mut body = with_code(&id, "TEN");
+        body["discount_code_optional"] = json!(true);
+        let request = app.post("/v1/orders").bearer_auth(bearer).json(&body);
+        racers.push(tokio::spawn(async move {
+            let response = request.send().await.unwrap();
+            assert_eq!(response.status(), 201);
+            response.json::<Value>().await.unwrap()
+        }));
+    }
+    let mut totals = std::collections::BTreeMap::new();
+    for racer in racers {
+        let placed = racer.await.unwrap();
+        *totals
+            .entry(placed["total"].as_str().unwrap().to_owned())
+            .or_insert(0) += 1;
+    }
+    assert_eq!(
+        totals,
+        std::collections::BTreeMap::from([("32.48".to_owned(), 10), ("64.97".to_owned(), 30)])
+    );
+    let id = code["id"].as_str().unwrap();
+    let lowered = app
+        .request(Method::PATCH, &format!("/v1/discount-codes/{id}"))
+        .bearer_auth(staff())
+        .header("if-match", "\"1\"")
+        .header("content-type", "application/merge-patch+json")
+        .body(json!({"usage_limit": 5}).to_string())
+        .send()
+        .await
+        .unwrap();
+    let problem = assert_problem(lowered, 422, "validation").await;
+    assert_eq!(problem["errors"][0]["field"], "usage_limit", "{problem}");
+    assert_eq!(used(&app, id).await, 10);
 }

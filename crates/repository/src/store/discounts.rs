@@ -52,18 +52,23 @@ const INSERT_CODE: &str = "INSERT INTO discount_codes
     (id, code, status, usage_limit, per_customer_limit, version, created_at, updated_at, document)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
 
-/// The use count is never written here: only orders move it.
+/// The use count is never written here: only orders move it. A usage limit below the uses
+/// held now is not written either (`CODE_STATE` then says why).
 const UPDATE_CODE: &str = "UPDATE discount_codes
 SET code = $2, status = $3, usage_limit = $4, per_customer_limit = $5, version = $6,
     updated_at = $8, document = $9
-WHERE id = $1 AND version = $10";
+WHERE id = $1 AND version = $10 AND (CAST($4 AS INTEGER) IS NULL OR used <= $4)";
 
-const CODE_VERSION: &str = "SELECT version FROM discount_codes WHERE id = $1";
+const CODE_STATE: &str = "SELECT version, used FROM discount_codes WHERE id = $1";
 
-/// Takes one use, if the limit allows. On PostgreSQL the row's lock makes every other order
-/// taking a use of this code wait for this transaction, so the count below is exact.
+/// Takes one use, if the code is active and its limit allows; answers the per-customer limit
+/// as it stands now. On PostgreSQL the row's lock makes every other order taking a use of this
+/// code wait for this transaction, so the count after it (a statement of its own, with a
+/// snapshot taken after the wait) is exact. It comes last, after the order is stored, so the
+/// lock is held for as few statements as possible.
 const TAKE_USE: &str = "UPDATE discount_codes SET used = used + 1
-WHERE id = $1 AND (usage_limit IS NULL OR used < usage_limit)";
+WHERE id = $1 AND status = 'active' AND (usage_limit IS NULL OR used < usage_limit)
+RETURNING per_customer_limit";
 
 const CUSTOMER_USES: &str =
     "SELECT count(*) AS uses FROM discount_redemptions WHERE code_id = $1 AND customer_id = $2";
@@ -198,12 +203,27 @@ impl<D: Dialect> DiscountCodeStore for Store<D> {
                 if self.execute(update).await? == 1 {
                     return Ok(());
                 }
-                let current = self
-                    .read_optional(Statement::new(CODE_VERSION).bind(code.id()))
+                let state = self
+                    .read_optional(Statement::new(CODE_STATE).bind(code.id()))
                     .await?
-                    .map(|row| required(row.int("version")?, "version"))
+                    .map(|row| {
+                        Ok::<_, RepoError>((
+                            required(row.int("version")?, "version")?,
+                            required(row.int("used")?, "used")?,
+                        ))
+                    })
                     .transpose()?;
-                Err(missed_write(current))
+                match (state, code.spec().usage_limit()) {
+                    // At the version named: the limit asked for is below the uses held.
+                    (Some((version, used)), Some(limit))
+                        if version == i64::from(expected.get()) && used > i64::from(limit) =>
+                    {
+                        Err(RepoError::LimitBelowUses {
+                            used: u32::try_from(used).unwrap_or(u32::MAX),
+                        })
+                    }
+                    (state, _) => Err(missed_write(state.map(|(version, _)| version))),
+                }
             }
         }
     }
@@ -272,24 +292,24 @@ impl<D: Dialect> DiscountCodeStore for Store<D> {
         self.dialect
             .write(true, move |conn| {
                 Box::pin(async move {
+                    D::insert_order(conn, values, claim).await?;
                     let take = Statement::new(TAKE_USE).bind(code);
-                    if dialect::Conn::execute(conn, take).await? == 0 {
+                    let Some(taken) = dialect::Conn::fetch_optional(conn, take).await? else {
                         return Err(RepoError::LimitReached {
                             per_customer: false,
                         });
-                    }
-                    if let Some(limit) = redemption.per_customer_limit {
+                    };
+                    if let Some(limit) = taken.int("per_customer_limit")? {
                         let held = Statement::new(CUSTOMER_USES).bind(code).bind(customer);
                         let uses = dialect::Conn::fetch_optional(conn, held)
                             .await?
                             .map(|row| required(row.int("uses")?, "uses"))
                             .transpose()?
                             .unwrap_or(0);
-                        if uses >= i64::from(limit) {
+                        if uses >= limit {
                             return Err(RepoError::LimitReached { per_customer: true });
                         }
                     }
-                    D::insert_order(conn, values, claim).await?;
                     let redeemed = Statement::new(INSERT_REDEMPTION)
                         .bind(order_id)
                         .bind(code)

@@ -1704,10 +1704,9 @@ async fn discount_codes_are_written_read_by_id_and_name_and_paged(store: Store) 
         Err(RepoError::VersionConflict { .. })
     ));
     // The order keeps the code its discount came from.
-    let order = with_code(&*store, customer(1), "winter", at(5)).await;
+    let order = with_code(&*store, customer(1), "autumn-5", at(5)).await;
     let redemption = Redemption {
         code_id: codes[1].id(),
-        per_customer_limit: None,
     };
     store
         .insert_redeeming(&order, None, redemption)
@@ -1719,7 +1718,7 @@ async fn discount_codes_are_written_read_by_id_and_name_and_paged(store: Store) 
         read.pricing()
             .discount_code()
             .map(ordo_domain::CodeName::as_str),
-        Some("WINTER")
+        Some("AUTUMN-5")
     );
     assert_eq!(store.discount_code(codes[1].id()).await.unwrap().used(), 1);
 }
@@ -1742,10 +1741,7 @@ async fn five_hundred_racing_orders_take_exactly_the_hundred_uses_a_code_has(sto
             let (store, barrier) = (Arc::clone(&store), Arc::clone(&barrier));
             tokio::spawn(async move {
                 barrier.wait().await;
-                let redemption = Redemption {
-                    code_id,
-                    per_customer_limit: None,
-                };
+                let redemption = Redemption { code_id };
                 (
                     store.insert_redeeming(&order, None, redemption).await,
                     order.id(),
@@ -1787,7 +1783,6 @@ async fn a_customer_holds_no_more_uses_than_its_limit_and_a_cancel_gives_one_bac
         .unwrap();
     let redemption = Redemption {
         code_id: limited.id(),
-        per_customer_limit: Some(2),
     };
     // Twenty orders of one customer at once: two take a use.
     let barrier = Arc::new(tokio::sync::Barrier::new(20));
@@ -1848,4 +1843,54 @@ async fn a_customer_holds_no_more_uses_than_its_limit_and_a_cancel_gives_one_bac
         .await
         .unwrap();
     assert_eq!(store.discount_code(limited.id()).await.unwrap().used(), 3);
+    a_limit_stays_at_the_uses_held_and_a_delete_gives_one_back(&store, &limited, &other).await;
+}
+
+/// After `limited` holds three uses, one of them `other`'s.
+async fn a_limit_stays_at_the_uses_held_and_a_delete_gives_one_back(
+    store: &Store,
+    limited: &ordo_domain::DiscountCode,
+    other: &ordo_domain::Order,
+) {
+    let redemption = Redemption {
+        code_id: limited.id(),
+    };
+    // The limit cannot go below the uses held; archiving stops new ones.
+    let mut lowered = limited.clone();
+    let mut draft = lowered.spec().to_draft();
+    draft.usage_limit = Some(2);
+    assert!(lowered.revise(ordo_domain::DiscountCodeSpec::parse(&draft).unwrap(), at(6)));
+    let lower = CodeWrite::Update {
+        code: lowered,
+        expected: limited.version(),
+    };
+    assert!(matches!(
+        store.write_code(&lower).await,
+        Err(RepoError::LimitBelowUses { used: 3 })
+    ));
+    // A deleted order gives its use back too, and then nothing more when it is touched.
+    store.soft_delete(other.id(), None, at(7)).await.unwrap();
+    assert_eq!(store.discount_code(limited.id()).await.unwrap().used(), 2);
+    store.write_code(&lower).await.unwrap();
+    let mut archived = store.discount_code(limited.id()).await.unwrap();
+    let mut draft = archived.spec().to_draft();
+    // Archived with room to spare: no new use, however much is left.
+    draft.status = ordo_domain::ProductStatus::Archived;
+    draft.usage_limit = Some(10);
+    let expected = archived.version();
+    assert!(archived.revise(ordo_domain::DiscountCodeSpec::parse(&draft).unwrap(), at(8)));
+    store
+        .write_code(&CodeWrite::Update {
+            code: archived,
+            expected,
+        })
+        .await
+        .unwrap();
+    let cancelled_again = with_code(&**store, customer(4), "TWICE", at(9)).await;
+    assert!(matches!(
+        store
+            .insert_redeeming(&cancelled_again, None, redemption)
+            .await,
+        Err(RepoError::LimitReached { .. })
+    ));
 }
