@@ -2,6 +2,7 @@
 //! scripts.
 
 mod print;
+mod products;
 mod server;
 
 use std::io::Read as _;
@@ -16,6 +17,7 @@ use rust_decimal::Decimal;
 use secrecy::SecretString;
 use serde_json::{Value, json};
 
+pub(crate) use products::{ProductsCommand, run as run_products};
 pub(crate) use server::{Server, ServerProblem};
 
 /// Where the server is, and how to print. Field names are the names in `ordo.toml`; of them the
@@ -262,10 +264,7 @@ pub(crate) async fn run(
     client: &ClientArgs,
     server: &Server,
 ) -> Result<()> {
-    let http = reqwest::Client::builder()
-        .connect_timeout(Duration::from_secs(10))
-        .build()
-        .context("cannot build the HTTP client")?;
+    let http = http_client()?;
     let call = Call {
         http: &http,
         client,
@@ -468,6 +467,11 @@ impl Call<'_> {
 }
 
 fn read_order(file: Option<&PathBuf>) -> Result<String> {
+    read_input(file, "order")
+}
+
+/// The file's text, or stdin's when no file is given; `what` names it in an error.
+fn read_input(file: Option<&PathBuf>, what: &str) -> Result<String> {
     if let Some(path) = file {
         return std::fs::read_to_string(path)
             .with_context(|| format!("cannot read {}", path.display()));
@@ -475,8 +479,16 @@ fn read_order(file: Option<&PathBuf>) -> Result<String> {
     let mut body = String::new();
     std::io::stdin()
         .read_to_string(&mut body)
-        .context("cannot read the order from stdin")?;
+        .with_context(|| format!("cannot read the {what} from stdin"))?;
     Ok(body)
+}
+
+/// The HTTP client every command uses.
+fn http_client() -> Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(10))
+        .build()
+        .context("cannot build the HTTP client")
 }
 
 async fn body(response: Response) -> Result<Value> {

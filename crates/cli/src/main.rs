@@ -61,6 +61,9 @@ enum Command {
     /// Work with orders on a running server.
     #[command(subcommand)]
     Orders(client::OrdersCommand),
+    /// Work with the price book on a running server.
+    #[command(subcommand)]
+    Products(client::ProductsCommand),
     /// Payment operations on the database.
     #[command(subcommand)]
     Payments(PaymentsCommand),
@@ -160,7 +163,11 @@ fn main() -> ExitCode {
     };
     let file = cli.config;
     // `ordo orders … --json` fails in JSON too.
-    let json = matches!(&cli.command, Command::Orders(command) if command.client().json);
+    let json = match &cli.command {
+        Command::Orders(command) => command.client().json,
+        Command::Products(command) => command.client().json,
+        _ => false,
+    };
     let result = runtime.block_on(async {
         match cli.command {
             Command::Serve(args) => serve::run(settings(&args, &matches, &file)?.settings).await,
@@ -178,6 +185,7 @@ fn main() -> ExitCode {
             Command::Token(args) => auth::mint(&settings(&args, &matches, &file)?.settings),
             Command::Seed(args) => seed::run(&settings(&args, &matches, &file)?.settings).await,
             Command::Orders(command) => orders(command, &matches, &file).await,
+            Command::Products(command) => products(command, &matches, &file).await,
             Command::Payments(PaymentsCommand::Reconcile(args)) => {
                 let storage = settings(&args.storage, &matches, &file)?.settings;
                 reconcile(&storage, args.grace_seconds).await
@@ -233,6 +241,16 @@ async fn orders(
     let resolved = settings(command.client(), matches, file)?;
     let server = client::Server::from_settings(&resolved.settings, &resolved.sources)?;
     client::run(command, &resolved.settings, &server).await
+}
+
+async fn products(
+    command: client::ProductsCommand,
+    matches: &ArgMatches,
+    file: &config::ConfigFileArgs,
+) -> anyhow::Result<()> {
+    let resolved = settings(command.client(), matches, file)?;
+    let server = client::Server::from_settings(&resolved.settings, &resolved.sources)?;
+    client::run_products(command, &resolved.settings, &server).await
 }
 
 /// `ordo config`.

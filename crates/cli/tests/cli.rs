@@ -158,6 +158,95 @@ fn free_port() -> u16 {
 }
 
 #[test]
+fn products_are_imported_from_ndjson_and_listed_then_ordered_by_sku() {
+    let data = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let _server = start_server(data.path(), port, &[]);
+    let url = format!("http://127.0.0.1:{port}");
+    let token = |role: &str, extra: &[&str]| {
+        let mut args = vec![
+            "token",
+            "--role",
+            role,
+            "--data-dir",
+            data.path().to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        let minted = ordo(&args);
+        assert!(minted.status.success(), "{}", stderr(&minted));
+        stdout(&minted).trim().to_owned()
+    };
+    let admin = token("admin", &[]);
+    let file = data.path().join("book.ndjson");
+    std::fs::write(
+        &file,
+        "{\"sku\": \"MUG-01\", \"title\": \"Mug\", \"prices\": {\"USD\": \"12.00\"}}\n\
+         {\"sku\": \"CAP-RED\", \"title\": \"Cap\", \"prices\": {\"USD\": \"8\", \"JPY\": \"1200\"}}\n",
+    )
+    .unwrap();
+    let products = |args: &[&str]| {
+        let mut all = vec!["products"];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&["--server", &url, "--token", &admin]);
+        ordo(&all)
+    };
+    let imported = products(&["import", file.to_str().unwrap()]);
+    assert!(imported.status.success(), "{}", stderr(&imported));
+    assert_eq!(
+        stdout(&imported).trim(),
+        "2 created, 0 updated, 0 unchanged"
+    );
+    let again = products(&["import", file.to_str().unwrap(), "--json"]);
+    let again: Value = serde_json::from_slice(&again.stdout).unwrap();
+    assert_eq!(again["unchanged"], 2);
+    let table = stdout(&products(&["list"]));
+    assert!(
+        table.contains("CAP-RED")
+            && table.contains("1200 JPY, 8.00 USD")
+            && table.contains("MUG-01"),
+        "{table}"
+    );
+    // A bad line stores nothing and says which product, as the server does.
+    std::fs::write(
+        &file,
+        "{\"sku\": \"X\", \"title\": \"X\", \"prices\": {\"USD\": \"1.001\"}}\n",
+    )
+    .unwrap();
+    let refused = products(&["import", file.to_str().unwrap()]);
+    assert!(!refused.status.success());
+    assert!(
+        stderr(&refused).contains("products[0].prices.USD"),
+        "{}",
+        stderr(&refused)
+    );
+    // A customer orders by SKU from the book.
+    let customer = token(
+        "customer",
+        &["--customer", "0193a1a0-0000-7000-8000-000000000001"],
+    );
+    let order = data.path().join("order.json");
+    std::fs::write(
+        &order,
+        r#"{"customer_id":"0193a1a0-0000-7000-8000-000000000001","currency":"USD",
+            "items":[{"sku":"MUG-01","quantity":2},{"sku":"CAP-RED","quantity":1}]}"#,
+    )
+    .unwrap();
+    let placed = ordo(&[
+        "orders",
+        "create",
+        order.to_str().unwrap(),
+        "--json",
+        "--server",
+        &url,
+        "--token",
+        &customer,
+    ]);
+    assert!(placed.status.success(), "{}", stderr(&placed));
+    let placed: Value = serde_json::from_slice(&placed.stdout).unwrap();
+    assert_eq!(placed["total"], "32.00");
+}
+
+#[test]
 fn the_client_commands_drive_a_running_server() {
     let data = tempfile::tempdir().unwrap();
     let port = free_port();

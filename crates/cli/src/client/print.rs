@@ -162,3 +162,53 @@ pub(crate) fn page(json: bool, page: &Value) {
         println!("more: --cursor {cursor}");
     }
 }
+
+/// A bulk upsert's answer: how many products were created, updated, left alone.
+pub(crate) fn imported(json: bool, outcome: &Value) {
+    let line = format!(
+        "{} created, {} updated, {} unchanged",
+        text(outcome, "created"),
+        text(outcome, "updated"),
+        text(outcome, "unchanged")
+    );
+    result(json, outcome, &line);
+}
+
+/// A page of the price book.
+pub(crate) fn products(json: bool, page: &Value) {
+    if json {
+        println!("{page}");
+        return;
+    }
+    let mut table = Table::new();
+    table.set_header(vec!["sku", "title", "status", "prices", "version"]);
+    for product in page
+        .get("data")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let prices = product
+            .get("prices")
+            .and_then(Value::as_object)
+            .map(|prices| {
+                prices
+                    .iter()
+                    .map(|(code, price)| format!("{} {code}", price.as_str().unwrap_or("?")))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            })
+            .unwrap_or_default();
+        table.add_row(vec![
+            text(product, "sku"),
+            text(product, "title"),
+            text(product, "status"),
+            prices,
+            text(product, "version"),
+        ]);
+    }
+    println!("{table}");
+    if let Some(cursor) = page.get("next_cursor").and_then(Value::as_str) {
+        println!("more: --cursor {cursor}");
+    }
+}
