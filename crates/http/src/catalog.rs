@@ -488,7 +488,7 @@ pub(crate) struct DiscountCodeParams {
     /// Page size, 1 to 100 (default 20).
     #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u64>,
-    /// The `next_cursor` of the previous page: the last code read.
-    #[param(example = "SUMMER-10", pattern = "^[A-Za-z0-9_-]{1,40}$")]
+    /// The `next_cursor` of the previous page, unchanged.
+    #[param(min_length = 2, max_length = 60, pattern = "^[A-Za-z0-9_-]+$")]
     pub cursor: Option<String>,
 }

@@ -5,6 +5,8 @@ use axum::Extension;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ordo_domain::{CodeName, DiscountCode, DiscountCodeDraft};
 use ordo_service::{Caller, DiscountCodes, OrderService, PageSize};
 use utoipa_axum::router::OpenApiRouter;
@@ -108,10 +110,24 @@ async fn list_codes(
             PageSize::new(limit).map_err(|error| Problem::bad_field("limit", error.to_string()))?
         }
     };
+    // Opaque, as every list's cursor: the last code read, behind a tag.
     let after = params
         .cursor
         .map(|raw| {
-            CodeName::parse(&raw).map_err(|error| Problem::bad_field("cursor", error.to_string()))
+            URL_SAFE_NO_PAD
+                .decode(raw)
+                .ok()
+                .and_then(|bytes| String::from_utf8(bytes).ok())
+                .and_then(|text| {
+                    text.strip_prefix('c')
+                        .and_then(|code| CodeName::parse(code).ok())
+                })
+                .ok_or_else(|| {
+                    Problem::bad_field(
+                        "cursor",
+                        "not a cursor this list gave: pass next_cursor unchanged",
+                    )
+                })
         })
         .transpose()?;
     let page = codes(&service)?
@@ -120,7 +136,9 @@ async fn list_codes(
     Ok(axum::Json(DiscountCodePage {
         data: page.codes.iter().map(DiscountCodeBody::from).collect(),
         has_more: page.next.is_some(),
-        next_cursor: page.next.map(|code| code.as_str().to_owned()),
+        next_cursor: page
+            .next
+            .map(|code| URL_SAFE_NO_PAD.encode(format!("c{}", code.as_str()))),
     }))
 }
 

@@ -260,6 +260,7 @@ async fn only_staff_manage_codes(app: TestApp) {
         .await
         .unwrap();
     assert_problem(refused, 422, "validation").await;
+    make(&app, &json!({"code": "B-2", "percent": "5"})).await;
     let page: Value = app
         .get("/v1/discount-codes?limit=1")
         .bearer_auth(staff())
@@ -270,7 +271,27 @@ async fn only_staff_manage_codes(app: TestApp) {
         .await
         .unwrap();
     assert_eq!(page["data"][0]["code"], "A-1");
-    assert_eq!(page["has_more"], false);
+    assert_eq!(page["has_more"], true);
+    let cursor = page["next_cursor"].as_str().unwrap();
+    assert!(!cursor.contains("A-1"), "opaque: {cursor}");
+    let next: Value = app
+        .get(&format!("/v1/discount-codes?limit=1&cursor={cursor}"))
+        .bearer_auth(staff())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(next["data"][0]["code"], "B-2");
+    assert_eq!(next["has_more"], false);
+    let bad = app
+        .get("/v1/discount-codes?cursor=A-1")
+        .bearer_auth(staff())
+        .send()
+        .await
+        .unwrap();
+    assert_problem(bad, 400, "invalid-parameter").await;
 }
 
 async fn five_hundred_racing_checkouts_get_exactly_the_hundred_uses(app: TestApp) {
