@@ -444,3 +444,38 @@ impl IfMatch {
         })
     }
 }
+
+/// A list's `limit`: the default when absent, 400 naming it when out of range.
+pub(crate) fn page_size(limit: Option<u64>) -> Result<ordo_service::PageSize, Problem> {
+    limit.map_or(Ok(ordo_service::PageSize::DEFAULT), |limit| {
+        ordo_service::PageSize::new(limit)
+            .map_err(|error| Problem::bad_field("limit", error.to_string()))
+    })
+}
+
+/// An opaque cursor over a list keyed by `key`: the key behind a one-letter `tag`, base64url.
+pub(crate) fn tagged_cursor(tag: char, key: &str) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{tag}{key}"))
+}
+
+/// The key of a cursor [`tagged_cursor`] made with `tag`, parsed; 400 naming `cursor` for
+/// anything else.
+pub(crate) fn read_tagged_cursor<T, E>(
+    tag: char,
+    raw: &str,
+    parse: impl FnOnce(&str) -> Result<T, E>,
+) -> Result<T, Problem> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(raw)
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .and_then(|text| text.strip_prefix(tag).and_then(|key| parse(key).ok()))
+        .ok_or_else(|| {
+            Problem::bad_field(
+                "cursor",
+                "not a cursor this list gave: pass next_cursor unchanged",
+            )
+        })
+}

@@ -39,15 +39,23 @@ pub(crate) fn merged(
     details: &OrderDetails,
     patch: Map<String, Value>,
 ) -> Result<OrderDetailsDraft, Problem> {
-    let mut target = serde_json::to_value(DetailsBody::from(details.to_draft()))
-        .map_err(|error| Problem::bad_request(error.to_string()))?;
+    merged_into(&DetailsBody::from(details.to_draft()), patch).map(Into::into)
+}
+
+/// `current` as the API shows it, with `patch` merged in, read back in the same wire shape
+/// (422 naming a field of the wrong shape): what every `PATCH` route changes.
+pub(crate) fn merged_into<T: serde::Serialize + serde::de::DeserializeOwned>(
+    current: &T,
+    patch: Map<String, Value>,
+) -> Result<T, Problem> {
+    let mut target =
+        serde_json::to_value(current).map_err(|error| Problem::bad_request(error.to_string()))?;
     merge(&mut target, Value::Object(patch));
-    let body: DetailsBody = crate::extract::parse_value(target)?;
-    Ok(body.into())
+    crate::extract::parse_value(target)
 }
 
 /// RFC 7396, section 2: objects merge key by key, `null` removes, anything else replaces.
-pub(crate) fn merge(target: &mut Value, patch: Value) {
+fn merge(target: &mut Value, patch: Value) {
     let Value::Object(patch) = patch else {
         *target = patch;
         return;

@@ -5,10 +5,8 @@ use axum::Extension;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ordo_domain::{CodeName, DiscountCode, DiscountCodeDraft};
-use ordo_service::{Caller, DiscountCodes, OrderService, PageSize};
+use ordo_service::{Caller, DiscountCodes, OrderService};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -16,7 +14,7 @@ use super::responses::{Guarded, JsonBody, Unavailable, VersionRequired, Versione
 use crate::catalog::{DiscountCodeBody, DiscountCodeInput, DiscountCodePage, DiscountCodeParams};
 use crate::dto::etag;
 use crate::error::ApiError;
-use crate::extract::{IfMatch, Json, KeyPath, Query};
+use crate::extract::{IfMatch, Json, KeyPath, Query, read_tagged_cursor, tagged_cursor};
 use crate::problem::{Problem, ProblemDetails};
 
 pub(crate) fn router() -> OpenApiRouter<OrderService> {
@@ -104,31 +102,11 @@ async fn list_codes(
     Extension(caller): Extension<Caller>,
     Query(params): Query<DiscountCodeParams>,
 ) -> Result<axum::Json<DiscountCodePage>, ApiError> {
-    let limit = match params.limit {
-        None => PageSize::DEFAULT,
-        Some(limit) => {
-            PageSize::new(limit).map_err(|error| Problem::bad_field("limit", error.to_string()))?
-        }
-    };
+    let limit = crate::extract::page_size(params.limit)?;
     // Opaque, as every list's cursor: the last code read, behind a tag.
     let after = params
         .cursor
-        .map(|raw| {
-            URL_SAFE_NO_PAD
-                .decode(raw)
-                .ok()
-                .and_then(|bytes| String::from_utf8(bytes).ok())
-                .and_then(|text| {
-                    text.strip_prefix('c')
-                        .and_then(|code| CodeName::parse(code).ok())
-                })
-                .ok_or_else(|| {
-                    Problem::bad_field(
-                        "cursor",
-                        "not a cursor this list gave: pass next_cursor unchanged",
-                    )
-                })
-        })
+        .map(|raw| read_tagged_cursor('c', &raw, CodeName::parse))
         .transpose()?;
     let page = codes(&service)?
         .list(&caller, after.as_ref(), limit)
@@ -136,9 +114,7 @@ async fn list_codes(
     Ok(axum::Json(DiscountCodePage {
         data: page.codes.iter().map(DiscountCodeBody::from).collect(),
         has_more: page.next.is_some(),
-        next_cursor: page
-            .next
-            .map(|code| URL_SAFE_NO_PAD.encode(format!("c{}", code.as_str()))),
+        next_cursor: page.next.map(|code| tagged_cursor('c', code.as_str())),
     }))
 }
 
@@ -174,10 +150,7 @@ async fn patch_code(
     let patch = body?.0;
     let code = codes
         .update(&caller, id, expected, |current: DiscountCodeDraft| {
-            let mut target = serde_json::to_value(DiscountCodeInput::from(current))
-                .map_err(|error| Problem::bad_request(error.to_string()))?;
-            crate::patch::merge(&mut target, serde_json::Value::Object(patch));
-            let input: DiscountCodeInput = crate::extract::parse_value(target)?;
+            let input = crate::patch::merged_into(&DiscountCodeInput::from(current), patch)?;
             Ok::<_, ApiError>(input.into_draft()?)
         })
         .await?;

@@ -6,8 +6,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use ordo_domain::{CancelReason, Channel, Email, Order, OrderDraft, Sku, Tag};
 use ordo_service::{
-    Caller, Claim, Cursor, InvalidTotalBound, ListQuery, OrderService, PageSize, SearchText,
-    TotalBound,
+    Caller, Claim, Cursor, InvalidTotalBound, ListQuery, OrderService, SearchText, TotalBound,
 };
 use rust_decimal::Decimal;
 use utoipa_axum::router::OpenApiRouter;
@@ -230,12 +229,7 @@ fn list_query(params: ListParams) -> Result<ListQuery, Problem> {
             .map_err(|_| InvalidTotalBound)
             .and_then(TotalBound::new)
     };
-    let limit = match params.limit {
-        None => PageSize::DEFAULT,
-        Some(limit) => {
-            PageSize::new(limit).map_err(|error| Problem::bad_field("limit", error.to_string()))?
-        }
-    };
+    let limit = crate::extract::page_size(params.limit)?;
     Ok(ListQuery {
         customer_id: params.customer_id,
         status: params.status,

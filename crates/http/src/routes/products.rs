@@ -5,10 +5,8 @@ use axum::Extension;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ordo_domain::{Product, ProductDraft, ProductStatus, Sku, TaxClass};
-use ordo_service::{Caller, Catalog, OrderService, PageSize, ProductQuery, Upserted};
+use ordo_service::{Caller, Catalog, OrderService, ProductQuery, Upserted};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -18,7 +16,7 @@ use crate::catalog::{
 };
 use crate::dto::etag;
 use crate::error::ApiError;
-use crate::extract::{IfMatch, Json, ProductPath, Query};
+use crate::extract::{IfMatch, Json, ProductPath, Query, read_tagged_cursor, tagged_cursor};
 use crate::problem::{Problem, ProblemDetails, ProblemKind};
 
 pub(crate) fn router() -> OpenApiRouter<OrderService> {
@@ -116,9 +114,7 @@ async fn list_products(
     Ok(axum::Json(ProductPageBody {
         data: page.products.iter().map(ProductBody::from).collect(),
         has_more: page.next.is_some(),
-        next_cursor: page
-            .next
-            .map(|sku| URL_SAFE_NO_PAD.encode(format!("p{}", sku.as_str()))),
+        next_cursor: page.next.map(|sku| tagged_cursor('p', sku.as_str())),
     }))
 }
 
@@ -138,27 +134,10 @@ fn product_query(params: ProductParams) -> Result<ProductQuery, Problem> {
                 .map_err(|error| Problem::bad_field("tax_class", error.to_string()))
         })
         .transpose()?;
-    let limit = match params.limit {
-        None => PageSize::DEFAULT,
-        Some(limit) => {
-            PageSize::new(limit).map_err(|error| Problem::bad_field("limit", error.to_string()))?
-        }
-    };
+    let limit = crate::extract::page_size(params.limit)?;
     let after = params
         .cursor
-        .map(|raw| {
-            URL_SAFE_NO_PAD
-                .decode(raw)
-                .ok()
-                .and_then(|bytes| String::from_utf8(bytes).ok())
-                .and_then(|text| text.strip_prefix('p').and_then(|sku| Sku::parse(sku).ok()))
-                .ok_or_else(|| {
-                    Problem::bad_field(
-                        "cursor",
-                        "not a cursor this list gave: pass next_cursor unchanged",
-                    )
-                })
-        })
+        .map(|raw| read_tagged_cursor('p', &raw, Sku::parse))
         .transpose()?;
     Ok(ProductQuery {
         status,
@@ -204,10 +183,7 @@ async fn patch_product(
     // to the merge.
     let product = catalog
         .update(&caller, id, expected, |current: ProductDraft| {
-            let mut target = serde_json::to_value(ProductInput::from(current))
-                .map_err(|error| Problem::bad_request(error.to_string()))?;
-            crate::patch::merge(&mut target, serde_json::Value::Object(patch));
-            let input: ProductInput = crate::extract::parse_value(target)?;
+            let input = crate::patch::merged_into(&ProductInput::from(current), patch)?;
             Ok::<_, ApiError>(ProductDraft::from(input))
         })
         .await?;
