@@ -444,6 +444,15 @@ async fn check_lines_moved(store: &dyn OrderRepository, id: Uuid) {
         .get(ordo_domain::OrderId::from_uuid(id).unwrap())
         .await
         .unwrap();
+    // Lines placed before the price book read as given with the order, and no discount code.
+    assert!(
+        order
+            .pricing()
+            .lines()
+            .iter()
+            .all(|line| line.source == ordo_domain::LineSource::Custom)
+    );
+    assert_eq!(order.pricing().discount_code(), None);
     let lines: Vec<_> = order
         .pricing()
         .lines()
