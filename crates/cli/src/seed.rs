@@ -124,6 +124,7 @@ fn order(
         discount_code_optional: false,
         tax_rate: Some(Decimal::new(8, 2)),
         shipping,
+        shipping_method: None,
     };
     let new =
         NewOrder::parse(&draft).map_err(|error| anyhow::anyhow!("seed order {n}: {error}"))?;

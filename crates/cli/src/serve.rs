@@ -206,6 +206,7 @@ pub(crate) fn service_for(
     .with_api_keys(store.api_keys())
     .with_catalog(store.products())
     .with_discount_codes(store.discounts())
+    .with_rates(store.rates())
 }
 
 /// The service's settings from the command line.

@@ -8,8 +8,8 @@ use anyhow::{Context as _, Result, bail};
 use clap::Args;
 use ordo_repository::{
     ApiKeyStore, Coordination, DiscountCodeStore, GatewayLedger, IdempotencyStore, InvalidSchema,
-    OrderRepository, PgOptions, PgSchema, PgStore, ProductStore, Refusal, RepoError, SqliteOptions,
-    SqliteStore,
+    OrderRepository, PgOptions, PgSchema, PgStore, ProductStore, RatesStore, Refusal, RepoError,
+    SqliteOptions, SqliteStore,
 };
 use secrecy::{ExposeSecret, SecretString};
 
@@ -178,6 +178,14 @@ impl Store {
 
     /// The same store, as the discount codes.
     pub(crate) fn discounts(&self) -> Arc<dyn DiscountCodeStore> {
+        match self {
+            Self::Postgres(store) => Arc::new(store.clone()),
+            Self::Sqlite(store) => Arc::new(store.clone()),
+        }
+    }
+
+    /// The same store, as the shop's rates.
+    pub(crate) fn rates(&self) -> Arc<dyn RatesStore> {
         match self {
             Self::Postgres(store) => Arc::new(store.clone()),
             Self::Sqlite(store) => Arc::new(store.clone()),

@@ -38,6 +38,7 @@ fn draft(items: u32) -> OrderDraft {
         discount_code_optional: false,
         tax_rate: Some(Decimal::new(825, 4)),
         shipping: Vec::new(),
+        shipping_method: None,
     }
 }
 

@@ -54,15 +54,29 @@
 //!    units; then clamped to `[0, subtotal]`, so a total never goes below zero.
 //! 4. **Shipping** = Σ shipping line amounts. Exact. The discount applies to the items only,
 //!    never to shipping.
-//! 5. **Tax** on `subtotal − discount` plus the shipping lines marked `taxed`, at the order's
-//!    rate, rounded to the minor units:
-//!    - `per_order` (default): one product, **rounded once**;
-//!    - `per_line`: the discount is spread over the item lines in proportion to their totals by
-//!      the largest-remainder method (the shares sum to the discount exactly; ties go to the
-//!      larger line), each item line's and each taxed shipping line's tax is **rounded**, and
-//!      the rounded taxes are summed.
-//! 6. **Total** = subtotal − discount + shipping + tax. Exact: no rounding after step 5, so the
-//!    identity holds to the last digit.
+//! 5. **Tax**, by rate. Each line pays its own rate (found by [`NewOrder::settle`] in the
+//!    shop's [`TaxTable`] for the line's tax class where the order goes) or else the order's
+//!    `tax_rate` (set by staff); a shipping line marked `taxed` likewise (class `standard`).
+//!    The discount is spread over the item lines in proportion to their totals by the
+//!    largest-remainder method (the shares sum to the discount exactly; ties go to the larger
+//!    line, then to the earlier one); a line's **base** is its total less its share, a taxed
+//!    shipping line's its amount. Bases are grouped by rate; per group:
+//!    - `per_order` (default): the tax on the group's summed base, **rounded once**;
+//!    - `per_line`: each base's tax **rounded**, then summed.
+//!
+//!    The tax on a base `b` at rate `r` is `b × r`; when the shop's prices include tax (EU
+//!    style) it is the tax that `b` contains, `b × r ÷ (1 + r)`, computed exactly as a
+//!    quotient of integers and rounded once. The groups are the order's [`TaxLine`]s.
+//! 6. **Total** = subtotal − discount + shipping + tax, or subtotal − discount + shipping when
+//!    the prices include the tax. Exact: no rounding after step 5, so the identity holds to the
+//!    last digit.
+//!
+//! [`NewOrder::settle`] applies the shop's [`Rates`] before pricing: a named shipping method
+//! becomes a shipping line at its price in the order's currency, or free once subtotal less
+//! discount reaches its threshold; the destination is the shipping address, else the billing
+//! address; a region's own rate beats its country's. `tests/golden/rates.json` holds worked
+//! cases in JPY, USD, EUR, KWD and CLF, tax-inclusive and exclusive, with shipping and
+//! discounts, checked by the independent oracle.
 //!
 //! Rounding is half-up by default (0.125 → 0.13, as receipts and tax authorities expect) or
 //! half-even (0.125 → 0.12), always to the policy's minor units (by default the currency's:
@@ -92,6 +106,7 @@ mod order;
 pub mod order_number;
 mod payment;
 mod pricing;
+mod rates;
 pub mod record;
 mod rounding;
 mod status;
@@ -120,7 +135,11 @@ pub use payment::{
 };
 pub use pricing::{
     Discount, InvalidPolicy, MAX_MINOR_UNITS, PricedLine, Pricing, PricingError, RoundingMode,
-    RoundingPolicy, ShippingLine, StoredPricing, TaxRounding, price,
+    RoundingPolicy, ShippingLine, StoredPricing, TaxLine, TaxRounding, price,
+};
+pub use rates::{
+    MAX_RATE_TEXT_CHARS, MAX_SHIPPING_METHODS, MAX_TAX_RATES, Rates, ShippingMethod,
+    ShippingMethodDraft, ShippingTable, TaxRate, TaxRateDraft, TaxTable, TaxTableDraft,
 };
 pub use record::{
     Address, AddressDraft, BillingAddress, BillingAddressDraft, Channel, Contact, ContactDraft,

@@ -233,6 +233,44 @@ pub mod amount_serde {
             Ok(Option::<Exact>::deserialize(deserializer)?.map(|Exact(amount)| amount))
         }
     }
+
+    /// The same for amounts by key (prices by ISO 4217 code).
+    pub mod map {
+        use std::collections::BTreeMap;
+
+        use rust_decimal::Decimal;
+        use serde::{Deserialize, Deserializer, Serializer};
+
+        /// Writes each amount as a string.
+        ///
+        /// # Errors
+        /// Whatever the serializer returns.
+        pub fn serialize<S: Serializer>(
+            amounts: &BTreeMap<String, Decimal>,
+            serializer: S,
+        ) -> Result<S::Ok, S::Error> {
+            serializer.collect_map(
+                amounts
+                    .iter()
+                    .map(|(key, amount)| (key, amount.to_string())),
+            )
+        }
+
+        /// Reads each amount exactly, from a string or a number.
+        ///
+        /// # Errors
+        /// When a value does not parse as a decimal.
+        pub fn deserialize<'de, D: Deserializer<'de>>(
+            deserializer: D,
+        ) -> Result<BTreeMap<String, Decimal>, D::Error> {
+            #[derive(Deserialize)]
+            struct Exact(#[serde(with = "super")] Decimal);
+            Ok(BTreeMap::<String, Exact>::deserialize(deserializer)?
+                .into_iter()
+                .map(|(key, Exact(amount))| (key, amount))
+                .collect())
+        }
+    }
 }
 
 #[cfg(test)]

@@ -3,6 +3,8 @@
 //! See the crate documentation for the rounding rule in prose; [`price`] is its only
 //! implementation.
 
+use std::collections::BTreeMap;
+
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
@@ -49,6 +51,9 @@ pub struct PricedLine {
     pub snapshot: Option<LineSnapshot>,
     /// Where its price came from: the price book, or given with the order.
     pub source: LineSource,
+    /// Its own tax rate, from the shop's tax table for its class and the order's destination;
+    /// none when the order's `tax_rate` (or no tax) applies.
+    pub tax_rate: Option<Decimal>,
 }
 
 /// One shipping line: how the order goes out, and what that costs. Checked by
@@ -62,8 +67,30 @@ pub struct ShippingLine {
     /// What it costs, exact.
     #[serde(with = "crate::amount_serde")]
     pub amount: Decimal,
-    /// Whether the order's tax rate applies to it.
+    /// Whether it is taxed: at its own `tax_rate` if it has one, else at the order's.
     pub taxed: bool,
+    /// Its own tax rate, from the shop's tax table; none when the order's applies.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "crate::amount_serde::option"
+    )]
+    pub tax_rate: Option<Decimal>,
+}
+
+/// The tax at one rate: what receipts list under "VAT 19 %".
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TaxLine {
+    /// The rate (`0.19`).
+    #[serde(with = "crate::amount_serde")]
+    pub rate: Decimal,
+    /// What it was charged on: the lines (less their share of the discount) and taxed
+    /// shipping at this rate; with prices that include tax, the gross amount it is contained in.
+    #[serde(with = "crate::amount_serde")]
+    pub base: Decimal,
+    /// The tax.
+    #[serde(with = "crate::amount_serde")]
+    pub tax: Decimal,
 }
 
 /// A fully priced order: what the customer is charged and how it was computed. Only [`price`]
@@ -87,6 +114,8 @@ pub struct Pricing {
     pub(crate) tax_rate: Option<Decimal>,
     #[serde(with = "crate::amount_serde")]
     pub(crate) tax: Decimal,
+    pub(crate) prices_include_tax: bool,
+    pub(crate) tax_lines: Vec<TaxLine>,
     #[serde(with = "crate::amount_serde")]
     pub(crate) total: Decimal,
     pub(crate) rounding: RoundingPolicy,
@@ -138,12 +167,24 @@ impl Pricing {
         self.tax_rate
     }
 
-    /// Tax on `subtotal − discount` and the taxed shipping, rounded as the policy says.
+    /// Tax on `subtotal − discount` and the taxed shipping, rounded as the policy says; with
+    /// prices that include tax, the tax they contain.
     pub fn tax(&self) -> Decimal {
         self.tax
     }
 
-    /// `subtotal − discount + shipping + tax`, exactly.
+    /// Whether the prices contain the tax (so it is not added to the total).
+    pub fn prices_include_tax(&self) -> bool {
+        self.prices_include_tax
+    }
+
+    /// The tax by rate, ascending; their taxes sum to [`Pricing::tax`].
+    pub fn tax_lines(&self) -> &[TaxLine] {
+        &self.tax_lines
+    }
+
+    /// `subtotal − discount + shipping + tax`, exactly; `subtotal − discount + shipping` when
+    /// the prices include the tax.
     pub fn total(&self) -> Decimal {
         self.total
     }
@@ -172,6 +213,7 @@ pub struct StoredPricing {
     pub shipping: Decimal,
     pub tax_rate: Option<Decimal>,
     pub tax: Decimal,
+    pub prices_include_tax: bool,
     pub total: Decimal,
     pub rounding: RoundingPolicy,
 }
@@ -189,6 +231,7 @@ impl From<&Pricing> for StoredPricing {
             shipping: pricing.shipping,
             tax_rate: pricing.tax_rate,
             tax: pricing.tax,
+            prices_include_tax: pricing.prices_include_tax,
             total: pricing.total,
             rounding: pricing.rounding,
         }
@@ -232,17 +275,7 @@ pub enum PricingError {
 /// assert_eq!(priced.total().to_string(), "63.29");     // 64.97 − 6.50 + 4.82
 /// ```
 pub fn price(order: &NewOrder, policy: RoundingPolicy) -> Result<Pricing, PricingError> {
-    let lines = order
-        .items()
-        .iter()
-        .map(|item| price_line(item, policy))
-        .collect::<Result<Vec<_>, _>>()?;
-    let subtotal = lines
-        .iter()
-        .try_fold(policy.round(Decimal::ZERO), |sum, line| {
-            checked_sum(sum, line.line_total)
-        })?;
-    let discount = applied_discount(order.discount(), subtotal, policy)?;
+    let (lines, subtotal, discount) = goods(order, policy)?;
     let items_taxable = subtotal.checked_sub(discount).ok_or(MoneyError::Overflow)?;
     let shipping = order
         .shipping()
@@ -250,23 +283,18 @@ pub fn price(order: &NewOrder, policy: RoundingPolicy) -> Result<Pricing, Pricin
         .try_fold(policy.round(Decimal::ZERO), |sum, line| {
             checked_sum(sum, line.amount)
         })?;
-    let mut taxed_shipping = order.shipping().iter().filter(|line| line.taxed);
-    let tax = match (order.tax_rate(), policy.tax()) {
-        (None, _) => policy.round(Decimal::ZERO),
-        (Some(rate), TaxRounding::PerOrder) => {
-            let taxable = taxed_shipping
-                .try_fold(items_taxable, |sum, line| checked_sum(sum, line.amount))?;
-            policy.round(checked_product(taxable, rate)?)
-        }
-        (Some(rate), TaxRounding::PerLine) => {
-            let items = per_line_tax(&lines, subtotal, discount, rate, policy)?;
-            // Each taxed shipping line is a line of its own: its tax is rounded alone.
-            taxed_shipping.try_fold(items, |sum, line| {
-                checked_sum(sum, policy.round(checked_product(line.amount, rate)?))
-            })?
-        }
+    let tax_lines = tax_lines(order, &lines, subtotal, discount, policy)?;
+    let tax = tax_lines
+        .iter()
+        .try_fold(policy.round(Decimal::ZERO), |sum, line| {
+            checked_sum(sum, line.tax)
+        })?;
+    let added = if order.prices_include_tax() {
+        policy.round(Decimal::ZERO)
+    } else {
+        tax
     };
-    let total = [shipping, tax]
+    let total = [shipping, added]
         .into_iter()
         .try_fold(items_taxable, checked_sum)?;
     Ok(Pricing {
@@ -280,9 +308,131 @@ pub fn price(order: &NewOrder, policy: RoundingPolicy) -> Result<Pricing, Pricin
         shipping,
         tax_rate: order.tax_rate(),
         tax,
+        prices_include_tax: order.prices_include_tax(),
+        tax_lines,
         total,
         rounding: policy,
     })
+}
+
+/// The priced lines, the subtotal and the discount: what free shipping thresholds look at.
+pub(crate) fn goods(
+    order: &NewOrder,
+    policy: RoundingPolicy,
+) -> Result<(Vec<PricedLine>, Decimal, Decimal), MoneyError> {
+    let lines = order
+        .items()
+        .iter()
+        .map(|item| price_line(item, policy))
+        .collect::<Result<Vec<_>, _>>()?;
+    let subtotal = lines
+        .iter()
+        .try_fold(policy.round(Decimal::ZERO), |sum, line| {
+            checked_sum(sum, line.line_total)
+        })?;
+    let discount = applied_discount(order.discount(), subtotal, policy)?;
+    Ok((lines, subtotal, discount))
+}
+
+/// The tax by rate (steps 5 and 6 of the rule in the crate documentation).
+fn tax_lines(
+    order: &NewOrder,
+    lines: &[PricedLine],
+    subtotal: Decimal,
+    discount: Decimal,
+    policy: RoundingPolicy,
+) -> Result<Vec<TaxLine>, MoneyError> {
+    // Each taxed amount and its rate: the lines less their share of the discount, then the
+    // taxed shipping lines (never discounted).
+    let line_units: Vec<i128> = lines
+        .iter()
+        .map(|line| line.line_total.mantissa())
+        .collect();
+    let shares = allocate(discount.mantissa(), subtotal.mantissa(), &line_units)?;
+    let mut bases = Vec::with_capacity(lines.len());
+    for ((line, units), share) in lines.iter().zip(&line_units).zip(shares) {
+        if let Some(rate) = line.tax_rate.or(order.tax_rate()) {
+            let taxable = units.checked_sub(share).ok_or(MoneyError::Overflow)?;
+            let base = Decimal::try_from_i128_with_scale(taxable, u32::from(policy.minor_units()))
+                .map_err(|_| MoneyError::Overflow)?;
+            bases.push((rate, base));
+        }
+    }
+    for shipping in order.shipping().iter().filter(|line| line.taxed) {
+        if let Some(rate) = shipping.tax_rate.or(order.tax_rate()) {
+            bases.push((rate, shipping.amount));
+        }
+    }
+    let included = order.prices_include_tax();
+    let mut by_rate: BTreeMap<Decimal, TaxLine> = BTreeMap::new();
+    for (rate, base) in bases {
+        let zero = policy.round(Decimal::ZERO);
+        let entry = by_rate.entry(rate).or_insert_with(|| TaxLine {
+            rate: rate.normalize(),
+            base: zero,
+            tax: zero,
+        });
+        entry.base = checked_sum(entry.base, base)?;
+        if policy.tax() == TaxRounding::PerLine {
+            entry.tax = checked_sum(entry.tax, tax_on(base, rate, included, policy)?)?;
+        }
+    }
+    let mut taxes: Vec<TaxLine> = by_rate.into_values().collect();
+    if policy.tax() == TaxRounding::PerOrder {
+        for line in &mut taxes {
+            line.tax = tax_on(line.base, line.rate, included, policy)?;
+        }
+    }
+    for line in &mut taxes {
+        line.base = policy.round(line.base);
+    }
+    Ok(taxes)
+}
+
+/// The tax on `base` at `rate`, rounded once: `base × rate`, or with prices that include tax
+/// the part of `base` that is tax, `base × rate / (1 + rate)`, computed exactly.
+fn tax_on(
+    base: Decimal,
+    rate: Decimal,
+    included: bool,
+    policy: RoundingPolicy,
+) -> Result<Decimal, MoneyError> {
+    if !included {
+        return Ok(policy.round(checked_product(base, rate)?));
+    }
+    // base = b / 10^sb, rate = r / 10^sr: the tax in minor units is
+    // b · r · 10^u / (10^sb · (10^sr + r)), a quotient of integers rounded as the policy says.
+    let overflow = || MoneyError::Overflow;
+    let pow = |exp: u32| 10_i128.checked_pow(exp).ok_or(MoneyError::Overflow);
+    let (b, sb) = (base.mantissa(), base.scale());
+    let (r, sr) = (rate.mantissa(), rate.scale());
+    let units = u32::from(policy.minor_units());
+    let mut numerator = b.checked_mul(r).ok_or_else(overflow)?;
+    let mut denominator = pow(sr)?.checked_add(r).ok_or_else(overflow)?;
+    if let Some(more) = units.checked_sub(sb) {
+        numerator = numerator.checked_mul(pow(more)?).ok_or_else(overflow)?;
+    } else {
+        let fewer = sb.checked_sub(units).ok_or_else(overflow)?;
+        denominator = denominator.checked_mul(pow(fewer)?).ok_or_else(overflow)?;
+    }
+    let quotient = round_quotient(numerator, denominator, policy.mode()).ok_or_else(overflow)?;
+    bounded(Decimal::try_from_i128_with_scale(quotient, units).map_err(|_| MoneyError::Overflow)?)
+}
+
+/// `numerator / denominator` (both ≥ 0, denominator > 0) rounded to a whole number.
+fn round_quotient(numerator: i128, denominator: i128, mode: RoundingMode) -> Option<i128> {
+    let quotient = numerator.checked_div(denominator)?;
+    let twice_remainder = numerator.checked_rem(denominator)?.checked_mul(2)?;
+    let up = match twice_remainder.cmp(&denominator) {
+        std::cmp::Ordering::Less => false,
+        std::cmp::Ordering::Greater => true,
+        std::cmp::Ordering::Equal => mode == RoundingMode::HalfUp || quotient % 2 == 1,
+    };
+    if up {
+        quotient.checked_add(1)
+    } else {
+        Some(quotient)
+    }
 }
 
 fn price_line(item: &NewLineItem, policy: RoundingPolicy) -> Result<PricedLine, MoneyError> {
@@ -296,6 +446,7 @@ fn price_line(item: &NewLineItem, policy: RoundingPolicy) -> Result<PricedLine, 
         line_total: policy.round(exact),
         snapshot: item.snapshot().cloned(),
         source: item.source(),
+        tax_rate: item.tax_rate(),
     })
 }
 
@@ -315,34 +466,9 @@ fn applied_discount(
     Ok(policy.round(amount.clamp(Decimal::ZERO, subtotal)))
 }
 
-/// Spreads `discount` over the lines in proportion to their totals (largest remainder, so the
-/// shares add up to the discount exactly), then rounds each line's tax and sums them.
-fn per_line_tax(
-    lines: &[PricedLine],
-    subtotal: Decimal,
-    discount: Decimal,
-    rate: Decimal,
-    policy: RoundingPolicy,
-) -> Result<Decimal, MoneyError> {
-    let line_units: Vec<i128> = lines
-        .iter()
-        .map(|line| line.line_total.mantissa())
-        .collect();
-    let shares = allocate(discount.mantissa(), subtotal.mantissa(), &line_units)?;
-    let mut tax = policy.round(Decimal::ZERO);
-    for (units, share) in line_units.iter().zip(shares) {
-        let taxable_units = units.checked_sub(share).ok_or(MoneyError::Overflow)?;
-        let taxable =
-            Decimal::try_from_i128_with_scale(taxable_units, u32::from(policy.minor_units()))
-                .map_err(|_| MoneyError::Overflow)?;
-        tax = checked_sum(tax, policy.round(checked_product(taxable, rate)?))?;
-    }
-    Ok(tax)
-}
-
 /// Splits `amount` minor units over `weights` (summing to `total`) by the largest-remainder
-/// method. Ties go to the larger weight; equal weights with equal remainders are
-/// interchangeable, so the result does not depend on the order of the lines.
+/// method. Ties go to the larger weight, then to the earlier line (equal lines taxed at
+/// different rates are not interchangeable).
 fn allocate(amount: i128, total: i128, weights: &[i128]) -> Result<Vec<i128>, MoneyError> {
     if total == 0 {
         return Ok(vec![0; weights.len()]);
@@ -360,7 +486,7 @@ fn allocate(amount: i128, total: i128, weights: &[i128]) -> Result<Vec<i128>, Mo
     }
     let given: i128 = shares.iter().sum();
     let left = usize::try_from(amount.saturating_sub(given)).map_err(|_| MoneyError::Overflow)?;
-    remainders.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(b.1.cmp(&a.1)));
+    remainders.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(b.1.cmp(&a.1)).then(a.2.cmp(&b.2)));
     for (_, _, index) in remainders.into_iter().take(left) {
         if let Some(share) = shares.get_mut(index) {
             *share = share.saturating_add(1);

@@ -198,6 +198,38 @@ pub enum Violation {
     /// A value that may appear once in a request, given again.
     #[error("appears more than once in this request")]
     Duplicate,
+    /// A shipping method beside shipping lines of the order's own.
+    #[error("an order is shipped by a method of the shop's, or by shipping lines, not both")]
+    TwoShippings,
+    /// A shipping method the shop does not have.
+    #[error("no shipping method of the shop has this code")]
+    UnknownShippingMethod,
+    /// A shipping method that does not go to the order's country.
+    #[error("this shipping method does not ship to {country}")]
+    NotShippedTo {
+        /// The destination.
+        country: &'static str,
+    },
+    /// A shipping method with no price in the order's currency.
+    #[error("this shipping method has no price in {currency}")]
+    ShippingNotInCurrency {
+        /// The order's currency.
+        currency: &'static str,
+    },
+    /// An order the shop's rates need a destination for, with no address.
+    #[error(
+        "is required: the shop's tax and shipping rates depend on where the order goes (a \
+         billing address serves when nothing ships)"
+    )]
+    NoDestination,
+    /// A line whose tax class has no rate where the order goes.
+    #[error("the shop has no {tax_class} tax rate for {country}")]
+    NoTaxRate {
+        /// The destination.
+        country: &'static str,
+        /// The line's tax class.
+        tax_class: String,
+    },
 }
 
 /// One field's problem: where, and what.

@@ -37,6 +37,7 @@ fn order(status: OrderStatus, payment: PaymentStatus) -> Order {
         discount_code_optional: false,
         tax_rate: None,
         shipping: Vec::new(),
+        shipping_method: None,
     };
     let new = NewOrder::parse(&draft).unwrap();
     let priced = price(&new, RoundingPolicy::default_for(new.currency())).unwrap();

@@ -99,6 +99,7 @@ fn valid_draft() -> impl Strategy<Value = OrderDraft> {
                 discount_code_optional: false,
                 tax_rate,
                 shipping: shipping_lines(shipping),
+                shipping_method: None,
             },
         )
     })
@@ -183,6 +184,7 @@ fn mostly_valid_draft() -> impl Strategy<Value = (OrderDraft, u8)> {
                 discount_code_optional: false,
                 tax_rate,
                 shipping: shipping_lines(shipping),
+                shipping_method: None,
             };
             (draft, minor_units)
         },
@@ -345,7 +347,7 @@ proptest! {
     #[test]
     fn the_status_machine_accepts_exactly_the_table(changes in prop::collection::vec(0_u8..3, 0..8)) {
         let now = DateTime::from_timestamp(1_790_000_000, 0).unwrap();
-        let draft = OrderDraft { details: ordo_domain::OrderDetailsDraft::default(),
+        let draft = OrderDraft { details: ordo_domain::OrderDetailsDraft::default(), shipping_method: None,
             customer_id: customer(), currency: "USD".into(),
             items: vec![LineItemDraft { snapshot: ordo_domain::LineSnapshotDraft::default(), product_id: Some(product(1)), quantity: 1, unit_price: Some(Decimal::ONE) }],
             discount: None,
@@ -384,7 +386,7 @@ proptest! {
         refunds in prop::collection::vec(-100_i64..400_000, 1..30),
     ) {
         let now = DateTime::from_timestamp(1_790_000_000, 0).unwrap();
-        let draft = OrderDraft { details: ordo_domain::OrderDetailsDraft::default(),
+        let draft = OrderDraft { details: ordo_domain::OrderDetailsDraft::default(), shipping_method: None,
             customer_id: customer(), currency: "USD".into(),
             items: vec![LineItemDraft { snapshot: ordo_domain::LineSnapshotDraft::default(), product_id: Some(product(1)), quantity: 1, unit_price: Some(Decimal::new(total_cents, 2)) }],
             discount: None,

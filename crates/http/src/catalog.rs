@@ -145,7 +145,7 @@ pub(crate) struct ProductPatch {
 /// An amount, as a string (or a JSON number, read exactly from its digits).
 #[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 #[serde(transparent)]
-pub(crate) struct Price(#[serde(with = "amount_serde")] Decimal);
+pub(crate) struct Price(#[serde(with = "amount_serde")] pub(crate) Decimal);
 
 fn shipped() -> bool {
     true

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use ordo_domain::{
     CustomerId, Discount, LineItemDraft, LineSnapshot, LineSnapshotDraft, LineSource, Order,
     OrderDraft, OrderStatus, PaymentStatus, PricedLine, Pricing, ProductId, RoundingMode,
-    TaxRounding, Version, amount_serde,
+    ShippingLine, TaxRounding, Version, amount_serde,
 };
 use ordo_service::Caller;
 use rust_decimal::Decimal;
@@ -72,6 +72,17 @@ pub(crate) struct CreateOrder {
     #[serde(default)]
     #[schema(max_items = 5)]
     pub shipping: Vec<ShippingLineBody>,
+    /// The code of one of the shop's shipping methods (`/v1/shipping-rates`): the shop prices
+    /// the shipping from it, free from the method's threshold. Anyone placing may name one;
+    /// not beside `shipping` lines. Required for an order with a line that ships once the shop
+    /// keeps shipping methods.
+    #[serde(default)]
+    #[schema(
+        example = "standard",
+        max_length = 64,
+        pattern = "^[^\\s\\x00-\\x1F\\x7F-\\x9F]+$"
+    )]
+    pub shipping_method: Option<String>,
     /// Who to contact about the order.
     #[serde(default)]
     pub contact: Option<ContactBody>,
@@ -227,6 +238,7 @@ impl From<CreateOrder> for OrderDraft {
             discount_code_optional: body.discount_code_optional,
             tax_rate: body.tax_rate,
             shipping: body.shipping.into_iter().map(Into::into).collect(),
+            shipping_method: body.shipping_method,
             details: details.into(),
         }
     }
@@ -260,10 +272,16 @@ pub(crate) struct LineItemBody {
     /// order (by staff or a trusted backend, or before the book existed).
     #[schema(value_type = String, example = "book", pattern = "^(book|custom)$")]
     pub price_source: LineSource,
+    /// The tax rate the line pays: its own from the shop's tax table, else the order's; null
+    /// when untaxed.
+    #[serde(with = "amount_serde::option")]
+    #[schema(value_type = Option<String>, example = "0.19")]
+    pub tax_rate: Option<Decimal>,
 }
 
-impl From<&PricedLine> for LineItemBody {
-    fn from(line: &PricedLine) -> Self {
+impl LineItemBody {
+    /// `line` of an order whose own rate is `order_rate`.
+    fn new(line: &PricedLine, order_rate: Option<Decimal>) -> Self {
         let snapshot = line
             .snapshot
             .as_ref()
@@ -279,8 +297,60 @@ impl From<&PricedLine> for LineItemBody {
             options: snapshot.options,
             requires_shipping: snapshot.requires_shipping,
             price_source: line.source,
+            tax_rate: line.tax_rate.or(order_rate),
         }
     }
+}
+
+/// A shipping line of a priced order.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ShippingLineView {
+    /// The method's code.
+    #[schema(example = "standard")]
+    pub code: String,
+    /// The method as the customer saw it.
+    #[schema(example = "Standard (3–5 days)")]
+    pub title: String,
+    /// What it costs.
+    #[serde(with = "amount_serde")]
+    #[schema(value_type = String, example = "4.95")]
+    pub amount: Decimal,
+    /// Whether it is taxed.
+    pub taxed: bool,
+    /// The rate it is taxed at (its own from the tax table, else the order's); null when
+    /// untaxed.
+    #[serde(with = "amount_serde::option")]
+    #[schema(value_type = Option<String>, example = "0.19")]
+    pub tax_rate: Option<Decimal>,
+}
+
+impl ShippingLineView {
+    fn new(line: &ShippingLine, order_rate: Option<Decimal>) -> Self {
+        Self {
+            code: line.code.clone(),
+            title: line.title.clone(),
+            amount: line.amount,
+            taxed: line.taxed,
+            tax_rate: line.taxed.then(|| line.tax_rate.or(order_rate)).flatten(),
+        }
+    }
+}
+
+/// The tax at one rate.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct TaxLineBody {
+    /// The rate (`0.19` is 19 %).
+    #[serde(with = "amount_serde")]
+    #[schema(value_type = String, example = "0.19")]
+    pub rate: Decimal,
+    /// What it was charged on (the gross amount, when prices include tax).
+    #[serde(with = "amount_serde")]
+    #[schema(value_type = String, example = "58.47")]
+    pub base: Decimal,
+    /// The tax.
+    #[serde(with = "amount_serde")]
+    #[schema(value_type = String, example = "4.82")]
+    pub tax: Decimal,
 }
 
 /// The rounding rules the figures were computed with.
@@ -318,20 +388,26 @@ pub(crate) struct PricingBody {
     #[schema(value_type = String, example = "6.50")]
     pub discount: Decimal,
     /// The shipping lines, in the order given.
-    pub shipping: Vec<ShippingLineBody>,
+    pub shipping: Vec<ShippingLineView>,
     /// Σ shipping amounts.
     #[serde(with = "amount_serde")]
     #[schema(value_type = String, example = "4.95")]
     pub shipping_total: Decimal,
-    /// The tax rate applied.
+    /// The order's own tax rate, set by staff; null when each line's rate came from the
+    /// shop's tax table (see the lines' `tax_rate` and `tax_lines`) or nothing is taxed.
     #[serde(with = "amount_serde::option")]
     #[schema(value_type = Option<String>, example = "0.0825")]
     pub tax_rate: Option<Decimal>,
-    /// Tax on subtotal − discount, and on the shipping lines that are taxed.
+    /// Tax on subtotal − discount, and on the shipping lines that are taxed; with
+    /// `prices_include_tax`, the tax those prices contain.
     #[serde(with = "amount_serde")]
     #[schema(value_type = String, example = "4.82")]
     pub tax: Decimal,
-    /// subtotal − discount + shipping total + tax.
+    /// Whether the prices contain the tax (EU style): then the total does not add it again.
+    pub prices_include_tax: bool,
+    /// The tax by rate, ascending: what a receipt lists.
+    pub tax_lines: Vec<TaxLineBody>,
+    /// subtotal − discount + shipping total + tax (without + tax when the prices include it).
     #[serde(with = "amount_serde")]
     #[schema(value_type = String, example = "63.29")]
     pub total: Decimal,
@@ -343,7 +419,11 @@ impl From<&Pricing> for PricingBody {
     fn from(pricing: &Pricing) -> Self {
         Self {
             currency: pricing.currency().code().to_owned(),
-            items: pricing.lines().iter().map(LineItemBody::from).collect(),
+            items: pricing
+                .lines()
+                .iter()
+                .map(|line| LineItemBody::new(line, pricing.tax_rate()))
+                .collect(),
             subtotal: pricing.subtotal(),
             discount_rule: pricing.discount_rule().map(DiscountBody::from),
             discount_code: pricing.discount_code().map(|code| code.as_str().to_owned()),
@@ -351,11 +431,21 @@ impl From<&Pricing> for PricingBody {
             shipping: pricing
                 .shipping_lines()
                 .iter()
-                .map(ShippingLineBody::from)
+                .map(|line| ShippingLineView::new(line, pricing.tax_rate()))
                 .collect(),
             shipping_total: pricing.shipping(),
             tax_rate: pricing.tax_rate(),
             tax: pricing.tax(),
+            prices_include_tax: pricing.prices_include_tax(),
+            tax_lines: pricing
+                .tax_lines()
+                .iter()
+                .map(|line| TaxLineBody {
+                    rate: line.rate,
+                    base: line.base,
+                    tax: line.tax,
+                })
+                .collect(),
             total: pricing.total(),
             rounding: RoundingBody {
                 minor_units: pricing.rounding().minor_units(),

@@ -16,6 +16,7 @@ mod metrics;
 mod operations;
 mod patch;
 mod problem;
+mod rates;
 mod record;
 mod request_id;
 mod routes;
@@ -116,6 +117,7 @@ impl Default for HttpConfig {
         (name = "customers", description = "What concerns a customer rather than one order: erasing its personal data"),
         (name = "products", description = "The price book: products by SKU with a price per currency, which customers' orders are priced from"),
         (name = "discount-codes", description = "Codes customers type at checkout for a discount the shop set up, within their window, minimum and limits"),
+        (name = "rates", description = "The shop's tax table and shipping methods, each replaced whole: what customers' orders are taxed and shipped by"),
         (name = "api-keys", description = "Keys for trusted backends (a storefront's server, an ERP): made, listed and revoked by admins")
     ),
     components(schemas(ProblemDetails)),
@@ -154,6 +156,7 @@ fn documented() -> (Router<OrderService>, OpenApi) {
         .merge(routes::api_keys::router())
         .merge(routes::products::router())
         .merge(routes::discount_codes::router())
+        .merge(routes::rates::router())
         .split_for_parts()
 }
 

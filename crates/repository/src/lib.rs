@@ -18,6 +18,7 @@ mod idempotency;
 mod orders;
 mod payments;
 mod products;
+mod rates;
 #[cfg(any(feature = "postgres", feature = "sqlite"))]
 mod store;
 #[cfg(feature = "test-util")]
@@ -53,6 +54,9 @@ pub use payments::{
 #[cfg(feature = "mock")]
 pub use products::MockProductStore;
 pub use products::{ProductPage, ProductQuery, ProductStore, ProductWrite};
+#[cfg(feature = "mock")]
+pub use rates::MockRatesStore;
+pub use rates::{RatesStore, StoredRates, Versioned};
 #[cfg(feature = "postgres")]
 pub use store::{InvalidSchema, PgDialect, PgOptions, PgSchema};
 #[cfg(any(feature = "postgres", feature = "sqlite"))]

@@ -43,6 +43,7 @@ async fn order_of(store: &dyn OrderRepository, items: u128) -> Order {
         discount_code_optional: false,
         tax_rate: None,
         shipping: Vec::new(),
+        shipping_method: None,
     };
     let new = NewOrder::parse(&draft).unwrap();
     let pricing = price(&new, RoundingPolicy::default_for(new.currency())).unwrap();

@@ -12,8 +12,8 @@
 //! | erase a customer's personal data | no | no | any |
 //! | make, list, revoke API keys | no | no | any, with a token (never with a key) |
 //! | name an order's figures when placing or previewing (a custom line's `unit_price`, `discount`, `tax_rate`, a shipping `amount`) | no: 422 naming each field, "set by the shop" | yes | yes |
-//! | read the price book (`/v1/products`) | yes | yes | yes |
-//! | change the price book (add, change, archive, bulk upsert) | no | yes | yes |
+//! | read the price book (`/v1/products`) and the shop's rates (`/v1/tax-rates`, `/v1/shipping-rates`) | yes | yes | yes |
+//! | change the price book (add, change, archive, bulk upsert), replace the rates | no | yes | yes |
 //! | use a discount code when placing (`discount_code`) | yes | yes | yes |
 //! | read, make, change discount codes (`/v1/discount-codes`) | no | yes | yes |
 //!
@@ -28,8 +28,8 @@
 //! | cancel, process, complete, change details (`PATCH`) | `orders:write` and `orders:read` (it reads the order it changes) |
 //! | refund | `orders:refund` and `orders:read` |
 //! | place, preview naming figures (a custom line's `unit_price`, `discount`, `tax_rate`, a shipping `amount`) | `orders:write` and `orders:price` |
-//! | read the price book | `catalog:read` |
-//! | change the price book | `catalog:write` |
+//! | read the price book, the rates | `catalog:read` |
+//! | change the price book, replace the rates | `catalog:write` |
 //! | read discount codes | `catalog:read` |
 //! | make, change discount codes | `catalog:write` |
 //! | delete, erase personal data, manage API keys, read `/metrics` when protected | none allows it |
@@ -47,6 +47,8 @@
 //! | a book line's `product_id`, `unit_price`, `title`, `options`, `requires_shipping` | ordo, from the price book when placed (naming one beside a `sku` is refused, 422; a line with its own `unit_price` is a custom line) | readers |
 //! | `items[].price_source` | ordo: `book`, or `custom` for a line with its own price | readers |
 //! | `discount_code`, `discount_code_optional` | the placer (a customer too); the discount then comes from the code | readers (`discount_code`) |
+//! | `shipping_method` | the placer (a customer too); the shipping line then comes from the shop's method | readers (the shipping line's `code`) |
+//! | `items[].tax_rate`, `shipping[].tax_rate`, `tax_lines`, `prices_include_tax` | ordo: from the shop's tax table for where the order goes (or the order's own `tax_rate`) | readers |
 //! | `id`, `order_number`, totals, `version`, times | ordo | readers |
 //! | `status`, `cancel_reason` | ordo, through the moves above (the reason in a cancel) | readers |
 //! | `payment_status`, `amount_authorized`, `amount_captured`, `amount_refunded` | ordo, from the gateway's answers and refunds | readers |
@@ -65,6 +67,9 @@
 //! | a product's `id`, `version`, `created_at`, `updated_at` | ordo | everyone authenticated (keys: `catalog:read`) |
 //! | a discount code's `code`, `percent` or `amounts`, `minimum_subtotal`, `starts_at`, `ends_at`, `usage_limit`, `per_customer_limit`, `status` | staff, admins, keys with `catalog:write` | staff, admins, keys with `catalog:read`; never a customer |
 //! | a discount code's `id`, `used`, `version`, `created_at`, `updated_at` | ordo (`used`: the orders holding a use) | the same |
+//! | the tax table's `prices_include_tax`; a rate's `country`, `region`, `tax_class`, `rate`, `name` | staff, admins, keys with `catalog:write` (the whole table at once) | everyone authenticated (keys: `catalog:read`) |
+//! | a shipping method's `code`, `title`, `prices`, `free_above`, `taxed`, `countries` | staff, admins, keys with `catalog:write` (all methods at once) | everyone authenticated (keys: `catalog:read`) |
+//! | a rates table's `version`, `updated_at` | ordo | the same |
 //!
 //! Details of an order that move no money, and who may change each after placing it (the
 //! order-record issue's `PATCH`; [`Caller::may_change_detail`]). A financial field is not a

@@ -14,6 +14,7 @@ mod idempotency;
 mod orders;
 mod payments;
 mod ports;
+mod rates;
 mod reconcile;
 mod refunds;
 mod replicas;
@@ -28,11 +29,12 @@ pub use gateway::{CaptureMode, GatewayReply, PaymentGateway, SimulatedGateway};
 pub use idempotency::{IdempotencyKey, Idempotent, InvalidIdempotencyKey, KeyTimes};
 pub use orders::{OrderService, ServiceConfig};
 pub use ports::{Clock, IdGenerator, RandomIds, SystemClock};
+pub use rates::ShopRates;
 pub use reconcile::Reconciled;
 pub use replicas::{KeyMismatch, Replica};
 // The list types callers build queries with, so callers need not depend on storage.
 pub use ordo_repository::{
     Claim, Coordination, Cursor, InvalidCursor, InvalidPageSize, InvalidSearchText,
     InvalidTotalBound, ListQuery, MAX_PAGE_SIZE, Page, PageSize, ProductPage, ProductQuery, Refund,
-    RefundStatus, SearchText, StoredResponse, TotalBound,
+    RefundStatus, SearchText, StoredRates, StoredResponse, TotalBound, Versioned,
 };

@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use ordo_domain::{
     CancelReason, NewOrder, Order, OrderDraft, OrderId, OrderNumber, OrderNumberKey, OrderStatus,
-    PaymentError, PaymentStatus, PaymentStep, Pricing, Product, RoundingMode, RoundingPolicy, Sku,
-    StatusChange, TaxRounding, ValidationErrors, Version, Violation, price,
+    PaymentError, PaymentStatus, PaymentStep, Pricing, Product, Rates, RoundingMode,
+    RoundingPolicy, Sku, StatusChange, TaxRounding, ValidationErrors, Version, Violation, price,
 };
 use ordo_repository::{Claim, IdempotencyStore, ListQuery, OrderRepository, Page};
 
@@ -15,10 +15,11 @@ use crate::api_keys::{ApiKeys, Scope};
 use crate::{
     Caller, CaptureMode, Clock, GatewayReply, IdGenerator, KeyTimes, PaymentGateway, ServiceError,
 };
-use ordo_repository::{ApiKeyStore, DiscountCodeStore, ProductStore, RepoError};
+use ordo_repository::{ApiKeyStore, DiscountCodeStore, ProductStore, RatesStore, RepoError};
 
 use crate::catalog::{Catalog, PriceBook, StoredBook};
 use crate::discounts::{DiscountCodes, OrderCode};
+use crate::rates::ShopRates;
 
 /// The book of a deployment that keeps none: every SKU is unknown.
 struct EmptyBook;
@@ -90,6 +91,8 @@ pub struct OrderService {
     catalog: Option<Catalog>,
     /// Discount codes, when the deployment keeps them.
     discounts: Option<DiscountCodes>,
+    /// The shop's tax table and shipping methods, when the deployment keeps them.
+    rates: Option<ShopRates>,
 }
 
 impl OrderService {
@@ -114,6 +117,28 @@ impl OrderService {
             book: Arc::new(EmptyBook),
             catalog: None,
             discounts: None,
+            rates: None,
+        }
+    }
+
+    /// The same service, settling orders against the tax table and shipping methods kept in
+    /// `store` and managing them.
+    #[must_use]
+    pub fn with_rates(mut self, store: Arc<dyn RatesStore>) -> Self {
+        self.rates = Some(ShopRates::new(store, self.clock.clone()));
+        self
+    }
+
+    /// The rates' use cases, when the deployment keeps them.
+    pub fn rates(&self) -> Option<&ShopRates> {
+        self.rates.as_ref()
+    }
+
+    /// The shop's rates for one order: none at all when the deployment keeps none.
+    async fn order_rates(&self) -> Result<Rates, ServiceError> {
+        match &self.rates {
+            Some(rates) => rates.for_order().await,
+            None => Ok(Rates::default()),
         }
     }
 
@@ -209,9 +234,10 @@ impl OrderService {
     ) -> Result<Pricing, ServiceError> {
         may_place(caller, draft)?;
         let order = self.parse(draft).await?;
+        let rates = self.order_rates().await?;
         let policy = self.policy_for(&order);
         let (order, _) = self.apply_code(draft, order, policy).await?;
-        Ok(price(&order, policy)?)
+        Ok(price(&order.settle(&rates, policy)?, policy)?)
     }
 
     /// The draft checked, its book lines filled from the price book (one lookup for all).
@@ -259,8 +285,11 @@ impl OrderService {
             return self.authorize(order).await;
         }
         let plain = self.parse(draft).await?;
+        let rates = self.order_rates().await?;
         let policy = self.policy_for(&plain);
         let (new, code) = self.apply_code(draft, plain.clone(), policy).await?;
+        // Shipping and tax last: free shipping depends on the discount.
+        let new = new.settle(&rates, policy)?;
         let pricing = price(&new, policy)?;
         let now = self.clock.now();
         let sequence = self.orders.next_order_sequence().await?;
@@ -281,6 +310,7 @@ impl OrderService {
                 Ok(()) => order,
                 // Used up meanwhile, and the order may go without it: placed at full price.
                 Err(RepoError::LimitReached { .. }) if draft.discount_code_optional => {
+                    let plain = plain.settle(&rates, policy)?;
                     let order = Order::place(
                         id,
                         number,

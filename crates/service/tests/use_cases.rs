@@ -143,6 +143,7 @@ fn draft() -> OrderDraft {
         discount_code_optional: false,
         tax_rate: Some(Decimal::new(1, 1)),
         shipping: Vec::new(),
+        shipping_method: None,
     }
 }
 

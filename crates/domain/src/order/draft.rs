@@ -5,8 +5,9 @@ use std::collections::HashMap;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use crate::catalog::Product;
+use crate::catalog::{Product, TaxClass};
 use crate::discount_code::CodeName;
+use crate::rates::shipping_code;
 use crate::record::Sku;
 
 use crate::pricing::{Discount, ShippingLine};
@@ -58,6 +59,10 @@ pub struct OrderDraft {
     /// How the order is shipped, and what that costs: none for an order nothing ships for.
     #[serde(default)]
     pub shipping: Vec<ShippingLineDraft>,
+    /// The code of one of the shop's shipping methods: the shop's rates price the shipping
+    /// ([`NewOrder::settle`]). Not beside `shipping` lines.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shipping_method: Option<String>,
     /// Contact, addresses, notes, tags, metadata and channel: what moves no money.
     #[serde(default)]
     pub details: OrderDetailsDraft,
@@ -159,11 +164,13 @@ impl From<Quantity> for u32 {
 /// A valid line item.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewLineItem {
-    product_id: ProductId,
-    quantity: Quantity,
-    unit_price: Decimal,
-    snapshot: Option<LineSnapshot>,
-    source: LineSource,
+    pub(super) product_id: ProductId,
+    pub(super) quantity: Quantity,
+    pub(super) unit_price: Decimal,
+    pub(super) snapshot: Option<LineSnapshot>,
+    pub(super) source: LineSource,
+    pub(super) tax_class: TaxClass,
+    pub(super) tax_rate: Option<Decimal>,
 }
 
 impl NewLineItem {
@@ -191,20 +198,39 @@ impl NewLineItem {
     pub fn source(&self) -> LineSource {
         self.source
     }
+
+    /// Which tax rates apply: the book product's class, `standard` for a custom line.
+    pub fn tax_class(&self) -> &TaxClass {
+        &self.tax_class
+    }
+
+    /// Its own tax rate, once [`NewOrder::settle`] found it in the shop's table.
+    pub fn tax_rate(&self) -> Option<Decimal> {
+        self.tax_rate
+    }
+
+    /// Whether it ships: what its snapshot says (a line without one is taken to ship).
+    pub fn requires_shipping(&self) -> bool {
+        self.snapshot
+            .as_ref()
+            .is_none_or(LineSnapshot::requires_shipping)
+    }
 }
 
 /// An order that passed every rule and can be priced. The only way to make one is
 /// [`NewOrder::parse`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewOrder {
-    customer_id: CustomerId,
-    currency: Currency,
-    items: Vec<NewLineItem>,
-    discount: Option<Discount>,
-    discount_code: Option<CodeName>,
-    tax_rate: Option<Decimal>,
-    shipping: Vec<ShippingLine>,
-    details: OrderDetails,
+    pub(super) customer_id: CustomerId,
+    pub(super) currency: Currency,
+    pub(super) items: Vec<NewLineItem>,
+    pub(super) discount: Option<Discount>,
+    pub(super) discount_code: Option<CodeName>,
+    pub(super) tax_rate: Option<Decimal>,
+    pub(super) shipping: Vec<ShippingLine>,
+    pub(super) shipping_method: Option<String>,
+    pub(super) prices_include_tax: bool,
+    pub(super) details: OrderDetails,
 }
 
 impl NewOrder {
@@ -259,7 +285,7 @@ impl NewOrder {
                 Some(unit_price) => custom_line(item, unit_price, index, scale, &mut errors),
                 None => book_line(item, currency, book, index, &mut errors),
             };
-            if let (Some(quantity), Some((product_id, unit_price, snapshot, source))) =
+            if let (Some(quantity), Some((product_id, unit_price, snapshot, source, tax_class))) =
                 (quantity, line)
             {
                 items.push(NewLineItem {
@@ -268,6 +294,8 @@ impl NewOrder {
                     unit_price,
                     snapshot,
                     source,
+                    tax_class,
+                    tax_rate: None,
                 });
             }
         }
@@ -290,22 +318,35 @@ impl NewOrder {
                 .map(Some),
         };
         let shipping = shipping_lines(&draft.shipping, scale, &mut errors);
+        let shipping_method = shipping_method(draft, &mut errors);
         let details = errors.absorb(OrderDetails::parse(&draft.details));
-        let order = match (currency, discount, tax_rate, shipping, details) {
-            (Some(currency), Some(discount), Some(tax_rate), Some(shipping), Some(details))
-                if items.len() == draft.items.len() =>
-            {
-                Some(Self {
-                    customer_id: draft.customer_id,
-                    currency,
-                    items,
-                    discount,
-                    discount_code: None,
-                    tax_rate,
-                    shipping,
-                    details,
-                })
-            }
+        let order = match (
+            currency,
+            discount,
+            tax_rate,
+            shipping,
+            shipping_method,
+            details,
+        ) {
+            (
+                Some(currency),
+                Some(discount),
+                Some(tax_rate),
+                Some(shipping),
+                Some(shipping_method),
+                Some(details),
+            ) if items.len() == draft.items.len() => Some(Self {
+                customer_id: draft.customer_id,
+                currency,
+                items,
+                discount,
+                discount_code: None,
+                tax_rate,
+                shipping,
+                shipping_method,
+                prices_include_tax: false,
+                details,
+            }),
             _ => None,
         };
         errors.finish(order)
@@ -344,9 +385,20 @@ impl NewOrder {
         self
     }
 
-    /// The tax rate, if any.
+    /// The order's own tax rate (set by staff), if any: every line and taxed shipping line
+    /// without a rate of its own pays it.
     pub fn tax_rate(&self) -> Option<Decimal> {
         self.tax_rate
+    }
+
+    /// Whether its prices contain the tax (the shop's setting, once settled).
+    pub fn prices_include_tax(&self) -> bool {
+        self.prices_include_tax
+    }
+
+    /// The shipping method the order names, until [`NewOrder::settle`] prices it.
+    pub fn shipping_method(&self) -> Option<&str> {
+        self.shipping_method.as_deref()
     }
 
     /// The shipping lines, as given.
@@ -360,8 +412,14 @@ impl NewOrder {
     }
 }
 
-/// What a line's product, price and snapshot are, and where they came from.
-type LineParts = (ProductId, Decimal, Option<LineSnapshot>, LineSource);
+/// What a line's product, price, snapshot and tax class are, and where they came from.
+type LineParts = (
+    ProductId,
+    Decimal,
+    Option<LineSnapshot>,
+    LineSource,
+    TaxClass,
+);
 
 /// A line with its own price: its product, price and snapshot as given.
 fn custom_line(
@@ -380,7 +438,13 @@ fn custom_line(
         checked_amount(unit_price, scale),
     );
     let snapshot = errors.absorb(LineSnapshot::parse(&item.snapshot, index));
-    Some((product_id?, unit_price?, snapshot?, LineSource::Custom))
+    Some((
+        product_id?,
+        unit_price?,
+        snapshot?,
+        LineSource::Custom,
+        TaxClass::default(),
+    ))
 }
 
 /// A line by SKU: everything but its quantity from the book's product. Without a currency
@@ -416,7 +480,33 @@ fn book_line(
     )?;
     let product = errors.check(field, book.get(&sku).ok_or(Violation::UnknownSku))?;
     let (unit_price, snapshot) = errors.check(field, product.offer(currency?))?;
-    (!set_by_book).then_some((product.id(), unit_price, Some(snapshot), LineSource::Book))
+    (!set_by_book).then(|| {
+        (
+            product.id(),
+            unit_price,
+            Some(snapshot),
+            LineSource::Book,
+            product.spec().tax_class().clone(),
+        )
+    })
+}
+
+/// The shipping method's code, if the draft names one (and no shipping lines beside it).
+#[allow(
+    clippy::option_option,
+    reason = "as every field's check: None failed, Some(None) absent"
+)]
+fn shipping_method(draft: &OrderDraft, errors: &mut Collector) -> Option<Option<String>> {
+    match &draft.shipping_method {
+        None => Some(None),
+        Some(_) if !draft.shipping.is_empty() => {
+            errors.push("shipping_method", Violation::TwoShippings);
+            None
+        }
+        Some(raw) => errors
+            .check(|| "shipping_method".into(), shipping_code(raw))
+            .map(Some),
+    }
 }
 
 /// The shipping lines, each checked; `None` when any is wrong (the errors are in `errors`).
@@ -437,13 +527,7 @@ fn shipping_lines(
     for (index, draft) in drafts.iter().enumerate() {
         let code = errors.check(
             || format!("shipping[{index}].code"),
-            line(&draft.code, MAX_SHIPPING_CODE_CHARS).and_then(|code| {
-                if code.contains(char::is_whitespace) {
-                    Err(Violation::Whitespace)
-                } else {
-                    Ok(code)
-                }
-            }),
+            shipping_code(&draft.code),
         );
         let title = errors.check(
             || format!("shipping[{index}].title"),
@@ -459,6 +543,7 @@ fn shipping_lines(
                 title,
                 amount,
                 taxed: draft.taxed,
+                tax_rate: None,
             });
         }
     }
@@ -493,7 +578,7 @@ fn percentage(value: Decimal) -> Result<Decimal, Violation> {
     Ok(value.abs().normalize())
 }
 
-fn tax_rate(value: Decimal) -> Result<Decimal, Violation> {
+pub(crate) fn tax_rate(value: Decimal) -> Result<Decimal, Violation> {
     if value.is_sign_negative() && !value.is_zero() || value >= Decimal::ONE {
         return Err(Violation::TaxRateOutOfRange);
     }

@@ -7,14 +7,16 @@
 mod change;
 mod draft;
 mod money;
+mod settle;
 
 pub use change::{CancelReason, ChangeError, PaymentStep, StatusChange, Version};
-pub(crate) use draft::checked_amount;
+use draft::tax_rate as checked_tax_rate;
 pub use draft::{
     LineItemDraft, LineSource, MAX_LINE_ITEMS, MAX_PERCENT_SCALE, MAX_QUANTITY, MAX_REASON_CHARS,
     MAX_SHIPPING_CODE_CHARS, MAX_SHIPPING_LINES, MAX_SHIPPING_TITLE_CHARS, MAX_TAX_RATE_SCALE,
     NewLineItem, NewOrder, OrderDraft, Quantity, ShippingLineDraft,
 };
+pub(crate) use draft::{checked_amount, tax_rate};
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -157,10 +159,25 @@ impl Order {
                     taxed: line.taxed,
                 })
                 .collect(),
+            shipping_method: None,
             // Already checked: storage parsed them into `record.details`.
             details: OrderDetailsDraft::default(),
         };
-        let mut repriced = price(&NewOrder::parse(&draft)?, pricing.rounding)?;
+        let mut order = NewOrder::parse(&draft)?;
+        // The rates the shop's table gave, checked as a staff rate would be.
+        let stored_rate = |rate: Option<rust_decimal::Decimal>| {
+            rate.map(checked_tax_rate)
+                .transpose()
+                .map_err(|_| CorruptOrder::PricingMismatch)
+        };
+        for (item, stored) in order.items.iter_mut().zip(&pricing.lines) {
+            item.tax_rate = stored_rate(stored.tax_rate)?;
+        }
+        for (line, stored) in order.shipping.iter_mut().zip(&pricing.shipping_lines) {
+            line.tax_rate = stored_rate(stored.tax_rate)?;
+        }
+        order.prices_include_tax = pricing.prices_include_tax;
+        let mut repriced = price(&order, pricing.rounding)?;
         // Re-parsed, every line is a custom one; where a price came from is no figure, so it
         // is kept as stored.
         for (line, stored) in repriced.lines.iter_mut().zip(&pricing.lines) {

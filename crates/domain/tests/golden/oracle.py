@@ -1,12 +1,15 @@
 #!/usr/bin/env python3
-"""Independent oracle for pricing.json: the crate docs' rounding rule, rewritten with Python's
-decimal module, so the golden figures do not come from the Rust code they check.
+"""Independent oracle for pricing.json and rates.json: the crate docs' rounding rule, and the tax
+and shipping rates rule (ordo issue 17), rewritten with Python's decimal and fractions modules, so
+the golden figures do not come from the Rust code they check.
 
-Run `python3 oracle.py` to print each case's figures next to the ones in pricing.json; it exits
-non-zero if any differ. It only reads pricing.json."""
+Run `python3 oracle.py` to print each case's figures next to the ones in pricing.json and
+rates.json; it exits non-zero if any differ. It only reads those two files. rates.json's
+validation cases are checked too (the one field the rule names)."""
 import json
 import sys
 from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
+from fractions import Fraction
 from pathlib import Path
 
 MINOR_UNITS = {"USD": 2, "EUR": 2, "JPY": 0, "KWD": 3, "BHD": 3, "GBP": 2, "CLF": 4}
@@ -68,8 +71,159 @@ def price(case):
     }
 
 
+# ---- rates.json: tax rates and shipping methods (/work/rates-spec.md, ordo issue 17) ----
+# Exact rationals (fractions.Fraction), so the inclusive quotient base × r / (1 + r) is rounded
+# once, from its exact value.
+
+
+class Invalid(Exception):
+    """A validation error, naming its field."""
+
+
+def rnd_exact(x, units, mode):
+    """x (a Fraction) to `units` decimals, as an integer count of minor units."""
+    scaled = x * 10**units
+    n, rest = divmod(abs(scaled.numerator), scaled.denominator)  # |scaled| = n + rest/denominator
+    twice = 2 * rest
+    if twice > scaled.denominator or (twice == scaled.denominator and (mode == "half_up" or n % 2)):
+        n += 1
+    return -n if scaled < 0 else n
+
+
+def fmt_units(m, units):
+    whole, part = divmod(abs(m), 10**units)
+    return ("-" if m < 0 else "") + (f"{whole}.{part:0{units}d}" if units else str(whole))
+
+
+def fmt_rate(r):
+    return format(Decimal(r.numerator) / Decimal(r.denominator), "f").rstrip("0").rstrip(".") or "0"
+
+
+def q(x):
+    """An exact rational from a JSON amount or rate (a string, or a number read as written)."""
+    return x if isinstance(x, Fraction) else Fraction(str(x))
+
+
+def price_with_rates(case):
+    """The figures of a rates.json case; raises Invalid naming the field the rule refuses."""
+    order, c = case["order"], case["order"]["currency"]
+    policy = case.get("rounding", {"minor_units": MINOR_UNITS[c], "mode": "half_up", "tax": "per_order"})
+    u, mode = policy["minor_units"], policy["mode"]
+    rnd = lambda x: rnd_exact(q(x), u, mode)  # → minor units
+    book = {p["sku"]: p for p in case.get("book", [])}
+    # 1. Lines: (total in minor units, tax class, the field an error names).
+    lines = []
+    for i, item in enumerate(order["items"]):
+        if "unit_price" in item:
+            unit, cls, field = item["unit_price"], "standard", f"items[{i}].unit_price"
+        else:
+            product = book[item["snapshot"]["sku"]]
+            unit, cls, field = product["prices"][c], product.get("tax_class", "standard"), f"items[{i}].sku"
+        lines.append((rnd(q(unit) * item["quantity"]), cls, field))
+    # 2. Subtotal and discount.
+    subtotal = sum(t for t, _, _ in lines)
+    d = order.get("discount")
+    if d is None:
+        discount = 0
+    elif d["type"] == "fixed":
+        discount = rnd(d["amount"])
+    else:
+        discount = rnd(Fraction(subtotal, 10**u) * q(d["percent"]) / 100)
+    discount = min(max(discount, 0), subtotal)
+    # 4. Destination: the shipping address, else the billing address (if it is an address).
+    details = order.get("details", {})
+    billing = details.get("billing_address")
+    dest = details.get("shipping_address") or (billing if isinstance(billing, dict) else None)
+    # 3. Shipping: (amount in minor units, taxed).
+    if "shipping_method" in order:
+        method = next((m for m in case.get("shipping_methods", []) if m["code"] == order["shipping_method"]), None)
+        if method is None or c not in method["prices"]:
+            raise Invalid("shipping_method")
+        if method.get("countries") is not None and (dest is None or dest["country"] not in method["countries"]):
+            raise Invalid("shipping_method")
+        amount = rnd(method["prices"][c])
+        free = method.get("free_above", {}).get(c)
+        if free is not None and subtotal - discount >= rnd(free):
+            amount = 0
+        shipping = [(amount, method.get("taxed", False))]
+    else:
+        shipping = [(rnd(s["amount"]), s.get("taxed", False)) for s in order.get("shipping", [])]
+    # 5. Each line's rate.
+    taxes = case.get("taxes", {"prices_include_tax": False, "rates": []})
+    table = taxes["rates"]
+    if order.get("tax_rate") is not None:
+        rate_of = lambda cls, field: q(order["tax_rate"])
+    elif not table:
+        rate_of = lambda cls, field: None
+    elif dest is None:
+        raise Invalid("shipping_address")
+    else:
+        def rate_of(cls, field):
+            region = (dest.get("region") or "").casefold() or None
+            for want in ([region, None] if region else [None]):
+                for r in table:
+                    have = r.get("region")
+                    if (r["country"] == dest["country"] and r.get("tax_class", "standard") == cls
+                            and (have.casefold() if have else None) == want):
+                        return q(r["rate"])
+            raise Invalid(field)
+    rates = [rate_of(cls, field) for _, cls, field in lines]
+    ship_rates = [rate_of("standard", "shipping_method") if taxed else None for _, taxed in shipping]
+    # 6. Bases: the discount spread over the lines by largest remainder (ties: larger line, then
+    # earlier line); shipping is never discounted.
+    shares = [discount * t // subtotal if subtotal else 0 for t, _, _ in lines]
+    by_remainder = sorted(range(len(lines)), key=lambda k: (-(discount * lines[k][0] % subtotal if subtotal else 0), -lines[k][0], k))
+    for k in by_remainder[: discount - sum(shares)]:
+        shares[k] += 1
+    bases = [(t - s, r) for (t, _, _), s, r in zip(lines, shares, rates)]
+    bases += [(a, r) for (a, _), r in zip(shipping, ship_rates)]
+    # 7. Tax, by rate group.
+    groups = {}
+    for b, r in bases:
+        if r is not None:
+            groups.setdefault(r, []).append(Fraction(b, 10**u))
+    factor = (lambda r: r / (1 + r)) if taxes["prices_include_tax"] else (lambda r: r)
+    tax_lines, tax = [], 0
+    for r in sorted(groups):
+        if policy["tax"] == "per_order":
+            t = rnd(sum(groups[r]) * factor(r))
+        else:
+            t = sum(rnd(b * factor(r)) for b in groups[r])
+        tax += t
+        tax_lines.append({"rate": fmt_rate(r), "base": fmt_units(rnd(sum(groups[r])), u), "tax": fmt_units(t, u)})
+    ship_total = sum(a for a, _ in shipping)
+    # 8. Total.
+    total = subtotal - discount + ship_total + (0 if taxes["prices_include_tax"] else tax)
+    f = lambda m: fmt_units(m, u)
+    return {
+        "line_totals": [f(t) for t, _, _ in lines],
+        "subtotal": f(subtotal),
+        "discount": f(discount),
+        "shipping": f(ship_total),
+        "tax": f(tax),
+        "total": f(total),
+        "tax_lines": tax_lines,
+    }
+
+
+def check_rates(cases):
+    """Prints each case's figures (or error field) next to rates.json's; returns how many differ."""
+    bad = 0
+    for case in cases:
+        try:
+            got = price_with_rates(case)
+        except Invalid as error:
+            got = {"kind": "validation", "fields": [str(error)]}
+        want = case.get("expected") or case["expected_error"]
+        status = "ok" if got == want else "DIFFERS"
+        bad += status != "ok"
+        print(f"{status:8} rates.json {case['name']}: {got}")
+    return bad
+
+
 def main():
-    cases = json.loads((Path(__file__).parent / "pricing.json").read_text())["cases"]
+    here = Path(__file__).parent
+    cases = json.loads((here / "pricing.json").read_text())["cases"]
     bad = 0
     for case in cases:
         if "expected_error" in case and case["expected_error"]["kind"] == "validation":
@@ -79,6 +233,7 @@ def main():
         status = "ok" if got == want else "DIFFERS"
         bad += status != "ok"
         print(f"{status:8} {case['name']}: {got}")
+    bad += check_rates(json.loads((here / "rates.json").read_text())["cases"])
     sys.exit(1 if bad else 0)
 
 

@@ -5,4 +5,5 @@ pub(crate) mod customers;
 pub(crate) mod discount_codes;
 pub(crate) mod orders;
 pub(crate) mod products;
+pub(crate) mod rates;
 mod responses;

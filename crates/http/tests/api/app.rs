@@ -40,6 +40,7 @@ where
         + ApiKeyStore
         + ProductStore
         + DiscountCodeStore
+        + ordo_repository::RatesStore
         + Clone
         + 'static,
 {
@@ -55,6 +56,7 @@ where
         + ApiKeyStore
         + ProductStore
         + DiscountCodeStore
+        + ordo_repository::RatesStore
         + Clone
         + 'static,
 {
@@ -75,6 +77,7 @@ where
         + ApiKeyStore
         + ProductStore
         + DiscountCodeStore
+        + ordo_repository::RatesStore
         + Clone
         + 'static,
 {
@@ -96,6 +99,7 @@ where
         + ApiKeyStore
         + ProductStore
         + DiscountCodeStore
+        + ordo_repository::RatesStore
         + Clone
         + 'static,
 {
@@ -116,7 +120,8 @@ where
     )
     .with_api_keys(Arc::new(store.clone()))
     .with_catalog(Arc::new(store.clone()))
-    .with_discount_codes(Arc::new(store));
+    .with_discount_codes(Arc::new(store.clone()))
+    .with_rates(Arc::new(store));
     let app = ordo_http::app(service.clone(), http);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();

@@ -22,5 +22,6 @@ mod openapi;
 mod operations;
 mod payments;
 mod price_book;
+mod rates;
 mod record;
 mod search;

@@ -34,6 +34,10 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/discount-codes"),
     ("get", "/v1/discount-codes/{id}"),
     ("patch", "/v1/discount-codes/{id}"),
+    ("get", "/v1/tax-rates"),
+    ("put", "/v1/tax-rates"),
+    ("get", "/v1/shipping-rates"),
+    ("put", "/v1/shipping-rates"),
 ];
 
 fn documented(doc: &Value) -> BTreeSet<(String, String)> {

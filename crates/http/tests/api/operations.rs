@@ -309,7 +309,8 @@ async fn a_made_up_field_name_is_cut_short_in_the_problem() {
     let problem = assert_problem(response, 422, "validation").await;
     let field = problem["errors"][0]["field"].as_str().unwrap();
     assert_eq!(field, format!("{}…", "k".repeat(128)));
-    assert!(problem.to_string().len() < 1000);
+    // The field is cut; the list of the fields that exist is what remains.
+    assert!(problem.to_string().len() < 1200, "{problem}");
 }
 
 const ALICE: &str = "0193a1a0-0000-7000-8000-00000000a11c";

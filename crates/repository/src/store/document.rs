@@ -33,6 +33,9 @@ pub(crate) struct Document {
     /// The discount code its discount came from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     discount_code: Option<String>,
+    /// Whether its prices contain the tax; absent (false) in orders placed before tax tables.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    prices_include_tax: bool,
 }
 
 /// One line.
@@ -49,6 +52,13 @@ struct StoredLine {
     /// Absent in lines placed before the price book: their prices came with the order.
     #[serde(default, skip_serializing_if = "is_custom")]
     source: LineSource,
+    /// The line's own rate from the shop's tax table; absent when the order's rate applied.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "amount_serde::option"
+    )]
+    tax_rate: Option<Decimal>,
 }
 
 #[allow(
@@ -66,6 +76,7 @@ pub(crate) struct Parts {
     pub(crate) details: OrderDetails,
     pub(crate) erased_at: Option<DateTime<Utc>>,
     pub(crate) discount_code: Option<CodeName>,
+    pub(crate) prices_include_tax: bool,
 }
 
 impl Document {
@@ -87,12 +98,14 @@ impl Document {
                         .map(LineSnapshot::to_draft)
                         .unwrap_or_default(),
                     source: line.source,
+                    tax_rate: line.tax_rate,
                 })
                 .collect(),
             shipping: pricing.shipping_lines().to_vec(),
             details: order.details().to_draft(),
             erased_at: order.erased_at(),
             discount_code: pricing.discount_code().map(|code| code.as_str().to_owned()),
+            prices_include_tax: pricing.prices_include_tax(),
         };
         serde_json::to_string(&document).map_err(RepoError::other)
     }
@@ -115,6 +128,7 @@ impl Document {
                     snapshot: LineSnapshot::parse(&line.snapshot, index)
                         .map_err(|_| corrupt("line snapshot"))?,
                     source: line.source,
+                    tax_rate: line.tax_rate,
                 })
             })
             .collect::<Result<Vec<_>, RepoError>>()?;
@@ -130,6 +144,7 @@ impl Document {
             details,
             erased_at: document.erased_at,
             discount_code,
+            prices_include_tax: document.prices_include_tax,
         })
     }
 }

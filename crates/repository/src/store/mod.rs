@@ -26,6 +26,7 @@ mod pg_schema;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod products;
+mod rates;
 mod rows;
 #[cfg(feature = "sqlite")]
 mod sqlite;

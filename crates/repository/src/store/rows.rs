@@ -265,6 +265,7 @@ pub(crate) fn restore(row: OrderRow) -> Result<Order, RepoError> {
             subtotal: row.subtotal,
             discount_rule,
             discount_code: parts.discount_code,
+            prices_include_tax: parts.prices_include_tax,
             discount: row.discount,
             shipping_lines: parts.shipping,
             shipping: row.shipping,

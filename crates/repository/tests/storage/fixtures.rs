@@ -43,6 +43,7 @@ pub(crate) async fn with_code(
         discount_code_optional: false,
         tax_rate: None,
         shipping: Vec::new(),
+        shipping_method: None,
     };
     draft.items.push(LineItemDraft {
         snapshot: ordo_domain::LineSnapshotDraft::default(),
@@ -59,7 +60,11 @@ pub(crate) async fn with_code(
     placed(store, new, created_at).await
 }
 
-async fn placed(store: &dyn OrderRepository, new: NewOrder, created_at: DateTime<Utc>) -> Order {
+pub(crate) async fn placed(
+    store: &dyn OrderRepository,
+    new: NewOrder,
+    created_at: DateTime<Utc>,
+) -> Order {
     let pricing = price(&new, RoundingPolicy::default_for(new.currency())).unwrap();
     let sequence = store.next_order_sequence().await.unwrap();
     let number =
@@ -103,6 +108,7 @@ pub(crate) async fn sample(
         discount_code_optional: false,
         tax_rate: Some(Decimal::new(19, 2)),
         shipping: Vec::new(),
+        shipping_method: None,
     };
     order_from(store, &draft, created_at).await
 }

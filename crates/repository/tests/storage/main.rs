@@ -43,4 +43,5 @@ mod logs;
 mod migrations;
 mod postgres_only;
 mod properties;
+mod rates;
 mod search;

@@ -49,6 +49,7 @@ fn draft() -> impl Strategy<Value = (OrderDraft, i64)> {
                     discount_code_optional: false,
                     tax_rate,
                     shipping: Vec::new(),
+                    shipping_method: None,
                 };
                 (draft, micros)
             })
