@@ -1,4 +1,5 @@
--- POST /v1/orders as ordo sends it today, statement for statement: insert the order with its
+-- POST /v1/orders as ordo sends it today, statement for statement: read the shop's rates (its
+-- tax table and shipping methods, one row each), insert the order with its
 -- lines in its document, the simulated gateway's ledger write (returning the row kept for the key), then the
 -- order's payment by compare-and-set with the call's audit row in the same statement. One
 -- round trip each, as the server. (The
@@ -12,6 +13,8 @@
 \set c random(1, :customers)
 \set hi random(1, 9223372036854775807)
 \set lo random(1, 9223372036854775807)
+SELECT name, version, updated_at, CAST(document AS TEXT) AS document
+FROM shop_rates WHERE name IN ('taxes', 'shipping');
 INSERT INTO orders (id, order_number, customer_id, currency, subtotal, discount,
                     discount_kind, discount_value, tax_rate, tax, total, minor_units,
                     rounding_mode, tax_rounding, status, cancel_reason, version,

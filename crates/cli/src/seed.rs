@@ -125,6 +125,7 @@ fn order(
         tax_rate: Some(Decimal::new(8, 2)),
         shipping,
         shipping_method: None,
+        discount_reason: None,
     };
     let new =
         NewOrder::parse(&draft).map_err(|error| anyhow::anyhow!("seed order {n}: {error}"))?;

@@ -39,6 +39,7 @@ fn draft(items: u32) -> OrderDraft {
         tax_rate: Some(Decimal::new(825, 4)),
         shipping: Vec::new(),
         shipping_method: None,
+        discount_reason: None,
     }
 }
 

@@ -123,10 +123,10 @@ pub use discount_code::{
 pub use ids::{CustomerId, IdError, OrderId, ProductId};
 pub use money::{MAX_AMOUNT, Money, MoneyError, amount_serde};
 pub use order::{
-    CancelReason, ChangeError, CorruptOrder, LineItemDraft, LineSource, MAX_LINE_ITEMS,
-    MAX_PERCENT_SCALE, MAX_QUANTITY, MAX_REASON_CHARS, MAX_SHIPPING_CODE_CHARS, MAX_SHIPPING_LINES,
-    MAX_SHIPPING_TITLE_CHARS, MAX_TAX_RATE_SCALE, NewLineItem, NewOrder, Order, OrderDraft,
-    OrderRecord, PaymentStep, Quantity, ShippingLineDraft, StatusChange, Version,
+    CancelReason, ChangeError, CorruptOrder, LineItemDraft, LineSource, MAX_DISCOUNT_REASON_CHARS,
+    MAX_LINE_ITEMS, MAX_PERCENT_SCALE, MAX_QUANTITY, MAX_REASON_CHARS, MAX_SHIPPING_CODE_CHARS,
+    MAX_SHIPPING_LINES, MAX_SHIPPING_TITLE_CHARS, MAX_TAX_RATE_SCALE, NewLineItem, NewOrder, Order,
+    OrderDraft, OrderRecord, PaymentStep, Quantity, ShippingLineDraft, StatusChange, Version,
 };
 pub use order_number::{OrderNumber, OrderNumberError, OrderNumberKey};
 pub use payment::{

@@ -37,8 +37,8 @@ pub enum Discount {
 /// One priced line, and what it was when ordered.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PricedLine {
-    /// The product.
-    pub product_id: ProductId,
+    /// The product: a book line's, or a custom line's if it named one.
+    pub product_id: Option<ProductId>,
     /// How many.
     pub quantity: Quantity,
     /// The price of one, with the policy's minor units.
@@ -103,6 +103,7 @@ pub struct Pricing {
     #[serde(with = "crate::amount_serde")]
     pub(crate) subtotal: Decimal,
     pub(crate) discount_rule: Option<Discount>,
+    pub(crate) discount_reason: Option<String>,
     #[serde(skip)]
     pub(crate) discount_code: Option<CodeName>,
     #[serde(with = "crate::amount_serde")]
@@ -147,6 +148,11 @@ impl Pricing {
         self.discount_code.as_ref()
     }
 
+    /// Why the shop gave a manual discount, if it said.
+    pub fn discount_reason(&self) -> Option<&str> {
+        self.discount_reason.as_deref()
+    }
+
     /// The discount applied: 0 to `subtotal`.
     pub fn discount(&self) -> Decimal {
         self.discount
@@ -171,6 +177,12 @@ impl Pricing {
     /// prices that include tax, the tax they contain.
     pub fn tax(&self) -> Decimal {
         self.tax
+    }
+
+    /// Whether its figures were worked out for where the order goes: a line taxed at a rate
+    /// of the shop's table, or shipping. Such an order keeps its destination.
+    pub fn depends_on_destination(&self) -> bool {
+        self.lines.iter().any(|line| line.tax_rate.is_some()) || !self.shipping_lines.is_empty()
     }
 
     /// Whether the prices contain the tax (so it is not added to the total).
@@ -207,6 +219,7 @@ pub struct StoredPricing {
     pub lines: Vec<PricedLine>,
     pub subtotal: Decimal,
     pub discount_rule: Option<Discount>,
+    pub discount_reason: Option<String>,
     pub discount_code: Option<CodeName>,
     pub discount: Decimal,
     pub shipping_lines: Vec<ShippingLine>,
@@ -225,6 +238,7 @@ impl From<&Pricing> for StoredPricing {
             lines: pricing.lines.clone(),
             subtotal: pricing.subtotal,
             discount_rule: pricing.discount_rule,
+            discount_reason: pricing.discount_reason.clone(),
             discount_code: pricing.discount_code.clone(),
             discount: pricing.discount,
             shipping_lines: pricing.shipping_lines.clone(),
@@ -244,12 +258,17 @@ pub enum PricingError {
     /// An amount would pass [`crate::MAX_AMOUNT`].
     #[error("the order's amounts are too large: {0}")]
     Overflow(#[from] MoneyError),
+    /// An order naming a shipping method that [`crate::NewOrder::settle`] never priced: a bug
+    /// of the caller's, never an answer to a client.
+    #[error("the order names a shipping method but was not settled against the shop's rates")]
+    Unsettled,
 }
 
 /// Prices `order` under `policy`. Pure: the same inputs always give the same figures.
 ///
 /// # Errors
-/// [`PricingError::Overflow`] when an amount would pass [`crate::MAX_AMOUNT`].
+/// [`PricingError::Overflow`] when an amount would pass [`crate::MAX_AMOUNT`];
+/// [`PricingError::Unsettled`] for an order naming a shipping method it was not settled for.
 ///
 /// # Examples
 /// ```
@@ -275,6 +294,9 @@ pub enum PricingError {
 /// assert_eq!(priced.total().to_string(), "63.29");     // 64.97 − 6.50 + 4.82
 /// ```
 pub fn price(order: &NewOrder, policy: RoundingPolicy) -> Result<Pricing, PricingError> {
+    if order.shipping_method().is_some() {
+        return Err(PricingError::Unsettled);
+    }
     let (lines, subtotal, discount) = goods(order, policy)?;
     let items_taxable = subtotal.checked_sub(discount).ok_or(MoneyError::Overflow)?;
     let shipping = order
@@ -302,6 +324,7 @@ pub fn price(order: &NewOrder, policy: RoundingPolicy) -> Result<Pricing, Pricin
         lines,
         subtotal,
         discount_rule: order.discount(),
+        discount_reason: order.discount_reason().map(str::to_owned),
         discount_code: order.discount_code().cloned(),
         discount,
         shipping_lines: order.shipping().to_vec(),

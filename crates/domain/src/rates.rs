@@ -136,7 +136,7 @@ impl TaxTable {
             {
                 let key = (
                     country,
-                    region.as_deref().map(str::to_lowercase),
+                    region.as_deref().map(str::to_ascii_lowercase),
                     tax_class.clone(),
                 );
                 if seen.insert(key) {
@@ -340,17 +340,16 @@ impl ShippingTable {
                     None
                 }
                 Some(list) => {
-                    let parsed: Vec<_> = list
-                        .iter()
-                        .enumerate()
-                        .filter_map(|(i, raw)| {
-                            errors.check(
-                                || format!("methods[{index}].countries[{i}]"),
-                                CountryCode::parse(raw),
-                            )
-                        })
-                        .collect();
-                    (parsed.len() == list.len()).then(|| Some(parsed.into_iter().collect()))
+                    let mut parsed = BTreeSet::new();
+                    for (i, raw) in list.iter().enumerate() {
+                        let field = || format!("methods[{index}].countries[{i}]");
+                        if let Some(country) = errors.check(field, CountryCode::parse(raw))
+                            && !parsed.insert(country)
+                        {
+                            errors.push(field(), Violation::Duplicate);
+                        }
+                    }
+                    (parsed.len() == list.len()).then_some(Some(parsed))
                 }
             };
             if let (Some(code), Some(title), Some(prices), Some(free_above), Some(countries)) =

@@ -198,6 +198,21 @@ pub enum Violation {
     /// A value that may appear once in a request, given again.
     #[error("appears more than once in this request")]
     Duplicate,
+    /// A custom line with neither a product nor a snapshot.
+    #[error(
+        "is required for a custom line without a snapshot: give its product_id, or its sku, \
+         title and requires_shipping"
+    )]
+    ProductOrSnapshot,
+    /// A change of where an order goes, once its tax or shipping was worked out for it.
+    #[error(
+        "cannot move the order to another country or region: its tax and shipping were worked \
+         out for where it goes (cancel it and place it again)"
+    )]
+    DestinationPriced,
+    /// A reason for a discount the order does not have.
+    #[error("gives a reason for a discount, but the order has no discount")]
+    ReasonWithoutDiscount,
     /// A shipping method beside shipping lines of the order's own.
     #[error("an order is shipped by a method of the shop's, or by shipping lines, not both")]
     TwoShippings,

@@ -240,6 +240,7 @@ fn erasing_removes_the_personal_data_keeps_the_money_and_is_harmless_twice() {
         tax_rate: Some("0.2".parse().unwrap()),
         shipping: Vec::new(),
         shipping_method: None,
+        discount_reason: None,
         details: OrderDetailsDraft {
             contact: Some(ContactDraft {
                 email: "ada@example.com".into(),

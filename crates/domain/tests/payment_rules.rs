@@ -38,6 +38,7 @@ fn order(status: OrderStatus, payment: PaymentStatus) -> Order {
         tax_rate: None,
         shipping: Vec::new(),
         shipping_method: None,
+        discount_reason: None,
     };
     let new = NewOrder::parse(&draft).unwrap();
     let priced = price(&new, RoundingPolicy::default_for(new.currency())).unwrap();

@@ -141,6 +141,7 @@ fn settle(shop: &Shop) -> (NewOrder, RoundingPolicy) {
         tax_rate: None,
         shipping: Vec::new(),
         shipping_method: Some("standard".to_owned()),
+        discount_reason: None,
         details: serde_json::from_value::<OrderDetailsDraft>(serde_json::json!({
             "shipping_address": {"line1": "Hauptstraße 1", "city": "Berlin", "country": "DE"}
         }))

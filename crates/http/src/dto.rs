@@ -121,12 +121,13 @@ pub(crate) struct CreateOrder {
 }
 
 /// A line of a new order: a `sku` and a `quantity`, priced from the price book; or, for staff
-/// and API keys with `orders:price`, a custom line with its own `product_id` and `unit_price`
-/// (and, optionally, a snapshot: `sku`, `title` and `requires_shipping` together).
+/// and API keys with `orders:price`, a custom line with its own `unit_price` and its
+/// `product_id`, its snapshot (`sku`, `title` and `requires_shipping` together), or both: a
+/// draft or phone order's line for something the book does not hold.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CreateLineItem {
-    /// A custom line's product (a book line's comes from the book).
+    /// A custom line's product, if it has one (a book line's comes from the book).
     #[serde(default)]
     #[schema(value_type = Option<Uuid>)]
     pub product_id: Option<ProductId>,
@@ -166,7 +167,7 @@ pub(crate) struct CreateLineItem {
 }
 
 /// An order-level discount.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub(crate) enum DiscountBody {
     /// A fixed amount off, capped at the subtotal.
@@ -175,6 +176,15 @@ pub(crate) enum DiscountBody {
         #[serde(with = "amount_serde")]
         #[schema(value_type = String, example = "5.00", pattern = "^[0-9]{1,12}([.][0-9]{1,4})?$")]
         amount: Decimal,
+        /// Why the shop gave it (a late delivery, a loyal customer): up to 200 characters.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[schema(
+            example = "Late delivery",
+            min_length = 1,
+            max_length = 200,
+            pattern = "^[^\\x00-\\x1F\\x7F-\\x9F]*[^\\s\\x00-\\x1F\\x7F-\\x9F][^\\x00-\\x1F\\x7F-\\x9F]*$"
+        )]
+        reason: Option<String>,
     },
     /// A percentage of the subtotal, 0 to 100, at most 4 decimals.
     Percentage {
@@ -182,29 +192,43 @@ pub(crate) enum DiscountBody {
         #[serde(with = "amount_serde")]
         #[schema(value_type = String, example = "10", pattern = "^(100([.]0{1,4})?|[0-9]{1,2}([.][0-9]{1,4})?)$")]
         percent: Decimal,
+        /// Why the shop gave it (a late delivery, a loyal customer): up to 200 characters.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[schema(
+            example = "Late delivery",
+            min_length = 1,
+            max_length = 200,
+            pattern = "^[^\\x00-\\x1F\\x7F-\\x9F]*[^\\s\\x00-\\x1F\\x7F-\\x9F][^\\x00-\\x1F\\x7F-\\x9F]*$"
+        )]
+        reason: Option<String>,
     },
 }
 
-impl From<DiscountBody> for Discount {
-    fn from(body: DiscountBody) -> Self {
-        match body {
-            DiscountBody::Fixed { amount } => Self::Fixed { amount },
-            DiscountBody::Percentage { percent } => Self::Percentage { percent },
+impl DiscountBody {
+    /// The discount and the reason given for it.
+    fn into_parts(self) -> (Discount, Option<String>) {
+        match self {
+            Self::Fixed { amount, reason } => (Discount::Fixed { amount }, reason),
+            Self::Percentage { percent, reason } => (Discount::Percentage { percent }, reason),
         }
     }
-}
 
-impl From<Discount> for DiscountBody {
-    fn from(discount: Discount) -> Self {
+    /// `discount`, given for `reason`.
+    fn new(discount: Discount, reason: Option<&str>) -> Self {
+        let reason = reason.map(str::to_owned);
         match discount {
-            Discount::Fixed { amount } => Self::Fixed { amount },
-            Discount::Percentage { percent } => Self::Percentage { percent },
+            Discount::Fixed { amount } => Self::Fixed { amount, reason },
+            Discount::Percentage { percent } => Self::Percentage { percent, reason },
         }
     }
 }
 
 impl From<CreateOrder> for OrderDraft {
     fn from(body: CreateOrder) -> Self {
+        let (discount, discount_reason) = body
+            .discount
+            .map(DiscountBody::into_parts)
+            .map_or((None, None), |(discount, reason)| (Some(discount), reason));
         let details = DetailsBody {
             contact: body.contact,
             shipping_address: body.shipping_address,
@@ -233,7 +257,8 @@ impl From<CreateOrder> for OrderDraft {
                     unit_price: item.unit_price,
                 })
                 .collect(),
-            discount: body.discount.map(Discount::from),
+            discount,
+            discount_reason,
             discount_code: body.discount_code,
             discount_code_optional: body.discount_code_optional,
             tax_rate: body.tax_rate,
@@ -247,8 +272,8 @@ impl From<CreateOrder> for OrderDraft {
 /// A priced line.
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct LineItemBody {
-    /// The product.
-    pub product_id: Uuid,
+    /// The product; null for a custom line placed without one.
+    pub product_id: Option<Uuid>,
     /// How many.
     pub quantity: u32,
     /// The price of one.
@@ -288,7 +313,7 @@ impl LineItemBody {
             .map(LineSnapshot::to_draft)
             .unwrap_or_default();
         Self {
-            product_id: line.product_id.as_uuid(),
+            product_id: line.product_id.as_ref().map(ProductId::as_uuid),
             quantity: line.quantity.get(),
             unit_price: line.unit_price,
             line_total: line.line_total,
@@ -425,7 +450,9 @@ impl From<&Pricing> for PricingBody {
                 .map(|line| LineItemBody::new(line, pricing.tax_rate()))
                 .collect(),
             subtotal: pricing.subtotal(),
-            discount_rule: pricing.discount_rule().map(DiscountBody::from),
+            discount_rule: pricing
+                .discount_rule()
+                .map(|rule| DiscountBody::new(rule, pricing.discount_reason())),
             discount_code: pricing.discount_code().map(|code| code.as_str().to_owned()),
             discount: pricing.discount(),
             shipping: pricing

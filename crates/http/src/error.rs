@@ -1,7 +1,7 @@
 //! Service errors as problem responses: the one place that decides status codes.
 
 use axum::response::{IntoResponse, Response};
-use ordo_domain::PaymentError;
+use ordo_domain::{PaymentError, PricingError};
 use ordo_service::{DetailRefusal, KeyInputError, ServiceError};
 
 use crate::dto::etag;
@@ -44,8 +44,12 @@ impl IntoResponse for ApiError {
 fn problem_for(error: ServiceError) -> Problem {
     match error {
         ServiceError::Validation(errors) => validation_problem(&errors),
-        ServiceError::Pricing(error) => {
+        ServiceError::Pricing(error @ PricingError::Overflow(_)) => {
             Problem::new(ProblemKind::AmountTooLarge, error.to_string())
+        }
+        ServiceError::Pricing(error @ PricingError::Unsettled) => {
+            tracing::error!(%error, "an order was priced unsettled");
+            Problem::internal()
         }
         ServiceError::NotFound => Problem::not_found("no order with this id"),
         ServiceError::KeyNotFound => Problem::not_found("no API key with this id"),

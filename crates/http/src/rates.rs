@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::catalog::{AmountsSchema, Price, PricesSchema};
+use crate::record::CountrySchema;
 
 /// The shop's tax table, whole.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -31,7 +32,7 @@ pub(crate) struct TaxTableInput {
 #[serde(deny_unknown_fields)]
 pub(crate) struct TaxRateBody {
     /// Where the order goes: ISO 3166-1 alpha-2.
-    #[schema(example = "DE", pattern = "^[A-Z]{2}$")]
+    #[schema(value_type = CountrySchema, example = "DE")]
     pub country: String,
     /// A region of it, compared without case to the address's `region` (`CA`, `BY`); null
     /// for the whole country. A region's own rate beats the country's.
@@ -157,9 +158,10 @@ pub(crate) struct ShippingMethodBody {
     /// Whether it is taxed, at the destination's `standard` rate (false when left out).
     #[serde(default)]
     pub taxed: bool,
-    /// The countries it ships to (ISO 3166-1 alpha-2); null or left out for everywhere.
+    /// The countries it ships to (ISO 3166-1 alpha-2, each once; read back sorted); null or
+    /// left out for everywhere.
     #[serde(default)]
-    #[schema(min_items = 1, example = json!(["DE", "AT"]))]
+    #[schema(value_type = Option<Vec<CountrySchema>>, min_items = 1, example = json!(["AT", "DE"]))]
     pub countries: Option<Vec<String>>,
 }
 

@@ -44,6 +44,7 @@ async fn order_of(store: &dyn OrderRepository, items: u128) -> Order {
         tax_rate: None,
         shipping: Vec::new(),
         shipping_method: None,
+        discount_reason: None,
     };
     let new = NewOrder::parse(&draft).unwrap();
     let pricing = price(&new, RoundingPolicy::default_for(new.currency())).unwrap();

@@ -43,7 +43,7 @@
 //! | field | set by | seen by |
 //! |---|---|---|
 //! | `customer_id`, `currency`, `items[].sku`, `items[].quantity` | the placer (a customer only for itself) | readers |
-//! | a custom line (`items[].unit_price` with its `product_id`), `discount`, `tax_rate`, `shipping` | staff, admins, keys with `orders:price`; a customer's is refused (422 "set by the shop") | readers |
+//! | a custom line (`items[].unit_price` with its `product_id`), `discount` (and its `reason`), `tax_rate`, `shipping` | staff, admins, keys with `orders:price`; a customer's is refused (422 "set by the shop") | readers |
 //! | a book line's `product_id`, `unit_price`, `title`, `options`, `requires_shipping` | ordo, from the price book when placed (naming one beside a `sku` is refused, 422; a line with its own `unit_price` is a custom line) | readers |
 //! | `items[].price_source` | ordo: `book`, or `custom` for a line with its own price | readers |
 //! | `discount_code`, `discount_code_optional` | the placer (a customer too); the discount then comes from the code | readers (`discount_code`) |

@@ -1,6 +1,9 @@
 //! Changing what moves no money on an order: contact, addresses, notes, tags, metadata.
 
-use ordo_domain::{CustomerId, OrderDetails, OrderDetailsDraft, OrderId, PaymentError, Version};
+use ordo_domain::{
+    CustomerId, OrderDetails, OrderDetailsDraft, OrderId, PaymentError, ValidationErrors, Version,
+    Violation,
+};
 use ordo_repository::{Erasure, RepoError};
 
 use crate::access::Action;
@@ -35,6 +38,15 @@ impl OrderService {
             });
         }
         let details = OrderDetails::parse(details)?;
+        // Its tax and shipping hold for where it goes: the customer may fix a street, not
+        // move the order to a cheaper country or region.
+        if order.pricing().depends_on_destination()
+            && details.destination() != order.details().destination()
+        {
+            return Err(
+                ValidationErrors::single("shipping_address", Violation::DestinationPriced).into(),
+            );
+        }
         let changed = order.details().changed_fields(&details);
         for field in &changed {
             caller.may_change_detail(field, order.status())?;

@@ -144,6 +144,7 @@ fn draft() -> OrderDraft {
         tax_rate: Some(Decimal::new(1, 1)),
         shipping: Vec::new(),
         shipping_method: None,
+        discount_reason: None,
     }
 }
 

@@ -30,6 +30,8 @@ pub const MAX_REASON_CHARS: usize = 500;
 pub const MAX_SHIPPING_LINES: usize = 5;
 /// The longest shipping method code, in characters.
 pub const MAX_SHIPPING_CODE_CHARS: usize = 64;
+/// The longest reason for a manual discount, in characters.
+pub const MAX_DISCOUNT_REASON_CHARS: usize = 200;
 /// The longest shipping method title, in characters.
 pub const MAX_SHIPPING_TITLE_CHARS: usize = 200;
 
@@ -46,6 +48,9 @@ pub struct OrderDraft {
     /// An optional order-level discount.
     #[serde(default)]
     pub discount: Option<Discount>,
+    /// Why the shop gave the `discount` (a late delivery, a loyal customer): kept with it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub discount_reason: Option<String>,
     /// A discount code the shop set up (the service looks it up and sets the discount).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub discount_code: Option<String>,
@@ -164,7 +169,7 @@ impl From<Quantity> for u32 {
 /// A valid line item.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewLineItem {
-    pub(super) product_id: ProductId,
+    pub(super) product_id: Option<ProductId>,
     pub(super) quantity: Quantity,
     pub(super) unit_price: Decimal,
     pub(super) snapshot: Option<LineSnapshot>,
@@ -174,8 +179,8 @@ pub struct NewLineItem {
 }
 
 impl NewLineItem {
-    /// The product.
-    pub fn product_id(&self) -> ProductId {
+    /// The product: a book line's; a custom line's if it named one.
+    pub fn product_id(&self) -> Option<ProductId> {
         self.product_id
     }
 
@@ -225,6 +230,7 @@ pub struct NewOrder {
     pub(super) currency: Currency,
     pub(super) items: Vec<NewLineItem>,
     pub(super) discount: Option<Discount>,
+    pub(super) discount_reason: Option<String>,
     pub(super) discount_code: Option<CodeName>,
     pub(super) tax_rate: Option<Decimal>,
     pub(super) shipping: Vec<ShippingLine>,
@@ -299,18 +305,7 @@ impl NewOrder {
                 });
             }
         }
-        let discount = match &draft.discount {
-            None => Some(None),
-            Some(Discount::Fixed { amount: value }) => errors
-                .check(
-                    || "discount.amount".to_owned(),
-                    checked_amount(*value, scale),
-                )
-                .map(|amount| Some(Discount::Fixed { amount })),
-            Some(Discount::Percentage { percent }) => errors
-                .check(|| "discount.percent".to_owned(), percentage(*percent))
-                .map(|percent| Some(Discount::Percentage { percent })),
-        };
+        let (discount, discount_reason) = discount(draft, scale, &mut errors);
         let tax_rate = match draft.tax_rate {
             None => Some(None),
             Some(rate) => errors
@@ -323,6 +318,7 @@ impl NewOrder {
         let order = match (
             currency,
             discount,
+            discount_reason,
             tax_rate,
             shipping,
             shipping_method,
@@ -331,6 +327,7 @@ impl NewOrder {
             (
                 Some(currency),
                 Some(discount),
+                Some(discount_reason),
                 Some(tax_rate),
                 Some(shipping),
                 Some(shipping_method),
@@ -340,6 +337,7 @@ impl NewOrder {
                 currency,
                 items,
                 discount,
+                discount_reason,
                 discount_code: None,
                 tax_rate,
                 shipping,
@@ -372,6 +370,11 @@ impl NewOrder {
         self.discount
     }
 
+    /// Why the shop gave the discount, if it said.
+    pub fn discount_reason(&self) -> Option<&str> {
+        self.discount_reason.as_deref()
+    }
+
     /// The discount code the discount comes from, if any.
     pub fn discount_code(&self) -> Option<&CodeName> {
         self.discount_code.as_ref()
@@ -381,6 +384,7 @@ impl NewOrder {
     #[must_use]
     pub fn with_code(mut self, code: CodeName, discount: Discount) -> Self {
         self.discount = Some(discount);
+        self.discount_reason = None;
         self.discount_code = Some(code);
         self
     }
@@ -414,7 +418,7 @@ impl NewOrder {
 
 /// What a line's product, price, snapshot and tax class are, and where they came from.
 type LineParts = (
-    ProductId,
+    Option<ProductId>,
     Decimal,
     Option<LineSnapshot>,
     LineSource,
@@ -429,10 +433,16 @@ fn custom_line(
     scale: u32,
     errors: &mut Collector,
 ) -> Option<LineParts> {
-    let product_id = errors.check(
-        || format!("items[{index}].product_id"),
-        item.product_id.ok_or(Violation::Required),
-    );
+    // A custom line is known by its product or by what it is (its snapshot), at least one.
+    let product_id = if item.product_id.is_none() && item.snapshot.is_empty() {
+        errors.push(
+            format!("items[{index}].product_id"),
+            Violation::ProductOrSnapshot,
+        );
+        None
+    } else {
+        Some(item.product_id)
+    };
     let unit_price = errors.check(
         || format!("items[{index}].unit_price"),
         checked_amount(unit_price, scale),
@@ -482,13 +492,52 @@ fn book_line(
     let (unit_price, snapshot) = errors.check(field, product.offer(currency?))?;
     (!set_by_book).then(|| {
         (
-            product.id(),
+            Some(product.id()),
             unit_price,
             Some(snapshot),
             LineSource::Book,
             product.spec().tax_class().clone(),
         )
     })
+}
+
+/// The discount and its reason, each checked; `None` for a part that is wrong (the errors are
+/// in `errors`).
+#[allow(
+    clippy::option_option,
+    reason = "as every field's check: None failed, Some(None) absent"
+)]
+fn discount(
+    draft: &OrderDraft,
+    scale: u32,
+    errors: &mut Collector,
+) -> (Option<Option<Discount>>, Option<Option<String>>) {
+    let discount = match &draft.discount {
+        None => Some(None),
+        Some(Discount::Fixed { amount: value }) => errors
+            .check(
+                || "discount.amount".to_owned(),
+                checked_amount(*value, scale),
+            )
+            .map(|amount| Some(Discount::Fixed { amount })),
+        Some(Discount::Percentage { percent }) => errors
+            .check(|| "discount.percent".to_owned(), percentage(*percent))
+            .map(|percent| Some(Discount::Percentage { percent })),
+    };
+    let discount_reason = match (&draft.discount_reason, &draft.discount) {
+        (None, _) => Some(None),
+        (Some(_), None) => {
+            errors.push("discount.reason", Violation::ReasonWithoutDiscount);
+            None
+        }
+        (Some(raw), Some(_)) => errors
+            .check(
+                || "discount.reason".into(),
+                line(raw, MAX_DISCOUNT_REASON_CHARS),
+            )
+            .map(Some),
+    };
+    (discount, discount_reason)
 }
 
 /// The shipping method's code, if the draft names one (and no shipping lines beside it).

@@ -12,9 +12,10 @@ mod settle;
 pub use change::{CancelReason, ChangeError, PaymentStep, StatusChange, Version};
 use draft::tax_rate as checked_tax_rate;
 pub use draft::{
-    LineItemDraft, LineSource, MAX_LINE_ITEMS, MAX_PERCENT_SCALE, MAX_QUANTITY, MAX_REASON_CHARS,
-    MAX_SHIPPING_CODE_CHARS, MAX_SHIPPING_LINES, MAX_SHIPPING_TITLE_CHARS, MAX_TAX_RATE_SCALE,
-    NewLineItem, NewOrder, OrderDraft, Quantity, ShippingLineDraft,
+    LineItemDraft, LineSource, MAX_DISCOUNT_REASON_CHARS, MAX_LINE_ITEMS, MAX_PERCENT_SCALE,
+    MAX_QUANTITY, MAX_REASON_CHARS, MAX_SHIPPING_CODE_CHARS, MAX_SHIPPING_LINES,
+    MAX_SHIPPING_TITLE_CHARS, MAX_TAX_RATE_SCALE, NewLineItem, NewOrder, OrderDraft, Quantity,
+    ShippingLineDraft,
 };
 pub(crate) use draft::{checked_amount, tax_rate};
 
@@ -135,7 +136,7 @@ impl Order {
                 .lines
                 .iter()
                 .map(|line| LineItemDraft {
-                    product_id: Some(line.product_id),
+                    product_id: line.product_id,
                     quantity: i64::from(line.quantity.get()),
                     unit_price: Some(line.unit_price),
                     snapshot: line
@@ -146,6 +147,7 @@ impl Order {
                 })
                 .collect(),
             discount: pricing.discount_rule,
+            discount_reason: pricing.discount_reason.clone(),
             discount_code: None,
             discount_code_optional: false,
             tax_rate: pricing.tax_rate,

@@ -3,7 +3,6 @@
 
 use crate::pricing::{RoundingPolicy, ShippingLine, goods};
 use crate::rates::Rates;
-use crate::record::BillingAddress;
 use crate::validation::{Collector, ValidationErrors, Violation};
 use crate::{CountryCode, LineSource, TaxClass};
 
@@ -29,10 +28,11 @@ impl NewOrder {
         policy: RoundingPolicy,
     ) -> Result<Self, ValidationErrors> {
         let mut errors = Collector::default();
-        let destination = self.destination();
+        let destination = self.details.destination();
         let method = self.shipping_method.take();
+        let mut missing_address = false;
         if let Some(code) = &method {
-            self.ship_by(code, rates, destination.as_ref(), policy, &mut errors);
+            missing_address = self.ship_by(code, rates, policy, &mut errors);
         } else if self.shipping.is_empty()
             && !rates.shipping.methods().is_empty()
             && self.items.iter().any(super::NewLineItem::requires_shipping)
@@ -42,6 +42,7 @@ impl NewOrder {
         self.prices_include_tax = rates.taxes.prices_include_tax();
         if self.tax_rate.is_none() && !rates.taxes.rates().is_empty() {
             match destination {
+                None if missing_address => {}
                 None => errors.push("shipping_address", Violation::NoDestination),
                 Some((country, region)) => {
                     let from_method = method.is_some();
@@ -52,49 +53,38 @@ impl NewOrder {
         errors.finish(Some(self))
     }
 
-    /// Where the order goes: the shipping address's country and region, else the billing
-    /// address's.
-    fn destination(&self) -> Option<(CountryCode, Option<String>)> {
-        let address =
-            self.details
-                .shipping_address()
-                .or_else(|| match self.details.billing_address() {
-                    Some(BillingAddress::Address(address)) => Some(address),
-                    _ => None,
-                })?;
-        Some((address.country(), address.region().map(str::to_owned)))
-    }
-
+    /// Adds the shipping line of the method `code`; whether the shipping address it needs is
+    /// missing (reported).
     fn ship_by(
         &mut self,
         code: &str,
         rates: &Rates,
-        destination: Option<&(CountryCode, Option<String>)>,
         policy: RoundingPolicy,
         errors: &mut Collector,
-    ) {
+    ) -> bool {
         let field = "shipping_method";
         let Some(method) = rates.shipping.method(code) else {
             errors.push(field, Violation::UnknownShippingMethod);
-            return;
+            return false;
         };
-        // A method that ships everywhere needs no destination to be priced.
-        match destination {
-            None if method.ships_to_every_country() => {}
-            None => {
+        // Goods that ship go to the shipping address; a method limited to some countries
+        // needs one to be checked against.
+        let ships_goods = self.items.iter().any(super::NewLineItem::requires_shipping);
+        match self.details.shipping_address().map(crate::Address::country) {
+            None if ships_goods || !method.ships_to_every_country() => {
                 errors.push("shipping_address", Violation::NoDestination);
-                return;
+                return true;
             }
-            Some(&(country, _)) if !method.ships_to(country) => {
+            Some(country) if !method.ships_to(country) => {
                 errors.push(
                     field,
                     Violation::NotShippedTo {
                         country: country.as_str(),
                     },
                 );
-                return;
+                return false;
             }
-            Some(_) => {}
+            _ => {}
         }
         // An amount too large to price is reported by `price`; here it is simply not free.
         let worth = goods(self, policy)
@@ -111,7 +101,7 @@ impl NewOrder {
                     currency: self.currency.code(),
                 },
             );
-            return;
+            return false;
         };
         self.shipping.push(ShippingLine {
             code: method.code().to_owned(),
@@ -120,6 +110,7 @@ impl NewOrder {
             taxed: method.taxed(),
             tax_rate: None,
         });
+        false
     }
 
     fn find_rates(

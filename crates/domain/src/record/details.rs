@@ -219,6 +219,22 @@ impl OrderDetails {
         self.billing_address.as_ref()
     }
 
+    /// Where the order goes for tax: the shipping address's country and region (lower case),
+    /// else the billing address's.
+    pub fn destination(&self) -> Option<(crate::CountryCode, Option<String>)> {
+        let address = self
+            .shipping_address
+            .as_ref()
+            .or(match &self.billing_address {
+                Some(BillingAddress::Address(address)) => Some(address),
+                _ => None,
+            })?;
+        Some((
+            address.country(),
+            address.region().map(str::to_ascii_lowercase),
+        ))
+    }
+
     /// The customer's note.
     pub fn customer_note(&self) -> Option<&Note> {
         self.customer_note.as_ref()

@@ -5,7 +5,8 @@ the golden figures do not come from the Rust code they check.
 
 Run `python3 oracle.py` to print each case's figures next to the ones in pricing.json and
 rates.json; it exits non-zero if any differ. It only reads those two files. rates.json's
-validation cases are checked too (the one field the rule names)."""
+validation cases are checked too: the exact set of fields settle reports (every error, as the
+Rust test compares them)."""
 import json
 import sys
 from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
@@ -77,7 +78,20 @@ def price(case):
 
 
 class Invalid(Exception):
-    """A validation error, naming its field."""
+    """The validation errors of a case: every field the rule refuses, in the order Rust reports them."""
+
+    def __init__(self, fields):
+        super().__init__(fields)
+        self.fields = fields
+
+
+class Refused(Exception):
+    """A case whose tax table or shipping methods the shop would not accept (Rust's test panics)."""
+
+
+def ascii_lower(text):
+    """Only A-Z lowered, as Rust's to_ascii_lowercase / eq_ignore_ascii_case (no casefold: "ß" stays)."""
+    return "".join(chr(ord(ch) + 32) if "A" <= ch <= "Z" else ch for ch in text)
 
 
 def rnd_exact(x, units, mode):
@@ -104,24 +118,43 @@ def q(x):
     return x if isinstance(x, Fraction) else Fraction(str(x))
 
 
+def tax_table(taxes):
+    """The table's rates; refuses two with the same country, class and region (trimmed, ASCII
+    case-insensitive), as the shop does."""
+    seen = set()
+    for i, r in enumerate(taxes["rates"]):
+        region = r.get("region")
+        key = (r["country"], ascii_lower(region.strip()) if region is not None else None, r.get("tax_class") or "standard")
+        if key in seen:
+            raise Refused(f"taxes: rates[{i}] duplicates an earlier rate")
+        seen.add(key)
+    return taxes["rates"]
+
+
 def price_with_rates(case):
-    """The figures of a rates.json case; raises Invalid naming the field the rule refuses."""
+    """The figures of a rates.json case; raises Invalid naming every field the rule refuses."""
     order, c = case["order"], case["order"]["currency"]
     policy = case.get("rounding", {"minor_units": MINOR_UNITS[c], "mode": "half_up", "tax": "per_order"})
     u, mode = policy["minor_units"], policy["mode"]
     rnd = lambda x: rnd_exact(q(x), u, mode)  # → minor units
     book = {p["sku"]: p for p in case.get("book", [])}
-    # 1. Lines: (total in minor units, tax class, the field an error names).
+    errors = []  # the fields, in the order settle reports them
+    # 1. Lines: (total in minor units, tax class, the field an error names, whether it ships).
     lines = []
     for i, item in enumerate(order["items"]):
         if "unit_price" in item:
             unit, cls, field = item["unit_price"], "standard", f"items[{i}].unit_price"
+            # A custom line ships unless its snapshot says otherwise (no snapshot: it ships).
+            ships = (item.get("snapshot") or {}).get("requires_shipping")
+            ships = True if ships is None else ships
         else:
             product = book[item["snapshot"]["sku"]]
-            unit, cls, field = product["prices"][c], product.get("tax_class", "standard"), f"items[{i}].sku"
-        lines.append((rnd(q(unit) * item["quantity"]), cls, field))
+            unit, cls, field = product["prices"][c], product.get("tax_class") or "standard", f"items[{i}].sku"
+            ships = product.get("requires_shipping", True)
+        lines.append((rnd(q(unit) * item["quantity"]), cls, field, ships))
+    ships_goods = any(ships for _, _, _, ships in lines)
     # 2. Subtotal and discount.
-    subtotal = sum(t for t, _, _ in lines)
+    subtotal = sum(t for t, _, _, _ in lines)
     d = order.get("discount")
     if d is None:
         discount = 0
@@ -130,53 +163,70 @@ def price_with_rates(case):
     else:
         discount = rnd(Fraction(subtotal, 10**u) * q(d["percent"]) / 100)
     discount = min(max(discount, 0), subtotal)
-    # 4. Destination: the shipping address, else the billing address (if it is an address).
+    # 4. Addresses. The shipping address alone decides where a method ships; the tax destination
+    # is the shipping address, else a billing address given as an address ("same_as_shipping" is none).
     details = order.get("details", {})
+    ship_to = details.get("shipping_address")
     billing = details.get("billing_address")
-    dest = details.get("shipping_address") or (billing if isinstance(billing, dict) else None)
-    # 3. Shipping: (amount in minor units, taxed).
+    dest = ship_to or (billing if isinstance(billing, dict) else None)
+    # 3. Shipping: (amount in minor units, taxed, the field a missing standard rate names).
+    methods = case.get("shipping_methods", [])
+    missing_address = False  # reported by the method, so the tax step does not repeat it
+    shipping = [(rnd(s["amount"]), s.get("taxed", False), f"shipping[{i}].taxed")
+                for i, s in enumerate(order.get("shipping", []))]
     if "shipping_method" in order:
-        method = next((m for m in case.get("shipping_methods", []) if m["code"] == order["shipping_method"]), None)
-        if method is None or c not in method["prices"]:
-            raise Invalid("shipping_method")
-        if method.get("countries") is not None and (dest is None or dest["country"] not in method["countries"]):
-            raise Invalid("shipping_method")
-        amount = rnd(method["prices"][c])
-        free = method.get("free_above", {}).get(c)
-        if free is not None and subtotal - discount >= rnd(free):
-            amount = 0
-        shipping = [(amount, method.get("taxed", False))]
-    else:
-        shipping = [(rnd(s["amount"]), s.get("taxed", False)) for s in order.get("shipping", [])]
+        method = next((m for m in methods if m["code"] == order["shipping_method"]), None)
+        countries = method.get("countries") if method else None
+        if method is None:
+            errors.append("shipping_method")  # unknown
+        elif ship_to is None and (ships_goods or countries is not None):
+            errors.append("shipping_address")  # goods to ship, or countries to check, and nowhere to
+            missing_address = True
+        elif ship_to is not None and countries is not None and ship_to["country"] not in countries:
+            errors.append("shipping_method")  # not to this country
+        elif c not in method["prices"]:
+            errors.append("shipping_method")  # not in this currency
+        else:
+            amount = rnd(method["prices"][c])
+            free = method.get("free_above", {}).get(c)
+            if free is not None and subtotal - discount >= rnd(free):
+                amount = 0
+            shipping.append((amount, method.get("taxed", False), "shipping_method"))
+    elif not shipping and methods and ships_goods:
+        errors.append("shipping_method")  # the shop ships by method: one is required
     # 5. Each line's rate.
     taxes = case.get("taxes", {"prices_include_tax": False, "rates": []})
-    table = taxes["rates"]
+    table = tax_table(taxes)
+    rate_of = lambda cls, field: None
     if order.get("tax_rate") is not None:
         rate_of = lambda cls, field: q(order["tax_rate"])
-    elif not table:
-        rate_of = lambda cls, field: None
-    elif dest is None:
-        raise Invalid("shipping_address")
-    else:
+    elif table and dest is None:
+        if not missing_address:
+            errors.append("shipping_address")
+    elif table:
         def rate_of(cls, field):
-            region = (dest.get("region") or "").casefold() or None
-            for want in ([region, None] if region else [None]):
+            region = dest.get("region")
+            want = ascii_lower(region.strip()) if region is not None else None
+            for looking in ([want, None] if want is not None else [None]):
                 for r in table:
                     have = r.get("region")
-                    if (r["country"] == dest["country"] and r.get("tax_class", "standard") == cls
-                            and (have.casefold() if have else None) == want):
+                    have = ascii_lower(have.strip()) if have is not None else None
+                    if r["country"] == dest["country"] and (r.get("tax_class") or "standard") == cls and have == looking:
                         return q(r["rate"])
-            raise Invalid(field)
-    rates = [rate_of(cls, field) for _, cls, field in lines]
-    ship_rates = [rate_of("standard", "shipping_method") if taxed else None for _, taxed in shipping]
+            errors.append(field)
+            return None
+    rates = [rate_of(cls, field) for _, cls, field, _ in lines]
+    ship_rates = [rate_of("standard", field) if taxed else None for _, taxed, field in shipping]
+    if errors:
+        raise Invalid(errors)
     # 6. Bases: the discount spread over the lines by largest remainder (ties: larger line, then
     # earlier line); shipping is never discounted.
-    shares = [discount * t // subtotal if subtotal else 0 for t, _, _ in lines]
+    shares = [discount * t // subtotal if subtotal else 0 for t, _, _, _ in lines]
     by_remainder = sorted(range(len(lines)), key=lambda k: (-(discount * lines[k][0] % subtotal if subtotal else 0), -lines[k][0], k))
     for k in by_remainder[: discount - sum(shares)]:
         shares[k] += 1
-    bases = [(t - s, r) for (t, _, _), s, r in zip(lines, shares, rates)]
-    bases += [(a, r) for (a, _), r in zip(shipping, ship_rates)]
+    bases = [(t - s, r) for (t, _, _, _), s, r in zip(lines, shares, rates)]
+    bases += [(a, r) for (a, _, _), r in zip(shipping, ship_rates)]
     # 7. Tax, by rate group.
     groups = {}
     for b, r in bases:
@@ -191,12 +241,12 @@ def price_with_rates(case):
             t = sum(rnd(b * factor(r)) for b in groups[r])
         tax += t
         tax_lines.append({"rate": fmt_rate(r), "base": fmt_units(rnd(sum(groups[r])), u), "tax": fmt_units(t, u)})
-    ship_total = sum(a for a, _ in shipping)
+    ship_total = sum(a for a, _, _ in shipping)
     # 8. Total.
     total = subtotal - discount + ship_total + (0 if taxes["prices_include_tax"] else tax)
     f = lambda m: fmt_units(m, u)
     return {
-        "line_totals": [f(t) for t, _, _ in lines],
+        "line_totals": [f(t) for t, _, _, _ in lines],
         "subtotal": f(subtotal),
         "discount": f(discount),
         "shipping": f(ship_total),
@@ -207,15 +257,21 @@ def price_with_rates(case):
 
 
 def check_rates(cases):
-    """Prints each case's figures (or error field) next to rates.json's; returns how many differ."""
+    """Prints each case's figures (or error fields) next to rates.json's; returns how many differ.
+    A validation case must name exactly the set of fields settle reports (as the Rust test
+    compares them: every field, no more, order aside)."""
     bad = 0
     for case in cases:
+        want = case.get("expected") or case["expected_error"]
         try:
             got = price_with_rates(case)
+            same = got == want
         except Invalid as error:
-            got = {"kind": "validation", "fields": [str(error)]}
-        want = case.get("expected") or case["expected_error"]
-        status = "ok" if got == want else "DIFFERS"
+            got = {"kind": "validation", "fields": error.fields}
+            same = want.get("kind") == "validation" and set(got["fields"]) == set(want["fields"])
+        except Refused as error:
+            got, same = f"refused: {error}", False
+        status = "ok" if same else "DIFFERS"
         bad += status != "ok"
         print(f"{status:8} rates.json {case['name']}: {got}")
     return bad
@@ -233,7 +289,10 @@ def main():
         status = "ok" if got == want else "DIFFERS"
         bad += status != "ok"
         print(f"{status:8} {case['name']}: {got}")
-    bad += check_rates(json.loads((here / "rates.json").read_text())["cases"])
+    rates_cases = json.loads((here / "rates.json").read_text())["cases"]
+    bad += check_rates(rates_cases)
+    checked = sum(1 for c in cases if c.get("expected_error", {}).get("kind") != "validation") + len(rates_cases)
+    print(f"{checked - bad} of {checked} cases ok, {bad} differ")
     sys.exit(1 if bad else 0)
 
 

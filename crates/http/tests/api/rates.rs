@@ -16,6 +16,9 @@ crate::app::on_both_databases!(
     prices_that_include_tax_contain_it_and_the_total_does_not_add_it,
     an_order_the_tables_cannot_settle_is_refused_naming_the_field,
     a_preview_settles_exactly_as_placing_does,
+    keys_read_the_rates_with_catalog_read_and_replace_them_with_catalog_write,
+    an_order_priced_for_where_it_goes_keeps_its_destination,
+    staff_give_a_manual_discount_a_reason_and_a_custom_line_without_a_product,
 );
 
 fn alice() -> String {
@@ -336,4 +339,157 @@ async fn a_preview_settles_exactly_as_placing_does(app: TestApp) {
         assert_eq!(preview[field], placed[field], "{field}");
     }
     assert_eq!(placed["tax_lines"][0]["rate"], "0.2");
+}
+
+async fn keys_read_the_rates_with_catalog_read_and_replace_them_with_catalog_write(app: TestApp) {
+    let secret = |key: Value| key["secret"].as_str().unwrap().to_owned();
+    let reader = secret(app.make_key(&["catalog:read"]).await);
+    let writer = secret(app.make_key(&["catalog:write"]).await);
+    let orders = secret(app.make_key(&["orders:read", "orders:write"]).await);
+    let admin = token(Role::Admin, "admin-1");
+    let table = json!({"rates": [{"country": "DE", "rate": "0.19"}]});
+    let methods =
+        json!({"methods": [{"code": "standard", "title": "Standard", "prices": {"EUR": "4.90"}}]});
+    for path in ["/v1/tax-rates", "/v1/shipping-rates"] {
+        for (who, status) in [(&reader, 200), (&admin, 200), (&orders, 403)] {
+            let read = app.get(path).bearer_auth(who).send().await.unwrap();
+            assert_eq!(read.status(), status, "{path}");
+        }
+        let body = if path == "/v1/tax-rates" {
+            &table
+        } else {
+            &methods
+        };
+        let by = |who: &str| {
+            app.request(Method::PUT, path)
+                .bearer_auth(who)
+                .header("If-Match", "\"1\"")
+                .json(body)
+                .send()
+        };
+        for who in [&reader, &orders] {
+            let problem = assert_problem(by(who).await.unwrap(), 403, "forbidden").await;
+            assert!(
+                problem["detail"]
+                    .as_str()
+                    .unwrap()
+                    .contains("catalog:write"),
+                "{problem}"
+            );
+        }
+        assert_eq!(by(&writer).await.unwrap().status(), 200, "{path}");
+        // Replaced once: version 1 is stale now, even for an admin.
+        assert_problem(by(&admin).await.unwrap(), 412, "stale-version").await;
+    }
+}
+
+async fn an_order_priced_for_where_it_goes_keeps_its_destination(app: TestApp) {
+    stock(&app, false).await;
+    let placed: Value = place(&app, &order("EUR", "standard", "DE", None))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = placed["id"].as_str().unwrap();
+    let patch = |body: Value| {
+        app.request(Method::PATCH, &format!("/v1/orders/{id}"))
+            .bearer_auth(alice())
+            .header("If-Match", "\"2\"")
+            .header("content-type", "application/merge-patch+json")
+            .body(body.to_string())
+            .send()
+    };
+    // Moving the order to Austria (20 %) after it was taxed for Germany is refused...
+    let problem = assert_problem(
+        patch(json!({"shipping_address": {"country": "AT"}}))
+            .await
+            .unwrap(),
+        422,
+        "validation",
+    )
+    .await;
+    assert_eq!(
+        problem["errors"][0]["field"], "shipping_address",
+        "{problem}"
+    );
+    // ...and so is dropping the address; fixing the street is not.
+    let problem = assert_problem(
+        patch(json!({"shipping_address": null})).await.unwrap(),
+        422,
+        "validation",
+    )
+    .await;
+    assert_eq!(
+        problem["errors"][0]["field"], "shipping_address",
+        "{problem}"
+    );
+    let fixed = patch(json!({"shipping_address": {"line1": "Hauptstraße 2"}}))
+        .await
+        .unwrap();
+    assert_eq!(fixed.status(), 200, "{}", fixed.text().await.unwrap());
+}
+
+async fn staff_give_a_manual_discount_a_reason_and_a_custom_line_without_a_product(app: TestApp) {
+    stock(&app, false).await;
+    let body = json!({
+        "customer_id": ALICE,
+        "currency": "EUR",
+        "items": [
+            {"sku": "TS-BLUE-L", "quantity": 1},
+            {"quantity": 1, "unit_price": "3.00", "sku": "GIFT-WRAP", "title": "Gift wrapping", "requires_shipping": false}
+        ],
+        "discount": {"type": "fixed", "amount": "2.00", "reason": "Late delivery last time"},
+        "shipping_method": "express",
+        "shipping_address": {"line1": "Hauptstraße 1", "city": "Berlin", "country": "DE"}
+    });
+    let placed = app
+        .post("/v1/orders")
+        .bearer_auth(staff())
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(placed.status(), 201, "{}", placed.text().await.unwrap());
+    let placed: Value = placed.json().await.unwrap();
+    assert_eq!(placed["discount_rule"]["reason"], "Late delivery last time");
+    assert_eq!(placed["items"][1]["product_id"], Value::Null);
+    assert_eq!(placed["items"][1]["price_source"], "custom");
+    // A custom line pays the standard rate: 19 % of 18.50 + 3.00 − 2.00 = 3.705 → 3.71.
+    assert_eq!(placed["tax"], "3.71");
+    let id = placed["id"].as_str().unwrap();
+    let read: Value = app
+        .get(&format!("/v1/orders/{id}"))
+        .bearer_auth(staff())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(read["discount_rule"], placed["discount_rule"]);
+    assert_eq!(read["items"], placed["items"]);
+    // A custom line needs a product or what it is; a customer still may not give either.
+    let mut bare = body.clone();
+    bare["items"][1] = json!({"quantity": 1, "unit_price": "3.00"});
+    let refused = app
+        .post("/v1/orders")
+        .bearer_auth(staff())
+        .json(&bare)
+        .send()
+        .await
+        .unwrap();
+    let problem = assert_problem(refused, 422, "validation").await;
+    assert_eq!(
+        problem["errors"][0]["field"], "items[1].product_id",
+        "{problem}"
+    );
+    let refused = place(&app, &body).await;
+    let problem = assert_problem(refused, 422, "set-by-shop").await;
+    let fields: Vec<&str> = problem["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["items[1].unit_price", "discount"]);
 }

@@ -3,6 +3,7 @@
 
 use super::super::ledger::REMEMBER;
 use super::super::orders::{UPDATE_ORDER, select_order};
+use super::super::rates::RATES;
 use super::{INSERT_ORDER, UPDATE_ORDER_AUDITED};
 
 fn words(text: &str) -> String {
@@ -78,4 +79,6 @@ fn creates_insert_as_the_store_does() {
         "the check itself is stale"
     );
     assert!(script("create.sql").contains(&audited));
+    // Every create reads the shop's rates first, in one statement.
+    assert!(script("create.sql").contains(&words(RATES)));
 }

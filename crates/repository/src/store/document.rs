@@ -33,6 +33,9 @@ pub(crate) struct Document {
     /// The discount code its discount came from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     discount_code: Option<String>,
+    /// Why the shop gave its manual discount.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    discount_reason: Option<String>,
     /// Whether its prices contain the tax; absent (false) in orders placed before tax tables.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     prices_include_tax: bool,
@@ -41,7 +44,9 @@ pub(crate) struct Document {
 /// One line.
 #[derive(Debug, Serialize, Deserialize)]
 struct StoredLine {
-    product_id: Uuid,
+    /// Absent for a custom line placed without a product.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    product_id: Option<Uuid>,
     quantity: i64,
     #[serde(with = "amount_serde")]
     unit_price: Decimal,
@@ -77,6 +82,7 @@ pub(crate) struct Parts {
     pub(crate) erased_at: Option<DateTime<Utc>>,
     pub(crate) discount_code: Option<CodeName>,
     pub(crate) prices_include_tax: bool,
+    pub(crate) discount_reason: Option<String>,
 }
 
 impl Document {
@@ -88,7 +94,7 @@ impl Document {
                 .lines()
                 .iter()
                 .map(|line| StoredLine {
-                    product_id: line.product_id.as_uuid(),
+                    product_id: line.product_id.as_ref().map(ProductId::as_uuid),
                     quantity: i64::from(line.quantity.get()),
                     unit_price: line.unit_price,
                     line_total: line.line_total,
@@ -106,6 +112,7 @@ impl Document {
             erased_at: order.erased_at(),
             discount_code: pricing.discount_code().map(|code| code.as_str().to_owned()),
             prices_include_tax: pricing.prices_include_tax(),
+            discount_reason: pricing.discount_reason().map(str::to_owned),
         };
         serde_json::to_string(&document).map_err(RepoError::other)
     }
@@ -120,8 +127,10 @@ impl Document {
             .enumerate()
             .map(|(index, line)| {
                 Ok(PricedLine {
-                    product_id: ProductId::from_uuid(line.product_id)
-                        .map_err(|_| corrupt("product id"))?,
+                    product_id: line
+                        .product_id
+                        .map(|id| ProductId::from_uuid(id).map_err(|_| corrupt("product id")))
+                        .transpose()?,
                     quantity: Quantity::new(line.quantity).map_err(|_| corrupt("quantity"))?,
                     unit_price: line.unit_price,
                     line_total: line.line_total,
@@ -145,6 +154,7 @@ impl Document {
             erased_at: document.erased_at,
             discount_code,
             prices_include_tax: document.prices_include_tax,
+            discount_reason: document.discount_reason,
         })
     }
 }

@@ -13,7 +13,8 @@ use super::dialect::{Dialect, RowRead, Statement, Value, required};
 use super::rows::{corrupt, missed_write, version_column};
 use crate::{RatesStore, RepoError, StoredRates, Versioned};
 
-const RATES: &str = "SELECT name, version, updated_at, CAST(document AS TEXT) AS document
+pub(super) const RATES: &str =
+    "SELECT name, version, updated_at, CAST(document AS TEXT) AS document
 FROM shop_rates WHERE name IN ('taxes', 'shipping')";
 
 const REPLACE: &str = "UPDATE shop_rates SET document = $2, version = $3, updated_at = $4

@@ -266,6 +266,7 @@ pub(crate) fn restore(row: OrderRow) -> Result<Order, RepoError> {
             discount_rule,
             discount_code: parts.discount_code,
             prices_include_tax: parts.prices_include_tax,
+            discount_reason: parts.discount_reason,
             discount: row.discount,
             shipping_lines: parts.shipping,
             shipping: row.shipping,

@@ -247,6 +247,7 @@ async fn amounts_keep_their_decimals_even_when_zero(store: Store) {
         tax_rate: Some(rust_decimal::Decimal::ZERO),
         shipping: Vec::new(),
         shipping_method: None,
+        discount_reason: None,
     };
     let order = crate::fixtures::order_from(&*store, &draft, at(0)).await;
     store.insert(&order, None).await.unwrap();

@@ -44,6 +44,7 @@ pub(crate) async fn with_code(
         tax_rate: None,
         shipping: Vec::new(),
         shipping_method: None,
+        discount_reason: None,
     };
     draft.items.push(LineItemDraft {
         snapshot: ordo_domain::LineSnapshotDraft::default(),
@@ -109,6 +110,7 @@ pub(crate) async fn sample(
         tax_rate: Some(Decimal::new(19, 2)),
         shipping: Vec::new(),
         shipping_method: None,
+        discount_reason: None,
     };
     order_from(store, &draft, created_at).await
 }

@@ -459,7 +459,7 @@ async fn check_lines_moved(store: &dyn OrderRepository, id: Uuid) {
         .iter()
         .map(|line| {
             (
-                line.product_id.as_uuid(),
+                line.product_id.unwrap().as_uuid(),
                 line.quantity.get(),
                 line.unit_price.to_string(),
                 line.line_total.to_string(),

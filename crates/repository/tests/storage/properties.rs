@@ -50,6 +50,7 @@ fn draft() -> impl Strategy<Value = (OrderDraft, i64)> {
                     tax_rate,
                     shipping: Vec::new(),
                     shipping_method: None,
+                    discount_reason: None,
                 };
                 (draft, micros)
             })
