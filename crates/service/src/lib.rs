@@ -29,7 +29,7 @@ pub use gateway::{CaptureMode, GatewayReply, PaymentGateway, SimulatedGateway};
 pub use idempotency::{IdempotencyKey, Idempotent, InvalidIdempotencyKey, KeyTimes};
 pub use orders::{OrderService, ServiceConfig};
 pub use ports::{Clock, IdGenerator, RandomIds, SystemClock};
-pub use rates::ShopRates;
+pub use rates::{RATES_TTL, ShopRates};
 pub use reconcile::Reconciled;
 pub use replicas::{KeyMismatch, Replica};
 // The list types callers build queries with, so callers need not depend on storage.

@@ -135,10 +135,10 @@ impl OrderService {
     }
 
     /// The shop's rates for one order: none at all when the deployment keeps none.
-    async fn order_rates(&self) -> Result<Rates, ServiceError> {
+    async fn order_rates(&self) -> Result<Arc<Rates>, ServiceError> {
         match &self.rates {
             Some(rates) => rates.for_order().await,
-            None => Ok(Rates::default()),
+            None => Ok(Arc::new(Rates::default())),
         }
     }
 

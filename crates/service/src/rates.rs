@@ -1,8 +1,12 @@
 //! The shop's rates: its tax table and its shipping methods, read by every order and replaced
 //! whole by staff. Everyone authenticated reads them (a storefront shows shipping options);
 //! staff, admins and keys with `catalog:write` replace them.
+//!
+//! Orders read them through a per-replica copy at most [`RATES_TTL`] old: a replacement is
+//! seen at once by the replica that made it and within that time by every other one.
 
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
 
 use ordo_domain::{Rates, ShippingMethodDraft, ShippingTable, TaxTable, TaxTableDraft, Version};
 use ordo_repository::{RatesStore, StoredRates, Versioned};
@@ -11,17 +15,36 @@ use crate::access::Caller;
 use crate::api_keys::Scope;
 use crate::{Clock, ServiceError};
 
+/// How old the copy of the rates an order is settled against may be.
+pub const RATES_TTL: Duration = Duration::from_secs(1);
+
+/// The rates as last read and when, and when this replica last replaced them (a read begun
+/// before that is not kept).
+type Cached = (Option<(Instant, Arc<Rates>)>, Option<Instant>);
+
 /// The rates' use cases.
 #[derive(Clone)]
 pub struct ShopRates {
     store: Arc<dyn RatesStore>,
     clock: Arc<dyn Clock>,
+    cached: Arc<RwLock<Cached>>,
 }
 
 impl ShopRates {
     /// The rates kept in `store`.
     pub fn new(store: Arc<dyn RatesStore>, clock: Arc<dyn Clock>) -> Self {
-        Self { store, clock }
+        Self {
+            store,
+            clock,
+            cached: Arc::new(RwLock::new((None, None))),
+        }
+    }
+
+    /// Forgets the copy, so the next order reads the rates again.
+    fn forget(&self) {
+        if let Ok(mut cached) = self.cached.write() {
+            *cached = (None, Some(Instant::now()));
+        }
     }
 
     /// Both tables, as the caller may read them.
@@ -33,13 +56,30 @@ impl ShopRates {
         Ok(self.store.rates().await?)
     }
 
-    /// Both tables, for pricing an order.
-    pub(crate) async fn for_order(&self) -> Result<Rates, ServiceError> {
+    /// Both tables, for pricing an order: the copy, if it is fresh enough.
+    pub(crate) async fn for_order(&self) -> Result<Arc<Rates>, ServiceError> {
+        let fresh = self.cached.read().ok().and_then(|cached| {
+            cached
+                .0
+                .as_ref()
+                .filter(|(read_at, _)| read_at.elapsed() < RATES_TTL)
+                .map(|(_, rates)| rates.clone())
+        });
+        if let Some(rates) = fresh {
+            return Ok(rates);
+        }
+        let read_at = Instant::now();
         let stored = self.store.rates().await?;
-        Ok(Rates {
+        let rates = Arc::new(Rates {
             taxes: stored.taxes.value,
             shipping: stored.shipping.value,
-        })
+        });
+        if let Ok(mut cached) = self.cached.write()
+            && cached.1.is_none_or(|replaced_at| replaced_at < read_at)
+        {
+            cached.0 = Some((read_at, rates.clone()));
+        }
+        Ok(rates)
     }
 
     /// Replaces the tax table, if it is still at `expected`.
@@ -57,6 +97,7 @@ impl ShopRates {
         let table = TaxTable::parse(draft)?;
         let now = self.clock.now();
         let version = self.store.replace_taxes(&table, expected, now).await?;
+        self.forget();
         tracing::info!(
             rates = table.rates().len(),
             version = version.get(),
@@ -83,6 +124,7 @@ impl ShopRates {
         let table = ShippingTable::parse(drafts)?;
         let now = self.clock.now();
         let version = self.store.replace_shipping(&table, expected, now).await?;
+        self.forget();
         tracing::info!(
             methods = table.methods().len(),
             version = version.get(),
