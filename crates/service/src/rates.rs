@@ -137,3 +137,49 @@ impl ShopRates {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Role, SystemClock};
+    use ordo_repository::MockRatesStore;
+
+    fn empty() -> StoredRates {
+        let table = |value| Versioned {
+            value,
+            version: Version::new(1),
+            updated_at: None,
+        };
+        StoredRates {
+            taxes: table(TaxTable::default()),
+            shipping: Versioned {
+                value: ShippingTable::default(),
+                version: Version::new(1),
+                updated_at: None,
+            },
+        }
+    }
+
+    /// Orders within a second share one read; a replacement through this replica is seen by
+    /// its next order.
+    #[tokio::test]
+    async fn orders_share_a_read_until_the_replica_replaces_a_table() {
+        let mut store = MockRatesStore::new();
+        store.expect_rates().times(2).returning(|| Ok(empty()));
+        store
+            .expect_replace_taxes()
+            .times(1)
+            .returning(|_, _, _| Ok(Version::new(2)));
+        let rates = ShopRates::new(Arc::new(store), Arc::new(SystemClock));
+        for _ in 0..3 {
+            assert!(rates.for_order().await.is_ok());
+        }
+        let admin = Caller::operator(Role::Admin, "a").unwrap_or_else(|_| unreachable!());
+        let replaced = rates
+            .replace_taxes(&admin, &TaxTableDraft::default(), Version::new(1))
+            .await;
+        assert!(replaced.is_ok());
+        assert!(rates.for_order().await.is_ok());
+        assert!(rates.for_order().await.is_ok());
+    }
+}
