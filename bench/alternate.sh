@@ -41,7 +41,6 @@ run() { # binary template script
 [ -n "${REUSE:-}" ] || template "$OLD" ordo_alt_old
 [ -n "${REUSE:-}" ] || template "$NEW" ordo_alt_new
 for i in $(seq $ROUNDS); do
-  run "$OLD" ordo_alt_old create
-  run "$NEW" ordo_alt_new create
-  run "$NEW" ordo_alt_new create-sku
+  for script in ${SCRIPTS:-create}; do run "$OLD" ordo_alt_old "$script"; done
+  for script in ${SCRIPTS:-create} create-sku; do run "$NEW" ordo_alt_new "$script"; done
 done

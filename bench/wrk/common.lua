@@ -40,6 +40,17 @@ function create_body()
     .. '],"tax_rate":"0.0825"}'
 end
 
+-- The same checkout with its prices given and each line saying what it is, as the book would
+-- fill it (sku, title, options, requires_shipping): the writes of `create_sku_body`, so the
+-- two differ only by where the prices come from.
+function create_given_body()
+  return '{"customer_id":"' .. customer_id() .. '","currency":"USD","items":['
+    .. '{"product_id":"0193a1a0-0000-7000-8000-0000000000aa","quantity":2,"unit_price":"19.99","sku":"TS-BLUE-L","title":"T-shirt","options":{"colour":"blue","size":"L"},"requires_shipping":true},'
+    .. '{"product_id":"0193a1a0-0000-7000-8000-0000000000bb","quantity":1,"unit_price":"5.00","sku":"MUG-01","title":"Mug","requires_shipping":true},'
+    .. '{"product_id":"0193a1a0-0000-7000-8000-0000000000cc","quantity":3,"unit_price":"12.50","sku":"SOCK-3","title":"Socks, three pairs","options":{"size":"M"},"requires_shipping":true}'
+    .. '],"tax_rate":"0.0825"}'
+end
+
 -- The same checkout by SKU, priced from the book `ordo seed` stocks (the same unit prices,
 -- so the same 89.28): what a customer's order costs ordo over one with its prices given.
 function create_sku_body()

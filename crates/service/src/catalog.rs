@@ -2,7 +2,8 @@
 //! use cases staff and catalogue syncs manage it with.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use ordo_domain::{
@@ -29,13 +30,89 @@ pub trait PriceBook: Send + Sync {
     async fn products_by_sku(&self, skus: &[Sku]) -> Result<Vec<Product>, ServiceError>;
 }
 
-/// The price book in ordo's database.
-pub struct StoredBook(pub Arc<dyn ProductStore>);
+/// How old a replica's copy of a product may be when an order is priced from it.
+pub const PRODUCT_TTL: Duration = Duration::from_secs(1);
+
+/// The most products a replica keeps copies of; past it the copies start afresh.
+const MAX_COPIES: usize = 10_000;
+
+/// A replica's copies of the products orders named lately, each with when it was read, and
+/// when this replica last changed the book (a read begun before that is not kept).
+#[derive(Default)]
+struct Copies {
+    products: HashMap<Sku, (Instant, Product)>,
+    changed_at: Option<Instant>,
+}
+
+/// The copies, shared by the book that reads them and the catalogue that changes the book.
+#[derive(Clone, Default)]
+struct SharedCopies(Arc<RwLock<Copies>>);
+
+impl SharedCopies {
+    /// Forgets every copy: this replica just changed the book.
+    fn forget(&self) {
+        if let Ok(mut copies) = self.0.write() {
+            copies.products.clear();
+            copies.changed_at = Some(Instant::now());
+        }
+    }
+}
+
+/// The price book in ordo's database. Orders are priced from copies at most [`PRODUCT_TTL`]
+/// old: a change through this replica is seen at once, through another within that time.
+pub struct StoredBook {
+    store: Arc<dyn ProductStore>,
+    copies: SharedCopies,
+}
+
+impl StoredBook {
+    /// The book kept in `store`.
+    pub fn new(store: Arc<dyn ProductStore>) -> Self {
+        Self {
+            store,
+            copies: SharedCopies::default(),
+        }
+    }
+}
 
 #[async_trait]
 impl PriceBook for StoredBook {
     async fn products_by_sku(&self, skus: &[Sku]) -> Result<Vec<Product>, ServiceError> {
-        Ok(self.0.products_by_sku(skus).await?)
+        let mut found = Vec::with_capacity(skus.len());
+        let mut missing = Vec::new();
+        if let Ok(copies) = self.copies.0.read() {
+            for sku in skus {
+                match copies.products.get(sku) {
+                    Some((read_at, product)) if read_at.elapsed() < PRODUCT_TTL => {
+                        found.push(product.clone());
+                    }
+                    _ => missing.push(sku.clone()),
+                }
+            }
+        } else {
+            missing.extend_from_slice(skus);
+        }
+        if missing.is_empty() {
+            return Ok(found);
+        }
+        let read_at = Instant::now();
+        let read = self.store.products_by_sku(&missing).await?;
+        if let Ok(mut copies) = self.copies.0.write()
+            && copies
+                .changed_at
+                .is_none_or(|changed_at| changed_at < read_at)
+        {
+            if copies.products.len().saturating_add(read.len()) > MAX_COPIES {
+                copies.products.clear();
+            }
+            for product in &read {
+                copies
+                    .products
+                    .insert(product.spec().sku().clone(), (read_at, product.clone()));
+            }
+        }
+        found.extend(read);
+        Ok(found)
     }
 }
 
@@ -63,12 +140,39 @@ pub enum Upserted {
 pub struct Catalog {
     store: Arc<dyn ProductStore>,
     clock: Arc<dyn Clock>,
+    copies: SharedCopies,
 }
 
 impl Catalog {
     /// The catalogue kept in `store`, reading the time from `clock`.
     pub fn new(store: Arc<dyn ProductStore>, clock: Arc<dyn Clock>) -> Self {
-        Self { store, clock }
+        Self {
+            store,
+            clock,
+            copies: SharedCopies::default(),
+        }
+    }
+
+    /// The catalogue kept in `store`, and the book orders are priced from, sharing this
+    /// replica's copies: a change through the catalogue is seen by the book's next order.
+    pub(crate) fn with_book(
+        store: Arc<dyn ProductStore>,
+        clock: Arc<dyn Clock>,
+    ) -> (Self, StoredBook) {
+        let catalog = Self::new(store.clone(), clock);
+        let book = StoredBook {
+            store,
+            copies: catalog.copies.clone(),
+        };
+        (catalog, book)
+    }
+
+    /// Writes a batch, then forgets this replica's copies (whatever the outcome: a batch
+    /// refused as stale means the book moved on).
+    async fn write(&self, writes: &[ProductWrite]) -> Result<(), RepoError> {
+        let written = self.store.write_products(writes).await;
+        self.copies.forget();
+        written
     }
 
     /// Adds a product.
@@ -85,8 +189,7 @@ impl Catalog {
         let spec = ProductSpec::parse(draft)?;
         let now = self.clock.now();
         let product = Product::new(new_product_id(now), spec, now);
-        self.store
-            .write_products(&[ProductWrite::Insert(product.clone())])
+        self.write(&[ProductWrite::Insert(product.clone())])
             .await
             .map_err(|error| write_error(error, product.spec().sku()))?;
         tracing::info!(product_id = %product.id(), "product added");
@@ -144,13 +247,12 @@ impl Catalog {
         let spec = ProductSpec::parse(&draft).map_err(ServiceError::from)?;
         let sku = spec.sku().clone();
         if product.revise(spec, self.clock.now()) {
-            self.store
-                .write_products(&[ProductWrite::Update {
-                    product: product.clone(),
-                    expected,
-                }])
-                .await
-                .map_err(|error| write_error(error, &sku))?;
+            self.write(&[ProductWrite::Update {
+                product: product.clone(),
+                expected,
+            }])
+            .await
+            .map_err(|error| write_error(error, &sku))?;
             tracing::info!(product_id = %id, "product changed");
         }
         Ok(product)
@@ -200,7 +302,7 @@ impl Catalog {
                 products.push((product, Upserted::Unchanged));
             }
         }
-        match self.store.write_products(&writes).await {
+        match self.write(&writes).await {
             Ok(()) => {}
             // Another write added one of these SKUs or changed one of these products since the
             // read: the batch was worked out against a book that is gone.
@@ -271,5 +373,63 @@ fn write_error(error: RepoError, sku: &Sku) -> ServiceError {
     match error {
         RepoError::Duplicate { .. } => ServiceError::SkuTaken { sku: sku.clone() },
         other => product_missing(other),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use ordo_domain::{ProductStatus, Sku};
+    use ordo_repository::MockProductStore;
+
+    use super::*;
+    use crate::{Role, SystemClock};
+
+    fn tee() -> Product {
+        let draft = ProductDraft {
+            sku: "TEE".to_owned(),
+            title: "T-shirt".to_owned(),
+            options: BTreeMap::new(),
+            requires_shipping: true,
+            tax_class: None,
+            status: ProductStatus::Active,
+            prices: BTreeMap::from([("USD".to_owned(), rust_decimal::Decimal::TEN)]),
+        };
+        let spec = ProductSpec::parse(&draft).unwrap_or_else(|_| unreachable!());
+        Product::new(new_product_id(chrono::Utc::now()), spec, chrono::Utc::now())
+    }
+
+    /// Orders within a second share one read of a product; a change through this replica's
+    /// catalogue is seen by its next order; a SKU the book lacks is asked for every time.
+    #[tokio::test]
+    async fn orders_share_a_products_read_until_the_replica_changes_the_book() {
+        let mut store = MockProductStore::new();
+        store
+            .expect_products_by_sku()
+            .withf(|skus| skus.len() == 1 && skus[0].as_str() == "TEE")
+            .times(2)
+            .returning(|_| Ok(vec![tee()]));
+        store
+            .expect_products_by_sku()
+            .withf(|skus| skus.len() == 1 && skus[0].as_str() == "NONE")
+            .times(2)
+            .returning(|_| Ok(Vec::new()));
+        store.expect_write_products().times(1).returning(|_| Ok(()));
+        let (catalog, book) = Catalog::with_book(Arc::new(store), Arc::new(SystemClock));
+        let sku = |raw| Sku::parse(raw).unwrap_or_else(|_| unreachable!());
+        for _ in 0..3 {
+            let found = book.products_by_sku(&[sku("TEE")]).await;
+            assert_eq!(found.map(|p| p.len()).ok(), Some(1));
+        }
+        for _ in 0..2 {
+            let found = book.products_by_sku(&[sku("NONE")]).await;
+            assert_eq!(found.map(|p| p.len()).ok(), Some(0));
+        }
+        let admin = Caller::operator(Role::Admin, "a").unwrap_or_else(|_| unreachable!());
+        let created = catalog.create(&admin, &tee().spec().to_draft()).await;
+        assert!(created.is_ok());
+        let found = book.products_by_sku(&[sku("TEE")]).await;
+        assert_eq!(found.map(|p| p.len()).ok(), Some(1));
     }
 }

@@ -22,7 +22,9 @@ mod replicas;
 pub use access::{Caller, DetailRefusal, Role, UnknownRole};
 pub use api_keys::{ApiKey, ApiKeys, KEY_PREFIX, KeyInputError, KeyRefusal, NewKey, Scope};
 pub use books::Books;
-pub use catalog::{BulkOutcome, Catalog, MAX_BULK_PRODUCTS, PriceBook, StoredBook, Upserted};
+pub use catalog::{
+    BulkOutcome, Catalog, MAX_BULK_PRODUCTS, PRODUCT_TTL, PriceBook, StoredBook, Upserted,
+};
 pub use discounts::DiscountCodes;
 pub use error::ServiceError;
 pub use gateway::{CaptureMode, GatewayReply, PaymentGateway, SimulatedGateway};

@@ -17,7 +17,7 @@ use crate::{
 };
 use ordo_repository::{ApiKeyStore, DiscountCodeStore, ProductStore, RatesStore, RepoError};
 
-use crate::catalog::{Catalog, PriceBook, StoredBook};
+use crate::catalog::{Catalog, PriceBook};
 use crate::discounts::{DiscountCodes, OrderCode};
 use crate::rates::ShopRates;
 
@@ -188,8 +188,9 @@ impl OrderService {
     /// (a book set by [`OrderService::with_price_book`] before is replaced: set that one after).
     #[must_use]
     pub fn with_catalog(mut self, store: Arc<dyn ProductStore>) -> Self {
-        self.book = Arc::new(StoredBook(store.clone()));
-        self.catalog = Some(Catalog::new(store, self.clock.clone()));
+        let (catalog, book) = Catalog::with_book(store, self.clock.clone());
+        self.book = Arc::new(book);
+        self.catalog = Some(catalog);
         self
     }
 

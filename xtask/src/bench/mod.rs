@@ -350,10 +350,11 @@ fn measure(
             table.push((workload.to_owned(), concurrency, ordo, base, ratio));
         }
     }
-    // Create by SKU, each beside a create with the prices given run just before it.
+    // Create by SKU, each beside a create with the prices (and the same line snapshots) given,
+    // run just before it: the two write the same, so only where the prices come from differs.
     let mut by_sku = Vec::new();
     for concurrency in CONCURRENCY {
-        let given = drive.wrk("create", concurrency, Some(pid))?;
+        let given = drive.wrk("create-given", concurrency, Some(pid))?;
         let sku = drive.wrk("create-sku", concurrency, Some(pid))?;
         say(&format!(
             "create c={concurrency:<3} given {:>8.0}/s | by SKU {:>8.0}/s p99 {:>6.2} ms | by SKU costs {:+.1} %",

@@ -82,7 +82,8 @@ pub(super) fn render_by_sku(pairs: &[(u32, Figures, Figures)]) -> String {
     let mut out = String::from(
         "\nCreate by SKU (`bench/wrk/create-sku.lua`: the three lines of `create.lua` named by \
          SKU and priced from the book `ordo seed` stocks, so the same total) beside create with \
-         the prices given, each pair run back to back; the cost of the book's lookup:\n\n\
+         the prices and the same line snapshots given (`create-given.lua`, so the same writes), \
+         each pair run back to back; the cost of pricing from the book:\n\n\
          | clients | given req/s | by SKU req/s | by SKU p50 ms | by SKU p99 ms | by SKU server CPU µs/req | by SKU PostgreSQL CPU µs/req | RSS MB | by SKU errors | extra time per create |\n\
          |---|---|---|---|---|---|---|---|---|---|\n",
     );
