@@ -10,7 +10,6 @@ mod money;
 mod settle;
 
 pub use change::{CancelReason, ChangeError, PaymentStep, StatusChange, Version};
-use draft::tax_rate as checked_tax_rate;
 pub use draft::{
     LineItemDraft, LineSource, MAX_DISCOUNT_REASON_CHARS, MAX_LINE_ITEMS, MAX_PERCENT_SCALE,
     MAX_QUANTITY, MAX_REASON_CHARS, MAX_SHIPPING_CODE_CHARS, MAX_SHIPPING_LINES,
@@ -168,7 +167,7 @@ impl Order {
         let mut order = NewOrder::parse(&draft)?;
         // The rates the shop's table gave, checked as a staff rate would be.
         let stored_rate = |rate: Option<rust_decimal::Decimal>| {
-            rate.map(checked_tax_rate)
+            rate.map(tax_rate)
                 .transpose()
                 .map_err(|_| CorruptOrder::PricingMismatch)
         };

@@ -29,6 +29,16 @@ fn staff() -> String {
     token(Role::Staff, "staff-1")
 }
 
+/// The fields a 422 names, in its order.
+fn named_fields(problem: &Value) -> Vec<&str> {
+    problem["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect()
+}
+
 async fn put(app: &TestApp, path: &str, version: &str, body: &Value) -> reqwest::Response {
     app.request(Method::PUT, path)
         .bearer_auth(staff())
@@ -150,12 +160,7 @@ async fn the_tables_are_read_by_everyone_and_replaced_by_staff_against_their_ver
         "validation",
     )
     .await;
-    let fields: Vec<&str> = problem["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap())
-        .collect();
+    let fields = named_fields(&problem);
     assert_eq!(fields, ["rates[0].country", "rates[1].rate", "rates[3]"]);
     let methods = json!({"methods": [
         {"code": "standard", "title": "Standard", "prices": {"EUR": "4.999"}},
@@ -167,12 +172,7 @@ async fn the_tables_are_read_by_everyone_and_replaced_by_staff_against_their_ver
         "validation",
     )
     .await;
-    let fields: Vec<&str> = problem["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap())
-        .collect();
+    let fields = named_fields(&problem);
     assert_eq!(
         fields,
         [
@@ -485,11 +485,6 @@ async fn staff_give_a_manual_discount_a_reason_and_a_custom_line_without_a_produ
     );
     let refused = place(&app, &body).await;
     let problem = assert_problem(refused, 422, "set-by-shop").await;
-    let fields: Vec<&str> = problem["errors"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|e| e["field"].as_str().unwrap())
-        .collect();
+    let fields = named_fields(&problem);
     assert_eq!(fields, ["items[1].unit_price", "discount"]);
 }
