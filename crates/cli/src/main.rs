@@ -73,6 +73,15 @@ enum Command {
     /// API keys for trusted backends, on the database.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// The orders' event history, on the database.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// Walk every order's event chain and report the first broken link (exit status 1).
+    Verify(storage::StorageArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -189,6 +198,9 @@ fn main() -> ExitCode {
             Command::Payments(PaymentsCommand::Reconcile(args)) => {
                 let storage = settings(&args.storage, &matches, &file)?.settings;
                 reconcile(&storage, args.grace_seconds).await
+            }
+            Command::Audit(AuditCommand::Verify(args)) => {
+                verify_chains(&settings(&args, &matches, &file)?.settings).await
             }
             Command::Payments(PaymentsCommand::Check(args)) => {
                 check_books(&settings(&args, &matches, &file)?.settings).await
@@ -518,6 +530,47 @@ fn scope_names(key: &ordo_service::ApiKey) -> String {
 }
 
 /// `ordo payments check`.
+async fn verify_chains(args: &storage::StorageArgs) -> anyhow::Result<()> {
+    let store = storage::Store::open(args).await?;
+    store.migrate().await?;
+    let service = serve::service_for(
+        &store,
+        std::time::Duration::ZERO,
+        ordo_service::ServiceConfig::default(),
+    );
+    let operator = ordo_service::Caller::operator(ordo_service::Role::Admin, "ordo audit verify")
+        .map_err(|error| anyhow::anyhow!("{error}"))?;
+    let report = service
+        .audit_chains(&operator)
+        .await
+        .map_err(|error| anyhow::anyhow!("auditing the event chains failed: {error}"))?;
+    store.close().await;
+    #[allow(clippy::print_stdout, reason = "the CLI reports to its user")]
+    {
+        if let Some(broken) = &report.broken {
+            println!(
+                "broken: order {} event {} (chain position {}): {}",
+                broken.order_id, broken.event_id, broken.chain, broken.reason
+            );
+        }
+        println!(
+            "audit: {} orders, {} events checked, {} payloads erased, {}",
+            report.orders,
+            report.events,
+            report.erased,
+            if report.broken.is_some() {
+                "BROKEN"
+            } else {
+                "every chain verifies"
+            }
+        );
+    }
+    match report.broken {
+        None => Ok(()),
+        Some(_) => anyhow::bail!("an event chain is broken"),
+    }
+}
+
 async fn check_books(args: &storage::StorageArgs) -> anyhow::Result<()> {
     let store = storage::Store::open(args).await?;
     store.migrate().await?;

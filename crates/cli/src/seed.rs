@@ -34,6 +34,28 @@ use secrecy::{ExposeSecret as _, SecretBox};
 
 use crate::storage::{StorageArgs, Store};
 
+/// A seed order's `order.placed` event, by `ordo seed` itself; its id follows from the
+/// order's, so seeding stays deterministic.
+fn placed(order: &Order) -> Result<ordo_domain::EventRecord> {
+    use ordo_service::OrderRenderer as _;
+    let payload = ordo_http::ApiRenderer
+        .render(order)
+        .map_err(|error| anyhow::anyhow!("cannot render seed order: {error}"))?;
+    let seed = ordo_domain::sha256(order.id().as_uuid().as_bytes());
+    let random: [u8; 10] = seed.first_chunk().copied().unwrap_or_default();
+    let millis = u64::try_from(order.created_at().timestamp_millis()).unwrap_or(0);
+    Ok(ordo_domain::EventRecord::new(
+        uuid::Builder::from_unix_timestamp_millis(millis, &random).into_uuid(),
+        ordo_domain::EventKind::OrderPlaced,
+        order.id(),
+        order.customer_id(),
+        order.version(),
+        ordo_domain::Actor::system("seed"),
+        order.created_at(),
+        payload,
+    ))
+}
+
 /// What to seed.
 #[derive(Debug, Clone, Args, serde::Serialize, serde::Deserialize)]
 pub(crate) struct SeedArgs {
@@ -371,9 +393,12 @@ pub(crate) async fn run(args: &SeedArgs) -> Result<()> {
                 } else {
                     let sequence = repository.next_order_sequence().await?;
                     let order = order(n, customers, sequence, key, now)?;
-                    repository.insert(&order, None).await.with_context(|| {
-                        format!("cannot insert seed order {n}: seed an empty database")
-                    })?;
+                    repository
+                        .insert(&order, None, &placed(&order)?)
+                        .await
+                        .with_context(|| {
+                            format!("cannot insert seed order {n}: seed an empty database")
+                        })?;
                     added.fetch_add(1, Ordering::Relaxed);
                 }
                 n = n.saturating_add(step);

@@ -201,8 +201,10 @@ pub(crate) fn service_for(
         Arc::new(gateway),
         Arc::new(SystemClock),
         Arc::new(RandomIds),
+        Arc::new(ordo_http::ApiRenderer),
         config,
     )
+    .with_events(store.events())
     .with_api_keys(store.api_keys())
     .with_catalog(store.products())
     .with_discount_codes(store.discounts())

@@ -7,9 +7,9 @@ use std::sync::Arc;
 use anyhow::{Context as _, Result, bail};
 use clap::Args;
 use ordo_repository::{
-    ApiKeyStore, Coordination, DiscountCodeStore, GatewayLedger, IdempotencyStore, InvalidSchema,
-    OrderRepository, PgOptions, PgSchema, PgStore, ProductStore, RatesStore, Refusal, RepoError,
-    SqliteOptions, SqliteStore,
+    ApiKeyStore, Coordination, DiscountCodeStore, EventStore, GatewayLedger, IdempotencyStore,
+    InvalidSchema, OrderRepository, PgOptions, PgSchema, PgStore, ProductStore, RatesStore,
+    Refusal, RepoError, SqliteOptions, SqliteStore,
 };
 use secrecy::{ExposeSecret, SecretString};
 
@@ -178,6 +178,14 @@ impl Store {
 
     /// The same store, as the discount codes.
     pub(crate) fn discounts(&self) -> Arc<dyn DiscountCodeStore> {
+        match self {
+            Self::Postgres(store) => Arc::new(store.clone()),
+            Self::Sqlite(store) => Arc::new(store.clone()),
+        }
+    }
+
+    /// The same store, as where events are read.
+    pub(crate) fn events(&self) -> Arc<dyn EventStore> {
         match self {
             Self::Postgres(store) => Arc::new(store.clone()),
             Self::Sqlite(store) => Arc::new(store.clone()),

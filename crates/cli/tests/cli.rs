@@ -1858,3 +1858,53 @@ fn uuid_text(simple: &str) -> String {
         &simple[20..]
     )
 }
+
+/// `ordo audit verify` walks every order's event chain: seeded orders verify; an event changed
+/// behind ordo's back is found and named, and the command fails.
+#[test]
+fn audit_verify_finds_an_event_changed_behind_its_back() {
+    let data = tempfile::tempdir().unwrap();
+    let dir = data.path().to_str().unwrap();
+    let seeded = ordo(&[
+        "seed",
+        "--orders",
+        "12",
+        "--customers",
+        "3",
+        "--data-dir",
+        dir,
+    ]);
+    assert!(seeded.status.success(), "{}", stderr(&seeded));
+    let clean = ordo(&["audit", "verify", "--data-dir", dir]);
+    assert!(clean.status.success(), "{}", stderr(&clean));
+    assert!(
+        stdout(&clean).contains(
+            "audit: 12 orders, 12 events checked, 0 payloads erased, every chain verifies"
+        ),
+        "{}",
+        stdout(&clean)
+    );
+    // Someone with the database file rewrites who placed the seventh order.
+    let file = data.path().join("ordo.db");
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        use sqlx::Connection as _;
+        let mut db = sqlx::SqliteConnection::connect(&format!("sqlite://{}", file.display()))
+            .await
+            .unwrap();
+        let changed =
+            sqlx::query("UPDATE order_events SET actor_subject = 'someone else' WHERE seq = 7")
+                .execute(&mut db)
+                .await
+                .unwrap();
+        assert_eq!(changed.rows_affected(), 1);
+        db.close().await.unwrap();
+    });
+    let tampered = ordo(&["audit", "verify", "--data-dir", dir]);
+    assert!(!tampered.status.success());
+    let report = stdout(&tampered);
+    assert!(
+        report.contains("its hash does not match its content (the event was altered)"),
+        "{report}"
+    );
+    assert!(report.contains("BROKEN"), "{report}");
+}

@@ -100,6 +100,7 @@
 mod catalog;
 mod currency;
 mod discount_code;
+mod event;
 mod ids;
 mod money;
 mod order;
@@ -120,6 +121,7 @@ pub use discount_code::{
     CodeName, CodeValue, CodeValueDraft, DiscountCode, DiscountCodeDraft, DiscountCodeSpec,
     MAX_CODE_CHARS, MAX_USAGE_LIMIT,
 };
+pub use event::{Actor, ActorRole, EventKind, EventRecord, Hash, UnknownEventKind, link, sha256};
 pub use ids::{CustomerId, IdError, OrderId, ProductId};
 pub use money::{MAX_AMOUNT, Money, MoneyError, amount_serde};
 pub use order::{

@@ -376,6 +376,13 @@ pub(crate) async fn authenticate(
 ) -> Response {
     match gate.caller(request.headers()).await {
         Ok(caller) => {
+            // Recorded with the events the request causes.
+            let key = request
+                .headers()
+                .get(&crate::idempotency::IDEMPOTENCY_KEY)
+                .and_then(|value| value.to_str().ok())
+                .map(str::to_owned);
+            let caller = caller.in_request(crate::request_id::current_request_id(), key);
             request.extensions_mut().insert(caller);
             next.run(request).await
         }

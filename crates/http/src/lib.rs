@@ -10,6 +10,7 @@ mod catalog;
 mod docs;
 mod dto;
 mod error;
+mod events;
 mod extract;
 mod idempotency;
 mod metrics;
@@ -44,6 +45,7 @@ pub use auth::{
     Authentication, DEFAULT_LEEWAY_SECONDS, KeyError, TokenError, TokenSigner, TokenVerifier,
 };
 pub use error::error_chain;
+pub use events::ApiRenderer;
 pub use metrics::install_recorder;
 pub use metrics_exporter_prometheus::PrometheusHandle;
 pub use operations::{Draining, RateLimit};
@@ -117,6 +119,7 @@ impl Default for HttpConfig {
         (name = "customers", description = "What concerns a customer rather than one order: erasing its personal data"),
         (name = "products", description = "The price book: products by SKU with a price per currency, which customers' orders are priced from"),
         (name = "discount-codes", description = "Codes customers type at checkout for a discount the shop set up, within their window, minimum and limits"),
+        (name = "events", description = "Every change of an order, recorded with the change: an order's history and the feed of all of them"),
         (name = "rates", description = "The shop's tax table and shipping methods, each replaced whole: what customers' orders are taxed and shipped by"),
         (name = "api-keys", description = "Keys for trusted backends (a storefront's server, an ERP): made, listed and revoked by admins")
     ),
@@ -157,6 +160,7 @@ fn documented() -> (Router<OrderService>, OpenApi) {
         .merge(routes::products::router())
         .merge(routes::discount_codes::router())
         .merge(routes::rates::router())
+        .merge(routes::events::router())
         .split_for_parts()
 }
 
@@ -232,6 +236,12 @@ pub fn app(service: OrderService, config: HttpConfig) -> Router {
             }),
             operations::admit,
         ));
+    // A feed read waits at most until shortly before the request's time limit.
+    let api = api.layer(axum::Extension(routes::events::FeedWaitLimit(
+        config
+            .request_timeout
+            .saturating_sub(Duration::from_secs(2)),
+    )));
     // The rate limit counts per caller, so it runs after authentication.
     let api = match config.rate_limit {
         Some(limit) => api.layer(middleware::from_fn_with_state(

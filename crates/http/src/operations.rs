@@ -92,7 +92,7 @@ pub(crate) async fn timeout(
 /// IP address when authentication is off and every caller looks the same.
 fn client_key(request: &Request) -> String {
     match request.extensions().get::<Caller>() {
-        Some(caller) if *caller != Caller::unauthenticated() => caller.scope(),
+        Some(caller) if !caller.is_unauthenticated() => caller.scope(),
         _ => {
             let ip = request
                 .extensions()

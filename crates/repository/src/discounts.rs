@@ -6,7 +6,7 @@
 )]
 
 use async_trait::async_trait;
-use ordo_domain::{CodeName, DiscountCode, Order, Version};
+use ordo_domain::{CodeName, DiscountCode, EventRecord, Order, Version};
 use uuid::Uuid;
 
 use crate::{Claim, PageSize, RepoError};
@@ -88,5 +88,6 @@ pub trait DiscountCodeStore: Send + Sync {
         order: &Order,
         claim: Option<&'a Claim>,
         redemption: Redemption,
+        event: &EventRecord,
     ) -> Result<(), RepoError>;
 }

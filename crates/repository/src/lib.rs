@@ -14,6 +14,7 @@ mod coordination;
 mod cursor;
 mod discounts;
 mod error;
+mod events;
 mod idempotency;
 mod orders;
 mod payments;
@@ -35,6 +36,11 @@ pub use cursor::{Cursor, InvalidCursor};
 pub use discounts::MockDiscountCodeStore;
 pub use discounts::{CodePage, CodeWrite, DiscountCodeStore, Redemption};
 pub use error::{BoxError, RepoError};
+#[cfg(feature = "mock")]
+pub use events::MockEventStore;
+pub use events::{
+    EventStore, FeedPage, FeedPosition, FeedQuery, InvalidFeedCursor, MAX_FEED_PAGE, StoredEvent,
+};
 #[cfg(feature = "mock")]
 pub use idempotency::MockIdempotencyStore;
 pub use idempotency::{Begin, Claim, IdempotencyStore, KeyRequest, KeyScope, StoredResponse};

@@ -7,8 +7,8 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use ordo_domain::{
-    Channel, CustomerId, Email, Order, OrderId, OrderNumber, OrderStatus, PaymentStatus, Sku, Tag,
-    Version,
+    Channel, CustomerId, Email, EventRecord, Order, OrderId, OrderNumber, OrderStatus,
+    PaymentStatus, Sku, Tag, Version,
 };
 use rust_decimal::Decimal;
 
@@ -240,15 +240,24 @@ pub trait OrderRepository: Send + Sync {
     /// [`RepoError::Unavailable`] or [`RepoError::Other`].
     async fn next_order_sequence(&self) -> Result<u64, RepoError>;
 
-    /// Stores a new order with all its line items, atomically, in a constant number of
-    /// statements whatever the item count. With a `claim`, the idempotency key is linked to the
+    /// Stores a new order with all its line items and its first event, atomically, in a
+    /// constant number of statements whatever the item count.
+    ///
+    /// Every write of an order here records its `event` in the same transaction, chained to the
+    /// order's last one (`ordo_domain::link`), and only when the write happens: no change
+    /// without its event, no event without its change. With a `claim`, the idempotency key is linked to the
     /// order in the same transaction, so no crash can leave one without the other.
     ///
     /// # Errors
     /// [`RepoError::ClaimLost`] when the claim is no longer held (nothing is stored);
     /// [`RepoError::Duplicate`] when its id or number exists; [`RepoError::Unavailable`];
     /// [`RepoError::Other`].
-    async fn insert<'a>(&self, order: &Order, claim: Option<&'a Claim>) -> Result<(), RepoError>;
+    async fn insert<'a>(
+        &self,
+        order: &Order,
+        claim: Option<&'a Claim>,
+        event: &EventRecord,
+    ) -> Result<(), RepoError>;
 
     /// One order with its items.
     ///
@@ -276,7 +285,12 @@ pub trait OrderRepository: Send + Sync {
     /// [`RepoError::VersionConflict`] with the stored version when `expected` is stale;
     /// [`RepoError::NotFound`] when it does not exist or was deleted; [`RepoError::Unavailable`];
     /// [`RepoError::Other`].
-    async fn update(&self, order: &Order, expected: Version) -> Result<(), RepoError>;
+    async fn update(
+        &self,
+        order: &Order,
+        expected: Version,
+        event: &EventRecord,
+    ) -> Result<(), RepoError>;
 
     /// Audits one call to the payment gateway. Recorded before the order is updated, so a call
     /// whose result could not be written to the order is still on record.
@@ -297,6 +311,7 @@ pub trait OrderRepository: Send + Sync {
         order: &Order,
         expected: Version,
         attempt: &PaymentAttempt,
+        event: &EventRecord,
     ) -> Result<(), RepoError>;
 
     /// Reserves a refund: writes `order` (with the refund recorded) by compare-and-set on
@@ -311,6 +326,7 @@ pub trait OrderRepository: Send + Sync {
         order: &Order,
         expected: Version,
         refund: &Refund,
+        event: &EventRecord,
     ) -> Result<(), RepoError>;
 
     /// Settles a pending refund: marks it `status`, and with `order`, writes the order (the
@@ -325,6 +341,7 @@ pub trait OrderRepository: Send + Sync {
         status: RefundStatus,
         order: Option<(&'a Order, Version)>,
         at: DateTime<Utc>,
+        event: &EventRecord,
     ) -> Result<(), RepoError>;
 
     /// Refunds still waiting for the gateway's answer, oldest first.
@@ -353,7 +370,8 @@ pub trait OrderRepository: Send + Sync {
 
     /// Erases a customer's personal data in one transaction: writes each order (already
     /// erased, see `Order::erase_personal_data`) by compare-and-set on its expected version,
-    /// deleted or not; replaces the stored responses of idempotency keys that made those
+    /// deleted or not, with its event; removes the payloads (the order as it was) of the
+    /// order's earlier events, keeping their digests, so the chain still verifies; replaces the stored responses of idempotency keys that made those
     /// orders with `410 Gone` (they held the data too); records `erasure`.
     ///
     /// # Errors
@@ -361,7 +379,7 @@ pub trait OrderRepository: Send + Sync {
     /// read them again and retry); [`RepoError::Unavailable`]; [`RepoError::Other`].
     async fn erase_customer<'a>(
         &self,
-        orders: &'a [(Order, Version)],
+        orders: &'a [(Order, Version, EventRecord)],
         erasure: &'a Erasure,
     ) -> Result<(), RepoError>;
 
@@ -392,5 +410,6 @@ pub trait OrderRepository: Send + Sync {
         id: OrderId,
         expected: Option<Version>,
         at: DateTime<Utc>,
+        event: &EventRecord,
     ) -> Result<(), RepoError>;
 }

@@ -121,3 +121,28 @@ impl TestSqlite {
         self.directory.path().join("ordo.db")
     }
 }
+
+/// An event for a write of `order` in tests that are about the write, not its event: kind
+/// `order.edited`, by the test itself, carrying a small payload.
+pub fn event_of(order: &ordo_domain::Order) -> ordo_domain::EventRecord {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let mut random = [0_u8; 10];
+    random[..8].copy_from_slice(&n.to_be_bytes());
+    let millis = u64::try_from(order.updated_at().timestamp_millis()).unwrap_or(0);
+    ordo_domain::EventRecord::new(
+        uuid::Builder::from_unix_timestamp_millis(millis, &random).into_uuid(),
+        ordo_domain::EventKind::OrderEdited,
+        order.id(),
+        order.customer_id(),
+        order.version(),
+        ordo_domain::Actor::system("test"),
+        order.updated_at(),
+        format!(
+            r#"{{"id":"{}","version":{}}}"#,
+            order.id(),
+            order.version().get()
+        ),
+    )
+}

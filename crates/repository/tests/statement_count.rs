@@ -10,6 +10,7 @@
     reason = "test code"
 )]
 
+use ordo_repository::testing::event_of;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -88,7 +89,7 @@ async fn inserting_fifty_items_takes_as_many_statements_as_inserting_one() {
     for items in [1_u128, 50] {
         let order = order_of(&store, items).await;
         let before = counter.0.load(Ordering::SeqCst);
-        store.insert(&order, None).await.unwrap();
+        store.insert(&order, None, &event_of(&order)).await.unwrap();
         statements.push(counter.0.load(Ordering::SeqCst) - before);
         assert_eq!(
             store.get(order.id()).await.unwrap().pricing().lines().len() as u128,

@@ -16,6 +16,9 @@
 //! | change the price book (add, change, archive, bulk upsert), replace the rates | no | yes | yes |
 //! | use a discount code when placing (`discount_code`) | yes | yes | yes |
 //! | read, make, change discount codes (`/v1/discount-codes`) | no | yes | yes |
+//! | read an order's history (`/v1/orders/{id}/events`) | its own orders', without the shop's side | any, deleted orders' too | any, deleted orders' too |
+//! | read the event feed (`/v1/events`) | its own orders' events only | every order's | every order's |
+//! | audit every event chain (`ordo audit verify`) | no | no | the operator, on the database |
 //!
 //! An API key (`/v1/api-keys`, for trusted backends) acts as staff limited to its scopes: it
 //! is never a customer nor an admin. A key without the scope an action needs gets a 403 naming
@@ -24,6 +27,7 @@
 //! | action | scope an API key needs |
 //! |---|---|
 //! | read, list, search | `orders:read` |
+//! | read an order's history, the event feed | `orders:read` |
 //! | place, preview | `orders:write` |
 //! | cancel, process, complete, change details (`PATCH`) | `orders:write` and `orders:read` (it reads the order it changes) |
 //! | refund | `orders:refund` and `orders:read` |
@@ -70,6 +74,10 @@
 //! | the tax table's `prices_include_tax`; a rate's `country`, `region`, `tax_class`, `rate`, `name` | staff, admins, keys with `catalog:write` (the whole table at once) | everyone authenticated (keys: `catalog:read`) |
 //! | a shipping method's `code`, `title`, `prices`, `free_above`, `taxed`, `countries` | staff, admins, keys with `catalog:write` (all methods at once) | everyone authenticated (keys: `catalog:read`) |
 //! | a rates table's `version`, `updated_at` | ordo | the same |
+//! | an event's `id`, `type`, `order_id`, `customer_id`, `version`, `created_at`, `cursor`, `chain`, `hash`, `prev_hash` | ordo, with the change it records | readers of the order's history or the feed |
+//! | an event's `actor` (`role`, `subject`), `request_id` | ordo: who made the change (from the token or key) and through which request | staff, admins, keys; a customer sees the `role`, and the rest only for its own changes |
+//! | an event's `idempotency_key` | ordo: the key the request carried | staff, admins, keys; never a customer |
+//! | an event's `order` | ordo: the order as `GET /v1/orders/{id}` showed staff after the change; removed from earlier events when the customer's personal data is erased | as the order itself (a customer never sees `staff_note`) |
 //!
 //! Details of an order that move no money, and who may change each after placing it (the
 //! order-record issue's `PATCH`; [`Caller::may_change_detail`]). A financial field is not a
@@ -91,7 +99,9 @@ use std::str::FromStr;
 
 use std::collections::BTreeSet;
 
-use ordo_domain::{CustomerId, DETAIL_FIELDS, OrderDetailsDraft, OrderDraft, OrderStatus};
+use ordo_domain::{
+    Actor, ActorRole, CustomerId, DETAIL_FIELDS, OrderDetailsDraft, OrderDraft, OrderStatus,
+};
 
 use crate::ServiceError;
 use crate::api_keys::Scope;
@@ -144,6 +154,8 @@ pub struct Caller {
     customer: Option<CustomerId>,
     /// An API key's id and scopes; `None` for a token.
     key: Option<(uuid::Uuid, BTreeSet<Scope>)>,
+    /// The request being served and its idempotency key, recorded with the events it causes.
+    request: (Option<String>, Option<String>),
 }
 
 impl Caller {
@@ -154,6 +166,7 @@ impl Caller {
             subject: id.to_string(),
             customer: Some(id),
             key: None,
+            request: (None, None),
         }
     }
 
@@ -164,6 +177,58 @@ impl Caller {
             subject: format!("key:{}", id.hyphenated()),
             customer: None,
             key: Some((id, scopes)),
+            request: (None, None),
+        }
+    }
+
+    /// The same caller, serving the request `request_id` with `idempotency_key` if it sent
+    /// one: both are recorded with the events the request causes.
+    #[must_use]
+    pub fn in_request(
+        mut self,
+        request_id: Option<String>,
+        idempotency_key: Option<String>,
+    ) -> Self {
+        self.request = (request_id, idempotency_key);
+        self
+    }
+
+    /// Who the caller is in an order's history.
+    pub(crate) fn actor(&self) -> Actor {
+        let role = match (&self.key, self.role) {
+            (Some(_), _) => ActorRole::Key,
+            (None, Role::Customer) => ActorRole::Customer,
+            (None, Role::Staff) => ActorRole::Staff,
+            (None, Role::Admin) => ActorRole::Admin,
+        };
+        Actor {
+            role,
+            subject: self.subject.clone(),
+        }
+    }
+
+    /// The request being served and its idempotency key, if any.
+    pub(crate) fn request(&self) -> (Option<String>, Option<String>) {
+        self.request.clone()
+    }
+
+    /// Checks that the caller may read the event feed: anyone authenticated (a customer only
+    /// its own orders' events, which the service sees to), a key with `orders:read`.
+    ///
+    /// # Errors
+    /// [`ServiceError::Forbidden`].
+    pub(crate) fn check_feed(&self) -> Result<(), ServiceError> {
+        self.require(Scope::OrdersRead)
+    }
+
+    /// The customer whose events alone this caller may read; `None` for staff, admins, keys.
+    pub(crate) fn events_scope(&self) -> Option<CustomerId> {
+        match self.role {
+            // A customer always has its id; failing that, it sees no one's.
+            Role::Customer => self
+                .customer
+                .or_else(|| CustomerId::from_uuid(uuid::Uuid::nil()).ok()),
+            Role::Staff | Role::Admin => None,
         }
     }
 
@@ -199,6 +264,7 @@ impl Caller {
             subject: subject.into(),
             customer: None,
             key: None,
+            request: (None, None),
         })
     }
 
@@ -209,7 +275,16 @@ impl Caller {
             subject: "anonymous".to_owned(),
             customer: None,
             key: None,
+            request: (None, None),
         }
+    }
+
+    /// Whether this is [`Caller::unauthenticated`], whatever request it serves.
+    pub fn is_unauthenticated(&self) -> bool {
+        Self {
+            request: (None, None),
+            ..self.clone()
+        } == Self::unauthenticated()
     }
 
     /// The caller's role.
@@ -333,6 +408,20 @@ impl Caller {
         } else {
             Err(ServiceError::Forbidden(
                 "only admins erase a customer's personal data",
+            ))
+        }
+    }
+
+    /// Checks that the caller may audit every order's event chain (admins only).
+    ///
+    /// # Errors
+    /// [`ServiceError::Forbidden`] for anyone else.
+    pub(crate) fn check_may_audit(&self) -> Result<(), ServiceError> {
+        if self.role == Role::Admin && self.key.is_none() {
+            Ok(())
+        } else {
+            Err(ServiceError::Forbidden(
+                "only admins audit the event chains",
             ))
         }
     }

@@ -1,13 +1,14 @@
 //! Changing what moves no money on an order: contact, addresses, notes, tags, metadata.
 
 use ordo_domain::{
-    CustomerId, OrderDetails, OrderDetailsDraft, OrderId, PaymentError, ValidationErrors, Version,
-    Violation,
+    CustomerId, EventKind, OrderDetails, OrderDetailsDraft, OrderId, PaymentError,
+    ValidationErrors, Version, Violation,
 };
 use ordo_repository::{Erasure, RepoError};
 
 use crate::access::Action;
 use crate::api_keys::Scope;
+use crate::events::Cause;
 use crate::{Caller, OrderService, ServiceError};
 
 impl OrderService {
@@ -61,7 +62,8 @@ impl OrderService {
             .into());
         }
         order.change_details(details, self.clock.now());
-        self.orders.update(&order, expected).await?;
+        let event = self.event(&Cause::from(caller), EventKind::OrderEdited, &order)?;
+        self.orders.update(&order, expected, &event).await?;
         // Which fields, never their values: they are personal data.
         tracing::info!(order_id = %id, fields = ?changed, "order details changed");
         Ok(order)
@@ -103,13 +105,18 @@ impl OrderService {
                 }
                 .into());
             }
-            let erased: Vec<_> = orders
+            let cause = Cause::from(caller);
+            let erased = orders
                 .into_iter()
                 .filter_map(|mut order| {
                     let expected = order.version();
                     order.erase_personal_data(now).then_some((order, expected))
                 })
-                .collect();
+                .map(|(order, expected)| {
+                    let event = self.event(&cause, EventKind::OrderErased, &order)?;
+                    Ok((order, expected, event))
+                })
+                .collect::<Result<Vec<_>, ServiceError>>()?;
             let erasure = Erasure {
                 id: self.ids.order_id(now).as_uuid(),
                 customer_id: customer,

@@ -121,8 +121,11 @@ impl DiscountCodes {
         order: &ordo_domain::Order,
         claim: Option<&ordo_repository::Claim>,
         redemption: Redemption,
+        event: &ordo_domain::EventRecord,
     ) -> Result<(), RepoError> {
-        self.store.insert_redeeming(order, claim, redemption).await
+        self.store
+            .insert_redeeming(order, claim, redemption, event)
+            .await
     }
 
     /// The order with the discount of the code it names, and the use to take of it when it is

@@ -9,6 +9,7 @@ mod catalog;
 mod details;
 mod discounts;
 mod error;
+mod events;
 mod gateway;
 mod idempotency;
 mod orders;
@@ -27,6 +28,7 @@ pub use catalog::{
 };
 pub use discounts::DiscountCodes;
 pub use error::ServiceError;
+pub use events::{AuditReport, BrokenLink, MAX_FEED_WAIT, OrderRenderer};
 pub use gateway::{CaptureMode, GatewayReply, PaymentGateway, SimulatedGateway};
 pub use idempotency::{IdempotencyKey, Idempotent, InvalidIdempotencyKey, KeyTimes};
 pub use orders::{OrderService, ServiceConfig};
@@ -36,7 +38,8 @@ pub use reconcile::Reconciled;
 pub use replicas::{KeyMismatch, Replica};
 // The list types callers build queries with, so callers need not depend on storage.
 pub use ordo_repository::{
-    Claim, Coordination, Cursor, InvalidCursor, InvalidPageSize, InvalidSearchText,
-    InvalidTotalBound, ListQuery, MAX_PAGE_SIZE, Page, PageSize, ProductPage, ProductQuery, Refund,
-    RefundStatus, SearchText, StoredRates, StoredResponse, TotalBound, Versioned,
+    BoxError, Claim, Coordination, Cursor, FeedPage, FeedPosition, FeedQuery, InvalidCursor,
+    InvalidFeedCursor, InvalidPageSize, InvalidSearchText, InvalidTotalBound, ListQuery,
+    MAX_PAGE_SIZE, Page, PageSize, ProductPage, ProductQuery, Refund, RefundStatus, SearchText,
+    StoredEvent, StoredRates, StoredResponse, TotalBound, Versioned,
 };

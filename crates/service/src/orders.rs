@@ -4,11 +4,11 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use ordo_domain::{
-    CancelReason, NewOrder, Order, OrderDraft, OrderId, OrderNumber, OrderNumberKey, OrderStatus,
-    PaymentError, PaymentStatus, PaymentStep, Pricing, Product, Rates, RoundingMode,
+    CancelReason, EventKind, NewOrder, Order, OrderDraft, OrderId, OrderNumber, OrderNumberKey,
+    OrderStatus, PaymentError, PaymentStatus, PaymentStep, Pricing, Product, Rates, RoundingMode,
     RoundingPolicy, Sku, StatusChange, TaxRounding, ValidationErrors, Version, Violation, price,
 };
-use ordo_repository::{Claim, IdempotencyStore, ListQuery, OrderRepository, Page};
+use ordo_repository::{Claim, EventStore, IdempotencyStore, ListQuery, OrderRepository, Page};
 
 use crate::access::Action;
 use crate::api_keys::{ApiKeys, Scope};
@@ -19,6 +19,7 @@ use ordo_repository::{ApiKeyStore, DiscountCodeStore, ProductStore, RatesStore, 
 
 use crate::catalog::{Catalog, PriceBook};
 use crate::discounts::{DiscountCodes, OrderCode};
+use crate::events::{Cause, OrderRenderer};
 use crate::rates::ShopRates;
 
 /// The book of a deployment that keeps none: every SKU is unknown.
@@ -93,17 +94,23 @@ pub struct OrderService {
     discounts: Option<DiscountCodes>,
     /// The shop's tax table and shipping methods, when the deployment keeps them.
     rates: Option<ShopRates>,
+    /// What an order's events carry.
+    pub(crate) renderer: Arc<dyn OrderRenderer>,
+    /// Where events are read, when the deployment reads them.
+    pub(crate) events: Option<Arc<dyn EventStore>>,
 }
 
 impl OrderService {
     /// A service over `orders`, idempotency `keys` and a payment `gateway`, reading time from
-    /// `clock` and ids from `ids`.
+    /// `clock` and ids from `ids`; every change's event carries the order as `renderer` writes
+    /// it.
     pub fn new(
         orders: Arc<dyn OrderRepository>,
         keys: Arc<dyn IdempotencyStore>,
         gateway: Arc<dyn PaymentGateway>,
         clock: Arc<dyn Clock>,
         ids: Arc<dyn IdGenerator>,
+        renderer: Arc<dyn OrderRenderer>,
         config: ServiceConfig,
     ) -> Self {
         Self {
@@ -118,7 +125,16 @@ impl OrderService {
             catalog: None,
             discounts: None,
             rates: None,
+            renderer,
+            events: None,
         }
+    }
+
+    /// The same service, reading events (history, feed, audit) from `store`.
+    #[must_use]
+    pub fn with_events(mut self, store: Arc<dyn EventStore>) -> Self {
+        self.events = Some(store);
+        self
     }
 
     /// The same service, settling orders against the tax table and shipping methods kept in
@@ -283,7 +299,7 @@ impl OrderService {
         if let Some(order_id) = claim.and_then(|claim| claim.order_id) {
             tracing::info!(order_id = %order_id, "resuming an idempotent create");
             let order = self.get(caller, order_id).await?;
-            return self.authorize(order).await;
+            return self.authorize(order, &Cause::from(caller)).await;
         }
         let plain = self.parse(draft).await?;
         let rates = self.order_rates().await?;
@@ -306,8 +322,13 @@ impl OrderService {
             new.details().clone(),
             now,
         );
+        let cause = Cause::from(caller);
         let order = if let (OrderCode::Held(redemption), Some(codes)) = (code, &self.discounts) {
-            match codes.insert_redeeming(&order, claim, redemption).await {
+            let event = self.event(&cause, EventKind::OrderPlaced, &order)?;
+            match codes
+                .insert_redeeming(&order, claim, redemption, &event)
+                .await
+            {
                 Ok(()) => order,
                 // Used up meanwhile, and the order may go without it: placed at full price.
                 Err(RepoError::LimitReached { .. }) if draft.discount_code_optional => {
@@ -320,19 +341,21 @@ impl OrderService {
                         plain.details().clone(),
                         now,
                     );
-                    self.orders.insert(&order, claim).await?;
+                    let event = self.event(&cause, EventKind::OrderPlaced, &order)?;
+                    self.orders.insert(&order, claim, &event).await?;
                     order
                 }
                 Err(error) => return Err(error.into()),
             }
         } else {
-            self.orders.insert(&order, claim).await?;
+            let event = self.event(&cause, EventKind::OrderPlaced, &order)?;
+            self.orders.insert(&order, claim, &event).await?;
             order
         };
         tracing::info!(order_id = %order.id(), order_number = %order.number(), "order placed");
         metrics::counter!("ordo_orders_created_total").increment(1);
         // Stored first, then paid: no transaction is open during the gateway call.
-        self.authorize(order).await
+        self.authorize(order, &cause).await
     }
 
     /// Whether the service can serve: its database answers and is fully migrated.
@@ -457,9 +480,12 @@ impl OrderService {
                 action: "delete an order holding money: cancel it first, which voids the hold",
             }));
         }
-        // At the version read, so a payment that lands meanwhile is never deleted unseen.
+        // At the version read, so a payment that lands meanwhile is never deleted unseen. The
+        // event shows the order as it was last, at the version the deletion gives it.
+        let mut event = self.event(&Cause::from(caller), EventKind::OrderDeleted, &order)?;
+        event.version = Version::new(order.version().get().saturating_add(1));
         self.orders
-            .soft_delete(id, Some(order.version()), self.clock.now())
+            .soft_delete(id, Some(order.version()), self.clock.now(), &event)
             .await?;
         tracing::info!(order_id = %id, "order deleted");
         Ok(())
@@ -491,13 +517,19 @@ impl OrderService {
                 current: order.version(),
             });
         }
+        let kind = match change {
+            StatusChange::Cancel(_) => EventKind::OrderCancelled,
+            _ => EventKind::StatusChanged,
+        };
         let step = order.begin_change(change, self.clock.now())?;
-        self.orders.update(&order, expected).await?;
+        let cause = Cause::from(caller);
+        let event = self.event(&cause, kind, &order)?;
+        self.orders.update(&order, expected, &event).await?;
         if step == PaymentStep::Done {
             tracing::info!(order_id = %id, status = %order.status(), "order status changed");
             return Ok(order);
         }
-        let (order, reply) = self.settle_claim(order).await?;
+        let (order, reply) = self.settle_claim(order, &cause).await?;
         match reply {
             Some(GatewayReply::Declined) => Err(ServiceError::PaymentDeclined { order_id: id }),
             Some(GatewayReply::TimedOut) => Err(ServiceError::PaymentUnavailable),

@@ -7,11 +7,28 @@
 //! retry, even after a crash, never charges twice), then its outcome is written by
 //! compare-and-set on the claimed version with its audit row.
 
-use ordo_domain::{GatewayOutcome, Money, Order, PaymentOperation, PaymentStatus, PaymentStep};
+use ordo_domain::{
+    EventKind, GatewayOutcome, Money, Order, PaymentOperation, PaymentStatus, PaymentStep,
+};
 use ordo_repository::{AttemptOutcome, PaymentAttempt, RepoError};
 use rust_decimal::Decimal;
 
+use crate::events::Cause;
 use crate::{CaptureMode, GatewayReply, OrderService, ServiceError};
+
+/// The event a settled gateway call records.
+fn settled_kind(operation: PaymentOperation, outcome: &GatewayOutcome) -> EventKind {
+    match (outcome, operation) {
+        (GatewayOutcome::Declined, _) => EventKind::PaymentFailed,
+        (GatewayOutcome::Unknown, _) => EventKind::PaymentUnknown,
+        (GatewayOutcome::Approved { .. }, PaymentOperation::Authorize) => {
+            EventKind::PaymentAuthorized
+        }
+        (GatewayOutcome::Approved { .. }, PaymentOperation::Capture) => EventKind::PaymentCaptured,
+        (GatewayOutcome::Approved { .. }, PaymentOperation::Void) => EventKind::PaymentVoided,
+        (GatewayOutcome::Approved { .. }, PaymentOperation::Refund) => EventKind::RefundSucceeded,
+    }
+}
 
 impl OrderService {
     /// Calls the gateway under `key` and audits the call in `payment_attempts`.
@@ -89,6 +106,7 @@ impl OrderService {
     pub(crate) async fn settle_claim(
         &self,
         order: Order,
+        cause: &Cause,
     ) -> Result<(Order, Option<GatewayReply>), ServiceError> {
         let PaymentStep::Call { operation, amount } = order.pending_call() else {
             return Ok((order, None));
@@ -102,14 +120,16 @@ impl OrderService {
             GatewayReply::Declined => GatewayOutcome::Declined,
             GatewayReply::TimedOut => GatewayOutcome::Unknown,
         };
+        let kind = settled_kind(operation, &outcome);
         let mut settled = order.clone();
         if !settled.settle_payment(outcome, self.clock.now())? {
             self.audit(&attempt).await;
             return Ok((order, Some(reply)));
         }
+        let event = self.event(cause, kind, &settled)?;
         match self
             .orders
-            .update_with_attempt(&settled, order.version(), &attempt)
+            .update_with_attempt(&settled, order.version(), &attempt, &event)
             .await
         {
             Ok(()) => Ok((settled, Some(reply))),
@@ -132,16 +152,21 @@ impl OrderService {
     ///
     /// # Errors
     /// [`ServiceError::PaymentDeclined`]; storage errors.
-    pub(crate) async fn authorize(&self, order: Order) -> Result<Order, ServiceError> {
-        let (mut order, _) = self.settle_claim(order).await?;
+    pub(crate) async fn authorize(
+        &self,
+        order: Order,
+        cause: &Cause,
+    ) -> Result<Order, ServiceError> {
+        let (mut order, _) = self.settle_claim(order, cause).await?;
         if self.config.capture == CaptureMode::Immediately
             && order.payment().status == PaymentStatus::Authorized
             && order.payment().pending.is_none()
         {
             let expected = order.version();
             order.begin_payment(PaymentOperation::Capture, self.clock.now())?;
-            self.orders.update(&order, expected).await?;
-            let (captured, reply) = self.settle_claim(order).await?;
+            let event = self.event(cause, EventKind::PaymentRequested, &order)?;
+            self.orders.update(&order, expected, &event).await?;
+            let (captured, reply) = self.settle_claim(order, cause).await?;
             if reply == Some(GatewayReply::Declined) {
                 return Err(ServiceError::PaymentDeclined {
                     order_id: captured.id(),

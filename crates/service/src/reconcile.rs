@@ -1,6 +1,7 @@
 //! Reconciliation: settles what the gateway left unanswered or a stopped process left
 //! claimed, asking again with the same keys.
 
+use crate::events::Cause;
 use crate::{GatewayReply, OrderService, ServiceError};
 
 /// The most claimed calls, and the most pending refunds, one reconciliation pass settles.
@@ -38,7 +39,10 @@ impl OrderService {
             .await?
         {
             let order = self.orders.get(order_id).await?;
-            match self.settle_claim(order).await? {
+            match self
+                .settle_claim(order, &Cause::system("reconciler"))
+                .await?
+            {
                 (_, Some(GatewayReply::TimedOut)) => {
                     report.still_unknown = report.still_unknown.saturating_add(1);
                 }
@@ -47,7 +51,10 @@ impl OrderService {
         }
         for refund in self.orders.pending_refunds(RECONCILE_BATCH).await? {
             let order = self.orders.get(refund.order_id).await?;
-            match self.settle_refund(order, refund).await {
+            match self
+                .settle_refund(order, refund, &Cause::system("reconciler"))
+                .await
+            {
                 Ok((_, refund)) if refund.status == ordo_repository::RefundStatus::Pending => {
                     report.still_unknown = report.still_unknown.saturating_add(1);
                 }

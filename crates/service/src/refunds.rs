@@ -1,10 +1,11 @@
 //! Refunds of captured money: reserved on the order by compare-and-set, paid under a key of
 //! their own, settled or released.
 
-use ordo_domain::{Order, OrderId, PaymentOperation};
+use ordo_domain::{EventKind, Order, OrderId, PaymentOperation};
 use ordo_repository::RepoError;
 use rust_decimal::Decimal;
 
+use crate::events::Cause;
 use crate::{GatewayReply, OrderService, ServiceError};
 
 /// How often a refund re-reads its order after losing a compare-and-set race to another
@@ -30,6 +31,7 @@ impl OrderService {
         reason: ordo_domain::CancelReason,
     ) -> Result<(Order, ordo_repository::Refund), ServiceError> {
         let mut attempts = 0_u32;
+        let cause = Cause::from(caller);
         let (order, refund) = loop {
             attempts = attempts.saturating_add(1);
             let current = self.orders.get(order_id).await?;
@@ -49,9 +51,10 @@ impl OrderService {
                 status: ordo_repository::RefundStatus::Pending,
                 created_at: self.clock.now(),
             };
+            let event = self.event(&cause, EventKind::RefundRequested, &reserved)?;
             match self
                 .orders
-                .reserve_refund(&reserved, current.version(), &refund)
+                .reserve_refund(&reserved, current.version(), &refund, &event)
                 .await
             {
                 Ok(()) => break (reserved, refund),
@@ -60,7 +63,7 @@ impl OrderService {
                 Err(error) => return Err(error.into()),
             }
         };
-        self.settle_refund(order, refund).await
+        self.settle_refund(order, refund, &cause).await
     }
 
     /// Calls the gateway for a pending refund and records the outcome.
@@ -68,6 +71,7 @@ impl OrderService {
         &self,
         order: Order,
         mut refund: ordo_repository::Refund,
+        cause: &Cause,
     ) -> Result<(Order, ordo_repository::Refund), ServiceError> {
         use ordo_repository::RefundStatus;
         // One key per refund: a refund retried by reconciliation never pays out twice.
@@ -77,8 +81,15 @@ impl OrderService {
             .await?;
         match reply {
             GatewayReply::Approved { .. } => {
+                let event = self.event(cause, EventKind::RefundSucceeded, &order)?;
                 self.orders
-                    .settle_refund(refund.id, RefundStatus::Succeeded, None, self.clock.now())
+                    .settle_refund(
+                        refund.id,
+                        RefundStatus::Succeeded,
+                        None,
+                        self.clock.now(),
+                        &event,
+                    )
                     .await?;
                 refund.status = RefundStatus::Succeeded;
                 Ok((order, refund))
@@ -92,6 +103,7 @@ impl OrderService {
                     released
                         .revert_refund(refund.amount, self.clock.now())
                         .map_err(ServiceError::Payment)?;
+                    let event = self.event(cause, EventKind::RefundFailed, &released)?;
                     match self
                         .orders
                         .settle_refund(
@@ -99,6 +111,7 @@ impl OrderService {
                             RefundStatus::Failed,
                             Some((&released, order.version())),
                             self.clock.now(),
+                            &event,
                         )
                         .await
                     {

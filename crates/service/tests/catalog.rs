@@ -91,6 +91,7 @@ fn service(repository: MockOrderRepository, book: Arc<ListBook>) -> OrderService
         )),
         Arc::new(FixedClock),
         Arc::new(FixedIds),
+        Arc::new(IdRenderer),
         ServiceConfig::default(),
     )
     .with_price_book(book)
@@ -268,4 +269,18 @@ async fn an_upsert_refuses_a_sku_twice_and_a_race_on_a_new_sku() {
             .await,
         Err(ServiceError::Forbidden(_))
     ));
+}
+
+/// Events in these tests carry the order's id and version: what they check is that the event
+/// goes with its write.
+struct IdRenderer;
+
+impl ordo_service::OrderRenderer for IdRenderer {
+    fn render(&self, order: &ordo_domain::Order) -> Result<String, ordo_service::BoxError> {
+        Ok(format!(
+            r#"{{"id":"{}","version":{}}}"#,
+            order.id(),
+            order.version().get()
+        ))
+    }
 }

@@ -102,10 +102,10 @@ fn accepts_payment_writes(repository: &mut MockOrderRepository) {
     repository
         .expect_record_payment_attempt()
         .returning(|_| Ok(()));
-    repository.expect_update().returning(|_, _| Ok(()));
+    repository.expect_update().returning(|_, _, _| Ok(()));
     repository
         .expect_update_with_attempt()
-        .returning(|_, _, _| Ok(()));
+        .returning(|_, _, _, _| Ok(()));
 }
 
 fn with_keys(repository: MockOrderRepository, keys: MockIdempotencyStore) -> OrderService {
@@ -123,6 +123,7 @@ fn with_gateway(
         gateway,
         Arc::new(FixedClock),
         Arc::new(FixedIds),
+        Arc::new(IdRenderer),
         ServiceConfig::default(),
     )
 }
@@ -178,10 +179,10 @@ async fn placing_a_valid_order_prices_numbers_and_stores_it_once() {
     repository
         .expect_insert()
         .times(1)
-        .withf(|order: &Order, claim: &Option<&Claim>| {
+        .withf(|order: &Order, claim: &Option<&Claim>, _| {
             order.pricing().total() == Decimal::new(6597, 2) && claim.is_none()
         })
-        .returning(|_, _| Ok(()));
+        .returning(|_, _, _| Ok(()));
     accepts_payment_writes(&mut repository);
     let order = service(repository)
         .place(&admin(), &draft(), None)
@@ -234,7 +235,7 @@ async fn placing_while_storage_is_down_is_unavailable() {
 async fn a_duplicate_at_insert_is_an_internal_error_not_a_client_error() {
     let mut repository = MockOrderRepository::new();
     repository.expect_next_order_sequence().returning(|| Ok(1));
-    repository.expect_insert().returning(|_, _| {
+    repository.expect_insert().returning(|_, _, _| {
         Err(RepoError::Duplicate {
             constraint: "orders_order_number_key".into(),
         })
@@ -341,12 +342,12 @@ async fn moving_to_processing_with_the_current_version_writes_the_next_one() {
     repository
         .expect_update()
         .times(1)
-        .withf(|order: &Order, expected: &Version| {
+        .withf(|order: &Order, expected: &Version, _| {
             order.status() == OrderStatus::Processing
                 && order.version() == Version::new(3)
                 && *expected == Version::new(2)
         })
-        .returning(|_, _| Ok(()));
+        .returning(|_, _, _| Ok(()));
     let moved = service(repository)
         .transition(
             &admin(),
@@ -386,7 +387,7 @@ async fn losing_the_race_at_write_time_is_stale() {
     repository
         .expect_get()
         .returning(move |_| Ok(stored.clone()));
-    repository.expect_update().returning(|_, _| {
+    repository.expect_update().returning(|_, _, _| {
         Err(RepoError::VersionConflict {
             current: Version::new(3),
         })
@@ -444,7 +445,10 @@ async fn cancelling_records_the_reason() {
     repository
         .expect_get()
         .returning(move |_| Ok(stored.clone()));
-    repository.expect_update().times(1).returning(|_, _| Ok(()));
+    repository
+        .expect_update()
+        .times(1)
+        .returning(|_, _, _| Ok(()));
     let reason = CancelReason::parse("customer changed their mind").unwrap();
     let cancelled = service(repository)
         .cancel(&admin(), order.id(), reason.clone(), Version::new(2))
@@ -476,9 +480,9 @@ async fn deleting_passes_the_expected_version_and_maps_its_errors() {
     let mut repository = reading(&order);
     repository
         .expect_soft_delete()
-        .withf(|_, expected: &Option<Version>, _| *expected == Some(Version::new(2)))
+        .withf(|_, expected: &Option<Version>, _, _| *expected == Some(Version::new(2)))
         .times(1)
-        .returning(|_, _, _| Ok(()));
+        .returning(|_, _, _, _| Ok(()));
     service(repository)
         .delete(&admin(), id, Some(Version::new(2)))
         .await
@@ -487,7 +491,7 @@ async fn deleting_passes_the_expected_version_and_maps_its_errors() {
     let mut repository = reading(&order);
     repository
         .expect_soft_delete()
-        .returning(|_, _, _| Err(RepoError::NotFound));
+        .returning(|_, _, _, _| Err(RepoError::NotFound));
     assert!(matches!(
         service(repository).delete(&admin(), id, None).await,
         Err(ServiceError::NotFound)
@@ -496,7 +500,7 @@ async fn deleting_passes_the_expected_version_and_maps_its_errors() {
     let mut repository = reading(&order);
     repository
         .expect_soft_delete()
-        .returning(|_, _, _| Err(unavailable()));
+        .returning(|_, _, _, _| Err(unavailable()));
     assert!(matches!(
         service(repository).delete(&admin(), id, None).await,
         Err(ServiceError::Unavailable(_))
@@ -521,10 +525,10 @@ async fn placing_under_a_claim_links_the_key_in_the_same_insert() {
     repository
         .expect_insert()
         .times(1)
-        .withf(|_: &Order, claim: &Option<&Claim>| {
+        .withf(|_: &Order, claim: &Option<&Claim>, _| {
             claim.is_some_and(|c| c.token == Uuid::from_u128(9))
         })
-        .returning(|_, _| Ok(()));
+        .returning(|_, _, _| Ok(()));
     accepts_payment_writes(&mut repository);
     service(repository)
         .place(&admin(), &draft(), Some(&claim(None)))
@@ -564,7 +568,7 @@ async fn a_claim_lost_while_placing_is_reported_as_in_flight() {
     repository.expect_next_order_sequence().returning(|| Ok(5));
     repository
         .expect_insert()
-        .returning(|_, _| Err(RepoError::ClaimLost));
+        .returning(|_, _, _| Err(RepoError::ClaimLost));
     let result = service(repository)
         .place(&admin(), &draft(), Some(&claim(None)))
         .await;
@@ -614,18 +618,18 @@ async fn place_with(reply: GatewayReply) -> (Result<Order, ServiceError>, Vec<Or
     let written = Arc::new(std::sync::Mutex::new(Vec::new()));
     let mut repository = MockOrderRepository::new();
     repository.expect_next_order_sequence().returning(|| Ok(1));
-    repository.expect_insert().returning(|_, _| Ok(()));
+    repository.expect_insert().returning(|_, _, _| Ok(()));
     // The gateway call is audited once, in the same write as its outcome.
     let log = written.clone();
     repository
         .expect_update_with_attempt()
         .times(1)
         .withf(
-            |order: &Order, _: &Version, attempt: &ordo_repository::PaymentAttempt| {
+            |order: &Order, _: &Version, attempt: &ordo_repository::PaymentAttempt, _| {
                 attempt.order_id == order.id()
             },
         )
-        .returning(move |order, _, _| {
+        .returning(move |order, _, _, _| {
             log.lock().unwrap().push(order.clone());
             Ok(())
         });
@@ -752,11 +756,11 @@ fn one_order_store(order: Order) -> (MockOrderRepository, Arc<std::sync::Mutex<V
     let (h, w) = (held.clone(), written.clone());
     repository
         .expect_update()
-        .returning(move |order, expected| write(&h, &w, order, expected));
+        .returning(move |order, expected, _| write(&h, &w, order, expected));
     let (h, w) = (held, written.clone());
     repository
         .expect_update_with_attempt()
-        .returning(move |order, expected, _| write(&h, &w, order, expected));
+        .returning(move |order, expected, _, _| write(&h, &w, order, expected));
     repository
         .expect_record_payment_attempt()
         .returning(|_| Ok(()));
@@ -805,7 +809,7 @@ async fn a_change_naming_a_version_another_change_claimed_never_reaches_the_gate
         .expect_get()
         .returning(move |_| Ok(stored.clone()));
     // Between this request's read and its claim, another request claimed the same version.
-    repository.expect_update().returning(move |_, _| {
+    repository.expect_update().returning(move |_, _, _| {
         Err(RepoError::VersionConflict {
             current: Version::new(seen.get() + 1),
         })
@@ -832,6 +836,7 @@ async fn an_unanswered_capture_stays_claimed_and_reconciliation_finishes_it_with
         timing_out.clone(),
         Arc::new(FixedClock),
         Arc::new(FixedIds),
+        Arc::new(IdRenderer),
         ServiceConfig::default(),
     )
     .transition(&admin(), order.id(), OrderStatus::Completed, current)
@@ -1059,14 +1064,14 @@ async fn a_refund_is_reserved_on_the_order_then_paid_under_a_key_of_its_own() {
         .expect_reserve_refund()
         .times(1)
         .withf(
-            move |reserved: &Order, expected: &Version, refund: &ordo_repository::Refund| {
+            move |reserved: &Order, expected: &Version, refund: &ordo_repository::Refund, _| {
                 *expected == reserved_at
                     && reserved.payment().refunded == Decimal::new(500, 2)
                     && refund.amount == Decimal::new(500, 2)
                     && refund.status == ordo_repository::RefundStatus::Pending
             },
         )
-        .returning(|_, _, _| Ok(()));
+        .returning(|_, _, _, _| Ok(()));
     repository
         .expect_record_payment_attempt()
         .times(1)
@@ -1075,11 +1080,11 @@ async fn a_refund_is_reserved_on_the_order_then_paid_under_a_key_of_its_own() {
         .expect_settle_refund()
         .times(1)
         .withf(
-            |_, status: &ordo_repository::RefundStatus, order: &Option<(&Order, Version)>, _| {
+            |_, status: &ordo_repository::RefundStatus, order: &Option<(&Order, Version)>, _, _| {
                 *status == ordo_repository::RefundStatus::Succeeded && order.is_none()
             },
         )
-        .returning(|_, _, _, _| Ok(()));
+        .returning(|_, _, _, _, _| Ok(()));
     let gateway = Arc::new(FakeGateway::default());
     let (refunded, refund) = with_gateway(repository, MockIdempotencyStore::new(), gateway.clone())
         .refund(
@@ -1104,7 +1109,7 @@ async fn a_declined_refund_releases_its_reservation_with_the_refund() {
     let mut repository = reading(&order);
     repository
         .expect_reserve_refund()
-        .returning(|_, _, _| Ok(()));
+        .returning(|_, _, _, _| Ok(()));
     repository
         .expect_record_payment_attempt()
         .returning(|_| Ok(()));
@@ -1112,12 +1117,12 @@ async fn a_declined_refund_releases_its_reservation_with_the_refund() {
         .expect_settle_refund()
         .times(1)
         .withf(
-            |_, status: &ordo_repository::RefundStatus, order: &Option<(&Order, Version)>, _| {
+            |_, status: &ordo_repository::RefundStatus, order: &Option<(&Order, Version)>, _, _| {
                 *status == ordo_repository::RefundStatus::Failed
                     && order.is_some_and(|(released, _)| released.payment().refunded.is_zero())
             },
         )
-        .returning(|_, _, _, _| Ok(()));
+        .returning(|_, _, _, _, _| Ok(()));
     let gateway = Arc::new(FakeGateway::answering(GatewayReply::Declined));
     let result = with_gateway(repository, MockIdempotencyStore::new(), gateway)
         .refund(
@@ -1152,7 +1157,7 @@ async fn a_refund_losing_a_race_reads_the_order_again_and_checks_the_amount_anew
     repository
         .expect_reserve_refund()
         .times(1)
-        .returning(move |_, _, _| {
+        .returning(move |_, _, _, _| {
             Err(RepoError::VersionConflict {
                 current: Version::new(current.get() + 1),
             })
@@ -1267,5 +1272,19 @@ async fn only_admins_erase_and_storage_is_not_touched_otherwise() {
                 .await,
             Err(ServiceError::Forbidden(_))
         ));
+    }
+}
+
+/// Events in these tests carry the order's id and version: what they check is that the event
+/// goes with its write.
+struct IdRenderer;
+
+impl ordo_service::OrderRenderer for IdRenderer {
+    fn render(&self, order: &Order) -> Result<String, ordo_service::BoxError> {
+        Ok(format!(
+            r#"{{"id":"{}","version":{}}}"#,
+            order.id(),
+            order.version().get()
+        ))
     }
 }

@@ -41,6 +41,7 @@ where
         + ProductStore
         + DiscountCodeStore
         + ordo_repository::RatesStore
+        + ordo_repository::EventStore
         + Clone
         + 'static,
 {
@@ -57,6 +58,7 @@ where
         + ProductStore
         + DiscountCodeStore
         + ordo_repository::RatesStore
+        + ordo_repository::EventStore
         + Clone
         + 'static,
 {
@@ -78,6 +80,7 @@ where
         + ProductStore
         + DiscountCodeStore
         + ordo_repository::RatesStore
+        + ordo_repository::EventStore
         + Clone
         + 'static,
 {
@@ -100,6 +103,7 @@ where
         + ProductStore
         + DiscountCodeStore
         + ordo_repository::RatesStore
+        + ordo_repository::EventStore
         + Clone
         + 'static,
 {
@@ -116,8 +120,10 @@ where
         Arc::new(gateway),
         Arc::new(SystemClock),
         Arc::new(RandomIds),
+        Arc::new(ordo_http::ApiRenderer),
         config,
     )
+    .with_events(Arc::new(store.clone()))
     .with_api_keys(Arc::new(store.clone()))
     .with_catalog(Arc::new(store.clone()))
     .with_discount_codes(Arc::new(store.clone()))

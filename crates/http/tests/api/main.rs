@@ -15,6 +15,7 @@ mod attacks;
 mod auth;
 mod discount_codes;
 mod errors;
+mod events;
 mod framing;
 mod idempotency;
 mod lifecycle;

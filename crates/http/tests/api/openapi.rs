@@ -38,6 +38,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("put", "/v1/tax-rates"),
     ("get", "/v1/shipping-rates"),
     ("put", "/v1/shipping-rates"),
+    ("get", "/v1/orders/{id}/events"),
+    ("get", "/v1/events"),
 ];
 
 fn documented(doc: &Value) -> BTreeSet<(String, String)> {

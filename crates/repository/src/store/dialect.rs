@@ -12,6 +12,8 @@
 //! | an order's document | `JSONB` | JSON text |
 //! | inserting an order | one statement (the claim in a CTE) | two in a transaction |
 //! | an audited payment write | one statement (a CTE) | two in a transaction |
+//! | an order's event, chained | in the change's statement (CTEs; the link hashed in SQL) | the change, the last event read, the event inserted (linked in Rust) |
+//! | the feed's safe end | below the oldest transaction writing events now (`pg_locks`), read before the events | everything committed (one writer) |
 //! | sequence blocks | a sequence `INCREMENT BY 64` | a row moved up by 64 |
 //! | writes | any pooled connection; several statements in a transaction | one writer connection; writes that arrive together share a commit (`writer.rs`) |
 //! | migrations | `migrations/postgres` | `migrations/sqlite` |
@@ -25,6 +27,7 @@ use std::pin::Pin;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use ordo_domain::EventRecord;
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
@@ -306,20 +309,45 @@ pub(crate) trait Dialect: Send + Sync + 'static {
         work: W,
     ) -> Result<T, RepoError>;
 
-    /// Stores the order (its columns are `order_values`), linking `claim` to it; [`RepoError::ClaimLost`] (nothing stored) when the claim is no longer held.
+    /// A statement whose `bound` column is the transaction id below which every event that
+    /// will ever commit already has (`events.rs`); `None` when all that is committed is
+    /// settled (SQLite's one writer).
+    const FEED_BOUND: Option<&'static str>;
+
+    /// Stores the order (its columns are `order_values`) and its first event, linking `claim`
+    /// to it; [`RepoError::ClaimLost`] (nothing stored) when the claim is no longer held.
     async fn insert_order(
         conn: &mut Self::Conn,
         order_values: Vec<Value>,
         claim: Option<Claim>,
+        event: &EventRecord,
     ) -> Result<(), RepoError>;
 
     /// The compare-and-set `update` (already bound) with `attempt` audited whether or not it
-    /// matches; the rows the update changed.
+    /// matches, and `event` recorded when it does; the rows the update changed.
     async fn update_audited(
         conn: &mut Self::Conn,
         update: Statement,
         attempt: &PaymentAttempt,
+        event: &EventRecord,
     ) -> Result<u64, RepoError>;
+
+    /// Runs `change` (a constant `INSERT` or `UPDATE` of at most one row of `event`'s order)
+    /// and, when it wrote, records `event` chained to the order's last one, atomically: the
+    /// rows `change` wrote. Runs inside the write's transaction, as its first write: the
+    /// feed's bound on PostgreSQL counts a transaction from its first event statement on, so a
+    /// transaction must not take its id (write anything) before it.
+    async fn chained(
+        conn: &mut Self::Conn,
+        change: Statement,
+        event: &EventRecord,
+    ) -> Result<u64, RepoError> {
+        let changed = conn.execute(change).await?;
+        if changed == 1 {
+            super::events::append_event(conn, event).await?;
+        }
+        Ok(changed)
+    }
 
     /// The migrations this build carries.
     const MIGRATOR: &'static sqlx::migrate::Migrator;

@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use ordo_domain::{
-    CodeName, CodeValue, CodeValueDraft, DiscountCode, DiscountCodeDraft, DiscountCodeSpec, Order,
-    Version, amount_serde,
+    CodeName, CodeValue, CodeValueDraft, DiscountCode, DiscountCodeDraft, DiscountCodeSpec,
+    EventRecord, Order, Version, amount_serde,
 };
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -280,9 +280,11 @@ impl<D: Dialect> DiscountCodeStore for Store<D> {
         order: &Order,
         claim: Option<&'a Claim>,
         redemption: Redemption,
+        event: &EventRecord,
     ) -> Result<(), RepoError> {
         let values = order_values(order)?;
         let claim = claim.cloned();
+        let event = event.clone();
         let (order_id, customer, at) = (
             order.id().as_uuid(),
             order.customer_id().as_uuid(),
@@ -292,7 +294,7 @@ impl<D: Dialect> DiscountCodeStore for Store<D> {
         self.dialect
             .write(true, move |conn| {
                 Box::pin(async move {
-                    D::insert_order(conn, values, claim).await?;
+                    D::insert_order(conn, values, claim, &event).await?;
                     let take = Statement::new(TAKE_USE).bind(code);
                     let Some(taken) = dialect::Conn::fetch_optional(conn, take).await? else {
                         return Err(RepoError::LimitReached {

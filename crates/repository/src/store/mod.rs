@@ -17,6 +17,7 @@ pub(crate) mod dialect;
 mod discounts;
 mod document;
 mod driver;
+mod events;
 mod keys;
 mod ledger;
 mod list;

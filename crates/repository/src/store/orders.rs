@@ -2,11 +2,13 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use ordo_domain::{CustomerId, Order, OrderId, OrderNumber, Version};
+use ordo_domain::{CustomerId, EventRecord, Order, OrderId, OrderNumber, Version};
 use uuid::Uuid;
 
 use super::Store;
-use super::dialect::{Conn, Dialect, RowRead, SEQUENCE_BLOCK, Statement, Value, required};
+use super::dialect::{
+    BoxFuture, Conn, Dialect, RowRead, SEQUENCE_BLOCK, Statement, Value, Work, required,
+};
 use super::document::Document;
 use super::list::list_statement;
 use super::rows::{
@@ -52,6 +54,7 @@ UPDATE orders SET status = $1, cancel_reason = $2, version = $3, updated_at = $4
 WHERE id = $5 AND version = $6 AND deleted_at IS NULL"
     };
 }
+#[cfg(test)]
 pub(crate) use update_order;
 
 /// [`update_order!`] as a statement.
@@ -79,6 +82,10 @@ const CUSTOMER_ORDERS: &str = concat!(
 const ERASE_ORDER: &str = "
 UPDATE orders SET email_key = NULL, document = $1, version = $2, updated_at = $3
 WHERE id = $4 AND version = $5";
+
+/// The earlier events of an erased order lose the order as it was; their digests stay.
+const ERASE_PAYLOADS: &str =
+    "UPDATE order_events SET payload = NULL WHERE order_id = $1 AND id <> $2";
 
 /// A version, deleted or not.
 const ANY_VERSION: &str = "SELECT version FROM orders WHERE id = $1";
@@ -115,6 +122,12 @@ WHERE payment_pending IS NOT NULL AND deleted_at IS NULL
   AND (payment_status = 'unknown' OR updated_at < $2)
 ORDER BY updated_at LIMIT $1";
 
+/// The constraint that keeps an order's chain one line (migration 18).
+const CHAIN_PLACE: &str = "order_events_order_id_chain_key";
+
+/// How many times a write whose event lost its chain place is tried.
+const CHAIN_TRIES: u32 = 50;
+
 /// After a compare-and-set wrote nothing, on the write's own connection: why.
 async fn missed_on<C: Conn>(conn: &mut C, id: OrderId) -> RepoError {
     missed(conn.fetch_optional(current_version(id)).await)
@@ -140,6 +153,40 @@ impl<D: Dialect> Store<D> {
     /// After a compare-and-set wrote nothing: was the row missing, or the version stale?
     async fn why_missed(&self, id: OrderId) -> RepoError {
         missed(self.read_optional(current_version(id)).await)
+    }
+
+    /// `change` with its event, as one write: the rows it changed.
+    async fn chained(&self, change: Statement, event: &EventRecord) -> Result<u64, RepoError> {
+        // One statement on PostgreSQL; SQLite's writes are always atomic.
+        self.with_event(false, || {
+            let (change, event) = (change.clone(), event.clone());
+            move |conn: &mut D::Conn| -> BoxFuture<'_, Result<u64, RepoError>> {
+                Box::pin(async move { D::chained(conn, change, &event).await })
+            }
+        })
+        .await
+    }
+
+    /// Runs a write that records an event, made afresh by `work`; again when another write
+    /// took the order's next chain place first (an event that changes no version, a refund's
+    /// success, races the order's other writes; the loser of `UNIQUE (order_id, chain)` wrote
+    /// nothing and chains after the winner on its next try).
+    async fn with_event<T, W>(&self, atomic: bool, work: impl Fn() -> W) -> Result<T, RepoError>
+    where
+        T: Send + 'static,
+        W: Work<D::Conn, T>,
+    {
+        let mut tries = 1;
+        loop {
+            match self.dialect.write(atomic, work()).await {
+                Err(RepoError::Duplicate { constraint })
+                    if constraint == CHAIN_PLACE && tries < CHAIN_TRIES =>
+                {
+                    tries = tries.saturating_add(1);
+                }
+                result => return result,
+            }
+        }
     }
 
     /// The next value of this process's sequence block, if any is left.
@@ -177,13 +224,19 @@ impl<D: Dialect> OrderRepository for Store<D> {
     }
 
     #[tracing::instrument(skip_all, fields(order_id = %order.id()), err(level = "debug"))]
-    async fn insert<'a>(&self, order: &Order, claim: Option<&'a Claim>) -> Result<(), RepoError> {
+    async fn insert<'a>(
+        &self,
+        order: &Order,
+        claim: Option<&'a Claim>,
+        event: &EventRecord,
+    ) -> Result<(), RepoError> {
         let values = order_values(order)?;
         let claim = claim.cloned();
+        let event = event.clone();
         // One statement on PostgreSQL; SQLite's writes are always atomic.
         self.dialect
             .write(false, move |conn| {
-                Box::pin(async move { D::insert_order(conn, values, claim).await })
+                Box::pin(async move { D::insert_order(conn, values, claim, &event).await })
             })
             .await
     }
@@ -214,10 +267,15 @@ impl<D: Dialect> OrderRepository for Store<D> {
     }
 
     #[tracing::instrument(skip_all, fields(order_id = %order.id()), err(level = "debug"))]
-    async fn update(&self, order: &Order, expected: Version) -> Result<(), RepoError> {
+    async fn update(
+        &self,
+        order: &Order,
+        expected: Version,
+        event: &EventRecord,
+    ) -> Result<(), RepoError> {
         check_next_version(order, expected)?;
         let update = Statement::new(UPDATE_ORDER).bind_all(update_values(order, expected)?);
-        if self.execute(update).await? == 1 {
+        if self.chained(update, event).await? == 1 {
             Ok(())
         } else {
             Err(self.why_missed(order.id()).await)
@@ -237,6 +295,7 @@ impl<D: Dialect> OrderRepository for Store<D> {
         order: &Order,
         expected: Version,
         attempt: &PaymentAttempt,
+        event: &EventRecord,
     ) -> Result<(), RepoError> {
         check_next_version(order, expected)?;
         if attempt.order_id != order.id() {
@@ -245,12 +304,13 @@ impl<D: Dialect> OrderRepository for Store<D> {
             ));
         }
         let update = Statement::new(UPDATE_ORDER).bind_all(update_values(order, expected)?);
-        let attempt = attempt.clone();
         // The audit row stays whether or not the compare-and-set matches.
         let changed = self
-            .dialect
-            .write(false, move |conn| {
-                Box::pin(async move { D::update_audited(conn, update, &attempt).await })
+            .with_event(false, || {
+                let (update, attempt, event) = (update.clone(), attempt.clone(), event.clone());
+                move |conn: &mut D::Conn| -> BoxFuture<'_, Result<u64, RepoError>> {
+                    Box::pin(async move { D::update_audited(conn, update, &attempt, &event).await })
+                }
             })
             .await?;
         if changed == 1 {
@@ -266,6 +326,7 @@ impl<D: Dialect> OrderRepository for Store<D> {
         order: &Order,
         expected: Version,
         refund: &Refund,
+        event: &EventRecord,
     ) -> Result<(), RepoError> {
         check_next_version(order, expected)?;
         let (id, update) = (
@@ -279,17 +340,19 @@ impl<D: Dialect> OrderRepository for Store<D> {
             .bind(refund.reason.as_str())
             .bind(refund.status.as_str())
             .bind(refund.created_at);
-        self.dialect
-            .write(true, move |conn| {
+        self.with_event(true, || {
+            let (update, insert, event) = (update.clone(), insert.clone(), event.clone());
+            move |conn: &mut D::Conn| -> BoxFuture<'_, Result<(), RepoError>> {
                 Box::pin(async move {
-                    if conn.execute(update).await? != 1 {
+                    if D::chained(conn, update, &event).await? != 1 {
                         return Err(missed_on(conn, id).await);
                     }
                     conn.execute(insert).await?;
                     Ok(())
                 })
-            })
-            .await
+            }
+        })
+        .await
     }
 
     #[tracing::instrument(skip_all, err(level = "debug"))]
@@ -299,6 +362,7 @@ impl<D: Dialect> OrderRepository for Store<D> {
         status: RefundStatus,
         order: Option<(&'a Order, Version)>,
         at: DateTime<Utc>,
+        event: &EventRecord,
     ) -> Result<(), RepoError> {
         let mark = Statement::new(SETTLE_REFUND)
             .bind(refund_id)
@@ -311,21 +375,29 @@ impl<D: Dialect> OrderRepository for Store<D> {
                 Ok::<_, RepoError>((order.id(), Statement::new(UPDATE_ORDER).bind_all(values)))
             })
             .transpose()?;
-        self.dialect
-            .write(true, move |conn| {
+        self.with_event(true, || {
+            let (mark, update, event) = (mark.clone(), update.clone(), event.clone());
+            move |conn: &mut D::Conn| -> BoxFuture<'_, Result<(), RepoError>> {
                 Box::pin(async move {
+                    // The event goes with the order's write, or with the refund's when the
+                    // order does not change; its statement first (`Dialect::chained`).
+                    let Some((id, update)) = update else {
+                        return match D::chained(conn, mark, &event).await? {
+                            1 => Ok(()),
+                            _ => Err(RepoError::NotFound),
+                        };
+                    };
+                    if D::chained(conn, update, &event).await? != 1 {
+                        return Err(missed_on(conn, id).await);
+                    }
                     if conn.execute(mark).await? != 1 {
                         return Err(RepoError::NotFound);
                     }
-                    if let Some((id, update)) = update
-                        && conn.execute(update).await? != 1
-                    {
-                        return Err(missed_on(conn, id).await);
-                    }
                     Ok(())
                 })
-            })
-            .await
+            }
+        })
+        .await
     }
 
     async fn pending_refunds(&self, limit: u32) -> Result<Vec<Refund>, RepoError> {
@@ -363,7 +435,7 @@ impl<D: Dialect> OrderRepository for Store<D> {
     #[tracing::instrument(skip_all, fields(customer_id = %erasure.customer_id), err(level = "debug"))]
     async fn erase_customer<'a>(
         &self,
-        orders: &'a [(Order, Version)],
+        orders: &'a [(Order, Version, EventRecord)],
         erasure: &'a Erasure,
     ) -> Result<(), RepoError> {
         let headers = headers_to_text(&[(
@@ -371,7 +443,7 @@ impl<D: Dialect> OrderRepository for Store<D> {
             "application/problem+json".to_owned(),
         )])?;
         let mut writes = Vec::with_capacity(orders.len());
-        for (order, expected) in orders {
+        for (order, expected, event) in orders {
             check_next_version(order, *expected)?;
             let erase = Statement::new(ERASE_ORDER)
                 .bind(Value::Json(Some(Document::write(order)?)))
@@ -383,7 +455,10 @@ impl<D: Dialect> OrderRepository for Store<D> {
                 .bind(order.id().as_uuid())
                 .bind(headers.clone())
                 .bind(ERASED_RESPONSE.as_bytes());
-            writes.push((order.id(), erase, responses));
+            let payloads = Statement::new(ERASE_PAYLOADS)
+                .bind(order.id().as_uuid())
+                .bind(event.id);
+            writes.push((order.id(), erase, responses, payloads, event.clone()));
         }
         let record = Statement::new(RECORD_ERASURE)
             .bind(erasure.id)
@@ -391,23 +466,26 @@ impl<D: Dialect> OrderRepository for Store<D> {
             .bind(erasure.by.clone())
             .bind(erasure.at)
             .bind(i64::from(erasure.orders));
-        self.dialect
-            .write(true, move |conn| {
+        self.with_event(true, || {
+            let (writes, record) = (writes.clone(), record.clone());
+            move |conn: &mut D::Conn| -> BoxFuture<'_, Result<(), RepoError>> {
                 Box::pin(async move {
-                    for (id, erase, responses) in writes {
-                        if conn.execute(erase).await? != 1 {
+                    for (id, erase, responses, payloads, event) in writes {
+                        if D::chained(conn, erase, &event).await? != 1 {
                             let current = conn
                                 .fetch_optional(Statement::new(ANY_VERSION).bind(id.as_uuid()))
                                 .await;
                             return Err(missed(current));
                         }
                         conn.execute(responses).await?;
+                        conn.execute(payloads).await?;
                     }
                     conn.execute(record).await?;
                     Ok(())
                 })
-            })
-            .await
+            }
+        })
+        .await
     }
 
     async fn erasures_of(&self, customer: CustomerId) -> Result<Vec<Erasure>, RepoError> {
@@ -445,12 +523,13 @@ impl<D: Dialect> OrderRepository for Store<D> {
         id: OrderId,
         expected: Option<Version>,
         at: DateTime<Utc>,
+        event: &EventRecord,
     ) -> Result<(), RepoError> {
         let statement = Statement::new(SOFT_DELETE)
             .bind(id.as_uuid())
             .bind(at)
             .bind(expected.map(version_column).transpose()?);
-        if self.execute(statement).await? == 1 {
+        if self.chained(statement, event).await? == 1 {
             Ok(())
         } else {
             Err(self.why_missed(id).await)

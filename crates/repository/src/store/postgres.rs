@@ -1,6 +1,9 @@
 //! PostgreSQL's side of [`Dialect`]: what production replicas share.
 
+use std::borrow::Cow;
+use std::collections::HashMap;
 use std::convert::identity;
+use std::sync::{LazyLock, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -16,14 +19,19 @@ use sqlx::{
 use super::Store;
 use super::dialect::{Conn, Dialect, Statement, Value, Work, values_travel};
 use super::driver::{Waiting, pool_figures};
+use super::events::{event_columns, event_values};
 use super::list::{Clause, contains_pattern};
+use super::orders::UPDATE_ORDER;
 #[cfg(any(test, feature = "test-util"))]
 use super::orders::select_order;
+#[cfg(test)]
 use super::orders::update_order;
 use super::pg_schema::{self, PgSchema};
 use super::rows::order_columns;
 #[cfg(feature = "test-util")]
 use crate::ListQuery;
+use ordo_domain::EventRecord;
+
 use crate::{Claim, PaymentAttempt, PoolStats, RepoError, SearchText, TotalBound};
 
 /// Connection settings for [`crate::PgStore::connect`].
@@ -69,16 +77,18 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $
         $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31)"
 );
 
-/// The same, and the idempotency key (`$32`..`$34`) linked to the order in the same
-/// statement; if the claim is no longer held, nothing at all is inserted.
-const INSERT_ORDER_CLAIMED: &str = concat!(
-    "WITH claim AS (
+/// The idempotency key (`$32`..`$34`) linked to the order in the insert's own statement
+/// ([`INSERT_ORDER_CLAIMED`] reads it): if the claim is no longer held, nothing is inserted.
+const CLAIM: &str = "claim AS (
     UPDATE idempotency_keys SET order_id = $1
     WHERE caller = $32 AND key = $33 AND token = $34
       AND order_id IS NULL AND response_status IS NULL
     RETURNING 1
-)
-INSERT INTO orders (",
+)";
+
+/// The order's row, only if [`CLAIM`] took the key.
+const INSERT_ORDER_CLAIMED: &str = concat!(
+    "INSERT INTO orders (",
     order_columns!(),
     ")
 SELECT $1::uuid, $2::text, $3::uuid, $4::char(3), $5::numeric, $6::numeric, $7::text,
@@ -89,9 +99,16 @@ SELECT $1::uuid, $2::text, $3::uuid, $4::char(3), $5::numeric, $6::numeric, $7::
 WHERE EXISTS (SELECT 1 FROM claim)"
 );
 
-/// `UPDATE_ORDER` with the payment call that caused it audited (`$18`..`$24`) in the same
-/// statement. A data-modifying CTE always runs, so the audit row is written whether or not
-/// the update matches.
+/// The payment call that caused an update, audited (`$18`..`$24`) in the update's statement.
+/// A data-modifying CTE always runs, so the audit row is written whether or not the update
+/// matches.
+const ATTEMPT: &str = "attempt AS (
+    INSERT INTO payment_attempts (id, order_id, operation, amount, outcome, reference, created_at)
+    VALUES ($18, $19, $20, $21, $22, $23, $24)
+)";
+
+/// `UPDATE_ORDER` audited as one statement (what `bench/pgbench` runs, with its event).
+#[cfg(test)]
 const UPDATE_ORDER_AUDITED: &str = concat!(
     "
 WITH attempt AS (
@@ -100,6 +117,109 @@ WITH attempt AS (
 )",
     update_order!()
 );
+
+/// The feed's bound: the oldest transaction writing events right now (holding `order_events`
+/// for writing, with an id), or the next transaction id when none is. Read in a statement of
+/// its own *before* the events, so a transaction that commits between the two is either seen
+/// as running (and bounds the read) or has committed before the events' snapshot is taken.
+/// Every event statement is its transaction's first write (`Dialect::chained`), so a
+/// transaction not writing events yet takes an id above any bound read before. Only event
+/// writers count: a long transaction elsewhere never holds the feed back. `pg_locks` shows
+/// 32-bit ids; each is widened to the 64-bit id `tx` holds, relative to the next id.
+const FEED_BOUND: &str = "
+SELECT COALESCE(
+    (SELECT min(n.next - ((n.next % 4294967296 - CAST(CAST(x.transactionid AS text) AS bigint)
+                           + 4294967296) % 4294967296))
+     FROM pg_locks r
+     JOIN pg_locks x ON x.virtualtransaction = r.virtualtransaction
+                    AND x.locktype = 'transactionid' AND x.mode = 'ExclusiveLock' AND x.granted
+     WHERE r.locktype = 'relation' AND r.mode = 'RowExclusiveLock'
+       AND r.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+       AND r.relation = CAST('order_events' AS regclass)),
+    n.next) AS bound
+FROM (SELECT CAST(CAST(pg_snapshot_xmax(pg_current_snapshot()) AS text) AS bigint) AS next) n";
+
+/// After `changed` (a change's CTE returning a row if it wrote one), the change's event
+/// (`event_values`, from `$first`) chained in SQL to the order's last one: the same link as
+/// `ordo_domain::link`, `sha256(previous hash || digest)`.
+fn chain_event(first: usize) -> String {
+    let p = |offset: usize| format!("${}", first.saturating_add(offset));
+    format!(
+        ",
+prev AS (
+    SELECT chain, hash FROM order_events WHERE order_id = {order}::uuid
+    ORDER BY chain DESC LIMIT 1
+)
+INSERT INTO order_events ({columns})
+SELECT {id}::uuid, {order}::uuid, {customer}::uuid, {kind}::text, {version}::integer,
+       {role}::text, {subject}::text, {request}::text, {key}::text, {at}::timestamptz,
+       {payload}::text, {payload_digest}::bytea, COALESCE(prev.chain, 0) + 1, prev.hash,
+       sha256(COALESCE(prev.hash, ''::bytea) || {digest}::bytea)
+FROM changed LEFT JOIN prev ON true",
+        columns = event_columns!(),
+        id = p(0),
+        order = p(1),
+        customer = p(2),
+        kind = p(3),
+        version = p(4),
+        role = p(5),
+        subject = p(6),
+        request = p(7),
+        key = p(8),
+        at = p(9),
+        payload = p(10),
+        payload_digest = p(11),
+        digest = p(12),
+    )
+}
+
+/// `change` (one `INSERT` or `UPDATE` with `values` placeholders, after the CTEs in
+/// `prelude`) and its event, as one statement; made once per change and kept.
+fn chained_statement(
+    prelude: Option<&'static str>,
+    change: &'static str,
+    values: usize,
+) -> &'static str {
+    type Made = HashMap<(usize, usize), &'static str>;
+    static MADE: LazyLock<Mutex<Made>> = LazyLock::new(Mutex::default);
+    let key = (
+        prelude.map_or(0, |p| p.as_ptr().addr()),
+        change.as_ptr().addr(),
+    );
+    let build = || -> &'static str {
+        let prelude = prelude.map(|p| format!("{p},\n")).unwrap_or_default();
+        let sql = format!(
+            "WITH {prelude}changed AS ({change}\nRETURNING 1){}",
+            chain_event(values.saturating_add(1))
+        );
+        // A handful of constant statements, each made once: leaked on purpose.
+        Box::leak(sql.into_boxed_str())
+    };
+    match MADE.lock() {
+        Ok(mut made) => made.entry(key).or_insert_with(build),
+        Err(_) => build(),
+    }
+}
+
+/// Runs `change` (its SQL constant) after `prelude` with the event chained in the same
+/// statement: the rows it wrote.
+async fn run_chained(
+    conn: &mut PgConnection,
+    prelude: Option<&'static str>,
+    change: Statement,
+    event: &EventRecord,
+) -> Result<u64, RepoError> {
+    let Cow::Borrowed(sql) = change.sql else {
+        return Err(RepoError::other(
+            "a chained change must be a constant statement",
+        ));
+    };
+    let values = change.values.len();
+    let statement = Statement::new(chained_statement(prelude, sql, values))
+        .bind_all(change.values)
+        .bind_all(event_values(event)?);
+    conn.execute(statement).await
+}
 
 values_travel! {
     database: Postgres, arguments: PgArguments, connection: PgConnection, row: PgRow,
@@ -169,6 +289,7 @@ impl Dialect for PgDialect {
     const MIGRATIONS_BOOKKEPT: &'static str =
         "SELECT CAST(to_regclass('_sqlx_migrations') IS NOT NULL AS INTEGER) AS bookkept";
     const MIGRATOR: &'static sqlx::migrate::Migrator = &MIGRATOR;
+    const FEED_BOUND: Option<&'static str> = Some(FEED_BOUND);
 
     fn matches_text(text: &SearchText) -> Clause {
         // `search_text` is the number, email and names lowercased by `lower()` (migration 10),
@@ -218,17 +339,21 @@ impl Dialect for PgDialect {
         conn: &mut PgConnection,
         order_values: Vec<Value>,
         claim: Option<Claim>,
+        event: &EventRecord,
     ) -> Result<(), RepoError> {
-        let statement = match claim {
-            None => Statement::new(INSERT_ORDER).bind_all(order_values),
-            Some(claim) => Statement::new(INSERT_ORDER_CLAIMED)
-                .bind_all(order_values)
-                .bind(claim.scope.caller)
-                .bind(claim.scope.key)
-                .bind(claim.token),
+        let (prelude, statement) = match claim {
+            None => (None, Statement::new(INSERT_ORDER).bind_all(order_values)),
+            Some(claim) => (
+                Some(CLAIM),
+                Statement::new(INSERT_ORDER_CLAIMED)
+                    .bind_all(order_values)
+                    .bind(claim.scope.caller)
+                    .bind(claim.scope.key)
+                    .bind(claim.token),
+            ),
         };
         // No row means the claim was not held.
-        if conn.execute(statement).await? == 0 {
+        if run_chained(conn, prelude, statement, event).await? == 0 {
             Err(RepoError::ClaimLost)
         } else {
             Ok(())
@@ -239,11 +364,20 @@ impl Dialect for PgDialect {
         conn: &mut PgConnection,
         update: Statement,
         attempt: &PaymentAttempt,
+        event: &EventRecord,
     ) -> Result<u64, RepoError> {
-        let audited = Statement::new(UPDATE_ORDER_AUDITED)
+        let audited = Statement::new(UPDATE_ORDER)
             .bind_all(update.values)
             .bind_all(super::rows::attempt_values(attempt));
-        conn.execute(audited).await
+        run_chained(conn, Some(ATTEMPT), audited, event).await
+    }
+
+    async fn chained(
+        conn: &mut PgConnection,
+        change: Statement,
+        event: &EventRecord,
+    ) -> Result<u64, RepoError> {
+        run_chained(conn, None, change, event).await
     }
 
     async fn prepare_migrations(&self) -> Result<u64, RepoError> {

@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use ordo_domain::EventRecord;
 use rust_decimal::Decimal;
 use sqlx::sqlite::{
     SqliteArguments, SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool,
@@ -129,6 +130,8 @@ impl Dialect for SqliteDialect {
          WHERE name = 'order_number' RETURNING value - 63 AS start";
     const MIGRATIONS_BOOKKEPT: &'static str = "SELECT EXISTS (SELECT 1 FROM sqlite_master \
          WHERE type = 'table' AND name = '_sqlx_migrations') AS bookkept";
+    // One writer: whatever a reader sees was committed in `seq` order already.
+    const FEED_BOUND: Option<&'static str> = None;
 
     // The tables and columns below are those of migration `…10_order_search.sql`, kept by
     // its triggers.
@@ -168,17 +171,19 @@ impl Dialect for SqliteDialect {
         conn: &mut SqliteConnection,
         update: Statement,
         attempt: &PaymentAttempt,
+        event: &EventRecord,
     ) -> Result<u64, RepoError> {
         let audit = Statement::new(super::orders::RECORD_ATTEMPT)
             .bind_all(super::rows::attempt_values(attempt));
         conn.execute(audit).await?;
-        conn.execute(update).await
+        Self::chained(conn, update, event).await
     }
 
     async fn insert_order(
         conn: &mut SqliteConnection,
         order_values: Vec<Value>,
         claim: Option<Claim>,
+        event: &EventRecord,
     ) -> Result<(), RepoError> {
         if let Some(claim) = claim {
             // `order_values` starts with the order's id.
@@ -196,8 +201,12 @@ impl Dialect for SqliteDialect {
                 return Err(RepoError::ClaimLost);
             }
         }
-        conn.execute(Statement::new(INSERT_ORDER).bind_all(order_values))
-            .await?;
+        Self::chained(
+            conn,
+            Statement::new(INSERT_ORDER).bind_all(order_values),
+            event,
+        )
+        .await?;
         Ok(())
     }
 

@@ -1,5 +1,6 @@
 //! The contract every store keeps, written once and run against each implementation.
 
+use ordo_repository::testing::event_of;
 use std::collections::HashSet;
 use std::sync::Arc;
 
@@ -97,7 +98,7 @@ async fn an_order_with_every_part_of_its_record_reads_back_equal_everywhere(stor
     let order = full_record(&*store, customer(1), at(0)).await;
     assert_eq!(order.pricing().shipping_lines().len(), 2);
     assert!(order.details().contact().is_some());
-    store.insert(&order, None).await.unwrap();
+    store.insert(&order, None, &event_of(&order)).await.unwrap();
     assert_eq!(store.get(order.id()).await.unwrap(), order);
     assert_eq!(store.get_by_number(&order.number()).await.unwrap(), order);
     let page = store
@@ -108,13 +109,16 @@ async fn an_order_with_every_part_of_its_record_reads_back_equal_everywhere(stor
     // A payment write keeps the record as it was.
     let mut paid = order.clone();
     paid.change_status(StatusChange::Process, at(1)).unwrap();
-    store.update(&paid, order.version()).await.unwrap();
+    store
+        .update(&paid, order.version(), &event_of(&paid))
+        .await
+        .unwrap();
     assert_eq!(store.get(order.id()).await.unwrap(), paid);
 }
 
 async fn changed_details_are_stored_by_compare_and_set(store: Store) {
     let order = full_record(&*store, customer(1), at(0)).await;
-    store.insert(&order, None).await.unwrap();
+    store.insert(&order, None, &event_of(&order)).await.unwrap();
     let mut draft = order.details().to_draft();
     draft.staff_note = None;
     draft.tags = vec!["returned".into()];
@@ -126,7 +130,10 @@ async fn changed_details_are_stored_by_compare_and_set(store: Store) {
     let details = ordo_domain::OrderDetails::parse(&draft).unwrap();
     let mut changed = order.clone();
     changed.change_details(details.clone(), at(5));
-    store.update(&changed, order.version()).await.unwrap();
+    store
+        .update(&changed, order.version(), &event_of(&changed))
+        .await
+        .unwrap();
     let found = store.get(order.id()).await.unwrap();
     assert_eq!(found, changed);
     assert_eq!(*found.details(), details);
@@ -135,7 +142,9 @@ async fn changed_details_are_stored_by_compare_and_set(store: Store) {
     let mut stale = order.clone();
     stale.change_details(ordo_domain::OrderDetails::default(), at(6));
     assert!(matches!(
-        store.update(&stale, order.version()).await,
+        store
+            .update(&stale, order.version(), &event_of(&stale))
+            .await,
         Err(RepoError::VersionConflict { .. })
     ));
     assert_eq!(store.get(order.id()).await.unwrap(), changed);
@@ -147,16 +156,25 @@ async fn an_erasure_reaches_every_order_of_the_customer_and_its_stored_responses
     // Alice: one order placed under an idempotency key, one deleted; Bob: one order.
     let key = claim(&store, &key_request("alice", "k1", "f1", at(0))).await;
     let kept = full_record(&*store, customer(1), at(0)).await;
-    store.insert(&kept, Some(&key)).await.unwrap();
+    store
+        .insert(&kept, Some(&key), &event_of(&kept))
+        .await
+        .unwrap();
     store
         .complete(&key, &response("alice's address"))
         .await
         .unwrap();
     let deleted = full_record(&*store, customer(1), at(1)).await;
-    store.insert(&deleted, None).await.unwrap();
-    store.soft_delete(deleted.id(), None, at(2)).await.unwrap();
+    store
+        .insert(&deleted, None, &event_of(&deleted))
+        .await
+        .unwrap();
+    store
+        .soft_delete(deleted.id(), None, at(2), &event_of(&deleted))
+        .await
+        .unwrap();
     let other = full_record(&*store, customer(2), at(3)).await;
-    store.insert(&other, None).await.unwrap();
+    store.insert(&other, None, &event_of(&other)).await.unwrap();
 
     let found = store.orders_of_customer(customer(1)).await.unwrap();
     assert_eq!(
@@ -169,7 +187,8 @@ async fn an_erasure_reaches_every_order_of_the_customer_and_its_stored_responses
         .map(|mut order| {
             let expected = order.version();
             assert!(order.erase_personal_data(at(10)));
-            (order, expected)
+            let event = event_of(&order);
+            (order, expected, event)
         })
         .collect();
     let erasure = ordo_repository::Erasure {
@@ -250,7 +269,7 @@ async fn amounts_keep_their_decimals_even_when_zero(store: Store) {
         discount_reason: None,
     };
     let order = crate::fixtures::order_from(&*store, &draft, at(0)).await;
-    store.insert(&order, None).await.unwrap();
+    store.insert(&order, None, &event_of(&order)).await.unwrap();
     let read = store.get(order.id()).await.unwrap();
     // Equal as numbers is not enough: "0" is not "0.00" on the wire.
     assert_eq!(
@@ -262,7 +281,7 @@ async fn amounts_keep_their_decimals_even_when_zero(store: Store) {
 
 async fn a_fifty_item_order_reads_back_whole_and_in_order(store: Store) {
     let order = sample(&*store, customer(1), 50, at(0)).await;
-    store.insert(&order, None).await.unwrap();
+    store.insert(&order, None, &event_of(&order)).await.unwrap();
     let read = store.get(order.id()).await.unwrap();
     assert_eq!(read.pricing().lines().len(), 50);
     assert_eq!(read, order);
@@ -287,7 +306,10 @@ async fn an_order_is_found_by_its_number_until_it_is_deleted(store: Store) {
         store.get_by_number(&never.number()).await,
         Err(RepoError::NotFound)
     ));
-    store.soft_delete(first.id(), None, at(5)).await.unwrap();
+    store
+        .soft_delete(first.id(), None, at(5), &event_of(&first))
+        .await
+        .unwrap();
     assert!(matches!(
         store.get_by_number(&first.number()).await,
         Err(RepoError::NotFound)
@@ -298,7 +320,7 @@ async fn an_order_is_found_by_its_number_until_it_is_deleted(store: Store) {
 async fn a_duplicate_id_or_number_is_refused(store: Store) {
     let order = stored(&*store, customer(1), at(0)).await;
     assert!(matches!(
-        store.insert(&order, None).await,
+        store.insert(&order, None, &event_of(&order)).await,
         Err(RepoError::Duplicate { .. })
     ));
     // Same number, new id: the unique index on order numbers refuses it too.
@@ -307,7 +329,9 @@ async fn a_duplicate_id_or_number_is_refused(store: Store) {
     record.number = order.number();
     let same_number = ordo_domain::Order::restore(record).unwrap();
     assert!(matches!(
-        store.insert(&same_number, None).await,
+        store
+            .insert(&same_number, None, &event_of(&same_number))
+            .await,
         Err(RepoError::Duplicate { .. })
     ));
     // Nothing of the refused orders was kept.
@@ -372,7 +396,10 @@ async fn lists_filter_by_status_and_creation_time(store: Store) {
     processing
         .change_status(StatusChange::Process, at(999))
         .unwrap();
-    store.update(&processing, Version::FIRST).await.unwrap();
+    store
+        .update(&processing, Version::FIRST, &event_of(&processing))
+        .await
+        .unwrap();
 
     let by_status = ListQuery {
         status: Some(OrderStatus::Processing),
@@ -440,14 +467,20 @@ async fn a_customer_lists_only_their_own_orders(store: Store) {
 async fn an_update_with_the_current_version_succeeds(store: Store) {
     let mut order = stored(&*store, customer(1), at(0)).await;
     order.change_status(StatusChange::Process, at(10)).unwrap();
-    store.update(&order, Version::FIRST).await.unwrap();
+    store
+        .update(&order, Version::FIRST, &event_of(&order))
+        .await
+        .unwrap();
     order
         .change_status(
             StatusChange::Cancel(CancelReason::parse("out of stock").unwrap()),
             at(20),
         )
         .unwrap();
-    store.update(&order, Version::new(2)).await.unwrap();
+    store
+        .update(&order, Version::new(2), &event_of(&order))
+        .await
+        .unwrap();
     let read = store.get(order.id()).await.unwrap();
     assert_eq!(read.version(), Version::new(3));
     assert_eq!(
@@ -486,7 +519,10 @@ async fn a_claimed_gateway_call_is_kept_found_by_reconciliation_and_cleared(stor
             .settle_payment(GatewayOutcome::Unknown, at(6))
             .unwrap()
     );
-    store.update(&unknown, expected).await.unwrap();
+    store
+        .update(&unknown, expected, &event_of(&unknown))
+        .await
+        .unwrap();
     assert_eq!(store.get(unknown.id()).await.unwrap(), unknown);
     assert_eq!(
         store.orders_with_pending_payment(10, at(1)).await.unwrap(),
@@ -495,7 +531,10 @@ async fn a_claimed_gateway_call_is_kept_found_by_reconciliation_and_cleared(stor
     // Settled, then a cancellation claimed with its reason, then settled again.
     let expected = order.version();
     order.settle_payment(approved(), at(10)).unwrap();
-    store.update(&order, expected).await.unwrap();
+    store
+        .update(&order, expected, &event_of(&order))
+        .await
+        .unwrap();
     let expected = order.version();
     let reason = CancelReason::parse("no longer needed").unwrap();
     assert!(matches!(
@@ -507,11 +546,17 @@ async fn a_claimed_gateway_call_is_kept_found_by_reconciliation_and_cleared(stor
             ..
         }
     ));
-    store.update(&order, expected).await.unwrap();
+    store
+        .update(&order, expected, &event_of(&order))
+        .await
+        .unwrap();
     assert_eq!(store.get(order.id()).await.unwrap(), order);
     let expected = order.version();
     order.settle_payment(approved(), at(12)).unwrap();
-    store.update(&order, expected).await.unwrap();
+    store
+        .update(&order, expected, &event_of(&order))
+        .await
+        .unwrap();
     let read = store.get(order.id()).await.unwrap();
     assert_eq!(read, order);
     assert_eq!(read.payment().pending, None);
@@ -590,7 +635,10 @@ async fn every_status_and_payment_status_reads_back_as_written(store: Store) {
     };
     let mut seen = HashSet::new();
     let mut write = async |order: &mut ordo_domain::Order, expected: Version| {
-        store.update(order, expected).await.unwrap();
+        store
+            .update(order, expected, &event_of(order))
+            .await
+            .unwrap();
         assert_eq!(&store.get(order.id()).await.unwrap(), &*order);
         seen.insert((order.status(), order.payment().status));
     };
@@ -680,10 +728,17 @@ async fn paid(store: &Store, customer_no: u128, seconds: i64) -> ordo_domain::Or
         .begin_payment(PaymentOperation::Capture, at(seconds + 1))
         .unwrap();
     order.settle_payment(approved(), at(seconds + 1)).unwrap();
-    store.update(&order, expected).await.unwrap();
+    store
+        .update(&order, expected, &event_of(&order))
+        .await
+        .unwrap();
     order
 }
 
+#[expect(
+    clippy::too_many_lines,
+    reason = "one refund's whole life, step by step"
+)]
 async fn a_refund_is_reserved_with_its_order_then_settled_or_released(store: Store) {
     use ordo_repository::{Refund, RefundStatus};
     use rust_decimal::Decimal;
@@ -699,13 +754,23 @@ async fn a_refund_is_reserved_with_its_order_then_settled_or_released(store: Sto
     let mut reserved = order.clone();
     reserved.record_refund(Decimal::ONE, at(10)).unwrap();
     store
-        .reserve_refund(&reserved, order.version(), &refund(1, Decimal::ONE))
+        .reserve_refund(
+            &reserved,
+            order.version(),
+            &refund(1, Decimal::ONE),
+            &event_of(&reserved),
+        )
         .await
         .unwrap();
     assert_eq!(store.get(order.id()).await.unwrap(), reserved);
     // A second reservation on the version the first one replaced is refused, and not stored.
     let stale = store
-        .reserve_refund(&reserved, order.version(), &refund(2, Decimal::ONE))
+        .reserve_refund(
+            &reserved,
+            order.version(),
+            &refund(2, Decimal::ONE),
+            &event_of(&reserved),
+        )
         .await;
     assert!(
         matches!(stale, Err(RepoError::VersionConflict { .. })),
@@ -718,20 +783,37 @@ async fn a_refund_is_reserved_with_its_order_then_settled_or_released(store: Sto
     );
     assert_eq!(pending[0].amount, Decimal::ONE);
     store
-        .settle_refund(Uuid::from_u128(1), RefundStatus::Succeeded, None, at(20))
+        .settle_refund(
+            Uuid::from_u128(1),
+            RefundStatus::Succeeded,
+            None,
+            at(20),
+            &event_of(&order),
+        )
         .await
         .unwrap();
     assert!(store.pending_refunds(10).await.unwrap().is_empty());
     // Settled refunds are not settled again.
     let again = store
-        .settle_refund(Uuid::from_u128(1), RefundStatus::Failed, None, at(21))
+        .settle_refund(
+            Uuid::from_u128(1),
+            RefundStatus::Failed,
+            None,
+            at(21),
+            &event_of(&order),
+        )
         .await;
     assert!(matches!(again, Err(RepoError::NotFound)), "{again:?}");
     // A declined refund is released with its order, by compare-and-set.
     let mut second = reserved.clone();
     second.record_refund(Decimal::ONE, at(30)).unwrap();
     store
-        .reserve_refund(&second, reserved.version(), &refund(3, Decimal::ONE))
+        .reserve_refund(
+            &second,
+            reserved.version(),
+            &refund(3, Decimal::ONE),
+            &event_of(&second),
+        )
         .await
         .unwrap();
     let mut released = second.clone();
@@ -742,6 +824,7 @@ async fn a_refund_is_reserved_with_its_order_then_settled_or_released(store: Sto
             RefundStatus::Failed,
             Some((&released, reserved.version())),
             at(31),
+            &event_of(&released),
         )
         .await;
     assert!(
@@ -759,6 +842,7 @@ async fn a_refund_is_reserved_with_its_order_then_settled_or_released(store: Sto
             RefundStatus::Failed,
             Some((&released, second.version())),
             at(32),
+            &event_of(&released),
         )
         .await
         .unwrap();
@@ -794,7 +878,12 @@ async fn a_payment_write_carries_its_audit_and_only_for_its_own_order(store: Sto
         )
         .unwrap();
     let foreign = store
-        .update_with_attempt(&authorized, order.version(), &attempt(other.id()))
+        .update_with_attempt(
+            &authorized,
+            order.version(),
+            &attempt(other.id()),
+            &event_of(&authorized),
+        )
         .await;
     assert!(foreign.is_err(), "an attempt for another order is refused");
     assert_eq!(
@@ -803,12 +892,22 @@ async fn a_payment_write_carries_its_audit_and_only_for_its_own_order(store: Sto
         "and nothing was written"
     );
     store
-        .update_with_attempt(&authorized, order.version(), &attempt(order.id()))
+        .update_with_attempt(
+            &authorized,
+            order.version(),
+            &attempt(order.id()),
+            &event_of(&authorized),
+        )
         .await
         .unwrap();
     assert_eq!(store.get(order.id()).await.unwrap(), authorized);
     let stale = store
-        .update_with_attempt(&authorized, order.version(), &attempt(order.id()))
+        .update_with_attempt(
+            &authorized,
+            order.version(),
+            &attempt(order.id()),
+            &event_of(&authorized),
+        )
         .await;
     assert!(
         matches!(stale, Err(RepoError::VersionConflict { current }) if current == authorized.version())
@@ -833,11 +932,17 @@ fn every_storage_method_has_a_contract_case() {
     let source = |file: &str| {
         std::fs::read_to_string(format!("{}/src/{file}", env!("CARGO_MANIFEST_DIR"))).unwrap()
     };
-    let suite = std::fs::read_to_string(format!(
-        "{}/tests/storage/contract.rs",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .unwrap();
+    // Every file of the suite: the contract, and the files of its newer parts.
+    let suite: String = ["contract.rs", "rates.rs", "events.rs"]
+        .iter()
+        .map(|file| {
+            std::fs::read_to_string(format!(
+                "{}/tests/storage/{file}",
+                env!("CARGO_MANIFEST_DIR")
+            ))
+            .unwrap()
+        })
+        .collect();
     let mut methods = Vec::new();
     for file in [
         "orders.rs",
@@ -847,6 +952,8 @@ fn every_storage_method_has_a_contract_case() {
         "api_keys.rs",
         "products.rs",
         "discounts.rs",
+        "rates.rs",
+        "events.rs",
     ] {
         let text = source(file);
         let mut in_trait = false;
@@ -945,7 +1052,10 @@ async fn an_update_with_a_stale_version_is_a_conflict(store: Store) {
     let placed = stored(&*store, customer(1), at(0)).await;
     let mut first = placed.clone();
     first.change_status(StatusChange::Process, at(10)).unwrap();
-    store.update(&first, Version::FIRST).await.unwrap();
+    store
+        .update(&first, Version::FIRST, &event_of(&first))
+        .await
+        .unwrap();
     let mut second = placed.clone();
     second
         .change_status(
@@ -953,7 +1063,10 @@ async fn an_update_with_a_stale_version_is_a_conflict(store: Store) {
             at(11),
         )
         .unwrap();
-    match store.update(&second, Version::FIRST).await {
+    match store
+        .update(&second, Version::FIRST, &event_of(&second))
+        .await
+    {
         Err(RepoError::VersionConflict { current }) => assert_eq!(current, Version::new(2)),
         other => panic!("expected a conflict, got {other:?}"),
     }
@@ -968,14 +1081,19 @@ async fn an_update_of_a_missing_order_is_not_found(store: Store) {
     let mut order = sample(&*store, customer(1), 1, at(0)).await;
     order.change_status(StatusChange::Process, at(1)).unwrap();
     assert!(matches!(
-        store.update(&order, Version::FIRST).await,
+        store
+            .update(&order, Version::FIRST, &event_of(&order))
+            .await,
         Err(RepoError::NotFound)
     ));
 }
 
 async fn a_soft_deleted_order_is_neither_found_nor_listed_nor_changed(store: Store) {
     let order = stored(&*store, customer(1), at(0)).await;
-    store.soft_delete(order.id(), None, at(5)).await.unwrap();
+    store
+        .soft_delete(order.id(), None, at(5), &event_of(&order))
+        .await
+        .unwrap();
     assert!(matches!(
         store.get(order.id()).await,
         Err(RepoError::NotFound)
@@ -991,11 +1109,15 @@ async fn a_soft_deleted_order_is_neither_found_nor_listed_nor_changed(store: Sto
     let mut changed = order.clone();
     changed.change_status(StatusChange::Process, at(6)).unwrap();
     assert!(matches!(
-        store.update(&changed, Version::FIRST).await,
+        store
+            .update(&changed, Version::FIRST, &event_of(&changed))
+            .await,
         Err(RepoError::NotFound)
     ));
     assert!(matches!(
-        store.soft_delete(order.id(), None, at(7)).await,
+        store
+            .soft_delete(order.id(), None, at(7), &event_of(&order))
+            .await,
         Err(RepoError::NotFound)
     ));
 }
@@ -1003,13 +1125,16 @@ async fn a_soft_deleted_order_is_neither_found_nor_listed_nor_changed(store: Sto
 async fn a_delete_with_a_stale_version_is_a_conflict(store: Store) {
     let mut order = stored(&*store, customer(1), at(0)).await;
     order.change_status(StatusChange::Process, at(1)).unwrap();
-    store.update(&order, Version::FIRST).await.unwrap();
+    store
+        .update(&order, Version::FIRST, &event_of(&order))
+        .await
+        .unwrap();
     assert!(matches!(
-        store.soft_delete(order.id(), Some(Version::FIRST), at(2)).await,
+        store.soft_delete(order.id(), Some(Version::FIRST), at(2), &event_of(&order)).await,
         Err(RepoError::VersionConflict { current }) if current == Version::new(2)
     ));
     store
-        .soft_delete(order.id(), Some(Version::new(2)), at(3))
+        .soft_delete(order.id(), Some(Version::new(2)), at(3), &event_of(&order))
         .await
         .unwrap();
     assert!(matches!(
@@ -1030,7 +1155,9 @@ async fn thirty_two_racing_updates_let_exactly_one_win(store: Store) {
                     .change_status(StatusChange::Process, at(100 + i))
                     .unwrap();
                 barrier.wait().await;
-                store.update(&order, Version::FIRST).await
+                store
+                    .update(&order, Version::FIRST, &event_of(&order))
+                    .await
             })
         })
         .collect();
@@ -1062,7 +1189,7 @@ async fn thirty_two_concurrent_inserts_all_land(store: Store) {
         .cloned()
         .map(|order| {
             let store = Arc::clone(&store);
-            tokio::spawn(async move { store.insert(&order, None).await })
+            tokio::spawn(async move { store.insert(&order, None, &event_of(&order)).await })
         })
         .collect();
     for task in tasks {
@@ -1103,14 +1230,23 @@ async fn a_write_that_fails_among_concurrent_writes_takes_none_of_them_with_it(s
         requests.push(request);
         let (one, other) = (Arc::clone(&store), Arc::clone(&store));
         tasks.push(tokio::spawn(async move {
-            (true, one.insert(&order, None).await)
+            (true, one.insert(&order, None, &event_of(&order)).await)
         }));
         tasks.push(tokio::spawn(async move {
-            (false, other.insert(&duplicate, Some(&held)).await)
+            (
+                false,
+                other
+                    .insert(&duplicate, Some(&held), &event_of(&duplicate))
+                    .await,
+            )
         }));
     }
     let (lost_store, lost_order) = (Arc::clone(&store), unclaimed.clone());
-    let lost_task = tokio::spawn(async move { lost_store.insert(&lost_order, Some(&lost)).await });
+    let lost_task = tokio::spawn(async move {
+        lost_store
+            .insert(&lost_order, Some(&lost), &event_of(&lost_order))
+            .await
+    });
     for task in tasks {
         match task.await.unwrap() {
             (true, landed) => landed.unwrap(),
@@ -1207,7 +1343,10 @@ async fn an_unfinished_key_is_in_flight_until_its_lease_ends_then_resumes_from_i
 ) {
     let first = claim(&store, &key_request("alice", "k1", "f1", at(0))).await;
     let order = sample(&*store, customer(1), 2, at(0)).await;
-    store.insert(&order, Some(&first)).await.unwrap();
+    store
+        .insert(&order, Some(&first), &event_of(&order))
+        .await
+        .unwrap();
     // The holder "crashes" here: the order is stored, the response never was.
     assert_eq!(
         store
@@ -1233,19 +1372,24 @@ async fn an_order_is_stored_only_with_a_held_claim(store: Store) {
     let taken_over = claim(&store, &key_request("alice", "k1", "f1", at(60))).await;
     let order = sample(&*store, customer(1), 3, at(0)).await;
     assert!(matches!(
-        store.insert(&order, Some(&first)).await,
+        store.insert(&order, Some(&first), &event_of(&order)).await,
         Err(RepoError::ClaimLost)
     ));
     assert!(
         matches!(store.get(order.id()).await, Err(RepoError::NotFound)),
         "nothing was stored"
     );
-    store.insert(&order, Some(&taken_over)).await.unwrap();
+    store
+        .insert(&order, Some(&taken_over), &event_of(&order))
+        .await
+        .unwrap();
     assert_eq!(store.get(order.id()).await.unwrap(), order);
     // One claim links one order.
     let second = sample(&*store, customer(1), 1, at(1)).await;
     assert!(matches!(
-        store.insert(&second, Some(&taken_over)).await,
+        store
+            .insert(&second, Some(&taken_over), &event_of(&second))
+            .await,
         Err(RepoError::ClaimLost)
     ));
 }
@@ -1294,7 +1438,10 @@ async fn a_released_key_runs_again_unless_it_made_an_order(store: Store) {
 
     let linked = claim(&store, &key_request("alice", "k2", "f1", at(0))).await;
     let order = sample(&*store, customer(1), 1, at(0)).await;
-    store.insert(&order, Some(&linked)).await.unwrap();
+    store
+        .insert(&order, Some(&linked), &event_of(&order))
+        .await
+        .unwrap();
     store.release(&linked, at(1)).await.unwrap();
     // Kept, with its lease ended: the retry resumes at once from the order.
     let resumed = claim(&store, &key_request("alice", "k2", "f1", at(2))).await;
@@ -1711,7 +1858,7 @@ async fn discount_codes_are_written_read_by_id_and_name_and_paged(store: Store) 
         code_id: codes[1].id(),
     };
     store
-        .insert_redeeming(&order, None, redemption)
+        .insert_redeeming(&order, None, redemption, &event_of(&order))
         .await
         .unwrap();
     let read = store.get(order.id()).await.unwrap();
@@ -1745,7 +1892,9 @@ async fn five_hundred_racing_orders_take_exactly_the_hundred_uses_a_code_has(sto
                 barrier.wait().await;
                 let redemption = Redemption { code_id };
                 (
-                    store.insert_redeeming(&order, None, redemption).await,
+                    store
+                        .insert_redeeming(&order, None, redemption, &event_of(&order))
+                        .await,
                     order.id(),
                 )
             })
@@ -1795,7 +1944,7 @@ async fn a_customer_holds_no_more_uses_than_its_limit_and_a_cancel_gives_one_bac
         racers.push(tokio::spawn(async move {
             barrier.wait().await;
             store
-                .insert_redeeming(&order, None, redemption)
+                .insert_redeeming(&order, None, redemption, &event_of(&order))
                 .await
                 .map(|()| order)
         }));
@@ -1813,12 +1962,14 @@ async fn a_customer_holds_no_more_uses_than_its_limit_and_a_cancel_gives_one_bac
     // Another customer takes the last use; then the code is used up for everyone.
     let other = with_code(&*store, customer(2), "TWICE", at(2)).await;
     store
-        .insert_redeeming(&other, None, redemption)
+        .insert_redeeming(&other, None, redemption, &event_of(&other))
         .await
         .unwrap();
     let late = with_code(&*store, customer(3), "TWICE", at(2)).await;
     assert!(matches!(
-        store.insert_redeeming(&late, None, redemption).await,
+        store
+            .insert_redeeming(&late, None, redemption, &event_of(&late))
+            .await,
         Err(RepoError::LimitReached {
             per_customer: false
         })
@@ -1829,11 +1980,17 @@ async fn a_customer_holds_no_more_uses_than_its_limit_and_a_cancel_gives_one_bac
     cancelled
         .change_status(StatusChange::Cancel(reason), at(3))
         .unwrap();
-    store.update(&cancelled, placed[0].version()).await.unwrap();
+    store
+        .update(&cancelled, placed[0].version(), &event_of(&cancelled))
+        .await
+        .unwrap();
     assert_eq!(store.discount_code(limited.id()).await.unwrap().used(), 2);
     let mut touched = cancelled.clone();
     touched.change_details(ordo_domain::OrderDetails::default(), at(4));
-    store.update(&touched, cancelled.version()).await.unwrap();
+    store
+        .update(&touched, cancelled.version(), &event_of(&touched))
+        .await
+        .unwrap();
     assert_eq!(
         store.discount_code(limited.id()).await.unwrap().used(),
         2,
@@ -1841,7 +1998,7 @@ async fn a_customer_holds_no_more_uses_than_its_limit_and_a_cancel_gives_one_bac
     );
     let again = with_code(&*store, customer(1), "TWICE", at(5)).await;
     store
-        .insert_redeeming(&again, None, redemption)
+        .insert_redeeming(&again, None, redemption, &event_of(&again))
         .await
         .unwrap();
     assert_eq!(store.discount_code(limited.id()).await.unwrap().used(), 3);
@@ -1871,7 +2028,10 @@ async fn a_limit_stays_at_the_uses_held_and_a_delete_gives_one_back(
         Err(RepoError::LimitBelowUses { used: 3 })
     ));
     // A deleted order gives its use back too, and then nothing more when it is touched.
-    store.soft_delete(other.id(), None, at(7)).await.unwrap();
+    store
+        .soft_delete(other.id(), None, at(7), &event_of(other))
+        .await
+        .unwrap();
     assert_eq!(store.discount_code(limited.id()).await.unwrap().used(), 2);
     store.write_code(&lower).await.unwrap();
     let mut archived = store.discount_code(limited.id()).await.unwrap();
@@ -1891,7 +2051,12 @@ async fn a_limit_stays_at_the_uses_held_and_a_delete_gives_one_back(
     let cancelled_again = with_code(&**store, customer(4), "TWICE", at(9)).await;
     assert!(matches!(
         store
-            .insert_redeeming(&cancelled_again, None, redemption)
+            .insert_redeeming(
+                &cancelled_again,
+                None,
+                redemption,
+                &event_of(&cancelled_again)
+            )
             .await,
         Err(RepoError::LimitReached { .. })
     ));

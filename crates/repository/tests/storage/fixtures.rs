@@ -6,6 +6,7 @@ use ordo_domain::{
     OrderNumberKey, ProductId, RoundingPolicy, price,
 };
 use ordo_repository::OrderRepository;
+use ordo_repository::testing::event_of;
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
@@ -122,7 +123,7 @@ pub(crate) async fn stored(
     created_at: DateTime<Utc>,
 ) -> Order {
     let order = sample(store, customer, 3, created_at).await;
-    store.insert(&order, None).await.unwrap();
+    store.insert(&order, None, &event_of(&order)).await.unwrap();
     order
 }
 

@@ -2,6 +2,7 @@
 //! a 412 for the client, and an operator has nothing to act on, so storage reports them at
 //! debug, never at ERROR.
 
+use ordo_repository::testing::event_of;
 use std::sync::{Arc, Mutex};
 
 use ordo_domain::Version;
@@ -35,7 +36,7 @@ async fn a_missing_order_or_a_stale_version_is_never_logged_as_an_error() {
     .unwrap();
     assert!(matches!(store.get(missing).await, Err(RepoError::NotFound)));
     let stale = store
-        .soft_delete(order.id(), Some(Version::new(7)), at(1))
+        .soft_delete(order.id(), Some(Version::new(7)), at(1), &event_of(&order))
         .await;
     assert!(matches!(stale, Err(RepoError::VersionConflict { .. })));
     let recorded = levels.0.lock().unwrap().clone();

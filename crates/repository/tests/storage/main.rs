@@ -38,6 +38,7 @@ macro_rules! contract {
 }
 
 mod contract;
+mod events;
 mod fixtures;
 mod logs;
 mod migrations;

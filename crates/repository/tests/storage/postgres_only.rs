@@ -4,6 +4,7 @@
 use ordo_repository::ListQuery;
 use ordo_repository::OrderRepository as _;
 use ordo_repository::testing::TestPostgres;
+use ordo_repository::testing::event_of;
 use sqlx::{Connection as _, Executor as _};
 
 use crate::fixtures::customer;
@@ -343,13 +344,23 @@ async fn a_payment_write_audits_its_gateway_call_whether_or_not_it_lands() {
         at: crate::fixtures::at(1),
     };
     store
-        .update_with_attempt(&authorized, order.version(), &attempt(1))
+        .update_with_attempt(
+            &authorized,
+            order.version(),
+            &attempt(1),
+            &event_of(&authorized),
+        )
         .await
         .unwrap();
     assert_eq!(store.get(order.id()).await.unwrap(), authorized);
     // A stale write: refused, yet its call is on record.
     let stale = store
-        .update_with_attempt(&authorized, order.version(), &attempt(2))
+        .update_with_attempt(
+            &authorized,
+            order.version(),
+            &attempt(2),
+            &event_of(&authorized),
+        )
         .await;
     assert!(
         matches!(stale, Err(RepoError::VersionConflict { current }) if current == authorized.version())

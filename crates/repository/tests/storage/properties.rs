@@ -3,6 +3,7 @@
 
 use ordo_domain::{Discount, LineItemDraft, OrderDraft, ProductId};
 use ordo_repository::OrderRepository;
+use ordo_repository::testing::event_of;
 use ordo_repository::testing::{TestPostgres, TestSqlite};
 use proptest::prelude::*;
 use rust_decimal::Decimal;
@@ -63,7 +64,7 @@ fn round_trips(store: &dyn OrderRepository, runtime: &tokio::runtime::Runtime) {
             // Times carry microseconds, the precision both stores keep.
             let created_at = at(0) + chrono::Duration::microseconds(micros);
             let order = order_from(store, &draft, created_at).await;
-            store.insert(&order, None).await.unwrap();
+            store.insert(&order, None, &event_of(&order)).await.unwrap();
             let read = store.get(order.id()).await.unwrap();
             assert_eq!(read, order);
             // To the last digit, and with every decimal: compare the text too.

@@ -1,6 +1,7 @@
 //! The rates contract: the shop's tax table and shipping methods, and orders settled against
 //! them, on both databases.
 
+use ordo_repository::testing::event_of;
 use std::sync::Arc;
 
 use ordo_domain::{
@@ -122,6 +123,6 @@ async fn an_order_settled_against_the_rates_reads_back_equal(store: Store) {
         order.pricing().shipping_lines()[0].tax_rate,
         Some("0.19".parse().unwrap())
     );
-    store.insert(&order, None).await.unwrap();
+    store.insert(&order, None, &event_of(&order)).await.unwrap();
     assert_eq!(store.get(order.id()).await.unwrap(), order);
 }

@@ -2,6 +2,7 @@
 //! over the domain's own accessors, paging through a table that grows meanwhile, and search
 //! following a changed record and an erasure.
 
+use ordo_repository::testing::event_of;
 use std::sync::Arc;
 
 use ordo_domain::{
@@ -62,7 +63,7 @@ async fn placed(
     }))
     .unwrap();
     let order = order_from(store, &draft, at(seconds)).await;
-    store.insert(&order, None).await.unwrap();
+    store.insert(&order, None, &event_of(&order)).await.unwrap();
     order
 }
 
@@ -140,7 +141,10 @@ async fn six_orders(store: &Store) -> Vec<Order> {
     let write = async |order: &mut Order, change: &dyn Fn(&mut Order)| {
         let expected = order.version();
         change(order);
-        store.update(order, expected).await.unwrap();
+        store
+            .update(order, expected, &event_of(order))
+            .await
+            .unwrap();
     };
     write(&mut orders[1], &|o| {
         o.change_status(StatusChange::Process, at(100)).unwrap();
@@ -540,7 +544,10 @@ async fn search_follows_changed_details_and_forgets_an_erasure(store: Store) {
     });
     let mut changed = order.clone();
     changed.change_details(ordo_domain::OrderDetails::parse(&draft).unwrap(), at(5));
-    store.update(&changed, order.version()).await.unwrap();
+    store
+        .update(&changed, order.version(), &event_of(&changed))
+        .await
+        .unwrap();
     assert_eq!(count(tag("vip")).await, 0);
     assert_eq!(count(tag("returned")).await, 1);
     assert_eq!(count(email("ada@example.com")).await, 0);
@@ -568,7 +575,7 @@ async fn search_follows_changed_details_and_forgets_an_erasure(store: Store) {
         orders: 1,
     };
     store
-        .erase_customer(&[(erased, expected)], &erasure)
+        .erase_customer(&[(erased.clone(), expected, event_of(&erased))], &erasure)
         .await
         .unwrap();
     assert_eq!(count(email("grace@example.org")).await, 0);

@@ -1,0 +1,325 @@
+//! Order events through the real app, on both databases: an order's history as support reads
+//! it (and its customer, without the shop's side), and the feed with its cursor, filters and
+//! long polling.
+
+use std::collections::HashSet;
+
+use ordo_service::Role;
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::app::{TestApp, assert_problem, order_body};
+use crate::auth::{ALICE, BOB, token};
+
+crate::app::on_both_databases!(
+    with ordo_service::ServiceConfig::default(), crate::auth::secured();
+    an_orders_life_is_its_history_each_event_chained_to_the_last,
+    a_customer_reads_its_own_history_without_the_shops_side,
+    the_feed_pages_in_order_and_filters_by_type,
+    a_feed_read_with_wait_returns_the_next_event_when_it_comes,
+    bad_feed_parameters_are_refused_naming_them,
+);
+
+fn staff() -> String {
+    token(Role::Staff, "staff-1")
+}
+
+fn alice() -> String {
+    token(Role::Customer, ALICE)
+}
+
+/// `GET path` as `bearer`, its JSON body.
+async fn read(app: &TestApp, path: &str, bearer: &str) -> Value {
+    let response = app.get(path).bearer_auth(bearer).send().await.unwrap();
+    assert_eq!(response.status(), 200, "{path}");
+    response.json().await.unwrap()
+}
+
+async fn history(app: &TestApp, id: &str, bearer: &str) -> reqwest::Response {
+    app.get(&format!("/v1/orders/{id}/events"))
+        .bearer_auth(bearer)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn history_body(app: &TestApp, id: &str, bearer: &str) -> Vec<Value> {
+    let response = history(app, id, bearer).await;
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["has_more"], false);
+    body["data"].as_array().unwrap().clone()
+}
+
+fn types(events: &[Value]) -> Vec<&str> {
+    events.iter().map(|e| e["type"].as_str().unwrap()).collect()
+}
+
+/// Each event names the one before it by its hash, and counts its place.
+fn assert_linked(events: &[Value]) {
+    let mut previous = Value::Null;
+    for (index, event) in events.iter().enumerate() {
+        assert_eq!(event["chain"], index + 1, "{event}");
+        assert_eq!(event["prev_hash"], previous, "{event}");
+        assert_eq!(event["hash"].as_str().unwrap().len(), 64);
+        previous = event["hash"].clone();
+    }
+}
+
+async fn move_to(app: &TestApp, id: &str, version: u64, to: &str) -> Value {
+    let response = app
+        .post(&format!("/v1/orders/{id}/transitions"))
+        .bearer_auth(staff())
+        .header("if-match", format!("\"{version}\""))
+        .json(&json!({ "to": to }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    response.json().await.unwrap()
+}
+
+async fn an_orders_life_is_its_history_each_event_chained_to_the_last(app: TestApp) {
+    let placed = app
+        .post("/v1/orders")
+        .bearer_auth(staff())
+        .header("x-request-id", "req-place-1")
+        .header("idempotency-key", "place-1")
+        .json(&order_body(ALICE))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(placed.status(), 201);
+    let placed: Value = placed.json().await.unwrap();
+    let id = placed["id"].as_str().unwrap();
+    let processing = move_to(&app, id, placed["version"].as_u64().unwrap(), "processing").await;
+    let completed = move_to(
+        &app,
+        id,
+        processing["version"].as_u64().unwrap(),
+        "completed",
+    )
+    .await;
+    let refunded = app
+        .post(&format!("/v1/orders/{id}/refunds"))
+        .bearer_auth(staff())
+        .json(&json!({ "amount": "1.00", "reason": "scratched" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refunded.status(), 201, "{}", refunded.text().await.unwrap());
+
+    let events = history_body(&app, id, &staff()).await;
+    assert_eq!(
+        types(&events),
+        [
+            "order.placed",
+            "payment.authorized",
+            "order.status_changed",
+            "order.status_changed",
+            "payment.captured",
+            "refund.requested",
+            "refund.succeeded",
+        ]
+    );
+    assert_linked(&events);
+    // Who, through which request, and the order as it then was.
+    let first = &events[0];
+    assert_eq!(
+        first["actor"],
+        json!({"role": "staff", "subject": "staff-1"})
+    );
+    assert_eq!(first["request_id"], "req-place-1");
+    assert_eq!(first["idempotency_key"], "place-1");
+    assert_eq!(first["order"]["id"], id);
+    assert_eq!(first["order"]["payment_status"], "unpaid");
+    assert_eq!(events[1]["order"]["payment_status"], "authorized");
+    for event in &events {
+        assert_eq!(event["order_id"], id);
+        assert_eq!(event["customer_id"], ALICE);
+        assert_eq!(event["version"], event["order"]["version"], "{event}");
+    }
+    // The capture's event shows the order exactly as completing it answered.
+    assert_eq!(events[4]["order"], completed);
+    let now: Value = read(&app, &format!("/v1/orders/{id}"), &staff()).await;
+    assert_eq!(events[6]["order"], now);
+    // The feed holds the same events, with the same cursors.
+    let feed: Value = read(&app, "/v1/events", &staff()).await;
+    assert_eq!(feed["data"].as_array().unwrap(), &events);
+    // A deleted order keeps its history for support.
+    let deleted = app
+        .delete(&format!("/v1/orders/{id}"))
+        .bearer_auth(token(Role::Admin, "root"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), 204, "{}", deleted.text().await.unwrap());
+    let after = history_body(&app, id, &staff()).await;
+    assert_eq!(types(&after).last(), Some(&"order.deleted"));
+    assert_linked(&after);
+}
+
+async fn a_customer_reads_its_own_history_without_the_shops_side(app: TestApp) {
+    let placed = app
+        .post("/v1/orders")
+        .bearer_auth(staff())
+        .header("idempotency-key", "staff-key")
+        .json(&order_body(ALICE))
+        .send()
+        .await
+        .unwrap();
+    let placed: Value = placed.json().await.unwrap();
+    let id = placed["id"].as_str().unwrap();
+    let noted = app
+        .request(Method::PATCH, &format!("/v1/orders/{id}"))
+        .bearer_auth(staff())
+        .header("if-match", format!("\"{}\"", placed["version"]))
+        .header("content-type", "application/merge-patch+json")
+        .json(&json!({ "staff_note": "fragile, call first" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(noted.status(), 200, "{}", noted.text().await.unwrap());
+
+    let shop = history_body(&app, id, &staff()).await;
+    assert_eq!(types(&shop).last(), Some(&"order.edited"));
+    assert_eq!(
+        shop.last().unwrap()["order"]["staff_note"],
+        "fragile, call first"
+    );
+    let own = history_body(&app, id, &alice()).await;
+    assert_eq!(types(&own), types(&shop));
+    for event in &own {
+        assert_eq!(event["order"]["staff_note"], Value::Null, "{event}");
+        assert_eq!(event["actor"]["role"], "staff");
+        assert_eq!(event["actor"]["subject"], Value::Null);
+        assert_eq!(event["idempotency_key"], Value::Null);
+        assert_eq!(event["request_id"], Value::Null);
+    }
+    // Another customer cannot tell it from no order; nor can anyone tell a missing one.
+    assert_problem(
+        history(&app, id, &token(Role::Customer, BOB)).await,
+        404,
+        "not-found",
+    )
+    .await;
+    let missing = "0193a1a0-0000-7000-8000-00000000ffff";
+    assert_problem(history(&app, missing, &staff()).await, 404, "not-found").await;
+    // A customer's feed is its own orders' events only.
+    app.place_as(&staff(), &order_body(BOB)).await;
+    let feed: Value = read(&app, "/v1/events", &alice()).await;
+    let data = feed["data"].as_array().unwrap();
+    assert_eq!(data.len(), own.len());
+    assert!(data.iter().all(|e| e["customer_id"] == ALICE));
+}
+
+async fn the_feed_pages_in_order_and_filters_by_type(app: TestApp) {
+    for _ in 0..3 {
+        app.place_as(&staff(), &order_body(ALICE)).await;
+    }
+    // Three orders placed and authorized: six events, read two at a time.
+    let mut seen = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let mut request = app.get("/v1/events?limit=2").bearer_auth(staff());
+        if let Some(cursor) = &after {
+            request = request.query(&[("after", cursor)]);
+        }
+        let page: Value = request.send().await.unwrap().json().await.unwrap();
+        let data = page["data"].as_array().unwrap().clone();
+        if data.is_empty() {
+            assert_eq!(page["has_more"], false);
+            assert_eq!(
+                page["next_cursor"].as_str(),
+                after.as_deref(),
+                "an empty read keeps the cursor"
+            );
+            break;
+        }
+        assert_eq!(page["next_cursor"], data.last().unwrap()["cursor"]);
+        after = page["next_cursor"].as_str().map(str::to_owned);
+        seen.extend(data);
+    }
+    assert_eq!(seen.len(), 6);
+    let ids: HashSet<_> = seen.iter().map(|e| e["id"].as_str().unwrap()).collect();
+    assert_eq!(ids.len(), 6, "each once");
+    let placed: Value = read(
+        &app,
+        "/v1/events?types=order.placed,order.cancelled",
+        &staff(),
+    )
+    .await;
+    assert_eq!(
+        types(placed["data"].as_array().unwrap()),
+        ["order.placed"; 3]
+    );
+    // A key reads the feed with orders:read, and not without it.
+    let admin = token(Role::Admin, "root");
+    for (scopes, status) in [(vec!["orders:read"], 200), (vec!["orders:write"], 403)] {
+        let key: Value = app
+            .post("/v1/api-keys")
+            .bearer_auth(&admin)
+            .json(&json!({ "name": "erp", "scopes": scopes }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let answer = app
+            .get("/v1/events")
+            .bearer_auth(key["secret"].as_str().unwrap())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), status);
+    }
+}
+
+async fn a_feed_read_with_wait_returns_the_next_event_when_it_comes(app: TestApp) {
+    app.place_as(&staff(), &order_body(ALICE)).await;
+    let page: Value = read(&app, "/v1/events", &staff()).await;
+    let cursor = page["next_cursor"].as_str().unwrap().to_owned();
+    let waiting = {
+        let request = app
+            .get("/v1/events")
+            .query(&[("after", cursor.as_str()), ("wait", "20")])
+            .bearer_auth(staff());
+        tokio::spawn(async move { request.send().await.unwrap().json::<Value>().await.unwrap() })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(!waiting.is_finished(), "nothing new yet: the read waits");
+    let next = app.place_as(&staff(), &order_body(BOB)).await;
+    let page = waiting.await.unwrap();
+    let data = page["data"].as_array().unwrap();
+    assert!(!data.is_empty());
+    assert_eq!(data[0]["type"], "order.placed");
+    assert_eq!(data[0]["order_id"], next["id"]);
+}
+
+async fn bad_feed_parameters_are_refused_naming_them(app: TestApp) {
+    for (query, field) in [
+        ("after=nonsense", "after"),
+        ("types=order.shipped", "types"),
+        ("limit=0", "limit"),
+        ("limit=501", "limit"),
+        ("wait=31", "wait"),
+        ("wait=-1", "wait"),
+    ] {
+        let response = app
+            .get(&format!("/v1/events?{query}"))
+            .bearer_auth(staff())
+            .send()
+            .await
+            .unwrap();
+        let problem = assert_problem(response, 400, "invalid-parameter").await;
+        assert_eq!(problem["errors"][0]["field"], field, "{query}: {problem}");
+    }
+    let response = app
+        .get("/v1/orders/not-a-uuid/events")
+        .bearer_auth(staff())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+}
