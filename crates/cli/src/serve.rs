@@ -56,11 +56,17 @@ pub(crate) async fn run(args: ServeArgs) -> Result<()> {
         .await
         .map_err(|error| anyhow::anyhow!("{error}"))?;
     let Gateway::Simulated = args.payment_gateway;
+    let allowed = ordo_http::webhooks::AllowList::parse(&args.webhook_allowed_networks)
+        .map_err(|error| anyhow::anyhow!("webhook_allowed_networks: {error}"))?;
+    let sender =
+        ordo_http::webhooks::HttpSender::new(allowed).context("cannot build the webhook sender")?;
     let service = service_for(
         &store,
         Duration::from_millis(args.gateway_latency_ms),
         config,
-    );
+    )
+    .with_webhooks(store.webhooks(), store.events(), Arc::new(sender));
+    let webhooks = tokio::spawn(send_webhooks(service.clone()));
     let purge = tokio::spawn(purge_expired_keys(service.clone(), replica.clone()));
     let reconcile = tokio::spawn(reconcile_payments(
         service.clone(),
@@ -110,6 +116,7 @@ pub(crate) async fn run(args: ServeArgs) -> Result<()> {
     run_until_drained.await;
     purge.abort();
     reconcile.abort();
+    webhooks.abort();
     store.close().await;
     tracing::info!("ordo stopped");
     Ok(())
@@ -172,6 +179,34 @@ async fn reconcile_payments(service: OrderService, replica: Replica, period: Dur
             Ok(report) if report == ordo_service::Reconciled::default() => {}
             Ok(report) => tracing::info!(?report, "reconciled payments"),
             Err(error) => tracing::warn!(error = %error, "could not reconcile payments"),
+        }
+    }
+}
+
+/// Fans every event out to the webhook endpoints and sends what is due, a few times a second
+/// on every replica: the fan-out moves by compare-and-set and senders lease what they send, so
+/// replicas share the work without sending one delivery twice at once.
+async fn send_webhooks(service: OrderService) {
+    let Some(webhooks) = service.webhooks().cloned() else {
+        return;
+    };
+    let mut every = tokio::time::interval(Duration::from_millis(200));
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        if let Err(error) = webhooks.fan_out().await {
+            tracing::warn!(error = %error, "could not fan events out to webhook endpoints");
+        }
+        // Sends until nothing is due, a batch at a time.
+        loop {
+            match webhooks.deliver_due().await {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(error) => {
+                    tracing::warn!(error = %error, "could not send webhook deliveries");
+                    break;
+                }
+            }
         }
     }
 }

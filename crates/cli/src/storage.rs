@@ -9,7 +9,7 @@ use clap::Args;
 use ordo_repository::{
     ApiKeyStore, Coordination, DiscountCodeStore, EventStore, GatewayLedger, IdempotencyStore,
     InvalidSchema, OrderRepository, PgOptions, PgSchema, PgStore, ProductStore, RatesStore,
-    Refusal, RepoError, SqliteOptions, SqliteStore,
+    Refusal, RepoError, SqliteOptions, SqliteStore, WebhookStore,
 };
 use secrecy::{ExposeSecret, SecretString};
 
@@ -178,6 +178,14 @@ impl Store {
 
     /// The same store, as the discount codes.
     pub(crate) fn discounts(&self) -> Arc<dyn DiscountCodeStore> {
+        match self {
+            Self::Postgres(store) => Arc::new(store.clone()),
+            Self::Sqlite(store) => Arc::new(store.clone()),
+        }
+    }
+
+    /// The same store, as webhook endpoints and deliveries.
+    pub(crate) fn webhooks(&self) -> Arc<dyn WebhookStore> {
         match self {
             Self::Postgres(store) => Arc::new(store.clone()),
             Self::Sqlite(store) => Arc::new(store.clone()),

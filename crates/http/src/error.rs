@@ -55,6 +55,10 @@ fn problem_for(error: ServiceError) -> Problem {
         ServiceError::KeyNotFound => Problem::not_found("no API key with this id"),
         ServiceError::ProductNotFound => Problem::not_found("no product with this id"),
         ServiceError::CodeNotFound => Problem::not_found("no discount code with this id"),
+        ServiceError::WebhookNotFound => {
+            Problem::not_found("no webhook endpoint (or delivery of it) with this id")
+        }
+        ServiceError::Endpoint(error) => Problem::invalid_field(error.field, error.message),
         error @ (ServiceError::SkuTaken { .. }
         | ServiceError::TooManyProducts { .. }
         | ServiceError::CatalogChanged

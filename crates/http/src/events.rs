@@ -5,7 +5,9 @@ use chrono::{DateTime, Utc};
 use ordo_domain::{ActorRole, EventKind, Order};
 use ordo_service::{BoxError, Caller, OrderRenderer, StoredEvent};
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+use utoipa::{IntoParams, PartialSchema, ToSchema};
 use uuid::Uuid;
 
 use crate::dto::OrderBody;
@@ -157,15 +159,15 @@ pub(crate) struct FeedParams {
     /// Only these event types, comma-separated (`order.placed,payment.captured`).
     #[param(
         example = "order.placed,order.cancelled",
-        pattern = "^[a-z_.]+(,[a-z_.]+)*$"
+        pattern = "^(order[.](placed|edited|status_changed|cancelled|deleted|erased)|payment[.](requested|authorized|failed|unknown|captured|voided)|refund[.](requested|succeeded|failed))(,(order[.](placed|edited|status_changed|cancelled|deleted|erased)|payment[.](requested|authorized|failed|unknown|captured|voided)|refund[.](requested|succeeded|failed)))*$"
     )]
     pub types: Option<String>,
     /// Page size, 1 to 500 (default 100).
-    #[param(minimum = 1, maximum = 500)]
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 500)]
     pub limit: Option<String>,
     /// Long polling: when no event is ready, wait up to this many seconds (0 to 30, default 0)
     /// for one, then answer (an empty page when none came).
-    #[param(minimum = 0, maximum = 30)]
+    #[param(value_type = Option<u32>, minimum = 0, maximum = 30)]
     pub wait: Option<String>,
 }
 
@@ -182,4 +184,46 @@ pub(crate) fn parse_types(text: &str) -> Result<Vec<EventKind>, ordo_domain::Unk
         }
     }
     Ok(kinds)
+}
+
+/// An event type's name: one of the documented ones.
+pub(crate) struct EventTypeSchema;
+
+impl PartialSchema for EventTypeSchema {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .enum_values(Some(EventKind::names()))
+            .into()
+    }
+}
+
+impl ToSchema for EventTypeSchema {}
+
+#[cfg(test)]
+mod tests {
+    /// The `types` pattern in the OpenAPI document names every event type, and nothing else.
+    #[test]
+    fn the_types_pattern_lists_every_event_type() {
+        let mut groups: Vec<(&str, Vec<&str>)> = Vec::new();
+        for name in ordo_domain::EventKind::names() {
+            let (prefix, rest) = name.split_once('.').unwrap_or((name, ""));
+            match groups.iter_mut().find(|(p, _)| *p == prefix) {
+                Some((_, rests)) => rests.push(rest),
+                None => groups.push((prefix, vec![rest])),
+            }
+        }
+        let one = groups
+            .iter()
+            .map(|(prefix, rests)| format!("{prefix}[.]({})", rests.join("|")))
+            .collect::<Vec<_>>()
+            .join("|");
+        let pattern = format!("^({one})(,({one}))*$");
+        let doc = serde_json::to_value(crate::openapi()).unwrap_or_default();
+        let documented = doc["paths"]["/v1/events"]["get"]["parameters"]
+            .as_array()
+            .and_then(|params| params.iter().find(|p| p["name"] == "types"))
+            .map(|param| param["schema"]["pattern"].clone());
+        assert_eq!(documented, Some(serde_json::Value::String(pattern)));
+    }
 }

@@ -22,6 +22,7 @@ mod record;
 mod request_id;
 mod routes;
 mod strict;
+pub mod webhooks;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -120,6 +121,7 @@ impl Default for HttpConfig {
         (name = "products", description = "The price book: products by SKU with a price per currency, which customers' orders are priced from"),
         (name = "discount-codes", description = "Codes customers type at checkout for a discount the shop set up, within their window, minimum and limits"),
         (name = "events", description = "Every change of an order, recorded with the change: an order's history and the feed of all of them"),
+        (name = "webhooks", description = "Endpoints every event is posted to, signed by Standard Webhooks, retried for three days; each endpoint's delivery log (admins)"),
         (name = "rates", description = "The shop's tax table and shipping methods, each replaced whole: what customers' orders are taxed and shipped by"),
         (name = "api-keys", description = "Keys for trusted backends (a storefront's server, an ERP): made, listed and revoked by admins")
     ),
@@ -161,6 +163,7 @@ fn documented() -> (Router<OrderService>, OpenApi) {
         .merge(routes::discount_codes::router())
         .merge(routes::rates::router())
         .merge(routes::events::router())
+        .merge(routes::webhooks::router())
         .split_for_parts()
 }
 

@@ -111,6 +111,13 @@ pub trait EventStore: Send + Sync {
     /// [`RepoError::Corrupt`], [`RepoError::Unavailable`] or [`RepoError::Other`].
     async fn order_events(&self, order_id: OrderId) -> Result<Vec<StoredEvent>, RepoError>;
 
+    /// One event, by its id.
+    ///
+    /// # Errors
+    /// [`RepoError::NotFound`]; [`RepoError::Corrupt`]; [`RepoError::Unavailable`];
+    /// [`RepoError::Other`].
+    async fn event(&self, id: uuid::Uuid) -> Result<StoredEvent, RepoError>;
+
     /// The feed after `query.after`, only events no reader can later find behind it.
     ///
     /// # Errors

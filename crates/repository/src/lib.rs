@@ -24,6 +24,7 @@ mod rates;
 mod store;
 #[cfg(feature = "test-util")]
 pub mod testing;
+mod webhooks;
 
 #[cfg(feature = "mock")]
 pub use api_keys::MockApiKeyStore;
@@ -69,6 +70,12 @@ pub use store::{InvalidSchema, PgDialect, PgOptions, PgSchema};
 pub use store::{Refusal, Store};
 #[cfg(feature = "sqlite")]
 pub use store::{SqliteDialect, SqliteOptions};
+#[cfg(feature = "mock")]
+pub use webhooks::MockWebhookStore;
+pub use webhooks::{
+    AttemptRecord, Delivery, DeliveryStatus, EndpointHealth, NewDelivery, WebhookEndpoint,
+    WebhookStore,
+};
 
 /// Orders in PostgreSQL: what production replicas share.
 #[cfg(feature = "postgres")]

@@ -19,6 +19,7 @@
 //! | read an order's history (`/v1/orders/{id}/events`) | its own orders', without the shop's side | any, deleted orders' too | any, deleted orders' too |
 //! | read the event feed (`/v1/events`) | its own orders' events only | every order's | every order's |
 //! | audit every event chain (`ordo audit verify`) | no | no | the operator, on the database |
+//! | manage webhook endpoints, read their delivery logs, redeliver (`/v1/webhook-endpoints`) | no | no | any, with a token (never with a key) |
 //!
 //! An API key (`/v1/api-keys`, for trusted backends) acts as staff limited to its scopes: it
 //! is never a customer nor an admin. A key without the scope an action needs gets a 403 naming
@@ -36,7 +37,7 @@
 //! | change the price book, replace the rates | `catalog:write` |
 //! | read discount codes | `catalog:read` |
 //! | make, change discount codes | `catalog:write` |
-//! | delete, erase personal data, manage API keys, read `/metrics` when protected | none allows it |
+//! | delete, erase personal data, manage API keys or webhook endpoints, read `/metrics` when protected | none allows it |
 //!
 //! A customer asking about another customer's order gets [`ServiceError::NotFound`], never
 //! [`ServiceError::Forbidden`], so the answer does not confirm the order exists.
@@ -77,6 +78,9 @@
 //! | an event's `id`, `type`, `order_id`, `customer_id`, `version`, `created_at`, `cursor`, `chain`, `hash`, `prev_hash` | ordo, with the change it records | readers of the order's history or the feed |
 //! | an event's `actor` (`role`, `subject`), `request_id` | ordo: who made the change (from the token or key) and through which request | staff, admins, keys; a customer sees the `role`, and the rest only for its own changes |
 //! | an event's `idempotency_key` | ordo: the key the request carried | staff, admins, keys; never a customer |
+//! | a webhook endpoint's `url`, `description`, `event_types`, `enabled` | admins | admins |
+//! | a webhook endpoint's `secret` | ordo, when it is made or rotated | the admin who made or rotated it, in that answer only |
+//! | a webhook endpoint's `id`, `disabled_reason`, `failing_since`, `previous_secret_until`, `version`, times; a delivery's every field | ordo | admins |
 //! | an event's `order` | ordo: the order as `GET /v1/orders/{id}` showed staff after the change; removed from earlier events when the customer's personal data is erased | as the order itself (a customer never sees `staff_note`) |
 //!
 //! Details of an order that move no money, and who may change each after placing it (the
@@ -408,6 +412,21 @@ impl Caller {
         } else {
             Err(ServiceError::Forbidden(
                 "only admins erase a customer's personal data",
+            ))
+        }
+    }
+
+    /// Checks that the caller may manage webhook endpoints (admins' tokens only: an endpoint
+    /// receives every order's data).
+    ///
+    /// # Errors
+    /// [`ServiceError::Forbidden`] for anyone else.
+    pub(crate) fn check_may_manage_webhooks(&self) -> Result<(), ServiceError> {
+        if self.role == Role::Admin && self.key.is_none() {
+            Ok(())
+        } else {
+            Err(ServiceError::Forbidden(
+                "only admins manage webhook endpoints",
             ))
         }
     }

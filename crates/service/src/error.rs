@@ -62,6 +62,12 @@ pub enum ServiceError {
     /// by a caller that may not name them: each field's path.
     #[error("set by the shop: {}", .0.join(", "))]
     SetByShop(Vec<String>),
+    /// No webhook endpoint (or delivery of it) with this id.
+    #[error("webhook endpoint not found")]
+    WebhookNotFound,
+    /// A webhook endpoint cannot be made or changed as asked; names the field.
+    #[error(transparent)]
+    Endpoint(#[from] crate::EndpointInputError),
     /// No API key with this id.
     #[error("API key not found")]
     KeyNotFound,

@@ -19,6 +19,7 @@ mod rates;
 mod reconcile;
 mod refunds;
 mod replicas;
+mod webhooks;
 
 pub use access::{Caller, DetailRefusal, Role, UnknownRole};
 pub use api_keys::{ApiKey, ApiKeys, KEY_PREFIX, KeyInputError, KeyRefusal, NewKey, Scope};
@@ -36,10 +37,15 @@ pub use ports::{Clock, IdGenerator, RandomIds, SystemClock};
 pub use rates::{RATES_TTL, ShopRates};
 pub use reconcile::Reconciled;
 pub use replicas::{KeyMismatch, Replica};
+pub use webhooks::{
+    EndpointDraft, EndpointInputError, FAILING_LIMIT, RETRY_SCHEDULE, ROTATION_OVERLAP,
+    SendOutcome, WebhookSender, Webhooks,
+};
 // The list types callers build queries with, so callers need not depend on storage.
 pub use ordo_repository::{
-    BoxError, Claim, Coordination, Cursor, FeedPage, FeedPosition, FeedQuery, InvalidCursor,
-    InvalidFeedCursor, InvalidPageSize, InvalidSearchText, InvalidTotalBound, ListQuery,
-    MAX_PAGE_SIZE, Page, PageSize, ProductPage, ProductQuery, Refund, RefundStatus, SearchText,
-    StoredEvent, StoredRates, StoredResponse, TotalBound, Versioned,
+    BoxError, Claim, Coordination, Cursor, Delivery, DeliveryStatus, FeedPage, FeedPosition,
+    FeedQuery, InvalidCursor, InvalidFeedCursor, InvalidPageSize, InvalidSearchText,
+    InvalidTotalBound, ListQuery, MAX_PAGE_SIZE, Page, PageSize, ProductPage, ProductQuery, Refund,
+    RefundStatus, SearchText, StoredEvent, StoredRates, StoredResponse, TotalBound, Versioned,
+    WebhookEndpoint,
 };

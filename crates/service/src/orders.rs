@@ -21,6 +21,7 @@ use crate::catalog::{Catalog, PriceBook};
 use crate::discounts::{DiscountCodes, OrderCode};
 use crate::events::{Cause, OrderRenderer};
 use crate::rates::ShopRates;
+use crate::webhooks::Webhooks;
 
 /// The book of a deployment that keeps none: every SKU is unknown.
 struct EmptyBook;
@@ -98,6 +99,8 @@ pub struct OrderService {
     pub(crate) renderer: Arc<dyn OrderRenderer>,
     /// Where events are read, when the deployment reads them.
     pub(crate) events: Option<Arc<dyn EventStore>>,
+    /// Webhook endpoints and deliveries, when the deployment sends them.
+    webhooks: Option<Webhooks>,
 }
 
 impl OrderService {
@@ -127,7 +130,26 @@ impl OrderService {
             rates: None,
             renderer,
             events: None,
+            webhooks: None,
         }
+    }
+
+    /// The same service, keeping webhook endpoints in `store` and sending events (read from
+    /// `events`) through `sender`.
+    #[must_use]
+    pub fn with_webhooks(
+        mut self,
+        store: Arc<dyn ordo_repository::WebhookStore>,
+        events: Arc<dyn EventStore>,
+        sender: Arc<dyn crate::WebhookSender>,
+    ) -> Self {
+        self.webhooks = Some(Webhooks::new(store, events, sender, self.clock.clone()));
+        self
+    }
+
+    /// The webhooks' use cases, when the deployment sends them.
+    pub fn webhooks(&self) -> Option<&Webhooks> {
+        self.webhooks.as_ref()
     }
 
     /// The same service, reading events (history, feed, audit) from `store`.

@@ -94,6 +94,12 @@ pub(crate) struct ServeArgs {
     #[arg(long, env = "ORDO_CORS_ORIGINS", value_delimiter = ',')]
     #[serde(default)]
     pub(crate) cors_origins: Vec<String>,
+    /// Networks webhook deliveries may reach although not public (`127.0.0.1/32`,
+    /// `10.0.0.0/8`), comma-separated; none by default: loopback, private and link-local
+    /// addresses are refused.
+    #[arg(long, env = "ORDO_WEBHOOK_ALLOWED_NETWORKS", value_delimiter = ',')]
+    #[serde(default)]
+    pub(crate) webhook_allowed_networks: Vec<String>,
     /// Largest request body accepted, in bytes.
     #[arg(long, env = "ORDO_BODY_LIMIT", default_value_t = 256 * 1024)]
     pub(crate) body_limit: usize,

@@ -8,3 +8,4 @@ pub(crate) mod orders;
 pub(crate) mod products;
 pub(crate) mod rates;
 mod responses;
+pub(crate) mod webhooks;

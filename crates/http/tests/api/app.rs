@@ -42,6 +42,7 @@ where
         + DiscountCodeStore
         + ordo_repository::RatesStore
         + ordo_repository::EventStore
+        + ordo_repository::WebhookStore
         + Clone
         + 'static,
 {
@@ -59,6 +60,7 @@ where
         + DiscountCodeStore
         + ordo_repository::RatesStore
         + ordo_repository::EventStore
+        + ordo_repository::WebhookStore
         + Clone
         + 'static,
 {
@@ -81,6 +83,7 @@ where
         + DiscountCodeStore
         + ordo_repository::RatesStore
         + ordo_repository::EventStore
+        + ordo_repository::WebhookStore
         + Clone
         + 'static,
 {
@@ -104,6 +107,7 @@ where
         + DiscountCodeStore
         + ordo_repository::RatesStore
         + ordo_repository::EventStore
+        + ordo_repository::WebhookStore
         + Clone
         + 'static,
 {
@@ -124,6 +128,17 @@ where
         config,
     )
     .with_events(Arc::new(store.clone()))
+    .with_webhooks(
+        Arc::new(store.clone()),
+        Arc::new(store.clone()),
+        // Receivers in tests listen on loopback.
+        Arc::new(
+            ordo_http::webhooks::HttpSender::new(
+                ordo_http::webhooks::AllowList::parse(&["127.0.0.1/32"]).unwrap(),
+            )
+            .unwrap(),
+        ),
+    )
     .with_api_keys(Arc::new(store.clone()))
     .with_catalog(Arc::new(store.clone()))
     .with_discount_codes(Arc::new(store.clone()))

@@ -26,3 +26,4 @@ mod price_book;
 mod rates;
 mod record;
 mod search;
+mod webhooks;

@@ -40,6 +40,17 @@ const ROUTES: &[(&str, &str)] = &[
     ("put", "/v1/shipping-rates"),
     ("get", "/v1/orders/{id}/events"),
     ("get", "/v1/events"),
+    ("get", "/v1/webhook-endpoints"),
+    ("post", "/v1/webhook-endpoints"),
+    ("get", "/v1/webhook-endpoints/{id}"),
+    ("patch", "/v1/webhook-endpoints/{id}"),
+    ("delete", "/v1/webhook-endpoints/{id}"),
+    ("post", "/v1/webhook-endpoints/{id}/rotate-secret"),
+    ("get", "/v1/webhook-endpoints/{id}/deliveries"),
+    (
+        "post",
+        "/v1/webhook-endpoints/{id}/deliveries/{delivery_id}/redeliver",
+    ),
 ];
 
 fn documented(doc: &Value) -> BTreeSet<(String, String)> {

@@ -16,6 +16,7 @@
 //! | the feed's safe end | below the oldest transaction writing events now (`pg_locks`), read before the events | everything committed (one writer) |
 //! | sequence blocks | a sequence `INCREMENT BY 64` | a row moved up by 64 |
 //! | writes | any pooled connection; several statements in a transaction | one writer connection; writes that arrive together share a commit (`writer.rs`) |
+//! | leasing webhook deliveries | `FOR UPDATE SKIP LOCKED` | nothing (one writer) |
 //! | migrations | `migrations/postgres` | `migrations/sqlite` |
 //! | terms (tags, SKUs) kept by | a PL/pgSQL trigger | SQL triggers |
 //! | search text (`q`) | `LIKE` on a stored column with a `pg_trgm` index | an FTS5 trigram table kept by triggers |
@@ -175,6 +176,8 @@ pub(crate) trait Conn: Send {
         &mut self,
         statement: Statement,
     ) -> Result<Option<Self::Row>, RepoError>;
+    /// Runs `statement`; all its rows.
+    async fn fetch_all(&mut self, statement: Statement) -> Result<Vec<Self::Row>, RepoError>;
 }
 
 /// A dialect's encoding of [`Value`]s, its rows read through [`RowRead`], and its write
@@ -274,6 +277,13 @@ macro_rules! values_travel {
             ) -> Result<Option<$row>, $crate::RepoError> {
                 Ok(query(statement).fetch_optional(self).await?)
             }
+
+            async fn fetch_all(
+                &mut self,
+                statement: $crate::store::dialect::Statement,
+            ) -> Result<Vec<$row>, $crate::RepoError> {
+                Ok(query(statement).fetch_all(self).await?)
+            }
         }
     };
 }
@@ -313,6 +323,9 @@ pub(crate) trait Dialect: Send + Sync + 'static {
     /// will ever commit already has (`events.rs`); `None` when all that is committed is
     /// settled (SQLite's one writer).
     const FEED_BOUND: Option<&'static str>;
+    /// Leases due webhook deliveries (`webhooks.rs`, `claim_deliveries!`): PostgreSQL skips
+    /// rows another sender is leasing right now; SQLite's one writer needs nothing.
+    const CLAIM_DELIVERIES: &'static str;
 
     /// Stores the order (its columns are `order_values`) and its first event, linking `claim`
     /// to it; [`RepoError::ClaimLost`] (nothing stored) when the claim is no longer held.

@@ -94,6 +94,8 @@ macro_rules! select_events {
     };
 }
 
+const EVENT: &str = concat!(select_events!(), " WHERE id = $1");
+
 const ORDER_EVENTS: &str = concat!(select_events!(), " WHERE order_id = $1 ORDER BY chain");
 
 const CHAINS_AFTER: &str = concat!(
@@ -187,6 +189,15 @@ impl<D: Dialect> EventStore for Store<D> {
             .iter()
             .map(event_row)
             .collect()
+    }
+
+    async fn event(&self, id: Uuid) -> Result<StoredEvent, RepoError> {
+        self.read_optional(Statement::new(EVENT).bind(id))
+            .await?
+            .as_ref()
+            .map(event_row)
+            .transpose()?
+            .ok_or(RepoError::NotFound)
     }
 
     async fn feed(&self, query: &FeedQuery) -> Result<FeedPage, RepoError> {

@@ -31,6 +31,7 @@ mod rates;
 mod rows;
 #[cfg(feature = "sqlite")]
 mod sqlite;
+mod webhooks;
 #[cfg(feature = "sqlite")]
 mod writer;
 

@@ -290,6 +290,8 @@ impl Dialect for PgDialect {
         "SELECT CAST(to_regclass('_sqlx_migrations') IS NOT NULL AS INTEGER) AS bookkept";
     const MIGRATOR: &'static sqlx::migrate::Migrator = &MIGRATOR;
     const FEED_BOUND: Option<&'static str> = Some(FEED_BOUND);
+    const CLAIM_DELIVERIES: &'static str =
+        super::webhooks::claim_deliveries!(" FOR UPDATE SKIP LOCKED");
 
     fn matches_text(text: &SearchText) -> Clause {
         // `search_text` is the number, email and names lowercased by `lower()` (migration 10),

@@ -132,6 +132,7 @@ impl Dialect for SqliteDialect {
          WHERE type = 'table' AND name = '_sqlx_migrations') AS bookkept";
     // One writer: whatever a reader sees was committed in `seq` order already.
     const FEED_BOUND: Option<&'static str> = None;
+    const CLAIM_DELIVERIES: &'static str = super::webhooks::claim_deliveries!("");
 
     // The tables and columns below are those of migration `…10_order_search.sql`, kept by
     // its triggers.

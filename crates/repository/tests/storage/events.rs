@@ -212,6 +212,12 @@ async fn every_write_records_its_event_chained_to_the_last(store: Store) {
         written
     );
     assert_chained(&history);
+    // One event by its id (what a webhook sender reads).
+    assert_eq!(store.event(history[2].record.id).await.unwrap(), history[2]);
+    assert!(matches!(
+        store.event(Uuid::from_u128(42)).await,
+        Err(RepoError::NotFound)
+    ));
     let kinds: Vec<_> = history.iter().map(|e| e.record.kind).collect();
     assert_eq!(kinds.first(), Some(&EventKind::OrderPlaced));
     assert_eq!(kinds.last(), Some(&EventKind::OrderDeleted));

@@ -46,3 +46,4 @@ mod postgres_only;
 mod properties;
 mod rates;
 mod search;
+mod webhooks;

@@ -1,0 +1,424 @@
+//! Webhooks through the real app, on both databases: an admin adds an endpoint, events reach a
+//! receiver signed by Standard Webhooks, failures are retried and logged, a 410 turns the
+//! endpoint off, a rotated secret signs beside the new one. And the sender's refusals of
+//! internal addresses (server-side request forgery).
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use axum::http::{HeaderMap, StatusCode};
+use ordo_domain::{Actor, CustomerId, EventKind, EventRecord, OrderId, Version};
+use ordo_http::webhooks::{AllowList, HttpSender, signature};
+use ordo_service::{Role, StoredEvent, WebhookEndpoint, WebhookSender as _};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::app::{TestApp, assert_problem, order_body};
+use crate::auth::{ALICE, token};
+
+crate::app::on_both_databases!(
+    with ordo_service::ServiceConfig::default(), crate::auth::secured();
+    an_event_reaches_the_endpoint_signed_and_is_logged,
+    a_failing_endpoint_is_retried_and_a_410_turns_it_off,
+    a_rotated_secret_signs_beside_the_new_one_for_a_day,
+    only_admins_manage_endpoints_and_bad_ones_are_refused_naming_the_field,
+);
+
+/// What a receiver got: headers and body of each request.
+type Received = Arc<Mutex<Vec<(HeaderMap, String)>>>;
+
+/// A receiver on loopback answering each request with the next status given (200 after).
+async fn receiver(statuses: &[u16]) -> (SocketAddr, Received) {
+    let received: Received = Arc::default();
+    let answers = Arc::new(Mutex::new(
+        statuses.iter().copied().collect::<VecDeque<_>>(),
+    ));
+    let (log, queue) = (received.clone(), answers.clone());
+    let app = axum::Router::new().fallback(move |headers: HeaderMap, body: String| {
+        let (log, queue) = (log.clone(), queue.clone());
+        async move {
+            log.lock().unwrap().push((headers, body));
+            let status = queue.lock().unwrap().pop_front().unwrap_or(200);
+            StatusCode::from_u16(status).unwrap()
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (address, received)
+}
+
+fn admin() -> String {
+    token(Role::Admin, "root")
+}
+
+async fn add_endpoint(app: &TestApp, url: &str, types: &[&str]) -> Value {
+    let response = app
+        .post("/v1/webhook-endpoints")
+        .bearer_auth(admin())
+        .json(&json!({ "url": url, "event_types": types, "description": "the ERP" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    response.json().await.unwrap()
+}
+
+/// Fans out and sends everything due, as `ordo serve`'s loop does.
+async fn send_all(app: &TestApp) {
+    let webhooks = app.service.webhooks().unwrap();
+    webhooks.fan_out().await.unwrap();
+    while webhooks.deliver_due().await.unwrap() > 0 {}
+}
+
+async fn deliveries(app: &TestApp, endpoint: &str) -> Vec<Value> {
+    let page: Value = app
+        .get(&format!("/v1/webhook-endpoints/{endpoint}/deliveries"))
+        .bearer_auth(admin())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    page["data"].as_array().unwrap().clone()
+}
+
+/// Checks a received request's Standard Webhooks headers against `secret`; its body.
+fn verified(headers: &HeaderMap, body: &str, secret: &str) -> Value {
+    let id = headers["webhook-id"].to_str().unwrap();
+    let timestamp: i64 = headers["webhook-timestamp"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let expected = signature(&[secret], id, timestamp, body.as_bytes()).unwrap();
+    let sent = headers["webhook-signature"].to_str().unwrap();
+    assert!(
+        sent.split(' ').any(|one| one == expected),
+        "{sent} holds no signature by this secret"
+    );
+    let body: Value = serde_json::from_str(body).unwrap();
+    assert_eq!(body["data"]["id"], id, "webhook-id is the event's id");
+    body
+}
+
+async fn an_event_reaches_the_endpoint_signed_and_is_logged(app: TestApp) {
+    let (address, received) = receiver(&[]).await;
+    let endpoint = add_endpoint(&app, &format!("http://{address}/hooks"), &["order.placed"]).await;
+    let secret = endpoint["secret"].as_str().unwrap();
+    assert!(secret.starts_with("whsec_"));
+    let id = endpoint["id"].as_str().unwrap();
+    let order = app
+        .place_as(&token(Role::Staff, "s"), &order_body(ALICE))
+        .await;
+    send_all(&app).await;
+
+    let got = received.lock().unwrap().clone();
+    assert_eq!(
+        got.len(),
+        1,
+        "order.placed only: payment.authorized is not asked for"
+    );
+    let (headers, body) = &got[0];
+    assert_eq!(headers["content-type"], "application/json");
+    let body = verified(headers, body, secret);
+    assert_eq!(body["type"], "order.placed");
+    assert_eq!(body["data"]["type"], "order.placed");
+    assert_eq!(body["data"]["order"]["id"], order["id"]);
+    let log = deliveries(&app, id).await;
+    assert_eq!(log.len(), 1);
+    assert_eq!(
+        (
+            &log[0]["status"],
+            &log[0]["attempts"],
+            &log[0]["last_status"]
+        ),
+        (&json!("succeeded"), &json!(1), &json!(200))
+    );
+    assert_eq!(log[0]["event_id"], body["data"]["id"]);
+    // Nothing more is due: nothing is sent twice.
+    send_all(&app).await;
+    assert_eq!(received.lock().unwrap().len(), 1);
+    // The secret is shown once: never in a read.
+    let read: Value = app
+        .get(&format!("/v1/webhook-endpoints/{id}"))
+        .bearer_auth(admin())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(read.get("secret").is_none(), "{read}");
+}
+
+async fn a_failing_endpoint_is_retried_and_a_410_turns_it_off(app: TestApp) {
+    let (address, received) = receiver(&[500, 410]).await;
+    let endpoint = add_endpoint(&app, &format!("http://{address}/"), &["order.placed"]).await;
+    let id = endpoint["id"].as_str().unwrap();
+    app.place_as(&token(Role::Staff, "s"), &order_body(ALICE))
+        .await;
+    send_all(&app).await;
+    // A 500: pending, due again in about five seconds, the endpoint failing since now.
+    let log = deliveries(&app, id).await;
+    assert_eq!(
+        (&log[0]["status"], &log[0]["attempts"]),
+        (&json!("pending"), &json!(1))
+    );
+    assert_eq!(log[0]["last_status"], 500);
+    let read: Value = app
+        .get(&format!("/v1/webhook-endpoints/{id}"))
+        .bearer_auth(admin())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(read["failing_since"].is_string());
+    send_all(&app).await;
+    assert_eq!(received.lock().unwrap().len(), 1, "not due yet");
+    // Sent again by hand: a 410, so the delivery fails and the endpoint is turned off.
+    let delivery = log[0]["id"].as_str().unwrap();
+    let again = app
+        .post(&format!(
+            "/v1/webhook-endpoints/{id}/deliveries/{delivery}/redeliver"
+        ))
+        .bearer_auth(admin())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 200);
+    send_all(&app).await;
+    assert_eq!(received.lock().unwrap().len(), 2);
+    let log = deliveries(&app, id).await;
+    assert_eq!(
+        (&log[0]["status"], &log[0]["last_status"]),
+        (&json!("failed"), &json!(410))
+    );
+    let off: Value = app
+        .get(&format!("/v1/webhook-endpoints/{id}"))
+        .bearer_auth(admin())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(off["enabled"], false);
+    assert_eq!(off["disabled_reason"], "the endpoint answered 410 Gone");
+    // Events while it is off are not sent to it.
+    app.place_as(&token(Role::Staff, "s"), &order_body(ALICE))
+        .await;
+    send_all(&app).await;
+    assert_eq!(received.lock().unwrap().len(), 2);
+    // Turned back on, it is no longer failing and says so.
+    let on = app
+        .request(Method::PATCH, &format!("/v1/webhook-endpoints/{id}"))
+        .bearer_auth(admin())
+        .header("if-match", format!("\"{}\"", off["version"]))
+        .header("content-type", "application/merge-patch+json")
+        .json(&json!({ "enabled": true }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(on.status(), 200);
+    let on: Value = on.json().await.unwrap();
+    assert_eq!(
+        (&on["enabled"], &on["disabled_reason"], &on["failing_since"]),
+        (&json!(true), &Value::Null, &Value::Null)
+    );
+}
+
+async fn a_rotated_secret_signs_beside_the_new_one_for_a_day(app: TestApp) {
+    let (address, received) = receiver(&[]).await;
+    let endpoint = add_endpoint(&app, &format!("http://{address}/"), &[]).await;
+    let (id, old) = (
+        endpoint["id"].as_str().unwrap(),
+        endpoint["secret"].as_str().unwrap(),
+    );
+    let stale = app
+        .post(&format!("/v1/webhook-endpoints/{id}/rotate-secret"))
+        .bearer_auth(admin())
+        .header("if-match", "\"9\"")
+        .send()
+        .await
+        .unwrap();
+    assert_problem(stale, 412, "stale-version").await;
+    let rotated = app
+        .post(&format!("/v1/webhook-endpoints/{id}/rotate-secret"))
+        .bearer_auth(admin())
+        .header("if-match", "\"1\"")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(rotated.status(), 200);
+    let rotated: Value = rotated.json().await.unwrap();
+    let new = rotated["secret"].as_str().unwrap();
+    assert_ne!(new, old);
+    assert!(rotated["previous_secret_until"].is_string());
+    app.place_as(&token(Role::Staff, "s"), &order_body(ALICE))
+        .await;
+    send_all(&app).await;
+    let got = received.lock().unwrap().clone();
+    assert_eq!(
+        got.len(),
+        2,
+        "order.placed and payment.authorized: every type"
+    );
+    for (headers, body) in &got {
+        assert_eq!(
+            headers["webhook-signature"]
+                .to_str()
+                .unwrap()
+                .split(' ')
+                .count(),
+            2
+        );
+        verified(headers, body, new);
+        verified(headers, body, old);
+    }
+}
+
+async fn only_admins_manage_endpoints_and_bad_ones_are_refused_naming_the_field(app: TestApp) {
+    let body = json!({ "url": "https://erp.example.com/hooks" });
+    for bearer in [token(Role::Staff, "s"), token(Role::Customer, ALICE)] {
+        let refused = app
+            .post("/v1/webhook-endpoints")
+            .bearer_auth(bearer)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_problem(refused, 403, "forbidden").await;
+    }
+    for (url, why) in [
+        ("ftp://erp.example.com/", "http or https"),
+        ("https://user:secret@erp.example.com/", "credentials"),
+        ("not a url", "not a URL"),
+    ] {
+        let refused = app
+            .post("/v1/webhook-endpoints")
+            .bearer_auth(admin())
+            .json(&json!({ "url": url }))
+            .send()
+            .await
+            .unwrap();
+        let problem = assert_problem(refused, 422, "validation").await;
+        assert_eq!(problem["errors"][0]["field"], "url", "{problem}");
+        assert!(
+            problem["errors"][0]["message"]
+                .as_str()
+                .unwrap()
+                .contains(why),
+            "{problem}"
+        );
+    }
+    let unknown_type = app
+        .post("/v1/webhook-endpoints")
+        .bearer_auth(admin())
+        .json(&json!({ "url": "https://erp.example.com/", "event_types": ["order.shipped"] }))
+        .send()
+        .await
+        .unwrap();
+    assert!(unknown_type.status().is_client_error());
+    let missing = app
+        .get("/v1/webhook-endpoints/0193a1a0-0000-7000-8000-00000000ffff")
+        .bearer_auth(admin())
+        .send()
+        .await
+        .unwrap();
+    assert_problem(missing, 404, "not-found").await;
+}
+
+/// An event and an endpoint at `url`, for the sender alone.
+fn sample(url: &str) -> (WebhookEndpoint, StoredEvent) {
+    let order = OrderId::from_parts(1_790_000_000_000, &[7; 10]);
+    let record = EventRecord::new(
+        uuid::Uuid::from_u128(1),
+        EventKind::OrderPlaced,
+        order,
+        CustomerId::from_uuid(uuid::Uuid::from_u128(2)).unwrap(),
+        Version::FIRST,
+        Actor::system("test"),
+        chrono::DateTime::from_timestamp(1_790_000_000, 0).unwrap(),
+        "{}".to_owned(),
+    );
+    let now = record.at;
+    let endpoint = WebhookEndpoint {
+        id: uuid::Uuid::from_u128(3),
+        url: url.to_owned(),
+        description: None,
+        event_types: Vec::new(),
+        enabled: true,
+        secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw".to_owned(),
+        previous_secret: None,
+        disabled_reason: None,
+        failing_since: None,
+        version: Version::FIRST,
+        created_at: now,
+        updated_at: now,
+    };
+    let event = StoredEvent {
+        record,
+        position: ordo_service::FeedPosition { tx: 0, seq: 1 },
+        chain: 1,
+        prev_hash: None,
+        hash: [0; 32],
+    };
+    (endpoint, event)
+}
+
+/// Deliveries to loopback, private and link-local addresses, to a name that resolves to one,
+/// and through a redirect to one, are refused unless allow-listed; nothing reaches them.
+#[tokio::test]
+async fn the_sender_refuses_internal_addresses_unless_allowed() {
+    let (address, received) = receiver(&[]).await;
+    let port = address.port();
+    let closed = HttpSender::new(AllowList::default()).unwrap();
+    let now = chrono::DateTime::from_timestamp(1_790_000_000, 0).unwrap();
+    for url in [
+        format!("http://127.0.0.1:{port}/"),
+        "http://10.0.0.1/".to_owned(),
+        "http://169.254.169.254/latest/meta-data/".to_owned(),
+        format!("http://[::1]:{port}/"),
+        format!("http://localhost:{port}/"),
+        format!("http://[::ffff:127.0.0.1]:{port}/"),
+    ] {
+        let (endpoint, event) = sample(&url);
+        let outcome = closed.send(&endpoint, &event, now).await;
+        assert_eq!(outcome.status, None, "{url}");
+        let error = outcome.error.unwrap_or_default();
+        assert!(error.contains("refused"), "{url}: {error}");
+    }
+    assert!(
+        received.lock().unwrap().is_empty(),
+        "nothing reached the receiver"
+    );
+
+    // Allow-listed, the same receiver is reached.
+    let open = HttpSender::new(AllowList::parse(&["127.0.0.1/32"]).unwrap()).unwrap();
+    let (endpoint, event) = sample(&format!("http://localhost:{port}/ok"));
+    let outcome = open.send(&endpoint, &event, now).await;
+    assert_eq!(outcome.status, Some(200), "{outcome:?}");
+    assert_eq!(received.lock().unwrap().len(), 1);
+
+    // A redirect to the metadata address is not followed, allow-listed receiver or not.
+    let redirecting = axum::Router::new().fallback(|| async {
+        (
+            StatusCode::FOUND,
+            [("location", "http://169.254.169.254/latest/meta-data/")],
+        )
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let redirector = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, redirecting).await.unwrap() });
+    let (endpoint, event) = sample(&format!("http://{redirector}/"));
+    let outcome = open.send(&endpoint, &event, now).await;
+    assert_eq!(outcome.status, Some(302));
+    assert!(!outcome.succeeded());
+    assert!(outcome.error.unwrap_or_default().contains("redirect"));
+}
