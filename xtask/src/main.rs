@@ -16,6 +16,7 @@ mod chart;
 mod contract;
 mod invariants;
 mod launch;
+mod nats;
 mod outage;
 mod peer;
 mod postgres;
@@ -227,6 +228,8 @@ fn lint(sh: &Shell) -> Result<()> {
 fn test(sh: &Shell) -> Result<()> {
     let database = postgres::ensure(sh)?;
     let _env = sh.push_env("DATABASE_URL", database.url());
+    // The event relay's test publishes to JetStream on loopback.
+    let _nats = nats::ensure(sh)?;
     if cmd!(sh, "cargo nextest --version")
         .quiet()
         .ignore_stdout()

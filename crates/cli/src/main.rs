@@ -4,6 +4,7 @@
 mod auth;
 mod client;
 mod config;
+mod nats;
 mod seed;
 mod serve;
 mod storage;

@@ -67,6 +67,22 @@ pub(crate) async fn run(args: ServeArgs) -> Result<()> {
     )
     .with_webhooks(store.webhooks(), store.events(), Arc::new(sender));
     let webhooks = tokio::spawn(send_webhooks(service.clone()));
+    let nats = match &args.nats_url {
+        Some(url) => {
+            let publisher = crate::nats::NatsPublisher::connect(
+                url,
+                &args.nats_stream,
+                &args.nats_subject_prefix,
+            )
+            .await?;
+            Some(tokio::spawn(crate::nats::relay(
+                service.clone(),
+                replica.clone(),
+                publisher,
+            )))
+        }
+        None => None,
+    };
     let purge = tokio::spawn(purge_expired_keys(service.clone(), replica.clone()));
     let reconcile = tokio::spawn(reconcile_payments(
         service.clone(),
@@ -117,6 +133,9 @@ pub(crate) async fn run(args: ServeArgs) -> Result<()> {
     purge.abort();
     reconcile.abort();
     webhooks.abort();
+    if let Some(nats) = nats {
+        nats.abort();
+    }
     store.close().await;
     tracing::info!("ordo stopped");
     Ok(())

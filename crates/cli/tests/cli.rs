@@ -1908,3 +1908,82 @@ fn audit_verify_finds_an_event_changed_behind_its_back() {
     );
     assert!(report.contains("BROKEN"), "{report}");
 }
+
+/// With `nats_url` set, every event reaches the `JetStream` stream exactly once, with its id as
+/// `Nats-Msg-Id`, including across a `kill -9` of the server: the relay resumes where it was.
+/// Needs NATS with `JetStream` on 127.0.0.1:4222 (`cargo xtask test` starts one when none answers).
+#[test]
+fn every_event_reaches_nats_once_across_a_kill() {
+    use async_nats::jetstream;
+    let suffix = uuid::Uuid::new_v4().simple().to_string();
+    let stream = format!("ORDO_TEST_{suffix}");
+    let prefix = format!("test{suffix}.events");
+    let data = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let extra = [
+        "--auth",
+        "disabled",
+        "--nats-url",
+        "nats://127.0.0.1:4222",
+        "--nats-stream",
+        stream.as_str(),
+        "--nats-subject-prefix",
+        prefix.as_str(),
+    ];
+    let mut server = start_server(data.path(), port, &extra);
+    for _ in 0..3 {
+        assert_eq!(post_order(port), 201);
+    }
+    // Killed without a word, then started again; more orders.
+    let _ = server.0.kill();
+    let _ = server.0.wait();
+    let mut server = start_server(data.path(), port, &extra);
+    for _ in 0..2 {
+        assert_eq!(post_order(port), 201);
+    }
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let (ids, subjects) = runtime.block_on(async {
+        let client = async_nats::connect("127.0.0.1:4222").await.unwrap();
+        let js = jetstream::new(client);
+        // Five orders, each placed and authorized: ten events.
+        let mut messages = 0;
+        for _ in 0..100 {
+            let mut info = js.get_stream(&stream).await.unwrap();
+            messages = info.info().await.unwrap().state.messages;
+            if messages >= 10 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(messages, 10, "one message per event");
+        let mut ids = Vec::new();
+        let mut subjects = Vec::new();
+        let stream_handle = js.get_stream(&stream).await.unwrap();
+        for sequence in 1..=messages {
+            let message = stream_handle.get_raw_message(sequence).await.unwrap();
+            let id = message
+                .headers
+                .get("Nats-Msg-Id")
+                .unwrap()
+                .as_str()
+                .to_owned();
+            let body: Value = serde_json::from_slice(&message.payload).unwrap();
+            assert_eq!(body["id"], id.as_str(), "Nats-Msg-Id is the event's id");
+            ids.push(id);
+            subjects.push(message.subject.to_string());
+        }
+        js.delete_stream(&stream).await.unwrap();
+        (ids, subjects)
+    });
+    let unique: std::collections::HashSet<_> = ids.iter().collect();
+    assert_eq!(unique.len(), 10);
+    assert_eq!(
+        subjects
+            .iter()
+            .filter(|s| s.ends_with(".order.placed"))
+            .count(),
+        5
+    );
+    assert!(subjects.iter().all(|s| s.starts_with(&prefix)));
+    terminate(&mut server);
+}

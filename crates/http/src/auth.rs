@@ -319,6 +319,23 @@ pub enum Authentication {
     Required(Arc<TokenVerifier>),
 }
 
+/// The token a WebSocket upgrade offers as the subprotocol `bearer.<token>`.
+fn socket_token(headers: &HeaderMap) -> Option<&str> {
+    let upgrading = headers
+        .get(header::UPGRADE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.eq_ignore_ascii_case("websocket"));
+    if !upgrading {
+        return None;
+    }
+    headers
+        .get_all(header::SEC_WEBSOCKET_PROTOCOL)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .find_map(|protocol| protocol.trim().strip_prefix("bearer."))
+}
+
 /// How a request's caller is established: the configured [`Authentication`] for tokens, and
 /// the service's API keys when it accepts them.
 #[derive(Clone)]
@@ -338,19 +355,21 @@ impl Gate {
             Authentication::Disabled => return Ok(Caller::unauthenticated()),
             Authentication::Required(verifier) => verifier,
         };
-        let header = headers
-            .get(header::AUTHORIZATION)
-            .ok_or(TokenError::Missing)?;
-        let token = header
-            .to_str()
-            .ok()
-            .and_then(|value| {
-                let (scheme, token) = value.split_once(' ')?;
-                scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
-            })
-            .ok_or_else(|| {
-                TokenError::Invalid("the Authorization header must be `Bearer <token>`".into())
-            })?;
+        let token = match headers.get(header::AUTHORIZATION) {
+            Some(header) => header
+                .to_str()
+                .ok()
+                .and_then(|value| {
+                    let (scheme, token) = value.split_once(' ')?;
+                    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+                })
+                .ok_or_else(|| {
+                    TokenError::Invalid("the Authorization header must be `Bearer <token>`".into())
+                })?,
+            // A browser cannot set headers on a WebSocket: it offers the token as a
+            // subprotocol, `bearer.<token>`, beside `ordo.v1` (`routes/events.rs`).
+            None => socket_token(headers).ok_or(TokenError::Missing)?,
+        };
         if token.starts_with(KEY_PREFIX) {
             let keys = self
                 .keys

@@ -26,6 +26,14 @@ impl OrderRenderer for ApiRenderer {
     }
 }
 
+/// An event as staff see it in the feed, as JSON: what a message bus carries.
+///
+/// # Errors
+/// Only on a bug: an event always serializes.
+pub fn event_json(event: &StoredEvent) -> Result<String, serde_json::Error> {
+    serde_json::to_string(&EventBody::new(event, &Caller::unauthenticated()))
+}
+
 /// Who made a change.
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct ActorBody {

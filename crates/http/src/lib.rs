@@ -46,7 +46,7 @@ pub use auth::{
     Authentication, DEFAULT_LEEWAY_SECONDS, KeyError, TokenError, TokenSigner, TokenVerifier,
 };
 pub use error::error_chain;
-pub use events::ApiRenderer;
+pub use events::{ApiRenderer, event_json};
 pub use metrics::install_recorder;
 pub use metrics_exporter_prometheus::PrometheusHandle;
 pub use operations::{Draining, RateLimit};

@@ -124,6 +124,24 @@ pub trait EventStore: Send + Sync {
     /// [`RepoError::Corrupt`], [`RepoError::Unavailable`] or [`RepoError::Other`].
     async fn feed(&self, query: &FeedQuery) -> Result<FeedPage, RepoError>;
 
+    /// How far the relay `name` has published the feed (`None`: from the start).
+    ///
+    /// # Errors
+    /// [`RepoError::Unavailable`] or [`RepoError::Other`].
+    async fn relay_position(&self, name: &str) -> Result<Option<FeedPosition>, RepoError>;
+
+    /// Moves the relay `name` from `from` to `to`, only if it still stands at `from`: `false`
+    /// (nothing written) when another relay moved it first.
+    ///
+    /// # Errors
+    /// [`RepoError::Unavailable`] or [`RepoError::Other`].
+    async fn move_relay(
+        &self,
+        name: &str,
+        from: Option<FeedPosition>,
+        to: FeedPosition,
+    ) -> Result<bool, RepoError>;
+
     /// Every event, by order id and then chain position, after `after` (an order id and a
     /// chain position), at most `limit`: what an audit walks.
     ///

@@ -17,7 +17,7 @@
 //! | use a discount code when placing (`discount_code`) | yes | yes | yes |
 //! | read, make, change discount codes (`/v1/discount-codes`) | no | yes | yes |
 //! | read an order's history (`/v1/orders/{id}/events`) | its own orders', without the shop's side | any, deleted orders' too | any, deleted orders' too |
-//! | read the event feed (`/v1/events`) | its own orders' events only | every order's | every order's |
+//! | read the event feed (`/v1/events`, live at `/v1/events/ws`) | its own orders' events only | every order's | every order's |
 //! | audit every event chain (`ordo audit verify`) | no | no | the operator, on the database |
 //! | manage webhook endpoints, read their delivery logs, redeliver (`/v1/webhook-endpoints`) | no | no | any, with a token (never with a key) |
 //!
@@ -28,7 +28,7 @@
 //! | action | scope an API key needs |
 //! |---|---|
 //! | read, list, search | `orders:read` |
-//! | read an order's history, the event feed | `orders:read` |
+//! | read an order's history, the event feed (and its WebSocket) | `orders:read` |
 //! | place, preview | `orders:write` |
 //! | cancel, process, complete, change details (`PATCH`) | `orders:write` and `orders:read` (it reads the order it changes) |
 //! | refund | `orders:refund` and `orders:read` |

@@ -21,6 +21,19 @@ pub trait OrderRenderer: Send + Sync {
     fn render(&self, order: &Order) -> Result<String, BoxError>;
 }
 
+/// Publishes events to a message bus, each acknowledged before the call returns.
+#[async_trait::async_trait]
+pub trait EventPublisher: Send + Sync {
+    /// Publishes `event`; the bus deduplicates on its id.
+    ///
+    /// # Errors
+    /// When the bus did not acknowledge it.
+    async fn publish(&self, event: &StoredEvent) -> Result<(), BoxError>;
+}
+
+/// How many events one relay pass publishes.
+const RELAY_BATCH: u32 = 200;
+
 /// Who caused a change and through which request: what its event records besides the order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Cause {
@@ -168,6 +181,49 @@ impl OrderService {
             let now = tokio::time::Instant::now();
             tokio::time::sleep_until(deadline.min(now.checked_add(FEED_POLL).unwrap_or(now))).await;
         }
+    }
+
+    /// Publishes the feed after where the relay `name` stands, in order, each event
+    /// acknowledged by the bus, then moves the relay past them (compare-and-set). A failure
+    /// leaves the relay where it was: the next pass publishes those events again, and the bus
+    /// drops the copies by id. How many it published.
+    ///
+    /// # Errors
+    /// The bus's error; storage errors.
+    pub async fn relay(
+        &self,
+        name: &str,
+        publisher: &dyn EventPublisher,
+    ) -> Result<usize, ServiceError> {
+        let store = self.events()?;
+        let from = store.relay_position(name).await?;
+        let page = store
+            .feed(&FeedQuery {
+                after: from,
+                kinds: Vec::new(),
+                customer_id: None,
+                limit: RELAY_BATCH,
+            })
+            .await?;
+        let Some(to) = page.next.filter(|_| !page.events.is_empty()) else {
+            return Ok(0);
+        };
+        for event in &page.events {
+            publisher
+                .publish(event)
+                .await
+                .map_err(ServiceError::Unavailable)?;
+        }
+        store.move_relay(name, from, to).await?;
+        Ok(page.events.len())
+    }
+
+    /// Checks that the caller may read the feed (before a stream of it starts).
+    ///
+    /// # Errors
+    /// [`ServiceError::Forbidden`].
+    pub fn may_read_feed(&self, caller: &Caller) -> Result<(), ServiceError> {
+        caller.check_feed()
     }
 
     /// Walks every order's chain: each event must follow the one before it (position, previous

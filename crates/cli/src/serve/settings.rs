@@ -112,6 +112,17 @@ pub(crate) struct ServeArgs {
     #[arg(long, env = "ORDO_OTLP_ENDPOINT")]
     #[serde(default)]
     pub(crate) otlp_endpoint: Option<String>,
+    /// NATS server to publish every event to, on `JetStream` (`nats://127.0.0.1:4222`); none by
+    /// default.
+    #[arg(long, env = "ORDO_NATS_URL")]
+    #[serde(default)]
+    pub(crate) nats_url: Option<String>,
+    /// The `JetStream` stream events go to (made if missing).
+    #[arg(long, env = "ORDO_NATS_STREAM", default_value = "ORDO_EVENTS")]
+    pub(crate) nats_stream: String,
+    /// Events are published on `<prefix>.<type>` (`ordo.events.order.placed`).
+    #[arg(long, env = "ORDO_NATS_SUBJECT_PREFIX", default_value = "ordo.events")]
+    pub(crate) nats_subject_prefix: String,
 }
 
 impl ServeArgs {

@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use axum::Extension;
 use axum::extract::State;
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::response::Response;
 use ordo_service::{Caller, FeedPosition, FeedQuery, OrderService};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -19,6 +21,7 @@ pub(crate) fn router() -> OpenApiRouter<OrderService> {
     OpenApiRouter::new()
         .routes(routes!(order_events))
         .routes(routes!(feed))
+        .routes(routes!(feed_socket))
 }
 
 /// How long a feed read may wait: the request's own time limit, less a margin for the answer.
@@ -138,4 +141,131 @@ fn feed_query(params: FeedParams) -> Result<(FeedQuery, Duration), Problem> {
         },
         Duration::from_secs(u64::from(wait)),
     ))
+}
+
+/// How long a socket client may take to take one event before it is cut off.
+const SOCKET_SEND_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long a socket waits for the next event before it pings the client.
+const SOCKET_IDLE: Duration = Duration::from_secs(20);
+
+/// The close code that tells a client it fell behind: reconnect with `after` = the last
+/// event's cursor.
+pub(crate) const SLOW_CONSUMER: u16 = 4008;
+
+/// The event feed, live, over a WebSocket.
+///
+/// The same events as `GET /v1/events`, in the same order, each as one text message (the
+/// event's JSON), as they are recorded on any replica. Resume after a disconnect with `after`
+/// = the last event's `cursor`. A browser, which cannot set `Authorization` on a WebSocket,
+/// offers its token as a subprotocol: `new WebSocket(url, ["ordo.v1", "bearer." + token])`;
+/// ordo answers with `ordo.v1`. A client that does not keep up (an event not taken within 10
+/// seconds) is closed with code 4008: reconnect from the last cursor. Staff, admins and keys
+/// with `orders:read` see every order's events; a customer its own orders'.
+#[utoipa::path(
+    get, path = "/v1/events/ws", tag = "events",
+    params(FeedParams),
+    responses(
+        (status = 101, description = "Switching to the WebSocket protocol (`ordo.v1`)"),
+        (status = 400, description = "A parameter is invalid, or the request is no WebSocket upgrade", body = ProblemDetails, content_type = "application/problem+json"),
+        Guarded, Unavailable,
+    )
+)]
+async fn feed_socket(
+    State(service): State<OrderService>,
+    Extension(caller): Extension<Caller>,
+    Query(params): Query<FeedParams>,
+    upgrade: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
+) -> Result<Response, ApiError> {
+    let (query, _) = feed_query(params)?;
+    service.may_read_feed(&caller)?;
+    let upgrade = upgrade.map_err(|rejection| {
+        Problem::bad_request(format!("a WebSocket upgrade is expected: {rejection}"))
+    })?;
+    Ok(upgrade
+        .protocols(["ordo.v1"])
+        .on_upgrade(move |socket| stream(socket, service, caller, query)))
+}
+
+/// Sends `message`, unless the client takes longer than [`SOCKET_SEND_TIMEOUT`]: whether it
+/// went.
+async fn send(socket: &mut WebSocket, message: Message) -> Result<(), bool> {
+    match tokio::time::timeout(SOCKET_SEND_TIMEOUT, socket.send(message)).await {
+        Ok(Ok(())) => Ok(()),
+        // Gone: nothing more to say.
+        Ok(Err(_)) => Err(false),
+        // Too slow.
+        Err(_) => Err(true),
+    }
+}
+
+async fn close(mut socket: WebSocket, code: u16, reason: &'static str) {
+    let frame = Message::Close(Some(CloseFrame {
+        code,
+        reason: reason.into(),
+    }));
+    let _ = tokio::time::timeout(Duration::from_secs(1), socket.send(frame)).await;
+}
+
+/// Streams the feed to `socket` from `query.after` until the client leaves or falls behind.
+async fn stream(
+    mut socket: WebSocket,
+    service: OrderService,
+    caller: Caller,
+    mut query: FeedQuery,
+) {
+    loop {
+        let page = tokio::select! {
+            page = service.feed(&caller, query.clone(), SOCKET_IDLE) => page,
+            incoming = socket.recv() => match incoming {
+                Some(Ok(Message::Close(_)) | Err(_)) | None => return,
+                // Pongs and anything else the client says: keep streaming.
+                Some(Ok(_)) => continue,
+            },
+        };
+        let page = match page {
+            Ok(page) => page,
+            Err(error) => {
+                tracing::warn!(error = %error, "a feed socket could not read events");
+                close(
+                    socket,
+                    1011,
+                    "events cannot be read now: reconnect with after=<last cursor>",
+                )
+                .await;
+                return;
+            }
+        };
+        if page.events.is_empty()
+            && let Err(slow) = send(&mut socket, Message::Ping(Vec::new().into())).await
+        {
+            if slow {
+                close(
+                    socket,
+                    SLOW_CONSUMER,
+                    "too slow: reconnect with after=<last cursor>",
+                )
+                .await;
+            }
+            return;
+        }
+        for event in &page.events {
+            let Ok(text) = serde_json::to_string(&EventBody::new(event, &caller)) else {
+                close(socket, 1011, "an event could not be written").await;
+                return;
+            };
+            if let Err(slow) = send(&mut socket, Message::Text(text.into())).await {
+                if slow {
+                    close(
+                        socket,
+                        SLOW_CONSUMER,
+                        "too slow: reconnect with after=<last cursor>",
+                    )
+                    .await;
+                }
+                return;
+            }
+        }
+        query.after = page.next;
+    }
 }

@@ -18,6 +18,8 @@ crate::app::on_both_databases!(
     the_feed_pages_in_order_and_filters_by_type,
     a_feed_read_with_wait_returns_the_next_event_when_it_comes,
     bad_feed_parameters_are_refused_naming_them,
+    a_socket_streams_events_live_and_resumes_from_a_cursor,
+    a_customers_socket_carries_only_its_own_orders_events,
 );
 
 fn staff() -> String {
@@ -322,4 +324,110 @@ async fn bad_feed_parameters_are_refused_naming_them(app: TestApp) {
         .await
         .unwrap();
     assert_eq!(response.status(), 400);
+}
+
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Opens the live feed as a browser would: the token offered as a subprotocol.
+async fn socket(app: &TestApp, bearer: &str, after: Option<&str>) -> Socket {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
+    let query = after
+        .map(|cursor| format!("?after={cursor}"))
+        .unwrap_or_default();
+    let url = format!(
+        "{}/v1/events/ws{query}",
+        app.base.replace("http://", "ws://")
+    );
+    let mut request = url.into_client_request().unwrap();
+    request.headers_mut().insert(
+        "sec-websocket-protocol",
+        format!("ordo.v1, bearer.{bearer}").parse().unwrap(),
+    );
+    let (socket, response) = tokio_tungstenite::connect_async(request).await.unwrap();
+    assert_eq!(response.headers()["sec-websocket-protocol"], "ordo.v1");
+    socket
+}
+
+/// The next event the socket carries (pings skipped), within ten seconds.
+async fn next_event(socket: &mut Socket) -> Value {
+    use futures_util::StreamExt as _;
+    use tokio_tungstenite::tungstenite::Message;
+    loop {
+        let message = tokio::time::timeout(std::time::Duration::from_secs(10), socket.next())
+            .await
+            .expect("an event within ten seconds")
+            .unwrap()
+            .unwrap();
+        if let Message::Text(text) = message {
+            return serde_json::from_str(&text).unwrap();
+        }
+    }
+}
+
+async fn a_socket_streams_events_live_and_resumes_from_a_cursor(app: TestApp) {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
+    let first = app.place_as(&staff(), &order_body(ALICE)).await;
+    let mut live = socket(&app, &staff(), None).await;
+    // What was recorded before it opened, then what happens while it is open.
+    for kind in ["order.placed", "payment.authorized"] {
+        let event = next_event(&mut live).await;
+        assert_eq!(
+            (event["type"].as_str(), &event["order_id"]),
+            (Some(kind), &first["id"])
+        );
+    }
+    let second = app.place_as(&staff(), &order_body(BOB)).await;
+    let placed = next_event(&mut live).await;
+    assert_eq!(
+        (placed["type"].as_str(), &placed["order_id"]),
+        (Some("order.placed"), &second["id"])
+    );
+    let cursor = placed["cursor"].as_str().unwrap().to_owned();
+    drop(live);
+    // Disconnected; more happens; resuming from the last cursor misses nothing and repeats
+    // nothing.
+    let third = app.place_as(&staff(), &order_body(ALICE)).await;
+    let mut resumed = socket(&app, &staff(), Some(&cursor)).await;
+    let expected = [
+        ("payment.authorized", &second["id"]),
+        ("order.placed", &third["id"]),
+        ("payment.authorized", &third["id"]),
+    ];
+    for (kind, order) in expected {
+        let event = next_event(&mut resumed).await;
+        assert_eq!(
+            (event["type"].as_str(), &event["order_id"]),
+            (Some(kind), order)
+        );
+    }
+    // Without a token there is no socket.
+    let request = format!("{}/v1/events/ws", app.base.replace("http://", "ws://"))
+        .into_client_request()
+        .unwrap();
+    assert!(tokio_tungstenite::connect_async(request).await.is_err());
+}
+
+async fn a_customers_socket_carries_only_its_own_orders_events(app: TestApp) {
+    app.place_as(&staff(), &order_body(BOB)).await;
+    let own = app.place_as(&staff(), &order_body(ALICE)).await;
+    let mut socket = socket(&app, &alice(), None).await;
+    let first = next_event(&mut socket).await;
+    assert_eq!(
+        (first["type"].as_str(), &first["order_id"]),
+        (Some("order.placed"), &own["id"])
+    );
+    assert_eq!(
+        first["actor"]["subject"],
+        Value::Null,
+        "the shop's side stays hidden"
+    );
+    assert_eq!(next_event(&mut socket).await["order_id"], own["id"]);
+    app.place_as(&staff(), &order_body(BOB)).await;
+    let later = app.place_as(&staff(), &order_body(ALICE)).await;
+    assert_eq!(
+        next_event(&mut socket).await["order_id"],
+        later["id"],
+        "Bob's are skipped"
+    );
 }

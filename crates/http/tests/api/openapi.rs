@@ -40,6 +40,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("put", "/v1/shipping-rates"),
     ("get", "/v1/orders/{id}/events"),
     ("get", "/v1/events"),
+    ("get", "/v1/events/ws"),
     ("get", "/v1/webhook-endpoints"),
     ("post", "/v1/webhook-endpoints"),
     ("get", "/v1/webhook-endpoints/{id}"),

@@ -98,6 +98,15 @@ const EVENT: &str = concat!(select_events!(), " WHERE id = $1");
 
 const ORDER_EVENTS: &str = concat!(select_events!(), " WHERE order_id = $1 ORDER BY chain");
 
+const RELAY: &str = "SELECT tx, seq FROM feed_relays WHERE name = $1";
+
+/// A relay's first move: from the start, only if no relay of that name moved yet.
+const START_RELAY: &str =
+    "INSERT INTO feed_relays (name, tx, seq) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING";
+
+const MOVE_RELAY: &str =
+    "UPDATE feed_relays SET tx = $2, seq = $3 WHERE name = $1 AND tx = $4 AND seq = $5";
+
 const CHAINS_AFTER: &str = concat!(
     select_events!(),
     " WHERE (order_id, chain) > ($1, $2) ORDER BY order_id, chain LIMIT $3"
@@ -219,6 +228,39 @@ impl<D: Dialect> EventStore for Store<D> {
             .collect::<Result<Vec<_>, _>>()?;
         let next = events.last().map(|event| event.position).or(query.after);
         Ok(FeedPage { events, next })
+    }
+
+    async fn relay_position(&self, name: &str) -> Result<Option<FeedPosition>, RepoError> {
+        self.read_optional(Statement::new(RELAY).bind(name))
+            .await?
+            .map(|row| {
+                Ok(FeedPosition {
+                    tx: required(row.int("tx")?, "tx")?,
+                    seq: required(row.int("seq")?, "seq")?,
+                })
+            })
+            .transpose()
+    }
+
+    async fn move_relay(
+        &self,
+        name: &str,
+        from: Option<FeedPosition>,
+        to: FeedPosition,
+    ) -> Result<bool, RepoError> {
+        let statement = match from {
+            None => Statement::new(START_RELAY)
+                .bind(name)
+                .bind(to.tx)
+                .bind(to.seq),
+            Some(from) => Statement::new(MOVE_RELAY)
+                .bind(name)
+                .bind(to.tx)
+                .bind(to.seq)
+                .bind(from.tx)
+                .bind(from.seq),
+        };
+        Ok(self.execute(statement).await? == 1)
     }
 
     async fn chains_after(

@@ -24,6 +24,7 @@ contract!(
     the_audit_walk_reads_every_chain_in_order,
     an_erasure_drops_earlier_payloads_and_keeps_their_digests,
     racing_events_of_one_order_never_fork_its_chain,
+    a_relay_moves_only_from_where_it_stands,
 );
 
 trait Storage: OrderRepository + EventStore + ordo_repository::IdempotencyStore {}
@@ -542,6 +543,23 @@ async fn racing_events_of_one_order_never_fork_its_chain(store: Store) {
     let history = store.order_events(order_id).await.unwrap();
     assert_eq!(history.len(), events.len() + 10 + 10 + 1);
     assert_chained(&history);
+}
+
+async fn a_relay_moves_only_from_where_it_stands(store: Store) {
+    assert_eq!(store.relay_position("nats").await.unwrap(), None);
+    let (one, two) = (
+        FeedPosition { tx: 3, seq: 7 },
+        FeedPosition { tx: 4, seq: 9 },
+    );
+    assert!(store.move_relay("nats", None, one).await.unwrap());
+    // A second relay starting from scratch, or from a stale place, moves nothing.
+    assert!(!store.move_relay("nats", None, two).await.unwrap());
+    assert!(!store.move_relay("nats", Some(two), one).await.unwrap());
+    assert_eq!(store.relay_position("nats").await.unwrap(), Some(one));
+    assert!(store.move_relay("nats", Some(one), two).await.unwrap());
+    assert_eq!(store.relay_position("nats").await.unwrap(), Some(two));
+    // Relays are named apart.
+    assert_eq!(store.relay_position("other").await.unwrap(), None);
 }
 
 /// PostgreSQL commits transactions out of the order they took their sequence numbers: a feed
