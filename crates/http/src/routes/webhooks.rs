@@ -440,9 +440,11 @@ async fn list_deliveries(
 
 fn parse_delivery_cursor(text: &str) -> Result<(DateTime<Utc>, Uuid), &'static str> {
     let (micros, id) = text.split_once(' ').ok_or("not a delivery cursor")?;
+    // Only times both databases hold (years 1 to 9999).
     let at = micros
         .parse::<i64>()
         .ok()
+        .filter(|micros| (-62_135_596_800_000_000..=253_402_300_799_000_000).contains(micros))
         .and_then(DateTime::from_timestamp_micros)
         .ok_or("not a delivery cursor")?;
     Ok((at, id.parse().map_err(|_| "not a delivery cursor")?))

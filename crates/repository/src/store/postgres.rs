@@ -125,11 +125,13 @@ WITH attempt AS (
 /// Every event statement is its transaction's first write (`Dialect::chained`), so a
 /// transaction not writing events yet takes an id above any bound read before. Only event
 /// writers count: a long transaction elsewhere never holds the feed back. `pg_locks` shows
-/// 32-bit ids; each is widened to the 64-bit id `tx` holds, relative to the next id.
+/// 32-bit ids; each is widened to the 64-bit id `tx` holds by its signed distance from the
+/// snapshot's `xmax` (one past the highest *completed* id: a running writer's id may be above
+/// it, and must not be read as four billion below).
 const FEED_BOUND: &str = "
 SELECT COALESCE(
-    (SELECT min(n.next - ((n.next % 4294967296 - CAST(CAST(x.transactionid AS text) AS bigint)
-                           + 4294967296) % 4294967296))
+    (SELECT min(n.next + ((CAST(CAST(x.transactionid AS text) AS bigint) - n.next % 4294967296
+                           + 2147483648 + 4294967296) % 4294967296) - 2147483648)
      FROM pg_locks r
      JOIN pg_locks x ON x.virtualtransaction = r.virtualtransaction
                     AND x.locktype = 'transactionid' AND x.mode = 'ExclusiveLock' AND x.granted

@@ -603,6 +603,26 @@ async fn the_feed_never_passes_a_transaction_still_running() {
         "three events committed behind a running transaction's: none is shown yet ({} were)",
         before.events.len()
     );
+    // A second writer, started after the first, still open when the first commits: the feed
+    // shows what the first held at once, and stops below the second.
+    let mut later = sqlx::PgConnection::connect(database.url()).await.unwrap();
+    later.execute("SET search_path = ordo").await.unwrap();
+    later.execute("BEGIN").await.unwrap();
+    let late = sample(&*store, customer(8), 1, at(0)).await;
+    later
+        .execute(
+            sqlx::query(
+                "INSERT INTO order_events (id, order_id, customer_id, chain, kind, version, actor_role,
+                     actor_subject, at, payload, payload_digest, hash)
+                 VALUES ($1, $2, $3, 1, 'order.placed', 1, 'system', 'later', now(), '{}',
+                         sha256('{}'), sha256('x'))",
+            )
+            .bind(Uuid::new_v4())
+            .bind(late.id().as_uuid())
+            .bind(customer(8).as_uuid()),
+        )
+        .await
+        .unwrap();
     held.execute("COMMIT").await.unwrap();
     let after = store.feed(&everything).await.unwrap();
     assert_eq!(after.events.len(), 4);
@@ -616,4 +636,14 @@ async fn the_feed_never_passes_a_transaction_still_running() {
         seqs[1..].iter().all(|seq| *seq > held_event.position.seq),
         "it took its number first, and committed last: {seqs:?}"
     );
+    later.execute("COMMIT").await.unwrap();
+    let last = store
+        .feed(&FeedQuery {
+            after: after.next,
+            ..everything
+        })
+        .await
+        .unwrap();
+    assert_eq!(last.events.len(), 1);
+    assert_eq!(last.events[0].record.actor.subject, "later");
 }
