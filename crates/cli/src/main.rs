@@ -417,13 +417,7 @@ async fn reconcile(args: &storage::StorageArgs, grace_seconds: u32) -> anyhow::R
 async fn erase(args: &storage::StorageArgs, customer: uuid::Uuid) -> anyhow::Result<()> {
     let customer = ordo_domain::CustomerId::from_uuid(customer)
         .map_err(|error| anyhow::anyhow!("{customer}: {error}"))?;
-    let store = storage::Store::open(args).await?;
-    store.migrate().await?;
-    let service = serve::service_for(
-        &store,
-        std::time::Duration::ZERO,
-        ordo_service::ServiceConfig::default(),
-    );
+    let (store, service) = operator_service(args).await?;
     let operator = ordo_service::Caller::operator(ordo_service::Role::Admin, "ordo-cli")
         .map_err(|error| anyhow::anyhow!("{error}"))?;
     let erasure = service
@@ -530,8 +524,11 @@ fn scope_names(key: &ordo_service::ApiKey) -> String {
         .join(" ")
 }
 
-/// `ordo payments check`.
-async fn verify_chains(args: &storage::StorageArgs) -> anyhow::Result<()> {
+/// The database the operator names, migrated, and the service over it with default settings:
+/// what one-off operator commands run on.
+async fn operator_service(
+    args: &storage::StorageArgs,
+) -> anyhow::Result<(storage::Store, ordo_service::OrderService)> {
     let store = storage::Store::open(args).await?;
     store.migrate().await?;
     let service = serve::service_for(
@@ -539,6 +536,12 @@ async fn verify_chains(args: &storage::StorageArgs) -> anyhow::Result<()> {
         std::time::Duration::ZERO,
         ordo_service::ServiceConfig::default(),
     );
+    Ok((store, service))
+}
+
+/// `ordo audit verify`.
+async fn verify_chains(args: &storage::StorageArgs) -> anyhow::Result<()> {
+    let (store, service) = operator_service(args).await?;
     let operator = ordo_service::Caller::operator(ordo_service::Role::Admin, "ordo audit verify")
         .map_err(|error| anyhow::anyhow!("{error}"))?;
     let report = service
@@ -572,14 +575,9 @@ async fn verify_chains(args: &storage::StorageArgs) -> anyhow::Result<()> {
     }
 }
 
+/// `ordo payments check`.
 async fn check_books(args: &storage::StorageArgs) -> anyhow::Result<()> {
-    let store = storage::Store::open(args).await?;
-    store.migrate().await?;
-    let service = serve::service_for(
-        &store,
-        std::time::Duration::ZERO,
-        ordo_service::ServiceConfig::default(),
-    );
+    let (store, service) = operator_service(args).await?;
     let books = service
         .check_books(&*store.ledger())
         .await
