@@ -73,6 +73,18 @@ async fn send_all(app: &TestApp) {
     while webhooks.deliver_due().await.unwrap() > 0 {}
 }
 
+/// An endpoint as an admin reads it.
+async fn read_endpoint(app: &TestApp, id: &str) -> Value {
+    app.get(&format!("/v1/webhook-endpoints/{id}"))
+        .bearer_auth(admin())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 async fn deliveries(app: &TestApp, endpoint: &str) -> Vec<Value> {
     let page: Value = app
         .get(&format!("/v1/webhook-endpoints/{endpoint}/deliveries"))
@@ -143,15 +155,7 @@ async fn an_event_reaches_the_endpoint_signed_and_is_logged(app: TestApp) {
     send_all(&app).await;
     assert_eq!(received.lock().unwrap().len(), 1);
     // The secret is shown once: never in a read.
-    let read: Value = app
-        .get(&format!("/v1/webhook-endpoints/{id}"))
-        .bearer_auth(admin())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let read: Value = read_endpoint(&app, id).await;
     assert!(read.get("secret").is_none(), "{read}");
 }
 
@@ -169,15 +173,7 @@ async fn a_failing_endpoint_is_retried_and_a_410_turns_it_off(app: TestApp) {
         (&json!("pending"), &json!(1))
     );
     assert_eq!(log[0]["last_status"], 500);
-    let read: Value = app
-        .get(&format!("/v1/webhook-endpoints/{id}"))
-        .bearer_auth(admin())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let read: Value = read_endpoint(&app, id).await;
     assert!(read["failing_since"].is_string());
     send_all(&app).await;
     assert_eq!(received.lock().unwrap().len(), 1, "not due yet");
@@ -199,15 +195,7 @@ async fn a_failing_endpoint_is_retried_and_a_410_turns_it_off(app: TestApp) {
         (&log[0]["status"], &log[0]["last_status"]),
         (&json!("failed"), &json!(410))
     );
-    let off: Value = app
-        .get(&format!("/v1/webhook-endpoints/{id}"))
-        .bearer_auth(admin())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let off: Value = read_endpoint(&app, id).await;
     assert_eq!(off["enabled"], false);
     assert_eq!(off["disabled_reason"], "the endpoint answered 410 Gone");
     // Events while it is off are not sent to it.
