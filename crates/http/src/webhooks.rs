@@ -11,10 +11,11 @@
 //! connection is made, and the connection goes to the checked address (the client's resolver
 //! is [`GuardedResolver`]); an address written in the URL is checked the same way. Loopback,
 //! private, link-local (cloud metadata), shared, multicast, reserved and documentation ranges
-//! are refused unless an allow-list names them. Redirects are never followed; connecting
+//! are refused unless an allow-list names them, and so are the IPv6 forms that reach them
+//! (see [`is_public`]). Redirects are never followed; connecting
 //! takes at most 5 seconds and the whole request 15.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,7 +23,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, Utc};
 use hmac::{Hmac, KeyInit as _, Mac as _};
-use ipnet::IpNet;
+use ipnet::{IpNet, Ipv6Net};
 use ordo_service::{Caller, SendOutcome, StoredEvent, WebhookEndpoint, WebhookSender};
 use serde::Serialize;
 use sha2::Sha256;
@@ -64,7 +65,43 @@ pub fn signature(
 #[error("a webhook secret must be whsec_ followed by base64")]
 pub struct InvalidSecret;
 
+/// IPv6 ranges refused whole, whatever follows the prefix: IANA's special-purpose ranges that
+/// are not globally reachable, or that reach an IPv4 address ordo cannot check, and the
+/// deprecated site-local range. Loopback, unspecified, multicast, unique local and link-local
+/// are the std methods' in [`is_public`].
+const REFUSED_V6: [Ipv6Net; 10] = [
+    // IPv4-compatible (`::a.b.c.d`, deprecated by RFC 4291): no legitimate use, and a stack
+    // that still honours it sends to the IPv4 address it carries.
+    Ipv6Net::new_assert(Ipv6Addr::UNSPECIFIED, 96),
+    // NAT64, well-known (RFC 6052) and local-use (RFC 8215) prefixes: the translator reaches
+    // the IPv4 address in the last 32 bits, whichever it is.
+    Ipv6Net::new_assert(Ipv6Addr::new(0x64, 0xff9b, 0, 0, 0, 0, 0, 0), 96),
+    Ipv6Net::new_assert(Ipv6Addr::new(0x64, 0xff9b, 1, 0, 0, 0, 0, 0), 48),
+    // Discard-only (RFC 6666) and the dummy prefix (RFC 9780).
+    Ipv6Net::new_assert(Ipv6Addr::new(0x100, 0, 0, 0, 0, 0, 0, 0), 64),
+    Ipv6Net::new_assert(Ipv6Addr::new(0x100, 0, 0, 1, 0, 0, 0, 0), 64),
+    // IETF protocol assignments (RFC 2928): Teredo (2001::/32, a tunnel to an IPv4 address
+    // hidden in the last 32 bits), benchmarking (2001:2::/48), ORCHID (2001:10::/28,
+    // 2001:20::/28), the anycast and AMT blocks. None is a webhook receiver.
+    Ipv6Net::new_assert(Ipv6Addr::new(0x2001, 0, 0, 0, 0, 0, 0, 0), 23),
+    // Documentation (RFC 3849, RFC 9637).
+    Ipv6Net::new_assert(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0), 32),
+    Ipv6Net::new_assert(Ipv6Addr::new(0x3fff, 0, 0, 0, 0, 0, 0, 0), 20),
+    // Segment routing identifiers (RFC 9602).
+    Ipv6Net::new_assert(Ipv6Addr::new(0x5f00, 0, 0, 0, 0, 0, 0, 0), 16),
+    // Site-local (deprecated by RFC 3879, still routed inside some networks).
+    Ipv6Net::new_assert(Ipv6Addr::new(0xfec0, 0, 0, 0, 0, 0, 0, 0), 10),
+];
+
 /// Whether ordo may connect to `address` on its own judgement: a public unicast address.
+///
+/// An IPv6 address that carries an IPv4 address to connect to is judged by that IPv4 address:
+/// IPv4-mapped (`::ffff:a.b.c.d`) and 6to4 (`2002:AABB:CCDD::/48`, the IPv4 address in the
+/// second and third segments; a public one is reached through a relay, a private one would be
+/// a way in, so 6to4 is not refused whole). The ranges in `REFUSED_V6` are refused whole:
+/// IPv4-compatible (`::/96`, `::` and `::1` among them), NAT64 (`64:ff9b::/96`,
+/// `64:ff9b:1::/48`), discard-only (`100::/64`), IETF protocol assignments (`2001::/23`:
+/// Teredo, benchmarking, ORCHID), documentation, segment routing and site-local (`fec0::/10`).
 pub fn is_public(address: IpAddr) -> bool {
     match address {
         IpAddr::V4(v4) => {
@@ -88,15 +125,16 @@ pub fn is_public(address: IpAddr) -> bool {
             if let Some(v4) = v6.to_ipv4_mapped() {
                 return is_public(IpAddr::V4(v4));
             }
-            let segments = v6.segments();
+            if let [0x2002, high, low, ..] = v6.segments() {
+                let ([a, b], [c, d]) = (high.to_be_bytes(), low.to_be_bytes());
+                return is_public(IpAddr::V4(Ipv4Addr::new(a, b, c, d)));
+            }
             !(v6.is_loopback()
                 || v6.is_unspecified()
                 || v6.is_multicast()
                 || v6.is_unique_local()
                 || v6.is_unicast_link_local()
-                // NAT64 (64:ff9b::/96) and documentation (2001:db8::/32).
-                || segments[..6] == [0x64, 0xff9b, 0, 0, 0, 0]
-                || segments[..2] == [0x2001, 0xdb8])
+                || REFUSED_V6.iter().any(|net| net.contains(&v6)))
         }
     }
 }
@@ -346,10 +384,45 @@ mod tests {
             "64:ff9b::a00:1",
             "2001:db8::1",
             "ff02::1",
+            // IPv4-compatible, whatever it carries.
+            "::127.0.0.1",
+            "::10.0.0.1",
+            "::169.254.169.254",
+            "::8.8.8.8",
+            // 6to4 carrying an IPv4 address that is not public.
+            "2002:7f00:1::1",
+            "2002:a00:1::",
+            "2002:a9fe:a9fe::1",
+            "2002:c0a8:101:1::1",
+            "2002::1",
+            // NAT64 local-use.
+            "64:ff9b:1::a00:1",
+            "64:ff9b:1:ffff::808:808",
+            // Teredo (RFC 4380's example), and the rest of 2001::/23.
+            "2001:0:4136:e378:8000:63bf:3fff:fdd2",
+            "2001::1",
+            "2001:2::1",
+            "2001:10::1",
+            "2001:1ff::1",
+            // Site-local, discard-only, the dummy prefix, documentation, segment routing.
+            "fec0::1",
+            "feff::1",
+            "100::1",
+            "100::1:0:0:1",
+            "3fff::1",
+            "5f00::1",
         ] {
             assert!(!is_public(private.parse().unwrap()), "{private}");
         }
-        for public in ["93.184.216.34", "1.1.1.1", "2606:4700:4700::1111"] {
+        for public in [
+            "93.184.216.34",
+            "1.1.1.1",
+            "2606:4700:4700::1111",
+            // 6to4 to a public IPv4 address (93.184.216.34); 2001::/16 past the IETF's /23.
+            "2002:5db8:d822::1",
+            "2001:200::1",
+            "2001:4860:4860::8888",
+        ] {
             assert!(is_public(public.parse().unwrap()), "{public}");
         }
         let allow = AllowList::parse(&["127.0.0.1", "10.1.0.0/16"]).unwrap();
