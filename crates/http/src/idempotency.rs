@@ -67,14 +67,8 @@ pub(crate) async fn idempotency(
     let Some(header) = request.headers().get(&IDEMPOTENCY_KEY) else {
         return next.run(request).await;
     };
-    // A new API key is shown once and stored only as a hash: replaying its answer would mean
-    // storing the key.
-    if request.uri().path().starts_with("/v1/api-keys") {
-        return Problem::bad_field(
-            "Idempotency-Key",
-            "not accepted when making an API key: its answer holds the key, which ordo never stores",
-        )
-        .into_response();
+    if let Some(refusal) = answer_holds_a_secret(request.uri().path()) {
+        return Problem::bad_field("Idempotency-Key", refusal).into_response();
     }
     let Some(key) = header
         .to_str()
@@ -127,6 +121,26 @@ pub(crate) async fn idempotency(
         slot.take();
     }
     response
+}
+
+/// Why a POST to `path` takes no key, if it does not: its answer holds a secret, shown once,
+/// that keeping the answer for a replay would store in the idempotency table. A new API key is
+/// stored nowhere else but as a hash; a webhook endpoint's secret is kept with the endpoint
+/// alone (where rotating it replaces it), never in a copy that outlives it.
+fn answer_holds_a_secret(path: &str) -> Option<&'static str> {
+    if path.starts_with("/v1/api-keys") {
+        return Some(
+            "not accepted when making an API key: its answer holds the key, which ordo never stores",
+        );
+    }
+    let endpoint = path.strip_prefix("/v1/webhook-endpoints")?;
+    let rotation = endpoint
+        .strip_prefix('/')
+        .and_then(|rest| rest.strip_suffix("/rotate-secret"))
+        .is_some_and(|id| !id.contains('/'));
+    (endpoint.is_empty() || rotation).then_some(
+        "not accepted when adding a webhook endpoint or rotating its secret: the answer holds the secret, which ordo keeps with the endpoint only",
+    )
 }
 
 /// Keeps a final response under the claim (5xx answers are not final: the claim is released
@@ -248,8 +262,27 @@ fn write_canonical(value: &Value, out: &mut String) {
 
 #[cfg(test)]
 mod tests {
-    use super::{fingerprint, replay};
+    use super::{answer_holds_a_secret, fingerprint, replay};
     use ordo_service::StoredResponse;
+
+    #[test]
+    fn only_the_posts_whose_answer_holds_a_secret_refuse_a_key() {
+        for path in [
+            "/v1/api-keys",
+            "/v1/webhook-endpoints",
+            "/v1/webhook-endpoints/0193a1a0-0000-7000-8000-000000000001/rotate-secret",
+        ] {
+            assert!(answer_holds_a_secret(path).is_some(), "{path}");
+        }
+        for path in [
+            "/v1/orders",
+            "/v1/webhook-endpoints/0193a1a0-0000-7000-8000-000000000001/deliveries/0193a1a0-0000-7000-8000-000000000002/redeliver",
+            "/v1/webhook-endpoints/a/b/rotate-secret",
+            "/v1/webhook-endpoints-x",
+        ] {
+            assert!(answer_holds_a_secret(path).is_none(), "{path}");
+        }
+    }
 
     #[test]
     fn a_kept_response_with_a_corrupt_status_or_header_is_a_500_not_a_replay() {

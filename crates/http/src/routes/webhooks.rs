@@ -248,7 +248,10 @@ fn endpoint_response(
 /// Add a webhook endpoint.
 ///
 /// Admins only. Every event of the types it names (all when none) is posted to it, signed by
-/// Standard Webhooks with the `secret` this answer carries, once.
+/// Standard Webhooks with the `secret` this answer carries, once. An `Idempotency-Key` is
+/// refused here (400 naming it), since keeping the answer for a replay would store the secret
+/// a second time. A client that lost the answer lists the endpoints to see whether it was
+/// made, and rotates its secret to learn one.
 #[utoipa::path(
     post, path = "/v1/webhook-endpoints", tag = "webhooks",
     request_body = EndpointInput,
@@ -371,7 +374,9 @@ async fn delete_endpoint(
 ///
 /// The answer carries the new secret, once. For a day the old one signs too (the
 /// `webhook-signature` header carries both), so receivers can switch without losing a
-/// delivery.
+/// delivery. An `Idempotency-Key` is refused here (400 naming it), since keeping the answer
+/// for a replay would store the secret a second time; `If-Match` already makes a retry safe
+/// (a rotation that went through moved the version, so the retry gets 412 and rotates nothing).
 #[utoipa::path(
     post, path = "/v1/webhook-endpoints/{id}/rotate-secret", tag = "webhooks",
     params(
@@ -380,7 +385,7 @@ async fn delete_endpoint(
     ),
     responses(
         (status = 200, description = "Rotated, with the new secret", body = EndpointBody, headers(("ETag" = String, description = "Its version now"))),
-        (status = 400, description = "Not a UUID", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 400, description = "Not a UUID, or an `Idempotency-Key` was sent (the answer holds the secret, which is never kept for a replay)", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 404, description = "No such endpoint", body = ProblemDetails, content_type = "application/problem+json"),
         Guarded, Versioned, VersionRequired, Unavailable,
     )

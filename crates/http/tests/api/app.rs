@@ -13,8 +13,7 @@ use ordo_service::{OrderService, RandomIds, ServiceConfig, SimulatedGateway, Sys
 use reqwest::{Client, RequestBuilder, Response};
 use serde_json::{Value, json};
 
-/// Keeps a test's database alive as long as its app.
-#[allow(dead_code, reason = "held for its Drop")]
+/// Keeps a test's database alive as long as its app, and reaches its tables.
 pub(crate) enum Database {
     Postgres(Box<TestPostgres>),
     Sqlite(TestSqlite),
@@ -28,7 +27,7 @@ pub(crate) struct TestApp {
     pub(crate) service: OrderService,
     /// Starts the app's shutdown, as SIGTERM does.
     pub(crate) draining: ordo_http::Draining,
-    _database: Database,
+    database: Database,
 }
 
 /// Serves `store` on 127.0.0.1 at a port the OS picks.
@@ -152,7 +151,7 @@ where
         client: Client::new(),
         service,
         draining,
-        _database: database,
+        database,
     }
 }
 
@@ -278,6 +277,32 @@ impl TestApp {
 
     pub(crate) fn request(&self, method: reqwest::Method, path: &str) -> RequestBuilder {
         self.client.request(method, format!("{}{path}", self.base))
+    }
+
+    /// Every `Idempotency-Key` kept, with the response kept under it (none while its request
+    /// runs), read from the table itself.
+    pub(crate) async fn kept_responses(&self) -> Vec<(String, Option<Vec<u8>>)> {
+        use sqlx::Connection as _;
+        const KEPT: &str = "SELECT key, response_body FROM idempotency_keys ORDER BY key";
+        match &self.database {
+            Database::Postgres(database) => {
+                let mut connection = sqlx::PgConnection::connect(&database.tables_url())
+                    .await
+                    .unwrap();
+                sqlx::query_as(KEPT)
+                    .fetch_all(&mut connection)
+                    .await
+                    .unwrap()
+            }
+            Database::Sqlite(database) => {
+                let url = format!("sqlite://{}", database.path().display());
+                let mut connection = sqlx::SqliteConnection::connect(&url).await.unwrap();
+                sqlx::query_as(KEPT)
+                    .fetch_all(&mut connection)
+                    .await
+                    .unwrap()
+            }
+        }
     }
 
     /// Places an order with `bearer`'s token and returns its body.

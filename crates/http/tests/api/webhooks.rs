@@ -23,6 +23,7 @@ crate::app::on_both_databases!(
     a_failing_endpoint_is_retried_and_a_410_turns_it_off,
     a_rotated_secret_signs_beside_the_new_one_for_a_day,
     only_admins_manage_endpoints_and_bad_ones_are_refused_naming_the_field,
+    a_key_is_refused_where_the_answer_holds_the_secret_and_nothing_keeps_it,
 );
 
 /// What a receiver got: headers and body of each request.
@@ -320,6 +321,85 @@ async fn only_admins_manage_endpoints_and_bad_ones_are_refused_naming_the_field(
         .await
         .unwrap();
     assert_problem(missing, 404, "not-found").await;
+}
+
+/// Making an endpoint and rotating its secret answer with the secret: with an `Idempotency-Key`
+/// they are refused, nothing changes, and the idempotency table never holds a secret.
+async fn a_key_is_refused_where_the_answer_holds_the_secret_and_nothing_keeps_it(app: TestApp) {
+    let refused_key = |problem: &Value| {
+        assert_eq!(
+            problem["errors"][0]["field"], "Idempotency-Key",
+            "{problem}"
+        );
+    };
+    let made = app
+        .post("/v1/webhook-endpoints")
+        .bearer_auth(admin())
+        .header("idempotency-key", "hook-1")
+        .json(&json!({ "url": "https://erp.example.com/hooks" }))
+        .send()
+        .await
+        .unwrap();
+    refused_key(&assert_problem(made, 400, "invalid-parameter").await);
+    let listed: Value = app
+        .get("/v1/webhook-endpoints")
+        .bearer_auth(admin())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["data"], json!([]), "no endpoint was made");
+
+    let endpoint = add_endpoint(&app, "https://erp.example.com/hooks", &[]).await;
+    let (id, secret) = (
+        endpoint["id"].as_str().unwrap(),
+        endpoint["secret"].as_str().unwrap(),
+    );
+    let rotated = app
+        .post(&format!("/v1/webhook-endpoints/{id}/rotate-secret"))
+        .bearer_auth(admin())
+        .header("if-match", "\"1\"")
+        .header("idempotency-key", "rotate-1")
+        .send()
+        .await
+        .unwrap();
+    refused_key(&assert_problem(rotated, 400, "invalid-parameter").await);
+    let read = read_endpoint(&app, id).await;
+    assert_eq!(
+        (&read["version"], &read["previous_secret_until"]),
+        (&json!(1), &Value::Null),
+        "not rotated"
+    );
+    let admin_caller = ordo_service::Caller::operator(Role::Admin, "root").unwrap();
+    let stored = app
+        .service
+        .webhooks()
+        .unwrap()
+        .get(&admin_caller, id.parse().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(stored.secret, secret, "the secret is the one made");
+
+    // A key on a route without a secret is kept as ever, so the table is read; no answer kept
+    // holds a secret.
+    let placed = app
+        .post("/v1/orders")
+        .bearer_auth(token(Role::Staff, "s"))
+        .header("idempotency-key", "order-1")
+        .json(&order_body(ALICE))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(placed.status(), 201);
+    let kept = app.kept_responses().await;
+    let keys: Vec<&str> = kept.iter().map(|(key, _)| key.as_str()).collect();
+    assert_eq!(keys, ["order-1"]);
+    for (key, body) in &kept {
+        let body = String::from_utf8_lossy(body.as_deref().unwrap_or_default());
+        assert!(!body.contains("whsec_"), "{key} keeps a secret: {body}");
+    }
 }
 
 /// An event and an endpoint at `url`, for the sender alone.
