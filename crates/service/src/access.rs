@@ -16,7 +16,7 @@
 //! | change the price book (add, change, archive, bulk upsert), replace the rates | no | yes | yes |
 //! | use a discount code when placing (`discount_code`) | yes | yes | yes |
 //! | read, make, change discount codes (`/v1/discount-codes`) | no | yes | yes |
-//! | read an order's history (`/v1/orders/{id}/events`) | its own orders', without the shop's side | any, deleted orders' too | any, deleted orders' too |
+//! | read an order's history (`/v1/orders/{id}/events`) | its own orders' while they are not deleted (404, as for the order), without the shop's side | any, deleted orders' too | any, deleted orders' too |
 //! | read the event feed (`/v1/events`, live at `/v1/events/ws`) | its own orders' events only | every order's | every order's |
 //! | audit every event chain (`ordo audit verify`) | no | no | the operator, on the database |
 //! | manage webhook endpoints, read their delivery logs, redeliver (`/v1/webhook-endpoints`) | no | no | any, with a token (never with a key) |
@@ -428,6 +428,20 @@ impl Caller {
             Err(ServiceError::Forbidden(
                 "only admins manage webhook endpoints",
             ))
+        }
+    }
+
+    /// Checks that the caller may read what is left of a deleted order, its history: staff and
+    /// admins (support, chargebacks; a key with `orders:read`, which [`Caller::check`] then
+    /// asks for). To a customer a deleted order is gone, as `GET /v1/orders/{id}` answers.
+    ///
+    /// # Errors
+    /// [`ServiceError::NotFound`] for a customer, never [`ServiceError::Forbidden`], so the
+    /// answer does not tell a deleted order from none.
+    pub(crate) fn check_reads_deleted(&self) -> Result<(), ServiceError> {
+        match self.role {
+            Role::Customer => Err(ServiceError::NotFound),
+            Role::Staff | Role::Admin => Ok(()),
         }
     }
 
@@ -882,6 +896,23 @@ mod tests {
             );
             assert_eq!(answer(caller.check_acting_for(own, "x")), "ok", "{name}");
         }
+    }
+
+    #[test]
+    fn only_staff_and_admins_read_what_is_left_of_a_deleted_order() {
+        let key = Caller::key(
+            uuid::Uuid::from_u128(1),
+            [crate::api_keys::Scope::OrdersRead].into(),
+        );
+        assert!(matches!(
+            Caller::customer(customer(1)).check_reads_deleted(),
+            Err(ServiceError::NotFound)
+        ));
+        for role in [Role::Staff, Role::Admin] {
+            let caller = Caller::operator(role, "s").unwrap_or_else(|_| unreachable!());
+            assert!(caller.check_reads_deleted().is_ok(), "{role}");
+        }
+        assert!(key.check_reads_deleted().is_ok());
     }
 
     /// The details table, cell by cell: every field, role and status.

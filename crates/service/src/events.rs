@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use ordo_domain::{Actor, EventKind, EventRecord, Hash, Order, OrderId, link};
-use ordo_repository::{BoxError, EventStore, FeedPage, FeedQuery, StoredEvent};
+use ordo_repository::{BoxError, EventStore, FeedPage, FeedQuery, RepoError, StoredEvent};
 
 use crate::access::Action;
 use crate::ports::v7_parts;
@@ -133,24 +133,40 @@ impl OrderService {
         ))
     }
 
-    /// An order's history, oldest first; deleted orders' too (for support and chargebacks).
-    /// Customers see their own orders' only.
+    /// An order's history, oldest first. The order is read as [`OrderService::get`] reads it
+    /// and the caller checked against it, so whoever may read an order reads its history, which
+    /// is empty for an order not changed since events were first kept (migration 18 recorded
+    /// none for the orders already there). A deleted order's history stays readable to staff and
+    /// admins (support, chargebacks), its events saying whose it was; to a customer a deleted
+    /// order is gone, its history as much as the order.
     ///
     /// # Errors
-    /// [`ServiceError::NotFound`] (no such order, or another customer's);
+    /// [`ServiceError::NotFound`] (no such order, another customer's, a customer's own deleted
+    /// one, or a deleted order with no events);
     /// [`ServiceError::Forbidden`]; storage errors.
     pub async fn order_events(
         &self,
         caller: &Caller,
         order_id: OrderId,
     ) -> Result<Vec<StoredEvent>, ServiceError> {
-        let events = self.events()?.order_events(order_id).await?;
-        let owner = events
-            .first()
-            .map(|event| event.record.customer_id)
-            .ok_or(ServiceError::NotFound)?;
-        caller.check(Action::Read, owner)?;
-        Ok(events)
+        let store = self.events()?;
+        match self.orders.get(order_id).await {
+            Ok(order) => caller.check(Action::Read, order.customer_id())?,
+            // Deleted, or never made: only its events say whose it was (an order deleted
+            // before events were kept has none, and reads as no order).
+            Err(RepoError::NotFound) => {
+                caller.check_reads_deleted()?;
+                let events = store.order_events(order_id).await?;
+                let owner = events
+                    .first()
+                    .map(|event| event.record.customer_id)
+                    .ok_or(ServiceError::NotFound)?;
+                caller.check(Action::Read, owner)?;
+                return Ok(events);
+            }
+            Err(error) => return Err(error.into()),
+        }
+        Ok(store.order_events(order_id).await?)
     }
 
     /// The feed after `query.after`: events in an order no reader can see change (an event

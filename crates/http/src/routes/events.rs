@@ -31,9 +31,11 @@ pub(crate) struct FeedWaitLimit(pub Duration);
 /// An order's history.
 ///
 /// Every change of the order, oldest first, each with who made it, the request that did, and
-/// the order as it then was; deleted orders' too. Each event is chained to the one before it by
-/// its hash. Customers read their own orders' history, without the shop's side (the staff note,
-/// who on staff acted, their requests' keys).
+/// the order as it then was. Each event is chained to the one before it by its hash. An order
+/// not changed since events were first kept has an empty history. Whoever may read the order
+/// reads its history, and the 404s are the order's: customers read their own orders' history,
+/// without the shop's side (the staff note, who on staff acted, their requests' keys), and not
+/// once the order is deleted; staff and admins read deleted orders' history too.
 #[utoipa::path(
     get, path = "/v1/orders/{id}/events", tag = "events",
     params(("id" = Uuid, Path, description = "The order's id")),

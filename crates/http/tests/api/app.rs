@@ -305,6 +305,30 @@ impl TestApp {
         }
     }
 
+    /// Deletes the events of the order `id` from the table itself: the order is then as one
+    /// placed before events were kept (migration 18 recorded none for the orders there).
+    pub(crate) async fn forget_events(&self, id: &str) {
+        use sqlx::Connection as _;
+        const FORGET: &str = "DELETE FROM order_events WHERE order_id = $1";
+        let id: uuid::Uuid = id.parse().unwrap();
+        let forgotten = match &self.database {
+            Database::Postgres(database) => {
+                let mut connection = sqlx::PgConnection::connect(&database.tables_url())
+                    .await
+                    .unwrap();
+                let done = sqlx::query(FORGET).bind(id).execute(&mut connection).await;
+                done.unwrap().rows_affected()
+            }
+            Database::Sqlite(database) => {
+                let url = format!("sqlite://{}", database.path().display());
+                let mut connection = sqlx::SqliteConnection::connect(&url).await.unwrap();
+                let done = sqlx::query(FORGET).bind(id).execute(&mut connection).await;
+                done.unwrap().rows_affected()
+            }
+        };
+        assert!(forgotten > 0, "the order {id} had no events to forget");
+    }
+
     /// Places an order with `bearer`'s token and returns its body.
     pub(crate) async fn place_as(&self, bearer: &str, body: &Value) -> Value {
         let response = self

@@ -8,13 +8,15 @@ use ordo_service::Role;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::app::{TestApp, assert_problem, order_body};
+use crate::app::{TestApp, assert_problem, customer_body, order_body};
 use crate::auth::{ALICE, BOB, token};
 
 crate::app::on_both_databases!(
     with ordo_service::ServiceConfig::default(), crate::auth::secured();
     an_orders_life_is_its_history_each_event_chained_to_the_last,
     a_customer_reads_its_own_history_without_the_shops_side,
+    an_order_from_before_events_has_an_empty_history_for_whoever_may_read_it,
+    a_customer_gets_404_for_its_deleted_orders_history_as_for_the_order,
     the_feed_pages_in_order_and_filters_by_type,
     a_feed_read_with_wait_returns_the_next_event_when_it_comes,
     bad_feed_parameters_are_refused_naming_them,
@@ -213,6 +215,90 @@ async fn a_customer_reads_its_own_history_without_the_shops_side(app: TestApp) {
     let data = feed["data"].as_array().unwrap();
     assert_eq!(data.len(), own.len());
     assert!(data.iter().all(|e| e["customer_id"] == ALICE));
+}
+
+async fn an_order_from_before_events_has_an_empty_history_for_whoever_may_read_it(app: TestApp) {
+    let placed = app.place_as(&staff(), &order_body(ALICE)).await;
+    let id = placed["id"].as_str().unwrap();
+    app.forget_events(id).await;
+    for bearer in [staff(), alice(), token(Role::Admin, "root")] {
+        let response = history(&app, id, &bearer).await;
+        assert_eq!(response.status(), 200, "{bearer}");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(
+            body,
+            json!({ "data": [], "next_cursor": null, "has_more": false })
+        );
+    }
+    // Another customer cannot tell it from no order.
+    assert_problem(
+        history(&app, id, &token(Role::Customer, BOB)).await,
+        404,
+        "not-found",
+    )
+    .await;
+    // Its next change starts its history, a chain of its own.
+    let noted = app
+        .request(Method::PATCH, &format!("/v1/orders/{id}"))
+        .bearer_auth(staff())
+        .header("if-match", format!("\"{}\"", placed["version"]))
+        .header("content-type", "application/merge-patch+json")
+        .json(&json!({ "tags": ["vip"] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(noted.status(), 200, "{}", noted.text().await.unwrap());
+    let events = history_body(&app, id, &alice()).await;
+    assert_eq!(types(&events), ["order.edited"]);
+    assert_linked(&events);
+}
+
+async fn a_customer_gets_404_for_its_deleted_orders_history_as_for_the_order(app: TestApp) {
+    let placed = app.place_as(&alice(), &customer_body(ALICE)).await;
+    let id = placed["id"].as_str().unwrap();
+    let cancelled = app
+        .post(&format!("/v1/orders/{id}/cancel"))
+        .bearer_auth(alice())
+        .header("if-match", format!("\"{}\"", placed["version"]))
+        .json(&json!({ "reason": "customer_request" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        cancelled.status(),
+        200,
+        "{}",
+        cancelled.text().await.unwrap()
+    );
+    let before = history_body(&app, id, &alice()).await;
+    assert_eq!(types(&before).first(), Some(&"order.placed"));
+    let deleted = app
+        .delete(&format!("/v1/orders/{id}"))
+        .bearer_auth(token(Role::Admin, "root"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), 204, "{}", deleted.text().await.unwrap());
+
+    // To its customer the order is gone, and so is its history.
+    let order = app
+        .get(&format!("/v1/orders/{id}"))
+        .bearer_auth(alice())
+        .send()
+        .await
+        .unwrap();
+    assert_problem(order, 404, "not-found").await;
+    assert_problem(history(&app, id, &alice()).await, 404, "not-found").await;
+    assert_problem(
+        history(&app, id, &token(Role::Customer, BOB)).await,
+        404,
+        "not-found",
+    )
+    .await;
+    // Staff keep reading it, to its deletion.
+    let kept = history_body(&app, id, &staff()).await;
+    assert_eq!(types(&kept).last(), Some(&"order.deleted"));
+    assert_linked(&kept);
 }
 
 async fn the_feed_pages_in_order_and_filters_by_type(app: TestApp) {
