@@ -143,15 +143,16 @@ fn answer_holds_a_secret(path: &str) -> Option<&'static str> {
     )
 }
 
-/// Keeps a final response under the claim (5xx answers are not final: the claim is released
-/// so a retry runs again) and returns it.
+/// Keeps a final response under the claim and returns it. 5xx answers and those asking to come
+/// back later (`Retry-After`: a payment call in flight, a rate limit) are not final: the claim
+/// is released so a retry with the same key runs again rather than replaying "try later".
 async fn finish(service: &OrderService, claim: &Claim, response: Response) -> Response {
     let (parts, body) = response.into_parts();
     let Ok(bytes) = axum::body::to_bytes(body, usize::MAX).await else {
         service.abandon_idempotent(claim).await;
         return Problem::internal().into_response();
     };
-    if parts.status.is_server_error() {
+    if parts.status.is_server_error() || parts.headers.contains_key(header::RETRY_AFTER) {
         service.abandon_idempotent(claim).await;
     } else {
         let headers = KEPT_HEADERS

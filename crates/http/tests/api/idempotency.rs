@@ -11,6 +11,7 @@ on_both_databases!(
     an_invalid_key_is_400,
     keys_make_every_post_safe_to_retry,
     requests_without_a_key_are_unaffected,
+    an_answer_to_come_back_later_is_not_kept,
 );
 
 async fn count_orders(app: &TestApp) -> usize {
@@ -319,4 +320,36 @@ mod in_flight {
         )
         .await;
     }
+}
+
+/// A 409 "payment call in progress" carries `Retry-After`: it is not the request's final
+/// answer, so the key is released and the retry, once the payment settled, runs.
+async fn an_answer_to_come_back_later_is_not_kept(app: TestApp) {
+    // The simulated gateway times out on amounts ending .05: the payment stays unknown.
+    let order = app
+        .place(&json!({
+            "customer_id": CUSTOMER,
+            "currency": "USD",
+            "items": [{ "product_id": "0193a1a0-0000-7000-8000-0000000000aa", "quantity": 1, "unit_price": "10.05" }]
+        }))
+        .await;
+    let id = order["id"].as_str().unwrap();
+    let path = format!("/v1/orders/{id}/transitions");
+    let send = |etag: &'static str| {
+        app.post(&path)
+            .header("idempotency-key", "move-it-once")
+            .header("if-match", etag)
+            .json(&json!({ "to": "processing" }))
+            .send()
+    };
+    let later = send("\"2\"").await.unwrap();
+    assert_eq!(later.headers()["retry-after"], "1");
+    assert_problem(later, 409, "payment-in-progress").await;
+    app.service.reconcile().await.unwrap();
+    // The same key again, now at the order's new version: it runs, nothing is replayed.
+    let moved = send("\"3\"").await.unwrap();
+    assert_eq!(moved.status(), 200);
+    assert!(moved.headers().get("idempotent-replayed").is_none());
+    let moved: Value = moved.json().await.unwrap();
+    assert_eq!(moved["status"], "processing");
 }
