@@ -85,7 +85,12 @@ pub(crate) async fn serve(
             activity: Arc::clone(&activity),
         });
         let service = service_for(app.clone(), peer, Arc::clone(&activity));
-        let connection = graceful.watch(builder.serve_connection(io, service).into_owned());
+        // With upgrades: the event feed's WebSocket is one.
+        let connection = graceful.watch(
+            builder
+                .serve_connection_with_upgrades(io, service)
+                .into_owned(),
+        );
         tokio::spawn(async move {
             let _permit = permit;
             tokio::select! {
@@ -93,6 +98,9 @@ pub(crate) async fn serve(
                     if let Err(error) = result {
                         tracing::debug!(%error, "connection ended with an error");
                     }
+                    // An upgraded connection lives on in its handler: it still counts against
+                    // the cap until it closes.
+                    activity.closed().await;
                 }
                 () = watchdog(&activity, limits) => {
                     tracing::debug!(%peer, "closed an idle or stalled connection");
@@ -155,9 +163,24 @@ struct Activity {
     moved: AtomicU64,
     /// `reads` when the last request ended: reads past it bring the next request's head.
     reads_at_end: AtomicU64,
+    /// Whether the socket has been dropped, and who waits for it.
+    is_closed: std::sync::atomic::AtomicBool,
+    on_close: tokio::sync::Notify,
 }
 
 impl Activity {
+    /// Resolves once the connection's socket is dropped (by hyper, or by the handler an
+    /// upgrade handed it to).
+    async fn closed(&self) {
+        let notified = self.on_close.notified();
+        let mut notified = std::pin::pin!(notified);
+        notified.as_mut().enable();
+        if self.is_closed.load(Ordering::Acquire) {
+            return;
+        }
+        notified.await;
+    }
+
     fn is_busy(&self) -> bool {
         self.busy.load(Ordering::Acquire) > 0
     }
@@ -278,6 +301,13 @@ impl HttpBody for Answering {
 struct Watched {
     inner: TcpStream,
     activity: Arc<Activity>,
+}
+
+impl Drop for Watched {
+    fn drop(&mut self) {
+        self.activity.is_closed.store(true, Ordering::Release);
+        self.activity.on_close.notify_waiters();
+    }
 }
 
 impl Watched {
