@@ -56,33 +56,19 @@ pub(crate) async fn run(args: ServeArgs) -> Result<()> {
         .await
         .map_err(|error| anyhow::anyhow!("{error}"))?;
     let Gateway::Simulated = args.payment_gateway;
-    let allowed = ordo_http::webhooks::AllowList::parse(&args.webhook_allowed_networks)
-        .map_err(|error| anyhow::anyhow!("webhook_allowed_networks: {error}"))?;
-    let sender =
-        ordo_http::webhooks::HttpSender::new(allowed).context("cannot build the webhook sender")?;
     let service = service_for(
         &store,
         Duration::from_millis(args.gateway_latency_ms),
         config,
     )
-    .with_webhooks(store.webhooks(), store.events(), Arc::new(sender));
+    .with_webhooks(
+        store.webhooks(),
+        store.events(),
+        webhook_sender(&args)?,
+        args.webhook_options(),
+    );
     let webhooks = tokio::spawn(send_webhooks(service.clone()));
-    let nats = match &args.nats_url {
-        Some(url) => {
-            let publisher = crate::nats::NatsPublisher::connect(
-                url,
-                &args.nats_stream,
-                &args.nats_subject_prefix,
-            )
-            .await?;
-            Some(tokio::spawn(crate::nats::relay(
-                service.clone(),
-                replica.clone(),
-                publisher,
-            )))
-        }
-        None => None,
-    };
+    let nats = relay_to_nats(&args, &service, &replica).await?;
     let purge = tokio::spawn(purge_expired_keys(service.clone(), replica.clone()));
     let reconcile = tokio::spawn(reconcile_payments(
         service.clone(),
@@ -139,6 +125,37 @@ pub(crate) async fn run(args: ServeArgs) -> Result<()> {
     store.close().await;
     tracing::info!("ordo stopped");
     Ok(())
+}
+
+/// With `nats_url`, the relay publishing every event to NATS, started.
+async fn relay_to_nats(
+    args: &ServeArgs,
+    service: &OrderService,
+    replica: &Replica,
+) -> Result<Option<tokio::task::JoinHandle<()>>> {
+    let Some(url) = &args.nats_url else {
+        return Ok(None);
+    };
+    let publisher =
+        crate::nats::NatsPublisher::connect(url, &args.nats_stream, &args.nats_subject_prefix)
+            .await?;
+    Ok(Some(tokio::spawn(crate::nats::relay(
+        service.clone(),
+        replica.clone(),
+        publisher,
+    ))))
+}
+
+/// The HTTP client webhooks go out through, as the settings say.
+fn webhook_sender(args: &ServeArgs) -> Result<Arc<ordo_http::webhooks::HttpSender>> {
+    let allowed = ordo_http::webhooks::AllowList::parse(&args.webhook_allowed_networks)
+        .map_err(|error| anyhow::anyhow!("webhook_allowed_networks: {error}"))?;
+    let sender = ordo_http::webhooks::HttpSender::with_timeout(
+        allowed,
+        Duration::from_millis(args.webhook_timeout_ms),
+    )
+    .context("cannot build the webhook sender")?;
+    Ok(Arc::new(sender))
 }
 
 /// Resolves on Ctrl-C or SIGTERM.
@@ -209,24 +226,29 @@ async fn send_webhooks(service: OrderService) {
     let Some(webhooks) = service.webhooks().cloned() else {
         return;
     };
-    let mut every = tokio::time::interval(Duration::from_millis(200));
+    let tick = Duration::from_millis(200);
+    let mut every = tokio::time::interval(tick);
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        every.tick().await;
-        if let Err(error) = webhooks.fan_out().await {
-            tracing::warn!(error = %error, "could not fan events out to webhook endpoints");
-        }
-        // Sends until nothing is due, a batch at a time.
+    let fanning = async {
         loop {
-            match webhooks.deliver_due().await {
-                Ok(0) => break,
-                Ok(_) => {}
-                Err(error) => {
-                    tracing::warn!(error = %error, "could not send webhook deliveries");
-                    break;
+            every.tick().await;
+            // Fans out until caught up, a page at a time.
+            loop {
+                match webhooks.fan_out().await {
+                    Ok(0) => break,
+                    Ok(_) => {}
+                    Err(error) => {
+                        tracing::warn!(error = %error, "could not fan events out to webhook endpoints");
+                        break;
+                    }
                 }
             }
         }
+    };
+    // Fanning out and sending run side by side; neither ends before the process does.
+    tokio::select! {
+        () = fanning => {}
+        () = webhooks.send_continuously(tick) => {}
     }
 }
 
@@ -282,6 +304,7 @@ fn service_config(args: &ServeArgs) -> ServiceConfig {
             Capture::OnCompletion => CaptureMode::OnCompletion,
             Capture::Immediately => CaptureMode::Immediately,
         },
+        claim_grace: chrono::Duration::seconds(i64::from(args.payment_claim_grace_seconds)),
         ..ServiceConfig::default()
     }
 }

@@ -13,7 +13,7 @@
 //! private, link-local (cloud metadata), shared, multicast, reserved and documentation ranges
 //! are refused unless an allow-list names them, and so are the IPv6 forms that reach them
 //! (see [`is_public`]). Redirects are never followed; connecting
-//! takes at most 5 seconds and the whole request 15.
+//! takes at most 5 seconds and the whole request 15 (or the timeout given).
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
@@ -222,18 +222,28 @@ pub struct HttpSender {
 }
 
 impl HttpSender {
-    /// A sender that reaches public addresses and those `allow` names.
+    /// A sender that reaches public addresses and those `allow` names, waiting 15 seconds for
+    /// an answer.
     ///
     /// # Errors
     /// When the HTTP client cannot be built (no TLS roots).
     pub fn new(allow: AllowList) -> Result<Self, reqwest::Error> {
+        Self::with_timeout(allow, Duration::from_secs(15))
+    }
+
+    /// As [`HttpSender::new`], giving up on an endpoint after `timeout` (connecting after at
+    /// most 5 seconds of it).
+    ///
+    /// # Errors
+    /// When the HTTP client cannot be built (no TLS roots).
+    pub fn with_timeout(allow: AllowList, timeout: Duration) -> Result<Self, reqwest::Error> {
         let allow = Arc::new(allow);
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             // A proxy would resolve the host itself, past the checks below.
             .no_proxy()
-            .connect_timeout(Duration::from_secs(5))
-            .timeout(Duration::from_secs(15))
+            .connect_timeout(timeout.min(Duration::from_secs(5)))
+            .timeout(timeout)
             .user_agent(concat!("ordo-webhooks/", env!("CARGO_PKG_VERSION")))
             .dns_resolver(Arc::new(GuardedResolver {
                 allow: allow.clone(),

@@ -39,7 +39,7 @@ pub use reconcile::Reconciled;
 pub use replicas::{KeyMismatch, Replica};
 pub use webhooks::{
     EndpointDraft, EndpointInputError, FAILING_LIMIT, RETRY_SCHEDULE, ROTATION_OVERLAP,
-    SendOutcome, WebhookSender, Webhooks,
+    SendOutcome, WebhookOptions, WebhookSender, Webhooks,
 };
 // The list types callers build queries with, so callers need not depend on storage.
 pub use ordo_repository::{

@@ -135,15 +135,22 @@ impl OrderService {
     }
 
     /// The same service, keeping webhook endpoints in `store` and sending events (read from
-    /// `events`) through `sender`.
+    /// `events`) through `sender` as `options` say.
     #[must_use]
     pub fn with_webhooks(
         mut self,
         store: Arc<dyn ordo_repository::WebhookStore>,
         events: Arc<dyn EventStore>,
         sender: Arc<dyn crate::WebhookSender>,
+        options: crate::WebhookOptions,
     ) -> Self {
-        self.webhooks = Some(Webhooks::new(store, events, sender, self.clock.clone()));
+        self.webhooks = Some(Webhooks::new(
+            store,
+            events,
+            sender,
+            self.clock.clone(),
+            options,
+        ));
         self
     }
 

@@ -75,6 +75,25 @@ const LEASE: Duration = Duration::from_secs(60);
 /// How many deliveries one sending pass takes (sent at once).
 const SEND_BATCH: u32 = 32;
 
+/// How a deployment sends its webhooks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookOptions {
+    /// The wait after each failed attempt; after the last, a delivery has failed.
+    pub retry_schedule: Vec<Duration>,
+    /// How many deliveries one replica has in flight at most
+    /// ([`Webhooks::send_continuously`]).
+    pub concurrency: usize,
+}
+
+impl Default for WebhookOptions {
+    fn default() -> Self {
+        Self {
+            retry_schedule: RETRY_SCHEDULE.to_vec(),
+            concurrency: 64,
+        }
+    }
+}
+
 /// How many events one fan-out pass reads.
 const FANOUT_BATCH: u32 = 500;
 
@@ -153,17 +172,18 @@ fn new_secret() -> Result<String, ServiceError> {
 /// What a failed attempt leads to: the next attempt's time, or none (give up). `jitter` is in
 /// thousandths (900 to 1100: ±10 %, so failing deliveries do not come back together).
 fn next_attempt(
+    schedule: &[Duration],
     attempts: u32,
     retry_after: Option<Duration>,
     now: DateTime<Utc>,
     jitter: u32,
 ) -> Option<DateTime<Utc>> {
     let index = usize::try_from(attempts.checked_sub(1)?).ok()?;
-    let base = *RETRY_SCHEDULE.get(index)?;
+    let base = *schedule.get(index)?;
     let jittered = base
         .checked_mul(jitter.clamp(900, 1100))?
         .checked_div(1000)?;
-    let longest = RETRY_SCHEDULE.last().copied().unwrap_or(base);
+    let longest = schedule.iter().max().copied().unwrap_or(base);
     let wait = retry_after.map_or(jittered, |asked| jittered.max(asked.min(longest)));
     now.checked_add_signed(chrono::Duration::from_std(wait).ok()?)
 }
@@ -182,21 +202,27 @@ pub struct Webhooks {
     events: Arc<dyn EventStore>,
     sender: Arc<dyn WebhookSender>,
     clock: Arc<dyn Clock>,
+    schedule: Arc<[Duration]>,
+    in_flight: Arc<tokio::sync::Semaphore>,
 }
 
 impl Webhooks {
-    /// Webhooks kept in `store`, events read from `events`, sent through `sender`.
+    /// Webhooks kept in `store`, events read from `events`, sent through `sender` as
+    /// `options` say.
     pub fn new(
         store: Arc<dyn WebhookStore>,
         events: Arc<dyn EventStore>,
         sender: Arc<dyn WebhookSender>,
         clock: Arc<dyn Clock>,
+        options: WebhookOptions,
     ) -> Self {
         Self {
             store,
             events,
             sender,
             clock,
+            schedule: options.retry_schedule.into(),
+            in_flight: Arc::new(tokio::sync::Semaphore::new(options.concurrency.max(1))),
         }
     }
 
@@ -473,6 +499,51 @@ impl Webhooks {
         Ok(count)
     }
 
+    /// Sends due deliveries until the process stops, up to the configured number in flight:
+    /// each slot is refilled as soon as its attempt is recorded, so a slow endpoint holds one
+    /// slot, not a batch. Checks for due deliveries every `idle` when none are.
+    pub async fn send_continuously(&self, idle: Duration) {
+        loop {
+            let Ok(first) = self.in_flight.clone().acquire_owned().await else {
+                return;
+            };
+            let mut permits = vec![first];
+            while u32::try_from(permits.len()).is_ok_and(|taken| taken < SEND_BATCH) {
+                match self.in_flight.clone().try_acquire_owned() {
+                    Ok(permit) => permits.push(permit),
+                    Err(_) => break,
+                }
+            }
+            let now = self.clock.now();
+            let until = now
+                .checked_add_signed(chrono::Duration::from_std(LEASE).unwrap_or_default())
+                .unwrap_or(now);
+            let token = self.new_id();
+            let wanted = u32::try_from(permits.len()).unwrap_or(1);
+            let due = match self.store.claim_deliveries(now, until, token, wanted).await {
+                Ok(due) => due,
+                Err(error) => {
+                    tracing::warn!(error = %error, "could not take webhook deliveries");
+                    Vec::new()
+                }
+            };
+            if due.is_empty() {
+                drop(permits);
+                tokio::time::sleep(idle).await;
+                continue;
+            }
+            for (delivery, permit) in due.into_iter().zip(permits) {
+                let this = self.clone();
+                tokio::spawn(async move {
+                    if let Err(error) = this.attempt(delivery, token).await {
+                        tracing::warn!(error = %error, "could not record a delivery");
+                    }
+                    drop(permit);
+                });
+            }
+        }
+    }
+
     async fn attempt(&self, delivery: Delivery, token: uuid::Uuid) -> Result<(), ServiceError> {
         let endpoint = self.store.webhook_endpoint(delivery.endpoint_id).await?;
         let event = self.events.event(delivery.event_id).await?;
@@ -501,7 +572,7 @@ impl Webhooks {
                 )),
                 _ => EndpointHealth::Failing,
             };
-            match next_attempt(attempts, outcome.retry_after, at, jitter()) {
+            match next_attempt(&self.schedule, attempts, outcome.retry_after, at, jitter()) {
                 Some(next) => (DeliveryStatus::Pending, next, health),
                 None => (DeliveryStatus::Failed, at, health),
             }
@@ -548,16 +619,30 @@ mod tests {
         let start = DateTime::from_timestamp(1_700_000_000, 0).unwrap();
         let mut at = start;
         for attempts in 1..=9 {
-            at = next_attempt(attempts, None, at, 1000).unwrap();
+            at = next_attempt(&RETRY_SCHEDULE, attempts, None, at, 1000).unwrap();
         }
         assert_eq!((at - start).num_seconds(), 75 * 3600 + 35 * 60 + 5);
-        assert_eq!(next_attempt(10, None, at, 1000), None);
+        assert_eq!(next_attempt(&RETRY_SCHEDULE, 10, None, at, 1000), None);
         // Jitter stays within a tenth; a Retry-After is honoured up to a day.
-        let soon = next_attempt(1, None, start, 1100).unwrap();
+        let soon = next_attempt(&RETRY_SCHEDULE, 1, None, start, 1100).unwrap();
         assert_eq!((soon - start).num_milliseconds(), 5_500);
-        let asked = next_attempt(1, Some(Duration::from_secs(120)), start, 1000).unwrap();
+        let asked = next_attempt(
+            &RETRY_SCHEDULE,
+            1,
+            Some(Duration::from_secs(120)),
+            start,
+            1000,
+        )
+        .unwrap();
         assert_eq!((asked - start).num_seconds(), 120);
-        let capped = next_attempt(1, Some(Duration::from_secs(999_999)), start, 1000).unwrap();
+        let capped = next_attempt(
+            &RETRY_SCHEDULE,
+            1,
+            Some(Duration::from_secs(999_999)),
+            start,
+            1000,
+        )
+        .unwrap();
         assert!((900..=1100).contains(&jitter()));
         assert_eq!((capped - start).num_hours(), 24);
     }

@@ -49,6 +49,11 @@ pub(crate) struct ServeArgs {
     /// Seconds between reconciliation passes (one replica per database runs each).
     #[arg(long, env = "ORDO_RECONCILE_INTERVAL_SECONDS", default_value_t = 30)]
     pub(crate) reconcile_interval_seconds: u32,
+    /// Seconds a payment call claimed on an order is left to the request that claimed it before
+    /// reconciliation settles it (after a crash, say); must be longer than any request may
+    /// run (`request_timeout_ms`).
+    #[arg(long, env = "ORDO_PAYMENT_CLAIM_GRACE_SECONDS", default_value_t = 120)]
+    pub(crate) payment_claim_grace_seconds: u32,
     /// When money is captured: when the order completes, or right after authorization.
     #[arg(long, env = "ORDO_CAPTURE", value_enum, default_value_t = Capture::OnCompletion)]
     pub(crate) capture: Capture,
@@ -100,6 +105,19 @@ pub(crate) struct ServeArgs {
     #[arg(long, env = "ORDO_WEBHOOK_ALLOWED_NETWORKS", value_delimiter = ',')]
     #[serde(default)]
     pub(crate) webhook_allowed_networks: Vec<String>,
+    /// Milliseconds a webhook endpoint has to answer a delivery before the attempt counts as
+    /// failed (connecting takes at most 5,000 of them).
+    #[arg(long, env = "ORDO_WEBHOOK_TIMEOUT_MS", default_value_t = 15_000)]
+    pub(crate) webhook_timeout_ms: u64,
+    /// Seconds to wait after each failed delivery attempt, comma-separated; after the last, a
+    /// delivery has failed. Empty (the default): 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 14 h,
+    /// 20 h, 24 h (ten attempts over about three days).
+    #[arg(long, env = "ORDO_WEBHOOK_RETRY_SECONDS", value_delimiter = ',')]
+    #[serde(default)]
+    pub(crate) webhook_retry_seconds: Vec<u64>,
+    /// Most webhook deliveries one replica sends at once.
+    #[arg(long, env = "ORDO_WEBHOOK_CONCURRENCY", default_value_t = 64)]
+    pub(crate) webhook_concurrency: usize,
     /// Largest request body accepted, in bytes.
     #[arg(long, env = "ORDO_BODY_LIMIT", default_value_t = 256 * 1024)]
     pub(crate) body_limit: usize,
@@ -131,7 +149,14 @@ impl ServeArgs {
     /// # Errors
     /// One line naming the first setting out of range.
     pub(crate) fn validate(&self) -> Result<()> {
-        let ranges: [(&str, u64, u64, u64); 13] = [
+        let ranges: [(&str, u64, u64, u64); 15] = [
+            ("webhook_timeout_ms", self.webhook_timeout_ms, 100, 30_000),
+            (
+                "webhook_concurrency",
+                u64::try_from(self.webhook_concurrency).unwrap_or(u64::MAX),
+                1,
+                1024,
+            ),
             (
                 "reconcile_interval_seconds",
                 self.reconcile_interval_seconds.into(),
@@ -204,6 +229,7 @@ impl ServeArgs {
         if let Some(url) = &self.storage.database_url {
             crate::storage::check_url(url.expose_secret())?;
         }
+        self.validate_background_work()?;
         for (name, value, low, high) in ranges {
             if !(low..=high).contains(&value) {
                 anyhow::bail!(
@@ -231,6 +257,49 @@ pub(crate) enum Capture {
     OnCompletion,
     /// Right after the authorization.
     Immediately,
+}
+
+impl ServeArgs {
+    /// The settings of the work done beside requests: settling payments, retrying webhooks.
+    fn validate_background_work(&self) -> Result<()> {
+        if u64::from(self.payment_claim_grace_seconds).saturating_mul(1000)
+            <= self.request_timeout_ms
+            || self.payment_claim_grace_seconds > 86_400
+        {
+            anyhow::bail!(
+                "invalid configuration: `payment_claim_grace_seconds` is {}; it must be longer than `request_timeout_ms` ({} ms) and at most 86400",
+                self.payment_claim_grace_seconds,
+                self.request_timeout_ms
+            );
+        }
+        if self.webhook_retry_seconds.len() > 20
+            || self
+                .webhook_retry_seconds
+                .iter()
+                .any(|seconds| !(1..=7 * 86_400).contains(seconds))
+        {
+            anyhow::bail!(
+                "invalid configuration: `webhook_retry_seconds` takes at most 20 waits, each from 1 to 604800 seconds"
+            );
+        }
+        Ok(())
+    }
+
+    /// How webhooks are retried and how many go at once.
+    pub(crate) fn webhook_options(&self) -> ordo_service::WebhookOptions {
+        let mut options = ordo_service::WebhookOptions {
+            concurrency: self.webhook_concurrency,
+            ..ordo_service::WebhookOptions::default()
+        };
+        if !self.webhook_retry_seconds.is_empty() {
+            options.retry_schedule = self
+                .webhook_retry_seconds
+                .iter()
+                .map(|seconds| std::time::Duration::from_secs(*seconds))
+                .collect();
+        }
+        options
+    }
 }
 
 #[cfg(test)]

@@ -137,6 +137,7 @@ where
             )
             .unwrap(),
         ),
+        ordo_service::WebhookOptions::default(),
     )
     .with_api_keys(Arc::new(store.clone()))
     .with_catalog(Arc::new(store.clone()))

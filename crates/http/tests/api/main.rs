@@ -26,4 +26,5 @@ mod price_book;
 mod rates;
 mod record;
 mod search;
+mod webhook_sending;
 mod webhooks;

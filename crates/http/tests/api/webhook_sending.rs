@@ -1,0 +1,101 @@
+//! How `ordo serve` sends webhooks: each slow endpoint holds one slot of the sender, not the
+//! others' deliveries.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::http::{HeaderMap, StatusCode};
+use ordo_service::Role;
+use reqwest::Method;
+use serde_json::json;
+
+use crate::app::{TestApp, order_body};
+use crate::auth::{ALICE, token};
+
+crate::app::on_both_databases!(
+    with ordo_service::ServiceConfig::default(), crate::auth::secured();
+    a_hanging_endpoint_does_not_hold_back_another_endpoints_deliveries,
+);
+
+/// A receiver that keeps the ids it got; while `hang` is set it does not answer.
+async fn receiver(hang: Option<Arc<tokio::sync::Notify>>) -> (String, Arc<Mutex<Vec<String>>>) {
+    let got: Arc<Mutex<Vec<String>>> = Arc::default();
+    let log = got.clone();
+    let app = axum::Router::new().fallback(move |headers: HeaderMap| {
+        let (log, hang) = (log.clone(), hang.clone());
+        async move {
+            let id = headers["webhook-id"].to_str().unwrap().to_owned();
+            log.lock().unwrap().push(id);
+            if let Some(hang) = hang {
+                hang.notified().await;
+            }
+            StatusCode::NO_CONTENT
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (format!("http://{address}/hooks"), got)
+}
+
+async fn add_endpoint(app: &TestApp, url: &str) {
+    let response = app
+        .post("/v1/webhook-endpoints")
+        .bearer_auth(token(Role::Admin, "root"))
+        .json(&json!({ "url": url }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+}
+
+/// Waits (up to ten seconds) until `got` holds `count` ids.
+async fn until_received(got: &Mutex<Vec<String>>, count: usize) -> Vec<String> {
+    for _ in 0..500 {
+        let ids = got.lock().unwrap().clone();
+        if ids.len() >= count {
+            return ids;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    got.lock().unwrap().clone()
+}
+
+async fn a_hanging_endpoint_does_not_hold_back_another_endpoints_deliveries(app: TestApp) {
+    let release = Arc::new(tokio::sync::Notify::new());
+    let (hanging, stuck) = receiver(Some(release.clone())).await;
+    let (healthy, got) = receiver(None).await;
+    add_endpoint(&app, &hanging).await;
+    add_endpoint(&app, &healthy).await;
+    let webhooks = app.service.webhooks().unwrap().clone();
+    let sender = webhooks.clone();
+    let sending = tokio::spawn(async move {
+        sender.send_continuously(Duration::from_millis(20)).await;
+    });
+
+    let staff = token(Role::Staff, "s");
+    let placed = app.place_as(&staff, &order_body(ALICE)).await;
+    webhooks.fan_out().await.unwrap();
+    let before = until_received(&got, 2).await.len();
+    assert_eq!(before, 2);
+    assert_eq!(until_received(&stuck, 2).await.len(), 2);
+    // The first endpoint still has not answered; a change now reaches the other one anyway.
+    // Placing sent two events (placed, payment authorized) to each.
+    let id = placed["id"].as_str().unwrap();
+    let edited = app
+        .request(Method::PATCH, &format!("/v1/orders/{id}"))
+        .bearer_auth(&staff)
+        .header("if-match", format!("\"{}\"", placed["version"]))
+        .header("content-type", "application/merge-patch+json")
+        .body(r#"{"staff_note":"call before delivery"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(edited.status(), 200, "{}", edited.text().await.unwrap());
+    webhooks.fan_out().await.unwrap();
+    let ids = until_received(&got, 3).await;
+    assert_eq!(ids.len(), 3, "the healthy endpoint waited for the hanging one");
+    // (The hanging endpoint got the change too, and holds that one as well.)
+    release.notify_waiters();
+    sending.abort();
+}
