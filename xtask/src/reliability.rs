@@ -141,12 +141,12 @@ pub(crate) fn run(sh: &Shell, load: Load) -> Result<()> {
     Ok(())
 }
 
-fn replace_database(url: &str, name: &str) -> String {
+pub(crate) fn replace_database(url: &str, name: &str) -> String {
     let (base, _) = url.rsplit_once('/').unwrap_or((url, ""));
     format!("{base}/{name}")
 }
 
-fn build(sh: &Shell, release: bool) -> Result<PathBuf> {
+pub(crate) fn build(sh: &Shell, release: bool) -> Result<PathBuf> {
     if release {
         cmd!(sh, "cargo build --release --locked --bin ordo").run()?;
         Ok(crate::target_dir(sh).join("release/ordo"))
@@ -564,10 +564,10 @@ fn parse_cents(text: &str) -> Option<i64> {
 const CUSTOMERS: usize = 20;
 
 /// The signing secret the servers under test verify tokens with.
-const JWT_SECRET: &str = "reliability-run-secret-of-at-least-32-bytes";
+pub(crate) const JWT_SECRET: &str = "reliability-run-secret-of-at-least-32-bytes";
 
 /// The bearer token every request of the run carries (an admin's, minted by `ordo token`).
-static BEARER: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+pub(crate) static BEARER: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 
 fn customer_id(n: usize) -> String {
     format!("0193a1a0-0000-7000-8000-{:012x}", 0xc000 + n)
@@ -601,6 +601,17 @@ pub(crate) fn http(
     headers: &[(&str, &str)],
     body: Option<&str>,
 ) -> std::io::Result<(u16, String)> {
+    http_with_head(address, method, path, headers, body).map(|(status, _, body)| (status, body))
+}
+
+/// As [`http`], with the response's head (status line and headers) too.
+pub(crate) fn http_with_head(
+    address: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&str>,
+) -> std::io::Result<(u16, String, String)> {
     let mut stream = TcpStream::connect_timeout(&address, Duration::from_secs(2))?;
     stream.set_read_timeout(Some(Duration::from_secs(15)))?;
     let body = body.unwrap_or_default();
@@ -636,6 +647,7 @@ pub(crate) fn http(
         .contains("transfer-encoding: chunked");
     Ok((
         status,
+        head.to_owned(),
         if chunked {
             dechunk(body)
         } else {
@@ -663,7 +675,7 @@ fn dechunk(mut body: &str) -> String {
 }
 
 /// A seed for the crash schedule; each run crashes at other moments.
-fn seed() -> u64 {
+pub(crate) fn seed() -> u64 {
     #[allow(
         clippy::disallowed_methods,
         reason = "the wall clock only seeds the schedule"
@@ -674,7 +686,7 @@ fn seed() -> u64 {
         | 1
 }
 
-fn next_random(state: &mut u64) -> u64 {
+pub(crate) fn next_random(state: &mut u64) -> u64 {
     *state ^= *state << 13;
     *state ^= *state >> 7;
     *state ^= *state << 17;
