@@ -1987,3 +1987,50 @@ fn every_event_reaches_nats_once_across_a_kill() {
     assert!(subjects.iter().all(|s| s.starts_with(&prefix)));
     terminate(&mut server);
 }
+
+/// A stream made beforehand that forgets message ids sooner than ten minutes could keep an
+/// event twice: `ordo serve` refuses it, saying how to fix it.
+#[test]
+fn a_nats_stream_with_a_short_duplicate_window_is_refused() {
+    use async_nats::jetstream;
+    let suffix = uuid::Uuid::new_v4().simple().to_string();
+    let stream = format!("ORDO_TEST_SHORT_{suffix}");
+    let prefix = format!("short{suffix}.events");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let client = async_nats::connect("127.0.0.1:4222").await.unwrap();
+        jetstream::new(client)
+            .create_stream(jetstream::stream::Config {
+                name: stream.clone(),
+                subjects: vec![format!("{prefix}.>")],
+                duplicate_window: Duration::from_secs(30),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+    });
+    let data = tempfile::tempdir().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_ordo"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--auth", "disabled"])
+        .args([
+            "--nats-url",
+            "nats://127.0.0.1:4222",
+            "--nats-stream",
+            &stream,
+        ])
+        .args(["--nats-subject-prefix", &prefix])
+        .env("ORDO_DATA_DIR", data.path())
+        .env_remove("DATABASE_URL")
+        .output()
+        .unwrap();
+    runtime.block_on(async {
+        let client = async_nats::connect("127.0.0.1:4222").await.unwrap();
+        jetstream::new(client).delete_stream(&stream).await.unwrap();
+    });
+    assert!(!output.status.success());
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        said.contains("keeps message ids for") && said.contains("--dupe-window 10m"),
+        "{said}"
+    );
+}

@@ -59,6 +59,7 @@ fn problem_for(error: ServiceError) -> Problem {
             Problem::not_found("no webhook endpoint (or delivery of it) with this id")
         }
         ServiceError::Endpoint(error) => Problem::invalid_field(error.field, error.message),
+        ServiceError::DeliveryInProgress { until } => delivery_in_progress(until),
         error @ (ServiceError::SkuTaken { .. }
         | ServiceError::TooManyProducts { .. }
         | ServiceError::CatalogChanged
@@ -140,6 +141,20 @@ fn problem_for(error: ServiceError) -> Problem {
             Problem::internal()
         }
     }
+}
+
+/// 409: a webhook delivery a sender holds until `until` is not sent again meanwhile.
+fn delivery_in_progress(until: chrono::DateTime<chrono::Utc>) -> Problem {
+    Problem::new(
+        ProblemKind::DeliveryInProgress,
+        format!(
+            "a sender is delivering it right now (its lease runs until {}): send it again once \
+             that attempt shows in the delivery log",
+            until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        ),
+    )
+    // Not the request's final answer: a retry with the same Idempotency-Key runs again.
+    .retry_after(RETRY_AFTER_SECONDS)
 }
 
 /// 422: a bulk upsert past its size, naming `products`.

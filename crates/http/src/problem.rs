@@ -64,6 +64,7 @@ problem_kinds! {
     CatalogChanged => ("catalog-changed", CONFLICT, "The price book changed meanwhile"),
     CodeTaken => ("code-taken", CONFLICT, "Another discount code has this name"),
     CodeUsedUp => ("discount-code-used-up", CONFLICT, "The discount code is used up"),
+    DeliveryInProgress => ("delivery-in-progress", CONFLICT, "The delivery is being sent"),
     Validation => ("validation", UNPROCESSABLE_ENTITY, "The request breaks a rule"),
     SetByShop => ("set-by-shop", UNPROCESSABLE_ENTITY, "Set by the shop"),
     TooManyProducts => ("too-many-products", UNPROCESSABLE_ENTITY, "Too many products in one request"),

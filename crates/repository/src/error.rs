@@ -40,6 +40,12 @@ pub enum RepoError {
         /// The uses held.
         used: u32,
     },
+    /// The row is leased to a holder (a webhook sender) until `until`: nothing was written.
+    #[error("leased until {until}")]
+    Leased {
+        /// When the lease ends, unless its holder finishes first.
+        until: chrono::DateTime<chrono::Utc>,
+    },
     /// The database cannot be reached right now (connection, pool, timeout, busy): retry later.
     #[error("storage unavailable")]
     Unavailable(#[source] BoxError),

@@ -231,10 +231,14 @@ pub trait WebhookStore: Send + Sync {
         limit: u32,
     ) -> Result<Vec<Delivery>, RepoError>;
 
-    /// Makes a delivery of the endpoint pending again, due at `at`.
+    /// Makes a delivery of the endpoint pending again, due at `at`, with no attempts made (the
+    /// whole retry schedule applies again); its last status, error and attempt time stay in
+    /// the log. Refused while a sender holds its lease (not yet run out at `at`), so it is
+    /// never sent twice at once nor its sender's outcome dropped.
     ///
     /// # Errors
-    /// [`RepoError::NotFound`]; [`RepoError::Unavailable`]; [`RepoError::Other`].
+    /// [`RepoError::Leased`] (nothing written); [`RepoError::NotFound`];
+    /// [`RepoError::Unavailable`]; [`RepoError::Other`].
     async fn redeliver(
         &self,
         endpoint_id: Uuid,

@@ -71,6 +71,13 @@ pub enum ServiceError {
     /// No API key with this id.
     #[error("API key not found")]
     KeyNotFound,
+    /// A sender is delivering this webhook delivery right now (it holds the delivery's lease
+    /// until `until`): it is not sent again until that attempt is recorded.
+    #[error("the delivery is being sent (leased until {until})")]
+    DeliveryInProgress {
+        /// When the sender's lease ends, unless its attempt is recorded first.
+        until: chrono::DateTime<chrono::Utc>,
+    },
     /// An API key cannot be made as asked; names what is wrong.
     #[error(transparent)]
     KeyInput(#[from] crate::KeyInputError),
@@ -139,10 +146,13 @@ impl From<RepoError> for ServiceError {
             RepoError::Unavailable(cause) => Self::Unavailable(cause),
             RepoError::ClaimLost => Self::KeyInFlight,
             RepoError::LimitReached { per_customer } => Self::CodeUsedUp { per_customer },
-            error @ RepoError::LimitBelowUses { .. } => Self::Internal(Box::new(error)),
-            error @ (RepoError::Duplicate { .. } | RepoError::Corrupt(_) | RepoError::Other(_)) => {
-                Self::Internal(Box::new(error))
-            }
+            // A limit below its uses and a lease mean something only to the use cases that
+            // meet them (discount codes, redelivery), which map them first.
+            error @ (RepoError::LimitBelowUses { .. }
+            | RepoError::Leased { .. }
+            | RepoError::Duplicate { .. }
+            | RepoError::Corrupt(_)
+            | RepoError::Other(_)) => Self::Internal(Box::new(error)),
         }
     }
 }

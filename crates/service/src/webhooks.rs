@@ -394,10 +394,13 @@ impl Webhooks {
         Ok(self.store.deliveries(id, before, limit).await?)
     }
 
-    /// Sends a delivery again now, whatever became of it.
+    /// Sends a delivery again now, whatever became of it, with the whole retry schedule ahead
+    /// of it (its attempts start again from none; the log keeps its last status and error).
+    /// Refused while a sender is delivering it: the attempt under way is recorded first.
     ///
     /// # Errors
-    /// [`ServiceError::WebhookNotFound`]; [`ServiceError::Forbidden`]; storage errors.
+    /// [`ServiceError::WebhookNotFound`]; [`ServiceError::DeliveryInProgress`];
+    /// [`ServiceError::Forbidden`]; storage errors.
     pub async fn redeliver(
         &self,
         caller: &Caller,
@@ -408,7 +411,10 @@ impl Webhooks {
         self.store
             .redeliver(id, delivery, self.clock.now())
             .await
-            .map_err(not_found)
+            .map_err(|error| match error {
+                RepoError::Leased { until } => ServiceError::DeliveryInProgress { until },
+                error => not_found(error),
+            })
     }
 
     /// Reads the feed after where the fan-out stands and queues a delivery for each enabled

@@ -456,6 +456,10 @@ fn parse_delivery_cursor(text: &str) -> Result<(DateTime<Utc>, Uuid), &'static s
 }
 
 /// Send a delivery again now, whatever became of it (a receiver that was down, a bug fixed).
+///
+/// Its attempts start again from none, so the whole retry schedule applies; the log keeps its
+/// last status and error until the next attempt. Refused with 409 `delivery-in-progress`
+/// while a sender is delivering it (that attempt is recorded first).
 #[utoipa::path(
     post, path = "/v1/webhook-endpoints/{id}/deliveries/{delivery_id}/redeliver", tag = "webhooks",
     params(
@@ -463,9 +467,10 @@ fn parse_delivery_cursor(text: &str) -> Result<(DateTime<Utc>, Uuid), &'static s
         ("delivery_id" = Uuid, Path, description = "The delivery's id"),
     ),
     responses(
-        (status = 200, description = "Pending again, due now", body = DeliveryBody),
+        (status = 200, description = "Pending again, due now, no attempts made", body = DeliveryBody),
         (status = 400, description = "Not a UUID", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 404, description = "No such endpoint or delivery", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 409, description = "A sender is delivering it right now (`delivery-in-progress`): retry once the attempt is in the log (`Retry-After`)", body = ProblemDetails, content_type = "application/problem+json"),
         Guarded, Unavailable,
     )
 )]

@@ -5,6 +5,7 @@
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use axum::http::{HeaderMap, StatusCode};
@@ -24,6 +25,7 @@ crate::app::on_both_databases!(
     a_rotated_secret_signs_beside_the_new_one_for_a_day,
     only_admins_manage_endpoints_and_bad_ones_are_refused_naming_the_field,
     a_key_is_refused_where_the_answer_holds_the_secret_and_nothing_keeps_it,
+    a_delivery_being_sent_is_not_sent_again_and_one_sent_again_starts_afresh,
 );
 
 /// What a receiver got: headers and body of each request.
@@ -400,6 +402,94 @@ async fn a_key_is_refused_where_the_answer_holds_the_secret_and_nothing_keeps_it
         let body = String::from_utf8_lossy(body.as_deref().unwrap_or_default());
         assert!(!body.contains("whsec_"), "{key} keeps a secret: {body}");
     }
+}
+
+/// A receiver on loopback that holds each request until `release` lets one through, then
+/// answers 500: how many it got.
+async fn held_receiver() -> (SocketAddr, Arc<AtomicUsize>, Arc<tokio::sync::Semaphore>) {
+    let (got, release) = (
+        Arc::new(AtomicUsize::new(0)),
+        Arc::new(tokio::sync::Semaphore::new(0)),
+    );
+    let (count, gate) = (got.clone(), release.clone());
+    let app = axum::Router::new().fallback(move || {
+        let (count, gate) = (count.clone(), gate.clone());
+        async move {
+            count.fetch_add(1, Ordering::SeqCst);
+            gate.acquire().await.unwrap().forget();
+            StatusCode::INTERNAL_SERVER_ERROR
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (address, got, release)
+}
+
+async fn a_delivery_being_sent_is_not_sent_again_and_one_sent_again_starts_afresh(app: TestApp) {
+    let (address, got, release) = held_receiver().await;
+    let endpoint = add_endpoint(&app, &format!("http://{address}/"), &["order.placed"]).await;
+    let id = endpoint["id"].as_str().unwrap().to_owned();
+    app.place_as(&token(Role::Staff, "s"), &order_body(ALICE))
+        .await;
+    let webhooks = app.service.webhooks().unwrap().clone();
+    webhooks.fan_out().await.unwrap();
+    let delivery = deliveries(&app, &id).await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let redeliver = format!("/v1/webhook-endpoints/{id}/deliveries/{delivery}/redeliver");
+    // A sender is delivering it: the receiver holds the request.
+    let sending = tokio::spawn(async move { webhooks.deliver_due().await.unwrap() });
+    while got.load(Ordering::SeqCst) == 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let refused = app
+        .post(&redeliver)
+        .bearer_auth(admin())
+        .send()
+        .await
+        .unwrap();
+    assert!(refused.headers().contains_key("retry-after"));
+    let problem = assert_problem(refused, 409, "delivery-in-progress").await;
+    assert!(
+        problem["detail"].as_str().unwrap().contains("lease"),
+        "{problem}"
+    );
+    // The attempt under way is recorded: its outcome was not dropped.
+    release.add_permits(1);
+    assert_eq!(sending.await.unwrap(), 1);
+    let log = deliveries(&app, &id).await;
+    assert_eq!(
+        (
+            &log[0]["status"],
+            &log[0]["attempts"],
+            &log[0]["last_status"]
+        ),
+        (&json!("pending"), &json!(1), &json!(500))
+    );
+    // Now it may be sent again: due now, attempts counted afresh, the last outcome kept.
+    let again = app
+        .post(&redeliver)
+        .bearer_auth(admin())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 200);
+    let again: Value = again.json().await.unwrap();
+    assert_eq!(
+        (&again["status"], &again["attempts"], &again["last_status"]),
+        (&json!("pending"), &json!(0), &json!(500))
+    );
+    release.add_permits(1);
+    send_all(&app).await;
+    assert_eq!(got.load(Ordering::SeqCst), 2);
+    let log = deliveries(&app, &id).await;
+    assert_eq!(
+        (&log[0]["status"], &log[0]["attempts"]),
+        (&json!("pending"), &json!(1)),
+        "the first attempt of a fresh schedule"
+    );
 }
 
 /// An event and an endpoint at `url`, for the sender alone.

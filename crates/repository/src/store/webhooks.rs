@@ -114,12 +114,19 @@ const DELIVERIES: &str = concat!(
 ORDER BY created_at DESC, id DESC LIMIT $4"
 );
 
+/// Pending again, due at `$3`, no attempts made, unless a sender's lease holds at `$3`: then
+/// the row is left as it is (each column set to itself; every `SET` reads the row as it was)
+/// and comes back with its lease, so the refusal is read in the same statement as the check.
 const REDELIVER: &str = concat!(
     "
-UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = $3, leased_until = NULL,
-    lease_token = NULL
+UPDATE webhook_deliveries SET
+    status = CASE WHEN leased_until >= $3 THEN status ELSE 'pending' END,
+    attempts = CASE WHEN leased_until >= $3 THEN attempts ELSE 0 END,
+    next_attempt_at = CASE WHEN leased_until >= $3 THEN next_attempt_at ELSE $3 END,
+    lease_token = CASE WHEN leased_until >= $3 THEN lease_token END,
+    leased_until = CASE WHEN leased_until >= $3 THEN leased_until END
 WHERE id = $2 AND endpoint_id = $1
-RETURNING ",
+RETURNING leased_until, ",
     delivery_columns!()
 );
 
@@ -409,8 +416,15 @@ impl<D: Dialect> WebhookStore for Store<D> {
             .bind(endpoint_id)
             .bind(delivery_id)
             .bind(at);
-        self.write_returning(statement, delivery_row)
+        let (lease, delivery) = self
+            .write_returning(statement, |row| {
+                Ok((row.time("leased_until")?, delivery_row(row)?))
+            })
             .await?
-            .ok_or(RepoError::NotFound)
+            .ok_or(RepoError::NotFound)?;
+        match lease {
+            Some(until) => Err(RepoError::Leased { until }),
+            None => Ok(delivery),
+        }
     }
 }

@@ -19,6 +19,7 @@ contract!(
     the_fan_out_moves_only_from_where_it_stands_with_its_deliveries,
     a_delivery_is_leased_to_one_sender_and_recorded_under_its_lease,
     the_log_pages_newest_first_and_a_delivery_can_be_sent_again,
+    a_leased_delivery_is_not_sent_again_and_one_sent_again_starts_its_schedule_afresh,
 );
 
 type Store = Arc<dyn WebhookStore>;
@@ -335,4 +336,98 @@ async fn the_log_pages_newest_first_and_a_delivery_can_be_sent_again(store: Stor
             .await,
         Err(RepoError::NotFound)
     ));
+}
+
+async fn a_leased_delivery_is_not_sent_again_and_one_sent_again_starts_its_schedule_afresh(
+    store: Store,
+) {
+    store.insert_endpoint(&endpoint(1)).await.unwrap();
+    queue(&store, &[delivery(1, 1, 0)]).await;
+    let (id, a, b) = (
+        Uuid::from_u128(1001),
+        Uuid::from_u128(0xa),
+        Uuid::from_u128(0xb),
+    );
+    assert_eq!(
+        store
+            .claim_deliveries(at(5), at(65), a, 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    // While a sender holds it (to the lease's last instant), it is not sent again: nothing
+    // is written, so its sender's outcome is still recorded.
+    for now in [at(10), at(65)] {
+        assert!(matches!(
+            store.redeliver(Uuid::from_u128(1), id, now).await,
+            Err(RepoError::Leased { until }) if until == at(65)
+        ));
+    }
+    let last = AttemptRecord {
+        delivery_id: id,
+        lease_token: a,
+        attempts: 10,
+        status: DeliveryStatus::Failed,
+        next_attempt_at: at(20),
+        http_status: Some(500),
+        error: Some("boom".to_owned()),
+        at: at(20),
+    };
+    assert!(
+        store
+            .finish_delivery(Uuid::from_u128(1), &last, EndpointHealth::Failing)
+            .await
+            .unwrap()
+    );
+    // Failed after its last attempt, sent again: due now with no attempts made (the whole
+    // schedule ahead), its last outcome still in the log.
+    let again = store
+        .redeliver(Uuid::from_u128(1), id, at(30))
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            again.status,
+            again.attempts,
+            again.next_attempt_at,
+            again.last_status,
+            again.last_error.as_deref(),
+            again.last_attempt_at,
+        ),
+        (
+            DeliveryStatus::Pending,
+            0,
+            at(30),
+            Some(500),
+            Some("boom"),
+            Some(at(20))
+        )
+    );
+    let log = store
+        .deliveries(Uuid::from_u128(1), None, 10)
+        .await
+        .unwrap();
+    assert_eq!(log.as_slice(), std::slice::from_ref(&again));
+    // Free: the next sender takes it at once. Once its lease has run out, it may be sent
+    // again, and that sender's late record is refused.
+    let taken = store.claim_deliveries(at(30), at(90), b, 10).await.unwrap();
+    assert_eq!(taken, [again]);
+    let renewed = store
+        .redeliver(Uuid::from_u128(1), id, at(91))
+        .await
+        .unwrap();
+    assert_eq!((renewed.attempts, renewed.next_attempt_at), (0, at(91)));
+    let late = AttemptRecord {
+        lease_token: b,
+        attempts: 1,
+        at: at(92),
+        ..last
+    };
+    assert!(
+        !store
+            .finish_delivery(Uuid::from_u128(1), &late, EndpointHealth::Failing)
+            .await
+            .unwrap()
+    );
 }
