@@ -238,6 +238,8 @@ impl Run<'_> {
             .arg(&received_log)
             .arg(hold_ms)
             .stdout(Stdio::piped())
+            // Its server reports every connection ordo gave up on; kept, not shown.
+            .stderr(std::fs::File::create(self.work.join("events-receiver.log"))?)
             .spawn()
             .context("cannot start the webhook receiver")?;
         if let Some(stdout) = receiving.stdout.take() {

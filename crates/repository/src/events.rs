@@ -124,6 +124,14 @@ pub trait EventStore: Send + Sync {
     /// [`RepoError::Corrupt`], [`RepoError::Unavailable`] or [`RepoError::Other`].
     async fn feed(&self, query: &FeedQuery) -> Result<FeedPage, RepoError>;
 
+    /// The feed's head: every event at or below it has committed, and every event that
+    /// commits from now on is above it (on PostgreSQL, just below the oldest transaction
+    /// writing events now).
+    ///
+    /// # Errors
+    /// [`RepoError::Corrupt`], [`RepoError::Unavailable`] or [`RepoError::Other`].
+    async fn feed_head(&self) -> Result<FeedPosition, RepoError>;
+
     /// How far the relay `name` has published the feed (`None`: from the start).
     ///
     /// # Errors

@@ -34,12 +34,20 @@ pub struct WebhookEndpoint {
     pub created_at: DateTime<Utc>,
     /// When it last changed.
     pub updated_at: DateTime<Utc>,
+    /// The feed's head when it was made: the events after it are its own (every event made
+    /// before its making is at or below). `None` for endpoints made before this was kept.
+    pub starts_after: Option<FeedPosition>,
 }
 
 impl WebhookEndpoint {
     /// Whether it receives events of `kind`.
     pub fn wants(&self, kind: EventKind) -> bool {
         self.event_types.is_empty() || self.event_types.contains(&kind)
+    }
+
+    /// Whether the event at `position` came after its making.
+    pub fn follows(&self, position: FeedPosition) -> bool {
+        self.starts_after.is_none_or(|start| position > start)
     }
 }
 

@@ -69,7 +69,8 @@ pub const FAILING_LIMIT: Duration = Duration::from_secs(5 * 24 * 3600);
 /// How long a rotated-out secret still signs beside the new one.
 pub const ROTATION_OVERLAP: Duration = Duration::from_secs(24 * 3600);
 
-/// How long a sender holds the deliveries it took.
+/// How long a sender holds the deliveries it took, by default: the sender's default timeout
+/// and time to record the outcome.
 const LEASE: Duration = Duration::from_secs(60);
 
 /// How many deliveries one sending pass takes (sent at once).
@@ -83,6 +84,9 @@ pub struct WebhookOptions {
     /// How many deliveries one replica has in flight at most
     /// ([`Webhooks::send_continuously`]).
     pub concurrency: usize,
+    /// How long a sender holds a delivery it took: longer than an attempt may take. A replica
+    /// that stops leaves its deliveries to the others this long after it took them.
+    pub lease: Duration,
 }
 
 impl Default for WebhookOptions {
@@ -90,6 +94,7 @@ impl Default for WebhookOptions {
         Self {
             retry_schedule: RETRY_SCHEDULE.to_vec(),
             concurrency: 64,
+            lease: LEASE,
         }
     }
 }
@@ -204,6 +209,7 @@ pub struct Webhooks {
     clock: Arc<dyn Clock>,
     schedule: Arc<[Duration]>,
     in_flight: Arc<tokio::sync::Semaphore>,
+    lease: Duration,
 }
 
 impl Webhooks {
@@ -223,6 +229,7 @@ impl Webhooks {
             clock,
             schedule: options.retry_schedule.into(),
             in_flight: Arc::new(tokio::sync::Semaphore::new(options.concurrency.max(1))),
+            lease: options.lease,
         }
     }
 
@@ -243,6 +250,8 @@ impl Webhooks {
     ) -> Result<WebhookEndpoint, ServiceError> {
         caller.check_may_manage_webhooks()?;
         check_draft(&draft)?;
+        // Read before the endpoint exists: every event committing after its making is above.
+        let starts_after = Some(self.events.feed_head().await?);
         let now = self.clock.now();
         let endpoint = WebhookEndpoint {
             id: self.new_id(),
@@ -257,6 +266,7 @@ impl Webhooks {
             version: Version::FIRST,
             created_at: now,
             updated_at: now,
+            starts_after,
         };
         self.store.insert_endpoint(&endpoint).await?;
         Ok(endpoint)
@@ -418,23 +428,32 @@ impl Webhooks {
     }
 
     /// Reads the feed after where the fan-out stands and queues a delivery for each enabled
-    /// endpoint that wants each event recorded since the endpoint was made, moving the position in the same transaction (another
-    /// replica doing the same at once writes nothing). How many deliveries it queued.
+    /// endpoint that wants each event recorded after the endpoint was made (by feed position,
+    /// not by clock), moving the position in the same transaction (another replica doing the
+    /// same at once writes nothing). How many deliveries it queued.
     ///
     /// # Errors
     /// Storage errors.
     pub async fn fan_out(&self) -> Result<usize, ServiceError> {
-        let all = self.store.webhook_endpoints().await?;
-        // A shop without endpoints reads no events; an endpoint added later gets the events
-        // from its making on.
-        if all.is_empty() {
+        // A shop without endpoints reads no events.
+        let before = self.store.webhook_endpoints().await?;
+        if before.is_empty() {
             return Ok(0);
         }
         let from = self.store.fanout_position().await?;
+        // Nothing below the earliest start is anyone's: skip to it (the first endpoint of a
+        // shop with a long history starts at once).
+        let earliest = before
+            .iter()
+            .filter(|endpoint| endpoint.enabled)
+            .map(|endpoint| endpoint.starts_after)
+            .min()
+            .flatten();
+        let read_from = from.max(earliest);
         let page = self
             .events
             .feed(&FeedQuery {
-                after: from,
+                after: read_from,
                 kinds: Vec::new(),
                 customer_id: None,
                 limit: FANOUT_BATCH,
@@ -443,7 +462,11 @@ impl Webhooks {
         let Some(to) = page.next.filter(|_| !page.events.is_empty()) else {
             return Ok(0);
         };
-        let endpoints: Vec<WebhookEndpoint> = all
+        // Read after the page: an endpoint made since starts above every event in it.
+        let endpoints: Vec<WebhookEndpoint> = self
+            .store
+            .webhook_endpoints()
+            .await?
             .into_iter()
             .filter(|endpoint| endpoint.enabled)
             .collect();
@@ -455,7 +478,7 @@ impl Webhooks {
                 endpoints
                     .iter()
                     .filter(|endpoint| {
-                        endpoint.wants(event.record.kind) && event.record.at >= endpoint.created_at
+                        endpoint.wants(event.record.kind) && endpoint.follows(event.position)
                     })
                     .map(|endpoint| NewDelivery {
                         id: self.new_id(),
@@ -482,7 +505,7 @@ impl Webhooks {
     pub async fn deliver_due(&self) -> Result<usize, ServiceError> {
         let now = self.clock.now();
         let until = now
-            .checked_add_signed(chrono::Duration::from_std(LEASE).unwrap_or_default())
+            .checked_add_signed(chrono::Duration::from_std(self.lease).unwrap_or_default())
             .unwrap_or(now);
         let token = self.new_id();
         let due = self
@@ -522,7 +545,7 @@ impl Webhooks {
             }
             let now = self.clock.now();
             let until = now
-                .checked_add_signed(chrono::Duration::from_std(LEASE).unwrap_or_default())
+                .checked_add_signed(chrono::Duration::from_std(self.lease).unwrap_or_default())
                 .unwrap_or(now);
             let token = self.new_id();
             let wanted = u32::try_from(permits.len()).unwrap_or(1);

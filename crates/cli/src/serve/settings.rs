@@ -289,6 +289,9 @@ impl ServeArgs {
     pub(crate) fn webhook_options(&self) -> ordo_service::WebhookOptions {
         let mut options = ordo_service::WebhookOptions {
             concurrency: self.webhook_concurrency,
+            // Longer than an attempt may take, with time to record its outcome.
+            lease: std::time::Duration::from_millis(self.webhook_timeout_ms)
+                .saturating_add(std::time::Duration::from_secs(15)),
             ..ordo_service::WebhookOptions::default()
         };
         if !self.webhook_retry_seconds.is_empty() {

@@ -306,6 +306,14 @@ impl TestApp {
         }
     }
 
+    /// The URL of the app's tables, on PostgreSQL.
+    pub(crate) fn postgres_tables_url(&self) -> Option<String> {
+        match &self.database {
+            Database::Postgres(database) => Some(database.tables_url()),
+            Database::Sqlite(_) => None,
+        }
+    }
+
     /// Deletes the events of the order `id` from the table itself: the order is then as one
     /// placed before events were kept (migration 18 recorded none for the orders there).
     pub(crate) async fn forget_events(&self, id: &str) {

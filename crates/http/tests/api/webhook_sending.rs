@@ -17,6 +17,81 @@ crate::app::on_both_databases!(
     a_hanging_endpoint_does_not_hold_back_another_endpoints_deliveries,
 );
 
+/// An event whose transaction began before an endpoint was made and commits after it is the
+/// endpoint's, whatever its clock time says (its `at` is from before the making): the
+/// endpoint starts at the feed's head, not at a time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_committing_after_an_endpoint_was_made_is_delivered_to_it() {
+    use sqlx::{Connection as _, Executor as _};
+    let app = crate::app::postgres_with(
+        ordo_service::ServiceConfig::default(),
+        crate::auth::secured(),
+    )
+    .await;
+    let staff = token(Role::Staff, "s");
+    let placed = app.place_as(&staff, &order_body(ALICE)).await;
+    let mut held = sqlx::PgConnection::connect(&app.postgres_tables_url().unwrap())
+        .await
+        .unwrap();
+    held.execute("BEGIN").await.unwrap();
+    let event = uuid::Uuid::new_v4();
+    held.execute(
+        sqlx::query(
+            "INSERT INTO order_events (id, order_id, customer_id, chain, kind, version, actor_role,
+                 actor_subject, at, payload, payload_digest, prev_hash, hash)
+             VALUES ($1, $2, $3, 99, 'order.edited', 9, 'system', 'held', now(), '{}',
+                     sha256('{}'), sha256('p'), sha256('x'))",
+        )
+        .bind(event)
+        .bind(
+            placed["id"]
+                .as_str()
+                .unwrap()
+                .parse::<uuid::Uuid>()
+                .unwrap(),
+        )
+        .bind(ALICE.parse::<uuid::Uuid>().unwrap()),
+    )
+    .await
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let (url, _) = receiver(None).await;
+    add_endpoint(&app, &url).await;
+    held.execute("COMMIT").await.unwrap();
+    let webhooks = app.service.webhooks().unwrap();
+    while webhooks.fan_out().await.unwrap() > 0 {}
+    let endpoints: serde_json::Value = app
+        .get("/v1/webhook-endpoints")
+        .bearer_auth(token(Role::Admin, "root"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = endpoints["data"][0]["id"].as_str().unwrap();
+    let log: serde_json::Value = app
+        .get(&format!("/v1/webhook-endpoints/{id}/deliveries"))
+        .bearer_auth(token(Role::Admin, "root"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let events: Vec<&str> = log["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|delivery| delivery["event_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        events,
+        [event.to_string().as_str()],
+        "the held event, and nothing placed before the endpoint was made"
+    );
+}
+
 /// A receiver that keeps the ids it got; while `hang` is set it does not answer.
 async fn receiver(hang: Option<Arc<tokio::sync::Notify>>) -> (String, Arc<Mutex<Vec<String>>>) {
     let got: Arc<Mutex<Vec<String>>> = Arc::default();
@@ -94,7 +169,11 @@ async fn a_hanging_endpoint_does_not_hold_back_another_endpoints_deliveries(app:
     assert_eq!(edited.status(), 200, "{}", edited.text().await.unwrap());
     webhooks.fan_out().await.unwrap();
     let ids = until_received(&got, 3).await;
-    assert_eq!(ids.len(), 3, "the healthy endpoint waited for the hanging one");
+    assert_eq!(
+        ids.len(),
+        3,
+        "the healthy endpoint waited for the hanging one"
+    );
     // (The hanging endpoint got the change too, and holds that one as well.)
     release.notify_waiters();
     sending.abort();

@@ -519,6 +519,7 @@ fn sample(url: &str) -> (WebhookEndpoint, StoredEvent) {
         version: Version::FIRST,
         created_at: now,
         updated_at: now,
+        starts_after: None,
     };
     let event = StoredEvent {
         record,

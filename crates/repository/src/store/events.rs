@@ -190,6 +190,29 @@ fn feed_statement(query: &FeedQuery, bound: Option<i64>) -> Statement {
     Statement::owned(sql).bind_all(values)
 }
 
+/// Where the last event recorded stands in the feed.
+const FEED_END: &str = "SELECT tx, seq FROM order_events ORDER BY tx DESC, seq DESC LIMIT 1";
+
+#[expect(
+    private_bounds,
+    reason = "its methods are the crate's own; the traits are the API"
+)]
+impl<D: Dialect> Store<D> {
+    /// The transaction id below which every event that will ever commit already has
+    /// (`Dialect::FEED_BOUND`); `None` when everything committed is settled (SQLite).
+    async fn feed_bound(&self) -> Result<Option<i64>, RepoError> {
+        let Some(sql) = D::FEED_BOUND else {
+            return Ok(None);
+        };
+        self.read_optional(Statement::new(sql))
+            .await?
+            .map(|row| required(row.int("bound")?, "bound"))
+            .transpose()?
+            .ok_or_else(|| RepoError::other("the feed's bound returned nothing"))
+            .map(Some)
+    }
+}
+
 #[async_trait]
 impl<D: Dialect> EventStore for Store<D> {
     async fn order_events(&self, order_id: OrderId) -> Result<Vec<StoredEvent>, RepoError> {
@@ -210,16 +233,7 @@ impl<D: Dialect> EventStore for Store<D> {
     }
 
     async fn feed(&self, query: &FeedQuery) -> Result<FeedPage, RepoError> {
-        let bound = match D::FEED_BOUND {
-            None => None,
-            Some(sql) => Some(
-                self.read_optional(Statement::new(sql))
-                    .await?
-                    .map(|row| required(row.int("bound")?, "bound"))
-                    .transpose()?
-                    .ok_or_else(|| RepoError::other("the feed's bound returned nothing"))?,
-            ),
-        };
+        let bound = self.feed_bound().await?;
         let events = self
             .read_all(feed_statement(query, bound))
             .await?
@@ -228,6 +242,27 @@ impl<D: Dialect> EventStore for Store<D> {
             .collect::<Result<Vec<_>, _>>()?;
         let next = events.last().map(|event| event.position).or(query.after);
         Ok(FeedPage { events, next })
+    }
+
+    async fn feed_head(&self) -> Result<FeedPosition, RepoError> {
+        match self.feed_bound().await? {
+            Some(bound) => Ok(FeedPosition {
+                tx: bound.saturating_sub(1),
+                seq: i64::MAX,
+            }),
+            // One writer: what has committed is all there is, and insertion numbers only grow.
+            None => Ok(self
+                .read_optional(Statement::new(FEED_END))
+                .await?
+                .map(|row| {
+                    Ok::<_, RepoError>(FeedPosition {
+                        tx: required(row.int("tx")?, "tx")?,
+                        seq: required(row.int("seq")?, "seq")?,
+                    })
+                })
+                .transpose()?
+                .unwrap_or(FeedPosition { tx: -1, seq: -1 })),
+        }
     }
 
     async fn relay_position(&self, name: &str) -> Result<Option<FeedPosition>, RepoError> {

@@ -29,22 +29,23 @@ macro_rules! delivery_columns {
 }
 pub(crate) use delivery_columns;
 
+// Where an endpoint starts in the feed is written once, when it is made.
 const INSERT_ENDPOINT: &str = concat!(
     "INSERT INTO webhook_endpoints (",
     endpoint_columns!(),
-    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+    ", starts_tx, starts_seq) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
 );
 
 const ENDPOINT: &str = concat!(
     "SELECT ",
     endpoint_columns!(),
-    " FROM webhook_endpoints WHERE id = $1"
+    ", starts_tx, starts_seq FROM webhook_endpoints WHERE id = $1"
 );
 
 const ENDPOINTS: &str = concat!(
     "SELECT ",
     endpoint_columns!(),
-    " FROM webhook_endpoints ORDER BY created_at, id"
+    ", starts_tx, starts_seq FROM webhook_endpoints ORDER BY created_at, id"
 );
 
 const UPDATE_ENDPOINT: &str = "
@@ -184,6 +185,10 @@ fn endpoint_row(row: &impl RowRead) -> Result<WebhookEndpoint, RepoError> {
         version: Version::new(u32::try_from(version).map_err(|_| corrupt("endpoint version"))?),
         created_at: required(row.time("created_at")?, "created_at")?,
         updated_at: required(row.time("updated_at")?, "updated_at")?,
+        starts_after: row
+            .int("starts_tx")?
+            .zip(row.int("starts_seq")?)
+            .map(|(tx, seq)| FeedPosition { tx, seq }),
     })
 }
 
@@ -215,8 +220,14 @@ fn position_values(position: Option<FeedPosition>) -> [Value; 2] {
 #[async_trait]
 impl<D: Dialect> WebhookStore for Store<D> {
     async fn insert_endpoint(&self, endpoint: &WebhookEndpoint) -> Result<(), RepoError> {
-        self.execute(Statement::new(INSERT_ENDPOINT).bind_all(endpoint_values(endpoint)?))
-            .await?;
+        let start = endpoint.starts_after;
+        self.execute(
+            Statement::new(INSERT_ENDPOINT)
+                .bind_all(endpoint_values(endpoint)?)
+                .bind(start.map(|start| start.tx))
+                .bind(start.map(|start| start.seq)),
+        )
+        .await?;
         Ok(())
     }
 

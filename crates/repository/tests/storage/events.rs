@@ -25,6 +25,7 @@ contract!(
     an_erasure_drops_earlier_payloads_and_keeps_their_digests,
     racing_events_of_one_order_never_fork_its_chain,
     a_relay_moves_only_from_where_it_stands,
+    the_head_is_at_or_above_every_event_and_below_every_later_one,
 );
 
 trait Storage: OrderRepository + EventStore + ordo_repository::IdempotencyStore {}
@@ -562,6 +563,34 @@ async fn a_relay_moves_only_from_where_it_stands(store: Store) {
     assert_eq!(store.relay_position("other").await.unwrap(), None);
 }
 
+async fn the_head_is_at_or_above_every_event_and_below_every_later_one(store: Store) {
+    let empty = store.feed_head().await.unwrap();
+    let first = stored(&*store, customer(1), at(0)).await;
+    let head = store.feed_head().await.unwrap();
+    assert!(head > empty);
+    let everything = FeedQuery {
+        after: None,
+        kinds: Vec::new(),
+        customer_id: None,
+        limit: 100,
+    };
+    let so_far = store.feed(&everything).await.unwrap();
+    assert!(!so_far.events.is_empty());
+    assert!(so_far.events.iter().all(|event| event.position <= head));
+    // (On PostgreSQL the head moves with every transaction of the cluster, events or not.)
+    stored(&*store, customer(2), at(1)).await;
+    let later = store
+        .feed(&FeedQuery {
+            after: so_far.next,
+            ..everything
+        })
+        .await
+        .unwrap();
+    assert!(!later.events.is_empty());
+    assert!(later.events.iter().all(|event| event.position > head));
+    let _ = first;
+}
+
 /// PostgreSQL commits transactions out of the order they took their sequence numbers: a feed
 /// reading `seq > N` would pass an event whose transaction is still running. A transaction
 /// holding an event open while three orders commit after it: the feed shows none of the later
@@ -598,6 +627,8 @@ async fn the_feed_never_passes_a_transaction_still_running() {
         limit: 100,
     };
     let before = store.feed(&everything).await.unwrap();
+    // An endpoint made now starts at the head: the held event, which commits later, is its.
+    let start = store.feed_head().await.unwrap();
     assert!(
         before.events.is_empty(),
         "three events committed behind a running transaction's: none is shown yet ({} were)",
@@ -631,6 +662,10 @@ async fn the_feed_never_passes_a_transaction_still_running() {
     assert_eq!(
         held_event.record.actor.subject, "held",
         "the early transaction's event comes first"
+    );
+    assert!(
+        after.events.iter().all(|event| event.position > start),
+        "every event committed after the head was read is above it"
     );
     assert!(
         seqs[1..].iter().all(|seq| *seq > held_event.position.seq),

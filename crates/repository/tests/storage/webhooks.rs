@@ -38,6 +38,10 @@ fn endpoint(n: u128) -> WebhookEndpoint {
         version: Version::FIRST,
         created_at: at(n as i64),
         updated_at: at(n as i64),
+        starts_after: (n % 2 == 1).then_some(FeedPosition {
+            tx: 7,
+            seq: n as i64,
+        }),
     }
 }
 
