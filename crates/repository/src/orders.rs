@@ -344,11 +344,16 @@ pub trait OrderRepository: Send + Sync {
         event: &EventRecord,
     ) -> Result<(), RepoError>;
 
-    /// Refunds still waiting for the gateway's answer, oldest first.
+    /// Refunds made before `created_before` still waiting for the gateway's answer, oldest
+    /// first (younger ones may still be in their request's hands).
     ///
     /// # Errors
     /// [`RepoError::Unavailable`] or [`RepoError::Other`].
-    async fn pending_refunds(&self, limit: u32) -> Result<Vec<Refund>, RepoError>;
+    async fn pending_refunds(
+        &self,
+        limit: u32,
+        created_before: DateTime<Utc>,
+    ) -> Result<Vec<Refund>, RepoError>;
 
     /// Orders with a gateway call claimed and not settled, oldest first: those whose
     /// authorization answer never came (payment `unknown`), and those claimed before

@@ -49,7 +49,12 @@ impl OrderService {
                 _ => report.payments = report.payments.saturating_add(1),
             }
         }
-        for refund in self.orders.pending_refunds(RECONCILE_BATCH).await? {
+        // Refunds as claims: younger ones may still be in their request's hands.
+        for refund in self
+            .orders
+            .pending_refunds(RECONCILE_BATCH, claimed_before)
+            .await?
+        {
             let order = self.orders.get(refund.order_id).await?;
             match self
                 .settle_refund(order, refund, &Cause::system("reconciler"))

@@ -857,7 +857,7 @@ async fn an_unanswered_capture_stays_claimed_and_reconciliation_finishes_it_with
     later
         .expect_orders_with_pending_payment()
         .returning(move |_, _| Ok(vec![claimed.id()]));
-    later.expect_pending_refunds().returning(|_| Ok(vec![]));
+    later.expect_pending_refunds().returning(|_, _| Ok(vec![]));
     let answering = Arc::new(FakeGateway::default());
     let report = with_gateway(later, MockIdempotencyStore::new(), answering.clone())
         .reconcile()

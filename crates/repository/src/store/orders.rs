@@ -114,7 +114,7 @@ const SETTLE_REFUND: &str =
 
 const PENDING_REFUNDS: &str = "
 SELECT id, order_id, amount, reason, status, created_at FROM refunds
-WHERE status = 'pending' ORDER BY created_at LIMIT $1";
+WHERE status = 'pending' AND created_at < $2 ORDER BY created_at LIMIT $1";
 
 const PENDING_PAYMENTS: &str = "
 SELECT id FROM orders
@@ -400,8 +400,15 @@ impl<D: Dialect> OrderRepository for Store<D> {
         .await
     }
 
-    async fn pending_refunds(&self, limit: u32) -> Result<Vec<Refund>, RepoError> {
-        self.read_all(Statement::new(PENDING_REFUNDS).bind(i64::from(limit)))
+    async fn pending_refunds(
+        &self,
+        limit: u32,
+        created_before: DateTime<Utc>,
+    ) -> Result<Vec<Refund>, RepoError> {
+        let statement = Statement::new(PENDING_REFUNDS)
+            .bind(i64::from(limit))
+            .bind(created_before);
+        self.read_all(statement)
             .await?
             .iter()
             .map(refund_row)

@@ -776,7 +776,9 @@ async fn a_refund_is_reserved_with_its_order_then_settled_or_released(store: Sto
         matches!(stale, Err(RepoError::VersionConflict { .. })),
         "{stale:?}"
     );
-    let pending = store.pending_refunds(10).await.unwrap();
+    // Made at 11: not yet for reconciliation at 11, which leaves it to its request.
+    assert!(store.pending_refunds(10, at(11)).await.unwrap().is_empty());
+    let pending = store.pending_refunds(10, at(12)).await.unwrap();
     assert_eq!(
         pending.iter().map(|r| r.id).collect::<Vec<_>>(),
         vec![Uuid::from_u128(1)]
@@ -792,7 +794,13 @@ async fn a_refund_is_reserved_with_its_order_then_settled_or_released(store: Sto
         )
         .await
         .unwrap();
-    assert!(store.pending_refunds(10).await.unwrap().is_empty());
+    assert!(
+        store
+            .pending_refunds(10, at(1_000))
+            .await
+            .unwrap()
+            .is_empty()
+    );
     // Settled refunds are not settled again.
     let again = store
         .settle_refund(
@@ -832,7 +840,7 @@ async fn a_refund_is_reserved_with_its_order_then_settled_or_released(store: Sto
         "{stale:?}"
     );
     assert_eq!(
-        store.pending_refunds(10).await.unwrap().len(),
+        store.pending_refunds(10, at(1_000)).await.unwrap().len(),
         1,
         "still pending"
     );
@@ -847,7 +855,13 @@ async fn a_refund_is_reserved_with_its_order_then_settled_or_released(store: Sto
         .await
         .unwrap();
     assert_eq!(store.get(order.id()).await.unwrap(), released);
-    assert!(store.pending_refunds(10).await.unwrap().is_empty());
+    assert!(
+        store
+            .pending_refunds(10, at(1_000))
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 async fn a_payment_write_carries_its_audit_and_only_for_its_own_order(store: Store) {
