@@ -82,3 +82,22 @@ fn creates_insert_as_the_store_does() {
     // Every create reads the shop's rates first, in one statement.
     assert!(script("create.sql").contains(&words(RATES)));
 }
+
+#[test]
+fn creates_record_their_events_as_the_store_does() {
+    let insert = words(concat!(
+        "INSERT INTO order_events (",
+        super::super::events::event_columns!(),
+        ")"
+    ));
+    let chained = words(&super::chain_event(1));
+    assert!(chained.contains(&insert), "the check itself is stale");
+    let link = words("COALESCE(prev.chain, 0) + 1, prev.hash,");
+    assert!(chained.contains(&link), "the check itself is stale");
+    let create = script("create.sql");
+    // Both writes of a create carry their event in the same statement, chained.
+    assert_eq!(create.matches(&insert).count(), 2);
+    assert_eq!(create.matches(&link).count(), 2);
+    assert_eq!(create.matches("FROM changed LEFT JOIN prev ON true").count(), 2);
+    assert!(script("create_one.sql").contains(&insert));
+}
