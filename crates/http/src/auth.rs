@@ -15,6 +15,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use ordo_domain::CustomerId;
 use ordo_service::{ApiKeys, Caller, KEY_PREFIX, KeyRefusal, Role};
@@ -162,6 +163,15 @@ impl TokenVerifier {
     /// # Errors
     /// [`TokenError::Invalid`], saying why.
     pub fn verify(&self, token: &str) -> Result<Caller, TokenError> {
+        self.verify_until(token).map(|(caller, _)| caller)
+    }
+
+    /// The caller a token names, and when the token stops being accepted (its `exp` plus the
+    /// leeway), in Unix seconds.
+    ///
+    /// # Errors
+    /// [`TokenError::Invalid`], saying why.
+    fn verify_until(&self, token: &str) -> Result<(Caller, u64), TokenError> {
         // The library cannot parse a header naming an algorithm it does not know (`none`), and
         // reports that as malformed JSON: read `alg` first, so the client hears what is wrong.
         if jsonwebtoken::decode_header(token).is_err() && header_algorithm(token).is_some() {
@@ -186,6 +196,7 @@ impl TokenVerifier {
             .role
             .parse()
             .map_err(|error: ordo_service::UnknownRole| TokenError::Invalid(error.to_string()))?;
+        let until = claims.exp.saturating_add(self.validation.leeway);
         match role {
             Role::Customer => {
                 let id = uuid::Uuid::parse_str(&claims.sub)
@@ -194,9 +205,10 @@ impl TokenVerifier {
                     .ok_or_else(|| {
                         TokenError::Invalid("a customer's `sub` must be its customer id".into())
                     })?;
-                Ok(Caller::customer(id))
+                Ok((Caller::customer(id), until))
             }
             Role::Staff | Role::Admin => Caller::operator(role, claims.sub)
+                .map(|caller| (caller, until))
                 .map_err(|error| TokenError::Invalid(error.to_string())),
         }
     }
@@ -319,6 +331,35 @@ pub enum Authentication {
     Required(Arc<TokenVerifier>),
 }
 
+/// What a request's caller was established by, kept for a connection that outlives the
+/// request (the event feed's WebSocket, `routes/events.rs`) to check it again.
+#[derive(Clone)]
+pub(crate) enum Credential {
+    /// Authentication is off: nothing to check again.
+    Open,
+    /// A token, refused from this instant on (its `exp` plus the verifier's leeway).
+    Token {
+        /// When it expires, for a connection's purposes.
+        refused_from: DateTime<Utc>,
+    },
+    /// An API key (the whole bearer credential), checked again by the service.
+    Key(Arc<str>),
+}
+
+impl std::fmt::Debug for Credential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Open => f.write_str("Open"),
+            Self::Token { refused_from } => f
+                .debug_struct("Token")
+                .field("refused_from", refused_from)
+                .finish(),
+            // Never the key itself.
+            Self::Key(_) => f.write_str("Key(..)"),
+        }
+    }
+}
+
 /// The token a WebSocket upgrade offers as the subprotocol `bearer.<token>`.
 fn socket_token(headers: &HeaderMap) -> Option<&str> {
     let upgrading = headers
@@ -351,8 +392,18 @@ impl Gate {
     /// # Errors
     /// [`TokenError`] when a credential is required and missing or invalid.
     async fn caller(&self, headers: &HeaderMap) -> Result<Caller, TokenError> {
+        self.caller_and_credential(headers)
+            .await
+            .map(|(caller, _)| caller)
+    }
+
+    /// [`Gate::caller`], with what established it.
+    async fn caller_and_credential(
+        &self,
+        headers: &HeaderMap,
+    ) -> Result<(Caller, Credential), TokenError> {
         let verifier = match &self.authentication {
-            Authentication::Disabled => return Ok(Caller::unauthenticated()),
+            Authentication::Disabled => return Ok((Caller::unauthenticated(), Credential::Open)),
             Authentication::Required(verifier) => verifier,
         };
         let token = match headers.get(header::AUTHORIZATION) {
@@ -375,15 +426,22 @@ impl Gate {
                 .keys
                 .as_ref()
                 .ok_or_else(|| TokenError::Key("this server does not accept API keys".into()))?;
-            return keys
+            let caller = keys
                 .authenticate(token)
                 .await
                 .map_err(|refusal| match refusal {
                     KeyRefusal::Unavailable(cause) => TokenError::Unavailable(cause.to_string()),
                     refusal => TokenError::Key(refusal.to_string()),
-                });
+                })?;
+            return Ok((caller, Credential::Key(token.into())));
         }
-        verifier.verify(token)
+        let (caller, until) = verifier.verify_until(token)?;
+        // Past any time a clock reads (9999-12-31) for an `exp` no date holds.
+        let refused_from = i64::try_from(until)
+            .ok()
+            .and_then(|seconds| DateTime::from_timestamp(seconds, 0))
+            .unwrap_or(DateTime::<Utc>::MAX_UTC);
+        Ok((caller, Credential::Token { refused_from }))
     }
 }
 
@@ -393,8 +451,8 @@ pub(crate) async fn authenticate(
     mut request: Request,
     next: Next,
 ) -> Response {
-    match gate.caller(request.headers()).await {
-        Ok(caller) => {
+    match gate.caller_and_credential(request.headers()).await {
+        Ok((caller, credential)) => {
             // Recorded with the events the request causes.
             let key = request
                 .headers()
@@ -403,6 +461,7 @@ pub(crate) async fn authenticate(
                 .map(str::to_owned);
             let caller = caller.in_request(crate::request_id::current_request_id(), key);
             request.extensions_mut().insert(caller);
+            request.extensions_mut().insert(credential);
             next.run(request).await
         }
         Err(error) => unauthorized(&error),

@@ -264,6 +264,11 @@ impl OrderService {
         self.api_keys.as_ref()
     }
 
+    /// The clock the service reads time from.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
     /// Validates and prices an order exactly as [`OrderService::place`] would, storing nothing.
     /// A discount code's discount is shown, but its limits are not checked (no use is taken):
     /// placing may still find it used up.

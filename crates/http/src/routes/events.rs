@@ -1,17 +1,20 @@
 //! `/v1/orders/{id}/events` (an order's history) and `/v1/events` (the feed, with long
 //! polling).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Extension;
 use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::response::Response;
-use ordo_service::{Caller, FeedPosition, FeedQuery, OrderService};
+use ordo_service::{ApiKeys, Caller, Clock, FeedPosition, FeedQuery, KeyRefusal, OrderService};
+use tokio::time::Instant;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::responses::{Guarded, OneOrder, Unavailable};
+use crate::auth::Credential;
 use crate::error::ApiError;
 use crate::events::{EventBody, EventHistory, FeedBody, FeedParams, MAX_FEED_LIMIT, parse_types};
 use crate::extract::{OrderPath, Query};
@@ -155,6 +158,16 @@ const SOCKET_IDLE: Duration = Duration::from_secs(20);
 /// event's cursor.
 pub(crate) const SLOW_CONSUMER: u16 = 4008;
 
+/// The close code that tells a client its token expired: reconnect with a fresh one.
+pub(crate) const TOKEN_EXPIRED: u16 = 4001;
+
+/// The close code that tells a client its API key was revoked (or is no longer valid).
+pub(crate) const KEY_REVOKED: u16 = 4003;
+
+/// How often, at the longest, a socket opened with an API key checks it again while it waits
+/// (it also checks before each page it sends).
+const KEY_RECHECK: Duration = Duration::from_secs(30);
+
 /// The event feed, live, over a WebSocket.
 ///
 /// The same events as `GET /v1/events`, in the same order, each as one text message (the
@@ -162,8 +175,11 @@ pub(crate) const SLOW_CONSUMER: u16 = 4008;
 /// = the last event's `cursor`. A browser, which cannot set `Authorization` on a WebSocket,
 /// offers its token as a subprotocol: `new WebSocket(url, ["ordo.v1", "bearer." + token])`;
 /// ordo answers with `ordo.v1`. A client that does not keep up (an event not taken within 10
-/// seconds) is closed with code 4008: reconnect from the last cursor. Staff, admins and keys
-/// with `orders:read` see every order's events; a customer its own orders'.
+/// seconds) is closed with code 4008: reconnect from the last cursor. The caller is checked
+/// again before each page sent and while the socket waits: a token that expires closes it with
+/// code 4001 (at its expiry; reconnect with a fresh token), an API key revoked with 4003
+/// (checked at least every 30 seconds). Staff, admins and keys with `orders:read` see every
+/// order's events; a customer its own orders'.
 #[utoipa::path(
     get, path = "/v1/events/ws", tag = "events",
     params(FeedParams),
@@ -176,6 +192,7 @@ pub(crate) const SLOW_CONSUMER: u16 = 4008;
 async fn feed_socket(
     State(service): State<OrderService>,
     Extension(caller): Extension<Caller>,
+    credential: Option<Extension<Credential>>,
     Query(params): Query<FeedParams>,
     upgrade: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
@@ -184,9 +201,109 @@ async fn feed_socket(
     let upgrade = upgrade.map_err(|rejection| {
         Problem::bad_request(format!("a WebSocket upgrade is expected: {rejection}"))
     })?;
+    // The middleware always says; without it, there is nothing to check again.
+    let credential = credential.map_or(Credential::Open, |Extension(credential)| credential);
+    let watch = Watch::new(
+        credential,
+        service.api_keys().cloned(),
+        service.clock().as_ref(),
+    );
     Ok(upgrade
         .protocols(["ordo.v1"])
-        .on_upgrade(move |socket| stream(socket, service, caller, query)))
+        .on_upgrade(move |socket| stream(socket, service, caller, query, watch)))
+}
+
+/// A socket's caller, checked again while it streams: a token until it expires, an API key
+/// against storage.
+struct Watch {
+    credential: Credential,
+    keys: Option<Arc<ApiKeys>>,
+    /// When a token's socket closes: its expiry, as read on the service's clock when the socket
+    /// opened, kept on the monotonic clock; `None` for a token that never expires in practice.
+    token_expires: Option<Instant>,
+    /// When a key is next checked while the socket waits.
+    key_due: Instant,
+}
+
+/// Why a socket is closed: its code and reason.
+type Closing = (u16, &'static str);
+
+impl Watch {
+    fn new(credential: Credential, keys: Option<Arc<ApiKeys>>, clock: &dyn Clock) -> Self {
+        let now = Instant::now();
+        let token_expires = match &credential {
+            Credential::Token { refused_from } => {
+                // Already past: at once.
+                let left = refused_from
+                    .signed_duration_since(clock.now())
+                    .to_std()
+                    .unwrap_or(Duration::ZERO);
+                now.checked_add(left)
+            }
+            Credential::Open | Credential::Key(_) => None,
+        };
+        Self {
+            credential,
+            keys,
+            token_expires,
+            key_due: later(now, KEY_RECHECK),
+        }
+    }
+
+    /// When the caller must next be checked while the socket waits; `None`: never.
+    fn due(&self) -> Option<Instant> {
+        match &self.credential {
+            Credential::Open => None,
+            Credential::Token { .. } => self.token_expires,
+            Credential::Key(_) => Some(self.key_due),
+        }
+    }
+
+    /// Checks the caller again: whether the socket may go on.
+    async fn check(&mut self) -> Result<(), Closing> {
+        match &self.credential {
+            Credential::Open => Ok(()),
+            Credential::Token { .. } => match self.token_expires {
+                Some(expires) if Instant::now() >= expires => Err((
+                    TOKEN_EXPIRED,
+                    "token expired: reconnect with a fresh one and after=<last cursor>",
+                )),
+                _ => Ok(()),
+            },
+            Credential::Key(key) => {
+                let Some(keys) = &self.keys else {
+                    return Err((KEY_REVOKED, "API keys are no longer accepted"));
+                };
+                let checked = keys.authenticate(key).await;
+                self.key_due = later(Instant::now(), KEY_RECHECK);
+                match checked {
+                    Ok(_) => Ok(()),
+                    Err(KeyRefusal::Revoked) => Err((KEY_REVOKED, "API key revoked")),
+                    Err(KeyRefusal::Invalid) => Err((KEY_REVOKED, "API key no longer valid")),
+                    Err(KeyRefusal::Unavailable(error)) => {
+                        tracing::warn!(error = %error, "a feed socket could not check its API key");
+                        Err((
+                            1011,
+                            "the API key cannot be checked now: reconnect with after=<last cursor>",
+                        ))
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `wait` after `at` (`at` itself past the monotonic clock's end, which no process reaches).
+fn later(at: Instant, wait: Duration) -> Instant {
+    at.checked_add(wait).unwrap_or(at)
+}
+
+/// Waits until `at`; forever without it.
+async fn until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
 }
 
 /// Sends `message`, unless the client takes longer than [`SOCKET_SEND_TIMEOUT`]: whether it
@@ -209,21 +326,33 @@ async fn close(mut socket: WebSocket, code: u16, reason: &'static str) {
     let _ = tokio::time::timeout(Duration::from_secs(1), socket.send(frame)).await;
 }
 
-/// Streams the feed to `socket` from `query.after` until the client leaves or falls behind.
+/// Streams the feed to `socket` from `query.after` until the client leaves or falls behind, or
+/// its caller may no longer read it.
 async fn stream(
     mut socket: WebSocket,
     service: OrderService,
     caller: Caller,
     mut query: FeedQuery,
+    mut watch: Watch,
 ) {
     loop {
-        let page = tokio::select! {
-            page = service.feed(&caller, query.clone(), SOCKET_IDLE) => page,
-            incoming = socket.recv() => match incoming {
-                Some(Ok(Message::Close(_)) | Err(_)) | None => return,
-                // Pongs and anything else the client says: keep streaming.
-                Some(Ok(_)) => continue,
-            },
+        // One read per page: what the client says meanwhile does not start it over.
+        let mut reading = std::pin::pin!(service.feed(&caller, query.clone(), SOCKET_IDLE));
+        let page = loop {
+            tokio::select! {
+                page = &mut reading => break page,
+                incoming = socket.recv() => match incoming {
+                    Some(Ok(Message::Close(_)) | Err(_)) | None => return,
+                    // Pongs and anything else the client says: keep streaming.
+                    Some(Ok(_)) => {}
+                },
+                () = until(watch.due()) => {
+                    if let Err((code, reason)) = watch.check().await {
+                        close(socket, code, reason).await;
+                        return;
+                    }
+                }
+            }
         };
         let page = match page {
             Ok(page) => page,
@@ -249,6 +378,13 @@ async fn stream(
                 )
                 .await;
             }
+            return;
+        }
+        // Nothing more for a caller that may no longer read it.
+        if !page.events.is_empty()
+            && let Err((code, reason)) = watch.check().await
+        {
+            close(socket, code, reason).await;
             return;
         }
         for event in &page.events {

@@ -26,5 +26,6 @@ mod price_book;
 mod rates;
 mod record;
 mod search;
+mod sockets;
 mod webhook_sending;
 mod webhooks;
