@@ -331,10 +331,14 @@ pub trait OrderRepository: Send + Sync {
 
     /// Settles a pending refund: marks it `status`, and with `order`, writes the order (the
     /// reservation released, for a failed refund) by compare-and-set, in one transaction.
+    /// Without `order`, the order is left as it is, but only while it still stands at the
+    /// version `event` shows (or was deleted): an event never shows an order older than the
+    /// one stored when it is recorded.
     ///
     /// # Errors
-    /// [`RepoError::VersionConflict`]; [`RepoError::NotFound`] when the refund is not pending;
-    /// [`RepoError::Unavailable`]; [`RepoError::Other`].
+    /// [`RepoError::VersionConflict`] (nothing written) when the order is not at the version
+    /// expected (`order`'s, or `event`'s); [`RepoError::NotFound`] when the refund is not
+    /// pending; [`RepoError::Unavailable`]; [`RepoError::Other`].
     async fn settle_refund<'a>(
         &self,
         refund_id: Uuid,

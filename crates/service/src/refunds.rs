@@ -66,7 +66,11 @@ impl OrderService {
         self.settle_refund(order, refund, &cause).await
     }
 
-    /// Calls the gateway for a pending refund and records the outcome.
+    /// Calls the gateway for a pending refund and records the outcome, with its event showing
+    /// the order as it is then: storage refuses to record it on a version the order has left
+    /// (another refund, an edit, a move landed while the gateway answered), and the order is
+    /// read again. A success leaves the order as it is (the reservation already counted the
+    /// money); a refusal releases the reservation on it, by compare-and-set.
     pub(crate) async fn settle_refund(
         &self,
         order: Order,
@@ -79,58 +83,55 @@ impl OrderService {
         let reply = self
             .pay_with_key(&order, PaymentOperation::Refund, refund.amount, &key)
             .await?;
-        match reply {
-            GatewayReply::Approved { .. } => {
-                let event = self.event(cause, EventKind::RefundSucceeded, &order)?;
-                self.orders
-                    .settle_refund(
-                        refund.id,
-                        RefundStatus::Succeeded,
-                        None,
-                        self.clock.now(),
-                        &event,
-                    )
-                    .await?;
-                refund.status = RefundStatus::Succeeded;
-                Ok((order, refund))
-            }
-            GatewayReply::TimedOut => Ok((order, refund)),
-            GatewayReply::Declined => {
-                // Release the reservation on the order, by compare-and-set, with the refund.
-                let mut order = order;
-                for _ in 0..RACE_RETRIES {
+        let status = match reply {
+            GatewayReply::Approved { .. } => RefundStatus::Succeeded,
+            GatewayReply::Declined => RefundStatus::Failed,
+            GatewayReply::TimedOut => return Ok((order, refund)),
+        };
+        let mut order = order;
+        for _ in 0..RACE_RETRIES {
+            let released = match status {
+                RefundStatus::Failed => {
                     let mut released = order.clone();
                     released
                         .revert_refund(refund.amount, self.clock.now())
                         .map_err(ServiceError::Payment)?;
-                    let event = self.event(cause, EventKind::RefundFailed, &released)?;
-                    match self
-                        .orders
-                        .settle_refund(
-                            refund.id,
-                            RefundStatus::Failed,
-                            Some((&released, order.version())),
-                            self.clock.now(),
-                            &event,
-                        )
-                        .await
-                    {
-                        Ok(()) => {
-                            return Err(ServiceError::PaymentDeclined {
-                                order_id: released.id(),
-                            });
-                        }
-                        Err(RepoError::VersionConflict { .. }) => {
-                            order = self.orders.get(order.id()).await?;
-                        }
-                        Err(error) => return Err(error.into()),
-                    }
+                    Some(released)
                 }
-                // Still pending: reconciliation asks the gateway again and releases it then.
-                Err(ServiceError::Stale {
-                    current: order.version(),
-                })
+                RefundStatus::Succeeded | RefundStatus::Pending => None,
+            };
+            let (kind, shown) = match &released {
+                Some(released) => (EventKind::RefundFailed, released),
+                None => (EventKind::RefundSucceeded, &order),
+            };
+            let event = self.event(cause, kind, shown)?;
+            let write = released
+                .as_ref()
+                .map(|released| (released, order.version()));
+            match self
+                .orders
+                .settle_refund(refund.id, status, write, self.clock.now(), &event)
+                .await
+            {
+                Ok(()) => {
+                    if let Some(released) = released {
+                        return Err(ServiceError::PaymentDeclined {
+                            order_id: released.id(),
+                        });
+                    }
+                    refund.status = status;
+                    return Ok((order, refund));
+                }
+                Err(RepoError::VersionConflict { .. }) => {
+                    order = self.orders.get(order.id()).await?;
+                }
+                Err(error) => return Err(error.into()),
             }
         }
+        // Still pending: reconciliation asks the gateway again (the same key, the same answer)
+        // and records it then.
+        Err(ServiceError::Stale {
+            current: order.version(),
+        })
     }
 }

@@ -517,3 +517,139 @@ async fn a_customers_socket_carries_only_its_own_orders_events(app: TestApp) {
         "Bob's are skipped"
     );
 }
+
+/// A refund's outcome is recorded when the gateway answers, after whatever changed the order
+/// meanwhile (another refund, an edit): its event shows the order as it is then, as every
+/// event does, never the order its request read.
+mod refund_outcomes {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use ordo_repository::testing::{TestPostgres, TestSqlite};
+    use ordo_service::{CaptureMode, ServiceConfig};
+    use reqwest::Method;
+    use serde_json::{Value, json};
+
+    use crate::app::{CUSTOMER, Database, TestApp, order_body, serve_slow_gateway};
+
+    /// Long enough for two refunds to be reserved and the order edited while the gateway
+    /// answers them.
+    const LATENCY: Duration = Duration::from_millis(800);
+
+    async fn body(app: &TestApp, path: &str) -> Value {
+        let response = app.get(path).send().await.unwrap();
+        assert_eq!(response.status(), 200, "{path}");
+        response.json().await.unwrap()
+    }
+
+    async fn a_refunds_success_shows_the_order_as_it_is_when_recorded(app: TestApp) {
+        let app = Arc::new(app);
+        let id = app.place(&order_body(CUSTOMER)).await["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let history = format!("/v1/orders/{id}/events");
+        let refunds: Vec<_> = ["1.00", "2.00"]
+            .into_iter()
+            .map(|amount| {
+                let (app, id) = (app.clone(), id.clone());
+                tokio::spawn(async move {
+                    app.post(&format!("/v1/orders/{id}/refunds"))
+                        .json(&json!({ "amount": amount, "reason": "dented" }))
+                        .send()
+                        .await
+                        .unwrap()
+                        .status()
+                })
+            })
+            .collect();
+        // Both reserved (each reservation is recorded before its gateway call)...
+        let requested = |events: &Value| {
+            events["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|event| event["type"] == "refund.requested")
+                .count()
+        };
+        while requested(&body(&app, &history).await) < 2 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        // ...then the order edited while the gateway answers.
+        let read = body(&app, &format!("/v1/orders/{id}")).await;
+        let edited = app
+            .request(Method::PATCH, &format!("/v1/orders/{id}"))
+            .header("if-match", format!("\"{}\"", read["version"]))
+            .header("content-type", "application/merge-patch+json")
+            .json(&json!({ "staff_note": "dented in transit" }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(edited.status(), 200, "{}", edited.text().await.unwrap());
+        for refund in refunds {
+            assert_eq!(refund.await.unwrap(), 201);
+        }
+
+        let events = body(&app, &history).await["data"]
+            .as_array()
+            .unwrap()
+            .clone();
+        let now = body(&app, &format!("/v1/orders/{id}")).await;
+        let succeeded: Vec<&Value> = events
+            .iter()
+            .filter(|event| event["type"] == "refund.succeeded")
+            .collect();
+        assert_eq!(succeeded.len(), 2);
+        for event in succeeded {
+            let order = &event["order"];
+            assert_eq!(
+                (
+                    order["amount_refunded"].as_str(),
+                    order["payment_status"].as_str(),
+                    order["staff_note"].as_str(),
+                ),
+                (
+                    Some("3.00"),
+                    Some("partially_refunded"),
+                    Some("dented in transit")
+                ),
+                "{event}"
+            );
+            assert_eq!(order, &now, "the order as it now is");
+            assert_eq!(event["version"], now["version"]);
+        }
+        // No event shows an order older than one before it.
+        let versions: Vec<u64> = events
+            .iter()
+            .map(|event| event["version"].as_u64().unwrap())
+            .collect();
+        assert!(versions.is_sorted(), "{versions:?}");
+    }
+
+    fn captured() -> ServiceConfig {
+        ServiceConfig {
+            capture: CaptureMode::Immediately,
+            ..ServiceConfig::default()
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn on_postgres() {
+        let (database, store) = TestPostgres::store().await.unwrap();
+        let database = Database::Postgres(Box::new(database));
+        a_refunds_success_shows_the_order_as_it_is_when_recorded(
+            serve_slow_gateway(store, database, captured(), LATENCY).await,
+        )
+        .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn on_sqlite() {
+        let (database, store) = TestSqlite::store().await.unwrap();
+        let database = Database::Sqlite(database);
+        a_refunds_success_shows_the_order_as_it_is_when_recorded(
+            serve_slow_gateway(store, database, captured(), LATENCY).await,
+        )
+        .await;
+    }
+}

@@ -112,6 +112,14 @@ VALUES ($1, $2, $3, $4, $5, $6, $6)";
 const SETTLE_REFUND: &str =
     "UPDATE refunds SET status = $2, updated_at = $3 WHERE id = $1 AND status = 'pending'";
 
+/// The order a refund's success leaves as it is, held (its row locked, nothing changed; no
+/// trigger watches `version`) only while it still stands at the version its event shows, or
+/// was deleted (nothing changes it any more): the event then shows the order as it is, and
+/// takes its place in the chain in the order's own turn.
+const ORDER_STANDS: &str = "
+UPDATE orders SET version = version
+WHERE id = $1 AND (version = $2 OR deleted_at IS NOT NULL)";
+
 const PENDING_REFUNDS: &str = "
 SELECT id, order_id, amount, reason, status, created_at FROM refunds
 WHERE status = 'pending' AND created_at < $2 ORDER BY created_at LIMIT $1";
@@ -368,25 +376,25 @@ impl<D: Dialect> OrderRepository for Store<D> {
             .bind(refund_id)
             .bind(status.as_str())
             .bind(at);
-        let update = order
-            .map(|(order, expected)| {
+        let (id, update) = match order {
+            Some((order, expected)) => {
                 check_next_version(order, expected)?;
                 let values = update_values(order, expected)?;
-                Ok::<_, RepoError>((order.id(), Statement::new(UPDATE_ORDER).bind_all(values)))
-            })
-            .transpose()?;
+                (order.id(), Statement::new(UPDATE_ORDER).bind_all(values))
+            }
+            None => (
+                event.order_id,
+                Statement::new(ORDER_STANDS)
+                    .bind(event.order_id.as_uuid())
+                    .bind(version_column(event.version)?),
+            ),
+        };
         self.with_event(true, || {
             let (mark, update, event) = (mark.clone(), update.clone(), event.clone());
             move |conn: &mut D::Conn| -> BoxFuture<'_, Result<(), RepoError>> {
                 Box::pin(async move {
-                    // The event goes with the order's write, or with the refund's when the
-                    // order does not change; its statement first (`Dialect::chained`).
-                    let Some((id, update)) = update else {
-                        return match D::chained(conn, mark, &event).await? {
-                            1 => Ok(()),
-                            _ => Err(RepoError::NotFound),
-                        };
-                    };
+                    // The event goes with the order's write (or its hold), its statement
+                    // first (`Dialect::chained`), then the refund's.
                     if D::chained(conn, update, &event).await? != 1 {
                         return Err(missed_on(conn, id).await);
                     }

@@ -784,7 +784,9 @@ async fn a_refund_is_reserved_with_its_order_then_settled_or_released(store: Sto
         vec![Uuid::from_u128(1)]
     );
     assert_eq!(pending[0].amount, Decimal::ONE);
-    store
+    // A success leaves the order as it is, and its event must show it as it is: one showing
+    // the order before the reservation is refused, and nothing is settled.
+    let stale = store
         .settle_refund(
             Uuid::from_u128(1),
             RefundStatus::Succeeded,
@@ -792,8 +794,23 @@ async fn a_refund_is_reserved_with_its_order_then_settled_or_released(store: Sto
             at(20),
             &event_of(&order),
         )
+        .await;
+    assert!(
+        matches!(stale, Err(RepoError::VersionConflict { current }) if current == reserved.version()),
+        "{stale:?}"
+    );
+    assert_eq!(store.pending_refunds(10, at(1_000)).await.unwrap().len(), 1);
+    store
+        .settle_refund(
+            Uuid::from_u128(1),
+            RefundStatus::Succeeded,
+            None,
+            at(20),
+            &event_of(&reserved),
+        )
         .await
         .unwrap();
+    assert_eq!(store.get(order.id()).await.unwrap(), reserved);
     assert!(
         store
             .pending_refunds(10, at(1_000))
@@ -808,7 +825,7 @@ async fn a_refund_is_reserved_with_its_order_then_settled_or_released(store: Sto
             RefundStatus::Failed,
             None,
             at(21),
-            &event_of(&order),
+            &event_of(&reserved),
         )
         .await;
     assert!(matches!(again, Err(RepoError::NotFound)), "{again:?}");
@@ -855,6 +872,40 @@ async fn a_refund_is_reserved_with_its_order_then_settled_or_released(store: Sto
         .await
         .unwrap();
     assert_eq!(store.get(order.id()).await.unwrap(), released);
+    assert!(
+        store
+            .pending_refunds(10, at(1_000))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // An order deleted while its refund was with the gateway changes no more: the success is
+    // still recorded.
+    let mut third = released.clone();
+    third.record_refund(Decimal::ONE, at(40)).unwrap();
+    store
+        .reserve_refund(
+            &third,
+            released.version(),
+            &refund(4, Decimal::ONE),
+            &event_of(&third),
+        )
+        .await
+        .unwrap();
+    store
+        .soft_delete(order.id(), Some(third.version()), at(41), &event_of(&third))
+        .await
+        .unwrap();
+    store
+        .settle_refund(
+            Uuid::from_u128(4),
+            RefundStatus::Succeeded,
+            None,
+            at(42),
+            &event_of(&third),
+        )
+        .await
+        .unwrap();
     assert!(
         store
             .pending_refunds(10, at(1_000))

@@ -498,26 +498,34 @@ async fn racing_events_of_one_order_never_fork_its_chain(store: Store) {
             .await
             .unwrap();
     }
-    // ...then all ten settled at once, beside twenty writers of one version: a refund's
-    // success changes no version, so nothing but the chain's own constraint orders its event
-    // against the others. Every success lands, one writer of the version wins, and the chain
-    // stays one line.
+    // ...then all ten settled at once, beside twenty writers of one version. A refund's
+    // success changes no version but holds the order at the version its event shows: a
+    // success whose order moved on meanwhile is refused, and shown the order as it now is, it
+    // lands (as the service does). Every success lands, one writer of the version wins, the
+    // chain stays one line, and no event shows an order older than one before it.
     let current = store.get(order_id).await.unwrap();
     let mut tasks = Vec::new();
     for n in 1..=10_u128 {
-        let (store, current) = (store.clone(), current.clone());
+        let (store, mut current) = (store.clone(), current.clone());
         tasks.push(tokio::spawn(async move {
-            let succeeded = event(&current, EventKind::RefundSucceeded);
-            store
-                .settle_refund(
-                    Uuid::from_u128(n),
-                    RefundStatus::Succeeded,
-                    None,
-                    at(4),
-                    &succeeded,
-                )
-                .await
-                .map(|()| true)
+            loop {
+                let succeeded = event(&current, EventKind::RefundSucceeded);
+                match store
+                    .settle_refund(
+                        Uuid::from_u128(n),
+                        RefundStatus::Succeeded,
+                        None,
+                        at(4),
+                        &succeeded,
+                    )
+                    .await
+                {
+                    Err(RepoError::VersionConflict { .. }) => {
+                        current = store.get(order_id).await.unwrap();
+                    }
+                    settled => return settled.map(|()| true),
+                }
+            }
         }));
     }
     for _ in 0..20 {
@@ -544,6 +552,8 @@ async fn racing_events_of_one_order_never_fork_its_chain(store: Store) {
     let history = store.order_events(order_id).await.unwrap();
     assert_eq!(history.len(), events.len() + 10 + 10 + 1);
     assert_chained(&history);
+    let versions: Vec<Version> = history.iter().map(|event| event.record.version).collect();
+    assert!(versions.is_sorted(), "{versions:?}");
 }
 
 async fn a_relay_moves_only_from_where_it_stands(store: Store) {
