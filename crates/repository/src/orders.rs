@@ -348,6 +348,13 @@ pub trait OrderRepository: Send + Sync {
         event: &EventRecord,
     ) -> Result<(), RepoError>;
 
+    /// One refund, by its id.
+    ///
+    /// # Errors
+    /// [`RepoError::NotFound`]; [`RepoError::Corrupt`]; [`RepoError::Unavailable`];
+    /// [`RepoError::Other`].
+    async fn refund(&self, id: Uuid) -> Result<Refund, RepoError>;
+
     /// Refunds made before `created_before` still waiting for the gateway's answer, oldest
     /// first (younger ones may still be in their request's hands).
     ///

@@ -32,6 +32,20 @@ impl OrderService {
     ) -> Result<(Order, ordo_repository::Refund), ServiceError> {
         let mut attempts = 0_u32;
         let cause = Cause::from(caller);
+        // With an Idempotency-Key, the refund's id comes from it: a retry after a crash (the
+        // key's lease ran out) finds the refund the first attempt reserved and finishes that
+        // one, rather than reserving and paying a second.
+        let keyed = caller
+            .request()
+            .1
+            .map(|key| keyed_refund_id(&caller.scope(), order_id, &key));
+        if let Some(id) = keyed {
+            match self.orders.refund(id).await {
+                Ok(existing) => return self.resume_refund(caller, existing, &cause).await,
+                Err(RepoError::NotFound) => {}
+                Err(error) => return Err(error.into()),
+            }
+        }
         let (order, refund) = loop {
             attempts = attempts.saturating_add(1);
             let current = self.orders.get(order_id).await?;
@@ -44,7 +58,7 @@ impl OrderService {
             let mut amount = amount;
             amount.rescale(u32::from(current.pricing().rounding().minor_units()));
             let refund = ordo_repository::Refund {
-                id: uuid::Uuid::new_v4(),
+                id: keyed.unwrap_or_else(uuid::Uuid::new_v4),
                 order_id,
                 amount,
                 reason: reason.as_str().to_owned(),
@@ -64,6 +78,26 @@ impl OrderService {
             }
         };
         self.settle_refund(order, refund, &cause).await
+    }
+
+    /// The refund an earlier attempt with the same key reserved: settled if still pending
+    /// (the gateway's key is the refund's, so it pays once), else its outcome.
+    async fn resume_refund(
+        &self,
+        caller: &crate::Caller,
+        refund: ordo_repository::Refund,
+        cause: &Cause,
+    ) -> Result<(Order, ordo_repository::Refund), ServiceError> {
+        use ordo_repository::RefundStatus;
+        let order = self.orders.get(refund.order_id).await?;
+        caller.check(crate::access::Action::Refund, order.customer_id())?;
+        match refund.status {
+            RefundStatus::Pending => self.settle_refund(order, refund, cause).await,
+            RefundStatus::Succeeded => Ok((order, refund)),
+            RefundStatus::Failed => Err(ServiceError::PaymentDeclined {
+                order_id: order.id(),
+            }),
+        }
     }
 
     /// Calls the gateway for a pending refund and records the outcome, with its event showing
@@ -134,4 +168,20 @@ impl OrderService {
             current: order.version(),
         })
     }
+}
+
+/// The id of the refund a caller asks for on an order with an idempotency key: the same for
+/// every attempt of that request (a version 8 UUID from SHA-256 of the three).
+fn keyed_refund_id(scope: &str, order_id: OrderId, key: &str) -> uuid::Uuid {
+    use sha2::{Digest as _, Sha256};
+    let mut hasher = Sha256::new();
+    hasher.update(b"ordo refund v1\0");
+    hasher.update(scope.as_bytes());
+    hasher.update(b"\0");
+    hasher.update(order_id.as_uuid().as_bytes());
+    hasher.update(key.as_bytes());
+    let digest = hasher.finalize();
+    let mut bytes = [0_u8; 16];
+    bytes.copy_from_slice(digest.get(..16).unwrap_or(&[0; 16]));
+    uuid::Builder::from_custom_bytes(bytes).into_uuid()
 }

@@ -11,6 +11,7 @@ on_both_databases!(
     partial_refunds_add_up_to_at_most_what_was_captured,
     twenty_parallel_refunds_of_ten_percent_never_refund_more_than_all,
     reconciliation_settles_an_unknown_payment,
+    a_refund_run_again_with_its_key_pays_once,
 );
 
 /// A paid order of `price`, captured at completion.
@@ -216,4 +217,51 @@ async fn a_gateway_timeout_leaves_the_payment_unknown(app: TestApp) {
     let placed = app.place(&order_costing("10.05")).await;
     assert_eq!(placed["payment_status"], "unknown");
     assert_eq!(placed["amount_authorized"], "0.00");
+}
+
+/// A refund whose request ran again with the same key (the key's lease ran out after a crash,
+/// say) finishes the refund the first run reserved: one refund, paid once.
+async fn a_refund_run_again_with_its_key_pays_once(app: TestApp) {
+    use ordo_service::{Caller, Role};
+    let id = paid(&app, "10.00").await;
+    let order_id = ordo_domain::OrderId::from_uuid(id.parse().unwrap()).unwrap();
+    let reason = ordo_domain::CancelReason::try_from("damaged in transit".to_owned()).unwrap();
+    let caller = || {
+        Caller::operator(Role::Staff, "support")
+            .unwrap()
+            .in_request(None, Some("refund-once".to_owned()))
+    };
+    let (_, first) = app
+        .service
+        .refund(
+            &caller(),
+            order_id,
+            rust_decimal::Decimal::ONE,
+            reason.clone(),
+        )
+        .await
+        .unwrap();
+    let (order, again) = app
+        .service
+        .refund(
+            &caller(),
+            order_id,
+            rust_decimal::Decimal::ONE,
+            reason.clone(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(again.id, first.id);
+    assert_eq!(order.payment().refunded.to_string(), "1.00");
+    // Another key is another refund.
+    let other = Caller::operator(Role::Staff, "support")
+        .unwrap()
+        .in_request(None, Some("refund-twice".to_owned()));
+    let (order, second) = app
+        .service
+        .refund(&other, order_id, rust_decimal::Decimal::ONE, reason)
+        .await
+        .unwrap();
+    assert_ne!(second.id, first.id);
+    assert_eq!(order.payment().refunded.to_string(), "2.00");
 }

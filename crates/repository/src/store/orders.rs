@@ -109,6 +109,9 @@ const INSERT_REFUND: &str = "
 INSERT INTO refunds (id, order_id, amount, reason, status, created_at, updated_at)
 VALUES ($1, $2, $3, $4, $5, $6, $6)";
 
+const REFUND: &str =
+    "SELECT id, order_id, amount, reason, status, created_at FROM refunds WHERE id = $1";
+
 const SETTLE_REFUND: &str =
     "UPDATE refunds SET status = $2, updated_at = $3 WHERE id = $1 AND status = 'pending'";
 
@@ -406,6 +409,15 @@ impl<D: Dialect> OrderRepository for Store<D> {
             }
         })
         .await
+    }
+
+    async fn refund(&self, id: Uuid) -> Result<Refund, RepoError> {
+        self.read_optional(Statement::new(REFUND).bind(id))
+            .await?
+            .as_ref()
+            .map(refund_row)
+            .transpose()?
+            .ok_or(RepoError::NotFound)
     }
 
     async fn pending_refunds(

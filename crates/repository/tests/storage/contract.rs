@@ -776,6 +776,14 @@ async fn a_refund_is_reserved_with_its_order_then_settled_or_released(store: Sto
         matches!(stale, Err(RepoError::VersionConflict { .. })),
         "{stale:?}"
     );
+    assert_eq!(
+        store.refund(Uuid::from_u128(1)).await.unwrap().status,
+        RefundStatus::Pending
+    );
+    assert!(matches!(
+        store.refund(Uuid::from_u128(999)).await,
+        Err(RepoError::NotFound)
+    ));
     // Made at 11: not yet for reconciliation at 11, which leaves it to its request.
     assert!(store.pending_refunds(10, at(11)).await.unwrap().is_empty());
     let pending = store.pending_refunds(10, at(12)).await.unwrap();
@@ -811,6 +819,10 @@ async fn a_refund_is_reserved_with_its_order_then_settled_or_released(store: Sto
         .await
         .unwrap();
     assert_eq!(store.get(order.id()).await.unwrap(), reserved);
+    assert_eq!(
+        store.refund(Uuid::from_u128(1)).await.unwrap().status,
+        RefundStatus::Succeeded
+    );
     assert!(
         store
             .pending_refunds(10, at(1_000))
