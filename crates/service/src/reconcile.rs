@@ -55,18 +55,27 @@ impl OrderService {
             .pending_refunds(RECONCILE_BATCH, claimed_before)
             .await?
         {
-            let order = self.orders.get(refund.order_id).await?;
-            match self
-                .settle_refund(order, refund, &Cause::system("reconciler"))
-                .await
-            {
+            // One refund that cannot be settled now (its order deleted meanwhile, another
+            // replica settling it first) must not hold back the ones after it.
+            let id = refund.id;
+            let settled = match self.orders.get(refund.order_id).await {
+                Ok(order) => {
+                    self.settle_refund(order, refund, &Cause::system("reconciler"))
+                        .await
+                }
+                Err(error) => Err(error.into()),
+            };
+            match settled {
                 Ok((_, refund)) if refund.status == ordo_repository::RefundStatus::Pending => {
                     report.still_unknown = report.still_unknown.saturating_add(1);
                 }
                 Ok(_) | Err(ServiceError::PaymentDeclined { .. }) => {
                     report.refunds = report.refunds.saturating_add(1);
                 }
-                Err(error) => return Err(error),
+                Err(error) => {
+                    tracing::warn!(refund_id = %id, error = %error, "could not settle a pending refund: left for the next pass");
+                    report.still_unknown = report.still_unknown.saturating_add(1);
+                }
             }
         }
         Ok(report)
