@@ -323,7 +323,9 @@ async fn close(mut socket: WebSocket, code: u16, reason: &'static str) {
         code,
         reason: reason.into(),
     }));
-    let _ = tokio::time::timeout(Duration::from_secs(1), socket.send(frame)).await;
+    // A client that stalled may read again: the frame waits behind what is already on its
+    // way for as long as one event may (a client that never reads just loses the connection).
+    let _ = tokio::time::timeout(SOCKET_SEND_TIMEOUT, socket.send(frame)).await;
 }
 
 /// Streams the feed to `socket` from `query.after` until the client leaves or falls behind, or
