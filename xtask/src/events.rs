@@ -196,7 +196,9 @@ impl Run<'_> {
         // A payment call a kill left claimed is settled six seconds on, not two minutes.
         args.extend(["--payment-claim-grace-seconds".to_owned(), "6".to_owned()]);
         let mut servers = Vec::new();
-        for replica in 0..2 {
+        // Two take the load and the kills; a third, never killed, serves the client that never
+        // reads, so only the server can cut it off.
+        for replica in 0..3 {
             let mut server = Server {
                 binary: self.binary.to_path_buf(),
                 backend_args: args.clone(),
@@ -251,6 +253,7 @@ impl Run<'_> {
 
     fn go(&self, sh: &Shell) -> Result<Figures> {
         let mut servers = self.start_servers()?;
+        let quiet = servers.pop().context("no third replica")?;
         let addresses: Vec<SocketAddr> = servers.iter().map(|server| server.address).collect();
         let first = *addresses.first().context("no replica")?;
 
@@ -270,7 +273,7 @@ impl Run<'_> {
             );
             std::thread::spawn(move || watch(&watcher, &addresses, &victim, &stop, &token))
         };
-        let sleeper = Sleeper::connect(*addresses.last().context("no replica")?, self.token)?;
+        let sleeper = Sleeper::connect(quiet.address, self.token)?;
 
         // The load, with kills.
         let progress = Progress::default();
@@ -322,6 +325,7 @@ impl Run<'_> {
         }
         let events = self.event_ids(sh)?;
         let nats = self.nats()?;
+        let per_order = self.per_order(sh)?;
 
         self.judge(&Outcome {
             progress: &progress,
@@ -333,6 +337,7 @@ impl Run<'_> {
             drained,
             lag: &lag,
             cut: &cut,
+            per_order,
         })
     }
 
@@ -394,6 +399,7 @@ impl Run<'_> {
             drained,
             lag,
             cut,
+            per_order: (with_events, fewest, mean_hundredths, twice),
         } = outcome;
         let mut figures = Figures::default();
         let requests = progress.requests.load(Ordering::SeqCst);
@@ -412,6 +418,20 @@ impl Run<'_> {
         figures.check(
             progress.done.load(Ordering::SeqCst) == self.load.orders,
             "not every order finished its changes",
+        );
+        figures.lines.push(format!(
+            "events per order: {with_events} orders with events, at least {fewest} each, {}.{:02} on average; {twice} orders with two refunds asked",
+            mean_hundredths / 100,
+            mean_hundredths % 100
+        ));
+        // Every order placed has its placement and its payment's outcome; most move on.
+        figures.check(
+            *with_events == self.load.orders && *fewest >= 2 && *mean_hundredths >= 400,
+            "the orders did not go through their changes (see events per order)",
+        );
+        figures.check(
+            *twice == 0,
+            format!("{twice} orders had a refund asked twice with one key"),
         );
         if !unexpected.is_empty() {
             figures.lines.push(format!(
@@ -515,6 +535,26 @@ impl Run<'_> {
         );
     }
 
+    /// What the database says of each order's events: orders with events, the fewest and the
+    /// mean per order, and orders with more than one refund requested (each client asks for
+    /// at most one, with one key, retried across kills).
+    fn per_order(&self, sh: &Shell) -> Result<(usize, usize, usize, usize)> {
+        let tables = postgres::tables_url(self.url);
+        let query = "SELECT count(*) || ' ' || min(n) || ' ' || CAST(round(avg(n) * 100) AS bigint) || ' ' || \
+                            (SELECT count(*) FROM (SELECT order_id FROM order_events \
+                             WHERE kind = 'refund.requested' GROUP BY order_id HAVING count(*) > 1) twice) \
+                     FROM (SELECT order_id, count(*) AS n FROM order_events GROUP BY order_id) per";
+        let row = cmd!(sh, "psql {tables} -Atc {query}").quiet().read()?;
+        let numbers: Vec<usize> = row
+            .split_whitespace()
+            .filter_map(|n| n.parse().ok())
+            .collect();
+        let &[orders, fewest, mean_hundredths, twice] = numbers.as_slice() else {
+            bail!("unexpected answer from psql: {row}");
+        };
+        Ok((orders, fewest, mean_hundredths, twice))
+    }
+
     /// Every event id in the database.
     fn event_ids(&self, sh: &Shell) -> Result<HashSet<String>> {
         let tables = postgres::tables_url(self.url);
@@ -601,6 +641,7 @@ struct Outcome<'a> {
     kills: usize,
     drained: Duration,
     lag: &'a str,
+    per_order: (usize, usize, usize, usize),
     cut: &'a str,
 }
 
@@ -683,7 +724,8 @@ fn exchange(
     headers: &[(&str, &str)],
     body: Option<&str>,
 ) -> (u16, Value) {
-    loop {
+    // A request no replica answers for minutes is a failure, not something to wait out.
+    for _ in 0..MAX_TRIES {
         *turn = turn.wrapping_add(1);
         let Some(&address) = addresses.get(*turn % addresses.len().max(1)) else {
             return (0, Value::Null);
@@ -707,7 +749,11 @@ fn exchange(
         progress.retries.fetch_add(1, Ordering::SeqCst);
         std::thread::sleep(Duration::from_millis(50));
     }
+    (0, Value::Null)
 }
+
+/// How often one request is sent before the run gives up on it (about two minutes).
+const MAX_TRIES: usize = 2400;
 
 /// Takes the next order and moves it through its changes until there are none left.
 fn client(progress: &Progress, addresses: &[SocketAddr], orders: usize) {
@@ -999,10 +1045,13 @@ impl Sleeper {
     /// Reads what was sent; how the connection ended.
     fn finish(mut self) -> String {
         let mut events = 0;
-        let started = Instant::now();
+        let mut last = Instant::now();
         loop {
             match self.0.read() {
-                Ok(tungstenite::Message::Text(_)) => events += 1,
+                Ok(tungstenite::Message::Text(_)) => {
+                    events += 1;
+                    last = Instant::now();
+                }
                 Ok(tungstenite::Message::Close(frame)) => {
                     return format!(
                         "cut off after {events} events with close code {}",
@@ -1019,7 +1068,8 @@ impl Sleeper {
                         std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
                     ) =>
                 {
-                    if started.elapsed() > Duration::from_secs(5) {
+                    // Five quiet seconds after what was buffered: the server kept it open.
+                    if last.elapsed() > Duration::from_secs(5) {
                         return format!("still connected after {events} events");
                     }
                 }
