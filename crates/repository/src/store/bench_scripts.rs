@@ -98,6 +98,11 @@ fn creates_record_their_events_as_the_store_does() {
     // Both writes of a create carry their event in the same statement, chained.
     assert_eq!(create.matches(&insert).count(), 2);
     assert_eq!(create.matches(&link).count(), 2);
-    assert_eq!(create.matches("FROM changed LEFT JOIN prev ON true").count(), 2);
+    assert_eq!(
+        create
+            .matches("FROM changed LEFT JOIN prev ON true")
+            .count(),
+        2
+    );
     assert!(script("create_one.sql").contains(&insert));
 }
