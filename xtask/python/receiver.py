@@ -65,7 +65,13 @@ class Handler(BaseHTTPRequestHandler):
             pass
 
 
-server = ThreadingHTTPServer(("127.0.0.1", PORT), Handler)
+class Server(ThreadingHTTPServer):
+    # Up to three replicas send 64 deliveries each at once: the default backlog of 5 would
+    # refuse connections, failures the run did not choose.
+    request_queue_size = 1024
+
+
+server = Server(("127.0.0.1", PORT), Handler)
 server.daemon_threads = True
 print("listening", flush=True)
 server.serve_forever()

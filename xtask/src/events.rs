@@ -58,8 +58,9 @@ impl Load {
 /// The webhook sender's timeout in the run; the receiver holds "timed out" answers longer.
 const WEBHOOK_TIMEOUT_MS: u64 = 1000;
 
-/// Retries come back within seconds here (ten attempts), not over three days.
-const RETRY_SECONDS: &str = "1,1,2,2,2,3,3,3,3";
+/// Retries come back within seconds here (ten attempts over about a minute and a half), not
+/// over three days.
+const RETRY_SECONDS: &str = "1,2,3,5,8,10,15,20,30";
 
 /// How long the run waits, after the load, for every consumer to catch up.
 const DRAIN_LIMIT: Duration = Duration::from_secs(240);
@@ -94,8 +95,17 @@ pub(crate) fn run(sh: &Shell, load: Load) -> Result<()> {
         .arg(xtask_dir().join("python/nats_stream.py"))
         .args(["nats://127.0.0.1:4222", &stream, "--delete"])
         .output();
-    let drop = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
-    let _ = cmd!(sh, "psql {admin} -qc {drop}").quiet().run();
+    let failed = result
+        .as_ref()
+        .map_or(true, |figures| !figures.failures.is_empty());
+    if failed {
+        say(&format!(
+            "reliability events: kept the database {name} to look into"
+        ));
+    } else {
+        let drop = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+        let _ = cmd!(sh, "psql {admin} -qc {drop}").quiet().run();
+    }
     let figures = result?;
     for line in &figures.lines {
         say(&format!("reliability events: {line}"));
@@ -326,6 +336,7 @@ impl Run<'_> {
         let events = self.event_ids(sh)?;
         let nats = self.nats()?;
         let per_order = self.per_order(sh)?;
+        let deliveries = self.deliveries(sh)?;
 
         self.judge(&Outcome {
             progress: &progress,
@@ -338,6 +349,7 @@ impl Run<'_> {
             lag: &lag,
             cut: &cut,
             per_order,
+            deliveries: &deliveries,
         })
     }
 
@@ -400,6 +412,7 @@ impl Run<'_> {
             lag,
             cut,
             per_order: (with_events, fewest, mean_hundredths, twice),
+            deliveries,
         } = outcome;
         let mut figures = Figures::default();
         let requests = progress.requests.load(Ordering::SeqCst);
@@ -446,6 +459,9 @@ impl Run<'_> {
         );
 
         judge_webhooks(&mut figures, events, received);
+        figures
+            .lines
+            .push(format!("webhook deliveries in the database: {deliveries}"));
         self.judge_socket(&mut figures, events, watcher, cut);
         self.judge_nats(&mut figures, events, nats);
 
@@ -555,6 +571,14 @@ impl Run<'_> {
         Ok((orders, fewest, mean_hundredths, twice))
     }
 
+    /// The deliveries by status, as the database holds them.
+    fn deliveries(&self, sh: &Shell) -> Result<String> {
+        let tables = postgres::tables_url(self.url);
+        let query = "SELECT string_agg(status || ' ' || n, ', ' ORDER BY status) \
+                     FROM (SELECT status, count(*) AS n FROM webhook_deliveries GROUP BY status) s";
+        Ok(cmd!(sh, "psql {tables} -Atc {query}").quiet().read()?)
+    }
+
     /// Every event id in the database.
     fn event_ids(&self, sh: &Shell) -> Result<HashSet<String>> {
         let tables = postgres::tables_url(self.url);
@@ -642,6 +666,7 @@ struct Outcome<'a> {
     drained: Duration,
     lag: &'a str,
     per_order: (usize, usize, usize, usize),
+    deliveries: &'a str,
     cut: &'a str,
 }
 
