@@ -7,10 +7,10 @@ use std::time::Duration;
 use axum::http::{HeaderMap, StatusCode};
 use ordo_service::Role;
 use reqwest::Method;
-use serde_json::json;
 
 use crate::app::{TestApp, order_body};
 use crate::auth::{ALICE, token};
+use crate::webhooks::{add_endpoint, deliveries};
 
 crate::app::on_both_databases!(
     with ordo_service::ServiceConfig::default(), crate::auth::secured();
@@ -56,32 +56,12 @@ async fn an_event_committing_after_an_endpoint_was_made_is_delivered_to_it() {
     .unwrap();
     tokio::time::sleep(Duration::from_millis(20)).await;
     let (url, _) = receiver(None).await;
-    add_endpoint(&app, &url).await;
+    let endpoint = add_endpoint(&app, &url, &[]).await;
     held.execute("COMMIT").await.unwrap();
     let webhooks = app.service.webhooks().unwrap();
     while webhooks.fan_out().await.unwrap() > 0 {}
-    let endpoints: serde_json::Value = app
-        .get("/v1/webhook-endpoints")
-        .bearer_auth(token(Role::Admin, "root"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let id = endpoints["data"][0]["id"].as_str().unwrap();
-    let log: serde_json::Value = app
-        .get(&format!("/v1/webhook-endpoints/{id}/deliveries"))
-        .bearer_auth(token(Role::Admin, "root"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let events: Vec<&str> = log["data"]
-        .as_array()
-        .unwrap()
+    let log = deliveries(&app, endpoint["id"].as_str().unwrap()).await;
+    let events: Vec<&str> = log
         .iter()
         .map(|delivery| delivery["event_id"].as_str().unwrap())
         .collect();
@@ -113,17 +93,6 @@ async fn receiver(hang: Option<Arc<tokio::sync::Notify>>) -> (String, Arc<Mutex<
     (format!("http://{address}/hooks"), got)
 }
 
-async fn add_endpoint(app: &TestApp, url: &str) {
-    let response = app
-        .post("/v1/webhook-endpoints")
-        .bearer_auth(token(Role::Admin, "root"))
-        .json(&json!({ "url": url }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 201);
-}
-
 /// Waits (up to ten seconds) until `got` holds `count` ids.
 async fn until_received(got: &Mutex<Vec<String>>, count: usize) -> Vec<String> {
     for _ in 0..500 {
@@ -140,8 +109,8 @@ async fn a_hanging_endpoint_does_not_hold_back_another_endpoints_deliveries(app:
     let release = Arc::new(tokio::sync::Notify::new());
     let (hanging, stuck) = receiver(Some(release.clone())).await;
     let (healthy, got) = receiver(None).await;
-    add_endpoint(&app, &hanging).await;
-    add_endpoint(&app, &healthy).await;
+    add_endpoint(&app, &hanging, &[]).await;
+    add_endpoint(&app, &healthy, &[]).await;
     let webhooks = app.service.webhooks().unwrap().clone();
     let sender = webhooks.clone();
     let sending = tokio::spawn(async move {

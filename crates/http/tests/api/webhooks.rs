@@ -56,7 +56,7 @@ fn admin() -> String {
     token(Role::Admin, "root")
 }
 
-async fn add_endpoint(app: &TestApp, url: &str, types: &[&str]) -> Value {
+pub(crate) async fn add_endpoint(app: &TestApp, url: &str, types: &[&str]) -> Value {
     let response = app
         .post("/v1/webhook-endpoints")
         .bearer_auth(admin())
@@ -88,7 +88,7 @@ async fn read_endpoint(app: &TestApp, id: &str) -> Value {
         .unwrap()
 }
 
-async fn deliveries(app: &TestApp, endpoint: &str) -> Vec<Value> {
+pub(crate) async fn deliveries(app: &TestApp, endpoint: &str) -> Vec<Value> {
     let page: Value = app
         .get(&format!("/v1/webhook-endpoints/{endpoint}/deliveries"))
         .bearer_auth(admin())
