@@ -46,7 +46,7 @@ UPDATE orders SET status = $1, cancel_reason = $2, version = $3, updated_at = $4
                   payment_status = $7, amount_authorized = $8, amount_captured = $9,
                   amount_refunded = $10, payment_reference = $11, payment_pending = $12,
                   pending_status = $13, pending_reason = $14, email_key = $15, channel = $16,
-                  document = $17
+                  document = $17, fulfillment_status = $18
 WHERE id = $5 AND version = $6 AND deleted_at IS NULL"""
 
 SELECT_COLUMNS = """o.id, o.order_number, o.customer_id, o.currency, o.subtotal, o.discount, o.discount_kind,
@@ -97,7 +97,7 @@ def create(db, customers, n):
                                      "approved", reference, now))
     db.execute(UPDATE_ORDER, named("pending", None, 2, now, order_id, 1, "authorized", "89.28",
                                    "0", "0", reference, None, None, None, "ada@example.com",
-                                   "web", DOCUMENT))
+                                   "web", DOCUMENT, "unfulfilled"))
     db.execute("COMMIT")
 
 

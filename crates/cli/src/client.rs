@@ -67,6 +67,9 @@ pub(crate) struct ListFilters {
     /// `refunded`, `failed`, `unknown`).
     #[arg(long)]
     payment_status: Option<String>,
+    /// Only orders this far fulfilled (`unfulfilled`, `partially_fulfilled`, `fulfilled`).
+    #[arg(long)]
+    fulfillment_status: Option<String>,
     /// Only orders created at or after this instant (RFC 3339).
     #[arg(long)]
     created_after: Option<String>,
@@ -103,6 +106,7 @@ impl ListFilters {
             ("customer_id", self.customer),
             ("status", self.status),
             ("payment_status", self.payment_status),
+            ("fulfillment_status", self.fulfillment_status),
             ("created_after", self.created_after),
             ("created_before", self.created_before),
             ("email", self.email),
@@ -198,6 +202,37 @@ pub(crate) enum OrdersCommand {
         #[command(flatten)]
         client: ClientArgs,
     },
+    /// Fulfil some units of a processing order's lines: `--line 0:2` is 2 units of the first
+    /// line (lines are numbered from 0, as in the order's items). The fulfilment that leaves
+    /// nothing to fulfil completes the order.
+    Fulfil {
+        /// The order's id or its number (`ORD-261122-7KQ3M9AX`).
+        id: String,
+        /// A line and how many of its units, `LINE:QUANTITY`; once per line.
+        #[arg(long = "line", value_parser = line_units, required = true)]
+        lines: Vec<(i64, i64)>,
+        /// Where it ships from.
+        #[arg(long)]
+        location: Option<String>,
+        #[command(flatten)]
+        tracking: TrackingArgs,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Mark a fulfilment shipped (with its tracking), delivered, or cancel it before it ships.
+    Fulfillment {
+        /// The order's id or its number (`ORD-261122-7KQ3M9AX`).
+        id: String,
+        /// The fulfilment's id.
+        fulfillment: String,
+        /// Where it goes.
+        #[arg(long, value_enum)]
+        to: FulfillmentTarget,
+        #[command(flatten)]
+        tracking: TrackingArgs,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
     /// Change an order's contact, addresses, notes, tags or metadata: a JSON Merge Patch
     /// (`{"shipping_address": {"line2": "Flat 4"}}`) from a file, or stdin when no file is
     /// given.
@@ -236,10 +271,60 @@ impl OrdersCommand {
             | Self::Transition { client, .. }
             | Self::Cancel { client, .. }
             | Self::Refund { client, .. }
+            | Self::Fulfil { client, .. }
+            | Self::Fulfillment { client, .. }
             | Self::Patch { client, .. }
             | Self::Delete { client, .. } => client,
         }
     }
+}
+
+/// A fulfilment's tracking, each part optional.
+#[derive(Debug, Clone, Default, Args)]
+pub(crate) struct TrackingArgs {
+    /// Who carries it.
+    #[arg(long)]
+    carrier: Option<String>,
+    /// The carrier's number for it.
+    #[arg(long)]
+    tracking_number: Option<String>,
+    /// Where to follow it (an http or https URL).
+    #[arg(long)]
+    tracking_url: Option<String>,
+}
+
+impl TrackingArgs {
+    /// Its parts as fields of a request body.
+    fn into_fields(self, body: &mut serde_json::Map<String, Value>) {
+        for (name, value) in [
+            ("carrier", self.carrier),
+            ("tracking_number", self.tracking_number),
+            ("tracking_url", self.tracking_url),
+        ] {
+            if let Some(value) = value {
+                body.insert(name.to_owned(), Value::String(value));
+            }
+        }
+    }
+}
+
+/// Where `ordo orders fulfillment` moves a fulfilment.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub(crate) enum FulfillmentTarget {
+    /// Handed to the carrier.
+    Shipped,
+    /// Delivered.
+    Delivered,
+    /// Called off before it shipped.
+    Cancelled,
+}
+
+/// `--line 0:2`: a line (from 0) and a number of its units.
+fn line_units(text: &str) -> Result<(i64, i64), String> {
+    let parsed = text.split_once(':').and_then(|(line, quantity)| {
+        Some((line.trim().parse().ok()?, quantity.trim().parse().ok()?))
+    });
+    parsed.ok_or_else(|| format!("expected LINE:QUANTITY, such as 0:2, not {text:?}"))
 }
 
 /// `--if-match`: a version (`5`) or its ETag (`"5"`), as the ETag the server compares.
@@ -339,6 +424,9 @@ pub(crate) async fn run(
             let response = call.post(&path, request, None).await?;
             print::refund(json, &body(response).await?);
         }
+        command @ (OrdersCommand::Fulfil { .. } | OrdersCommand::Fulfillment { .. }) => {
+            fulfillment_command(&call, command, json).await?;
+        }
         OrdersCommand::Patch {
             id, file, if_match, ..
         } => {
@@ -353,6 +441,63 @@ pub(crate) async fn run(
                 &format!("deleted order {id}"),
             );
         }
+    }
+    Ok(())
+}
+
+/// `ordo orders fulfil` and `ordo orders fulfillment`.
+async fn fulfillment_command(call: &Call<'_>, command: OrdersCommand, json: bool) -> Result<()> {
+    match command {
+        OrdersCommand::Fulfil {
+            id,
+            lines,
+            location,
+            tracking,
+            ..
+        } => {
+            let mut request = serde_json::Map::new();
+            let lines = lines
+                .iter()
+                .map(|(line, quantity)| json!({ "line": line, "quantity": quantity }))
+                .collect();
+            request.insert("lines".to_owned(), Value::Array(lines));
+            if let Some(location) = location {
+                request.insert("location".to_owned(), Value::String(location));
+            }
+            tracking.into_fields(&mut request);
+            let path = format!("{}/fulfillments", call.order_path(&id).await?);
+            let response = call
+                .post(&path, Value::Object(request).to_string(), None)
+                .await?;
+            print::fulfillment(json, &body(response).await?);
+        }
+        OrdersCommand::Fulfillment {
+            id,
+            fulfillment,
+            to,
+            tracking,
+            ..
+        } => {
+            let to = match to {
+                FulfillmentTarget::Shipped => "shipped",
+                FulfillmentTarget::Delivered => "delivered",
+                FulfillmentTarget::Cancelled => "cancelled",
+            };
+            let mut request = serde_json::Map::new();
+            request.insert("to".to_owned(), Value::String(to.to_owned()));
+            tracking.into_fields(&mut request);
+            let escaped: String =
+                url::form_urlencoded::byte_serialize(fulfillment.as_bytes()).collect();
+            let path = format!(
+                "{}/fulfillments/{escaped}/transitions",
+                call.order_path(&id).await?
+            );
+            let response = call
+                .post(&path, Value::Object(request).to_string(), None)
+                .await?;
+            print::fulfillment(json, &body(response).await?);
+        }
+        _ => {}
     }
     Ok(())
 }

@@ -347,6 +347,92 @@ fn the_client_commands_drive_a_running_server() {
     drop(server);
 }
 
+/// `ordo orders fulfil` and `ordo orders fulfillment` ship an order in two parts through a
+/// running server, on SQLite and on PostgreSQL: the second part completes it.
+#[test]
+fn the_client_ships_an_order_in_two_parts_on_both_databases() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let postgres = runtime
+        .block_on(ordo_repository::testing::TestPostgres::create())
+        .unwrap();
+    for database in [None, Some(postgres.url())] {
+        let data = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let mut extra = vec!["--auth", "disabled"];
+        extra.extend(database.iter().flat_map(|url| ["--database-url", *url]));
+        let server = start_server(data.path(), port, &extra);
+        let url = format!("http://127.0.0.1:{port}");
+        let order = data.path().join("order.json");
+        std::fs::write(
+            &order,
+            r#"{"customer_id":"0193a1a0-0000-7000-8000-000000000001","currency":"USD",
+                "items":[{"product_id":"0193a1a0-0000-7000-8000-0000000000aa","quantity":3,"unit_price":"10.00"},
+                         {"product_id":"0193a1a0-0000-7000-8000-0000000000bb","quantity":1,"unit_price":"4.00"}]}"#,
+        )
+        .unwrap();
+        let client = |args: &[&str]| {
+            let mut all = vec!["orders"];
+            all.extend_from_slice(args);
+            all.extend_from_slice(&["--server", &url]);
+            let output = ordo(&all);
+            assert!(output.status.success(), "{args:?}: {}", stderr(&output));
+            output
+        };
+        let json = |args: &[&str]| -> Value {
+            let mut all = args.to_vec();
+            all.push("--json");
+            serde_json::from_slice(&client(&all).stdout).unwrap()
+        };
+        let created = json(&["create", order.to_str().unwrap()]);
+        let number = created["order_number"].as_str().unwrap().to_owned();
+        json(&["transition", &number, "--to", "processing"]);
+        let first = json(&[
+            "fulfil",
+            &number,
+            "--line",
+            "0:2",
+            "--carrier",
+            "DHL",
+            "--tracking-number",
+            "JD01",
+        ]);
+        assert_eq!(first["status"], "created", "{database:?}");
+        assert_eq!(first["order"]["fulfillment_status"], "partially_fulfilled");
+        let fid = first["id"].as_str().unwrap().to_owned();
+        let shipped = json(&["fulfillment", &number, &fid, "--to", "shipped"]);
+        assert_eq!(
+            (
+                shipped["status"].as_str(),
+                shipped["tracking_number"].as_str()
+            ),
+            (Some("shipped"), Some("JD01"))
+        );
+        let table = stdout(&client(&[
+            "fulfil", &number, "--line", "0:1", "--line", "1:1",
+        ]));
+        assert!(
+            table.contains("fulfillment") && table.contains("completed, fulfilled, paid"),
+            "{table}"
+        );
+        let listed = json(&["list", "--fulfillment-status", "fulfilled"]);
+        assert_eq!(listed["data"][0]["id"], created["id"], "{database:?}");
+        let refused = ordo(&[
+            "orders", "fulfil", &number, "--line", "0:1", "--server", &url,
+        ]);
+        assert!(!refused.status.success());
+        assert!(stderr(&refused).contains("409"), "{}", stderr(&refused));
+        let malformed = ordo(&[
+            "orders", "fulfil", &number, "--line", "zero", "--server", &url,
+        ]);
+        assert!(
+            stderr(&malformed).contains("LINE:QUANTITY"),
+            "{}",
+            stderr(&malformed)
+        );
+        drop(server);
+    }
+}
+
 #[test]
 fn payments_reconcile_reports_what_it_settled() {
     let data = tempfile::tempdir().unwrap();

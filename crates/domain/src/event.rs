@@ -104,6 +104,26 @@ pub enum EventKind {
     #[serde(rename = "refund.failed")]
     #[strum(serialize = "refund.failed")]
     RefundFailed,
+    /// Units of its lines were set aside in a fulfilment (which may have completed it).
+    #[serde(rename = "fulfillment.created")]
+    #[strum(serialize = "fulfillment.created")]
+    FulfillmentCreated,
+    /// A fulfilment was handed to its carrier.
+    #[serde(rename = "fulfillment.shipped")]
+    #[strum(serialize = "fulfillment.shipped")]
+    FulfillmentShipped,
+    /// A fulfilment was delivered.
+    #[serde(rename = "fulfillment.delivered")]
+    #[strum(serialize = "fulfillment.delivered")]
+    FulfillmentDelivered,
+    /// A fulfilment was called off before it shipped; its units are unfulfilled again.
+    #[serde(rename = "fulfillment.cancelled")]
+    #[strum(serialize = "fulfillment.cancelled")]
+    FulfillmentCancelled,
+    /// A fulfilment's tracking changed.
+    #[serde(rename = "fulfillment.tracking_updated")]
+    #[strum(serialize = "fulfillment.tracking_updated")]
+    FulfillmentTrackingUpdated,
 }
 
 /// A name that is no event kind.

@@ -88,10 +88,16 @@
 //! `tests/golden/pricing.json` holds worked cases, computed independently, that every build of
 //! this code (native and browser) must reproduce.
 //!
+//! Refunding (or capturing) by line takes each line's exact share of the total, and rounds the
+//! running figure of its units, never each step, so the last unit takes the remainder and all
+//! of an order's lines add up to its total: [`Pricing::units_amount`], the rule in full in the
+//! `line_refund` module, worked cases in `tests/golden/refunds.json`.
+//!
 //! # Status
 //! [`TRANSITIONS`] is the whole status machine: pending → processing → completed, and pending
 //! or processing → cancelled (with a [`CancelReason`]). Anything else is an
-//! [`IllegalTransition`] that lists the allowed next statuses.
+//! [`IllegalTransition`] that lists the allowed next statuses. An order's [`Fulfillment`]s
+//! move by [`FULFILLMENT_MOVES`]; its [`FulfillmentStatus`] is counted from them.
 //!
 //! # Order numbers
 //! See [`order_number`] for how numbers are unique by construction, hide the order volume and
@@ -102,6 +108,7 @@ mod currency;
 mod discount_code;
 mod event;
 mod ids;
+mod line_refund;
 mod money;
 mod order;
 pub mod order_number;
@@ -123,12 +130,18 @@ pub use discount_code::{
 };
 pub use event::{Actor, ActorRole, EventKind, EventRecord, Hash, UnknownEventKind, link, sha256};
 pub use ids::{CustomerId, IdError, OrderId, ProductId};
+pub use line_refund::{LineAmount, LinePart, LineRefundError};
 pub use money::{MAX_AMOUNT, Money, MoneyError, amount_serde};
 pub use order::{
-    CancelReason, ChangeError, CorruptOrder, LineItemDraft, LineSource, MAX_DISCOUNT_REASON_CHARS,
-    MAX_LINE_ITEMS, MAX_PERCENT_SCALE, MAX_QUANTITY, MAX_REASON_CHARS, MAX_SHIPPING_CODE_CHARS,
-    MAX_SHIPPING_LINES, MAX_SHIPPING_TITLE_CHARS, MAX_TAX_RATE_SCALE, NewLineItem, NewOrder, Order,
-    OrderDraft, OrderRecord, PaymentStep, Quantity, ShippingLineDraft, StatusChange, Version,
+    CancelReason, ChangeError, CorruptOrder, FULFILLMENT_MOVES, Fulfillment, FulfillmentDraft,
+    FulfillmentError, FulfillmentId, FulfillmentLine, FulfillmentLineDraft, FulfillmentState,
+    FulfillmentStatus, LineItemDraft, LineProgress, LineSource, MAX_CARRIER_CHARS,
+    MAX_DISCOUNT_REASON_CHARS, MAX_FULFILLMENTS, MAX_LINE_ITEMS, MAX_LOCATION_CHARS,
+    MAX_PERCENT_SCALE, MAX_QUANTITY, MAX_REASON_CHARS, MAX_SHIPPING_CODE_CHARS, MAX_SHIPPING_LINES,
+    MAX_SHIPPING_TITLE_CHARS, MAX_TAX_RATE_SCALE, MAX_TRACKING_NUMBER_CHARS,
+    MAX_TRACKING_URL_CHARS, NewFulfillment, NewLineItem, NewOrder, Order, OrderDraft, OrderRecord,
+    PaymentStep, Quantity, ShippingLineDraft, StatusChange, Tracking, TrackingDraft,
+    UnknownFulfillmentStatus, Version,
 };
 pub use order_number::{OrderNumber, OrderNumberError, OrderNumberKey};
 pub use payment::{

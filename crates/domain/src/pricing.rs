@@ -414,7 +414,7 @@ fn tax_lines(
 
 /// The tax on `base` at `rate`, rounded once: `base × rate`, or with prices that include tax
 /// the part of `base` that is tax, `base × rate / (1 + rate)`, computed exactly.
-fn tax_on(
+pub(crate) fn tax_on(
     base: Decimal,
     rate: Decimal,
     included: bool,
@@ -443,7 +443,11 @@ fn tax_on(
 }
 
 /// `numerator / denominator` (both ≥ 0, denominator > 0) rounded to a whole number.
-fn round_quotient(numerator: i128, denominator: i128, mode: RoundingMode) -> Option<i128> {
+pub(crate) fn round_quotient(
+    numerator: i128,
+    denominator: i128,
+    mode: RoundingMode,
+) -> Option<i128> {
     let quotient = numerator.checked_div(denominator)?;
     let twice_remainder = numerator.checked_rem(denominator)?.checked_mul(2)?;
     let up = match twice_remainder.cmp(&denominator) {
@@ -492,7 +496,11 @@ fn applied_discount(
 /// Splits `amount` minor units over `weights` (summing to `total`) by the largest-remainder
 /// method. Ties go to the larger weight, then to the earlier line (equal lines taxed at
 /// different rates are not interchangeable).
-fn allocate(amount: i128, total: i128, weights: &[i128]) -> Result<Vec<i128>, MoneyError> {
+pub(crate) fn allocate(
+    amount: i128,
+    total: i128,
+    weights: &[i128],
+) -> Result<Vec<i128>, MoneyError> {
     if total == 0 {
         return Ok(vec![0; weights.len()]);
     }

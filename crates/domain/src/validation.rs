@@ -83,6 +83,21 @@ pub enum Violation {
     /// Not an officially assigned ISO 3166-1 alpha-2 code.
     #[error("unknown country: expected an ISO 3166-1 alpha-2 code such as \"DE\"")]
     UnknownCountry,
+    /// A fulfilment or return that names no line.
+    #[error("name at least one line of the order")]
+    NoLines,
+    /// A line number the order does not have.
+    #[error("the order has no such line: lines are numbered from 0 in the order's items")]
+    NoSuchLine,
+    /// More units than the line has left to fulfil.
+    #[error("only {left} of this line's units are left to fulfil")]
+    OverFulfilment {
+        /// How many are left.
+        left: u32,
+    },
+    /// Not an absolute http or https URL.
+    #[error("expected an absolute http or https URL, such as \"https://track.example/1Z999\"")]
+    InvalidUrl,
     /// An identifier that begins or ends with white space, which is kept exactly as given.
     #[error("must not begin or end with white space")]
     SurroundingWhitespace,

@@ -6,9 +6,9 @@ use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
 
 use ordo_domain::{
-    CustomerId, Discount, LineItemDraft, LineSnapshot, LineSnapshotDraft, LineSource, Order,
-    OrderDraft, OrderStatus, PaymentStatus, PricedLine, Pricing, ProductId, RoundingMode,
-    ShippingLine, TaxRounding, Version, amount_serde,
+    CustomerId, Discount, Fulfillment, FulfillmentStatus, LineItemDraft, LineSnapshot,
+    LineSnapshotDraft, LineSource, Order, OrderDraft, OrderStatus, PaymentStatus, PricedLine,
+    Pricing, ProductId, RoundingMode, ShippingLine, TaxRounding, Version, amount_serde,
 };
 use ordo_service::Caller;
 use rust_decimal::Decimal;
@@ -302,6 +302,14 @@ pub(crate) struct LineItemBody {
     #[serde(with = "amount_serde::option")]
     #[schema(value_type = Option<String>, example = "0.19")]
     pub tax_rate: Option<Decimal>,
+    /// Units held by fulfilments that are not cancelled (an order's lines only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false, example = 1)]
+    pub fulfilled_quantity: Option<u32>,
+    /// Units that shipped (an order's lines only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false, example = 0)]
+    pub shipped_quantity: Option<u32>,
 }
 
 impl LineItemBody {
@@ -323,6 +331,8 @@ impl LineItemBody {
             requires_shipping: snapshot.requires_shipping,
             price_source: line.source,
             tax_rate: line.tax_rate.or(order_rate),
+            fulfilled_quantity: None,
+            shipped_quantity: None,
         }
     }
 }
@@ -528,6 +538,12 @@ pub(crate) struct OrderBody {
     /// by itself.
     #[schema(example = json!(null))]
     pub payment_in_progress: Option<&'static str>,
+    /// How much of it is fulfilled, counted over the lines that require shipping (over all
+    /// lines when none does): `unfulfilled`, `partially_fulfilled` or `fulfilled`.
+    #[schema(value_type = String, example = "unfulfilled", pattern = "^(unfulfilled|partially_fulfilled|fulfilled)$")]
+    pub fulfillment_status: FulfillmentStatus,
+    /// Its fulfilments, oldest first (cancelled ones too).
+    pub fulfillments: Vec<FulfillmentView>,
     /// The concurrency version; the ETag is this number in quotes.
     pub version: u32,
     /// When it was placed (RFC 3339, UTC).
@@ -543,6 +559,11 @@ impl OrderBody {
         if !caller.sees_staff_note() {
             details.staff_note = None;
         }
+        let mut pricing = PricingBody::from(order.pricing());
+        for (item, progress) in pricing.items.iter_mut().zip(order.line_progress()) {
+            item.fulfilled_quantity = Some(progress.fulfilled);
+            item.shipped_quantity = Some(progress.shipped);
+        }
         Self {
             id: order.id().as_uuid(),
             order_number: order.number().to_string(),
@@ -551,7 +572,7 @@ impl OrderBody {
             cancel_reason: order
                 .cancel_reason()
                 .map(|reason| reason.as_str().to_owned()),
-            pricing: PricingBody::from(order.pricing()),
+            pricing,
             details,
             personal_data_erased_at: order.erased_at(),
             payment_status: order.payment().status,
@@ -563,6 +584,12 @@ impl OrderBody {
                 .pending
                 .as_ref()
                 .map(|pending| pending.operation.as_str()),
+            fulfillment_status: order.fulfillment_status(),
+            fulfillments: order
+                .fulfillments()
+                .iter()
+                .map(FulfillmentView::from)
+                .collect(),
             version: order.version().get(),
             created_at: order.created_at(),
             updated_at: order.updated_at(),
@@ -733,6 +760,9 @@ pub(crate) struct ListParams {
     /// Only orders whose payment is in this status.
     #[param(value_type = Option<String>, example = "paid", pattern = "^(unpaid|authorized|paid|partially_refunded|refunded|failed|unknown)$")]
     pub payment_status: Option<PaymentStatus>,
+    /// Only orders this far fulfilled.
+    #[param(value_type = Option<String>, example = "unfulfilled", pattern = "^(unfulfilled|partially_fulfilled|fulfilled)$")]
+    pub fulfillment_status: Option<FulfillmentStatus>,
     /// Only orders created at or after this instant (RFC 3339).
     pub created_after: Option<DateTime<Utc>>,
     /// Only orders created strictly before this instant (RFC 3339).
@@ -876,4 +906,73 @@ pub(crate) struct RefundBody {
     pub created_at: DateTime<Utc>,
     /// The order, with its refunded amount and payment status.
     pub order: OrderBody,
+}
+
+/// Some units of one line, in a fulfilment.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct FulfillmentLineView {
+    /// The line's 0-based place in the order's `items`.
+    pub line: u32,
+    /// How many of its units.
+    pub quantity: u32,
+}
+
+/// A fulfilment: which units go out together, from where, with what tracking.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct FulfillmentView {
+    /// Its id.
+    pub id: Uuid,
+    /// 1 for the order's first fulfilment, then 2, 3...
+    pub number: u32,
+    /// `created` (set aside, not yet shipped), `shipped`, `delivered`, or `cancelled` (before it
+    /// shipped; its units are unfulfilled again).
+    #[schema(
+        example = "created",
+        pattern = "^(created|shipped|delivered|cancelled)$"
+    )]
+    pub status: &'static str,
+    /// Which units of which lines.
+    pub lines: Vec<FulfillmentLineView>,
+    /// Where it ships from; null if not given.
+    pub location: Option<String>,
+    /// Who carries it; null if not known.
+    pub carrier: Option<String>,
+    /// The carrier's number for it; null if not known.
+    pub tracking_number: Option<String>,
+    /// Where to follow it; null if not known.
+    pub tracking_url: Option<String>,
+    /// When it was made.
+    pub created_at: DateTime<Utc>,
+    /// When it shipped.
+    pub shipped_at: Option<DateTime<Utc>>,
+    /// When it was delivered.
+    pub delivered_at: Option<DateTime<Utc>>,
+    /// When it was cancelled.
+    pub cancelled_at: Option<DateTime<Utc>>,
+}
+
+impl From<&Fulfillment> for FulfillmentView {
+    fn from(fulfillment: &Fulfillment) -> Self {
+        Self {
+            id: fulfillment.id.as_uuid(),
+            number: fulfillment.number,
+            status: fulfillment.state.as_str(),
+            lines: fulfillment
+                .lines
+                .iter()
+                .map(|line| FulfillmentLineView {
+                    line: line.line,
+                    quantity: line.quantity.get(),
+                })
+                .collect(),
+            location: fulfillment.location.clone(),
+            carrier: fulfillment.tracking.carrier.clone(),
+            tracking_number: fulfillment.tracking.number.clone(),
+            tracking_url: fulfillment.tracking.url.clone(),
+            created_at: fulfillment.created_at,
+            shipped_at: fulfillment.shipped_at,
+            delivered_at: fulfillment.delivered_at,
+            cancelled_at: fulfillment.cancelled_at,
+        }
+    }
 }

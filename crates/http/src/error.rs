@@ -1,7 +1,7 @@
 //! Service errors as problem responses: the one place that decides status codes.
 
 use axum::response::{IntoResponse, Response};
-use ordo_domain::{PaymentError, PricingError};
+use ordo_domain::{FulfillmentError, PaymentError, PricingError};
 use ordo_service::{DetailRefusal, KeyInputError, ServiceError};
 
 use crate::dto::etag;
@@ -41,6 +41,10 @@ impl IntoResponse for ApiError {
     }
 }
 
+#[allow(
+    clippy::too_many_lines,
+    reason = "one arm per error: the one place that decides status codes"
+)]
 fn problem_for(error: ServiceError) -> Problem {
     match error {
         ServiceError::Validation(errors) => validation_problem(&errors),
@@ -52,6 +56,10 @@ fn problem_for(error: ServiceError) -> Problem {
             Problem::internal()
         }
         ServiceError::NotFound => Problem::not_found("no order with this id"),
+        ServiceError::Fulfillment(error) => fulfillment_problem(&error),
+        ServiceError::Shipped => {
+            Problem::new(ProblemKind::OrderShipped, ServiceError::Shipped.to_string())
+        }
         ServiceError::KeyNotFound => Problem::not_found("no API key with this id"),
         ServiceError::ProductNotFound => Problem::not_found("no product with this id"),
         ServiceError::CodeNotFound => Problem::not_found("no discount code with this id"),
@@ -237,6 +245,12 @@ fn price_book_problem(error: ServiceError) -> Problem {
 }
 
 /// Every broken rule, each with its field.
+impl From<ordo_domain::ValidationErrors> for Problem {
+    fn from(errors: ordo_domain::ValidationErrors) -> Self {
+        validation_problem(&errors)
+    }
+}
+
 fn validation_problem(errors: &ordo_domain::ValidationErrors) -> Problem {
     let fields: Vec<FieldProblem> = errors
         .errors()
@@ -293,4 +307,28 @@ pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
         source = cause.source();
     }
     chain
+}
+
+/// A fulfilment the order's status or the fulfilment's state does not allow (409), with the
+/// states it may move to where that helps.
+fn fulfillment_problem(error: &FulfillmentError) -> Problem {
+    if *error == FulfillmentError::NotFound {
+        return Problem::not_found("the order has no fulfillment with this id");
+    }
+    let mut problem = Problem::new(ProblemKind::FulfillmentState, error.to_string());
+    match error {
+        FulfillmentError::OrderStatus { status } => {
+            problem.current_status = Some(status.to_string());
+        }
+        FulfillmentError::IllegalMove { from, allowed, .. } => {
+            problem.current_status = Some(from.to_string());
+            problem.allowed_next = Some(allowed.iter().map(ToString::to_string).collect());
+        }
+        FulfillmentError::Invalid(_)
+        | FulfillmentError::Payment(_)
+        | FulfillmentError::TooMany { .. }
+        | FulfillmentError::NotFound
+        | FulfillmentError::OrderCompleted => {}
+    }
+    problem
 }

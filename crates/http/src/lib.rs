@@ -157,6 +157,7 @@ impl utoipa::Modify for BearerTokens {
 fn documented() -> (Router<OrderService>, OpenApi) {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(routes::orders::router())
+        .merge(routes::fulfillments::router())
         .merge(routes::customers::router())
         .merge(routes::api_keys::router())
         .merge(routes::products::router())

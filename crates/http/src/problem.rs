@@ -65,6 +65,8 @@ problem_kinds! {
     CodeTaken => ("code-taken", CONFLICT, "Another discount code has this name"),
     CodeUsedUp => ("discount-code-used-up", CONFLICT, "The discount code is used up"),
     DeliveryInProgress => ("delivery-in-progress", CONFLICT, "The delivery is being sent"),
+    FulfillmentState => ("fulfillment-state", CONFLICT, "The order or fulfillment does not allow this"),
+    OrderShipped => ("order-shipped", CONFLICT, "Part of the order has shipped"),
     Validation => ("validation", UNPROCESSABLE_ENTITY, "The request breaks a rule"),
     SetByShop => ("set-by-shop", UNPROCESSABLE_ENTITY, "Set by the shop"),
     TooManyProducts => ("too-many-products", UNPROCESSABLE_ENTITY, "Too many products in one request"),

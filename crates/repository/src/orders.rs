@@ -7,8 +7,8 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use ordo_domain::{
-    Channel, CustomerId, Email, EventRecord, Order, OrderId, OrderNumber, OrderStatus,
-    PaymentStatus, Sku, Tag, Version,
+    Channel, CustomerId, Email, EventRecord, FulfillmentStatus, Order, OrderId, OrderNumber,
+    OrderStatus, PaymentStatus, Sku, Tag, Version,
 };
 use rust_decimal::Decimal;
 
@@ -68,6 +68,8 @@ pub struct ListQuery {
     pub status: Option<OrderStatus>,
     /// Only orders whose payment is in this status.
     pub payment_status: Option<PaymentStatus>,
+    /// Only orders this far fulfilled.
+    pub fulfillment_status: Option<FulfillmentStatus>,
     /// Only orders created at or after this instant.
     pub created_after: Option<DateTime<Utc>>,
     /// Only orders created strictly before this instant.
@@ -100,6 +102,7 @@ impl ListQuery {
             customer_id: None,
             status: None,
             payment_status: None,
+            fulfillment_status: None,
             created_after: None,
             created_before: None,
             email: None,

@@ -8,6 +8,7 @@
 //! | cancel | its own | any | any |
 //! | process, complete | no | any | any |
 //! | refund | no | any | any |
+//! | fulfil; ship, deliver, cancel a fulfilment; change its tracking | no | any | any |
 //! | delete | no | no | any |
 //! | erase a customer's personal data | no | no | any |
 //! | make, list, revoke API keys | no | no | any, with a token (never with a key) |
@@ -32,6 +33,7 @@
 //! | place, preview | `orders:write` |
 //! | cancel, process, complete, change details (`PATCH`) | `orders:write` and `orders:read` (it reads the order it changes) |
 //! | refund | `orders:refund` and `orders:read` |
+//! | fulfil; move a fulfilment; change its tracking | `orders:write` and `orders:read` |
 //! | place, preview naming figures (a custom line's `unit_price`, `discount`, `tax_rate`, a shipping `amount`) | `orders:write` and `orders:price` |
 //! | read the price book, the rates | `catalog:read` |
 //! | change the price book, replace the rates | `catalog:write` |
@@ -65,6 +67,8 @@
 //! | `tags`, `metadata` | staff and admins (placing or `PATCH`) | readers |
 //! | `channel` | staff and admins when placing (`api` when not given) | readers |
 //! | a refund's `amount`, `reason` | staff and admins | readers of the order's refund answer |
+//! | a fulfilment's `lines` (`line`, `quantity`), `location`, `carrier`, `tracking_number`, `tracking_url` | staff, admins, keys with `orders:write` (a customer's request is 403) | readers (its customer too: where its parcel is) |
+//! | a fulfilment's `id`, `number`, `status`, times; an order's `fulfillment_status`, `fulfillments`, `items[].fulfilled_quantity`, `items[].shipped_quantity` | ordo, from the fulfilments and their moves | readers |
 //! | an API key's `name`, `scopes` | admins, when making it | admins |
 //! | an API key's `id`, `created_at`, `created_by`, `revoked_at`, `last_used_at` | ordo | admins |
 //! | an API key's `secret` | ordo, once: in the answer that made it, stored only as its SHA-256 | the admin who made it, that once |
@@ -327,10 +331,20 @@ impl Caller {
         }
         let allowed = match (self.role, action) {
             (Role::Admin, _)
-            | (Role::Staff, Action::Read | Action::Cancel | Action::Transition | Action::Refund)
+            | (
+                Role::Staff,
+                Action::Read
+                | Action::Cancel
+                | Action::Transition
+                | Action::Refund
+                | Action::Fulfil,
+            )
             | (Role::Customer, Action::Read | Action::Cancel) => true,
             (Role::Staff, Action::Delete)
-            | (Role::Customer, Action::Transition | Action::Refund | Action::Delete) => false,
+            | (
+                Role::Customer,
+                Action::Transition | Action::Refund | Action::Delete | Action::Fulfil,
+            ) => false,
         };
         if !allowed {
             return Err(ServiceError::Forbidden(action.refusal()));
@@ -644,6 +658,7 @@ pub(crate) enum Action {
     Transition,
     Refund,
     Delete,
+    Fulfil,
 }
 
 impl Action {
@@ -651,7 +666,7 @@ impl Action {
     fn scope(self) -> Scope {
         match self {
             Self::Read => Scope::OrdersRead,
-            Self::Cancel | Self::Transition | Self::Delete => Scope::OrdersWrite,
+            Self::Cancel | Self::Transition | Self::Delete | Self::Fulfil => Scope::OrdersWrite,
             Self::Refund => Scope::OrdersRefund,
         }
     }
@@ -662,6 +677,7 @@ impl Action {
             Self::Transition => "only staff and admins move orders to processing or completed",
             Self::Refund => "only staff and admins refund orders",
             Self::Delete => "only admins delete orders",
+            Self::Fulfil => "only staff and admins fulfil orders",
         }
     }
 }

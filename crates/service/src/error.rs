@@ -118,6 +118,14 @@ pub enum ServiceError {
     /// Storage cannot be reached right now; retrying later may work.
     #[error("storage unavailable")]
     Unavailable(#[source] BoxError),
+    /// A fulfilment that cannot be made or moved so (the order's status, its state, none such).
+    #[error(transparent)]
+    Fulfillment(ordo_domain::FulfillmentError),
+    /// Part of the order has shipped, so it cannot be cancelled.
+    #[error(
+        "part of the order has shipped, so it cannot be cancelled: return what shipped instead"
+    )]
+    Shipped,
     /// A bug or an unexpected failure; the cause is for the logs, not the client.
     #[error("internal error")]
     Internal(#[source] BoxError),
@@ -128,6 +136,17 @@ impl From<ordo_domain::ChangeError> for ServiceError {
         match error {
             ordo_domain::ChangeError::Illegal(error) => Self::IllegalTransition(error),
             ordo_domain::ChangeError::Payment(error) => Self::Payment(error),
+            ordo_domain::ChangeError::Shipped => Self::Shipped,
+        }
+    }
+}
+
+impl From<ordo_domain::FulfillmentError> for ServiceError {
+    fn from(error: ordo_domain::FulfillmentError) -> Self {
+        match error {
+            ordo_domain::FulfillmentError::Invalid(errors) => Self::Validation(errors),
+            ordo_domain::FulfillmentError::Payment(error) => Self::Payment(error),
+            other => Self::Fulfillment(other),
         }
     }
 }

@@ -10,6 +10,7 @@ mod details;
 mod discounts;
 mod error;
 mod events;
+mod fulfillments;
 mod gateway;
 mod idempotency;
 mod orders;

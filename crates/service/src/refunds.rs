@@ -38,7 +38,7 @@ impl OrderService {
         let keyed = caller
             .request()
             .1
-            .map(|key| keyed_refund_id(&caller.scope(), order_id, &key));
+            .map(|key| crate::ports::keyed_id("ordo refund v1", &caller.scope(), order_id, &key));
         if let Some(id) = keyed {
             match self.orders.refund(id).await {
                 Ok(existing) => return self.resume_refund(caller, existing, &cause).await,
@@ -168,20 +168,4 @@ impl OrderService {
             current: order.version(),
         })
     }
-}
-
-/// The id of the refund a caller asks for on an order with an idempotency key: the same for
-/// every attempt of that request (a version 8 UUID from SHA-256 of the three).
-fn keyed_refund_id(scope: &str, order_id: OrderId, key: &str) -> uuid::Uuid {
-    use sha2::{Digest as _, Sha256};
-    let mut hasher = Sha256::new();
-    hasher.update(b"ordo refund v1\0");
-    hasher.update(scope.as_bytes());
-    hasher.update(b"\0");
-    hasher.update(order_id.as_uuid().as_bytes());
-    hasher.update(key.as_bytes());
-    let digest = hasher.finalize();
-    let mut bytes = [0_u8; 16];
-    bytes.copy_from_slice(digest.get(..16).unwrap_or(&[0; 16]));
-    uuid::Builder::from_custom_bytes(bytes).into_uuid()
 }

@@ -107,6 +107,42 @@ pub(crate) fn refund(json: bool, refund: &Value) {
     }
 }
 
+/// A fulfilment, then its order.
+pub(crate) fn fulfillment(json: bool, fulfillment: &Value) {
+    if json {
+        println!("{fulfillment}");
+        return;
+    }
+    let lines = fulfillment
+        .get("lines")
+        .and_then(Value::as_array)
+        .map(|lines| {
+            lines
+                .iter()
+                .map(|line| format!("line {} × {}", text(line, "line"), text(line, "quantity")))
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .unwrap_or_default();
+    println!(
+        "fulfillment {} (#{}): {}, {lines}; tracking {} {}",
+        text(fulfillment, "id"),
+        text(fulfillment, "number"),
+        text(fulfillment, "status"),
+        text(fulfillment, "carrier"),
+        text(fulfillment, "tracking_number"),
+    );
+    if let Some(changed) = fulfillment.get("order") {
+        println!(
+            "order {}: {}, {}, {}",
+            text(changed, "order_number"),
+            text(changed, "status"),
+            text(changed, "fulfillment_status"),
+            text(changed, "payment_status"),
+        );
+    }
+}
+
 fn items(priced: &Value) -> Table {
     let mut items = Table::new();
     items.set_header(vec![

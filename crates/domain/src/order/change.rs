@@ -112,6 +112,11 @@ pub enum ChangeError {
     /// The payment does not allow it (not paid, unsettled, or a call in flight).
     #[error(transparent)]
     Payment(#[from] PaymentError),
+    /// Something of the order has shipped, so it cannot be cancelled (return it instead).
+    #[error(
+        "part of the order has shipped, so it cannot be cancelled: return what shipped instead"
+    )]
+    Shipped,
 }
 
 /// The optimistic-concurrency version of a stored order: 1 when placed, +1 on every change.

@@ -6,6 +6,7 @@
 
 mod change;
 mod draft;
+mod fulfillment;
 mod money;
 mod settle;
 
@@ -17,6 +18,12 @@ pub use draft::{
     ShippingLineDraft,
 };
 pub(crate) use draft::{checked_amount, tax_rate};
+pub use fulfillment::{
+    FULFILLMENT_MOVES, Fulfillment, FulfillmentDraft, FulfillmentError, FulfillmentId,
+    FulfillmentLine, FulfillmentLineDraft, FulfillmentState, FulfillmentStatus, LineProgress,
+    MAX_CARRIER_CHARS, MAX_FULFILLMENTS, MAX_LOCATION_CHARS, MAX_TRACKING_NUMBER_CHARS,
+    MAX_TRACKING_URL_CHARS, NewFulfillment, Tracking, TrackingDraft, UnknownFulfillmentStatus,
+};
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -42,6 +49,9 @@ pub struct Order {
     status: OrderStatus,
     cancel_reason: Option<CancelReason>,
     payment: Payment,
+    /// Its fulfilments, oldest first.
+    #[serde(skip)]
+    fulfillments: Vec<Fulfillment>,
     version: Version,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
@@ -63,6 +73,7 @@ pub struct OrderRecord {
     pub status: OrderStatus,
     pub cancel_reason: Option<CancelReason>,
     pub payment: Payment,
+    pub fulfillments: Vec<Fulfillment>,
     pub version: Version,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -86,6 +97,9 @@ pub enum CorruptOrder {
     /// Refunded, captured, authorized and total amounts out of order.
     #[error("the payment amounts do not hold together")]
     PaymentMismatch,
+    /// Fulfilments that name other lines, hold more than was ordered, or do not fit the status.
+    #[error("the fulfillments do not hold together with the order")]
+    FulfillmentMismatch,
 }
 
 impl Order {
@@ -115,6 +129,7 @@ impl Order {
             status: OrderStatus::Pending,
             cancel_reason: None,
             payment,
+            fulfillments: Vec::new(),
             version: Version::FIRST,
             created_at: now,
             updated_at: now,
@@ -216,7 +231,7 @@ impl Order {
         ] {
             amount.rescale(u32::from(repriced.rounding.minor_units()));
         }
-        Ok(Self {
+        Self {
             id: record.id,
             number: record.number,
             customer_id: record.customer_id,
@@ -226,10 +241,12 @@ impl Order {
             status: record.status,
             cancel_reason: record.cancel_reason,
             payment,
+            fulfillments: record.fulfillments,
             version: record.version,
             created_at: record.created_at,
             updated_at: record.updated_at,
-        })
+        }
+        .with_fulfillments_checked()
     }
 
     /// Applies a status change through the status machine, bumping the version.
@@ -242,6 +259,7 @@ impl Order {
         now: DateTime<Utc>,
     ) -> Result<(), IllegalTransition> {
         self.status.check_transition(change.target())?;
+        self.fulfil_for_change(&change, now);
         self.status = change.target();
         if let StatusChange::Cancel(reason) = change {
             self.cancel_reason = Some(reason);
@@ -339,6 +357,7 @@ impl Order {
             status: self.status,
             cancel_reason: self.cancel_reason.clone(),
             payment: self.payment.clone(),
+            fulfillments: self.fulfillments.clone(),
             version: self.version,
             created_at: self.created_at,
             updated_at: self.updated_at,

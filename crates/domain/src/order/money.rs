@@ -27,6 +27,9 @@ impl Order {
         now: DateTime<Utc>,
     ) -> Result<PaymentStep, ChangeError> {
         self.status.check_transition(change.target())?;
+        if matches!(change, StatusChange::Cancel(_)) && self.has_shipped() {
+            return Err(ChangeError::Shipped);
+        }
         if let Some(pending) = &self.payment.pending {
             return Err(PaymentError::InFlight {
                 operation: pending.operation,

@@ -3,10 +3,12 @@
 and shipping rates rule (ordo issue 17), rewritten with Python's decimal and fractions modules, so
 the golden figures do not come from the Rust code they check.
 
-Run `python3 oracle.py` to print each case's figures next to the ones in pricing.json and
-rates.json; it exits non-zero if any differ. It only reads those two files. rates.json's
-validation cases are checked too: the exact set of fields settle reports (every error, as the
-Rust test compares them)."""
+Run `python3 oracle.py` to print each case's figures next to the ones in pricing.json,
+rates.json and refunds.json; it exits non-zero if any differ. It only reads those three files.
+rates.json's validation cases are checked too: the exact set of fields settle reports (every
+error, as the Rust test compares them). refunds.json's cases (orders in rates.json's form, then
+refunds by line) are priced as rates.json's, then each line's share of the total and every
+refund step are worked out from the by-line rule written above `refunds` below."""
 import json
 import sys
 from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
@@ -133,6 +135,13 @@ def tax_table(taxes):
 
 def price_with_rates(case):
     """The figures of a rates.json case; raises Invalid naming every field the rule refuses."""
+    return priced_with_rates(case)[0]
+
+
+def priced_with_rates(case):
+    """price_with_rates' figures, and what they were worked out from (for refunds.json): each
+    item line's quantity, total, discount share and rate, each shipping line's amount and rate,
+    in minor units; the policy; whether prices include tax."""
     order, c = case["order"], case["order"]["currency"]
     policy = case.get("rounding", {"minor_units": MINOR_UNITS[c], "mode": "half_up", "tax": "per_order"})
     u, mode = policy["minor_units"], policy["mode"]
@@ -245,7 +254,7 @@ def price_with_rates(case):
     # 8. Total.
     total = subtotal - discount + ship_total + (0 if taxes["prices_include_tax"] else tax)
     f = lambda m: fmt_units(m, u)
-    return {
+    figures = {
         "line_totals": [f(t) for t, _, _, _ in lines],
         "subtotal": f(subtotal),
         "discount": f(discount),
@@ -254,6 +263,14 @@ def price_with_rates(case):
         "total": f(total),
         "tax_lines": tax_lines,
     }
+    workings = {
+        "policy": {"minor_units": u, "mode": mode, "tax": policy["tax"]},
+        "included": taxes["prices_include_tax"],
+        "items": [(item["quantity"], t, s, r) for item, (t, _, _, _), s, r in zip(order["items"], lines, shares, rates)],
+        "shipping": [(a, r) for (a, _, _), r in zip(shipping, ship_rates)],
+        "total": total,
+    }
+    return figures, workings
 
 
 def check_rates(cases):
@@ -277,6 +294,113 @@ def check_rates(cases):
     return bad
 
 
+# ---- refunds.json: refunds (and captures) by line, exact to the minor unit ----
+# Each line's share of the total: net = its total less its discount share (shipping: its
+# amount); tax = its own rounded tax (per_line) or its rate's tax spread over the rate's lines
+# by base, largest remainder (per_order); gross = net + tax, or net when prices include tax.
+# q units after r already refunded of a line of quantity Q: C(X, r + q) − C(X, r) for its net
+# and its tax, C(X, k) = X·k/Q rounded once to a whole minor unit.
+
+
+def spread(amount, weights):
+    """amount (whole minor units) split over weights by largest remainder: each gets
+    floor(amount·w/Σw), then one more unit each to the largest remainders, ties to the larger
+    weight, then the earlier one. Σ weights 0: nothing to anyone."""
+    total = sum(weights)
+    if total == 0:
+        return [0 for _ in weights]
+    parts = [Fraction(amount * w, total) for w in weights]
+    given = [p.numerator // p.denominator for p in parts]
+    order = sorted(range(len(weights)), key=lambda k: (-(parts[k] - given[k]), -weights[k], k))
+    for k in order[: amount - sum(given)]:
+        given[k] += 1
+    return given
+
+
+def refund_shares(case):
+    """(figures, policy, included, shares): shares maps ("item", i) / ("shipping", j) to
+    (quantity, net, tax, rate) in minor units. Checks Σ gross = total and Σ tax per rate = the
+    rate's tax line, raising AssertionError otherwise."""
+    figures, w = priced_with_rates(case)
+    u, mode = w["policy"]["minor_units"], w["policy"]["mode"]
+    factor = (lambda r: r / (1 + r)) if w["included"] else (lambda r: r)
+    members = [(("item", i), qty, total - off, r) for i, (qty, total, off, r) in enumerate(w["items"])]
+    members += [(("shipping", j), 1, amount, r) for j, (amount, r) in enumerate(w["shipping"])]
+    taxes = {}
+    if w["policy"]["tax"] == "per_line":
+        for part, _, net, r in members:
+            taxes[part] = 0 if r is None else rnd_exact(Fraction(net, 10**u) * factor(r), u, mode)
+    else:
+        for part, _, _, r in members:
+            if r is None:
+                taxes[part] = 0
+        for r in sorted({r for _, _, _, r in members if r is not None}):
+            group = [(part, net) for part, _, net, rate in members if rate == r]
+            whole = rnd_exact(Fraction(sum(net for _, net in group), 10**u) * factor(r), u, mode)
+            for (part, _), t in zip(group, spread(whole, [net for _, net in group])):
+                taxes[part] = t
+    shares = {part: (qty, net, taxes[part], r) for part, qty, net, r in members}
+    gross = sum(net + (0 if w["included"] else t) for _, net, t, _ in shares.values())
+    assert gross == w["total"], f"{case['name']}: Σ gross {gross} ≠ total {w['total']}"
+    for line in figures["tax_lines"]:
+        got = sum(t for _, _, t, r in shares.values() if r is not None and fmt_rate(r) == line["rate"])
+        assert fmt_units(got, u) == line["tax"], f"{case['name']}: Σ tax at {line['rate']} is {got}, not {line['tax']}"
+    return figures, (u, mode), w["included"], shares
+
+
+def cumulative(x, k, q, mode):
+    """C(x, k): the first k of q units' part of x minor units, rounded once to a whole unit."""
+    return rnd_exact(Fraction(x * k, q), 0, mode)
+
+
+def refunds(case):
+    """What refunds.json expects of a case, worked out from the rule."""
+    figures, (u, mode), included, shares = refund_shares(case)
+    f = lambda m: fmt_units(m, u)
+    key = lambda part: (part["kind"], part["index"])
+    wire = lambda part: {"kind": part[0], "index": part[1]}
+    got = {
+        "total": figures["total"],
+        "shares": [
+            {"part": wire(part), "quantity": qty, "net": f(net), "tax": f(t), "amount": f(net if included else net + t)}
+            for part, (qty, net, t, _) in shares.items()
+        ],
+        "steps": [],
+    }
+    before = {}
+    for step in case["steps"]:
+        part, q = key(step["part"]), step["quantity"]
+        qty, net, t, _ = shares[part]
+        r = before.get(part, 0)
+        if q < 1 or r + q > qty:
+            raise AssertionError(f"{case['name']}: a step of {q} after {r} of {qty} units of {part}")
+        n = cumulative(net, r + q, qty, mode) - cumulative(net, r, qty, mode)
+        x = cumulative(t, r + q, qty, mode) - cumulative(t, r, qty, mode)
+        before[part] = r + q
+        got["steps"].append({"part": step["part"], "quantity": q, "net": f(n), "tax": f(x), "amount": f(n if included else n + x)})
+    return got
+
+
+def check_refunds(cases):
+    """Prints each refunds.json case's figures next to the file's; returns how many differ."""
+    bad = 0
+    for case in cases:
+        want = {
+            "total": case["expected"]["total"],
+            "shares": case["expected"]["shares"],
+            "steps": [{"part": s["part"], "quantity": s["quantity"], **s["expected"]} for s in case["steps"]],
+        }
+        try:
+            got = refunds(case)
+            same = got == want
+        except (AssertionError, Invalid, Refused, KeyError) as error:
+            got, same = f"fails: {error!r}", False
+        status = "ok" if same else "DIFFERS"
+        bad += status != "ok"
+        print(f"{status:8} refunds.json {case['name']}: {got}")
+    return bad
+
+
 def main():
     here = Path(__file__).parent
     cases = json.loads((here / "pricing.json").read_text())["cases"]
@@ -291,7 +415,10 @@ def main():
         print(f"{status:8} {case['name']}: {got}")
     rates_cases = json.loads((here / "rates.json").read_text())["cases"]
     bad += check_rates(rates_cases)
+    refund_cases = json.loads((here / "refunds.json").read_text())["cases"]
+    bad += check_refunds(refund_cases)
     checked = sum(1 for c in cases if c.get("expected_error", {}).get("kind") != "validation") + len(rates_cases)
+    checked += len(refund_cases)
     print(f"{checked - bad} of {checked} cases ok, {bad} differ")
     sys.exit(1 if bad else 0)
 

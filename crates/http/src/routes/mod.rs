@@ -4,6 +4,7 @@ pub(crate) mod api_keys;
 pub(crate) mod customers;
 pub(crate) mod discount_codes;
 pub(crate) mod events;
+pub(crate) mod fulfillments;
 pub(crate) mod orders;
 pub(crate) mod products;
 pub(crate) mod rates;

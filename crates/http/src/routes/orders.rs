@@ -36,7 +36,7 @@ pub(crate) fn router() -> OpenApiRouter<OrderService> {
 /// A request about an order the caller may not see is answered 404, like an unknown id,
 /// whatever else is wrong with it: a bad header or body is judged only once the caller may see
 /// the order, so its answer never tells another customer's order apart from none.
-async fn visible_first<T>(
+pub(crate) async fn visible_first<T>(
     service: &OrderService,
     caller: &Caller,
     id: ordo_domain::OrderId,
@@ -234,6 +234,7 @@ fn list_query(params: ListParams) -> Result<ListQuery, Problem> {
         customer_id: params.customer_id,
         status: params.status,
         payment_status: params.payment_status,
+        fulfillment_status: params.fulfillment_status,
         created_after: params.created_after,
         created_before: params.created_before,
         email: field("email", params.email, Email::parse)?,

@@ -17,6 +17,7 @@ mod discount_codes;
 mod errors;
 mod events;
 mod framing;
+mod fulfillments;
 mod idempotency;
 mod lifecycle;
 mod openapi;

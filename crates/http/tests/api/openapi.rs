@@ -21,6 +21,13 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/orders/{id}/transitions"),
     ("post", "/v1/orders/{id}/cancel"),
     ("post", "/v1/orders/{id}/refunds"),
+    ("post", "/v1/orders/{id}/fulfillments"),
+    ("get", "/v1/orders/{id}/fulfillments/{fulfillment_id}"),
+    ("patch", "/v1/orders/{id}/fulfillments/{fulfillment_id}"),
+    (
+        "post",
+        "/v1/orders/{id}/fulfillments/{fulfillment_id}/transitions",
+    ),
     ("get", "/v1/api-keys"),
     ("post", "/v1/api-keys"),
     ("get", "/v1/api-keys/{id}"),

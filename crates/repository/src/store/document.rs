@@ -8,8 +8,8 @@
 
 use chrono::{DateTime, Utc};
 use ordo_domain::{
-    CodeName, LineSnapshot, LineSnapshotDraft, LineSource, Order, OrderDetails, OrderDetailsDraft,
-    PricedLine, ProductId, Quantity, ShippingLine, amount_serde,
+    CodeName, Fulfillment, LineSnapshot, LineSnapshotDraft, LineSource, Order, OrderDetails,
+    OrderDetailsDraft, PricedLine, ProductId, Quantity, ShippingLine, amount_serde,
 };
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -39,6 +39,9 @@ pub(crate) struct Document {
     /// Whether its prices contain the tax; absent (false) in orders placed before tax tables.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     prices_include_tax: bool,
+    /// Its fulfilments, oldest first; absent while it has none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    fulfillments: Vec<Fulfillment>,
 }
 
 /// One line.
@@ -83,6 +86,7 @@ pub(crate) struct Parts {
     pub(crate) discount_code: Option<CodeName>,
     pub(crate) prices_include_tax: bool,
     pub(crate) discount_reason: Option<String>,
+    pub(crate) fulfillments: Vec<Fulfillment>,
 }
 
 impl Document {
@@ -113,6 +117,7 @@ impl Document {
             discount_code: pricing.discount_code().map(|code| code.as_str().to_owned()),
             prices_include_tax: pricing.prices_include_tax(),
             discount_reason: pricing.discount_reason().map(str::to_owned),
+            fulfillments: order.fulfillments().to_vec(),
         };
         serde_json::to_string(&document).map_err(RepoError::other)
     }
@@ -155,6 +160,7 @@ impl Document {
             discount_code,
             prices_include_tax: document.prices_include_tax,
             discount_reason: document.discount_reason,
+            fulfillments: document.fulfillments,
         })
     }
 }

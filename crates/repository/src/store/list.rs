@@ -79,6 +79,7 @@ pub(crate) fn list_statement<D: Dialect>(select: &'static str, query: &ListQuery
     let ((before_time, before_id), after_time) = list_bounds(query);
     let ids_first = query.status.is_some()
         || query.payment_status.is_some()
+        || query.fulfillment_status.is_some()
         || query.email.is_some()
         || query.channel.is_some()
         || query.total_min.is_some()
@@ -110,6 +111,9 @@ pub(crate) fn list_statement<D: Dialect>(select: &'static str, query: &ListQuery
     }
     if let Some(payment) = query.payment_status {
         clauses.and("o.payment_status = $?", [payment.as_str().into()]);
+    }
+    if let Some(fulfillment) = query.fulfillment_status {
+        clauses.and("o.fulfillment_status = $?", [fulfillment.as_str().into()]);
     }
     if let Some(email) = &query.email {
         clauses.and("o.email_key = $?", [email.match_key().into()]);

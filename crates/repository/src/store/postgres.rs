@@ -99,12 +99,12 @@ SELECT $1::uuid, $2::text, $3::uuid, $4::char(3), $5::numeric, $6::numeric, $7::
 WHERE EXISTS (SELECT 1 FROM claim)"
 );
 
-/// The payment call that caused an update, audited (`$18`..`$24`) in the update's statement.
+/// The payment call that caused an update, audited (`$19`..`$25`) in the update's statement.
 /// A data-modifying CTE always runs, so the audit row is written whether or not the update
 /// matches.
 const ATTEMPT: &str = "attempt AS (
     INSERT INTO payment_attempts (id, order_id, operation, amount, outcome, reference, created_at)
-    VALUES ($18, $19, $20, $21, $22, $23, $24)
+    VALUES ($19, $20, $21, $22, $23, $24, $25)
 )";
 
 /// `UPDATE_ORDER` audited as one statement (what `bench/pgbench` runs, with its event).
@@ -113,7 +113,7 @@ const UPDATE_ORDER_AUDITED: &str = concat!(
     "
 WITH attempt AS (
     INSERT INTO payment_attempts (id, order_id, operation, amount, outcome, reference, created_at)
-    VALUES ($18, $19, $20, $21, $22, $23, $24)
+    VALUES ($19, $20, $21, $22, $23, $24, $25)
 )",
     update_order!()
 );

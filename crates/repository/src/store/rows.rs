@@ -180,7 +180,7 @@ fn email_key(order: &Order) -> Option<String> {
         .map(|contact| contact.email().match_key())
 }
 
-/// The values of `UPDATE_ORDER`'s `$1`..`$17`.
+/// The values of `UPDATE_ORDER`'s `$1`..`$18`.
 pub(crate) fn update_values(order: &Order, expected: Version) -> Result<Vec<Value>, RepoError> {
     let (pending, pending_status, pending_reason) = pending_columns(order);
     Ok(vec![
@@ -201,6 +201,7 @@ pub(crate) fn update_values(order: &Order, expected: Version) -> Result<Vec<Valu
         email_key(order).into(),
         order.details().channel().as_str().into(),
         Value::Json(Some(Document::write(order)?)),
+        order.fulfillment_status().as_str().into(),
     ])
 }
 
@@ -294,6 +295,7 @@ pub(crate) fn restore(row: OrderRow) -> Result<Order, RepoError> {
                 row.pending_reason.as_deref(),
             )?,
         },
+        fulfillments: parts.fulfillments,
         version: Version::new(u32::try_from(row.version).map_err(|_| corrupt("version"))?),
         created_at: row.created_at,
         updated_at: row.updated_at,

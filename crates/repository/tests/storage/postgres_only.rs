@@ -12,12 +12,12 @@ use crate::fixtures::customer;
 /// A million orders over 100k customers, straight in SQL (the repository's insert is tested
 /// elsewhere; here only the table's size and shape matter): contacts with 200k emails and 104
 /// names, one line of 5,000 SKUs, a vip tag on every 7th and a gift tag on every 11th, five
-/// channels, every status and payment status, totals from 0 to 499.99, one a second back.
+/// channels, every status, payment status and fulfilment status, totals from 0 to 499.99, one a second back.
 const SEED_A_MILLION: &str = r#"
 INSERT INTO orders (id, order_number, customer_id, currency, subtotal, discount, tax, total,
                     minor_units, rounding_mode, tax_rounding, status, cancel_reason,
                     payment_status, version, created_at, updated_at, shipping, email_key,
-                    channel, document)
+                    channel, document, fulfillment_status)
 SELECT gen_random_uuid(), 'ORD-SEED-' || n,
        CAST('00000000-0000-0000-0000-' || lpad(to_hex(49152 + n % 100000), 12, '0') AS uuid),
        'EUR', total, 0, 0, total, 2, 'half_up', 'per_order', status,
@@ -37,7 +37,10 @@ SELECT gen_random_uuid(), 'ORD-SEED-' || n,
                                                       'city', 'Springfield', 'country', 'US'),
                'tags', CASE WHEN n % 7 = 0 THEN '["vip"]'::jsonb
                             WHEN n % 11 = 0 THEN '["gift"]'::jsonb ELSE '[]'::jsonb END,
-               'channel', channel))
+               'channel', channel)),
+       CASE WHEN status = 'completed' THEN 'fulfilled'
+            WHEN status = 'processing' AND n % 3 = 0 THEN 'partially_fulfilled'
+            ELSE 'unfulfilled' END
 FROM (SELECT n, round(n % 50000 / 100.0, 2) AS total,
              'user' || n % 200000 || '@example.com' AS email,
              (ARRAY['Ada', 'Grace', 'Alan', 'Edsger', 'Barbara', 'Donald', 'Frances',
@@ -60,7 +63,9 @@ FROM (SELECT n, round(n % 50000 / 100.0, 2) AS total,
     reason = "one line a case: a table that reads best whole"
 )]
 fn plan_cases() -> Vec<(&'static str, Set, Option<&'static str>)> {
-    use ordo_domain::{Channel, Email, OrderStatus as S, PaymentStatus, Sku, Tag};
+    use ordo_domain::{
+        Channel, Email, FulfillmentStatus, OrderStatus as S, PaymentStatus, Sku, Tag,
+    };
     use ordo_repository::{SearchText, TotalBound};
     let ago = |seconds: i64| Some(chrono::Utc::now() - chrono::Duration::seconds(seconds));
     let total = |text: &str| Some(TotalBound::new(text.parse().unwrap()).unwrap());
@@ -85,6 +90,11 @@ fn plan_cases() -> Vec<(&'static str, Set, Option<&'static str>)> {
         (
             "payment status",
             Box::new(|q| q.payment_status = Some(PaymentStatus::Failed)),
+            None,
+        ),
+        (
+            "fulfilment status",
+            Box::new(|q| q.fulfillment_status = Some(FulfillmentStatus::PartiallyFulfilled)),
             None,
         ),
         (

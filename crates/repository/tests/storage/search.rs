@@ -6,8 +6,9 @@ use ordo_repository::testing::event_of;
 use std::sync::Arc;
 
 use ordo_domain::{
-    BillingAddress, Channel, CustomerId, Email, GatewayOutcome, Order, OrderStatus, PaymentStatus,
-    Sku, StatusChange, Tag, Version,
+    BillingAddress, Channel, CustomerId, Email, FulfillmentDraft, FulfillmentId,
+    FulfillmentLineDraft, FulfillmentStatus, GatewayOutcome, NewFulfillment, Order, OrderStatus,
+    PaymentStatus, Sku, StatusChange, Tag, Version,
 };
 use ordo_repository::{ListQuery, OrderRepository, PageSize, SearchText, TotalBound};
 use rust_decimal::Decimal;
@@ -168,7 +169,26 @@ async fn six_orders(store: &Store) -> Vec<Order> {
         .unwrap();
     })
     .await;
+    // One unit of its first line fulfilled: partially fulfilled.
+    let process = |o: &mut Order| o.change_status(StatusChange::Process, at(110)).unwrap();
+    write(&mut orders[2], &process).await;
+    write(&mut orders[2], &fulfil_one).await;
     orders
+}
+
+/// One unit of an order's first line, fulfilled.
+fn fulfil_one(order: &mut Order) {
+    let draft = FulfillmentDraft {
+        lines: vec![FulfillmentLineDraft {
+            line: 0,
+            quantity: 1,
+        }],
+        ..FulfillmentDraft::default()
+    };
+    let new = NewFulfillment::parse(&draft).unwrap();
+    order
+        .fulfil(FulfillmentId::from_parts(1, &[2; 10]), new, at(120))
+        .unwrap();
 }
 
 /// Whether `order` is one `query` asks for, from the domain's accessors: the oracle.
@@ -202,6 +222,9 @@ fn matches(order: &Order, query: &ListQuery) -> bool {
         && query
             .payment_status
             .is_none_or(|s| s == order.payment().status)
+        && query
+            .fulfillment_status
+            .is_none_or(|s| s == order.fulfillment_status())
         && query.created_after.is_none_or(|t| order.created_at() >= t)
         && query.created_before.is_none_or(|t| order.created_at() < t)
         && query
@@ -289,6 +312,14 @@ fn single_filters(orders: &[Order]) -> Vec<(&'static str, ListQuery)> {
             "payment unpaid",
             Box::new(|q| q.payment_status = Some(PaymentStatus::Unpaid)),
         ),
+        (
+            "fulfilment partial",
+            Box::new(|q| q.fulfillment_status = Some(FulfillmentStatus::PartiallyFulfilled)),
+        ),
+        (
+            "fulfilment none",
+            Box::new(|q| q.fulfillment_status = Some(FulfillmentStatus::Unfulfilled)),
+        ),
         ("after", Box::new(|q| q.created_after = Some(at(20)))),
         ("before", Box::new(|q| q.created_before = Some(at(20)))),
         (
@@ -347,6 +378,8 @@ async fn every_filter_and_every_pair_of_filters_finds_exactly_the_matching_order
     let by_name = |name: &str| &singles.iter().find(|(n, _)| *n == name).unwrap().1;
     let o = |i: usize| orders[i].id();
     assert_eq!(expect(by_name("email")), vec![o(1), o(0)]);
+    assert_eq!(expect(by_name("fulfilment partial")), vec![o(2)]);
+    assert_eq!(expect(by_name("fulfilment none")).len(), 5);
     assert_eq!(expect(by_name("tag")), vec![o(2), o(0)]);
     assert_eq!(
         expect(by_name("sku")),
@@ -381,6 +414,7 @@ async fn every_filter_and_every_pair_of_filters_finds_exactly_the_matching_order
                 customer_id: a.customer_id.or(b.customer_id),
                 status: a.status.or(b.status),
                 payment_status: a.payment_status.or(b.payment_status),
+                fulfillment_status: a.fulfillment_status.or(b.fulfillment_status),
                 created_after: a.created_after.or(b.created_after),
                 created_before: a.created_before.or(b.created_before),
                 email: a.email.clone().or_else(|| b.email.clone()),

@@ -1,0 +1,836 @@
+//! Fulfilments: which units of which lines go out together, from where, with what tracking.
+//!
+//! A fulfilment belongs to its order and is written with it, under the order's version (one
+//! compare-and-set), so two fulfilments racing for the last unit of a line can never both land:
+//! the loser reads the order again and finds nothing left. How many units of a line are
+//! fulfilled or shipped is never stored on its own: it is counted from the fulfilments, so
+//! the counts cannot drift from the fulfilments they count.
+//!
+//! The rules (docs/status.md, "Fulfilment"): only a `processing` order is fulfilled; a
+//! fulfilment is `created`, then `shipped`, then `delivered`, or `cancelled` before it ships
+//! (its units are then unfulfilled again); the fulfilment that leaves nothing to fulfil
+//! completes the order (capturing an authorization, as completing does); completing an order
+//! ships whatever is left in one fulfilment; an order with anything shipped cannot be
+//! cancelled, and cancelling one cancels its open fulfilments.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest as _, Sha256};
+use strum::{EnumIter, IntoStaticStr};
+use uuid::Uuid;
+
+use crate::order::{Order, PaymentStep, Quantity, StatusChange};
+use crate::payment::PaymentError;
+use crate::record::text::line as text_line;
+use crate::status::OrderStatus;
+use crate::validation::{Collector, ValidationErrors, Violation};
+
+/// The most fulfilments an order holds, cancelled ones included.
+pub const MAX_FULFILLMENTS: usize = 100;
+/// The longest location code (`berlin-1`).
+pub const MAX_LOCATION_CHARS: usize = 64;
+/// The longest carrier name.
+pub const MAX_CARRIER_CHARS: usize = 64;
+/// The longest tracking number.
+pub const MAX_TRACKING_NUMBER_CHARS: usize = 128;
+/// The longest tracking URL.
+pub const MAX_TRACKING_URL_CHARS: usize = 2048;
+
+/// A fulfilment's id: a `UUIDv7` for the ones callers make, a name-based one for the fulfilment
+/// completing an order makes of what was left.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct FulfillmentId(Uuid);
+
+impl FulfillmentId {
+    /// A `UUIDv7` from its parts (the service supplies time and randomness).
+    pub fn from_parts(unix_millis: u64, random: &[u8; 10]) -> Self {
+        Self(uuid::Builder::from_unix_timestamp_millis(unix_millis, random).into_uuid())
+    }
+
+    /// Any UUID, as stored or named in a path.
+    pub fn from_uuid(uuid: Uuid) -> Self {
+        Self(uuid)
+    }
+
+    /// The id of the fulfilment numbered `number` that ordo itself made for `order`: the same
+    /// on every replica and every read (a version 8 UUID from SHA-256 of the two).
+    fn derived(order: crate::OrderId, number: u32) -> Self {
+        let mut hasher = Sha256::new();
+        hasher.update(b"ordo fulfillment v1\0");
+        hasher.update(order.as_uuid().as_bytes());
+        hasher.update(number.to_be_bytes());
+        let digest = hasher.finalize();
+        let mut bytes = [0_u8; 16];
+        bytes.copy_from_slice(digest.get(..16).unwrap_or(&[0; 16]));
+        Self(uuid::Builder::from_custom_bytes(bytes).into_uuid())
+    }
+
+    /// The underlying UUID.
+    pub fn as_uuid(&self) -> Uuid {
+        self.0
+    }
+}
+
+impl std::fmt::Display for FulfillmentId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(&self.0.hyphenated(), f)
+    }
+}
+
+impl std::fmt::Debug for FulfillmentId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "FulfillmentId({})", self.0.hyphenated())
+    }
+}
+
+/// Where one fulfilment stands.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, IntoStaticStr, EnumIter,
+)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+pub enum FulfillmentState {
+    /// Its units are set aside (picked, packed), not yet handed to a carrier.
+    Created,
+    /// Handed to the carrier.
+    Shipped,
+    /// The carrier delivered it.
+    Delivered,
+    /// Called off before it shipped; its units are unfulfilled again.
+    Cancelled,
+}
+
+/// Every move of a fulfilment, and nothing else: `(from, to)`.
+pub const FULFILLMENT_MOVES: &[(FulfillmentState, FulfillmentState)] = &[
+    (FulfillmentState::Created, FulfillmentState::Shipped),
+    (FulfillmentState::Created, FulfillmentState::Cancelled),
+    (FulfillmentState::Shipped, FulfillmentState::Delivered),
+];
+
+impl FulfillmentState {
+    /// The state as written in JSON (`"shipped"`).
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+
+    /// Whether its units count as fulfilled (every state but cancelled).
+    pub fn counts(self) -> bool {
+        self != Self::Cancelled
+    }
+
+    /// Whether its units have left (shipped or delivered).
+    pub fn has_shipped(self) -> bool {
+        matches!(self, Self::Shipped | Self::Delivered)
+    }
+
+    /// Where a fulfilment may go from this state, in table order.
+    pub fn allowed_next(self) -> Vec<Self> {
+        FULFILLMENT_MOVES
+            .iter()
+            .filter(|(from, _)| *from == self)
+            .map(|(_, to)| *to)
+            .collect()
+    }
+}
+
+impl std::fmt::Display for FulfillmentState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How much of an order is fulfilled, counted over the lines that require shipping (over all
+/// lines when none does).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    IntoStaticStr,
+    EnumIter,
+    PartialOrd,
+    Ord,
+)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+pub enum FulfillmentStatus {
+    /// No unit is fulfilled.
+    Unfulfilled,
+    /// Some units are, not all.
+    PartiallyFulfilled,
+    /// Every unit is.
+    Fulfilled,
+}
+
+impl FulfillmentStatus {
+    /// The status as written in JSON and storage (`"partially_fulfilled"`).
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+}
+
+impl std::fmt::Display for FulfillmentStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for FulfillmentStatus {
+    type Err = UnknownFulfillmentStatus;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        use strum::IntoEnumIterator as _;
+        Self::iter()
+            .find(|status| status.as_str() == text)
+            .ok_or(UnknownFulfillmentStatus)
+    }
+}
+
+/// A string that names no fulfilment status.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown fulfillment status: expected unfulfilled, partially_fulfilled or fulfilled")]
+pub struct UnknownFulfillmentStatus;
+
+/// Some units of one line of the order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FulfillmentLine {
+    /// The line: its 0-based place in the order's `items`.
+    pub line: u32,
+    /// How many of its units.
+    pub quantity: Quantity,
+}
+
+/// How a parcel can be followed: each part optional.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tracking {
+    /// Who carries it (`DHL`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub carrier: Option<String>,
+    /// The carrier's number for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub number: Option<String>,
+    /// Where the customer follows it (http or https).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+}
+
+impl Tracking {
+    /// Whether nothing is known.
+    pub fn is_empty(&self) -> bool {
+        self.carrier.is_none() && self.number.is_none() && self.url.is_none()
+    }
+}
+
+/// One fulfilment of an order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Fulfillment {
+    /// Its id.
+    pub id: FulfillmentId,
+    /// 1 for the order's first fulfilment, then 2, 3...
+    pub number: u32,
+    /// Where it stands.
+    pub state: FulfillmentState,
+    /// Which units of which lines.
+    pub lines: Vec<FulfillmentLine>,
+    /// Where it ships from (a warehouse or shop code).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
+    /// How to follow it.
+    #[serde(default, skip_serializing_if = "Tracking::is_empty")]
+    pub tracking: Tracking,
+    /// When it was made.
+    pub created_at: DateTime<Utc>,
+    /// When it shipped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shipped_at: Option<DateTime<Utc>>,
+    /// When it was delivered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivered_at: Option<DateTime<Utc>>,
+    /// When it was cancelled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancelled_at: Option<DateTime<Utc>>,
+}
+
+impl Fulfillment {
+    /// Whether its times match its state: each time set exactly when the state has passed it.
+    fn times_fit(&self) -> bool {
+        let state = self.state;
+        self.shipped_at.is_some() == state.has_shipped()
+            && self.delivered_at.is_some() == (state == FulfillmentState::Delivered)
+            && self.cancelled_at.is_some() == (state == FulfillmentState::Cancelled)
+    }
+}
+
+/// One line of a fulfilment as a client sends it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct FulfillmentLineDraft {
+    /// The line's 0-based place in the order's `items`.
+    pub line: i64,
+    /// How many of its units.
+    pub quantity: i64,
+}
+
+/// Tracking as a client sends it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TrackingDraft {
+    /// Who carries it.
+    pub carrier: Option<String>,
+    /// The carrier's number.
+    pub number: Option<String>,
+    /// Where to follow it.
+    pub url: Option<String>,
+}
+
+/// A fulfilment as a client asks for it, unchecked.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FulfillmentDraft {
+    /// Which units of which lines.
+    pub lines: Vec<FulfillmentLineDraft>,
+    /// Where it ships from.
+    pub location: Option<String>,
+    /// How to follow it.
+    pub tracking: TrackingDraft,
+}
+
+/// A checked fulfilment, not yet held against an order's lines.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewFulfillment {
+    lines: Vec<(u32, Quantity)>,
+    location: Option<String>,
+    tracking: Tracking,
+}
+
+impl TrackingDraft {
+    /// The tracking, each part checked (field names under `prefix`, such as `tracking_number`).
+    fn parse(&self, errors: &mut Collector) -> Tracking {
+        let mut part = |field: &str, raw: Option<&String>, max: usize| {
+            raw.and_then(|raw| match text_line(raw, max) {
+                Ok(text) => Some(text),
+                Err(violation) => {
+                    errors.push(field, violation);
+                    None
+                }
+            })
+        };
+        let carrier = part("carrier", self.carrier.as_ref(), MAX_CARRIER_CHARS);
+        let number = part(
+            "tracking_number",
+            self.number.as_ref(),
+            MAX_TRACKING_NUMBER_CHARS,
+        );
+        let url = part("tracking_url", self.url.as_ref(), MAX_TRACKING_URL_CHARS);
+        let url = url.and_then(|url| {
+            if is_web_url(&url) {
+                Some(url)
+            } else {
+                errors.push("tracking_url", Violation::InvalidUrl);
+                None
+            }
+        });
+        Tracking {
+            carrier,
+            number,
+            url,
+        }
+    }
+
+    /// Checked on its own (a fulfilment's tracking changed as it ships).
+    ///
+    /// # Errors
+    /// [`ValidationErrors`] naming `carrier`, `tracking_number` or `tracking_url`.
+    pub fn check(&self) -> Result<Tracking, ValidationErrors> {
+        let mut errors = Collector::default();
+        let tracking = self.parse(&mut errors);
+        errors.finish(Some(tracking))
+    }
+}
+
+/// An absolute http or https URL with a host and no white space.
+fn is_web_url(text: &str) -> bool {
+    let rest = text
+        .strip_prefix("https://")
+        .or_else(|| text.strip_prefix("http://"));
+    rest.is_some_and(|rest| {
+        let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+        !host.is_empty() && !text.chars().any(char::is_whitespace)
+    })
+}
+
+impl NewFulfillment {
+    /// Checks a draft on its own: at least one line, each named once with a quantity in range,
+    /// and the texts. Whether the order has those units left is [`Order::fulfil`]'s to say.
+    ///
+    /// # Errors
+    /// [`ValidationErrors`] naming every field that breaks a rule (`lines[1].quantity`).
+    pub fn parse(draft: &FulfillmentDraft) -> Result<Self, ValidationErrors> {
+        let mut errors = Collector::default();
+        if draft.lines.is_empty() {
+            errors.push("lines", Violation::NoLines);
+        }
+        let mut lines = Vec::with_capacity(draft.lines.len());
+        for (index, given) in draft.lines.iter().enumerate() {
+            let line = u32::try_from(given.line).ok();
+            if line.is_none() {
+                errors.push(format!("lines[{index}].line"), Violation::NoSuchLine);
+            }
+            if line.is_some() && draft.lines.iter().take(index).any(|l| l.line == given.line) {
+                errors.push(format!("lines[{index}].line"), Violation::Duplicate);
+            }
+            let quantity = Quantity::new(given.quantity)
+                .map_err(|violation| errors.push(format!("lines[{index}].quantity"), violation))
+                .ok();
+            if let (Some(line), Some(quantity)) = (line, quantity) {
+                lines.push((line, quantity));
+            }
+        }
+        let location = draft.location.as_ref().and_then(|raw| {
+            text_line(raw, MAX_LOCATION_CHARS)
+                .map_err(|violation| errors.push("location", violation))
+                .ok()
+        });
+        let tracking = draft.tracking.parse(&mut errors);
+        errors.finish(Some(Self {
+            lines,
+            location,
+            tracking,
+        }))
+    }
+}
+
+/// Why a fulfilment cannot be made or moved.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FulfillmentError {
+    /// A line the order does not have, or more units than are left to fulfil.
+    #[error(transparent)]
+    Invalid(#[from] ValidationErrors),
+    /// Only a processing order is fulfilled.
+    #[error("only a processing order is fulfilled; this one is {status}")]
+    OrderStatus {
+        /// The order's status.
+        status: OrderStatus,
+    },
+    /// A gateway call is in flight on the order.
+    #[error(transparent)]
+    Payment(#[from] PaymentError),
+    /// The order holds as many fulfilments as it may.
+    #[error("an order holds at most {max} fulfillments")]
+    TooMany {
+        /// The limit.
+        max: usize,
+    },
+    /// The order has no fulfilment with this id.
+    #[error("the order has no such fulfillment")]
+    NotFound,
+    /// The fulfilment cannot make this move.
+    #[error(
+        "a fulfillment cannot move from {from} to {to}; allowed next: {}",
+        allowed_list(.allowed)
+    )]
+    IllegalMove {
+        /// Where it stands.
+        from: FulfillmentState,
+        /// Where it was asked to go.
+        to: FulfillmentState,
+        /// Where it may go.
+        allowed: Vec<FulfillmentState>,
+    },
+    /// A completed order's fulfilments are not cancelled: it was completed for them.
+    #[error("the order is completed: its fulfillments can ship and be delivered, not be cancelled")]
+    OrderCompleted,
+}
+
+fn allowed_list(states: &[FulfillmentState]) -> String {
+    if states.is_empty() {
+        return "none (final)".to_owned();
+    }
+    states
+        .iter()
+        .map(|state| state.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// How many units of one line are fulfilled and shipped.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LineProgress {
+    /// Held by a fulfilment that is not cancelled.
+    pub fulfilled: u32,
+    /// Held by a fulfilment that shipped (or was delivered).
+    pub shipped: u32,
+}
+
+impl Order {
+    /// The fulfilments, oldest first.
+    pub fn fulfillments(&self) -> &[Fulfillment] {
+        &self.fulfillments
+    }
+
+    /// The fulfilment with this id.
+    pub fn fulfillment(&self, id: FulfillmentId) -> Option<&Fulfillment> {
+        self.fulfillments.iter().find(|f| f.id == id)
+    }
+
+    /// Each line's fulfilled and shipped units, in line order.
+    pub fn line_progress(&self) -> Vec<LineProgress> {
+        progress(self.pricing.lines.len(), &self.fulfillments)
+    }
+
+    /// How much of the order is fulfilled ([`FulfillmentStatus`] says over which lines).
+    pub fn fulfillment_status(&self) -> FulfillmentStatus {
+        let progress = self.line_progress();
+        let ships = |index: usize| {
+            self.pricing.lines.get(index).is_some_and(|line| {
+                line.snapshot
+                    .as_ref()
+                    .is_none_or(crate::LineSnapshot::requires_shipping)
+            })
+        };
+        let any_ships = (0..progress.len()).any(ships);
+        let counted = progress
+            .iter()
+            .enumerate()
+            .filter(|(index, _)| !any_ships || ships(*index))
+            .filter_map(|(index, done)| {
+                let quantity = self.pricing.lines.get(index)?.quantity.get();
+                Some((done.fulfilled, quantity))
+            })
+            .collect::<Vec<_>>();
+        if counted.iter().all(|(done, quantity)| done >= quantity) {
+            FulfillmentStatus::Fulfilled
+        } else if counted.iter().any(|(done, _)| *done > 0) {
+            FulfillmentStatus::PartiallyFulfilled
+        } else {
+            FulfillmentStatus::Unfulfilled
+        }
+    }
+
+    /// Fulfils some units of some lines with a new fulfilment `id`, bumping the version. When
+    /// nothing is then left to fulfil the order completes: at once if its money is taken, or
+    /// by claiming the capture (the caller makes the call the step names, as for
+    /// [`Order::begin_change`]); an order whose payment cannot complete it stays processing.
+    ///
+    /// # Errors
+    /// [`FulfillmentError`]; the order is unchanged.
+    pub fn fulfil(
+        &mut self,
+        id: FulfillmentId,
+        new: NewFulfillment,
+        now: DateTime<Utc>,
+    ) -> Result<PaymentStep, FulfillmentError> {
+        if self.status != OrderStatus::Processing {
+            return Err(FulfillmentError::OrderStatus {
+                status: self.status,
+            });
+        }
+        if let Some(pending) = &self.payment.pending {
+            return Err(PaymentError::InFlight {
+                operation: pending.operation,
+            }
+            .into());
+        }
+        if self.fulfillments.len() >= MAX_FULFILLMENTS {
+            return Err(FulfillmentError::TooMany {
+                max: MAX_FULFILLMENTS,
+            });
+        }
+        let progress = self.line_progress();
+        let mut errors = Collector::default();
+        for (index, (line, quantity)) in new.lines.iter().enumerate() {
+            let Some(ordered) = index_of(*line).and_then(|at| self.pricing.lines.get(at)) else {
+                errors.push(format!("lines[{index}].line"), Violation::NoSuchLine);
+                continue;
+            };
+            let done = index_of(*line)
+                .and_then(|at| progress.get(at))
+                .map_or(0, |p| p.fulfilled);
+            let left = ordered.quantity.get().saturating_sub(done);
+            if quantity.get() > left {
+                errors.push(
+                    format!("lines[{index}].quantity"),
+                    Violation::OverFulfilment { left },
+                );
+            }
+        }
+        errors.finish(Some(()))?;
+        let number = self.next_fulfillment_number();
+        self.fulfillments.push(Fulfillment {
+            id,
+            number,
+            state: FulfillmentState::Created,
+            lines: new
+                .lines
+                .iter()
+                .map(|(line, quantity)| FulfillmentLine {
+                    line: *line,
+                    quantity: *quantity,
+                })
+                .collect(),
+            location: new.location,
+            tracking: new.tracking,
+            created_at: now,
+            shipped_at: None,
+            delivered_at: None,
+            cancelled_at: None,
+        });
+        if self.fulfillment_status() == FulfillmentStatus::Fulfilled {
+            // Completing touches the version itself; a payment that cannot complete the order
+            // (unsettled, failed) leaves it processing, fulfilled.
+            if let Ok(step) = self.begin_change(StatusChange::Complete, now) {
+                return Ok(step);
+            }
+        }
+        self.touch(now);
+        Ok(PaymentStep::Done)
+    }
+
+    /// Moves fulfilment `id` to `to` (shipped, delivered, cancelled), replacing the parts of
+    /// its tracking that are given; bumps the version.
+    ///
+    /// # Errors
+    /// [`FulfillmentError::NotFound`], [`FulfillmentError::IllegalMove`],
+    /// [`FulfillmentError::OrderCompleted`] (cancelling on a completed order),
+    /// [`FulfillmentError::Payment`] (cancelling while a payment call is in flight); the order
+    /// is unchanged.
+    pub fn move_fulfillment(
+        &mut self,
+        id: FulfillmentId,
+        to: FulfillmentState,
+        tracking: Tracking,
+        now: DateTime<Utc>,
+    ) -> Result<(), FulfillmentError> {
+        let status = self.status;
+        let pending = self.payment.pending.as_ref();
+        // A cancellation claimed (its void or refund in flight) must not find a unit shipped
+        // when it lands.
+        if let Some(claim) = pending
+            && matches!(claim.change, Some(StatusChange::Cancel(_)))
+        {
+            return Err(PaymentError::InFlight {
+                operation: claim.operation,
+            }
+            .into());
+        }
+        let pending = pending.map(|p| p.operation);
+        let fulfillment = self
+            .fulfillments
+            .iter_mut()
+            .find(|f| f.id == id)
+            .ok_or(FulfillmentError::NotFound)?;
+        let from = fulfillment.state;
+        if !FULFILLMENT_MOVES.contains(&(from, to)) {
+            return Err(FulfillmentError::IllegalMove {
+                from,
+                to,
+                allowed: from.allowed_next(),
+            });
+        }
+        if to == FulfillmentState::Cancelled {
+            if status == OrderStatus::Completed {
+                return Err(FulfillmentError::OrderCompleted);
+            }
+            if let Some(operation) = pending {
+                return Err(PaymentError::InFlight { operation }.into());
+            }
+        }
+        fulfillment.state = to;
+        match to {
+            FulfillmentState::Shipped => fulfillment.shipped_at = Some(now),
+            FulfillmentState::Delivered => fulfillment.delivered_at = Some(now),
+            FulfillmentState::Cancelled => fulfillment.cancelled_at = Some(now),
+            FulfillmentState::Created => {}
+        }
+        merge_tracking(&mut fulfillment.tracking, tracking);
+        self.touch(now);
+        Ok(())
+    }
+
+    /// Replaces the given parts of fulfilment `id`'s tracking; bumps the version. Whether
+    /// anything changed: the same tracking again writes nothing.
+    ///
+    /// # Errors
+    /// [`FulfillmentError::NotFound`]; a cancelled fulfilment's tracking is not changed
+    /// ([`FulfillmentError::IllegalMove`]).
+    pub fn change_tracking(
+        &mut self,
+        id: FulfillmentId,
+        tracking: Tracking,
+        now: DateTime<Utc>,
+    ) -> Result<bool, FulfillmentError> {
+        let fulfillment = self
+            .fulfillments
+            .iter_mut()
+            .find(|f| f.id == id)
+            .ok_or(FulfillmentError::NotFound)?;
+        if fulfillment.state == FulfillmentState::Cancelled {
+            return Err(FulfillmentError::IllegalMove {
+                from: FulfillmentState::Cancelled,
+                to: FulfillmentState::Cancelled,
+                allowed: Vec::new(),
+            });
+        }
+        let before = fulfillment.tracking.clone();
+        merge_tracking(&mut fulfillment.tracking, tracking);
+        if fulfillment.tracking == before {
+            return Ok(false);
+        }
+        self.touch(now);
+        Ok(true)
+    }
+
+    /// Whether any unit has shipped (an order that has cannot be cancelled).
+    pub fn has_shipped(&self) -> bool {
+        self.fulfillments.iter().any(|f| f.state.has_shipped())
+    }
+
+    /// What a status change does to the fulfilments: cancelling cancels the open ones;
+    /// completing ships whatever is left in one more fulfilment. No version step of its own.
+    pub(super) fn fulfil_for_change(&mut self, change: &StatusChange, now: DateTime<Utc>) {
+        match change {
+            StatusChange::Cancel(_) => {
+                for fulfillment in &mut self.fulfillments {
+                    if fulfillment.state == FulfillmentState::Created {
+                        fulfillment.state = FulfillmentState::Cancelled;
+                        fulfillment.cancelled_at = Some(now);
+                    }
+                }
+            }
+            StatusChange::Complete => self.ship_what_is_left(now),
+            StatusChange::Process => {}
+        }
+    }
+
+    /// One shipped fulfilment of every unit no fulfilment holds, if any is left (completing an
+    /// order, and orders completed before fulfilments existed).
+    pub(super) fn ship_what_is_left(&mut self, now: DateTime<Utc>) {
+        let progress = self.line_progress();
+        let lines = self
+            .pricing
+            .lines
+            .iter()
+            .zip(&progress)
+            .enumerate()
+            .filter_map(|(index, (line, done))| {
+                let left = line.quantity.get().saturating_sub(done.fulfilled);
+                let quantity = Quantity::new(i64::from(left)).ok()?;
+                Some(FulfillmentLine {
+                    line: u32::try_from(index).ok()?,
+                    quantity,
+                })
+            })
+            .collect::<Vec<_>>();
+        if lines.is_empty() {
+            return;
+        }
+        let number = self.next_fulfillment_number();
+        self.fulfillments.push(Fulfillment {
+            id: FulfillmentId::derived(self.id, number),
+            number,
+            state: FulfillmentState::Shipped,
+            lines,
+            location: None,
+            tracking: Tracking::default(),
+            created_at: now,
+            shipped_at: Some(now),
+            delivered_at: None,
+            cancelled_at: None,
+        });
+    }
+
+    /// A restored order, its fulfilments checked; orders completed before fulfilments existed
+    /// shipped everything when they completed.
+    pub(super) fn with_fulfillments_checked(mut self) -> Result<Self, super::CorruptOrder> {
+        if self.status == OrderStatus::Completed && self.fulfillments.is_empty() {
+            self.ship_what_is_left(self.updated_at);
+        }
+        if self.fulfillments_fit() {
+            Ok(self)
+        } else {
+            Err(super::CorruptOrder::FulfillmentMismatch)
+        }
+    }
+
+    fn next_fulfillment_number(&self) -> u32 {
+        u32::try_from(self.fulfillments.len())
+            .unwrap_or(u32::MAX)
+            .saturating_add(1)
+    }
+
+    /// Whether stored fulfilments hold together with the order: numbered 1, 2, 3..., ids
+    /// unique, lines the order has, never more units than ordered, times matching states, none
+    /// on a pending order, none open on a cancelled one, everything fulfilled on a completed one.
+    pub(super) fn fulfillments_fit(&self) -> bool {
+        let lines = self.pricing.lines.len();
+        let numbered = self
+            .fulfillments
+            .iter()
+            .enumerate()
+            .all(|(index, f)| usize::try_from(f.number).ok() == index.checked_add(1));
+        let unique = self
+            .fulfillments
+            .iter()
+            .enumerate()
+            .all(|(index, f)| self.fulfillments.iter().take(index).all(|g| g.id != f.id));
+        let shaped = self.fulfillments.iter().all(|f| {
+            f.times_fit()
+                && !f.lines.is_empty()
+                && f.lines
+                    .iter()
+                    .all(|l| index_of(l.line).is_some_and(|at| at < lines))
+        });
+        let within = self
+            .line_progress()
+            .iter()
+            .zip(&self.pricing.lines)
+            .all(|(done, line)| done.fulfilled <= line.quantity.get());
+        let by_status = match self.status {
+            OrderStatus::Pending => self.fulfillments.is_empty(),
+            OrderStatus::Cancelled => self.fulfillments.iter().all(|f| !f.state.counts()),
+            OrderStatus::Completed => self.fulfillment_status() == FulfillmentStatus::Fulfilled,
+            OrderStatus::Processing => true,
+        };
+        self.fulfillments.len() <= MAX_FULFILLMENTS
+            && numbered
+            && unique
+            && shaped
+            && within
+            && by_status
+    }
+}
+
+/// The parts of `given` that are there replace those of `tracking`.
+fn merge_tracking(tracking: &mut Tracking, given: Tracking) {
+    if given.carrier.is_some() {
+        tracking.carrier = given.carrier;
+    }
+    if given.number.is_some() {
+        tracking.number = given.number;
+    }
+    if given.url.is_some() {
+        tracking.url = given.url;
+    }
+}
+
+fn progress(lines: usize, fulfillments: &[Fulfillment]) -> Vec<LineProgress> {
+    let mut progress = vec![LineProgress::default(); lines];
+    for fulfillment in fulfillments.iter().filter(|f| f.state.counts()) {
+        for line in &fulfillment.lines {
+            if let Some(done) = index_of(line.line).and_then(|at| progress.get_mut(at)) {
+                done.fulfilled = done.fulfilled.saturating_add(line.quantity.get());
+                if fulfillment.state.has_shipped() {
+                    done.shipped = done.shipped.saturating_add(line.quantity.get());
+                }
+            }
+        }
+    }
+    progress
+}
+
+/// A line number as an index.
+fn index_of(line: u32) -> Option<usize> {
+    usize::try_from(line).ok()
+}

@@ -1,0 +1,195 @@
+//! Fulfilments: made and moved on the order by compare-and-set, each with its event.
+
+use ordo_domain::{
+    EventKind, FulfillmentDraft, FulfillmentError, FulfillmentId, FulfillmentState, NewFulfillment,
+    Order, OrderId, PaymentStep, Tracking, Version,
+};
+use ordo_repository::RepoError;
+
+use crate::access::Action;
+use crate::events::Cause;
+use crate::ports::{keyed_id, v7_parts};
+use crate::{Caller, GatewayReply, OrderService, ServiceError};
+
+/// How often a fulfilment re-reads its order after losing a compare-and-set race (each loss
+/// means another write landed; of 32 racing for the units of one line, none loses more than
+/// there are units).
+const RACE_RETRIES: u32 = 50;
+
+impl OrderService {
+    /// Fulfils some units of an order's lines. With `expected`, only at that version (else
+    /// [`ServiceError::Stale`]); without, the order is read again and the units checked again
+    /// whenever another write lands first, so racing fulfilments never hold more units than
+    /// were ordered. The fulfilment that leaves nothing to fulfil completes the order, and
+    /// captures an authorization as completing does.
+    ///
+    /// With an Idempotency-Key the fulfilment's id comes from it: a retry after a crash finds
+    /// the fulfilment the first attempt made instead of making a second.
+    ///
+    /// # Errors
+    /// [`ServiceError::Validation`] naming the line that has not enough units left;
+    /// [`ServiceError::Fulfillment`]; [`ServiceError::Forbidden`] for customers; storage errors.
+    #[tracing::instrument(skip_all, fields(order_id = %order_id), err(level = "debug"))]
+    pub async fn fulfil(
+        &self,
+        caller: &Caller,
+        order_id: OrderId,
+        draft: &FulfillmentDraft,
+        expected: Option<Version>,
+    ) -> Result<(Order, FulfillmentId), ServiceError> {
+        let cause = Cause::from(caller);
+        let id = if let Some(key) = caller.request().1 {
+            FulfillmentId::from_uuid(keyed_id(
+                "ordo fulfillment v1",
+                &caller.scope(),
+                order_id,
+                &key,
+            ))
+        } else {
+            let (millis, random) = v7_parts(self.clock.now());
+            FulfillmentId::from_parts(millis, &random)
+        };
+        let mut attempts = 0_u32;
+        let order = loop {
+            attempts = attempts.saturating_add(1);
+            let current = self.orders.get(order_id).await?;
+            caller.check(Action::Fulfil, current.customer_id())?;
+            if current.fulfillment(id).is_some() {
+                return Ok((current, id));
+            }
+            if let Some(expected) = expected
+                && expected != current.version()
+            {
+                return Err(ServiceError::Stale {
+                    current: current.version(),
+                });
+            }
+            let new = NewFulfillment::parse(draft)?;
+            let mut changed = current.clone();
+            let step = changed
+                .fulfil(id, new, self.clock.now())
+                .map_err(ServiceError::from)?;
+            let event = self.event(&cause, EventKind::FulfillmentCreated, &changed)?;
+            match self
+                .orders
+                .update(&changed, current.version(), &event)
+                .await
+            {
+                Ok(()) if step == PaymentStep::Done => return Ok((changed, id)),
+                Ok(()) => break changed,
+                Err(RepoError::VersionConflict { .. })
+                    if expected.is_none() && attempts < RACE_RETRIES => {}
+                Err(error) => return Err(error.into()),
+            }
+        };
+        // The last units completed the order, claiming its capture: settled as completing is.
+        let (order, reply) = self.settle_claim(order, &cause).await?;
+        match reply {
+            Some(GatewayReply::Declined) => Err(ServiceError::PaymentDeclined { order_id }),
+            Some(GatewayReply::TimedOut) => Err(ServiceError::PaymentUnavailable),
+            Some(GatewayReply::Approved { .. }) | None => Ok((order, id)),
+        }
+    }
+
+    /// Moves a fulfilment to shipped, delivered or cancelled, replacing the parts of its
+    /// tracking that are given. With `expected`, only at that version; without, again on a
+    /// newer version while the move still applies.
+    ///
+    /// # Errors
+    /// [`ServiceError::Fulfillment`] (no such fulfilment, a move its state does not allow);
+    /// [`ServiceError::Forbidden`]; [`ServiceError::Stale`]; storage errors.
+    #[tracing::instrument(skip_all, fields(order_id = %order_id, to = %to), err(level = "debug"))]
+    pub async fn move_fulfillment(
+        &self,
+        caller: &Caller,
+        order_id: OrderId,
+        id: FulfillmentId,
+        to: FulfillmentState,
+        tracking: Tracking,
+        expected: Option<Version>,
+    ) -> Result<Order, ServiceError> {
+        let kind = match to {
+            FulfillmentState::Shipped => EventKind::FulfillmentShipped,
+            FulfillmentState::Delivered => EventKind::FulfillmentDelivered,
+            FulfillmentState::Cancelled => EventKind::FulfillmentCancelled,
+            FulfillmentState::Created => {
+                return Err(FulfillmentError::IllegalMove {
+                    from: FulfillmentState::Created,
+                    to,
+                    allowed: Vec::new(),
+                }
+                .into());
+            }
+        };
+        self.write_fulfillment(caller, order_id, expected, kind, |order, now| {
+            order
+                .move_fulfillment(id, to, tracking.clone(), now)
+                .map(|()| true)
+        })
+        .await
+    }
+
+    /// Replaces the given parts of a fulfilment's tracking (a carrier's number known later).
+    /// The same tracking again writes nothing.
+    ///
+    /// # Errors
+    /// As [`OrderService::move_fulfillment`].
+    pub async fn change_tracking(
+        &self,
+        caller: &Caller,
+        order_id: OrderId,
+        id: FulfillmentId,
+        tracking: Tracking,
+        expected: Option<Version>,
+    ) -> Result<Order, ServiceError> {
+        self.write_fulfillment(
+            caller,
+            order_id,
+            expected,
+            EventKind::FulfillmentTrackingUpdated,
+            |order, now| order.change_tracking(id, tracking.clone(), now),
+        )
+        .await
+    }
+
+    /// One change of a fulfilment, read again and redone when another write lands first
+    /// (unless the caller named a version). `change` says whether it changed anything.
+    async fn write_fulfillment(
+        &self,
+        caller: &Caller,
+        order_id: OrderId,
+        expected: Option<Version>,
+        kind: EventKind,
+        change: impl Fn(&mut Order, chrono::DateTime<chrono::Utc>) -> Result<bool, FulfillmentError>,
+    ) -> Result<Order, ServiceError> {
+        let cause = Cause::from(caller);
+        let mut attempts = 0_u32;
+        loop {
+            attempts = attempts.saturating_add(1);
+            let current = self.orders.get(order_id).await?;
+            caller.check(Action::Fulfil, current.customer_id())?;
+            if let Some(expected) = expected
+                && expected != current.version()
+            {
+                return Err(ServiceError::Stale {
+                    current: current.version(),
+                });
+            }
+            let mut changed = current.clone();
+            if !change(&mut changed, self.clock.now())? {
+                return Ok(current);
+            }
+            let event = self.event(&cause, kind, &changed)?;
+            match self
+                .orders
+                .update(&changed, current.version(), &event)
+                .await
+            {
+                Ok(()) => return Ok(changed),
+                Err(RepoError::VersionConflict { .. })
+                    if expected.is_none() && attempts < RACE_RETRIES => {}
+                Err(error) => return Err(error.into()),
+            }
+        }
+    }
+}
