@@ -189,13 +189,20 @@ pub(crate) enum OrdersCommand {
         #[command(flatten)]
         client: ClientArgs,
     },
-    /// Refund part or all of a paid order.
+    /// Refund part or all of a paid order: an amount, or by line (`--line 0:1`, each unit at
+    /// its exact share of what was charged, and `--shipping 0`).
     Refund {
         /// The order's id or its number (`ORD-261122-7KQ3M9AX`).
         id: String,
         /// How much, in the order's currency (`5.00`).
+        #[arg(long, required_unless_present_any = ["lines", "shipping"], conflicts_with_all = ["lines", "shipping"])]
+        amount: Option<Decimal>,
+        /// A line and how many of its units, `LINE:QUANTITY` (lines from 0, as in the items).
+        #[arg(long = "line", value_parser = line_units)]
+        lines: Vec<(i64, i64)>,
+        /// A shipping line to refund whole, by its place (from 0).
         #[arg(long)]
-        amount: Decimal,
+        shipping: Vec<i64>,
         /// Why, for the records.
         #[arg(long)]
         reason: String,
@@ -216,6 +223,42 @@ pub(crate) enum OrdersCommand {
         location: Option<String>,
         #[command(flatten)]
         tracking: TrackingArgs,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Record a return of shipped units: `--line 0:1`, a reason (`damaged`, `defective`,
+    /// `wrong_item`, `not_as_described`, `size_or_fit`, `unwanted`, `arrived_late`, `other`).
+    Return {
+        /// The order's id or its number (`ORD-261122-7KQ3M9AX`).
+        id: String,
+        /// A line and how many of its units, `LINE:QUANTITY`; once per line.
+        #[arg(long = "line", value_parser = line_units, required = true)]
+        lines: Vec<(i64, i64)>,
+        /// Why.
+        #[arg(long)]
+        reason: String,
+        /// In the customer's words (required with `other`).
+        #[arg(long)]
+        note: Option<String>,
+        /// Put the units back into stock when received.
+        #[arg(long)]
+        restock: bool,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Move a return: received, or closed refunded (its units refunded in the same step) or
+    /// rejected.
+    ReturnMove {
+        /// The order's id or its number (`ORD-261122-7KQ3M9AX`).
+        id: String,
+        /// The return's id.
+        ret: String,
+        /// Where it goes.
+        #[arg(long, value_enum)]
+        to: ReturnTarget,
+        /// Refund the shipping lines not yet refunded too (with `--to refunded`).
+        #[arg(long)]
+        refund_shipping: bool,
         #[command(flatten)]
         client: ClientArgs,
     },
@@ -273,6 +316,8 @@ impl OrdersCommand {
             | Self::Refund { client, .. }
             | Self::Fulfil { client, .. }
             | Self::Fulfillment { client, .. }
+            | Self::Return { client, .. }
+            | Self::ReturnMove { client, .. }
             | Self::Patch { client, .. }
             | Self::Delete { client, .. } => client,
         }
@@ -317,6 +362,25 @@ pub(crate) enum FulfillmentTarget {
     Delivered,
     /// Called off before it shipped.
     Cancelled,
+}
+
+/// Where `ordo orders return-move` moves a return.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub(crate) enum ReturnTarget {
+    /// The units are back.
+    Received,
+    /// Closed, its units refunded.
+    Refunded,
+    /// Closed, refused.
+    Rejected,
+}
+
+/// `--line` values as a request's `lines`.
+fn lines_json(lines: &[(i64, i64)]) -> Value {
+    lines
+        .iter()
+        .map(|(line, quantity)| json!({ "line": line, "quantity": quantity }))
+        .collect()
 }
 
 /// `--line 0:2`: a line (from 0) and a number of its units.
@@ -415,16 +479,11 @@ pub(crate) async fn run(
                 .await?;
             print::order(json, &body(response).await?);
         }
-        OrdersCommand::Refund {
-            id, amount, reason, ..
-        } => {
-            // Amounts travel as strings, exactly as typed.
-            let request = json!({ "amount": amount.to_string(), "reason": reason }).to_string();
-            let path = format!("{}/refunds", call.order_path(&id).await?);
-            let response = call.post(&path, request, None).await?;
-            print::refund(json, &body(response).await?);
-        }
-        command @ (OrdersCommand::Fulfil { .. } | OrdersCommand::Fulfillment { .. }) => {
+        command @ (OrdersCommand::Refund { .. }
+        | OrdersCommand::Fulfil { .. }
+        | OrdersCommand::Fulfillment { .. }
+        | OrdersCommand::Return { .. }
+        | OrdersCommand::ReturnMove { .. }) => {
             fulfillment_command(&call, command, json).await?;
         }
         OrdersCommand::Patch {
@@ -445,9 +504,32 @@ pub(crate) async fn run(
     Ok(())
 }
 
-/// `ordo orders fulfil` and `ordo orders fulfillment`.
+/// What happens after payment: `ordo orders refund`, `fulfil`, `fulfillment`, `return` and
+/// `return-move`.
 async fn fulfillment_command(call: &Call<'_>, command: OrdersCommand, json: bool) -> Result<()> {
     match command {
+        OrdersCommand::Refund {
+            id,
+            amount,
+            lines,
+            shipping,
+            reason,
+            ..
+        } => {
+            // Amounts travel as strings, exactly as typed.
+            let request = match amount {
+                Some(amount) => json!({ "amount": amount.to_string(), "reason": reason }),
+                None => json!({
+                    "lines": lines_json(&lines),
+                    "shipping": shipping,
+                    "reason": reason,
+                }),
+            }
+            .to_string();
+            let path = format!("{}/refunds", call.order_path(&id).await?);
+            let response = call.post(&path, request, None).await?;
+            print::refund(json, &body(response).await?);
+        }
         OrdersCommand::Fulfil {
             id,
             lines,
@@ -456,11 +538,7 @@ async fn fulfillment_command(call: &Call<'_>, command: OrdersCommand, json: bool
             ..
         } => {
             let mut request = serde_json::Map::new();
-            let lines = lines
-                .iter()
-                .map(|(line, quantity)| json!({ "line": line, "quantity": quantity }))
-                .collect();
-            request.insert("lines".to_owned(), Value::Array(lines));
+            request.insert("lines".to_owned(), lines_json(&lines));
             if let Some(location) = location {
                 request.insert("location".to_owned(), Value::String(location));
             }
@@ -496,6 +574,57 @@ async fn fulfillment_command(call: &Call<'_>, command: OrdersCommand, json: bool
                 .post(&path, Value::Object(request).to_string(), None)
                 .await?;
             print::fulfillment(json, &body(response).await?);
+        }
+        command @ (OrdersCommand::Return { .. } | OrdersCommand::ReturnMove { .. }) => {
+            return_command(call, command, json).await?;
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// `ordo orders return` and `ordo orders return-move`.
+async fn return_command(call: &Call<'_>, command: OrdersCommand, json: bool) -> Result<()> {
+    match command {
+        OrdersCommand::Return {
+            id,
+            lines,
+            reason,
+            note,
+            restock,
+            ..
+        } => {
+            let request = json!({
+                "lines": lines_json(&lines),
+                "reason": reason,
+                "note": note,
+                "restock": restock,
+            });
+            let path = format!("{}/returns", call.order_path(&id).await?);
+            let response = call.post(&path, request.to_string(), None).await?;
+            print::returned(json, &body(response).await?);
+        }
+        OrdersCommand::ReturnMove {
+            id,
+            ret,
+            to,
+            refund_shipping,
+            ..
+        } => {
+            let request = match to {
+                ReturnTarget::Received => json!({ "to": "received" }),
+                ReturnTarget::Refunded => json!({
+                    "to": "closed", "outcome": "refunded", "refund_shipping": refund_shipping
+                }),
+                ReturnTarget::Rejected => json!({ "to": "closed", "outcome": "rejected" }),
+            };
+            let escaped: String = url::form_urlencoded::byte_serialize(ret.as_bytes()).collect();
+            let path = format!(
+                "{}/returns/{escaped}/transitions",
+                call.order_path(&id).await?
+            );
+            let response = call.post(&path, request.to_string(), None).await?;
+            print::returned(json, &body(response).await?);
         }
         _ => {}
     }

@@ -350,6 +350,10 @@ fn the_client_commands_drive_a_running_server() {
 /// `ordo orders fulfil` and `ordo orders fulfillment` ship an order in two parts through a
 /// running server, on SQLite and on PostgreSQL: the second part completes it.
 #[test]
+#[allow(
+    clippy::too_many_lines,
+    reason = "one walk-through: ship, return, refund, on each database"
+)]
 fn the_client_ships_an_order_in_two_parts_on_both_databases() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let postgres = runtime
@@ -416,6 +420,34 @@ fn the_client_ships_an_order_in_two_parts_on_both_databases() {
         );
         let listed = json(&["list", "--fulfillment-status", "fulfilled"]);
         assert_eq!(listed["data"][0]["id"], created["id"], "{database:?}");
+        // Return one shipped shirt and refund it in the same step; refund the other line by line.
+        let returned = json(&[
+            "return",
+            &number,
+            "--line",
+            "0:1",
+            "--reason",
+            "damaged",
+            "--restock",
+        ]);
+        assert_eq!(returned["status"], "requested");
+        let ret = returned["id"].as_str().unwrap().to_owned();
+        let closed = json(&["return-move", &number, &ret, "--to", "refunded"]);
+        assert_eq!(
+            (
+                closed["outcome"].as_str(),
+                closed["refund"]["amount"].as_str()
+            ),
+            (Some("refunded"), Some("10.00"))
+        );
+        let refunded = json(&["refund", &number, "--line", "1:1", "--reason", "broken"]);
+        assert_eq!(refunded["lines"][0]["amount"], "4.00");
+        assert_eq!(refunded["order"]["amount_refunded"], "14.00");
+        let both = ordo(&[
+            "orders", "refund", &number, "--amount", "1", "--line", "0:1", "--reason", "x",
+            "--server", &url,
+        ]);
+        assert!(!both.status.success());
         let refused = ordo(&[
             "orders", "fulfil", &number, "--line", "0:1", "--server", &url,
         ]);

@@ -124,6 +124,18 @@ pub enum EventKind {
     #[serde(rename = "fulfillment.tracking_updated")]
     #[strum(serialize = "fulfillment.tracking_updated")]
     FulfillmentTrackingUpdated,
+    /// A return of shipped units was asked for.
+    #[serde(rename = "return.requested")]
+    #[strum(serialize = "return.requested")]
+    ReturnRequested,
+    /// A return's units came back (with `restock`, for the inventory system to put back).
+    #[serde(rename = "return.received")]
+    #[strum(serialize = "return.received")]
+    ReturnReceived,
+    /// A return was closed: rejected, or refunded (its refund reserved with it).
+    #[serde(rename = "return.closed")]
+    #[strum(serialize = "return.closed")]
+    ReturnClosed,
 }
 
 /// A name that is no event kind.

@@ -135,13 +135,14 @@ pub use money::{MAX_AMOUNT, Money, MoneyError, amount_serde};
 pub use order::{
     CancelReason, ChangeError, CorruptOrder, FULFILLMENT_MOVES, Fulfillment, FulfillmentDraft,
     FulfillmentError, FulfillmentId, FulfillmentLine, FulfillmentLineDraft, FulfillmentState,
-    FulfillmentStatus, LineItemDraft, LineProgress, LineSource, MAX_CARRIER_CHARS,
+    FulfillmentStatus, LineItemDraft, LineProgress, LineRefund, LineSource, MAX_CARRIER_CHARS,
     MAX_DISCOUNT_REASON_CHARS, MAX_FULFILLMENTS, MAX_LINE_ITEMS, MAX_LOCATION_CHARS,
-    MAX_PERCENT_SCALE, MAX_QUANTITY, MAX_REASON_CHARS, MAX_SHIPPING_CODE_CHARS, MAX_SHIPPING_LINES,
-    MAX_SHIPPING_TITLE_CHARS, MAX_TAX_RATE_SCALE, MAX_TRACKING_NUMBER_CHARS,
-    MAX_TRACKING_URL_CHARS, NewFulfillment, NewLineItem, NewOrder, Order, OrderDraft, OrderRecord,
-    PaymentStep, Quantity, ShippingLineDraft, StatusChange, Tracking, TrackingDraft,
-    UnknownFulfillmentStatus, Version,
+    MAX_PERCENT_SCALE, MAX_QUANTITY, MAX_REASON_CHARS, MAX_RETURN_NOTE_CHARS, MAX_RETURNS,
+    MAX_SHIPPING_CODE_CHARS, MAX_SHIPPING_LINES, MAX_SHIPPING_TITLE_CHARS, MAX_TAX_RATE_SCALE,
+    MAX_TRACKING_NUMBER_CHARS, MAX_TRACKING_URL_CHARS, NewFulfillment, NewLineItem, NewOrder,
+    NewReturn, Order, OrderDraft, OrderRecord, PaymentStep, Quantity, RefundedLine, Return,
+    ReturnDraft, ReturnError, ReturnId, ReturnOutcome, ReturnReason, ReturnState,
+    ShippingLineDraft, StatusChange, Tracking, TrackingDraft, UnknownFulfillmentStatus, Version,
 };
 pub use order_number::{OrderNumber, OrderNumberError, OrderNumberKey};
 pub use payment::{

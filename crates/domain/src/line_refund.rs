@@ -30,13 +30,13 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use rust_decimal::Decimal;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::money::{MoneyError, bounded};
 use crate::pricing::{Pricing, TaxRounding, allocate, round_quotient, tax_on};
 
 /// Which kind of line a refund or capture part names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "kind", content = "index", rename_all = "snake_case")]
 pub enum LinePart {
     /// An item line: its 0-based index in [`Pricing::lines`].

@@ -95,6 +95,24 @@ pub enum Violation {
         /// How many are left.
         left: u32,
     },
+    /// More units than the line has shipped and not yet returned.
+    #[error("only {left} of this line's units are shipped and not yet returned")]
+    OverReturn {
+        /// How many may still be returned.
+        left: u32,
+    },
+    /// More units than the line has left to refund.
+    #[error("only {left} of this line's units are left to refund")]
+    OverRefund {
+        /// How many are left.
+        left: u32,
+    },
+    /// A return reason not on the list.
+    #[error(
+        "expected one of damaged, defective, wrong_item, not_as_described, size_or_fit, \
+         unwanted, arrived_late, other"
+    )]
+    UnknownReturnReason,
     /// Not an absolute http or https URL.
     #[error("expected an absolute http or https URL, such as \"https://track.example/1Z999\"")]
     InvalidUrl,

@@ -35,7 +35,17 @@ fn line(sku: &str, quantity: i64, ships: bool) -> LineItemDraft {
 
 /// An order of `lines` in `status`, its payment `payment` (amounts to fit).
 fn order_of(lines: Vec<LineItemDraft>, status: OrderStatus, payment: PaymentStatus) -> Order {
-    let draft = OrderDraft {
+    order_with(lines, status, payment, |_| {})
+}
+
+/// As [`order_of`], the draft changed by `change` first (a discount, tax, shipping).
+fn order_with(
+    lines: Vec<LineItemDraft>,
+    status: OrderStatus,
+    payment: PaymentStatus,
+    change: impl FnOnce(&mut OrderDraft),
+) -> Order {
+    let mut draft = OrderDraft {
         details: ordo_domain::OrderDetailsDraft::default(),
         customer_id: "0193a1a0-0000-7000-8000-000000000001"
             .parse::<CustomerId>()
@@ -50,6 +60,7 @@ fn order_of(lines: Vec<LineItemDraft>, status: OrderStatus, payment: PaymentStat
         shipping_method: None,
         discount_reason: None,
     };
+    change(&mut draft);
     let new = NewOrder::parse(&draft).unwrap();
     let priced = price(&new, RoundingPolicy::default_for(new.currency())).unwrap();
     let total = priced.total();
@@ -585,5 +596,333 @@ proptest! {
             let restored = Order::restore(order.to_record());
             prop_assert_eq!(restored, Ok(order.clone()));
         }
+    }
+}
+
+// Returns and refunds by line.
+
+use ordo_domain::{
+    Discount, LinePart, NewReturn, ReturnDraft, ReturnError, ReturnId, ReturnOutcome, ReturnState,
+    ShippingLineDraft,
+};
+
+fn return_id(n: u8) -> ReturnId {
+    ReturnId::from_parts(1_790_000_000_000, &[n; 10])
+}
+
+fn refund_id(n: u8) -> uuid::Uuid {
+    uuid::Uuid::from_u128(u128::from(n))
+}
+
+fn returning(lines: &[(i64, i64)], reason: &str) -> NewReturn {
+    NewReturn::parse(&ReturnDraft {
+        lines: lines
+            .iter()
+            .map(|&(line, quantity)| FulfillmentLineDraft { line, quantity })
+            .collect(),
+        reason: reason.to_owned(),
+        note: None,
+        restock: true,
+    })
+    .unwrap()
+}
+
+/// A paid order, completed with everything shipped: 3 shirts at 19.99 and 2 mugs at 10.00,
+/// 10 % off, 8.25 % tax, 4.95 shipping (taxed).
+fn shipped_and_paid() -> Order {
+    let mut order = order_with(
+        vec![
+            LineItemDraft {
+                unit_price: Some(Decimal::new(1999, 2)),
+                ..line("SHIRT", 3, true)
+            },
+            line("MUG", 2, true),
+        ],
+        OrderStatus::Processing,
+        PaymentStatus::Paid,
+        |draft| {
+            draft.discount = Some(Discount::Percentage {
+                percent: Decimal::new(10, 0),
+            });
+            draft.tax_rate = Some(Decimal::new(825, 4));
+            draft.shipping = vec![ShippingLineDraft {
+                code: "ups".into(),
+                title: "UPS".into(),
+                amount: Decimal::new(495, 2),
+                taxed: true,
+            }];
+        },
+    );
+    order
+        .fulfil(id(1), units(&[(0, 3), (1, 2)]), now())
+        .unwrap();
+    order
+        .move_fulfillment(id(1), FulfillmentState::Shipped, Tracking::default(), now())
+        .unwrap();
+    assert_eq!(order.status(), OrderStatus::Completed);
+    order
+}
+
+#[test]
+fn only_shipped_units_not_yet_returned_are_returned() {
+    let mut order = processing();
+    order.fulfil(id(1), units(&[(0, 4)]), now()).unwrap();
+    let error = order
+        .request_return(return_id(1), returning(&[(0, 1)], "damaged"), now())
+        .unwrap_err();
+    let ReturnError::Invalid(errors) = error else {
+        panic!("{error:?}")
+    };
+    assert_eq!(
+        errors.for_field("lines[0].quantity"),
+        Some(&Violation::OverReturn { left: 0 }),
+        "created, not shipped: nothing to return yet"
+    );
+    order
+        .move_fulfillment(id(1), FulfillmentState::Shipped, Tracking::default(), now())
+        .unwrap();
+    order
+        .request_return(return_id(1), returning(&[(0, 3)], "size_or_fit"), now())
+        .unwrap();
+    let before = order.clone();
+    let error = order
+        .request_return(return_id(2), returning(&[(0, 2)], "unwanted"), now())
+        .unwrap_err();
+    let ReturnError::Invalid(errors) = error else {
+        panic!("{error:?}")
+    };
+    assert_eq!(
+        errors.for_field("lines[0].quantity"),
+        Some(&Violation::OverReturn { left: 1 })
+    );
+    assert_eq!(order, before);
+    // A rejected return gives its units back to what may be returned.
+    order.reject_return(return_id(1), now()).unwrap();
+    order
+        .request_return(return_id(2), returning(&[(0, 4)], "unwanted"), now())
+        .unwrap();
+    assert_eq!(order.returns()[1].number, 2);
+}
+
+#[test]
+fn a_draft_return_names_a_listed_reason_and_a_note_with_other() {
+    let errors = NewReturn::parse(&ReturnDraft {
+        lines: vec![],
+        reason: "changed_mind".into(),
+        note: None,
+        restock: false,
+    })
+    .unwrap_err();
+    assert_eq!(errors.for_field("lines"), Some(&Violation::NoLines));
+    assert_eq!(
+        errors.for_field("reason"),
+        Some(&Violation::UnknownReturnReason)
+    );
+    let errors = NewReturn::parse(&ReturnDraft {
+        lines: vec![FulfillmentLineDraft {
+            line: 0,
+            quantity: 1,
+        }],
+        reason: "other".into(),
+        note: None,
+        restock: false,
+    })
+    .unwrap_err();
+    assert_eq!(errors.for_field("note"), Some(&Violation::Required));
+}
+
+#[test]
+fn returns_move_requested_received_closed_and_the_status_follows_them() {
+    let mut order = shipped_and_paid();
+    assert_eq!(order.fulfillment_status(), FulfillmentStatus::Fulfilled);
+    order
+        .request_return(return_id(1), returning(&[(1, 1)], "damaged"), now())
+        .unwrap();
+    assert_eq!(
+        order.fulfillment_status(),
+        FulfillmentStatus::Fulfilled,
+        "asked for, not back yet"
+    );
+    order.receive_return(return_id(1), now()).unwrap();
+    assert_eq!(
+        order.fulfillment_status(),
+        FulfillmentStatus::PartiallyReturned
+    );
+    assert_eq!(
+        order.receive_return(return_id(1), now()),
+        Err(ReturnError::IllegalMove {
+            from: ReturnState::Received,
+            to: "received"
+        })
+    );
+    order
+        .refund_return(return_id(1), refund_id(1), false, now())
+        .unwrap();
+    let closed = &order.returns()[0];
+    assert_eq!(
+        (closed.state, closed.outcome, closed.refund),
+        (
+            ReturnState::Closed,
+            Some(ReturnOutcome::Refunded),
+            Some(refund_id(1))
+        )
+    );
+    assert!(order.reject_return(return_id(1), now()).is_err());
+    // Everything else back: returned.
+    order
+        .request_return(
+            return_id(2),
+            returning(&[(0, 3), (1, 1)], "unwanted"),
+            now(),
+        )
+        .unwrap();
+    order.receive_return(return_id(2), now()).unwrap();
+    assert_eq!(order.fulfillment_status(), FulfillmentStatus::Returned);
+    assert_eq!(Order::restore(order.to_record()), Ok(order.clone()));
+}
+
+#[test]
+fn refunding_every_line_and_the_shipping_refunds_exactly_the_total() {
+    let mut order = shipped_and_paid();
+    let total = order.pricing().total();
+    // One shirt, then the mugs with the shipping, then the last two shirts one at a time.
+    let steps: [&[(LinePart, u32)]; 4] = [
+        &[(LinePart::Item(0), 1)],
+        &[(LinePart::Item(1), 2), (LinePart::Shipping(0), 1)],
+        &[(LinePart::Item(0), 1)],
+        &[(LinePart::Item(0), 1)],
+    ];
+    let mut paid = Decimal::ZERO;
+    for (n, parts) in steps.iter().enumerate() {
+        let refund = order
+            .refund_lines(refund_id(u8::try_from(n).unwrap()), parts, now())
+            .unwrap();
+        assert!(!refund.clamped);
+        paid += refund.amount;
+    }
+    assert_eq!(paid, total);
+    assert_eq!(order.payment().refunded, total);
+    assert_eq!(order.payment().status, PaymentStatus::Refunded);
+    assert_eq!(order.refunded_units(), vec![3, 2]);
+    let error = order
+        .refund_lines(refund_id(9), &[(LinePart::Item(0), 1)], now())
+        .unwrap_err();
+    assert!(matches!(error, ReturnError::Payment(_)), "{error:?}");
+}
+
+#[test]
+fn a_line_refund_after_a_goodwill_refund_pays_what_is_left() {
+    let mut order = shipped_and_paid();
+    let total = order.pricing().total();
+    order
+        .record_refund(total - Decimal::new(100, 2), now())
+        .unwrap();
+    let refund = order
+        .refund_lines(refund_id(1), &[(LinePart::Item(1), 2)], now())
+        .unwrap();
+    assert!(refund.clamped);
+    assert_eq!(refund.amount, Decimal::new(100, 2));
+    assert_eq!(order.payment().refunded, total);
+}
+
+#[test]
+fn more_units_than_are_left_to_refund_are_refused_naming_the_line() {
+    let mut order = shipped_and_paid();
+    order
+        .refund_lines(refund_id(1), &[(LinePart::Item(0), 2)], now())
+        .unwrap();
+    let before = order.clone();
+    let error = order
+        .refund_lines(
+            refund_id(2),
+            &[
+                (LinePart::Item(1), 1),
+                (LinePart::Item(0), 2),
+                (LinePart::Shipping(3), 1),
+            ],
+            now(),
+        )
+        .unwrap_err();
+    let ReturnError::Invalid(errors) = error else {
+        panic!("{error:?}")
+    };
+    assert_eq!(
+        errors.for_field("lines[1].quantity"),
+        Some(&Violation::OverRefund { left: 1 })
+    );
+    assert_eq!(
+        errors.for_field("shipping[0]"),
+        Some(&Violation::NoSuchLine)
+    );
+    assert_eq!(order, before);
+}
+
+#[test]
+fn a_refused_refund_reopens_its_return_and_gives_its_units_back() {
+    let mut order = shipped_and_paid();
+    order
+        .request_return(return_id(1), returning(&[(0, 1)], "defective"), now())
+        .unwrap();
+    order.receive_return(return_id(1), now()).unwrap();
+    let open = order.clone();
+    let refund = order
+        .refund_return(return_id(1), refund_id(1), true, now())
+        .unwrap();
+    assert_eq!(
+        order.refunded_lines().len(),
+        2,
+        "the shirt and the shipping"
+    );
+    order
+        .release_refund(refund_id(1), refund.amount, now())
+        .unwrap();
+    assert_eq!(order.returns(), open.returns());
+    assert_eq!(order.refunded_lines(), open.refunded_lines());
+    assert_eq!(order.payment().refunded, open.payment().refunded);
+    assert_eq!(order.payment().status, PaymentStatus::Paid);
+}
+
+proptest! {
+    /// Any sequence of refunds by line, in any split: the order never refunds more than was
+    /// captured nor a unit twice, and once every unit and the shipping are refunded, it has
+    /// refunded exactly its total.
+    #[test]
+    fn any_sequence_of_line_refunds_sums_to_at_most_the_total_and_all_of_them_to_exactly_it(
+        steps in prop::collection::vec((0_usize..3, 1_u32..4), 1..20)
+    ) {
+        let mut order = shipped_and_paid();
+        let total = order.pricing().total();
+        for (n, (part, quantity)) in steps.into_iter().enumerate() {
+            let part = match part {
+                0 => LinePart::Item(0),
+                1 => LinePart::Item(1),
+                _ => LinePart::Shipping(0),
+            };
+            let quantity = if matches!(part, LinePart::Shipping(_)) { 1 } else { quantity };
+            let before = order.clone();
+            let id = uuid::Uuid::from_u128(u128::try_from(n).unwrap().saturating_add(100));
+            if order.refund_lines(id, &[(part, quantity)], now()).is_err() {
+                prop_assert_eq!(&order, &before);
+            }
+            prop_assert!(order.payment().refunded <= total);
+            let units = order.refunded_units();
+            prop_assert!(units[0] <= 3 && units[1] <= 2);
+        }
+        // Whatever is left, refunded now: exactly the total in all.
+        let units = order.refunded_units();
+        let mut rest = Vec::new();
+        for (line, (done, ordered)) in units.iter().zip([3_u32, 2]).enumerate() {
+            if *done < ordered {
+                rest.push((LinePart::Item(line), ordered.saturating_sub(*done)));
+            }
+        }
+        if !order.refunded_lines().iter().any(|l| l.part == LinePart::Shipping(0)) {
+            rest.push((LinePart::Shipping(0), 1));
+        }
+        if !rest.is_empty() {
+            order.refund_lines(uuid::Uuid::from_u128(999), &rest, now()).unwrap();
+        }
+        prop_assert_eq!(order.payment().refunded, total);
+        prop_assert_eq!(Order::restore(order.to_record()), Ok(order.clone()));
     }
 }

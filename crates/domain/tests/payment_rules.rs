@@ -96,7 +96,7 @@ fn every_payment_state_decides_every_move_as_the_status_table_says() {
         (Authorized, Applies, Calls(Capture), Calls(Void)),
         (Paid, Applies, Applies, Calls(Refund)),
         (PartiallyRefunded, Applies, Applies, Calls(Refund)),
-        (Refunded, Refused, Refused, Applies),
+        (Refunded, Refused, Applies, Applies),
         (Failed, Refused, Refused, Applies),
         (Unknown, Refused, Refused, Refused),
     ];

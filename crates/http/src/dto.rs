@@ -310,6 +310,14 @@ pub(crate) struct LineItemBody {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false, example = 0)]
     pub shipped_quantity: Option<u32>,
+    /// Units held by returns that are not rejected (an order's lines only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false, example = 0)]
+    pub returned_quantity: Option<u32>,
+    /// Units refunded by line (an order's lines only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false, example = 0)]
+    pub refunded_quantity: Option<u32>,
 }
 
 impl LineItemBody {
@@ -333,6 +341,8 @@ impl LineItemBody {
             tax_rate: line.tax_rate.or(order_rate),
             fulfilled_quantity: None,
             shipped_quantity: None,
+            returned_quantity: None,
+            refunded_quantity: None,
         }
     }
 }
@@ -540,10 +550,12 @@ pub(crate) struct OrderBody {
     pub payment_in_progress: Option<&'static str>,
     /// How much of it is fulfilled, counted over the lines that require shipping (over all
     /// lines when none does): `unfulfilled`, `partially_fulfilled` or `fulfilled`.
-    #[schema(value_type = String, example = "unfulfilled", pattern = "^(unfulfilled|partially_fulfilled|fulfilled)$")]
+    #[schema(value_type = String, example = "unfulfilled", pattern = "^(unfulfilled|partially_fulfilled|fulfilled|partially_returned|returned)$")]
     pub fulfillment_status: FulfillmentStatus,
     /// Its fulfilments, oldest first (cancelled ones too).
     pub fulfillments: Vec<FulfillmentView>,
+    /// Its returns, oldest first.
+    pub returns: Vec<ReturnView>,
     /// The concurrency version; the ETag is this number in quotes.
     pub version: u32,
     /// When it was placed (RFC 3339, UTC).
@@ -560,9 +572,18 @@ impl OrderBody {
             details.staff_note = None;
         }
         let mut pricing = PricingBody::from(order.pricing());
-        for (item, progress) in pricing.items.iter_mut().zip(order.line_progress()) {
+        let returned = order.returned_quantities();
+        let refunded = order.refunded_units();
+        for (index, (item, progress)) in pricing
+            .items
+            .iter_mut()
+            .zip(order.line_progress())
+            .enumerate()
+        {
             item.fulfilled_quantity = Some(progress.fulfilled);
             item.shipped_quantity = Some(progress.shipped);
+            item.returned_quantity = Some(returned.get(index).copied().unwrap_or(0));
+            item.refunded_quantity = Some(refunded.get(index).copied().unwrap_or(0));
         }
         Self {
             id: order.id().as_uuid(),
@@ -590,6 +611,7 @@ impl OrderBody {
                 .iter()
                 .map(FulfillmentView::from)
                 .collect(),
+            returns: order.returns().iter().map(ReturnView::from).collect(),
             version: order.version().get(),
             created_at: order.created_at(),
             updated_at: order.updated_at(),
@@ -760,8 +782,8 @@ pub(crate) struct ListParams {
     /// Only orders whose payment is in this status.
     #[param(value_type = Option<String>, example = "paid", pattern = "^(unpaid|authorized|paid|partially_refunded|refunded|failed|unknown)$")]
     pub payment_status: Option<PaymentStatus>,
-    /// Only orders this far fulfilled.
-    #[param(value_type = Option<String>, example = "unfulfilled", pattern = "^(unfulfilled|partially_fulfilled|fulfilled)$")]
+    /// Only orders this far fulfilled (or returned).
+    #[param(value_type = Option<String>, example = "unfulfilled", pattern = "^(unfulfilled|partially_fulfilled|fulfilled|partially_returned|returned)$")]
     pub fulfillment_status: Option<FulfillmentStatus>,
     /// Only orders created at or after this instant (RFC 3339).
     pub created_after: Option<DateTime<Utc>>,
@@ -875,10 +897,21 @@ pub(crate) struct CancelBody {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RefundRequest {
-    /// How much, in the order's currency: more than zero, at most what is left to refund.
-    #[serde(with = "amount_serde")]
-    #[schema(value_type = String, example = "5.00", pattern = "^[0-9]{1,12}([.][0-9]{1,4})?$")]
-    pub amount: Decimal,
+    /// How much, in the order's currency: more than zero, at most what is left to refund (a
+    /// goodwill refund). Give an amount, or lines and shipping, not both.
+    #[serde(default, with = "amount_serde::option")]
+    #[schema(value_type = Option<String>, nullable = false, example = "5.00", pattern = "^[0-9]{1,12}([.][0-9]{1,4})?$")]
+    pub amount: Option<Decimal>,
+    /// Refund by line: which units of which lines (by their place in `items`, from 0). Each is
+    /// worth its exact share of what was charged for it, discount and tax included; refunding
+    /// every unit and the shipping refunds exactly the total.
+    #[serde(default)]
+    #[schema(nullable = false, max_items = 100)]
+    pub lines: Option<Vec<RefundLineRequest>>,
+    /// Shipping lines to refund, whole, by their place in `shipping` (from 0).
+    #[serde(default)]
+    #[schema(nullable = false, max_items = 5)]
+    pub shipping: Option<Vec<i64>>,
     /// Why, for the records: as a cancellation reason.
     #[schema(
         example = "damaged in transit",
@@ -887,6 +920,57 @@ pub(crate) struct RefundRequest {
         pattern = "^[^\\x00-\\x08\\x0B\\x0C\\x0E-\\x1F\\x7F-\\x9F]*[^\\s\\x00-\\x1F\\x7F-\\x9F][^\\x00-\\x08\\x0B\\x0C\\x0E-\\x1F\\x7F-\\x9F]*$"
     )]
     pub reason: String,
+}
+
+/// Some units of one line to refund.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RefundLineRequest {
+    /// The line's 0-based place in the order's `items`.
+    #[schema(minimum = 0, maximum = 99, example = 0)]
+    pub line: i64,
+    /// How many of its units (at most what is left to refund).
+    #[schema(minimum = 1, maximum = 10000, example = 1)]
+    pub quantity: i64,
+}
+
+/// Some units of one line a refund paid back, and what they were worth.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct RefundLineView {
+    /// `item` (a line of `items`) or `shipping` (a line of `shipping`).
+    #[schema(example = "item", pattern = "^(item|shipping)$")]
+    pub kind: &'static str,
+    /// Its 0-based place in `items` or `shipping`.
+    pub line: u32,
+    /// How many units (a shipping line has one).
+    pub quantity: u32,
+    /// What they were worth: their share of the line after its discount share, with its tax.
+    #[serde(with = "amount_serde")]
+    #[schema(value_type = String, example = "18.18")]
+    pub amount: Decimal,
+}
+
+impl RefundLineView {
+    /// The lines `refund` paid back, as the order records them.
+    pub(crate) fn of(order: &Order, refund: Uuid) -> Vec<Self> {
+        order
+            .refunded_lines()
+            .iter()
+            .filter(|line| line.refund == refund)
+            .map(|line| {
+                let (kind, index) = match line.part {
+                    ordo_domain::LinePart::Item(index) => ("item", index),
+                    ordo_domain::LinePart::Shipping(index) => ("shipping", index),
+                };
+                Self {
+                    kind,
+                    line: u32::try_from(index).unwrap_or(u32::MAX),
+                    quantity: line.quantity,
+                    amount: line.amount,
+                }
+            })
+            .collect()
+    }
 }
 
 /// A refund, and the order it changed.
@@ -904,6 +988,10 @@ pub(crate) struct RefundBody {
     pub status: String,
     /// When it was asked for.
     pub created_at: DateTime<Utc>,
+    /// A refund by line: the units it paid back and what each line's were worth (their sum is
+    /// `amount`, unless an earlier refund by amount left less to refund); empty for a refund
+    /// by amount.
+    pub lines: Vec<RefundLineView>,
     /// The order, with its refunded amount and payment status.
     pub order: OrderBody,
 }
@@ -973,6 +1061,65 @@ impl From<&Fulfillment> for FulfillmentView {
             shipped_at: fulfillment.shipped_at,
             delivered_at: fulfillment.delivered_at,
             cancelled_at: fulfillment.cancelled_at,
+        }
+    }
+}
+
+/// A return of shipped units.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ReturnView {
+    /// Its id.
+    pub id: Uuid,
+    /// 1 for the order's first return, then 2, 3...
+    pub number: u32,
+    /// `requested`, `received` (the units are back) or `closed`.
+    #[schema(example = "requested", pattern = "^(requested|received|closed)$")]
+    pub status: &'static str,
+    /// Once closed: `refunded` or `rejected`.
+    #[schema(example = json!(null), pattern = "^(refunded|rejected)$")]
+    pub outcome: Option<&'static str>,
+    /// Why: `damaged`, `defective`, `wrong_item`, `not_as_described`, `size_or_fit`,
+    /// `unwanted`, `arrived_late` or `other`.
+    #[schema(example = "size_or_fit")]
+    pub reason: &'static str,
+    /// In the customer's or the shop's words.
+    pub note: Option<String>,
+    /// Whether the units go back into stock when received.
+    pub restock: bool,
+    /// Which units of which lines.
+    pub lines: Vec<FulfillmentLineView>,
+    /// The refund that closed it, if one did.
+    pub refund_id: Option<Uuid>,
+    /// When it was asked for.
+    pub created_at: DateTime<Utc>,
+    /// When the units came back.
+    pub received_at: Option<DateTime<Utc>>,
+    /// When it was closed.
+    pub closed_at: Option<DateTime<Utc>>,
+}
+
+impl From<&ordo_domain::Return> for ReturnView {
+    fn from(ret: &ordo_domain::Return) -> Self {
+        Self {
+            id: ret.id.as_uuid(),
+            number: ret.number,
+            status: ret.state.as_str(),
+            outcome: ret.outcome.map(ordo_domain::ReturnOutcome::as_str),
+            reason: ret.reason.as_str(),
+            note: ret.note.clone(),
+            restock: ret.restock,
+            lines: ret
+                .lines
+                .iter()
+                .map(|line| FulfillmentLineView {
+                    line: line.line,
+                    quantity: line.quantity.get(),
+                })
+                .collect(),
+            refund_id: ret.refund,
+            created_at: ret.created_at,
+            received_at: ret.received_at,
+            closed_at: ret.closed_at,
         }
     }
 }

@@ -57,6 +57,7 @@ fn problem_for(error: ServiceError) -> Problem {
         }
         ServiceError::NotFound => Problem::not_found("no order with this id"),
         ServiceError::Fulfillment(error) => fulfillment_problem(&error),
+        ServiceError::Return(error) => return_problem(&error),
         ServiceError::Shipped => {
             Problem::new(ProblemKind::OrderShipped, ServiceError::Shipped.to_string())
         }
@@ -329,6 +330,21 @@ fn fulfillment_problem(error: &FulfillmentError) -> Problem {
         | FulfillmentError::TooMany { .. }
         | FulfillmentError::NotFound
         | FulfillmentError::OrderCompleted => {}
+    }
+    problem
+}
+
+/// A return the order's status or the return's state does not allow (409).
+fn return_problem(error: &ordo_domain::ReturnError) -> Problem {
+    use ordo_domain::ReturnError;
+    let mut problem = match error {
+        ReturnError::NotFound => return Problem::not_found("the order has no return with this id"),
+        _ => Problem::new(ProblemKind::ReturnState, error.to_string()),
+    };
+    match error {
+        ReturnError::OrderStatus { status } => problem.current_status = Some(status.to_string()),
+        ReturnError::IllegalMove { from, .. } => problem.current_status = Some(from.to_string()),
+        _ => {}
     }
     problem
 }

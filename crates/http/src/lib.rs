@@ -158,6 +158,7 @@ fn documented() -> (Router<OrderService>, OpenApi) {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(routes::orders::router())
         .merge(routes::fulfillments::router())
+        .merge(routes::returns::router())
         .merge(routes::customers::router())
         .merge(routes::api_keys::router())
         .merge(routes::products::router())

@@ -67,6 +67,7 @@ problem_kinds! {
     DeliveryInProgress => ("delivery-in-progress", CONFLICT, "The delivery is being sent"),
     FulfillmentState => ("fulfillment-state", CONFLICT, "The order or fulfillment does not allow this"),
     OrderShipped => ("order-shipped", CONFLICT, "Part of the order has shipped"),
+    ReturnState => ("return-state", CONFLICT, "The order or return does not allow this"),
     Validation => ("validation", UNPROCESSABLE_ENTITY, "The request breaks a rule"),
     SetByShop => ("set-by-shop", UNPROCESSABLE_ENTITY, "Set by the shop"),
     TooManyProducts => ("too-many-products", UNPROCESSABLE_ENTITY, "Too many products in one request"),

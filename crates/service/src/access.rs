@@ -9,6 +9,8 @@
 //! | process, complete | no | any | any |
 //! | refund | no | any | any |
 //! | fulfil; ship, deliver, cancel a fulfilment; change its tracking | no | any | any |
+//! | record a return; receive it; close it refunded or rejected | no (support records it) | any | any |
+//! | refund by line (`lines`, `shipping`) | no | any | any |
 //! | delete | no | no | any |
 //! | erase a customer's personal data | no | no | any |
 //! | make, list, revoke API keys | no | no | any, with a token (never with a key) |
@@ -34,6 +36,8 @@
 //! | cancel, process, complete, change details (`PATCH`) | `orders:write` and `orders:read` (it reads the order it changes) |
 //! | refund | `orders:refund` and `orders:read` |
 //! | fulfil; move a fulfilment; change its tracking | `orders:write` and `orders:read` |
+//! | record, receive, reject a return | `orders:write` and `orders:read` |
+//! | close a return refunded; refund by line | `orders:refund` and `orders:read` |
 //! | place, preview naming figures (a custom line's `unit_price`, `discount`, `tax_rate`, a shipping `amount`) | `orders:write` and `orders:price` |
 //! | read the price book, the rates | `catalog:read` |
 //! | change the price book, replace the rates | `catalog:write` |
@@ -69,6 +73,10 @@
 //! | a refund's `amount`, `reason` | staff and admins | readers of the order's refund answer |
 //! | a fulfilment's `lines` (`line`, `quantity`), `location`, `carrier`, `tracking_number`, `tracking_url` | staff, admins, keys with `orders:write` (a customer's request is 403) | readers (its customer too: where its parcel is) |
 //! | a fulfilment's `id`, `number`, `status`, times; an order's `fulfillment_status`, `fulfillments`, `items[].fulfilled_quantity`, `items[].shipped_quantity` | ordo, from the fulfilments and their moves | readers |
+//! | a return's `lines`, `reason`, `note`, `restock`; its move (`to`, `outcome`, `refund_shipping`) | staff, admins, keys with `orders:write` (closing refunded: `orders:refund`); a customer's request is 403 | readers (its customer too) |
+//! | a return's `id`, `number`, `status`, `outcome`, `refund_id`, times; an order's `returns`, `items[].returned_quantity`, `items[].refunded_quantity` | ordo | readers |
+//! | a refund's `lines` (`line`, `quantity`), `shipping` | staff, admins, keys with `orders:refund` | readers of the order's refund answer |
+//! | a refund line's `amount` | ordo: the units' exact share of what was charged (never the caller's) | readers of the refund answer |
 //! | an API key's `name`, `scopes` | admins, when making it | admins |
 //! | an API key's `id`, `created_at`, `created_by`, `revoked_at`, `last_used_at` | ordo | admins |
 //! | an API key's `secret` | ordo, once: in the answer that made it, stored only as its SHA-256 | the admin who made it, that once |

@@ -121,6 +121,9 @@ pub enum ServiceError {
     /// A fulfilment that cannot be made or moved so (the order's status, its state, none such).
     #[error(transparent)]
     Fulfillment(ordo_domain::FulfillmentError),
+    /// A return that cannot be made or moved so (the order's status, its state, none such).
+    #[error(transparent)]
+    Return(ordo_domain::ReturnError),
     /// Part of the order has shipped, so it cannot be cancelled.
     #[error(
         "part of the order has shipped, so it cannot be cancelled: return what shipped instead"
@@ -137,6 +140,17 @@ impl From<ordo_domain::ChangeError> for ServiceError {
             ordo_domain::ChangeError::Illegal(error) => Self::IllegalTransition(error),
             ordo_domain::ChangeError::Payment(error) => Self::Payment(error),
             ordo_domain::ChangeError::Shipped => Self::Shipped,
+        }
+    }
+}
+
+impl From<ordo_domain::ReturnError> for ServiceError {
+    fn from(error: ordo_domain::ReturnError) -> Self {
+        match error {
+            ordo_domain::ReturnError::Invalid(errors) => Self::Validation(errors),
+            ordo_domain::ReturnError::Payment(error) => Self::Payment(error),
+            ordo_domain::ReturnError::Money(_) => Self::Internal(Box::new(error)),
+            other => Self::Return(other),
         }
     }
 }

@@ -55,7 +55,12 @@ impl OrderService {
             let current = self.orders.get(order_id).await?;
             caller.check(Action::Fulfil, current.customer_id())?;
             if current.fulfillment(id).is_some() {
-                return Ok((current, id));
+                // A retry of a keyed request that landed: finish the capture its first run
+                // claimed, if that is still in flight, as reconciliation would.
+                if current.pending_call() == PaymentStep::Done {
+                    return Ok((current, id));
+                }
+                break current;
             }
             if let Some(expected) = expected
                 && expected != current.version()
@@ -121,7 +126,7 @@ impl OrderService {
                 .into());
             }
         };
-        self.write_fulfillment(caller, order_id, expected, kind, |order, now| {
+        self.write_part(caller, order_id, expected, kind, |order, now| {
             order
                 .move_fulfillment(id, to, tracking.clone(), now)
                 .map(|()| true)
@@ -142,7 +147,7 @@ impl OrderService {
         tracking: Tracking,
         expected: Option<Version>,
     ) -> Result<Order, ServiceError> {
-        self.write_fulfillment(
+        self.write_part(
             caller,
             order_id,
             expected,
@@ -152,15 +157,16 @@ impl OrderService {
         .await
     }
 
-    /// One change of a fulfilment, read again and redone when another write lands first
-    /// (unless the caller named a version). `change` says whether it changed anything.
-    async fn write_fulfillment(
+    /// One change of an order's fulfilments or returns, read again and redone when another
+    /// write lands first (unless the caller named a version). `change` says whether it changed
+    /// anything.
+    pub(crate) async fn write_part<E: Into<ServiceError>>(
         &self,
         caller: &Caller,
         order_id: OrderId,
         expected: Option<Version>,
         kind: EventKind,
-        change: impl Fn(&mut Order, chrono::DateTime<chrono::Utc>) -> Result<bool, FulfillmentError>,
+        change: impl Fn(&mut Order, chrono::DateTime<chrono::Utc>) -> Result<bool, E>,
     ) -> Result<Order, ServiceError> {
         let cause = Cause::from(caller);
         let mut attempts = 0_u32;
@@ -176,7 +182,7 @@ impl OrderService {
                 });
             }
             let mut changed = current.clone();
-            if !change(&mut changed, self.clock.now())? {
+            if !change(&mut changed, self.clock.now()).map_err(Into::into)? {
                 return Ok(current);
             }
             let event = self.event(&cause, kind, &changed)?;

@@ -20,6 +20,7 @@ mod rates;
 mod reconcile;
 mod refunds;
 mod replicas;
+mod returns;
 mod webhooks;
 
 pub use access::{Caller, DetailRefusal, Role, UnknownRole};
@@ -38,6 +39,7 @@ pub use ports::{Clock, IdGenerator, RandomIds, SystemClock};
 pub use rates::{RATES_TTL, ShopRates};
 pub use reconcile::Reconciled;
 pub use replicas::{KeyMismatch, Replica};
+pub use returns::ReturnClose;
 pub use webhooks::{
     EndpointDraft, EndpointInputError, FAILING_LIMIT, RETRY_SCHEDULE, ROTATION_OVERLAP,
     SendOutcome, WebhookOptions, WebhookSender, Webhooks,

@@ -41,8 +41,6 @@ impl IdGenerator for RandomIds {
     }
 }
 
-/// A `UUIDv7`'s parts for `now`: its Unix milliseconds, and 80 random bits from the OS (the
-/// builder keeps 74 of them).
 /// The id a caller's request with an Idempotency-Key gives what it makes on an order (a refund, a
 /// fulfilment): the same for every attempt of that request, so a retry after a crash finds what
 /// the first attempt made. A version 8 UUID from SHA-256 of `label`, caller, order and key.
@@ -61,6 +59,8 @@ pub(crate) fn keyed_id(label: &str, scope: &str, order_id: OrderId, key: &str) -
     uuid::Builder::from_custom_bytes(bytes).into_uuid()
 }
 
+/// A `UUIDv7`'s parts for `now`: its Unix milliseconds, and 80 random bits from the OS (the
+/// builder keeps 74 of them).
 pub(crate) fn v7_parts(now: DateTime<Utc>) -> (u64, [u8; 10]) {
     let millis = u64::try_from(now.timestamp_millis()).unwrap_or(0);
     let random = uuid::Uuid::new_v4();

@@ -1,7 +1,7 @@
 //! Refunds of captured money: reserved on the order by compare-and-set, paid under a key of
 //! their own, settled or released.
 
-use ordo_domain::{EventKind, Order, OrderId, PaymentOperation};
+use ordo_domain::{EventKind, LinePart, Order, OrderId, PaymentOperation};
 use ordo_repository::RepoError;
 use rust_decimal::Decimal;
 
@@ -30,11 +30,76 @@ impl OrderService {
         amount: Decimal,
         reason: ordo_domain::CancelReason,
     ) -> Result<(Order, ordo_repository::Refund), ServiceError> {
+        let reserve = |order: &mut Order, _: uuid::Uuid, now| {
+            order
+                .record_refund(amount, now)
+                .map_err(ServiceError::Payment)?;
+            // Checked to have at most the currency's decimals: written with exactly them.
+            let mut amount = amount;
+            amount.rescale(u32::from(order.pricing().rounding().minor_units()));
+            Ok(amount)
+        };
+        self.reserve_and_pay(
+            caller,
+            order_id,
+            &reason,
+            EventKind::RefundRequested,
+            reserve,
+        )
+        .await
+    }
+
+    /// Refunds some units of an order's lines (and shipping lines, whole): each worth its exact
+    /// share of what was charged for it, discount and tax included
+    /// ([`ordo_domain::Pricing::units_amount`]), so refunding every line refunds exactly the
+    /// total; at most what is left to refund. Reserved, paid and settled as
+    /// [`OrderService::refund`].
+    ///
+    /// # Errors
+    /// As [`OrderService::refund`]; [`ServiceError::Validation`] naming a line with fewer
+    /// units left to refund.
+    pub async fn refund_lines(
+        &self,
+        caller: &crate::Caller,
+        order_id: OrderId,
+        parts: &[(LinePart, u32)],
+        reason: ordo_domain::CancelReason,
+    ) -> Result<(Order, ordo_repository::Refund), ServiceError> {
+        let reserve = |order: &mut Order, id, now| {
+            Ok(order
+                .refund_lines(id, parts, now)
+                .map_err(ServiceError::from)?
+                .amount)
+        };
+        self.reserve_and_pay(
+            caller,
+            order_id,
+            &reason,
+            EventKind::RefundRequested,
+            reserve,
+        )
+        .await
+    }
+
+    /// Reserves a refund on the order with `reserve` (which changes the order and says the
+    /// amount) and the event of `kind`, by compare-and-set, read again whenever another write
+    /// lands first; then pays and settles it. With an Idempotency-Key, the refund's id comes
+    /// from it: a retry after a crash (the key's lease ran out) finds the refund the first
+    /// attempt reserved and finishes that one, rather than reserving and paying a second.
+    pub(crate) async fn reserve_and_pay(
+        &self,
+        caller: &crate::Caller,
+        order_id: OrderId,
+        reason: &ordo_domain::CancelReason,
+        kind: EventKind,
+        reserve: impl Fn(
+            &mut Order,
+            uuid::Uuid,
+            chrono::DateTime<chrono::Utc>,
+        ) -> Result<Decimal, ServiceError>,
+    ) -> Result<(Order, ordo_repository::Refund), ServiceError> {
         let mut attempts = 0_u32;
         let cause = Cause::from(caller);
-        // With an Idempotency-Key, the refund's id comes from it: a retry after a crash (the
-        // key's lease ran out) finds the refund the first attempt reserved and finishes that
-        // one, rather than reserving and paying a second.
         let keyed = caller
             .request()
             .1
@@ -46,26 +111,22 @@ impl OrderService {
                 Err(error) => return Err(error.into()),
             }
         }
+        let id = keyed.unwrap_or_else(uuid::Uuid::new_v4);
         let (order, refund) = loop {
             attempts = attempts.saturating_add(1);
             let current = self.orders.get(order_id).await?;
             caller.check(crate::access::Action::Refund, current.customer_id())?;
             let mut reserved = current.clone();
-            reserved
-                .record_refund(amount, self.clock.now())
-                .map_err(ServiceError::Payment)?;
-            // Checked to have at most the currency's decimals: written with exactly them.
-            let mut amount = amount;
-            amount.rescale(u32::from(current.pricing().rounding().minor_units()));
+            let amount = reserve(&mut reserved, id, self.clock.now())?;
             let refund = ordo_repository::Refund {
-                id: keyed.unwrap_or_else(uuid::Uuid::new_v4),
+                id,
                 order_id,
                 amount,
                 reason: reason.as_str().to_owned(),
                 status: ordo_repository::RefundStatus::Pending,
                 created_at: self.clock.now(),
             };
-            let event = self.event(&cause, EventKind::RefundRequested, &reserved)?;
+            let event = self.event(&cause, kind, &reserved)?;
             match self
                 .orders
                 .reserve_refund(&reserved, current.version(), &refund, &event)
@@ -127,8 +188,9 @@ impl OrderService {
             let released = match status {
                 RefundStatus::Failed => {
                     let mut released = order.clone();
+                    // Its lines, and the return it closed, are released with it.
                     released
-                        .revert_refund(refund.amount, self.clock.now())
+                        .release_refund(refund.id, refund.amount, self.clock.now())
                         .map_err(ServiceError::Payment)?;
                     Some(released)
                 }

@@ -143,6 +143,40 @@ pub(crate) fn fulfillment(json: bool, fulfillment: &Value) {
     }
 }
 
+/// A return, its refund when one closed it, then its order.
+pub(crate) fn returned(json: bool, ret: &Value) {
+    if json {
+        println!("{ret}");
+        return;
+    }
+    println!(
+        "return {} (#{}): {} {}, {}",
+        text(ret, "id"),
+        text(ret, "number"),
+        text(ret, "status"),
+        text(ret, "outcome"),
+        text(ret, "reason"),
+    );
+    if let Some(refund) = ret.get("refund") {
+        println!(
+            "refund {}: {} ({})",
+            text(refund, "id"),
+            text(refund, "amount"),
+            text(refund, "status")
+        );
+    }
+    if let Some(changed) = ret.get("order") {
+        println!(
+            "order {}: {}, {}, {}; refunded {}",
+            text(changed, "order_number"),
+            text(changed, "status"),
+            text(changed, "fulfillment_status"),
+            text(changed, "payment_status"),
+            text(changed, "amount_refunded"),
+        );
+    }
+}
+
 fn items(priced: &Value) -> Table {
     let mut items = Table::new();
     items.set_header(vec![

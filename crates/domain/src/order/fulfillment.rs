@@ -36,23 +36,54 @@ pub const MAX_TRACKING_NUMBER_CHARS: usize = 128;
 /// The longest tracking URL.
 pub const MAX_TRACKING_URL_CHARS: usize = 2048;
 
-/// A fulfilment's id: a `UUIDv7` for the ones callers make, a name-based one for the fulfilment
-/// completing an order makes of what was left.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct FulfillmentId(Uuid);
+/// An id of a part of an order (a fulfilment, a return): a `UUIDv7` for the ones callers make,
+/// or any UUID as stored or named in a path.
+macro_rules! part_id {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(Uuid);
+
+        impl $name {
+            /// A `UUIDv7` from its parts (the service supplies time and randomness).
+            pub fn from_parts(unix_millis: u64, random: &[u8; 10]) -> Self {
+                Self(uuid::Builder::from_unix_timestamp_millis(unix_millis, random).into_uuid())
+            }
+
+            /// Any UUID, as stored or named in a path.
+            pub fn from_uuid(uuid: Uuid) -> Self {
+                Self(uuid)
+            }
+
+            /// The underlying UUID.
+            pub fn as_uuid(&self) -> Uuid {
+                self.0
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                std::fmt::Display::fmt(&self.0.hyphenated(), f)
+            }
+        }
+
+        impl std::fmt::Debug for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, concat!(stringify!($name), "({})"), self.0.hyphenated())
+            }
+        }
+    };
+}
+pub(super) use part_id;
+
+part_id! {
+    /// A fulfilment's id: a `UUIDv7` for the ones callers make, a name-based one for the
+    /// fulfilment completing an order makes of what was left.
+    FulfillmentId
+}
 
 impl FulfillmentId {
-    /// A `UUIDv7` from its parts (the service supplies time and randomness).
-    pub fn from_parts(unix_millis: u64, random: &[u8; 10]) -> Self {
-        Self(uuid::Builder::from_unix_timestamp_millis(unix_millis, random).into_uuid())
-    }
-
-    /// Any UUID, as stored or named in a path.
-    pub fn from_uuid(uuid: Uuid) -> Self {
-        Self(uuid)
-    }
-
     /// The id of the fulfilment numbered `number` that ordo itself made for `order`: the same
     /// on every replica and every read (a version 8 UUID from SHA-256 of the two).
     fn derived(order: crate::OrderId, number: u32) -> Self {
@@ -64,23 +95,6 @@ impl FulfillmentId {
         let mut bytes = [0_u8; 16];
         bytes.copy_from_slice(digest.get(..16).unwrap_or(&[0; 16]));
         Self(uuid::Builder::from_custom_bytes(bytes).into_uuid())
-    }
-
-    /// The underlying UUID.
-    pub fn as_uuid(&self) -> Uuid {
-        self.0
-    }
-}
-
-impl std::fmt::Display for FulfillmentId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        std::fmt::Display::fmt(&self.0.hyphenated(), f)
-    }
-}
-
-impl std::fmt::Debug for FulfillmentId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "FulfillmentId({})", self.0.hyphenated())
     }
 }
 
@@ -165,6 +179,10 @@ pub enum FulfillmentStatus {
     PartiallyFulfilled,
     /// Every unit is.
     Fulfilled,
+    /// Some units came back (returns received or refunded), not all.
+    PartiallyReturned,
+    /// Every unit came back.
+    Returned,
 }
 
 impl FulfillmentStatus {
@@ -193,7 +211,10 @@ impl std::str::FromStr for FulfillmentStatus {
 
 /// A string that names no fulfilment status.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown fulfillment status: expected unfulfilled, partially_fulfilled or fulfilled")]
+#[error(
+    "unknown fulfillment status: expected unfulfilled, partially_fulfilled, fulfilled, \
+     partially_returned or returned"
+)]
 pub struct UnknownFulfillmentStatus;
 
 /// Some units of one line of the order.
@@ -369,25 +390,7 @@ impl NewFulfillment {
     /// [`ValidationErrors`] naming every field that breaks a rule (`lines[1].quantity`).
     pub fn parse(draft: &FulfillmentDraft) -> Result<Self, ValidationErrors> {
         let mut errors = Collector::default();
-        if draft.lines.is_empty() {
-            errors.push("lines", Violation::NoLines);
-        }
-        let mut lines = Vec::with_capacity(draft.lines.len());
-        for (index, given) in draft.lines.iter().enumerate() {
-            let line = u32::try_from(given.line).ok();
-            if line.is_none() {
-                errors.push(format!("lines[{index}].line"), Violation::NoSuchLine);
-            }
-            if line.is_some() && draft.lines.iter().take(index).any(|l| l.line == given.line) {
-                errors.push(format!("lines[{index}].line"), Violation::Duplicate);
-            }
-            let quantity = Quantity::new(given.quantity)
-                .map_err(|violation| errors.push(format!("lines[{index}].quantity"), violation))
-                .ok();
-            if let (Some(line), Some(quantity)) = (line, quantity) {
-                lines.push((line, quantity));
-            }
-        }
+        let lines = parse_lines(&draft.lines, &mut errors);
         let location = draft.location.as_ref().and_then(|raw| {
             text_line(raw, MAX_LOCATION_CHARS)
                 .map_err(|violation| errors.push("location", violation))
@@ -400,6 +403,43 @@ impl NewFulfillment {
             tracking,
         }))
     }
+}
+
+/// Lines and quantities as a client names them (a fulfilment's, a return's): at least one, each
+/// line once, each quantity in range. Whether the order has them is for the order to say.
+pub(super) fn parse_lines(
+    drafts: &[FulfillmentLineDraft],
+    errors: &mut Collector,
+) -> Vec<(u32, Quantity)> {
+    if drafts.is_empty() {
+        errors.push("lines", Violation::NoLines);
+    }
+    if drafts.len() > crate::MAX_LINE_ITEMS {
+        errors.push(
+            "lines",
+            Violation::TooManyEntries {
+                max: crate::MAX_LINE_ITEMS,
+            },
+        );
+        return Vec::new();
+    }
+    let mut lines = Vec::with_capacity(drafts.len());
+    for (index, given) in drafts.iter().enumerate() {
+        let line = u32::try_from(given.line).ok();
+        if line.is_none() {
+            errors.push(format!("lines[{index}].line"), Violation::NoSuchLine);
+        }
+        if line.is_some() && drafts.iter().take(index).any(|l| l.line == given.line) {
+            errors.push(format!("lines[{index}].line"), Violation::Duplicate);
+        }
+        let quantity = Quantity::new(given.quantity)
+            .map_err(|violation| errors.push(format!("lines[{index}].quantity"), violation))
+            .ok();
+        if let (Some(line), Some(quantity)) = (line, quantity) {
+            lines.push((line, quantity));
+        }
+    }
+    lines
 }
 
 /// Why a fulfilment cannot be made or moved.
@@ -480,8 +520,41 @@ impl Order {
         progress(self.pricing.lines.len(), &self.fulfillments)
     }
 
-    /// How much of the order is fulfilled ([`FulfillmentStatus`] says over which lines).
+    /// How much of the order is fulfilled, then returned ([`FulfillmentStatus`] says over which
+    /// lines).
     pub fn fulfillment_status(&self) -> FulfillmentStatus {
+        let counted = self.counted_lines();
+        let back = self.returned_units();
+        let returned = |index: &usize| back.get(*index).map_or(0, |units| units.1);
+        if counted.iter().any(|(index, _, _)| returned(index) > 0) {
+            return if counted
+                .iter()
+                .all(|(index, _, quantity)| returned(index) >= *quantity)
+            {
+                FulfillmentStatus::Returned
+            } else {
+                FulfillmentStatus::PartiallyReturned
+            };
+        }
+        if counted.iter().all(|(_, done, quantity)| done >= quantity) {
+            FulfillmentStatus::Fulfilled
+        } else if counted.iter().any(|(_, done, _)| *done > 0) {
+            FulfillmentStatus::PartiallyFulfilled
+        } else {
+            FulfillmentStatus::Unfulfilled
+        }
+    }
+
+    /// Whether every unit the status counts is fulfilled.
+    fn fully_fulfilled(&self) -> bool {
+        self.counted_lines()
+            .iter()
+            .all(|(_, done, quantity)| done >= quantity)
+    }
+
+    /// The lines the fulfilment status counts (those that require shipping, or all when none
+    /// does): index, fulfilled units, ordered units.
+    fn counted_lines(&self) -> Vec<(usize, u32, u32)> {
         let progress = self.line_progress();
         let ships = |index: usize| {
             self.pricing.lines.get(index).is_some_and(|line| {
@@ -491,22 +564,15 @@ impl Order {
             })
         };
         let any_ships = (0..progress.len()).any(ships);
-        let counted = progress
+        progress
             .iter()
             .enumerate()
             .filter(|(index, _)| !any_ships || ships(*index))
             .filter_map(|(index, done)| {
                 let quantity = self.pricing.lines.get(index)?.quantity.get();
-                Some((done.fulfilled, quantity))
+                Some((index, done.fulfilled, quantity))
             })
-            .collect::<Vec<_>>();
-        if counted.iter().all(|(done, quantity)| done >= quantity) {
-            FulfillmentStatus::Fulfilled
-        } else if counted.iter().any(|(done, _)| *done > 0) {
-            FulfillmentStatus::PartiallyFulfilled
-        } else {
-            FulfillmentStatus::Unfulfilled
-        }
+            .collect()
     }
 
     /// Fulfils some units of some lines with a new fulfilment `id`, bumping the version. When
@@ -577,7 +643,7 @@ impl Order {
             delivered_at: None,
             cancelled_at: None,
         });
-        if self.fulfillment_status() == FulfillmentStatus::Fulfilled {
+        if self.fully_fulfilled() {
             // Completing touches the version itself; a payment that cannot complete the order
             // (unsettled, failed) leaves it processing, fulfilled.
             if let Ok(step) = self.begin_change(StatusChange::Complete, now) {
@@ -604,18 +670,10 @@ impl Order {
         now: DateTime<Utc>,
     ) -> Result<(), FulfillmentError> {
         let status = self.status;
-        let pending = self.payment.pending.as_ref();
-        // A cancellation claimed (its void or refund in flight) must not find a unit shipped
-        // when it lands.
-        if let Some(claim) = pending
-            && matches!(claim.change, Some(StatusChange::Cancel(_)))
-        {
-            return Err(PaymentError::InFlight {
-                operation: claim.operation,
-            }
-            .into());
-        }
-        let pending = pending.map(|p| p.operation);
+        // While a gateway call is in flight the order waits for its answer, which is written
+        // on the version the call was claimed at (and a cancellation must not find a unit
+        // shipped when it lands).
+        self.no_call_in_flight()?;
         let fulfillment = self
             .fulfillments
             .iter_mut()
@@ -629,13 +687,8 @@ impl Order {
                 allowed: from.allowed_next(),
             });
         }
-        if to == FulfillmentState::Cancelled {
-            if status == OrderStatus::Completed {
-                return Err(FulfillmentError::OrderCompleted);
-            }
-            if let Some(operation) = pending {
-                return Err(PaymentError::InFlight { operation }.into());
-            }
+        if to == FulfillmentState::Cancelled && status == OrderStatus::Completed {
+            return Err(FulfillmentError::OrderCompleted);
         }
         fulfillment.state = to;
         match to {
@@ -661,6 +714,7 @@ impl Order {
         tracking: Tracking,
         now: DateTime<Utc>,
     ) -> Result<bool, FulfillmentError> {
+        self.no_call_in_flight()?;
         let fulfillment = self
             .fulfillments
             .iter_mut()
@@ -680,6 +734,17 @@ impl Order {
         }
         self.touch(now);
         Ok(true)
+    }
+
+    /// Refuses a change while a gateway call is in flight: its answer is written on the version
+    /// it was claimed at.
+    pub(super) fn no_call_in_flight(&self) -> Result<(), PaymentError> {
+        match &self.payment.pending {
+            Some(pending) => Err(PaymentError::InFlight {
+                operation: pending.operation,
+            }),
+            None => Ok(()),
+        }
     }
 
     /// Whether any unit has shipped (an order that has cannot be cancelled).
@@ -747,7 +812,7 @@ impl Order {
         if self.status == OrderStatus::Completed && self.fulfillments.is_empty() {
             self.ship_what_is_left(self.updated_at);
         }
-        if self.fulfillments_fit() {
+        if self.fulfillments_fit() && self.returns_fit() {
             Ok(self)
         } else {
             Err(super::CorruptOrder::FulfillmentMismatch)
@@ -790,15 +855,15 @@ impl Order {
         let by_status = match self.status {
             OrderStatus::Pending => self.fulfillments.is_empty(),
             OrderStatus::Cancelled => self.fulfillments.iter().all(|f| !f.state.counts()),
-            OrderStatus::Completed => self.fulfillment_status() == FulfillmentStatus::Fulfilled,
+            OrderStatus::Completed => self
+                .line_progress()
+                .iter()
+                .zip(&self.pricing.lines)
+                .all(|(done, line)| done.fulfilled == line.quantity.get()),
             OrderStatus::Processing => true,
         };
-        self.fulfillments.len() <= MAX_FULFILLMENTS
-            && numbered
-            && unique
-            && shaped
-            && within
-            && by_status
+        // No count here: completing may add one past MAX_FULFILLMENTS, which limits requests.
+        numbered && unique && shaped && within && by_status
     }
 }
 
@@ -831,6 +896,6 @@ fn progress(lines: usize, fulfillments: &[Fulfillment]) -> Vec<LineProgress> {
 }
 
 /// A line number as an index.
-fn index_of(line: u32) -> Option<usize> {
+pub(super) fn index_of(line: u32) -> Option<usize> {
     usize::try_from(line).ok()
 }

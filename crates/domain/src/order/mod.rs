@@ -8,6 +8,7 @@ mod change;
 mod draft;
 mod fulfillment;
 mod money;
+mod returns;
 mod settle;
 
 pub use change::{CancelReason, ChangeError, PaymentStep, StatusChange, Version};
@@ -23,6 +24,10 @@ pub use fulfillment::{
     FulfillmentLine, FulfillmentLineDraft, FulfillmentState, FulfillmentStatus, LineProgress,
     MAX_CARRIER_CHARS, MAX_FULFILLMENTS, MAX_LOCATION_CHARS, MAX_TRACKING_NUMBER_CHARS,
     MAX_TRACKING_URL_CHARS, NewFulfillment, Tracking, TrackingDraft, UnknownFulfillmentStatus,
+};
+pub use returns::{
+    LineRefund, MAX_RETURN_NOTE_CHARS, MAX_RETURNS, NewReturn, RefundedLine, Return, ReturnDraft,
+    ReturnError, ReturnId, ReturnOutcome, ReturnReason, ReturnState,
 };
 
 use chrono::{DateTime, Utc};
@@ -52,6 +57,12 @@ pub struct Order {
     /// Its fulfilments, oldest first.
     #[serde(skip)]
     fulfillments: Vec<Fulfillment>,
+    /// Its returns, oldest first.
+    #[serde(skip)]
+    returns: Vec<Return>,
+    /// Its refunds by line: which units each refunded.
+    #[serde(skip)]
+    refunded_lines: Vec<RefundedLine>,
     version: Version,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
@@ -74,6 +85,8 @@ pub struct OrderRecord {
     pub cancel_reason: Option<CancelReason>,
     pub payment: Payment,
     pub fulfillments: Vec<Fulfillment>,
+    pub returns: Vec<Return>,
+    pub refunded_lines: Vec<RefundedLine>,
     pub version: Version,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -130,6 +143,8 @@ impl Order {
             cancel_reason: None,
             payment,
             fulfillments: Vec::new(),
+            returns: Vec::new(),
+            refunded_lines: Vec::new(),
             version: Version::FIRST,
             created_at: now,
             updated_at: now,
@@ -242,6 +257,8 @@ impl Order {
             cancel_reason: record.cancel_reason,
             payment,
             fulfillments: record.fulfillments,
+            returns: record.returns,
+            refunded_lines: record.refunded_lines,
             version: record.version,
             created_at: record.created_at,
             updated_at: record.updated_at,
@@ -358,6 +375,8 @@ impl Order {
             cancel_reason: self.cancel_reason.clone(),
             payment: self.payment.clone(),
             fulfillments: self.fulfillments.clone(),
+            returns: self.returns.clone(),
+            refunded_lines: self.refunded_lines.clone(),
             version: self.version,
             created_at: self.created_at,
             updated_at: self.updated_at,

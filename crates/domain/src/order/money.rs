@@ -43,6 +43,9 @@ impl Order {
                 StatusChange::Process | StatusChange::Complete,
                 PaymentStatus::Paid | PaymentStatus::PartiallyRefunded,
             )
+            // Refunded in full while being worked on: it may still end (what shipped cannot
+            // be cancelled).
+            | (StatusChange::Complete, PaymentStatus::Refunded)
             | (
                 StatusChange::Cancel(_),
                 PaymentStatus::Unpaid | PaymentStatus::Failed | PaymentStatus::Refunded,

@@ -34,7 +34,7 @@ pub(crate) fn line(raw: &str, max: usize) -> Result<String, Violation> {
 }
 
 /// Free text over several lines: as [`line`], but `\n` and `\r` are allowed.
-pub(super) fn lines(raw: &str, max: usize) -> Result<String, Violation> {
+pub(crate) fn lines(raw: &str, max: usize) -> Result<String, Violation> {
     refuse_control(raw, true)?;
     trimmed(raw, max)
 }

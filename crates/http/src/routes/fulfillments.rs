@@ -247,7 +247,7 @@ fn answer(
          headers(("Location" = String, description = "The fulfilment's URL"), ("ETag" = String, description = "The order's new version")),
          links(("ShipIt" = (operation_id = "move_fulfillment", parameters(("id" = "$response.body#/order/id"), ("fulfillment_id" = "$response.body#/id")))))),
         (status = 402, description = "It completed the order, and the capture was declined; the fulfilment stands", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 409, description = "The order is not processing (`fulfillment-state`), a payment call is in progress, or a request with this Idempotency-Key is in progress", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 409, description = "The order is not processing (`fulfillment-state`; also when racing requests for its last units find it completed), it holds 100 fulfilments, a payment call is in progress (`payment-in-progress`), or a request with this Idempotency-Key is in progress", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 422, description = "A line the order does not have, more units than are left (`errors` names the line and says how many are left), or a text that breaks a rule", body = ProblemDetails, content_type = "application/problem+json"),
         Guarded, JsonBody, OneOrder, Versioned, Unavailable,
     )
@@ -321,7 +321,7 @@ async fn get_fulfillment(
     responses(
         (status = 200, description = "Moved", body = FulfillmentBody, headers(("ETag" = String, description = "The order's new version"))),
         (status = 404, description = "No such order or fulfilment (or one the caller may not see)", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 409, description = "The fulfilment cannot make that move (`fulfillment-state`, with `allowed_next`), or a request with this Idempotency-Key is in progress", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 409, description = "The fulfilment cannot make that move (`fulfillment-state`, with `allowed_next`), a payment call is in progress on the order (`payment-in-progress`), or a request with this Idempotency-Key is in progress", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 422, description = "Tracking that breaks a rule, or an unknown target", body = ProblemDetails, content_type = "application/problem+json"),
         Guarded, JsonBody, Versioned, Unavailable,
     )
@@ -363,7 +363,7 @@ async fn move_fulfillment(
     responses(
         (status = 200, description = "Changed (or nothing to change)", body = FulfillmentBody, headers(("ETag" = String, description = "The order's version now"))),
         (status = 404, description = "No such order or fulfilment (or one the caller may not see)", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 409, description = "The fulfilment was cancelled", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 409, description = "The fulfilment was cancelled, or a payment call is in progress on the order", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 422, description = "Tracking that breaks a rule", body = ProblemDetails, content_type = "application/problem+json"),
         Guarded, JsonBody, Versioned, Unavailable,
     )

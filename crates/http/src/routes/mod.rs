@@ -9,4 +9,5 @@ pub(crate) mod orders;
 pub(crate) mod products;
 pub(crate) mod rates;
 mod responses;
+pub(crate) mod returns;
 pub(crate) mod webhooks;

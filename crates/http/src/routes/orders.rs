@@ -299,7 +299,7 @@ async fn transition_order(
     responses(
         (status = 200, description = "Cancelled", body = OrderBody, headers(("ETag" = String, description = "The new version"))),
         (status = 402, description = "Giving the money back was declined by the gateway", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 409, description = "Already completed or cancelled, or a request with this Idempotency-Key is in progress", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 409, description = "Already completed or cancelled, part of it has shipped (`order-shipped`: return it instead), or a request with this Idempotency-Key is in progress", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 422, description = "Empty or too long reason", body = ProblemDetails, content_type = "application/problem+json"),
         Guarded, JsonBody, OneOrder, Versioned, VersionRequired, Unavailable,
     )
@@ -416,18 +416,71 @@ async fn refund_order(
     OrderPath(id): OrderPath,
     body: Result<Json<RefundRequest>, Problem>,
 ) -> Result<Response, ApiError> {
-    let input = body.and_then(|Json(body)| Ok((body.amount, reason(&body.reason)?)));
-    let (amount, reason) = visible_first(&service, &caller, id, input).await?;
-    let (order, refund) = service.refund(&caller, id, amount, reason).await?;
+    let input = body.and_then(|Json(body)| Ok((what_to_refund(&body)?, reason(&body.reason)?)));
+    let (what, reason) = visible_first(&service, &caller, id, input).await?;
+    let (order, refund) = match what {
+        Refunding::Amount(amount) => service.refund(&caller, id, amount, reason).await?,
+        Refunding::Lines(parts) => service.refund_lines(&caller, id, &parts, reason).await?,
+    };
     let body = RefundBody {
         id: refund.id,
         amount: refund.amount,
         reason: refund.reason,
         status: refund.status.as_str().to_owned(),
         created_at: refund.created_at,
+        lines: crate::dto::RefundLineView::of(&order, refund.id),
         order: OrderBody::new(&order, &caller),
     };
     let mut response = (StatusCode::CREATED, axum::Json(body)).into_response();
     response.extensions_mut().insert(order.id());
     Ok(response)
+}
+
+/// What a refund request refunds.
+enum Refunding {
+    /// An amount (a goodwill refund).
+    Amount(Decimal),
+    /// Some units of some lines, and shipping lines whole.
+    Lines(Vec<(ordo_domain::LinePart, u32)>),
+}
+
+/// An amount, or lines and shipping: one of the two, or a 422 naming the field.
+fn what_to_refund(body: &RefundRequest) -> Result<Refunding, Problem> {
+    let by_line = body.lines.is_some() || body.shipping.is_some();
+    match (body.amount, by_line) {
+        (Some(_), true) => Err(Problem::invalid_field(
+            "amount",
+            "give an amount, or lines and shipping to refund by line, not both",
+        )),
+        (Some(amount), false) => Ok(Refunding::Amount(amount)),
+        (None, false) => Err(Problem::invalid_field(
+            "amount",
+            "is required: an amount, or lines and shipping to refund by line",
+        )),
+        (None, true) => {
+            let mut parts = Vec::new();
+            for (index, line) in body.lines.iter().flatten().enumerate() {
+                let at = usize::try_from(line.line).map_err(|_| {
+                    Problem::invalid_field(&format!("lines[{index}].line"), "must be 0 or more")
+                })?;
+                let quantity = u32::try_from(line.quantity)
+                    .ok()
+                    .filter(|q| (1..=ordo_domain::MAX_QUANTITY).contains(q))
+                    .ok_or_else(|| {
+                        Problem::invalid_field(
+                            &format!("lines[{index}].quantity"),
+                            format!("must be between 1 and {}", ordo_domain::MAX_QUANTITY),
+                        )
+                    })?;
+                parts.push((ordo_domain::LinePart::Item(at), quantity));
+            }
+            for (index, line) in body.shipping.iter().flatten().enumerate() {
+                let at = usize::try_from(*line).map_err(|_| {
+                    Problem::invalid_field(&format!("shipping[{index}]"), "must be 0 or more")
+                })?;
+                parts.push((ordo_domain::LinePart::Shipping(at), 1));
+            }
+            Ok(Refunding::Lines(parts))
+        }
+    }
 }

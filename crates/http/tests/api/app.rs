@@ -442,13 +442,15 @@ pub(crate) fn metrics_handle() -> ordo_http::PrometheusHandle {
 }
 
 /// An order as a preview of it reads: its lines without what only a placed order's lines have
-/// (how many units are fulfilled and shipped).
+/// (how many units are fulfilled, shipped, returned and refunded).
 pub(crate) fn as_priced(order: &Value) -> Value {
     let mut order = order.clone();
     for item in order["items"].as_array_mut().into_iter().flatten() {
         let item = item.as_object_mut().unwrap();
         assert_eq!(item.remove("fulfilled_quantity"), Some(json!(0)));
         assert_eq!(item.remove("shipped_quantity"), Some(json!(0)));
+        assert_eq!(item.remove("returned_quantity"), Some(json!(0)));
+        assert_eq!(item.remove("refunded_quantity"), Some(json!(0)));
     }
     order
 }

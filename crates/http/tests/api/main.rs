@@ -26,6 +26,7 @@ mod payments;
 mod price_book;
 mod rates;
 mod record;
+mod returns;
 mod search;
 mod sockets;
 mod webhook_sending;

@@ -9,7 +9,8 @@
 use chrono::{DateTime, Utc};
 use ordo_domain::{
     CodeName, Fulfillment, LineSnapshot, LineSnapshotDraft, LineSource, Order, OrderDetails,
-    OrderDetailsDraft, PricedLine, ProductId, Quantity, ShippingLine, amount_serde,
+    OrderDetailsDraft, PricedLine, ProductId, Quantity, RefundedLine, Return, ShippingLine,
+    amount_serde,
 };
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -42,6 +43,12 @@ pub(crate) struct Document {
     /// Its fulfilments, oldest first; absent while it has none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     fulfillments: Vec<Fulfillment>,
+    /// Its returns, oldest first; absent while it has none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    returns: Vec<Return>,
+    /// Its refunds by line; absent while it has none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    refunded_lines: Vec<RefundedLine>,
 }
 
 /// One line.
@@ -87,6 +94,8 @@ pub(crate) struct Parts {
     pub(crate) prices_include_tax: bool,
     pub(crate) discount_reason: Option<String>,
     pub(crate) fulfillments: Vec<Fulfillment>,
+    pub(crate) returns: Vec<Return>,
+    pub(crate) refunded_lines: Vec<RefundedLine>,
 }
 
 impl Document {
@@ -118,6 +127,8 @@ impl Document {
             prices_include_tax: pricing.prices_include_tax(),
             discount_reason: pricing.discount_reason().map(str::to_owned),
             fulfillments: order.fulfillments().to_vec(),
+            returns: order.returns().to_vec(),
+            refunded_lines: order.refunded_lines().to_vec(),
         };
         serde_json::to_string(&document).map_err(RepoError::other)
     }
@@ -161,6 +172,8 @@ impl Document {
             prices_include_tax: document.prices_include_tax,
             discount_reason: document.discount_reason,
             fulfillments: document.fulfillments,
+            returns: document.returns,
+            refunded_lines: document.refunded_lines,
         })
     }
 }

@@ -296,6 +296,8 @@ pub(crate) fn restore(row: OrderRow) -> Result<Order, RepoError> {
             )?,
         },
         fulfillments: parts.fulfillments,
+        returns: parts.returns,
+        refunded_lines: parts.refunded_lines,
         version: Version::new(u32::try_from(row.version).map_err(|_| corrupt("version"))?),
         created_at: row.created_at,
         updated_at: row.updated_at,
