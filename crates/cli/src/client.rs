@@ -63,13 +63,17 @@ pub(crate) struct ListFilters {
     /// Only this status (pending, processing, completed, cancelled).
     #[arg(long)]
     status: Option<String>,
-    /// Only this payment status (`unpaid`, `authorized`, `paid`, `partially_refunded`,
+    /// Only this payment status (`unpaid`, `authorized`, `partially_paid`, `paid`, `partially_refunded`,
     /// `refunded`, `failed`, `unknown`).
     #[arg(long)]
     payment_status: Option<String>,
-    /// Only orders this far fulfilled (`unfulfilled`, `partially_fulfilled`, `fulfilled`).
+    /// Only orders this far fulfilled (`unfulfilled`, `partially_fulfilled`, `fulfilled`,
+    /// `partially_returned`, `returned`).
     #[arg(long)]
     fulfillment_status: Option<String>,
+    /// Only orders paid manually whose payment is overdue.
+    #[arg(long)]
+    overdue: bool,
     /// Only orders created at or after this instant (RFC 3339).
     #[arg(long)]
     created_after: Option<String>,
@@ -107,6 +111,7 @@ impl ListFilters {
             ("status", self.status),
             ("payment_status", self.payment_status),
             ("fulfillment_status", self.fulfillment_status),
+            ("overdue", self.overdue.then(|| "true".to_owned())),
             ("created_after", self.created_after),
             ("created_before", self.created_before),
             ("email", self.email),
@@ -226,6 +231,22 @@ pub(crate) enum OrdersCommand {
         #[command(flatten)]
         client: ClientArgs,
     },
+    /// Record a payment of an order paid manually (a bank transfer arrived, cash was taken).
+    Pay {
+        /// The order's id or its number (`ORD-261122-7KQ3M9AX`).
+        id: String,
+        /// How much, in the order's currency (`50.00`).
+        #[arg(long)]
+        amount: Decimal,
+        /// `bank_transfer`, `cash`, `cheque`, `card_terminal` or `other`.
+        #[arg(long)]
+        method: String,
+        /// The bank's, the receipt's or the cheque's reference.
+        #[arg(long)]
+        reference: Option<String>,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
     /// Record a return of shipped units: `--line 0:1`, a reason (`damaged`, `defective`,
     /// `wrong_item`, `not_as_described`, `size_or_fit`, `unwanted`, `arrived_late`, `other`).
     Return {
@@ -317,6 +338,7 @@ impl OrdersCommand {
             | Self::Fulfil { client, .. }
             | Self::Fulfillment { client, .. }
             | Self::Return { client, .. }
+            | Self::Pay { client, .. }
             | Self::ReturnMove { client, .. }
             | Self::Patch { client, .. }
             | Self::Delete { client, .. } => client,
@@ -479,7 +501,8 @@ pub(crate) async fn run(
                 .await?;
             print::order(json, &body(response).await?);
         }
-        command @ (OrdersCommand::Refund { .. }
+        command @ (OrdersCommand::Pay { .. }
+        | OrdersCommand::Refund { .. }
         | OrdersCommand::Fulfil { .. }
         | OrdersCommand::Fulfillment { .. }
         | OrdersCommand::Return { .. }
@@ -504,10 +527,25 @@ pub(crate) async fn run(
     Ok(())
 }
 
-/// What happens after payment: `ordo orders refund`, `fulfil`, `fulfillment`, `return` and
-/// `return-move`.
+/// What happens after placing: `ordo orders pay`, `refund`, `fulfil`, `fulfillment`, `return`
+/// and `return-move`.
 async fn fulfillment_command(call: &Call<'_>, command: OrdersCommand, json: bool) -> Result<()> {
     match command {
+        OrdersCommand::Pay {
+            id,
+            amount,
+            method,
+            reference,
+            ..
+        } => {
+            // Amounts travel as strings, exactly as typed.
+            let request = json!({
+                "amount": amount.to_string(), "method": method, "reference": reference
+            });
+            let path = format!("{}/payments", call.order_path(&id).await?);
+            let response = call.post(&path, request.to_string(), None).await?;
+            print::order(json, &body(response).await?);
+        }
         OrdersCommand::Refund {
             id,
             amount,
@@ -611,6 +649,9 @@ async fn return_command(call: &Call<'_>, command: OrdersCommand, json: bool) -> 
             refund_shipping,
             ..
         } => {
+            if refund_shipping && !matches!(to, ReturnTarget::Refunded) {
+                anyhow::bail!("--refund-shipping goes with --to refunded");
+            }
             let request = match to {
                 ReturnTarget::Received => json!({ "to": "received" }),
                 ReturnTarget::Refunded => json!({

@@ -305,6 +305,7 @@ fn service_config(args: &ServeArgs) -> ServiceConfig {
             Capture::Immediately => CaptureMode::Immediately,
         },
         claim_grace: chrono::Duration::seconds(i64::from(args.payment_claim_grace_seconds)),
+        payment_terms_days: args.payment_terms_days,
         ..ServiceConfig::default()
     }
 }

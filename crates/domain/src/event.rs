@@ -124,6 +124,10 @@ pub enum EventKind {
     #[serde(rename = "fulfillment.tracking_updated")]
     #[strum(serialize = "fulfillment.tracking_updated")]
     FulfillmentTrackingUpdated,
+    /// A payment made outside a gateway was recorded (a bank transfer, cash).
+    #[serde(rename = "payment.recorded")]
+    #[strum(serialize = "payment.recorded")]
+    PaymentRecorded,
     /// A return of shipped units was asked for.
     #[serde(rename = "return.requested")]
     #[strum(serialize = "return.requested")]

@@ -16,6 +16,8 @@ pub enum PaymentStatus {
     Unpaid,
     /// The total is held on the customer's means of payment.
     Authorized,
+    /// Payments recorded outside a gateway add up to less than the total.
+    PartiallyPaid,
     /// The total was captured.
     Paid,
     /// Part of what was captured was refunded.
@@ -189,6 +191,15 @@ impl Payment {
             reference: None,
             pending: None,
         }
+    }
+
+    /// The same amounts written with exactly `minor_units` decimals.
+    #[must_use]
+    pub fn rescaled(mut self, minor_units: u8) -> Self {
+        for amount in [&mut self.authorized, &mut self.captured, &mut self.refunded] {
+            amount.rescale(u32::from(minor_units));
+        }
+        self
     }
 
     /// What can still be refunded.

@@ -107,6 +107,38 @@ pub enum Violation {
         /// How many are left.
         left: u32,
     },
+    /// An amount of zero or less where more is needed.
+    #[error("must be more than zero")]
+    NotPositive,
+    /// More than the order still has to be paid.
+    #[error("is more than is due: {due}")]
+    MoreThanDue {
+        /// What is still due.
+        due: Decimal,
+    },
+    /// Lines worth nothing, or nothing left to refund.
+    #[error(
+        "refund nothing: these units are worth nothing, or nothing is left to refund ({available} is)"
+    )]
+    NothingToRefund {
+        /// What is left to refund.
+        available: Decimal,
+    },
+    /// A payment provider not on the list.
+    #[error("expected gateway or manual")]
+    UnknownPaymentProvider,
+    /// Payment terms on an order paid through the gateway.
+    #[error("is for orders paid manually (payment_provider: manual)")]
+    TermsWithoutManual,
+    /// A payment method not on the list.
+    #[error("expected one of bank_transfer, cash, cheque, card_terminal, other")]
+    UnknownPaymentMethod,
+    /// Payment terms out of range.
+    #[error("must be a whole number of days from 0 to {max}")]
+    TermsOutOfRange {
+        /// The longest terms.
+        max: u32,
+    },
     /// A return reason not on the list.
     #[error(
         "expected one of damaged, defective, wrong_item, not_as_described, size_or_fit, \

@@ -882,17 +882,45 @@ fn a_refused_refund_reopens_its_return_and_gives_its_units_back() {
     assert_eq!(order.payment().status, PaymentStatus::Paid);
 }
 
+#[test]
+fn a_released_refund_in_between_leaves_the_line_refunding_exactly_its_share() {
+    let mut order = shipped_and_paid();
+    let share = order
+        .pricing()
+        .units_amount(LinePart::Item(0), 0, 3)
+        .unwrap()
+        .amount;
+    let one = [(LinePart::Item(0), 1)];
+    let first = order.refund_lines(refund_id(1), &one, now()).unwrap();
+    let middle = order.refund_lines(refund_id(2), &one, now()).unwrap();
+    let third = order.refund_lines(refund_id(3), &one, now()).unwrap();
+    order
+        .release_refund(refund_id(2), middle.amount, now())
+        .unwrap();
+    let last = order.refund_lines(refund_id(4), &one, now()).unwrap();
+    assert_eq!(first.amount + third.amount + last.amount, share);
+}
+
 proptest! {
-    /// Any sequence of refunds by line, in any split: the order never refunds more than was
-    /// captured nor a unit twice, and once every unit and the shipping are refunded, it has
-    /// refunded exactly its total.
+    /// Any sequence of refunds by line, in any split, with refunds released (refused by the
+    /// gateway) in between: the order never refunds more than was captured nor a unit twice,
+    /// and once every unit and the shipping are refunded, it has refunded exactly its total.
     #[test]
     fn any_sequence_of_line_refunds_sums_to_at_most_the_total_and_all_of_them_to_exactly_it(
-        steps in prop::collection::vec((0_usize..3, 1_u32..4), 1..20)
+        steps in prop::collection::vec((0_usize..4, 1_u32..4, 0_usize..8), 1..20)
     ) {
         let mut order = shipped_and_paid();
         let total = order.pricing().total();
-        for (n, (part, quantity)) in steps.into_iter().enumerate() {
+        let mut made: Vec<(uuid::Uuid, Decimal)> = Vec::new();
+        for (n, (part, quantity, pick)) in steps.into_iter().enumerate() {
+            if part == 3 {
+                // The gateway refuses one of the refunds made so far.
+                if !made.is_empty() {
+                    let (id, amount) = made.remove(pick.checked_rem(made.len()).unwrap());
+                    order.release_refund(id, amount, now()).unwrap();
+                }
+                continue;
+            }
             let part = match part {
                 0 => LinePart::Item(0),
                 1 => LinePart::Item(1),
@@ -901,7 +929,9 @@ proptest! {
             let quantity = if matches!(part, LinePart::Shipping(_)) { 1 } else { quantity };
             let before = order.clone();
             let id = uuid::Uuid::from_u128(u128::try_from(n).unwrap().saturating_add(100));
-            if order.refund_lines(id, &[(part, quantity)], now()).is_err() {
+            if let Ok(refund) = order.refund_lines(id, &[(part, quantity)], now()) {
+                made.push((id, refund.amount));
+            } else {
                 prop_assert_eq!(&order, &before);
             }
             prop_assert!(order.payment().refunded <= total);

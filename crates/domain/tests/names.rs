@@ -41,5 +41,5 @@ fn every_variant_has_one_name_in_json_storage_and_display() {
         assert_eq!(TaxRounding::from_name(rule.as_str()), Some(rule));
     }
     assert_eq!(OrderStatus::iter().count(), 4);
-    assert_eq!(PaymentStatus::iter().count(), 7);
+    assert_eq!(PaymentStatus::iter().count(), 8);
 }

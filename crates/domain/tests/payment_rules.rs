@@ -59,6 +59,7 @@ fn order(status: OrderStatus, payment: PaymentStatus) -> Order {
             (zero, zero, zero)
         }
         PaymentStatus::Authorized => (total, zero, zero),
+        PaymentStatus::PartiallyPaid => (Decimal::new(400, 2), Decimal::new(400, 2), zero),
         PaymentStatus::Paid => (total, total, zero),
         PaymentStatus::PartiallyRefunded => (total, total, Decimal::new(400, 2)),
         PaymentStatus::Refunded => (total, total, total),
@@ -89,11 +90,15 @@ enum Expect {
 fn every_payment_state_decides_every_move_as_the_status_table_says() {
     use Expect::{Applies, Calls, Refused};
     use PaymentOperation::{Capture, Refund, Void};
-    use PaymentStatus::{Authorized, Failed, Paid, PartiallyRefunded, Refunded, Unknown, Unpaid};
+    use PaymentStatus::{
+        Authorized, Failed, Paid, PartiallyPaid, PartiallyRefunded, Refunded, Unknown, Unpaid,
+    };
     // (payment, process from pending, complete from processing, cancel from pending)
     let table = [
         (Unpaid, Refused, Refused, Applies),
         (Authorized, Applies, Calls(Capture), Calls(Void)),
+        // Only a manual order is partly paid; through the gateway it would move no further.
+        (PartiallyPaid, Refused, Refused, Calls(Refund)),
         (Paid, Applies, Applies, Calls(Refund)),
         (PartiallyRefunded, Applies, Applies, Calls(Refund)),
         (Refunded, Refused, Applies, Applies),
@@ -258,4 +263,51 @@ fn a_placed_order_is_claimed_for_its_authorization() {
         .unwrap();
     assert_eq!(approved.payment().status, PaymentStatus::Authorized);
     assert_eq!(approved.payment().authorized, Decimal::new(1000, 2));
+}
+
+/// The same moves for an order paid manually (docs/status.md, "Payments outside a gateway"):
+/// worked on before the money arrives, completed only once paid.
+#[test]
+fn a_manual_orders_payment_decides_every_move_as_its_table_says() {
+    use Expect::{Applies, Calls, Refused};
+    use PaymentStatus::{Paid, PartiallyPaid, Unpaid};
+    let table = [
+        (Unpaid, Applies, Refused, Applies),
+        (
+            PartiallyPaid,
+            Applies,
+            Refused,
+            Calls(PaymentOperation::Refund),
+        ),
+        (Paid, Applies, Applies, Calls(PaymentOperation::Refund)),
+    ];
+    for (payment, process, complete, cancelling) in table {
+        for (from, change, expected) in [
+            (OrderStatus::Pending, StatusChange::Process, process),
+            (OrderStatus::Processing, StatusChange::Complete, complete),
+            (OrderStatus::Pending, cancel(), cancelling),
+        ] {
+            let mut record = order(from, payment).to_record();
+            record.provider = ordo_domain::PaymentProvider::Manual;
+            if !record.payment.captured.is_zero() {
+                record.recorded_payments = vec![ordo_domain::RecordedPayment {
+                    id: uuid::Uuid::from_u128(1),
+                    amount: record.payment.captured,
+                    method: ordo_domain::PaymentMethod::BankTransfer,
+                    reference: None,
+                    received_at: now(),
+                    recorded_by: "staff:s".into(),
+                    recorded_at: now(),
+                }];
+            }
+            let mut order = Order::restore(record).unwrap();
+            let got = match order.begin_change(change.clone(), now()) {
+                Ok(PaymentStep::Done) => Applies,
+                Ok(PaymentStep::Call { operation, .. }) => Calls(operation),
+                Err(ChangeError::Payment(PaymentError::WrongStatus { .. })) => Refused,
+                Err(other) => panic!("{payment} / {change:?}: unexpected {other}"),
+            };
+            assert_eq!(got, expected, "manual {payment} × {change:?} from {from}");
+        }
+    }
 }

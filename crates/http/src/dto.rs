@@ -83,6 +83,17 @@ pub(crate) struct CreateOrder {
         pattern = "^[^\\s\\x00-\\x1F\\x7F-\\x9F]+$"
     )]
     pub shipping_method: Option<String>,
+    /// Who takes the money: `gateway` (the default: authorized at once) or `manual` (a bank
+    /// transfer, cash on delivery, an invoice: nothing held; staff record payments as they
+    /// arrive).
+    #[serde(default)]
+    #[schema(example = "gateway", pattern = "^(gateway|manual)$")]
+    pub payment_provider: Option<String>,
+    /// Days until a manual payment is due (0 to 365; the shop's `payment_terms_days` when not
+    /// given). Set by staff, admins and keys; a customer's is refused (422 "set by the shop").
+    #[serde(default)]
+    #[schema(minimum = 0, maximum = 365, example = 30)]
+    pub payment_terms_days: Option<i64>,
     /// Who to contact about the order.
     #[serde(default)]
     pub contact: Option<ContactBody>,
@@ -527,7 +538,8 @@ pub(crate) struct OrderBody {
     /// When the customer's personal data was erased from the order (its contact, addresses
     /// and notes are gone); null if never.
     pub personal_data_erased_at: Option<DateTime<Utc>>,
-    /// Where the money stands: `unpaid`, `authorized`, `paid`, `partially_refunded`,
+    /// Where the money stands: `unpaid`, `authorized`, `partially_paid` (manual payments adding
+    /// up to less than the total), `paid`, `partially_refunded`,
     /// `refunded`, `failed` or `unknown` (the gateway did not answer; reconciliation settles it).
     #[schema(value_type = String, example = "authorized")]
     pub payment_status: PaymentStatus,
@@ -549,13 +561,21 @@ pub(crate) struct OrderBody {
     #[schema(example = json!(null))]
     pub payment_in_progress: Option<&'static str>,
     /// How much of it is fulfilled, counted over the lines that require shipping (over all
-    /// lines when none does): `unfulfilled`, `partially_fulfilled` or `fulfilled`.
+    /// lines when none does): `unfulfilled`, `partially_fulfilled`, `fulfilled`, then
+    /// `partially_returned` or `returned` as units come back.
     #[schema(value_type = String, example = "unfulfilled", pattern = "^(unfulfilled|partially_fulfilled|fulfilled|partially_returned|returned)$")]
     pub fulfillment_status: FulfillmentStatus,
     /// Its fulfilments, oldest first (cancelled ones too).
     pub fulfillments: Vec<FulfillmentView>,
     /// Its returns, oldest first.
     pub returns: Vec<ReturnView>,
+    /// Who takes its money: `gateway` or `manual`.
+    #[schema(example = "gateway", pattern = "^(gateway|manual)$")]
+    pub payment_provider: &'static str,
+    /// When a manual payment is due; null for the gateway.
+    pub payment_due_at: Option<DateTime<Utc>>,
+    /// The payments staff recorded (manual orders), oldest first.
+    pub payments: Vec<PaymentView>,
     /// The concurrency version; the ETag is this number in quotes.
     pub version: u32,
     /// When it was placed (RFC 3339, UTC).
@@ -612,6 +632,20 @@ impl OrderBody {
                 .map(FulfillmentView::from)
                 .collect(),
             returns: order.returns().iter().map(ReturnView::from).collect(),
+            payment_provider: order.payment_provider().as_str(),
+            payment_due_at: order.payment_due_at(),
+            payments: order
+                .recorded_payments()
+                .iter()
+                .map(PaymentView::from)
+                .map(|mut payment| {
+                    // Who on staff acted is the shop's side, as in events.
+                    if !caller.sees_staff_note() {
+                        payment.recorded_by = None;
+                    }
+                    payment
+                })
+                .collect(),
             version: order.version().get(),
             created_at: order.created_at(),
             updated_at: order.updated_at(),
@@ -780,8 +814,11 @@ pub(crate) struct ListParams {
     #[param(value_type = Option<String>, example = "pending", pattern = "^(pending|processing|completed|cancelled)$")]
     pub status: Option<OrderStatus>,
     /// Only orders whose payment is in this status.
-    #[param(value_type = Option<String>, example = "paid", pattern = "^(unpaid|authorized|paid|partially_refunded|refunded|failed|unknown)$")]
+    #[param(value_type = Option<String>, example = "paid", pattern = "^(unpaid|authorized|partially_paid|paid|partially_refunded|refunded|failed|unknown)$")]
     pub payment_status: Option<PaymentStatus>,
+    /// Only orders paid manually whose payment is overdue (still unpaid, or partly, after its
+    /// due date).
+    pub overdue: Option<bool>,
     /// Only orders this far fulfilled (or returned).
     #[param(value_type = Option<String>, example = "unfulfilled", pattern = "^(unfulfilled|partially_fulfilled|fulfilled|partially_returned|returned)$")]
     pub fulfillment_status: Option<FulfillmentStatus>,
@@ -1120,6 +1157,42 @@ impl From<&ordo_domain::Return> for ReturnView {
             created_at: ret.created_at,
             received_at: ret.received_at,
             closed_at: ret.closed_at,
+        }
+    }
+}
+
+/// A payment staff recorded.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct PaymentView {
+    /// Its id.
+    pub id: Uuid,
+    /// How much.
+    #[serde(with = "amount_serde")]
+    #[schema(value_type = String, example = "50.00")]
+    pub amount: Decimal,
+    /// `bank_transfer`, `cash`, `cheque`, `card_terminal` or `other`.
+    #[schema(example = "bank_transfer")]
+    pub method: &'static str,
+    /// The bank's, the receipt's or the cheque's reference.
+    pub reference: Option<String>,
+    /// When the money arrived.
+    pub received_at: DateTime<Utc>,
+    /// Who recorded it (staff and admins see it; null for a customer).
+    pub recorded_by: Option<String>,
+    /// When it was recorded.
+    pub recorded_at: DateTime<Utc>,
+}
+
+impl From<&ordo_domain::RecordedPayment> for PaymentView {
+    fn from(payment: &ordo_domain::RecordedPayment) -> Self {
+        Self {
+            id: payment.id,
+            amount: payment.amount,
+            method: payment.method.as_str(),
+            reference: payment.reference.clone(),
+            received_at: payment.received_at,
+            recorded_by: Some(payment.recorded_by.clone()),
+            recorded_at: payment.recorded_at,
         }
     }
 }

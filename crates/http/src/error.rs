@@ -58,6 +58,9 @@ fn problem_for(error: ServiceError) -> Problem {
         ServiceError::NotFound => Problem::not_found("no order with this id"),
         ServiceError::Fulfillment(error) => fulfillment_problem(&error),
         ServiceError::Return(error) => return_problem(&error),
+        error @ ServiceError::TooManyPayments { .. } => {
+            Problem::new(ProblemKind::PaymentState, error.to_string())
+        }
         ServiceError::Shipped => {
             Problem::new(ProblemKind::OrderShipped, ServiceError::Shipped.to_string())
         }

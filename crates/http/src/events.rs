@@ -167,7 +167,7 @@ pub(crate) struct FeedParams {
     /// Only these event types, comma-separated (`order.placed,payment.captured`).
     #[param(
         example = "order.placed,order.cancelled",
-        pattern = "^(order[.](placed|edited|status_changed|cancelled|deleted|erased)|payment[.](requested|authorized|failed|unknown|captured|voided)|refund[.](requested|succeeded|failed)|fulfillment[.](created|shipped|delivered|cancelled|tracking_updated)|return[.](requested|received|closed))(,(order[.](placed|edited|status_changed|cancelled|deleted|erased)|payment[.](requested|authorized|failed|unknown|captured|voided)|refund[.](requested|succeeded|failed)|fulfillment[.](created|shipped|delivered|cancelled|tracking_updated)|return[.](requested|received|closed)))*$"
+        pattern = "^(order[.](placed|edited|status_changed|cancelled|deleted|erased)|payment[.](requested|authorized|failed|unknown|captured|voided|recorded)|refund[.](requested|succeeded|failed)|fulfillment[.](created|shipped|delivered|cancelled|tracking_updated)|return[.](requested|received|closed))(,(order[.](placed|edited|status_changed|cancelled|deleted|erased)|payment[.](requested|authorized|failed|unknown|captured|voided|recorded)|refund[.](requested|succeeded|failed)|fulfillment[.](created|shipped|delivered|cancelled|tracking_updated)|return[.](requested|received|closed)))*$"
     )]
     pub types: Option<String>,
     /// Page size, 1 to 500 (default 100).

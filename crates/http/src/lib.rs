@@ -159,6 +159,7 @@ fn documented() -> (Router<OrderService>, OpenApi) {
         .merge(routes::orders::router())
         .merge(routes::fulfillments::router())
         .merge(routes::returns::router())
+        .merge(routes::payments::router())
         .merge(routes::customers::router())
         .merge(routes::api_keys::router())
         .merge(routes::products::router())

@@ -70,6 +70,8 @@ pub struct ListQuery {
     pub payment_status: Option<PaymentStatus>,
     /// Only orders this far fulfilled.
     pub fulfillment_status: Option<FulfillmentStatus>,
+    /// Only manually paid orders still unpaid (or partly) whose payment was due before this.
+    pub due_before: Option<DateTime<Utc>>,
     /// Only orders created at or after this instant.
     pub created_after: Option<DateTime<Utc>>,
     /// Only orders created strictly before this instant.
@@ -103,6 +105,7 @@ impl ListQuery {
             status: None,
             payment_status: None,
             fulfillment_status: None,
+            due_before: None,
             created_after: None,
             created_before: None,
             email: None,

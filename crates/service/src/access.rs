@@ -11,6 +11,7 @@
 //! | fulfil; ship, deliver, cancel a fulfilment; change its tracking | no | any | any |
 //! | record a return; receive it; close it refunded or rejected | no (support records it) | any | any |
 //! | refund by line (`lines`, `shipping`) | no | any | any |
+//! | record a payment of an order paid manually | no | any | any |
 //! | delete | no | no | any |
 //! | erase a customer's personal data | no | no | any |
 //! | make, list, revoke API keys | no | no | any, with a token (never with a key) |
@@ -38,6 +39,7 @@
 //! | fulfil; move a fulfilment; change its tracking | `orders:write` and `orders:read` |
 //! | record, receive, reject a return | `orders:write` and `orders:read` |
 //! | close a return refunded; refund by line | `orders:refund` and `orders:read` |
+//! | record a manual payment | `orders:write` and `orders:read` |
 //! | place, preview naming figures (a custom line's `unit_price`, `discount`, `tax_rate`, a shipping `amount`) | `orders:write` and `orders:price` |
 //! | read the price book, the rates | `catalog:read` |
 //! | change the price book, replace the rates | `catalog:write` |
@@ -77,6 +79,11 @@
 //! | a return's `id`, `number`, `status`, `outcome`, `refund_id`, times; an order's `returns`, `items[].returned_quantity`, `items[].refunded_quantity` | ordo | readers |
 //! | a refund's `lines` (`line`, `quantity`), `shipping` | staff, admins, keys with `orders:refund` | readers of the order's refund answer |
 //! | a refund line's `amount` | ordo: the units' exact share of what was charged (never the caller's) | readers of the refund answer |
+//! | `payment_provider` (`gateway` or `manual`) | the placer (a customer too) | readers |
+//! | `payment_terms_days` | staff, admins, keys with `orders:write`; a customer's is refused (422 "set by the shop") | readers (as `payment_due_at`) |
+//! | `payment_due_at` | ordo: placed + the terms (the shop's `payment_terms_days` when none given) | readers |
+//! | a recorded payment's `amount`, `method`, `reference`, `received_at` | staff, admins, keys with `orders:write` | readers |
+//! | a recorded payment's `id`, `recorded_at`; `recorded_by` | ordo | readers; `recorded_by` staff and admins only |
 //! | an API key's `name`, `scopes` | admins, when making it | admins |
 //! | an API key's `id`, `created_at`, `created_by`, `revoked_at`, `last_used_at` | ordo | admins |
 //! | an API key's `secret` | ordo, once: in the answer that made it, stored only as its SHA-256 | the admin who made it, that once |
@@ -345,13 +352,18 @@ impl Caller {
                 | Action::Cancel
                 | Action::Transition
                 | Action::Refund
-                | Action::Fulfil,
+                | Action::Fulfil
+                | Action::RecordPayment,
             )
             | (Role::Customer, Action::Read | Action::Cancel) => true,
             (Role::Staff, Action::Delete)
             | (
                 Role::Customer,
-                Action::Transition | Action::Refund | Action::Delete | Action::Fulfil,
+                Action::Transition
+                | Action::Refund
+                | Action::Delete
+                | Action::Fulfil
+                | Action::RecordPayment,
             ) => false,
         };
         if !allowed {
@@ -667,6 +679,7 @@ pub(crate) enum Action {
     Refund,
     Delete,
     Fulfil,
+    RecordPayment,
 }
 
 impl Action {
@@ -674,7 +687,9 @@ impl Action {
     fn scope(self) -> Scope {
         match self {
             Self::Read => Scope::OrdersRead,
-            Self::Cancel | Self::Transition | Self::Delete | Self::Fulfil => Scope::OrdersWrite,
+            Self::Cancel | Self::Transition | Self::Delete | Self::Fulfil | Self::RecordPayment => {
+                Scope::OrdersWrite
+            }
             Self::Refund => Scope::OrdersRefund,
         }
     }
@@ -686,6 +701,7 @@ impl Action {
             Self::Refund => "only staff and admins refund orders",
             Self::Delete => "only admins delete orders",
             Self::Fulfil => "only staff and admins fulfil orders",
+            Self::RecordPayment => "only staff and admins record payments",
         }
     }
 }

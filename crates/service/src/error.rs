@@ -124,6 +124,12 @@ pub enum ServiceError {
     /// A return that cannot be made or moved so (the order's status, its state, none such).
     #[error(transparent)]
     Return(ordo_domain::ReturnError),
+    /// The order records as many payments as it may.
+    #[error("an order records at most {max} payments")]
+    TooManyPayments {
+        /// The limit.
+        max: usize,
+    },
     /// Part of the order has shipped, so it cannot be cancelled.
     #[error(
         "part of the order has shipped, so it cannot be cancelled: return what shipped instead"
@@ -140,6 +146,16 @@ impl From<ordo_domain::ChangeError> for ServiceError {
             ordo_domain::ChangeError::Illegal(error) => Self::IllegalTransition(error),
             ordo_domain::ChangeError::Payment(error) => Self::Payment(error),
             ordo_domain::ChangeError::Shipped => Self::Shipped,
+        }
+    }
+}
+
+impl From<ordo_domain::RecordError> for ServiceError {
+    fn from(error: ordo_domain::RecordError) -> Self {
+        match error {
+            ordo_domain::RecordError::Invalid(errors) => Self::Validation(errors),
+            ordo_domain::RecordError::Payment(error) => Self::Payment(error),
+            ordo_domain::RecordError::TooMany { max } => Self::TooManyPayments { max },
         }
     }
 }

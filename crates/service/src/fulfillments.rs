@@ -126,11 +126,17 @@ impl OrderService {
                 .into());
             }
         };
-        self.write_part(caller, order_id, expected, kind, |order, now| {
-            order
-                .move_fulfillment(id, to, tracking.clone(), now)
-                .map(|()| true)
-        })
+        self.write_part(
+            caller,
+            order_id,
+            expected,
+            (Action::Fulfil, kind),
+            |order, now| {
+                order
+                    .move_fulfillment(id, to, tracking.clone(), now)
+                    .map(|()| true)
+            },
+        )
         .await
     }
 
@@ -151,7 +157,7 @@ impl OrderService {
             caller,
             order_id,
             expected,
-            EventKind::FulfillmentTrackingUpdated,
+            (Action::Fulfil, EventKind::FulfillmentTrackingUpdated),
             |order, now| order.change_tracking(id, tracking.clone(), now),
         )
         .await
@@ -165,7 +171,7 @@ impl OrderService {
         caller: &Caller,
         order_id: OrderId,
         expected: Option<Version>,
-        kind: EventKind,
+        (action, kind): (Action, EventKind),
         change: impl Fn(&mut Order, chrono::DateTime<chrono::Utc>) -> Result<bool, E>,
     ) -> Result<Order, ServiceError> {
         let cause = Cause::from(caller);
@@ -173,7 +179,7 @@ impl OrderService {
         loop {
             attempts = attempts.saturating_add(1);
             let current = self.orders.get(order_id).await?;
-            caller.check(Action::Fulfil, current.customer_id())?;
+            caller.check(action, current.customer_id())?;
             if let Some(expected) = expected
                 && expected != current.version()
             {

@@ -135,3 +135,34 @@ impl PaymentGateway for SimulatedGateway {
             .await
     }
 }
+
+/// The provider of orders paid outside a gateway (bank transfer, cash, an invoice): staff record
+/// the money as it arrives, and give it back themselves. It holds nothing, so there is nothing
+/// to authorize, capture or void (those calls are refused; ordo never makes them for a manual
+/// order); a refund is approved at once, under a reference made from its key, so asking again
+/// with the same key gives the same answer: the shop's people send the money back.
+pub struct ManualGateway;
+
+#[async_trait]
+impl PaymentGateway for ManualGateway {
+    async fn authorize(&self, _key: &str, order: OrderId, _amount: Money) -> GatewayReply {
+        tracing::warn!(order_id = %order, "a manual order holds nothing to authorize");
+        GatewayReply::Declined
+    }
+
+    async fn capture(&self, _key: &str, order: OrderId, _amount: Money) -> GatewayReply {
+        tracing::warn!(order_id = %order, "a manual order holds nothing to capture");
+        GatewayReply::Declined
+    }
+
+    async fn void(&self, _key: &str, order: OrderId, _amount: Money) -> GatewayReply {
+        tracing::warn!(order_id = %order, "a manual order holds nothing to void");
+        GatewayReply::Declined
+    }
+
+    async fn refund(&self, key: &str, _order: OrderId, _amount: Money) -> GatewayReply {
+        GatewayReply::Approved {
+            reference: format!("manual:{key}"),
+        }
+    }
+}

@@ -32,7 +32,7 @@ pub use catalog::{
 pub use discounts::DiscountCodes;
 pub use error::ServiceError;
 pub use events::{AuditReport, BrokenLink, EventPublisher, MAX_FEED_WAIT, OrderRenderer};
-pub use gateway::{CaptureMode, GatewayReply, PaymentGateway, SimulatedGateway};
+pub use gateway::{CaptureMode, GatewayReply, ManualGateway, PaymentGateway, SimulatedGateway};
 pub use idempotency::{IdempotencyKey, Idempotent, InvalidIdempotencyKey, KeyTimes};
 pub use orders::{OrderService, ServiceConfig};
 pub use ports::{Clock, IdGenerator, RandomIds, SystemClock};

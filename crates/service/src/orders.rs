@@ -5,8 +5,9 @@ use std::sync::Arc;
 
 use ordo_domain::{
     CancelReason, EventKind, NewOrder, Order, OrderDraft, OrderId, OrderNumber, OrderNumberKey,
-    OrderStatus, PaymentError, PaymentStatus, PaymentStep, Pricing, Product, Rates, RoundingMode,
-    RoundingPolicy, Sku, StatusChange, TaxRounding, ValidationErrors, Version, Violation, price,
+    OrderStatus, PaymentChoice, PaymentError, PaymentProvider, PaymentStatus, PaymentStep, Pricing,
+    Product, Rates, RoundingMode, RoundingPolicy, Sku, StatusChange, TaxRounding, ValidationErrors,
+    Version, Violation, price,
 };
 use ordo_repository::{Claim, EventStore, IdempotencyStore, ListQuery, OrderRepository, Page};
 
@@ -61,6 +62,8 @@ pub struct ServiceConfig {
     /// How long a gateway call claimed on an order is left to the request that claimed it
     /// before reconciliation finishes it (longer than any request may run).
     pub claim_grace: chrono::Duration,
+    /// The payment terms of orders paid outside a gateway, in days, unless staff give others.
+    pub payment_terms_days: u32,
 }
 
 impl Default for ServiceConfig {
@@ -72,6 +75,7 @@ impl Default for ServiceConfig {
             key_times: KeyTimes::default(),
             capture: CaptureMode::default(),
             claim_grace: chrono::Duration::seconds(120),
+            payment_terms_days: 14,
         }
     }
 }
@@ -329,7 +333,30 @@ impl OrderService {
         draft: &OrderDraft,
         claim: Option<&Claim>,
     ) -> Result<Order, ServiceError> {
+        self.place_paying(caller, draft, &PaymentChoice::default(), claim)
+            .await
+    }
+
+    /// Places an order paid as `payment` says: through the gateway (authorized at once, as
+    /// [`OrderService::place`]), or manually (nothing held; due after the payment terms,
+    /// the shop's `payment_terms_days` unless staff give the order its own).
+    ///
+    /// # Errors
+    /// As [`OrderService::place`]; [`ServiceError::SetByShop`] for a customer naming payment
+    /// terms.
+    pub async fn place_paying(
+        &self,
+        caller: &Caller,
+        draft: &OrderDraft,
+        payment: &PaymentChoice,
+        claim: Option<&Claim>,
+    ) -> Result<Order, ServiceError> {
         may_place(caller, draft)?;
+        if payment.terms_days.is_some() && caller.role() == crate::Role::Customer {
+            return Err(ServiceError::SetByShop(vec![
+                "payment_terms_days".to_owned(),
+            ]));
+        }
         if let Some(order_id) = claim.and_then(|claim| claim.order_id) {
             tracing::info!(order_id = %order_id, "resuming an idempotent create");
             let order = self.get(caller, order_id).await?;
@@ -348,7 +375,7 @@ impl OrderService {
             OrderNumber::from_sequence(sequence, now.date_naive(), self.config.order_number_key)
                 .map_err(|error| ServiceError::Internal(Box::new(error)))?;
         let id = self.ids.order_id(now);
-        let order = Order::place(
+        let mut order = Order::place(
             id,
             number,
             new.customer_id(),
@@ -356,6 +383,10 @@ impl OrderService {
             new.details().clone(),
             now,
         );
+        let due = payment.due_from(now, self.config.payment_terms_days);
+        if payment.provider == PaymentProvider::Manual {
+            order.pay_manually(due);
+        }
         let cause = Cause::from(caller);
         let order = if let (OrderCode::Held(redemption), Some(codes)) = (code, &self.discounts) {
             let event = self.event(&cause, EventKind::OrderPlaced, &order)?;
@@ -367,7 +398,7 @@ impl OrderService {
                 // Used up meanwhile, and the order may go without it: placed at full price.
                 Err(RepoError::LimitReached { .. }) if draft.discount_code_optional => {
                     let plain = plain.settle(&rates, policy)?;
-                    let order = Order::place(
+                    let mut order = Order::place(
                         id,
                         number,
                         plain.customer_id(),
@@ -375,6 +406,9 @@ impl OrderService {
                         plain.details().clone(),
                         now,
                     );
+                    if payment.provider == PaymentProvider::Manual {
+                        order.pay_manually(due);
+                    }
                     let event = self.event(&cause, EventKind::OrderPlaced, &order)?;
                     self.orders.insert(&order, claim, &event).await?;
                     order

@@ -8,13 +8,14 @@
 //! compare-and-set on the claimed version with its audit row.
 
 use ordo_domain::{
-    EventKind, GatewayOutcome, Money, Order, PaymentOperation, PaymentStatus, PaymentStep,
+    EventKind, GatewayOutcome, Money, Order, PaymentOperation, PaymentProvider, PaymentStatus,
+    PaymentStep,
 };
 use ordo_repository::{AttemptOutcome, PaymentAttempt, RepoError};
 use rust_decimal::Decimal;
 
 use crate::events::Cause;
-use crate::{CaptureMode, GatewayReply, OrderService, ServiceError};
+use crate::{CaptureMode, GatewayReply, OrderService, PaymentGateway, ServiceError};
 
 /// The event a settled gateway call records.
 fn settled_kind(operation: PaymentOperation, outcome: &GatewayOutcome) -> EventKind {
@@ -63,11 +64,16 @@ impl OrderService {
         // and no money moves on it.
         let money = Money::new(amount, order.pricing().currency())
             .map_err(|error| ServiceError::Internal(Box::new(error)))?;
+        // Each order's money goes through its own provider's port.
+        let gateway: &dyn PaymentGateway = match order.payment_provider() {
+            PaymentProvider::Gateway => &*self.gateway,
+            PaymentProvider::Manual => &crate::gateway::ManualGateway,
+        };
         let reply = match operation {
-            PaymentOperation::Authorize => self.gateway.authorize(key, order.id(), money).await,
-            PaymentOperation::Capture => self.gateway.capture(key, order.id(), money).await,
-            PaymentOperation::Void => self.gateway.void(key, order.id(), money).await,
-            PaymentOperation::Refund => self.gateway.refund(key, order.id(), money).await,
+            PaymentOperation::Authorize => gateway.authorize(key, order.id(), money).await,
+            PaymentOperation::Capture => gateway.capture(key, order.id(), money).await,
+            PaymentOperation::Void => gateway.void(key, order.id(), money).await,
+            PaymentOperation::Refund => gateway.refund(key, order.id(), money).await,
         };
         let (outcome, reference) = match &reply {
             GatewayReply::Approved { reference } => {

@@ -42,7 +42,7 @@ impl OrderService {
         self.reserve_and_pay(
             caller,
             order_id,
-            &reason,
+            ("ordo refund v1", &reason),
             EventKind::RefundRequested,
             reserve,
         )
@@ -74,7 +74,7 @@ impl OrderService {
         self.reserve_and_pay(
             caller,
             order_id,
-            &reason,
+            ("ordo refund v1", &reason),
             EventKind::RefundRequested,
             reserve,
         )
@@ -85,12 +85,13 @@ impl OrderService {
     /// amount) and the event of `kind`, by compare-and-set, read again whenever another write
     /// lands first; then pays and settles it. With an Idempotency-Key, the refund's id comes
     /// from it: a retry after a crash (the key's lease ran out) finds the refund the first
-    /// attempt reserved and finishes that one, rather than reserving and paying a second.
+    /// attempt reserved and finishes that one, rather than reserving and paying a second
+    /// (`refund`: what the key's id is made for, and the refund's reason).
     pub(crate) async fn reserve_and_pay(
         &self,
         caller: &crate::Caller,
         order_id: OrderId,
-        reason: &ordo_domain::CancelReason,
+        refund: (&str, &ordo_domain::CancelReason),
         kind: EventKind,
         reserve: impl Fn(
             &mut Order,
@@ -98,12 +99,13 @@ impl OrderService {
             chrono::DateTime<chrono::Utc>,
         ) -> Result<Decimal, ServiceError>,
     ) -> Result<(Order, ordo_repository::Refund), ServiceError> {
+        let (label, reason) = refund;
         let mut attempts = 0_u32;
         let cause = Cause::from(caller);
         let keyed = caller
             .request()
             .1
-            .map(|key| crate::ports::keyed_id("ordo refund v1", &caller.scope(), order_id, &key));
+            .map(|key| crate::ports::keyed_id(label, &caller.scope(), order_id, &key));
         if let Some(id) = keyed {
             match self.orders.refund(id).await {
                 Ok(existing) => return self.resume_refund(caller, existing, &cause).await,

@@ -1,7 +1,10 @@
 //! Returns: asked for, received and closed on the order by compare-and-set, each with its event;
 //! closing with a refund reserves the refund of the returned units in the same write.
 
-use ordo_domain::{EventKind, NewReturn, Order, OrderId, ReturnDraft, ReturnError, ReturnId};
+use ordo_domain::{
+    EventKind, NewReturn, Order, OrderId, PaymentDraft, RecordError, ReturnDraft, ReturnError,
+    ReturnId,
+};
 
 use crate::access::Action;
 use crate::ports::{keyed_id, v7_parts};
@@ -41,19 +44,20 @@ impl OrderService {
             let (millis, random) = v7_parts(self.clock.now());
             ReturnId::from_parts(millis, &random)
         };
-        let new = NewReturn::parse(draft)?;
         let order = self
             .write_part::<ReturnError>(
                 caller,
                 order_id,
                 None,
-                EventKind::ReturnRequested,
+                (Action::Fulfil, EventKind::ReturnRequested),
                 |order, now| {
                     if order.return_of(id).is_some() {
                         // A retry of a keyed request that landed: nothing more to write.
                         return Ok(false);
                     }
-                    order.request_return(id, new.clone(), now)?;
+                    // Checked once the caller may act on the order (a stranger gets 404).
+                    let new = NewReturn::parse(draft)?;
+                    order.request_return(id, new, now)?;
                     Ok(true)
                 },
             )
@@ -75,7 +79,7 @@ impl OrderService {
             caller,
             order_id,
             None,
-            EventKind::ReturnReceived,
+            (Action::Fulfil, EventKind::ReturnReceived),
             |order, now| order.receive_return(id, now).map(|()| true),
         )
         .await
@@ -100,15 +104,13 @@ impl OrderService {
                         caller,
                         order_id,
                         None,
-                        EventKind::ReturnClosed,
+                        (Action::Fulfil, EventKind::ReturnClosed),
                         |order, now| order.reject_return(id, now).map(|()| true),
                     )
                     .await?;
                 Ok((order, None))
             }
             ReturnClose::Refunded { shipping, reason } => {
-                let current = self.orders.get(order_id).await?;
-                caller.check(Action::Fulfil, current.customer_id())?;
                 let reserve = |order: &mut Order, refund, now| {
                     let refunded = order
                         .refund_return(id, refund, shipping, now)
@@ -116,10 +118,53 @@ impl OrderService {
                     Ok(refunded.amount)
                 };
                 let (order, refund) = self
-                    .reserve_and_pay(caller, order_id, &reason, EventKind::ReturnClosed, reserve)
+                    .reserve_and_pay(
+                        caller,
+                        order_id,
+                        (&format!("ordo return refund v1 {id}"), &reason),
+                        EventKind::ReturnClosed,
+                        reserve,
+                    )
                     .await?;
                 Ok((order, Some(refund)))
             }
         }
+    }
+
+    /// Records a payment of an order paid manually (a bank transfer arrived, cash was taken):
+    /// the amounts add up and the payment status follows; the payment that pays in full a
+    /// processing order with everything fulfilled completes it. With an Idempotency-Key a
+    /// retry after a crash finds the payment its first run recorded instead of recording it
+    /// twice.
+    ///
+    /// # Errors
+    /// [`ServiceError::Validation`] (amount, method, reference); [`ServiceError::Payment`]
+    /// when the order is not paid manually, is paid already or cancelled;
+    /// [`ServiceError::Forbidden`]; storage errors.
+    pub async fn record_payment(
+        &self,
+        caller: &Caller,
+        order_id: OrderId,
+        draft: &PaymentDraft,
+    ) -> Result<Order, ServiceError> {
+        let id = match caller.request().1 {
+            Some(key) => keyed_id("ordo payment v1", &caller.scope(), order_id, &key),
+            None => uuid::Uuid::new_v4(),
+        };
+        let by = caller.scope();
+        self.write_part::<RecordError>(
+            caller,
+            order_id,
+            None,
+            (Action::RecordPayment, EventKind::PaymentRecorded),
+            |order, now| {
+                if order.recorded_payments().iter().any(|p| p.id == id) {
+                    return Ok(false);
+                }
+                order.record_payment(id, draft, &by, now)?;
+                Ok(true)
+            },
+        )
+        .await
     }
 }

@@ -54,6 +54,10 @@ pub(crate) struct ServeArgs {
     /// run (`request_timeout_ms`).
     #[arg(long, env = "ORDO_PAYMENT_CLAIM_GRACE_SECONDS", default_value_t = 120)]
     pub(crate) payment_claim_grace_seconds: u32,
+    /// Days until payment is due for orders paid manually (bank transfer, invoice), unless
+    /// staff give an order its own terms; 0 to 365.
+    #[arg(long, env = "ORDO_PAYMENT_TERMS_DAYS", default_value_t = 14, value_parser = clap::value_parser!(u32).range(0..=365))]
+    pub(crate) payment_terms_days: u32,
     /// When money is captured: when the order completes, or right after authorization.
     #[arg(long, env = "ORDO_CAPTURE", value_enum, default_value_t = Capture::OnCompletion)]
     pub(crate) capture: Capture,

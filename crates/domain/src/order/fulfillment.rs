@@ -546,7 +546,7 @@ impl Order {
     }
 
     /// Whether every unit the status counts is fulfilled.
-    fn fully_fulfilled(&self) -> bool {
+    pub(super) fn fully_fulfilled(&self) -> bool {
         self.counted_lines()
             .iter()
             .all(|(_, done, quantity)| done >= quantity)
@@ -812,7 +812,7 @@ impl Order {
         if self.status == OrderStatus::Completed && self.fulfillments.is_empty() {
             self.ship_what_is_left(self.updated_at);
         }
-        if self.fulfillments_fit() && self.returns_fit() {
+        if self.fulfillments_fit() && self.returns_fit() && self.recorded_payments_fit() {
             Ok(self)
         } else {
             Err(super::CorruptOrder::FulfillmentMismatch)

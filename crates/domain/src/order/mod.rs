@@ -7,6 +7,7 @@
 mod change;
 mod draft;
 mod fulfillment;
+mod manual;
 mod money;
 mod returns;
 mod settle;
@@ -24,6 +25,10 @@ pub use fulfillment::{
     FulfillmentLine, FulfillmentLineDraft, FulfillmentState, FulfillmentStatus, LineProgress,
     MAX_CARRIER_CHARS, MAX_FULFILLMENTS, MAX_LOCATION_CHARS, MAX_TRACKING_NUMBER_CHARS,
     MAX_TRACKING_URL_CHARS, NewFulfillment, Tracking, TrackingDraft, UnknownFulfillmentStatus,
+};
+pub use manual::{
+    MAX_PAYMENT_REFERENCE_CHARS, MAX_RECORDED_PAYMENTS, MAX_TERMS_DAYS, PaymentChoice,
+    PaymentDraft, PaymentMethod, PaymentProvider, RecordError, RecordedPayment, terms_days_checked,
 };
 pub use returns::{
     LineRefund, MAX_RETURN_NOTE_CHARS, MAX_RETURNS, NewReturn, RefundedLine, Return, ReturnDraft,
@@ -63,6 +68,15 @@ pub struct Order {
     /// Its refunds by line: which units each refunded.
     #[serde(skip)]
     refunded_lines: Vec<RefundedLine>,
+    /// Who takes its money.
+    #[serde(skip)]
+    provider: PaymentProvider,
+    /// When a manual payment is due.
+    #[serde(skip)]
+    payment_due_at: Option<DateTime<Utc>>,
+    /// Payments staff recorded (manual orders).
+    #[serde(skip)]
+    recorded_payments: Vec<RecordedPayment>,
     version: Version,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
@@ -87,6 +101,9 @@ pub struct OrderRecord {
     pub fulfillments: Vec<Fulfillment>,
     pub returns: Vec<Return>,
     pub refunded_lines: Vec<RefundedLine>,
+    pub provider: PaymentProvider,
+    pub payment_due_at: Option<DateTime<Utc>>,
+    pub recorded_payments: Vec<RecordedPayment>,
     pub version: Version,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -145,6 +162,9 @@ impl Order {
             fulfillments: Vec::new(),
             returns: Vec::new(),
             refunded_lines: Vec::new(),
+            provider: PaymentProvider::Gateway,
+            payment_due_at: None,
+            recorded_payments: Vec::new(),
             version: Version::FIRST,
             created_at: now,
             updated_at: now,
@@ -237,15 +257,8 @@ impl Order {
                 .check_transition(change.target())
                 .map_err(|_| CorruptOrder::PaymentMismatch)?;
         }
-        let mut payment = record.payment;
         // As for the pricing: the policy's decimals, whatever the database did to zeros.
-        for amount in [
-            &mut payment.authorized,
-            &mut payment.captured,
-            &mut payment.refunded,
-        ] {
-            amount.rescale(u32::from(repriced.rounding.minor_units()));
-        }
+        let payment = record.payment.rescaled(repriced.rounding.minor_units());
         Self {
             id: record.id,
             number: record.number,
@@ -259,6 +272,9 @@ impl Order {
             fulfillments: record.fulfillments,
             returns: record.returns,
             refunded_lines: record.refunded_lines,
+            provider: record.provider,
+            payment_due_at: record.payment_due_at,
+            recorded_payments: record.recorded_payments,
             version: record.version,
             created_at: record.created_at,
             updated_at: record.updated_at,
@@ -300,6 +316,10 @@ impl Order {
             return false;
         }
         self.details = self.details.without_personal_data();
+        // A return's note is in the customer's words.
+        for ret in &mut self.returns {
+            ret.note = None;
+        }
         self.erased_at.get_or_insert(now);
         self.touch(now);
         true
@@ -377,6 +397,9 @@ impl Order {
             fulfillments: self.fulfillments.clone(),
             returns: self.returns.clone(),
             refunded_lines: self.refunded_lines.clone(),
+            provider: self.provider,
+            payment_due_at: self.payment_due_at,
+            recorded_payments: self.recorded_payments.clone(),
             version: self.version,
             created_at: self.created_at,
             updated_at: self.updated_at,

@@ -37,7 +37,14 @@ impl Order {
             .into());
         }
         let status = self.payment.status;
+        let manual = self.provider == super::PaymentProvider::Manual;
         let operation = match (&change, status) {
+            // Paid outside a gateway: worked on before the money arrives.
+            (StatusChange::Process, PaymentStatus::Unpaid | PaymentStatus::PartiallyPaid)
+                if manual =>
+            {
+                None
+            }
             (StatusChange::Process, PaymentStatus::Authorized)
             | (
                 StatusChange::Process | StatusChange::Complete,
@@ -52,7 +59,10 @@ impl Order {
             ) => None,
             (StatusChange::Complete, PaymentStatus::Authorized) => Some(PaymentOperation::Capture),
             (StatusChange::Cancel(_), PaymentStatus::Authorized) => Some(PaymentOperation::Void),
-            (StatusChange::Cancel(_), PaymentStatus::Paid | PaymentStatus::PartiallyRefunded) => {
+            (
+                StatusChange::Cancel(_),
+                PaymentStatus::Paid | PaymentStatus::PartiallyRefunded | PaymentStatus::PartiallyPaid,
+            ) => {
                 Some(PaymentOperation::Refund)
             }
             (StatusChange::Process | StatusChange::Complete, _)
@@ -191,7 +201,11 @@ impl Order {
     /// [`PaymentError::NotPositive`]; [`PaymentError::ExceedsCaptured`].
     pub fn check_refund(&self, amount: Decimal) -> Result<(), PaymentError> {
         self.payment_must_be(
-            &[PaymentStatus::Paid, PaymentStatus::PartiallyRefunded],
+            &[
+                PaymentStatus::Paid,
+                PaymentStatus::PartiallyRefunded,
+                PaymentStatus::PartiallyPaid,
+            ],
             "refund",
         )?;
         if amount <= Decimal::ZERO {

@@ -325,6 +325,40 @@ impl Order {
         &self.refunded_lines
     }
 
+    /// `amount` (some units of a line, `before` of its units counted) as the line's running
+    /// figure: what its units up to these are worth in all, less what was recorded for its
+    /// earlier units (on the order, and `pending` in this refund), never below zero. Without a
+    /// release in between the two are the same; with one, this keeps the line refunding
+    /// exactly its share.
+    fn running(&self, mut amount: LineAmount, before: u32, pending: &[LineAmount]) -> LineAmount {
+        let part = amount.part;
+        let paid = pending
+            .iter()
+            .filter(|a| a.part == part)
+            .try_fold(self.refunded_amount_of(part), |sum, a| {
+                sum.checked_add(a.amount)
+            })
+            .unwrap_or(Decimal::ZERO);
+        let upto = before.saturating_add(amount.quantity);
+        if let Ok(running) = self.pricing.units_amount(part, 0, upto) {
+            amount.amount = running
+                .amount
+                .checked_sub(paid)
+                .filter(|a| *a >= Decimal::ZERO)
+                .unwrap_or_else(|| Decimal::new(0, running.amount.scale()));
+        }
+        amount
+    }
+
+    /// What the refunds by line recorded for `part` paid.
+    fn refunded_amount_of(&self, part: LinePart) -> Decimal {
+        self.refunded_lines
+            .iter()
+            .filter(|r| r.part == part)
+            .try_fold(Decimal::ZERO, |sum, r| sum.checked_add(r.amount))
+            .unwrap_or(Decimal::ZERO)
+    }
+
     fn refunded_of(&self, part: LinePart) -> u32 {
         self.refunded_lines
             .iter()
@@ -525,7 +559,10 @@ impl Order {
                 .fold(0_u32, |sum, a| sum.saturating_add(a.quantity));
             let before = self.refunded_of(*part).saturating_add(earlier);
             match self.pricing.units_amount(*part, before, *quantity) {
-                Ok(amount) => amounts.push(amount),
+                Ok(amount) => {
+                    let amount = self.running(amount, before, &amounts);
+                    amounts.push(amount);
+                }
                 Err(LineRefundError::NoSuchLine(_)) => {
                     let name = if field == "lines" {
                         format!("lines[{index}].line")
@@ -566,17 +603,32 @@ impl Order {
         let left = self.payment.refundable();
         let amount = total.min(left);
         if amount <= Decimal::ZERO {
-            return Err(PaymentError::ExceedsCaptured { available: left }.into());
+            return Err(ValidationErrors::single(
+                "lines",
+                Violation::NothingToRefund { available: left },
+            )
+            .into());
         }
         self.record_refund(amount, now)?;
-        for line in &amounts {
-            self.refunded_lines.push(RefundedLine {
-                refund,
-                part: line.part,
-                quantity: line.quantity,
-                amount: line.amount,
-            });
-        }
+        // What each line was paid: its amount, less (from the last line back) whatever the
+        // refund could not pay because less was left to refund.
+        let mut short = total.checked_sub(amount).unwrap_or(Decimal::ZERO);
+        let mut recorded: Vec<RefundedLine> = amounts
+            .iter()
+            .rev()
+            .map(|line| {
+                let cut = short.min(line.amount);
+                short = short.checked_sub(cut).unwrap_or(Decimal::ZERO);
+                RefundedLine {
+                    refund,
+                    part: line.part,
+                    quantity: line.quantity,
+                    amount: line.amount.checked_sub(cut).unwrap_or(line.amount),
+                }
+            })
+            .collect();
+        recorded.reverse();
+        self.refunded_lines.extend(recorded);
         Ok(LineRefund {
             amount,
             clamped: amount < total,
@@ -619,7 +671,9 @@ impl Order {
             });
         }
         match self.payment.status {
-            PaymentStatus::Paid | PaymentStatus::PartiallyRefunded => Ok(()),
+            PaymentStatus::Paid
+            | PaymentStatus::PartiallyRefunded
+            | PaymentStatus::PartiallyPaid => Ok(()),
             status => Err(PaymentError::WrongStatus {
                 status,
                 action: "refund",

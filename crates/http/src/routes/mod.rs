@@ -6,6 +6,7 @@ pub(crate) mod discount_codes;
 pub(crate) mod events;
 pub(crate) mod fulfillments;
 pub(crate) mod orders;
+pub(crate) mod payments;
 pub(crate) mod products;
 pub(crate) mod rates;
 mod responses;

@@ -4,7 +4,7 @@ use axum::Extension;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use ordo_domain::{CancelReason, Channel, Email, Order, OrderDraft, Sku, Tag};
+use ordo_domain::{CancelReason, Channel, Email, Order, OrderDraft, PaymentChoice, Sku, Tag};
 use ordo_service::{
     Caller, Claim, Cursor, InvalidTotalBound, ListQuery, OrderService, SearchText, TotalBound,
 };
@@ -98,8 +98,10 @@ async fn create_order(
     Json(body): Json<CreateOrder>,
 ) -> Result<Response, ApiError> {
     let claim = claim.map(|Extension(claim)| claim);
+    let payment = PaymentChoice::parse(body.payment_provider.as_deref(), body.payment_terms_days)
+        .map_err(Problem::from)?;
     let order = service
-        .place(&caller, &OrderDraft::from(body), claim.as_ref())
+        .place_paying(&caller, &OrderDraft::from(body), &payment, claim.as_ref())
         .await?;
     let mut response = order_response(StatusCode::CREATED, &order, &caller);
     if let Ok(location) = HeaderValue::from_str(&format!("/v1/orders/{}", order.id())) {
@@ -192,7 +194,7 @@ async fn list_orders(
     Extension(caller): Extension<Caller>,
     Query(params): Query<ListParams>,
 ) -> Result<axum::Json<OrderPage>, ApiError> {
-    let query = list_query(params)?;
+    let query = list_query(params, service.clock().now())?;
     let page = service.list(&caller, &query).await?;
     Ok(axum::Json(OrderPage {
         data: page
@@ -206,7 +208,10 @@ async fn list_orders(
 }
 
 /// The list a request's parameters ask for; 400 naming the first parameter that is invalid.
-fn list_query(params: ListParams) -> Result<ListQuery, Problem> {
+fn list_query(
+    params: ListParams,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<ListQuery, Problem> {
     fn field<T, E: std::fmt::Display>(
         name: &str,
         raw: Option<String>,
@@ -235,6 +240,7 @@ fn list_query(params: ListParams) -> Result<ListQuery, Problem> {
         status: params.status,
         payment_status: params.payment_status,
         fulfillment_status: params.fulfillment_status,
+        due_before: params.overdue.filter(|overdue| *overdue).map(|_| now),
         created_after: params.created_after,
         created_before: params.created_before,
         email: field("email", params.email, Email::parse)?,
@@ -406,7 +412,7 @@ async fn delete_order(
         (status = 201, description = "Refunded (or pending the gateway's answer)", body = RefundBody),
         (status = 402, description = "The gateway refused the refund; nothing was refunded", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 409, description = "The order is not paid, or a request with this Idempotency-Key is in progress", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 422, description = "The amount is not refundable (zero, too precise, or more than is left)", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 422, description = "The amount is not refundable (zero, too precise, or more than is left); a line the order does not have or with fewer units left to refund (`lines[i].quantity`, `shipping[j]`); both an amount and lines, or neither; nothing left to refund", body = ProblemDetails, content_type = "application/problem+json"),
         Guarded, JsonBody, OneOrder, Unavailable,
     )
 )]
@@ -458,6 +464,42 @@ fn what_to_refund(body: &RefundRequest) -> Result<Refunding, Problem> {
             "is required: an amount, or lines and shipping to refund by line",
         )),
         (None, true) => {
+            let lines = body.lines.as_deref().unwrap_or_default();
+            let shipping = body.shipping.as_deref().unwrap_or_default();
+            if lines.len() > ordo_domain::MAX_LINE_ITEMS {
+                let most = ordo_domain::MAX_LINE_ITEMS;
+                return Err(Problem::invalid_field(
+                    "lines",
+                    format!("must have at most {most} entries"),
+                ));
+            }
+            if shipping.len() > ordo_domain::MAX_SHIPPING_LINES {
+                let most = ordo_domain::MAX_SHIPPING_LINES;
+                return Err(Problem::invalid_field(
+                    "shipping",
+                    format!("must have at most {most} entries"),
+                ));
+            }
+            for (index, line) in lines.iter().enumerate() {
+                if lines
+                    .iter()
+                    .take(index)
+                    .any(|other| other.line == line.line)
+                {
+                    return Err(Problem::invalid_field(
+                        &format!("lines[{index}].line"),
+                        "appears more than once in this request",
+                    ));
+                }
+            }
+            for (index, line) in shipping.iter().enumerate() {
+                if shipping.iter().take(index).any(|other| other == line) {
+                    return Err(Problem::invalid_field(
+                        &format!("shipping[{index}]"),
+                        "appears more than once in this request",
+                    ));
+                }
+            }
             let mut parts = Vec::new();
             for (index, line) in body.lines.iter().flatten().enumerate() {
                 let at = usize::try_from(line.line).map_err(|_| {

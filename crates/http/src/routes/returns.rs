@@ -180,7 +180,7 @@ fn answer(
         (status = 201, description = "Asked for", body = ReturnBody,
          headers(("Location" = String, description = "The return's URL"), ("ETag" = String, description = "The order's new version")),
          links(("CloseIt" = (operation_id = "move_return", parameters(("id" = "$response.body#/order/id"), ("return_id" = "$response.body#/id")))))),
-        (status = 409, description = "The order is neither processing nor completed (`return-state`), or a request with this Idempotency-Key is in progress", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 409, description = "The order is neither processing nor completed, or holds 100 returns (`return-state`); a payment call is in progress (`payment-in-progress`); or a request with this Idempotency-Key is in progress", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 422, description = "A line the order does not have, more units than shipped and not yet returned (`errors` names the line and says how many may be), a reason not on the list, `other` without a note", body = ProblemDetails, content_type = "application/problem+json"),
         Guarded, JsonBody, OneOrder, Unavailable,
     )
@@ -248,8 +248,8 @@ async fn get_return(
         (status = 200, description = "Moved (closing refunded: with its `refund`)", body = ReturnBody, headers(("ETag" = String, description = "The order's new version"))),
         (status = 402, description = "The gateway refused the refund; the return is open again, nothing was refunded", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 404, description = "No such order or return (or one the caller may not see)", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 409, description = "The return cannot make that move (`return-state`), the order is not paid (`payment-state`), or a request with this Idempotency-Key is in progress", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 422, description = "`closed` without an outcome, an outcome or shipping with `received`, or nothing left to refund", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 409, description = "The return cannot make that move (`return-state`), the order is not paid (`payment-state`), a payment call is in progress (`payment-in-progress`), or a request with this Idempotency-Key is in progress", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 422, description = "`closed` without an outcome, an outcome or `refund_shipping` with `received`, `refund_shipping` with `rejected`, or nothing to refund (`lines`: units worth nothing, or nothing left)", body = ProblemDetails, content_type = "application/problem+json"),
         Guarded, JsonBody, Unavailable,
     )
 )]
@@ -273,7 +273,11 @@ async fn move_return(
 fn close_of(body: &ReturnMove) -> Result<Option<ReturnClose>, Problem> {
     match (body.to, body.outcome) {
         (ReturnTarget::Received, None) if !body.refund_shipping => Ok(None),
-        (ReturnTarget::Received, _) => Err(Problem::invalid_field(
+        (ReturnTarget::Received, None) => Err(Problem::invalid_field(
+            "refund_shipping",
+            "is for a return closed refunded",
+        )),
+        (ReturnTarget::Received, Some(_)) => Err(Problem::invalid_field(
             "outcome",
             "is given when closing (to: closed), not when receiving",
         )),

@@ -20,6 +20,7 @@ mod framing;
 mod fulfillments;
 mod idempotency;
 mod lifecycle;
+mod manual_payments;
 mod openapi;
 mod operations;
 mod payments;

@@ -29,6 +29,7 @@ const ROUTES: &[(&str, &str)] = &[
         "/v1/orders/{id}/fulfillments/{fulfillment_id}/transitions",
     ),
     ("post", "/v1/orders/{id}/returns"),
+    ("post", "/v1/orders/{id}/payments"),
     ("get", "/v1/orders/{id}/returns/{return_id}"),
     ("post", "/v1/orders/{id}/returns/{return_id}/transitions"),
     ("get", "/v1/api-keys"),

@@ -9,8 +9,8 @@
 use chrono::{DateTime, Utc};
 use ordo_domain::{
     CodeName, Fulfillment, LineSnapshot, LineSnapshotDraft, LineSource, Order, OrderDetails,
-    OrderDetailsDraft, PricedLine, ProductId, Quantity, RefundedLine, Return, ShippingLine,
-    amount_serde,
+    OrderDetailsDraft, PaymentProvider, PricedLine, ProductId, Quantity, RecordedPayment,
+    RefundedLine, Return, ShippingLine, amount_serde,
 };
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -49,6 +49,24 @@ pub(crate) struct Document {
     /// Its refunds by line; absent while it has none.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     refunded_lines: Vec<RefundedLine>,
+    /// Who takes its money; absent for the gateway.
+    #[serde(default, skip_serializing_if = "is_gateway")]
+    payment_provider: PaymentProvider,
+    /// When a manual payment is due, in microseconds since the epoch (a number: the
+    /// `payment_due_us` column the overdue filter reads is generated from it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    payment_due_us: Option<i64>,
+    /// The payments staff recorded; absent while there are none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    payments: Vec<RecordedPayment>,
+}
+
+#[allow(
+    clippy::trivially_copy_pass_by_ref,
+    reason = "serde's skip_serializing_if passes a reference"
+)]
+fn is_gateway(provider: &PaymentProvider) -> bool {
+    *provider == PaymentProvider::Gateway
 }
 
 /// One line.
@@ -96,6 +114,9 @@ pub(crate) struct Parts {
     pub(crate) fulfillments: Vec<Fulfillment>,
     pub(crate) returns: Vec<Return>,
     pub(crate) refunded_lines: Vec<RefundedLine>,
+    pub(crate) provider: PaymentProvider,
+    pub(crate) payment_due_at: Option<DateTime<Utc>>,
+    pub(crate) recorded_payments: Vec<RecordedPayment>,
 }
 
 impl Document {
@@ -129,6 +150,9 @@ impl Document {
             fulfillments: order.fulfillments().to_vec(),
             returns: order.returns().to_vec(),
             refunded_lines: order.refunded_lines().to_vec(),
+            payment_provider: order.payment_provider(),
+            payment_due_us: order.payment_due_at().map(|at| at.timestamp_micros()),
+            payments: order.recorded_payments().to_vec(),
         };
         serde_json::to_string(&document).map_err(RepoError::other)
     }
@@ -174,6 +198,12 @@ impl Document {
             fulfillments: document.fulfillments,
             returns: document.returns,
             refunded_lines: document.refunded_lines,
+            provider: document.payment_provider,
+            payment_due_at: document
+                .payment_due_us
+                .map(|us| DateTime::from_timestamp_micros(us).ok_or_else(|| corrupt("payment due")))
+                .transpose()?,
+            recorded_payments: document.payments,
         })
     }
 }

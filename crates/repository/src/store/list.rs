@@ -80,6 +80,7 @@ pub(crate) fn list_statement<D: Dialect>(select: &'static str, query: &ListQuery
     let ids_first = query.status.is_some()
         || query.payment_status.is_some()
         || query.fulfillment_status.is_some()
+        || query.due_before.is_some()
         || query.email.is_some()
         || query.channel.is_some()
         || query.total_min.is_some()
@@ -114,6 +115,12 @@ pub(crate) fn list_statement<D: Dialect>(select: &'static str, query: &ListQuery
     }
     if let Some(fulfillment) = query.fulfillment_status {
         clauses.and("o.fulfillment_status = $?", [fulfillment.as_str().into()]);
+    }
+    if let Some(due) = query.due_before {
+        clauses.and(
+            "o.payment_due_us < $? AND o.payment_status IN ('unpaid', 'partially_paid')",
+            [due.timestamp_micros().into()],
+        );
     }
     if let Some(email) = &query.email {
         clauses.and("o.email_key = $?", [email.match_key().into()]);

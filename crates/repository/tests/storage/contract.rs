@@ -628,6 +628,29 @@ async fn the_whole_ledger_reads_page_by_page_in_key_order(store: Store) {
 /// An order walked through every order status and every payment status (and a claimed call of
 /// each kind), each state written and read back equal: no name is stored that the store
 /// cannot read.
+/// A manually paid order, stored, with a payment of 1.00 recorded on it but not yet written:
+/// the order and the version to write it at.
+async fn partly_paid_manually(store: &Store) -> (ordo_domain::Order, Version) {
+    let mut manual = sample(&**store, customer(4), 3, at(30)).await;
+    manual.pay_manually(Some(at(30 + 14 * 86_400)));
+    store
+        .insert(&manual, None, &event_of(&manual))
+        .await
+        .unwrap();
+    assert_eq!(store.get(manual.id()).await.unwrap(), manual);
+    let expected = manual.version();
+    let part = ordo_domain::PaymentDraft {
+        amount: rust_decimal::Decimal::ONE,
+        method: "bank_transfer".into(),
+        reference: Some("TRX-1".into()),
+        received_at: None,
+    };
+    manual
+        .record_payment(Uuid::from_u128(1), &part, "staff:s", at(31))
+        .unwrap();
+    (manual, expected)
+}
+
 async fn every_status_and_payment_status_reads_back_as_written(store: Store) {
     use ordo_domain::{GatewayOutcome, PaymentOperation, PaymentStatus};
     let approved = || GatewayOutcome::Approved {
@@ -701,6 +724,9 @@ async fn every_status_and_payment_status_reads_back_as_written(store: Store) {
     let expected = voided.version();
     voided.settle_payment(approved(), at(23)).unwrap();
     write(&mut voided, expected).await;
+    // Paid manually, in part: partially paid, due when its terms say.
+    let (mut manual, expected) = partly_paid_manually(&store).await;
+    write(&mut manual, expected).await;
     let mut statuses: Vec<_> = seen.iter().map(|(status, _)| *status).collect();
     statuses.sort();
     statuses.dedup();

@@ -4,7 +4,7 @@
 
 use std::borrow::Cow;
 
-use ordo_domain::{OrderNumber, OrderNumberKey, PaymentOperation};
+use ordo_domain::{Order, OrderNumber, OrderNumberKey, PaymentOperation};
 use ordo_repository::testing::TestPostgres;
 use ordo_repository::{OrderRepository, PgOptions, PgStore, SqliteOptions, SqliteStore};
 use sqlx::migrate::Migrator;
@@ -624,4 +624,156 @@ async fn lines_kept_in_a_table_move_into_the_order_document_on_sqlite() {
     .await
     .unwrap();
     assert_eq!(left, 0, "the lines table is dropped");
+}
+
+/// Every row of every table of an SQLite file, as text, table by table (sorted, so row order
+/// inside a table does not matter).
+async fn every_row(connection: &mut sqlx::SqliteConnection) -> Vec<(String, Vec<String>)> {
+    use sqlx::Row as _;
+    let tables: Vec<String> = sqlx::query_scalar(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'
+         AND name NOT LIKE 'order_text%' AND name <> '_sqlx_migrations' ORDER BY name",
+    )
+    .fetch_all(&mut *connection)
+    .await
+    .unwrap();
+    let mut all = Vec::new();
+    for table in tables {
+        // The table names come from the schema itself.
+        let query = sqlx::AssertSqlSafe(format!("SELECT * FROM \"{table}\""));
+        let rows = sqlx::query(query)
+            .fetch_all(&mut *connection)
+            .await
+            .unwrap();
+        let mut lines: Vec<String> = rows
+            .iter()
+            .map(|row| {
+                (0..row.len())
+                    .map(|i| {
+                        let value: sqlx::sqlite::SqliteValueRef<'_> = row.try_get_raw(i).unwrap();
+                        if sqlx::ValueRef::is_null(&value) {
+                            return "NULL".to_owned();
+                        }
+                        row.try_get::<String, _>(i)
+                            .or_else(|_| row.try_get::<i64, _>(i).map(|v| v.to_string()))
+                            .or_else(|_| row.try_get::<Vec<u8>, _>(i).map(|v| format!("{v:02x?}")))
+                            .unwrap_or_else(|_| "?".to_owned())
+                    })
+                    .collect::<Vec<_>>()
+                    .join("|")
+            })
+            .collect();
+        lines.sort();
+        all.push((table, lines));
+    }
+    all
+}
+
+/// Migration 23 rebuilds SQLite's `orders` table (a CHECK cannot change in place): run again on
+/// a database holding orders with their events, payment attempts, refunds and search terms, it
+/// keeps every row of every table, leaves no foreign key dangling, and the triggers and the
+/// view it made again still work (a changed tag is found, and only it).
+#[tokio::test]
+async fn rebuilding_sqlite_orders_keeps_every_row_and_what_refers_to_it() {
+    use ordo_repository::testing::{TestSqlite, event_of};
+    use sqlx::Connection as _;
+    let (database, store) = TestSqlite::store().await.unwrap();
+    let mut orders = Vec::new();
+    for n in 0..5_u32 {
+        let draft: ordo_domain::OrderDraft = serde_json::from_value(serde_json::json!({
+            "customer_id": crate::fixtures::customer(u128::from(n)),
+            "currency": "USD",
+            "items": [{ "product_id": Uuid::from_u128(0xAA), "quantity": n + 1, "unit_price": "12.50",
+                        "snapshot": { "sku": format!("SKU-{n}"), "title": "Thing", "requires_shipping": true } }],
+            "details": { "contact": { "email": format!("c{n}@example.com"), "name": "Ada" },
+                         "tags": ["vip"] }
+        }))
+        .unwrap();
+        let order = crate::fixtures::order_from(&store, &draft, at(i64::from(n))).await;
+        store.insert(&order, None, &event_of(&order)).await.unwrap();
+        store
+            .record_payment_attempt(&ordo_repository::PaymentAttempt {
+                id: Uuid::from_u128(u128::from(n) + 1),
+                order_id: order.id(),
+                operation: PaymentOperation::Authorize,
+                amount: order.pricing().total(),
+                outcome: ordo_repository::AttemptOutcome::Approved,
+                reference: Some(format!("auth_{n}")),
+                at: at(i64::from(n)),
+            })
+            .await
+            .unwrap();
+        orders.push(order);
+    }
+    drop(store);
+    let url = format!("sqlite://{}", database.path().display());
+    let mut connection = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    sqlx::query("PRAGMA foreign_keys = ON")
+        .execute(&mut connection)
+        .await
+        .unwrap();
+    let before = every_row(&mut connection).await;
+    assert!(
+        before
+            .iter()
+            .any(|(table, rows)| table == "orders" && rows.len() == 5)
+    );
+    assert!(
+        before
+            .iter()
+            .any(|(table, rows)| table == "order_terms" && !rows.is_empty())
+    );
+    // As sqlx runs it (`no-transaction`: the migration holds its own transaction).
+    sqlx::raw_sql(include_str!(
+        "../../../../migrations/sqlite/20261128000023_payment_terms.sql"
+    ))
+    .execute(&mut connection)
+    .await
+    .unwrap();
+    let keys_on: i64 = sqlx::query_scalar("PRAGMA foreign_keys")
+        .fetch_one(&mut connection)
+        .await
+        .unwrap();
+    assert_eq!(keys_on, 1, "foreign keys are on again");
+    assert_eq!(every_row(&mut connection).await, before);
+    let dangling: Vec<(String,)> = sqlx::query_as("SELECT \"table\" FROM pragma_foreign_key_check")
+        .fetch_all(&mut connection)
+        .await
+        .unwrap();
+    assert!(dangling.is_empty(), "{dangling:?}");
+    let integrity: String = sqlx::query_scalar("PRAGMA integrity_check")
+        .fetch_one(&mut connection)
+        .await
+        .unwrap();
+    assert_eq!(integrity, "ok");
+    connection.close().await.unwrap();
+
+    // Through the store again: the search triggers follow a change, the view reads the table.
+    let store = SqliteStore::open(&database.path(), &SqliteOptions::default())
+        .await
+        .unwrap();
+    let mut order = store.get(orders[0].id()).await.unwrap();
+    let expected = order.version();
+    let mut details = order.details().to_draft();
+    details.tags = vec!["wholesale".to_owned()];
+    order.change_details(ordo_domain::OrderDetails::parse(&details).unwrap(), at(100));
+    store
+        .update(&order, expected, &event_of(&order))
+        .await
+        .unwrap();
+    let tagged = |tag: &str| ordo_repository::ListQuery {
+        tag: Some(ordo_domain::Tag::parse(tag).unwrap()),
+        ..ordo_repository::ListQuery::all()
+    };
+    let found = store.list(&tagged("wholesale")).await.unwrap().orders;
+    assert_eq!(
+        found.iter().map(Order::id).collect::<Vec<_>>(),
+        [orders[0].id()]
+    );
+    assert_eq!(store.list(&tagged("vip")).await.unwrap().orders.len(), 4);
+    let text = ordo_repository::ListQuery {
+        text: Some(ordo_repository::SearchText::parse("c3@example").unwrap()),
+        ..ordo_repository::ListQuery::all()
+    };
+    assert_eq!(store.list(&text).await.unwrap().orders.len(), 1);
 }

@@ -93,6 +93,11 @@ fn plan_cases() -> Vec<(&'static str, Set, Option<&'static str>)> {
             None,
         ),
         (
+            "overdue",
+            Box::new(move |q| q.due_before = ago(0)),
+            Some("orders_payment_due_idx"),
+        ),
+        (
             "fulfilment status",
             Box::new(|q| q.fulfillment_status = Some(FulfillmentStatus::PartiallyFulfilled)),
             None,

@@ -1,0 +1,101 @@
+//! `/v1/orders/{id}/payments`: payments taken outside a gateway, recorded by staff.
+
+use axum::Extension;
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use ordo_domain::{OrderId, PaymentDraft, amount_serde};
+use ordo_service::{Caller, OrderService};
+use rust_decimal::Decimal;
+use serde::Deserialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+use super::orders::visible_first;
+use super::responses::{Guarded, JsonBody, OneOrder, Unavailable};
+use crate::dto::{OrderBody, etag};
+use crate::error::ApiError;
+use crate::extract::Json;
+use crate::problem::{Problem, ProblemDetails};
+
+pub(crate) fn router() -> OpenApiRouter<OrderService> {
+    OpenApiRouter::new().routes(routes!(record_payment))
+}
+
+/// A payment that arrived outside a gateway.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PaymentRequest {
+    /// How much, in the order's currency: more than zero, at most what is still due.
+    #[serde(with = "amount_serde")]
+    #[schema(value_type = String, example = "50.00", pattern = "^[0-9]{1,12}([.][0-9]{1,4})?$")]
+    pub amount: Decimal,
+    /// `bank_transfer`, `cash`, `cheque`, `card_terminal` or `other`.
+    #[schema(
+        example = "bank_transfer",
+        pattern = "^(bank_transfer|cash|cheque|card_terminal|other)$"
+    )]
+    pub method: String,
+    /// The bank's, the receipt's or the cheque's reference.
+    #[schema(
+        max_length = 200,
+        example = "TRX-2026-11-0042",
+        pattern = "^[^\\x00-\\x1F\\x7F-\\x9F]*[^\\s\\x00-\\x1F\\x7F-\\x9F][^\\x00-\\x1F\\x7F-\\x9F]*$"
+    )]
+    pub reference: Option<String>,
+    /// When the money arrived (RFC 3339); now when not given.
+    pub received_at: Option<DateTime<Utc>>,
+}
+
+/// Record a payment of an order paid manually (a bank transfer arrived, cash was taken).
+///
+/// Several partial payments add up: the payment status moves `unpaid` → `partially_paid` →
+/// `paid`. The payment that pays in full a processing order whose units are all fulfilled
+/// completes it.
+#[utoipa::path(
+    post, path = "/v1/orders/{id}/payments", tag = "orders",
+    params(
+        ("id" = Uuid, Path, description = "The order's id"),
+        ("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, pattern = "^[ -~]+$", description = "Makes retries safe: a repeat with the same key and body gets the first response again; 1 to 255 printable ASCII characters"),
+    ),
+    request_body = PaymentRequest,
+    responses(
+        (status = 201, description = "Recorded: the order with its payments", body = OrderBody, headers(("ETag" = String, description = "The order's new version"))),
+        (status = 409, description = "The order is paid through the gateway, paid already, cancelled, or holds 100 payments (`payment-state`); a payment call is in progress; or a request with this Idempotency-Key is in progress", body = ProblemDetails, content_type = "application/problem+json"),
+        (status = 422, description = "An amount of zero, too precise, or more than is due; a method not on the list", body = ProblemDetails, content_type = "application/problem+json"),
+        Guarded, JsonBody, OneOrder, Unavailable,
+    )
+)]
+async fn record_payment(
+    State(service): State<OrderService>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    body: Result<Json<PaymentRequest>, Problem>,
+) -> Result<Response, ApiError> {
+    let id = Uuid::try_parse(&id)
+        .map_err(|_| Problem::bad_field("id", "not a UUID"))?
+        .to_string()
+        .parse::<OrderId>()
+        .map_err(|_| Problem::not_found("no order with this id"))?;
+    let body = visible_first(&service, &caller, id, body).await?.0;
+    let draft = PaymentDraft {
+        amount: body.amount,
+        method: body.method,
+        reference: body.reference,
+        received_at: body.received_at,
+    };
+    let order = service.record_payment(&caller, id, &draft).await?;
+    let mut response = (
+        StatusCode::CREATED,
+        axum::Json(OrderBody::new(&order, &caller)),
+    )
+        .into_response();
+    if let Ok(value) = HeaderValue::from_str(&etag(order.version())) {
+        response.headers_mut().insert(header::ETAG, value);
+    }
+    response.extensions_mut().insert(order.id());
+    Ok(response)
+}
