@@ -124,6 +124,9 @@ pub enum Violation {
         /// What is left to refund.
         available: Decimal,
     },
+    /// A time after now where only the past makes sense.
+    #[error("must not be in the future")]
+    InTheFuture,
     /// A payment provider not on the list.
     #[error("expected gateway or manual")]
     UnknownPaymentProvider,

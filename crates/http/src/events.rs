@@ -98,8 +98,17 @@ impl EventBody {
             .as_deref()
             .and_then(|payload| serde_json::from_str::<serde_json::Value>(payload).ok())
             .map(|mut order| {
-                if customer_view && let Some(note) = order.get_mut("staff_note") {
-                    *note = serde_json::Value::Null;
+                if customer_view {
+                    if let Some(note) = order.get_mut("staff_note") {
+                        *note = serde_json::Value::Null;
+                    }
+                    // Who on staff recorded a payment is the shop's side too.
+                    let payments = order.get_mut("payments").and_then(|p| p.as_array_mut());
+                    for payment in payments.into_iter().flatten() {
+                        if let Some(by) = payment.get_mut("recorded_by") {
+                            *by = serde_json::Value::Null;
+                        }
+                    }
                 }
                 order
             });

@@ -578,6 +578,16 @@ impl OrderService {
             _ => Action::Transition,
         };
         caller.check(action, order.customer_id())?;
+        // Money paid outside a gateway goes back by the shop's own hand: the shop cancels.
+        if action == Action::Cancel
+            && caller.role() == crate::Role::Customer
+            && order.payment_provider() == PaymentProvider::Manual
+            && !order.payment().captured.is_zero()
+        {
+            return Err(ServiceError::Forbidden(
+                "an order paid outside a gateway is cancelled by the shop, which sends the money back",
+            ));
+        }
         // Check the version before the rules, so a stale caller learns that first: what it
         // saw is no longer true, whatever it asked for.
         if order.version() != expected {

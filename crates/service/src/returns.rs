@@ -2,8 +2,7 @@
 //! closing with a refund reserves the refund of the returned units in the same write.
 
 use ordo_domain::{
-    EventKind, NewReturn, Order, OrderId, PaymentDraft, RecordError, ReturnDraft, ReturnError,
-    ReturnId,
+    EventKind, NewReturn, Order, OrderId, PaymentDraft, ReturnDraft, ReturnError, ReturnId,
 };
 
 use crate::access::Action;
@@ -146,22 +145,35 @@ impl OrderService {
         caller: &Caller,
         order_id: OrderId,
         draft: &PaymentDraft,
+        expected: Option<ordo_domain::Version>,
     ) -> Result<Order, ServiceError> {
         let id = match caller.request().1 {
             Some(key) => keyed_id("ordo payment v1", &caller.scope(), order_id, &key),
             None => uuid::Uuid::new_v4(),
         };
         let by = caller.scope();
-        self.write_part::<RecordError>(
+        self.write_part::<ServiceError>(
             caller,
             order_id,
-            None,
+            expected,
             (Action::RecordPayment, EventKind::PaymentRecorded),
             |order, now| {
-                if order.recorded_payments().iter().any(|p| p.id == id) {
-                    return Ok(false);
+                if let Some(recorded) = order.recorded_payments().iter().find(|p| p.id == id) {
+                    // A retry of a keyed request that landed: the same payment, or another
+                    // request under a key already used.
+                    let same = recorded.amount == draft.amount
+                        && recorded.method.as_str() == draft.method
+                        && recorded.reference.as_deref()
+                            == draft.reference.as_deref().map(str::trim);
+                    return if same {
+                        Ok(false)
+                    } else {
+                        Err(ServiceError::KeyReused)
+                    };
                 }
-                order.record_payment(id, draft, &by, now)?;
+                order
+                    .record_payment(id, draft, &by, now)
+                    .map_err(ServiceError::from)?;
                 Ok(true)
             },
         )

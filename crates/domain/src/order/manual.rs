@@ -145,6 +145,10 @@ impl Order {
             self.provider = PaymentProvider::Manual;
             self.payment_due_at = due_at;
             self.payment.pending = None;
+            // Nothing to pay (a free order): paid as placed.
+            if self.pricing.total.is_zero() {
+                self.payment.status = PaymentStatus::Paid;
+            }
         }
     }
 
@@ -214,6 +218,9 @@ impl Order {
                 .map_err(|violation| errors.push("reference", violation))
                 .ok()
         });
+        if draft.received_at.is_some_and(|at| at > now) {
+            errors.push("received_at", Violation::InTheFuture);
+        }
         let method = errors.finish(method)?;
         let captured = self
             .payment

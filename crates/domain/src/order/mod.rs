@@ -320,6 +320,10 @@ impl Order {
         for ret in &mut self.returns {
             ret.note = None;
         }
+        // A transfer's reference often holds the payer's name or account.
+        for payment in &mut self.recorded_payments {
+            payment.reference = None;
+        }
         self.erased_at.get_or_insert(now);
         self.touch(now);
         true

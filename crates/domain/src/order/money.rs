@@ -201,11 +201,7 @@ impl Order {
     /// [`PaymentError::NotPositive`]; [`PaymentError::ExceedsCaptured`].
     pub fn check_refund(&self, amount: Decimal) -> Result<(), PaymentError> {
         self.payment_must_be(
-            &[
-                PaymentStatus::Paid,
-                PaymentStatus::PartiallyRefunded,
-                PaymentStatus::PartiallyPaid,
-            ],
+            &[PaymentStatus::Paid, PaymentStatus::PartiallyRefunded],
             "refund",
         )?;
         if amount <= Decimal::ZERO {
@@ -271,10 +267,14 @@ impl Order {
                 available: self.payment.refunded,
             })?;
         self.payment.refunded = refunded;
-        self.payment.status = if refunded.is_zero() {
-            PaymentStatus::Paid
-        } else {
+        self.payment.status = if !refunded.is_zero() {
             PaymentStatus::PartiallyRefunded
+        } else if self.provider == super::PaymentProvider::Manual
+            && self.payment.captured < self.pricing.total
+        {
+            PaymentStatus::PartiallyPaid
+        } else {
+            PaymentStatus::Paid
         };
         self.touch(now);
         Ok(())

@@ -671,9 +671,9 @@ impl Order {
             });
         }
         match self.payment.status {
-            PaymentStatus::Paid
-            | PaymentStatus::PartiallyRefunded
-            | PaymentStatus::PartiallyPaid => Ok(()),
+            // A partly paid manual order is refunded only by cancelling it: a refund in between
+            // would leave the rest of its balance unpayable.
+            PaymentStatus::Paid | PaymentStatus::PartiallyRefunded => Ok(()),
             status => Err(PaymentError::WrongStatus {
                 status,
                 action: "refund",

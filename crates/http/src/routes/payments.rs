@@ -15,10 +15,10 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::orders::visible_first;
-use super::responses::{Guarded, JsonBody, OneOrder, Unavailable};
+use super::responses::{Guarded, JsonBody, OneOrder, Unavailable, Versioned};
 use crate::dto::{OrderBody, etag};
 use crate::error::ApiError;
-use crate::extract::Json;
+use crate::extract::{IfMatch, Json};
 use crate::problem::{Problem, ProblemDetails};
 
 pub(crate) fn router() -> OpenApiRouter<OrderService> {
@@ -59,20 +59,22 @@ pub(crate) struct PaymentRequest {
     post, path = "/v1/orders/{id}/payments", tag = "orders",
     params(
         ("id" = Uuid, Path, description = "The order's id"),
+        ("If-Match" = Option<String>, Header, nullable = false, example = "\"3\"", pattern = "^\"[1-9][0-9]{0,8}\"$", description = "Optional: record only at this ETag of the order"),
         ("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, pattern = "^[ -~]+$", description = "Makes retries safe: a repeat with the same key and body gets the first response again; 1 to 255 printable ASCII characters"),
     ),
     request_body = PaymentRequest,
     responses(
         (status = 201, description = "Recorded: the order with its payments", body = OrderBody, headers(("ETag" = String, description = "The order's new version"))),
         (status = 409, description = "The order is paid through the gateway, paid already, cancelled, or holds 100 payments (`payment-state`); a payment call is in progress; or a request with this Idempotency-Key is in progress", body = ProblemDetails, content_type = "application/problem+json"),
-        (status = 422, description = "An amount of zero, too precise, or more than is due; a method not on the list", body = ProblemDetails, content_type = "application/problem+json"),
-        Guarded, JsonBody, OneOrder, Unavailable,
+        (status = 422, description = "An amount of zero, too precise, or more than is due; a method not on the list; `received_at` in the future; an Idempotency-Key that already recorded another payment", body = ProblemDetails, content_type = "application/problem+json"),
+        Guarded, JsonBody, OneOrder, Versioned, Unavailable,
     )
 )]
 async fn record_payment(
     State(service): State<OrderService>,
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
+    IfMatch(expected): IfMatch,
     body: Result<Json<PaymentRequest>, Problem>,
 ) -> Result<Response, ApiError> {
     let id = Uuid::try_parse(&id)
@@ -87,7 +89,9 @@ async fn record_payment(
         reference: body.reference,
         received_at: body.received_at,
     };
-    let order = service.record_payment(&caller, id, &draft).await?;
+    let order = service
+        .record_payment(&caller, id, &draft, expected)
+        .await?;
     let mut response = (
         StatusCode::CREATED,
         axum::Json(OrderBody::new(&order, &caller)),

@@ -16,6 +16,7 @@ crate::app::on_both_databases!(
     refused_payments_name_the_field_and_change_nothing,
     a_manual_order_partly_paid_is_cancelled_with_a_refund_of_what_was_paid,
     a_payment_retried_with_its_key_is_recorded_once,
+    a_partly_paid_order_is_refunded_only_by_cancelling_and_customers_see_no_staff_names,
 );
 
 fn staff() -> String {
@@ -108,6 +109,7 @@ async fn a_bank_transfer_order_is_paid_in_two_parts_and_completes_when_paid_and_
         "fulfilled, but not paid: it waits"
     );
     let first = json_of(pay(&app, &id, "30.00").await, 201).await;
+
     assert_eq!(
         (
             first["payment_status"].as_str(),
@@ -195,6 +197,30 @@ async fn payment_terms_set_the_due_date_and_overdue_orders_are_listed(app: TestA
         201,
     )
     .await;
+    let overdue: Value = app
+        .get("/v1/orders?overdue=true")
+        .bearer_auth(staff())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(overdue["data"], json!([]));
+    // Cancelled, it is no longer chased either.
+    let another = app.place_as(&staff(), &manual_order(Some(0))).await;
+    let cancelled = app
+        .post(&format!(
+            "/v1/orders/{}/cancel",
+            another["id"].as_str().unwrap()
+        ))
+        .bearer_auth(staff())
+        .header("if-match", format!("\"{}\"", another["version"]))
+        .json(&json!({ "reason": "never paid" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cancelled.status(), 200);
     let overdue: Value = app
         .get("/v1/orders?overdue=true")
         .bearer_auth(staff())
@@ -328,14 +354,82 @@ async fn a_payment_retried_with_its_key_is_recorded_once(app: TestApp) {
         received_at: None,
     };
     app.service
-        .record_payment(&caller, order_id, &draft)
+        .record_payment(&caller, order_id, &draft, None)
         .await
         .unwrap();
     let again = app
         .service
-        .record_payment(&caller, order_id, &draft)
+        .record_payment(&caller, order_id, &draft, None)
         .await
         .unwrap();
     assert_eq!(again.recorded_payments().len(), 1);
     assert_eq!(again.payment().captured.to_string(), "20.00");
+    // The same key for another payment is another request: refused, nothing recorded.
+    let other = ordo_domain::PaymentDraft {
+        amount: "5.00".parse().unwrap(),
+        ..draft
+    };
+    let refused = app
+        .service
+        .record_payment(&caller, order_id, &other, None)
+        .await;
+    assert!(
+        matches!(refused, Err(ordo_service::ServiceError::KeyReused)),
+        "{refused:?}"
+    );
+}
+
+async fn a_partly_paid_order_is_refunded_only_by_cancelling_and_customers_see_no_staff_names(
+    app: TestApp,
+) {
+    let id = app.place_as(&alice(), &manual_order(None)).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    json_of(pay(&app, &id, "30.00").await, 201).await;
+    // Partly paid: refunded only by cancelling (a refund would strand the rest).
+    let refund = send(
+        &app,
+        &format!("/v1/orders/{id}/refunds"),
+        &staff(),
+        &json!({ "amount": "1.00", "reason": "goodwill" }),
+    )
+    .await;
+    assert_problem(refund, 409, "payment-state").await;
+    // The customer sees the payments, not who on staff recorded them, in the order and its
+    // history alike.
+    let own: Value = app
+        .get(&format!("/v1/orders/{id}"))
+        .bearer_auth(alice())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(own["payments"][0]["recorded_by"], Value::Null);
+    let history: Value = app
+        .get(&format!("/v1/orders/{id}/events"))
+        .bearer_auth(alice())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let last = history["data"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["type"], "payment.recorded");
+    assert_eq!(last["order"]["payments"][0]["recorded_by"], Value::Null);
+    assert_eq!(last["order"]["payments"][0]["amount"], "30.00");
+    // Nor does the customer cancel it: the shop gives the money back.
+    let version = own["version"].to_string();
+    let cancel = app
+        .post(&format!("/v1/orders/{id}/cancel"))
+        .bearer_auth(alice())
+        .header("if-match", format!("\"{version}\""))
+        .json(&json!({ "reason": "changed my mind" }))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(cancel, 403, "forbidden").await;
 }

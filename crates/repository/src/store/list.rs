@@ -118,7 +118,8 @@ pub(crate) fn list_statement<D: Dialect>(select: &'static str, query: &ListQuery
     }
     if let Some(due) = query.due_before {
         clauses.and(
-            "o.payment_due_us < $? AND o.payment_status IN ('unpaid', 'partially_paid')",
+            "o.payment_due_us < $? AND o.payment_status IN ('unpaid', 'partially_paid') \
+             AND o.status <> 'cancelled'",
             [due.timestamp_micros().into()],
         );
     }
