@@ -331,6 +331,13 @@ impl<S: Send + Sync> FromRequestParts<S> for OrderPath {
     }
 }
 
+/// The order id of a route with more than one path segment (`{id}` beside a part's id): 400
+/// when it is not a UUID, 404 when it can never name an order, as [`OrderPath`] answers.
+pub(crate) fn order_in_path(text: &str) -> Result<OrderId, Problem> {
+    let uuid = uuid::Uuid::try_parse(text).map_err(|_| Problem::bad_field("id", "not a UUID"))?;
+    OrderId::from_uuid(uuid).map_err(|_| Problem::not_found("no order with this id"))
+}
+
 /// The `{id}` of an API key route: 400 when it is not a UUID.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct KeyPath(pub uuid::Uuid);

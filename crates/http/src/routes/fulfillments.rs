@@ -19,7 +19,7 @@ use super::orders::visible_first;
 use super::responses::{Guarded, JsonBody, OneOrder, Unavailable, Versioned};
 use crate::dto::{FulfillmentView, OrderBody, etag};
 use crate::error::ApiError;
-use crate::extract::{IfMatch, Json};
+use crate::extract::{IfMatch, Json, OrderPath, order_in_path};
 use crate::problem::{Problem, ProblemDetails};
 
 pub(crate) fn router() -> OpenApiRouter<OrderService> {
@@ -180,18 +180,10 @@ pub(crate) struct FulfillmentBody {
 /// The order and fulfilment ids of a path; a fulfilment id that is no UUID is 400, an order
 /// id that can never name an order 404.
 fn ids(order: &str, fulfillment: &str) -> Result<(OrderId, FulfillmentId), Problem> {
-    let order = order_id(order)?;
+    let order = order_in_path(order)?;
     let fulfillment = Uuid::try_parse(fulfillment)
         .map_err(|_| Problem::bad_field("fulfillment_id", "not a UUID"))?;
     Ok((order, FulfillmentId::from_uuid(fulfillment)))
-}
-
-fn order_id(text: &str) -> Result<OrderId, Problem> {
-    Uuid::try_parse(text)
-        .map_err(|_| Problem::bad_field("id", "not a UUID"))?
-        .to_string()
-        .parse::<OrderId>()
-        .map_err(|_| Problem::not_found("no order with this id"))
 }
 
 /// The answer: the fulfilment and its order, with the order's ETag.
@@ -212,19 +204,30 @@ fn answer(
         fulfillment,
         order: OrderBody::new(order, caller),
     };
+    let made = (status == StatusCode::CREATED).then(|| format!("fulfillments/{id}"));
+    Ok(part_response(status, body, order, made.as_deref()))
+}
+
+/// An answer about a part of `order` (a fulfilment, a return, a payment): `body`, the order's
+/// ETag, the part's `Location` under the order when one was made, and the order's id for the
+/// idempotency layer (which order a kept copy of this answer holds).
+pub(crate) fn part_response(
+    status: StatusCode,
+    body: impl Serialize,
+    order: &Order,
+    made: Option<&str>,
+) -> Response {
     let mut response = (status, axum::Json(body)).into_response();
     if let Ok(value) = HeaderValue::from_str(&etag(order.version())) {
         response.headers_mut().insert(header::ETAG, value);
     }
-    if status == StatusCode::CREATED
-        && let Ok(location) =
-            HeaderValue::from_str(&format!("/v1/orders/{}/fulfillments/{id}", order.id()))
+    if let Some(Ok(location)) =
+        made.map(|part| HeaderValue::from_str(&format!("/v1/orders/{}/{part}", order.id())))
     {
         response.headers_mut().insert(header::LOCATION, location);
     }
-    // For the idempotency layer: which order a kept copy of this answer holds.
     response.extensions_mut().insert(order.id());
-    Ok(response)
+    response
 }
 
 /// Fulfil some units of a processing order's lines.
@@ -255,11 +258,10 @@ fn answer(
 async fn create_fulfillment(
     State(service): State<OrderService>,
     Extension(caller): Extension<Caller>,
-    Path(id): Path<String>,
+    OrderPath(id): OrderPath,
     IfMatch(expected): IfMatch,
     body: Result<Json<FulfillmentRequest>, Problem>,
 ) -> Result<Response, ApiError> {
-    let id = order_id(&id)?;
     let body = visible_first(&service, &caller, id, body).await?.0;
     let draft = FulfillmentDraft {
         lines: body

@@ -1,24 +1,23 @@
 //! `/v1/orders/{id}/payments`: payments taken outside a gateway, recorded by staff.
 
 use axum::Extension;
-use axum::extract::{Path, State};
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
 use chrono::{DateTime, Utc};
-use ordo_domain::{OrderId, PaymentDraft, amount_serde};
+use ordo_domain::{PaymentDraft, amount_serde};
 use ordo_service::{Caller, OrderService};
 use rust_decimal::Decimal;
 use serde::Deserialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use uuid::Uuid;
 
 use super::orders::visible_first;
 use super::responses::{Guarded, JsonBody, OneOrder, Unavailable, Versioned};
-use crate::dto::{OrderBody, etag};
+use crate::dto::OrderBody;
 use crate::error::ApiError;
-use crate::extract::{IfMatch, Json};
+use crate::extract::{IfMatch, Json, OrderPath};
 use crate::problem::{Problem, ProblemDetails};
 
 pub(crate) fn router() -> OpenApiRouter<OrderService> {
@@ -73,15 +72,10 @@ pub(crate) struct PaymentRequest {
 async fn record_payment(
     State(service): State<OrderService>,
     Extension(caller): Extension<Caller>,
-    Path(id): Path<String>,
+    OrderPath(id): OrderPath,
     IfMatch(expected): IfMatch,
     body: Result<Json<PaymentRequest>, Problem>,
 ) -> Result<Response, ApiError> {
-    let id = Uuid::try_parse(&id)
-        .map_err(|_| Problem::bad_field("id", "not a UUID"))?
-        .to_string()
-        .parse::<OrderId>()
-        .map_err(|_| Problem::not_found("no order with this id"))?;
     let body = visible_first(&service, &caller, id, body).await?.0;
     let draft = PaymentDraft {
         amount: body.amount,
@@ -92,14 +86,11 @@ async fn record_payment(
     let order = service
         .record_payment(&caller, id, &draft, expected)
         .await?;
-    let mut response = (
+    let body = OrderBody::new(&order, &caller);
+    Ok(super::fulfillments::part_response(
         StatusCode::CREATED,
-        axum::Json(OrderBody::new(&order, &caller)),
-    )
-        .into_response();
-    if let Ok(value) = HeaderValue::from_str(&etag(order.version())) {
-        response.headers_mut().insert(header::ETAG, value);
-    }
-    response.extensions_mut().insert(order.id());
-    Ok(response)
+        body,
+        &order,
+        None,
+    ))
 }

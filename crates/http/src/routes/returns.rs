@@ -2,8 +2,8 @@
 
 use axum::Extension;
 use axum::extract::{Path, State};
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use ordo_domain::{CancelReason, FulfillmentLineDraft, Order, OrderId, ReturnDraft, ReturnId};
 use ordo_service::{Caller, OrderService, ReturnClose, ServiceError};
 use serde::{Deserialize, Serialize};
@@ -15,9 +15,9 @@ use uuid::Uuid;
 use super::fulfillments::FulfillmentLineRequest;
 use super::orders::visible_first;
 use super::responses::{Guarded, JsonBody, OneOrder, Unavailable};
-use crate::dto::{OrderBody, RefundLineView, ReturnView, etag};
+use crate::dto::{OrderBody, RefundLineView, ReturnView};
 use crate::error::ApiError;
-use crate::extract::Json;
+use crate::extract::{Json, OrderPath, order_in_path};
 use crate::problem::{Problem, ProblemDetails};
 
 pub(crate) fn router() -> OpenApiRouter<OrderService> {
@@ -116,16 +116,8 @@ pub(crate) struct ReturnBody {
     pub order: OrderBody,
 }
 
-fn order_id(text: &str) -> Result<OrderId, Problem> {
-    Uuid::try_parse(text)
-        .map_err(|_| Problem::bad_field("id", "not a UUID"))?
-        .to_string()
-        .parse::<OrderId>()
-        .map_err(|_| Problem::not_found("no order with this id"))
-}
-
 fn ids(order: &str, ret: &str) -> Result<(OrderId, ReturnId), Problem> {
-    let order = order_id(order)?;
+    let order = order_in_path(order)?;
     let ret = Uuid::try_parse(ret).map_err(|_| Problem::bad_field("return_id", "not a UUID"))?;
     Ok((order, ReturnId::from_uuid(ret)))
 }
@@ -151,18 +143,13 @@ fn answer(
         }),
         order: OrderBody::new(order, caller),
     };
-    let mut response = (status, axum::Json(body)).into_response();
-    if let Ok(value) = HeaderValue::from_str(&etag(order.version())) {
-        response.headers_mut().insert(header::ETAG, value);
-    }
-    if status == StatusCode::CREATED
-        && let Ok(location) =
-            HeaderValue::from_str(&format!("/v1/orders/{}/returns/{id}", order.id()))
-    {
-        response.headers_mut().insert(header::LOCATION, location);
-    }
-    response.extensions_mut().insert(order.id());
-    Ok(response)
+    let made = (status == StatusCode::CREATED).then(|| format!("returns/{id}"));
+    Ok(super::fulfillments::part_response(
+        status,
+        body,
+        order,
+        made.as_deref(),
+    ))
 }
 
 /// Ask to return some shipped units.
@@ -188,10 +175,9 @@ fn answer(
 async fn create_return(
     State(service): State<OrderService>,
     Extension(caller): Extension<Caller>,
-    Path(id): Path<String>,
+    OrderPath(id): OrderPath,
     body: Result<Json<ReturnRequest>, Problem>,
 ) -> Result<Response, ApiError> {
-    let id = order_id(&id)?;
     let body = visible_first(&service, &caller, id, body).await?.0;
     let draft = ReturnDraft {
         lines: body
