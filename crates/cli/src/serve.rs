@@ -303,6 +303,7 @@ fn service_config(args: &ServeArgs) -> ServiceConfig {
         capture: match args.capture {
             Capture::OnCompletion => CaptureMode::OnCompletion,
             Capture::Immediately => CaptureMode::Immediately,
+            Capture::OnShipment => CaptureMode::OnShipment,
         },
         claim_grace: chrono::Duration::seconds(i64::from(args.payment_claim_grace_seconds)),
         payment_terms_days: args.payment_terms_days,

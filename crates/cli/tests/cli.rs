@@ -347,6 +347,29 @@ fn the_client_commands_drive_a_running_server() {
     drop(server);
 }
 
+/// An order file in `dir`: 3 shirts at 10.00 (line 0) and a mug at 4.00 (line 1).
+fn three_shirts_and_a_mug(dir: &std::path::Path) -> std::path::PathBuf {
+    let order = dir.join("order.json");
+    std::fs::write(
+        &order,
+        r#"{"customer_id":"0193a1a0-0000-7000-8000-000000000001","currency":"USD",
+            "items":[{"product_id":"0193a1a0-0000-7000-8000-0000000000aa","quantity":3,"unit_price":"10.00"},
+                     {"product_id":"0193a1a0-0000-7000-8000-0000000000bb","quantity":1,"unit_price":"4.00"}]}"#,
+    )
+    .unwrap();
+    order
+}
+
+/// `ordo orders <args> --server <url>`, which must succeed.
+fn orders_at(url: &str, args: &[&str]) -> Output {
+    let mut all = vec!["orders"];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["--server", url]);
+    let output = ordo(&all);
+    assert!(output.status.success(), "{args:?}: {}", stderr(&output));
+    output
+}
+
 /// `ordo orders fulfil` and `ordo orders fulfillment` ship an order in two parts through a
 /// running server, on SQLite and on PostgreSQL: the second part completes it.
 #[test]
@@ -366,22 +389,8 @@ fn the_client_ships_an_order_in_two_parts_on_both_databases() {
         extra.extend(database.iter().flat_map(|url| ["--database-url", *url]));
         let server = start_server(data.path(), port, &extra);
         let url = format!("http://127.0.0.1:{port}");
-        let order = data.path().join("order.json");
-        std::fs::write(
-            &order,
-            r#"{"customer_id":"0193a1a0-0000-7000-8000-000000000001","currency":"USD",
-                "items":[{"product_id":"0193a1a0-0000-7000-8000-0000000000aa","quantity":3,"unit_price":"10.00"},
-                         {"product_id":"0193a1a0-0000-7000-8000-0000000000bb","quantity":1,"unit_price":"4.00"}]}"#,
-        )
-        .unwrap();
-        let client = |args: &[&str]| {
-            let mut all = vec!["orders"];
-            all.extend_from_slice(args);
-            all.extend_from_slice(&["--server", &url]);
-            let output = ordo(&all);
-            assert!(output.status.success(), "{args:?}: {}", stderr(&output));
-            output
-        };
+        let order = three_shirts_and_a_mug(data.path());
+        let client = |args: &[&str]| orders_at(&url, args);
         let json = |args: &[&str]| -> Value {
             let mut all = args.to_vec();
             all.push("--json");
@@ -460,6 +469,50 @@ fn the_client_ships_an_order_in_two_parts_on_both_databases() {
             stderr(&malformed).contains("LINE:QUANTITY"),
             "{}",
             stderr(&malformed)
+        );
+        drop(server);
+    }
+}
+
+/// `ordo serve --capture on-shipment`: each shipment captures its share, the last the rest, on
+/// SQLite and on PostgreSQL, as `ordo orders fulfillment` shows.
+#[test]
+fn a_server_capturing_on_shipment_captures_each_shipment_on_both_databases() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let postgres = runtime
+        .block_on(ordo_repository::testing::TestPostgres::create())
+        .unwrap();
+    for database in [None, Some(postgres.url())] {
+        let data = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let mut extra = vec!["--auth", "disabled", "--capture", "on-shipment"];
+        extra.extend(database.iter().flat_map(|url| ["--database-url", *url]));
+        let server = start_server(data.path(), port, &extra);
+        let url = format!("http://127.0.0.1:{port}");
+        let order = three_shirts_and_a_mug(data.path());
+        let client = |args: &[&str]| stdout(&orders_at(&url, args));
+        let created: Value =
+            serde_json::from_str(&client(&["create", order.to_str().unwrap(), "--json"])).unwrap();
+        let number = created["order_number"].as_str().unwrap().to_owned();
+        client(&["transition", &number, "--to", "processing"]);
+        let ship = |line: &[&str]| {
+            let mut args = vec!["fulfil", number.as_str()];
+            args.extend_from_slice(line);
+            args.push("--json");
+            let made: Value = serde_json::from_str(&client(&args)).unwrap();
+            let fid = made["id"].as_str().unwrap().to_owned();
+            client(&["fulfillment", &number, &fid, "--to", "shipped"])
+        };
+        let first = ship(&["--line", "0:2"]);
+        assert!(
+            first.contains("capture 20.00: captured")
+                && first.contains("processing, partially_fulfilled, partially_paid"),
+            "{database:?}: {first}"
+        );
+        let last = ship(&["--line", "0:1", "--line", "1:1"]);
+        assert!(
+            last.contains("capture 14.00: captured") && last.contains("completed, fulfilled, paid"),
+            "{database:?}: {last}"
         );
         drop(server);
     }

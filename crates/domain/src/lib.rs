@@ -133,24 +133,24 @@ pub use ids::{CustomerId, IdError, OrderId, ProductId};
 pub use line_refund::{LineAmount, LinePart, LineRefundError};
 pub use money::{MAX_AMOUNT, Money, MoneyError, amount_serde};
 pub use order::{
-    CancelReason, ChangeError, CorruptOrder, FULFILLMENT_MOVES, Fulfillment, FulfillmentDraft,
-    FulfillmentError, FulfillmentId, FulfillmentLine, FulfillmentLineDraft, FulfillmentState,
-    FulfillmentStatus, LineItemDraft, LineProgress, LineRefund, LineSource, MAX_CARRIER_CHARS,
-    MAX_DISCOUNT_REASON_CHARS, MAX_FULFILLMENTS, MAX_LINE_ITEMS, MAX_LOCATION_CHARS,
-    MAX_PAYMENT_REFERENCE_CHARS, MAX_PERCENT_SCALE, MAX_QUANTITY, MAX_REASON_CHARS,
-    MAX_RECORDED_PAYMENTS, MAX_RETURN_NOTE_CHARS, MAX_RETURNS, MAX_SHIPPING_CODE_CHARS,
-    MAX_SHIPPING_LINES, MAX_SHIPPING_TITLE_CHARS, MAX_TAX_RATE_SCALE, MAX_TERMS_DAYS,
-    MAX_TRACKING_NUMBER_CHARS, MAX_TRACKING_URL_CHARS, NewFulfillment, NewLineItem, NewOrder,
-    NewReturn, Order, OrderDraft, OrderRecord, PaymentChoice, PaymentDraft, PaymentMethod,
-    PaymentProvider, PaymentStep, Quantity, RecordError, RecordedPayment, RefundedLine, Return,
-    ReturnDraft, ReturnError, ReturnId, ReturnOutcome, ReturnReason, ReturnState,
-    ShippingLineDraft, StatusChange, Tracking, TrackingDraft, UnknownFulfillmentStatus, Version,
-    terms_days_checked,
+    CancelReason, CaptureState, ChangeError, CorruptOrder, FULFILLMENT_MOVES, Fulfillment,
+    FulfillmentDraft, FulfillmentError, FulfillmentId, FulfillmentLine, FulfillmentLineDraft,
+    FulfillmentState, FulfillmentStatus, LineItemDraft, LineProgress, LineRefund, LineSource,
+    MAX_CARRIER_CHARS, MAX_DISCOUNT_REASON_CHARS, MAX_FULFILLMENTS, MAX_LINE_ITEMS,
+    MAX_LOCATION_CHARS, MAX_PAYMENT_REFERENCE_CHARS, MAX_PERCENT_SCALE, MAX_QUANTITY,
+    MAX_REASON_CHARS, MAX_RECORDED_PAYMENTS, MAX_RETURN_NOTE_CHARS, MAX_RETURNS,
+    MAX_SHIPPING_CODE_CHARS, MAX_SHIPPING_LINES, MAX_SHIPPING_TITLE_CHARS, MAX_TAX_RATE_SCALE,
+    MAX_TERMS_DAYS, MAX_TRACKING_NUMBER_CHARS, MAX_TRACKING_URL_CHARS, NewFulfillment, NewLineItem,
+    NewOrder, NewReturn, Order, OrderDraft, OrderRecord, PaymentChoice, PaymentDraft,
+    PaymentMethod, PaymentProvider, PaymentStep, Quantity, RecordError, RecordedPayment,
+    RefundedLine, Return, ReturnDraft, ReturnError, ReturnId, ReturnOutcome, ReturnReason,
+    ReturnState, ShipmentCapture, ShippingLineDraft, StatusChange, Tracking, TrackingDraft,
+    UnknownFulfillmentStatus, Version, terms_days_checked,
 };
 pub use order_number::{OrderNumber, OrderNumberError, OrderNumberKey};
 pub use payment::{
-    GatewayOutcome, Payment, PaymentError, PaymentOperation, PaymentStatus, PendingPayment,
-    UnknownPaymentStatus,
+    CaptureMode, GatewayOutcome, Payment, PaymentError, PaymentOperation, PaymentStatus,
+    PendingPayment, UnknownPaymentStatus,
 };
 pub use pricing::{
     Discount, InvalidPolicy, MAX_MINOR_UNITS, PricedLine, Pricing, PricingError, RoundingMode,

@@ -58,6 +58,19 @@ impl std::str::FromStr for PaymentStatus {
 #[error("unknown payment status")]
 pub struct UnknownPaymentStatus;
 
+/// When an order's authorized money is captured (the shop's setting, read at each move).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum CaptureMode {
+    /// When the order moves to completed (the default: charge for what ships).
+    #[default]
+    OnCompletion,
+    /// Right after the authorization.
+    Immediately,
+    /// As each fulfilment ships, its lines' share (the first also the shipping, the last
+    /// whatever is left, so the captures sum to the total exactly).
+    OnShipment,
+}
+
 /// A call to the payment gateway.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, IntoStaticStr, EnumIter)]
 #[strum(serialize_all = "snake_case")]

@@ -1,15 +1,20 @@
 //! Fulfilments: units never over-fulfilled, states moving only as the table says, the order's
 //! fulfilment status counted from them, and the order's status moving with them
 //! (docs/status.md, "Fulfilment").
-#![allow(clippy::unwrap_used, clippy::indexing_slicing, reason = "tests")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::arithmetic_side_effects,
+    reason = "tests"
+)]
 
 use chrono::{DateTime, Utc};
 use ordo_domain::{
-    CancelReason, ChangeError, CorruptOrder, CustomerId, FulfillmentDraft, FulfillmentError,
-    FulfillmentId, FulfillmentLineDraft, FulfillmentState, FulfillmentStatus, LineItemDraft,
-    LineSnapshotDraft, NewFulfillment, NewOrder, Order, OrderDraft, OrderId, OrderNumber,
-    OrderNumberKey, OrderStatus, PaymentOperation, PaymentStatus, PaymentStep, RoundingPolicy,
-    StatusChange, Tracking, TrackingDraft, Version, Violation, price,
+    CancelReason, CaptureMode, ChangeError, CorruptOrder, CustomerId, FulfillmentDraft,
+    FulfillmentError, FulfillmentId, FulfillmentLineDraft, FulfillmentState, FulfillmentStatus,
+    LineItemDraft, LineSnapshotDraft, NewFulfillment, NewOrder, Order, OrderDraft, OrderId,
+    OrderNumber, OrderNumberKey, OrderStatus, PaymentOperation, PaymentStatus, PaymentStep,
+    RoundingPolicy, StatusChange, Tracking, TrackingDraft, Version, Violation, price,
 };
 use proptest::prelude::*;
 use rust_decimal::Decimal;
@@ -127,7 +132,9 @@ fn tracking(number: &str) -> Tracking {
 #[test]
 fn partial_fulfilments_count_units_and_the_last_completes_a_paid_order() {
     let mut order = processing();
-    let step = order.fulfil(id(1), units(&[(0, 4)]), now()).unwrap();
+    let step = order
+        .fulfil(id(1), units(&[(0, 4)]), CaptureMode::OnCompletion, now())
+        .unwrap();
     assert_eq!(step, PaymentStep::Done);
     assert_eq!(order.version(), Version::new(4));
     assert_eq!(order.status(), OrderStatus::Processing);
@@ -140,7 +147,12 @@ fn partial_fulfilments_count_units_and_the_last_completes_a_paid_order() {
     assert_eq!(order.fulfillments()[0].number, 1);
 
     order
-        .fulfil(id(2), units(&[(0, 6), (1, 2)]), now())
+        .fulfil(
+            id(2),
+            units(&[(0, 6), (1, 2)]),
+            CaptureMode::OnCompletion,
+            now(),
+        )
         .unwrap();
     assert_eq!(order.fulfillment_status(), FulfillmentStatus::Fulfilled);
     assert_eq!(
@@ -167,7 +179,9 @@ fn the_last_units_of_an_authorized_order_claim_its_capture() {
         OrderStatus::Processing,
         PaymentStatus::Authorized,
     );
-    let step = order.fulfil(id(1), units(&[(0, 2)]), now()).unwrap();
+    let step = order
+        .fulfil(id(1), units(&[(0, 2)]), CaptureMode::OnCompletion, now())
+        .unwrap();
     assert_eq!(
         step,
         PaymentStep::Call {
@@ -187,10 +201,17 @@ fn the_last_units_of_an_authorized_order_claim_its_capture() {
 #[test]
 fn more_units_than_are_left_are_refused_naming_the_line_and_what_is_left() {
     let mut order = processing();
-    order.fulfil(id(1), units(&[(0, 7)]), now()).unwrap();
+    order
+        .fulfil(id(1), units(&[(0, 7)]), CaptureMode::OnCompletion, now())
+        .unwrap();
     let before = order.clone();
     let error = order
-        .fulfil(id(2), units(&[(1, 1), (0, 4)]), now())
+        .fulfil(
+            id(2),
+            units(&[(1, 1), (0, 4)]),
+            CaptureMode::OnCompletion,
+            now(),
+        )
         .unwrap_err();
     let FulfillmentError::Invalid(errors) = error else {
         panic!("{error:?}")
@@ -201,7 +222,9 @@ fn more_units_than_are_left_are_refused_naming_the_line_and_what_is_left() {
     );
     assert_eq!(errors.errors().len(), 1);
     assert_eq!(order, before, "a refused fulfilment changes nothing");
-    let error = order.fulfil(id(2), units(&[(2, 1)]), now()).unwrap_err();
+    let error = order
+        .fulfil(id(2), units(&[(2, 1)]), CaptureMode::OnCompletion, now())
+        .unwrap_err();
     let FulfillmentError::Invalid(errors) = error else {
         panic!("{error:?}")
     };
@@ -283,7 +306,7 @@ fn only_a_processing_order_is_fulfilled() {
         };
         let mut order = order_of(vec![line("SHIRT", 2, true)], status, payment);
         assert_eq!(
-            order.fulfil(id(1), units(&[(0, 1)]), now()),
+            order.fulfil(id(1), units(&[(0, 1)]), CaptureMode::OnCompletion, now()),
             Err(FulfillmentError::OrderStatus { status })
         );
     }
@@ -292,12 +315,15 @@ fn only_a_processing_order_is_fulfilled() {
 #[test]
 fn fulfilments_move_only_as_the_table_says() {
     let mut order = processing();
-    order.fulfil(id(1), units(&[(0, 2)]), now()).unwrap();
+    order
+        .fulfil(id(1), units(&[(0, 2)]), CaptureMode::OnCompletion, now())
+        .unwrap();
     let error = order
         .move_fulfillment(
             id(1),
             FulfillmentState::Delivered,
             Tracking::default(),
+            CaptureMode::OnCompletion,
             now(),
         )
         .unwrap_err();
@@ -310,7 +336,13 @@ fn fulfilments_move_only_as_the_table_says() {
         }
     );
     order
-        .move_fulfillment(id(1), FulfillmentState::Shipped, tracking("1Z9"), now())
+        .move_fulfillment(
+            id(1),
+            FulfillmentState::Shipped,
+            tracking("1Z9"),
+            CaptureMode::OnCompletion,
+            now(),
+        )
         .unwrap();
     let shipped = &order.fulfillments()[0];
     assert_eq!(shipped.state, FulfillmentState::Shipped);
@@ -323,6 +355,7 @@ fn fulfilments_move_only_as_the_table_says() {
                 id(1),
                 FulfillmentState::Cancelled,
                 Tracking::default(),
+                CaptureMode::OnCompletion,
                 now()
             )
             .is_err(),
@@ -333,11 +366,18 @@ fn fulfilments_move_only_as_the_table_says() {
             id(1),
             FulfillmentState::Delivered,
             Tracking::default(),
+            CaptureMode::OnCompletion,
             now(),
         )
         .unwrap();
     assert_eq!(
-        order.move_fulfillment(id(9), FulfillmentState::Shipped, Tracking::default(), now()),
+        order.move_fulfillment(
+            id(9),
+            FulfillmentState::Shipped,
+            Tracking::default(),
+            CaptureMode::OnCompletion,
+            now()
+        ),
         Err(FulfillmentError::NotFound)
     );
 }
@@ -345,19 +385,28 @@ fn fulfilments_move_only_as_the_table_says() {
 #[test]
 fn a_cancelled_fulfilment_gives_its_units_back() {
     let mut order = processing();
-    order.fulfil(id(1), units(&[(0, 10)]), now()).unwrap();
-    assert!(order.fulfil(id(2), units(&[(0, 1)]), now()).is_err());
+    order
+        .fulfil(id(1), units(&[(0, 10)]), CaptureMode::OnCompletion, now())
+        .unwrap();
+    assert!(
+        order
+            .fulfil(id(2), units(&[(0, 1)]), CaptureMode::OnCompletion, now())
+            .is_err()
+    );
     order
         .move_fulfillment(
             id(1),
             FulfillmentState::Cancelled,
             Tracking::default(),
+            CaptureMode::OnCompletion,
             now(),
         )
         .unwrap();
     assert_eq!(order.line_progress()[0].fulfilled, 0);
     assert_eq!(order.fulfillment_status(), FulfillmentStatus::Unfulfilled);
-    order.fulfil(id(2), units(&[(0, 10)]), now()).unwrap();
+    order
+        .fulfil(id(2), units(&[(0, 10)]), CaptureMode::OnCompletion, now())
+        .unwrap();
     assert_eq!(order.fulfillments()[1].number, 2);
     assert!(
         order
@@ -365,6 +414,7 @@ fn a_cancelled_fulfilment_gives_its_units_back() {
                 id(1),
                 FulfillmentState::Cancelled,
                 Tracking::default(),
+                CaptureMode::OnCompletion,
                 now()
             )
             .is_err(),
@@ -376,7 +426,12 @@ fn a_cancelled_fulfilment_gives_its_units_back() {
 fn a_completed_orders_fulfilments_ship_but_are_not_cancelled() {
     let mut order = processing();
     order
-        .fulfil(id(1), units(&[(0, 10), (1, 2)]), now())
+        .fulfil(
+            id(1),
+            units(&[(0, 10), (1, 2)]),
+            CaptureMode::OnCompletion,
+            now(),
+        )
         .unwrap();
     assert_eq!(order.status(), OrderStatus::Completed);
     assert_eq!(
@@ -384,12 +439,19 @@ fn a_completed_orders_fulfilments_ship_but_are_not_cancelled() {
             id(1),
             FulfillmentState::Cancelled,
             Tracking::default(),
+            CaptureMode::OnCompletion,
             now()
         ),
         Err(FulfillmentError::OrderCompleted)
     );
     order
-        .move_fulfillment(id(1), FulfillmentState::Shipped, Tracking::default(), now())
+        .move_fulfillment(
+            id(1),
+            FulfillmentState::Shipped,
+            Tracking::default(),
+            CaptureMode::OnCompletion,
+            now(),
+        )
         .unwrap();
 }
 
@@ -397,15 +459,19 @@ fn a_completed_orders_fulfilments_ship_but_are_not_cancelled() {
 fn an_order_with_anything_shipped_is_not_cancelled_and_cancelling_cancels_open_ones() {
     let reason = || StatusChange::Cancel(CancelReason::parse("out of stock").unwrap());
     let mut order = processing();
-    order.fulfil(id(1), units(&[(0, 1)]), now()).unwrap();
-    order.fulfil(id(2), units(&[(1, 1)]), now()).unwrap();
+    order
+        .fulfil(id(1), units(&[(0, 1)]), CaptureMode::OnCompletion, now())
+        .unwrap();
+    order
+        .fulfil(id(2), units(&[(1, 1)]), CaptureMode::OnCompletion, now())
+        .unwrap();
     let mut cancelled = order.clone();
     // Paid: cancelling claims the refund; the fulfilments are cancelled when it lands.
     let step = cancelled.begin_change(reason(), now()).unwrap();
     assert!(matches!(step, PaymentStep::Call { .. }));
     cancelled
         .settle_payment(
-            ordo_domain::GatewayOutcome::Approved {
+            GatewayOutcome::Approved {
                 reference: "r".into(),
             },
             now(),
@@ -424,7 +490,13 @@ fn an_order_with_anything_shipped_is_not_cancelled_and_cancelling_cancels_open_o
     );
 
     order
-        .move_fulfillment(id(2), FulfillmentState::Shipped, Tracking::default(), now())
+        .move_fulfillment(
+            id(2),
+            FulfillmentState::Shipped,
+            Tracking::default(),
+            CaptureMode::OnCompletion,
+            now(),
+        )
         .unwrap();
     let before = order.clone();
     assert_eq!(
@@ -437,7 +509,9 @@ fn an_order_with_anything_shipped_is_not_cancelled_and_cancelling_cancels_open_o
 #[test]
 fn completing_ships_what_is_left_in_one_fulfilment() {
     let mut order = processing();
-    order.fulfil(id(1), units(&[(0, 3)]), now()).unwrap();
+    order
+        .fulfil(id(1), units(&[(0, 3)]), CaptureMode::OnCompletion, now())
+        .unwrap();
     order.begin_change(StatusChange::Complete, now()).unwrap();
     assert_eq!(order.status(), OrderStatus::Completed);
     let last = &order.fulfillments()[1];
@@ -483,7 +557,9 @@ fn lines_that_do_not_ship_count_only_when_nothing_ships() {
         OrderStatus::Processing,
         PaymentStatus::Paid,
     );
-    order.fulfil(id(1), units(&[(0, 1)]), now()).unwrap();
+    order
+        .fulfil(id(1), units(&[(0, 1)]), CaptureMode::OnCompletion, now())
+        .unwrap();
     assert_eq!(order.fulfillment_status(), FulfillmentStatus::Fulfilled);
     assert_eq!(order.status(), OrderStatus::Completed);
     // Completing ships the e-book's unit too, so a completed order holds every unit.
@@ -494,7 +570,9 @@ fn lines_that_do_not_ship_count_only_when_nothing_ships() {
         OrderStatus::Processing,
         PaymentStatus::Paid,
     );
-    digital.fulfil(id(1), units(&[(0, 1)]), now()).unwrap();
+    digital
+        .fulfil(id(1), units(&[(0, 1)]), CaptureMode::OnCompletion, now())
+        .unwrap();
     assert_eq!(
         digital.fulfillment_status(),
         FulfillmentStatus::PartiallyFulfilled
@@ -504,7 +582,9 @@ fn lines_that_do_not_ship_count_only_when_nothing_ships() {
 #[test]
 fn stored_fulfilments_that_do_not_hold_together_are_corrupt() {
     let mut order = processing();
-    order.fulfil(id(1), units(&[(0, 4)]), now()).unwrap();
+    order
+        .fulfil(id(1), units(&[(0, 4)]), CaptureMode::OnCompletion, now())
+        .unwrap();
     let good = order.to_record();
     let corrupt = |change: &dyn Fn(&mut ordo_domain::OrderRecord)| {
         let mut record = good.clone();
@@ -574,12 +654,12 @@ proptest! {
                     });
                     let fid = id(u8::try_from(n).unwrap());
                     match new {
-                        Ok(new) => order.fulfil(fid, new, now()).map(|_| made.push(fid)),
+                        Ok(new) => order.fulfil(fid, new, CaptureMode::OnCompletion, now()).map(|_| made.push(fid)),
                         Err(_) => Ok(()),
                     }
                 }
                 Step::Move(index, to) => match made.get(index) {
-                    Some(fid) => order.move_fulfillment(*fid, to, Tracking::default(), now()),
+                    Some(fid) => order.move_fulfillment(*fid, to, Tracking::default(), CaptureMode::OnCompletion, now()).map(|_| ()),
                     None => Ok(()),
                 },
             };
@@ -627,10 +707,10 @@ fn returning(lines: &[(i64, i64)], reason: &str) -> NewReturn {
     .unwrap()
 }
 
-/// A paid order, completed with everything shipped: 3 shirts at 19.99 and 2 mugs at 10.00,
-/// 10 % off, 8.25 % tax, 4.95 shipping (taxed).
-fn shipped_and_paid() -> Order {
-    let mut order = order_with(
+/// A processing order of 3 shirts at 19.99 and 2 mugs at 10.00, 10 % off, 8.25 % tax, 4.95
+/// shipping (taxed), its payment `payment`.
+fn shirts_and_mugs(payment: PaymentStatus) -> Order {
+    order_with(
         vec![
             LineItemDraft {
                 unit_price: Some(Decimal::new(1999, 2)),
@@ -639,7 +719,7 @@ fn shipped_and_paid() -> Order {
             line("MUG", 2, true),
         ],
         OrderStatus::Processing,
-        PaymentStatus::Paid,
+        payment,
         |draft| {
             draft.discount = Some(Discount::Percentage {
                 percent: Decimal::new(10, 0),
@@ -652,12 +732,29 @@ fn shipped_and_paid() -> Order {
                 taxed: true,
             }];
         },
-    );
+    )
+}
+
+/// A paid order, completed with everything shipped: 3 shirts at 19.99 and 2 mugs at 10.00,
+/// 10 % off, 8.25 % tax, 4.95 shipping (taxed).
+fn shipped_and_paid() -> Order {
+    let mut order = shirts_and_mugs(PaymentStatus::Paid);
     order
-        .fulfil(id(1), units(&[(0, 3), (1, 2)]), now())
+        .fulfil(
+            id(1),
+            units(&[(0, 3), (1, 2)]),
+            CaptureMode::OnCompletion,
+            now(),
+        )
         .unwrap();
     order
-        .move_fulfillment(id(1), FulfillmentState::Shipped, Tracking::default(), now())
+        .move_fulfillment(
+            id(1),
+            FulfillmentState::Shipped,
+            Tracking::default(),
+            CaptureMode::OnCompletion,
+            now(),
+        )
         .unwrap();
     assert_eq!(order.status(), OrderStatus::Completed);
     order
@@ -666,7 +763,9 @@ fn shipped_and_paid() -> Order {
 #[test]
 fn only_shipped_units_not_yet_returned_are_returned() {
     let mut order = processing();
-    order.fulfil(id(1), units(&[(0, 4)]), now()).unwrap();
+    order
+        .fulfil(id(1), units(&[(0, 4)]), CaptureMode::OnCompletion, now())
+        .unwrap();
     let error = order
         .request_return(return_id(1), returning(&[(0, 1)], "damaged"), now())
         .unwrap_err();
@@ -679,7 +778,13 @@ fn only_shipped_units_not_yet_returned_are_returned() {
         "created, not shipped: nothing to return yet"
     );
     order
-        .move_fulfillment(id(1), FulfillmentState::Shipped, Tracking::default(), now())
+        .move_fulfillment(
+            id(1),
+            FulfillmentState::Shipped,
+            Tracking::default(),
+            CaptureMode::OnCompletion,
+            now(),
+        )
         .unwrap();
     order
         .request_return(return_id(1), returning(&[(0, 3)], "size_or_fit"), now())
@@ -954,5 +1059,380 @@ proptest! {
         }
         prop_assert_eq!(order.payment().refunded, total);
         prop_assert_eq!(Order::restore(order.to_record()), Ok(order.clone()));
+    }
+}
+
+// Capture on shipment (docs/status.md, "Capture on shipment").
+
+use ordo_domain::{CaptureState, GatewayOutcome, PaymentError};
+
+fn approved() -> GatewayOutcome {
+    GatewayOutcome::Approved {
+        reference: "cap".into(),
+    }
+}
+
+/// The shirts-and-mugs order, authorized and nothing fulfilled.
+fn authorized_with_shipping() -> Order {
+    shirts_and_mugs(PaymentStatus::Authorized)
+}
+
+/// Fulfils `lines` as fulfilment `n` and ships it, capturing on shipment: the step shipping
+/// named.
+fn ship(order: &mut Order, n: u8, lines: &[(i64, i64)]) -> PaymentStep {
+    order
+        .fulfil(id(n), units(lines), CaptureMode::OnShipment, now())
+        .unwrap();
+    order
+        .move_fulfillment(
+            id(n),
+            FulfillmentState::Shipped,
+            Tracking::default(),
+            CaptureMode::OnShipment,
+            now(),
+        )
+        .unwrap()
+}
+
+fn capture_of(order: &Order, n: u8) -> ordo_domain::ShipmentCapture {
+    order.fulfillment(id(n)).unwrap().capture.unwrap()
+}
+
+#[test]
+fn each_shipment_captures_its_share_and_the_last_the_rest_completing_the_order() {
+    let mut order = authorized_with_shipping();
+    let pricing = order.pricing().clone();
+    let two_shirts = pricing
+        .units_amount(LinePart::Item(0), 0, 2)
+        .unwrap()
+        .amount;
+    let shipping = pricing
+        .units_amount(LinePart::Shipping(0), 0, 1)
+        .unwrap()
+        .amount;
+
+    let first = ship(&mut order, 1, &[(0, 2)]);
+    assert_eq!(
+        first,
+        PaymentStep::Call {
+            operation: PaymentOperation::Capture,
+            amount: two_shirts + shipping,
+        },
+        "two shirts' share and the shipping"
+    );
+    assert_eq!(order.claimed_shipment().unwrap().id, id(1));
+    assert_eq!(
+        order.line_progress()[0].shipped,
+        2,
+        "shipped before the answer"
+    );
+    assert!(order.settle_payment(approved(), now()).unwrap());
+    assert_eq!(order.payment().status, PaymentStatus::PartiallyPaid);
+    assert_eq!(order.payment().captured, two_shirts + shipping);
+    assert_eq!(capture_of(&order, 1).state, CaptureState::Captured);
+
+    // Everything fulfilled, not all shipped: the order waits for its last capture.
+    order
+        .fulfil(
+            id(2),
+            units(&[(0, 1), (1, 2)]),
+            CaptureMode::OnShipment,
+            now(),
+        )
+        .unwrap();
+    assert_eq!(order.status(), OrderStatus::Processing);
+    assert_eq!(order.payment().pending, None);
+    let last = order
+        .move_fulfillment(
+            id(2),
+            FulfillmentState::Shipped,
+            Tracking::default(),
+            CaptureMode::OnShipment,
+            now(),
+        )
+        .unwrap();
+    let rest = order.pricing().total() - two_shirts - shipping;
+    assert_eq!(
+        last,
+        PaymentStep::Call {
+            operation: PaymentOperation::Capture,
+            amount: rest,
+        }
+    );
+    assert!(order.settle_payment(approved(), now()).unwrap());
+    assert_eq!(order.payment().status, PaymentStatus::Paid);
+    assert_eq!(order.payment().captured, order.pricing().total());
+    assert_eq!(
+        order.status(),
+        OrderStatus::Completed,
+        "the last capture completes it"
+    );
+    assert_eq!(
+        capture_of(&order, 1).amount + capture_of(&order, 2).amount,
+        order.pricing().total()
+    );
+    // A restored order reads the same.
+    assert_eq!(Order::restore(order.to_record()).unwrap(), order);
+}
+
+#[test]
+fn a_refused_capture_is_owed_and_the_next_shipment_takes_it() {
+    let mut order = authorized_with_shipping();
+    let one_shirt = |before| {
+        order
+            .pricing()
+            .units_amount(LinePart::Item(0), before, 1)
+            .unwrap()
+            .amount
+    };
+    let (first_shirt, second_shirt) = (one_shirt(0), one_shirt(1));
+    let shipping = order
+        .pricing()
+        .units_amount(LinePart::Shipping(0), 0, 1)
+        .unwrap()
+        .amount;
+    ship(&mut order, 1, &[(0, 1)]);
+    assert!(
+        order
+            .settle_payment(GatewayOutcome::Declined, now())
+            .unwrap()
+    );
+    assert_eq!(capture_of(&order, 1).state, CaptureState::Failed);
+    assert_eq!(order.payment().status, PaymentStatus::Authorized);
+    assert!(order.payment().captured.is_zero());
+    assert_eq!(
+        order.fulfillment(id(1)).unwrap().state,
+        FulfillmentState::Shipped,
+        "the parcel left whatever the gateway said"
+    );
+    // Unanswered: the claim stays for reconciliation, and nothing else moves meanwhile.
+    let step = ship(&mut order, 2, &[(0, 1)]);
+    assert_eq!(
+        step,
+        PaymentStep::Call {
+            operation: PaymentOperation::Capture,
+            amount: first_shirt + second_shirt + shipping,
+        }
+    );
+    assert!(
+        !order
+            .settle_payment(GatewayOutcome::Unknown, now())
+            .unwrap()
+    );
+    assert!(matches!(
+        order.fulfil(id(3), units(&[(0, 1)]), CaptureMode::OnShipment, now()),
+        Err(FulfillmentError::Payment(PaymentError::InFlight { .. }))
+    ));
+    assert!(order.settle_payment(approved(), now()).unwrap());
+    assert_eq!(
+        order.payment().captured,
+        first_shirt + second_shirt + shipping
+    );
+    // Staff completing takes whatever is left, shipping the rest.
+    let step = order.begin_change(StatusChange::Complete, now()).unwrap();
+    let rest = order.pricing().total() - order.payment().captured;
+    assert_eq!(
+        step,
+        PaymentStep::Call {
+            operation: PaymentOperation::Capture,
+            amount: rest,
+        }
+    );
+    assert!(order.settle_payment(approved(), now()).unwrap());
+    assert_eq!(order.payment().captured, order.pricing().total());
+    assert_eq!(order.status(), OrderStatus::Completed);
+}
+
+#[test]
+fn capturing_on_shipment_leaves_other_orders_and_modes_as_they_were() {
+    // Paid already: shipping claims nothing.
+    let mut paid = processing();
+    assert_eq!(ship(&mut paid, 1, &[(0, 1)]), PaymentStep::Done);
+    assert_eq!(paid.fulfillment(id(1)).unwrap().capture, None);
+    // Capturing on completion: shipping claims nothing, the last units complete.
+    let mut order = authorized_with_shipping();
+    order
+        .fulfil(id(1), units(&[(0, 1)]), CaptureMode::OnCompletion, now())
+        .unwrap();
+    let step = order
+        .move_fulfillment(
+            id(1),
+            FulfillmentState::Shipped,
+            Tracking::default(),
+            CaptureMode::OnCompletion,
+            now(),
+        )
+        .unwrap();
+    assert_eq!(step, PaymentStep::Done);
+    assert_eq!(order.payment().status, PaymentStatus::Authorized);
+}
+
+/// A stored record to start from, and what breaks it.
+type Case<'a> = (
+    &'a ordo_domain::OrderRecord,
+    &'a dyn Fn(&mut ordo_domain::OrderRecord),
+);
+
+#[test]
+fn stored_shipment_captures_that_do_not_hold_together_are_corrupt() {
+    let mut order = authorized_with_shipping();
+    ship(&mut order, 1, &[(0, 1)]);
+    let claimed = order.to_record();
+    assert!(Order::restore(claimed.clone()).is_ok());
+    order.settle_payment(approved(), now()).unwrap();
+    let good = order.to_record();
+    let corrupt = |from: &ordo_domain::OrderRecord,
+                   change: &dyn Fn(&mut ordo_domain::OrderRecord)| {
+        let mut record = from.clone();
+        change(&mut record);
+        Order::restore(record)
+    };
+    // A claim with no payment call in flight; a capture of more than was captured; a capture
+    // on a fulfilment that has not shipped; a capture of nothing.
+    let cases: [Case<'_>; 4] = [
+        (&claimed, &|r| r.payment.pending = None),
+        (&good, &|r| r.payment.captured = Decimal::new(1, 2)),
+        (&good, &|r| {
+            r.fulfillments[0].state = FulfillmentState::Created;
+            r.fulfillments[0].shipped_at = None;
+        }),
+        (&good, &|r| {
+            if let Some(capture) = r.fulfillments[0].capture.as_mut() {
+                capture.amount = Decimal::ZERO;
+            }
+        }),
+    ];
+    for (index, (from, case)) in cases.iter().enumerate() {
+        assert_eq!(
+            corrupt(from, case),
+            Err(CorruptOrder::FulfillmentMismatch),
+            "case {index}"
+        );
+    }
+}
+
+/// An authorized order of random lines, discount, tax and shipping.
+fn random_order(lines: &[(i64, i64)], percent: i64, rate: i64, shipping: Option<i64>) -> Order {
+    order_with(
+        lines
+            .iter()
+            .enumerate()
+            .map(|(n, &(quantity, cents))| LineItemDraft {
+                unit_price: Some(Decimal::new(cents, 2)),
+                ..line(&format!("SKU-{n}"), quantity, true)
+            })
+            .collect(),
+        OrderStatus::Processing,
+        PaymentStatus::Authorized,
+        |draft| {
+            if percent > 0 {
+                draft.discount = Some(Discount::Percentage {
+                    percent: Decimal::new(percent, 0),
+                });
+            }
+            if rate > 0 {
+                draft.tax_rate = Some(Decimal::new(rate, 4));
+            }
+            draft.shipping = shipping
+                .map(|cents| ShippingLineDraft {
+                    code: "post".into(),
+                    title: "Post".into(),
+                    amount: Decimal::new(cents, 2),
+                    taxed: true,
+                })
+                .into_iter()
+                .collect();
+        },
+    )
+}
+
+proptest! {
+    /// Any order shipped in any split, some captures refused on the way: each capture is more
+    /// than zero; after each approved one the order has captured exactly what has shipped is
+    /// worth (the cumulative rule, the shipping with the first) unless something was refused;
+    /// and once the last units ship, the captures sum to exactly the total and the order is
+    /// paid and completed.
+    #[test]
+    fn shipments_capture_exactly_the_total_in_any_split(
+        lines in prop::collection::vec((1_i64..6, 1_i64..100_000), 1..4),
+        percent in 0_i64..60,
+        rate in 0_i64..2500,
+        shipping in prop::option::of(1_i64..3000),
+        picks in prop::collection::vec((0_usize..4, 1_i64..4, prop::bool::weighted(0.15)), 1..12),
+    ) {
+        let mut order = random_order(&lines, percent, rate, shipping);
+        let total = order.pricing().total();
+        let mut refused_any = false;
+        let mut n = 0_u8;
+        let ship_step = |order: &mut Order, lines: &[(i64, i64)], refuse: bool, n: u8| -> Result<bool, TestCaseError> {
+            let step = ship(order, n, lines);
+            let PaymentStep::Call { amount, .. } = step else {
+                return Ok(false);
+            };
+            prop_assert!(amount > Decimal::ZERO);
+            prop_assert_eq!(capture_of(order, n).amount, amount);
+            let outcome = if refuse { GatewayOutcome::Declined } else { approved() };
+            prop_assert!(order.settle_payment(outcome, now()).unwrap());
+            Ok(refuse)
+        };
+        for (line, quantity, refuse) in picks {
+            let progress = order.line_progress();
+            let Some(done) = progress.get(line % lines.len()) else { continue };
+            let left = i64::from(order.pricing().lines()[line % lines.len()].quantity.get() - done.fulfilled);
+            if left == 0 {
+                continue;
+            }
+            n += 1;
+            let index = i64::try_from(line % lines.len()).unwrap();
+            refused_any |= ship_step(&mut order, &[(index, quantity.min(left))], refuse, n)?;
+            if !refused_any {
+                let worth = order
+                    .line_progress()
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, done)| done.shipped > 0)
+                    .map(|(i, done)| order.pricing().units_amount(LinePart::Item(i), 0, done.shipped).unwrap().amount)
+                    .sum::<Decimal>()
+                    + (0..order.pricing().shipping_lines().len())
+                        .map(|i| order.pricing().units_amount(LinePart::Shipping(i), 0, 1).unwrap().amount)
+                        .sum::<Decimal>();
+                let all_shipped = order.fulfillment_status() == FulfillmentStatus::Fulfilled;
+                prop_assert_eq!(order.payment().captured, if all_shipped { total } else { worth.min(total) });
+            }
+        }
+        // The rest ships in one more fulfilment, its capture approved.
+        let rest = order
+            .line_progress()
+            .iter()
+            .zip(order.pricing().lines())
+            .enumerate()
+            .filter(|(_, (done, line))| line.quantity.get() > done.fulfilled)
+            .map(|(i, (done, line))| (i64::try_from(i).unwrap(), i64::from(line.quantity.get() - done.fulfilled)))
+            .collect::<Vec<_>>();
+        if !rest.is_empty() {
+            ship_step(&mut order, &rest, false, n + 1)?;
+        }
+        // The last shipment's capture refused: staff completing takes what is owed.
+        if order.status() == OrderStatus::Processing {
+            prop_assert!(refused_any);
+            let step = order.begin_change(StatusChange::Complete, now()).unwrap();
+            prop_assert!(step != PaymentStep::Done);
+            prop_assert!(order.settle_payment(approved(), now()).unwrap());
+        }
+        prop_assert_eq!(order.payment().captured, total);
+        prop_assert_eq!(order.payment().status, PaymentStatus::Paid);
+        prop_assert_eq!(order.status(), OrderStatus::Completed);
+        let taken = order
+            .fulfillments()
+            .iter()
+            .filter_map(|f| f.capture)
+            .filter(|c| c.state == CaptureState::Captured)
+            .map(|c| c.amount)
+            .sum::<Decimal>();
+        if refused_any {
+            prop_assert!(taken <= total);
+        } else {
+            prop_assert_eq!(taken, total);
+        }
     }
 }

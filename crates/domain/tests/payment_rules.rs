@@ -59,7 +59,8 @@ fn order(status: OrderStatus, payment: PaymentStatus) -> Order {
             (zero, zero, zero)
         }
         PaymentStatus::Authorized => (total, zero, zero),
-        PaymentStatus::PartiallyPaid => (Decimal::new(400, 2), Decimal::new(400, 2), zero),
+        // Through the gateway: captured in part as things shipped.
+        PaymentStatus::PartiallyPaid => (total, Decimal::new(400, 2), zero),
         PaymentStatus::Paid => (total, total, zero),
         PaymentStatus::PartiallyRefunded => (total, total, Decimal::new(400, 2)),
         PaymentStatus::Refunded => (total, total, total),
@@ -97,8 +98,9 @@ fn every_payment_state_decides_every_move_as_the_status_table_says() {
     let table = [
         (Unpaid, Refused, Refused, Applies),
         (Authorized, Applies, Calls(Capture), Calls(Void)),
-        // Only a manual order is partly paid; through the gateway it would move no further.
-        (PartiallyPaid, Refused, Refused, Calls(Refund)),
+        // Captured in part as things shipped: completing takes the rest; what shipped is
+        // never cancelled (a manual order's rules are below).
+        (PartiallyPaid, Refused, Calls(Capture), Refused),
         (Paid, Applies, Applies, Calls(Refund)),
         (PartiallyRefunded, Applies, Applies, Calls(Refund)),
         (Refunded, Refused, Applies, Applies),

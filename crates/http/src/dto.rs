@@ -1074,6 +1074,22 @@ pub(crate) struct FulfillmentView {
     pub delivered_at: Option<DateTime<Utc>>,
     /// When it was cancelled.
     pub cancelled_at: Option<DateTime<Utc>>,
+    /// The capture its shipping made, when the shop captures on shipment; null otherwise.
+    pub capture: Option<ShipmentCaptureView>,
+}
+
+/// The money a shipment's capture moved: the shipped units' share (the first shipment's also
+/// the shipping; the last one's what was left), less what earlier shipments captured.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ShipmentCaptureView {
+    /// `pending` (asked of the gateway, not yet answered), `captured`, or `failed` (the gateway
+    /// refused; the next shipment or completing the order captures it).
+    #[schema(example = "captured", pattern = "^(pending|captured|failed)$")]
+    pub status: &'static str,
+    /// How much it asked for, in the order's currency.
+    #[serde(with = "amount_serde")]
+    #[schema(value_type = String, example = "21.40", pattern = "^[0-9]{1,12}([.][0-9]{1,4})?$")]
+    pub amount: Decimal,
 }
 
 impl From<&Fulfillment> for FulfillmentView {
@@ -1098,6 +1114,10 @@ impl From<&Fulfillment> for FulfillmentView {
             shipped_at: fulfillment.shipped_at,
             delivered_at: fulfillment.delivered_at,
             cancelled_at: fulfillment.cancelled_at,
+            capture: fulfillment.capture.map(|capture| ShipmentCaptureView {
+                status: capture.state.as_str(),
+                amount: capture.amount,
+            }),
         }
     }
 }

@@ -330,6 +330,7 @@ fn fulfillment_problem(error: &FulfillmentError) -> Problem {
         }
         FulfillmentError::Invalid(_)
         | FulfillmentError::Payment(_)
+        | FulfillmentError::Money(_)
         | FulfillmentError::TooMany { .. }
         | FulfillmentError::NotFound
         | FulfillmentError::OrderCompleted => {}

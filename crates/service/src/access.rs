@@ -75,6 +75,7 @@
 //! | a refund's `amount`, `reason` | staff and admins | readers of the order's refund answer |
 //! | a fulfilment's `lines` (`line`, `quantity`), `location`, `carrier`, `tracking_number`, `tracking_url` | staff, admins, keys with `orders:write` (a customer's request is 403) | readers (its customer too: where its parcel is) |
 //! | a fulfilment's `id`, `number`, `status`, times; an order's `fulfillment_status`, `fulfillments`, `items[].fulfilled_quantity`, `items[].shipped_quantity` | ordo, from the fulfilments and their moves | readers |
+//! | a fulfilment's `capture` (`status`, `amount`) | ordo, when the shop captures on shipment (docs/status.md) | readers (its customer too: what each parcel charged) |
 //! | a return's `lines`, `reason`, `note`, `restock`; its move (`to`, `outcome`, `refund_shipping`) | staff, admins, keys with `orders:write` (closing refunded: `orders:refund`); a customer's request is 403 | readers (its customer too) |
 //! | a return's `id`, `number`, `status`, `outcome`, `refund_id`, times; an order's `returns`, `items[].returned_quantity`, `items[].refunded_quantity` | ordo | readers |
 //! | a refund's `lines` (`line`, `quantity`), `shipping` | staff, admins, keys with `orders:refund` | readers of the order's refund answer |

@@ -176,6 +176,7 @@ impl From<ordo_domain::FulfillmentError> for ServiceError {
         match error {
             ordo_domain::FulfillmentError::Invalid(errors) => Self::Validation(errors),
             ordo_domain::FulfillmentError::Payment(error) => Self::Payment(error),
+            ordo_domain::FulfillmentError::Money(_) => Self::Internal(Box::new(error)),
             other => Self::Fulfillment(other),
         }
     }

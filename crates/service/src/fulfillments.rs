@@ -72,7 +72,7 @@ impl OrderService {
             let new = NewFulfillment::parse(draft)?;
             let mut changed = current.clone();
             let step = changed
-                .fulfil(id, new, self.clock.now())
+                .fulfil(id, new, self.config.capture, self.clock.now())
                 .map_err(ServiceError::from)?;
             let event = self.event(&cause, EventKind::FulfillmentCreated, &changed)?;
             match self
@@ -88,17 +88,28 @@ impl OrderService {
             }
         };
         // The last units completed the order, claiming its capture: settled as completing is.
-        let (order, reply) = self.settle_claim(order, &cause).await?;
+        let order = self.settle_part_claim(order, &cause).await?;
+        Ok((order, id))
+    }
+
+    /// Makes the capture a fulfilment's write claimed, if it did: the order as it then is, or
+    /// the gateway's refusal or silence as an error (what the write recorded stands; a claim
+    /// left unanswered is reconciliation's).
+    async fn settle_part_claim(&self, order: Order, cause: &Cause) -> Result<Order, ServiceError> {
+        let order_id = order.id();
+        let (order, reply) = self.settle_claim(order, cause).await?;
         match reply {
             Some(GatewayReply::Declined) => Err(ServiceError::PaymentDeclined { order_id }),
             Some(GatewayReply::TimedOut) => Err(ServiceError::PaymentUnavailable),
-            Some(GatewayReply::Approved { .. }) | None => Ok((order, id)),
+            Some(GatewayReply::Approved { .. }) | None => Ok(order),
         }
     }
 
     /// Moves a fulfilment to shipped, delivered or cancelled, replacing the parts of its
     /// tracking that are given. With `expected`, only at that version; without, again on a
-    /// newer version while the move still applies.
+    /// newer version while the move still applies. Capturing on shipment, shipping captures
+    /// what has now shipped (the shipment is recorded first: goods that left have left, and a
+    /// refused capture is owed still, taken by the next shipment or by completing).
     ///
     /// # Errors
     /// [`ServiceError::Fulfillment`] (no such fulfilment, a move its state does not allow);
@@ -126,18 +137,20 @@ impl OrderService {
                 .into());
             }
         };
-        self.write_part(
-            caller,
-            order_id,
-            expected,
-            (Action::Fulfil, kind),
-            |order, now| {
-                order
-                    .move_fulfillment(id, to, tracking.clone(), now)
-                    .map(|()| true)
-            },
-        )
-        .await
+        let order = self
+            .write_part(
+                caller,
+                order_id,
+                expected,
+                (Action::Fulfil, kind),
+                |order, now| {
+                    order
+                        .move_fulfillment(id, to, tracking.clone(), self.config.capture, now)
+                        .map(|_| true)
+                },
+            )
+            .await?;
+        self.settle_part_claim(order, &Cause::from(caller)).await
     }
 
     /// Replaces the given parts of a fulfilment's tracking (a carrier's number known later).

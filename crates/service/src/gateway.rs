@@ -39,16 +39,6 @@ pub trait PaymentGateway: Send + Sync {
     async fn refund(&self, key: &str, order: OrderId, amount: Money) -> GatewayReply;
 }
 
-/// When captured money is taken.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum CaptureMode {
-    /// When the order moves to completed (the default: charge for what ships).
-    #[default]
-    OnCompletion,
-    /// Right after the authorization.
-    Immediately,
-}
-
 /// A gateway for tests and demos, with rules chosen by the amount's cents on authorization:
 /// `.02` is declined; `.05` is approved but the answer "times out" (so reconciliation has work);
 /// anything else is approved. It keeps a durable ledger in its own table, deduplicates by

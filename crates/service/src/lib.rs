@@ -32,9 +32,10 @@ pub use catalog::{
 pub use discounts::DiscountCodes;
 pub use error::ServiceError;
 pub use events::{AuditReport, BrokenLink, EventPublisher, MAX_FEED_WAIT, OrderRenderer};
-pub use gateway::{CaptureMode, GatewayReply, ManualGateway, PaymentGateway, SimulatedGateway};
+pub use gateway::{GatewayReply, ManualGateway, PaymentGateway, SimulatedGateway};
 pub use idempotency::{IdempotencyKey, Idempotent, InvalidIdempotencyKey, KeyTimes};
 pub use orders::{OrderService, ServiceConfig};
+pub use ordo_domain::CaptureMode;
 pub use ports::{Clock, IdGenerator, RandomIds, SystemClock};
 pub use rates::{RATES_TTL, ShopRates};
 pub use reconcile::Reconciled;

@@ -117,7 +117,11 @@ impl OrderService {
         let PaymentStep::Call { operation, amount } = order.pending_call() else {
             return Ok((order, None));
         };
-        let key = format!("{}:{}", operation.as_str(), order.id());
+        // A shipment's capture is one of several for the order: keyed by the shipment too.
+        let key = match order.claimed_shipment() {
+            Some(shipment) => format!("{}:{}:{}", operation.as_str(), order.id(), shipment.id),
+            None => format!("{}:{}", operation.as_str(), order.id()),
+        };
         let (reply, attempt) = self.call_gateway(&order, operation, amount, &key).await?;
         let outcome = match &reply {
             GatewayReply::Approved { reference } => GatewayOutcome::Approved {

@@ -132,6 +132,13 @@ pub(crate) fn fulfillment(json: bool, fulfillment: &Value) {
         text(fulfillment, "carrier"),
         text(fulfillment, "tracking_number"),
     );
+    if let Some(capture) = fulfillment.get("capture").filter(|c| !c.is_null()) {
+        println!(
+            "capture {}: {}",
+            text(capture, "amount"),
+            text(capture, "status")
+        );
+    }
     if let Some(changed) = fulfillment.get("order") {
         println!(
             "order {}: {}, {}, {}",

@@ -58,7 +58,8 @@ pub(crate) struct ServeArgs {
     /// staff give an order its own terms; 0 to 365.
     #[arg(long, env = "ORDO_PAYMENT_TERMS_DAYS", default_value_t = 14, value_parser = clap::value_parser!(u32).range(0..=365))]
     pub(crate) payment_terms_days: u32,
-    /// When money is captured: when the order completes, or right after authorization.
+    /// When money is captured: when the order completes, right after authorization, or as
+    /// each fulfilment ships.
     #[arg(long, env = "ORDO_CAPTURE", value_enum, default_value_t = Capture::OnCompletion)]
     pub(crate) capture: Capture,
     /// Milliseconds an API request may take before it is answered 504.
@@ -261,6 +262,8 @@ pub(crate) enum Capture {
     OnCompletion,
     /// Right after the authorization.
     Immediately,
+    /// As each fulfilment ships, its lines' share.
+    OnShipment,
 }
 
 impl ServeArgs {

@@ -19,8 +19,9 @@ use sha2::{Digest as _, Sha256};
 use strum::{EnumIter, IntoStaticStr};
 use uuid::Uuid;
 
+use crate::line_refund::LinePart;
 use crate::order::{Order, PaymentStep, Quantity, StatusChange};
-use crate::payment::PaymentError;
+use crate::payment::{CaptureMode, PaymentError, PaymentStatus};
 use crate::record::text::line as text_line;
 use crate::status::OrderStatus;
 use crate::validation::{Collector, ValidationErrors, Violation};
@@ -275,6 +276,44 @@ pub struct Fulfillment {
     /// When it was cancelled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cancelled_at: Option<DateTime<Utc>>,
+    /// The capture its shipping claimed, when the shop captures on shipment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capture: Option<ShipmentCapture>,
+}
+
+/// Where a shipment's capture stands.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, IntoStaticStr, EnumIter,
+)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+pub enum CaptureState {
+    /// Claimed, the gateway's answer not yet written.
+    Pending,
+    /// The gateway took the amount.
+    Captured,
+    /// The gateway refused: the amount is owed still, and the next shipment (or completing
+    /// the order) captures it.
+    Failed,
+}
+
+impl CaptureState {
+    /// The state as written in JSON (`"captured"`).
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+}
+
+/// The money a shipment's capture moves: what has shipped is worth, by the cumulative rule
+/// of [`crate::line_refund`], less what was captured before; the shipment that leaves nothing
+/// unshipped takes whatever authorization is left.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShipmentCapture {
+    /// Where it stands.
+    pub state: CaptureState,
+    /// How much it asks for.
+    #[serde(with = "crate::amount_serde")]
+    pub amount: rust_decimal::Decimal,
 }
 
 impl Fulfillment {
@@ -457,6 +496,9 @@ pub enum FulfillmentError {
     /// A gateway call is in flight on the order.
     #[error(transparent)]
     Payment(#[from] PaymentError),
+    /// An amount past what ordo writes.
+    #[error(transparent)]
+    Money(#[from] crate::MoneyError),
     /// The order holds as many fulfilments as it may.
     #[error("an order holds at most {max} fulfillments")]
     TooMany {
@@ -586,6 +628,7 @@ impl Order {
         &mut self,
         id: FulfillmentId,
         new: NewFulfillment,
+        capture: CaptureMode,
         now: DateTime<Utc>,
     ) -> Result<PaymentStep, FulfillmentError> {
         if self.status != OrderStatus::Processing {
@@ -642,8 +685,12 @@ impl Order {
             shipped_at: None,
             delivered_at: None,
             cancelled_at: None,
+            capture: None,
         });
-        if self.fully_fulfilled() {
+        // Capturing on shipment, an order whose money is not all taken completes when its
+        // last shipment's capture does.
+        let waits_for_shipment = capture == CaptureMode::OnShipment && self.owes_capture();
+        if self.fully_fulfilled() && !waits_for_shipment {
             // Completing touches the version itself; a payment that cannot complete the order
             // (unsettled, failed) leaves it processing, fulfilled.
             if let Ok(step) = self.begin_change(StatusChange::Complete, now) {
@@ -655,26 +702,30 @@ impl Order {
     }
 
     /// Moves fulfilment `id` to `to` (shipped, delivered, cancelled), replacing the parts of
-    /// its tracking that are given; bumps the version.
+    /// its tracking that are given; bumps the version. Capturing on shipment, shipping claims
+    /// the capture of what has now shipped ([`ShipmentCapture`] says how much): the caller
+    /// makes the call the step names, as for [`Order::begin_change`].
     ///
     /// # Errors
     /// [`FulfillmentError::NotFound`], [`FulfillmentError::IllegalMove`],
     /// [`FulfillmentError::OrderCompleted`] (cancelling on a completed order),
-    /// [`FulfillmentError::Payment`] (cancelling while a payment call is in flight); the order
-    /// is unchanged.
+    /// [`FulfillmentError::Payment`] (while a payment call is in flight),
+    /// [`FulfillmentError::Money`] (an amount past what ordo writes); the order is unchanged.
     pub fn move_fulfillment(
         &mut self,
         id: FulfillmentId,
         to: FulfillmentState,
         tracking: Tracking,
+        capture: CaptureMode,
         now: DateTime<Utc>,
-    ) -> Result<(), FulfillmentError> {
+    ) -> Result<PaymentStep, FulfillmentError> {
         let status = self.status;
         // While a gateway call is in flight the order waits for its answer, which is written
         // on the version the call was claimed at (and a cancellation must not find a unit
         // shipped when it lands).
         self.no_call_in_flight()?;
-        let fulfillment = self
+        let mut moved = self.clone();
+        let fulfillment = moved
             .fulfillments
             .iter_mut()
             .find(|f| f.id == id)
@@ -698,8 +749,110 @@ impl Order {
             FulfillmentState::Created => {}
         }
         merge_tracking(&mut fulfillment.tracking, tracking);
-        self.touch(now);
-        Ok(())
+        let step = if to == FulfillmentState::Shipped && capture == CaptureMode::OnShipment {
+            moved.claim_shipment_capture(id)?
+        } else {
+            PaymentStep::Done
+        };
+        moved.touch(now);
+        *self = moved;
+        Ok(step)
+    }
+
+    /// Whether authorized money is left to capture through a gateway (what capturing on
+    /// shipment takes as things ship).
+    pub(super) fn owes_capture(&self) -> bool {
+        self.provider == super::PaymentProvider::Gateway
+            && matches!(
+                self.payment.status,
+                PaymentStatus::Authorized | PaymentStatus::PartiallyPaid
+            )
+            && self.payment.captured < self.payment.authorized
+    }
+
+    /// Claims the capture for shipment `id`, just shipped, if anything is owed for it.
+    fn claim_shipment_capture(
+        &mut self,
+        id: FulfillmentId,
+    ) -> Result<PaymentStep, FulfillmentError> {
+        if !self.owes_capture() {
+            return Ok(PaymentStep::Done);
+        }
+        let amount = self.shipped_share()?;
+        if amount <= rust_decimal::Decimal::ZERO {
+            return Ok(PaymentStep::Done);
+        }
+        let Some(fulfillment) = self.fulfillments.iter_mut().find(|f| f.id == id) else {
+            return Err(FulfillmentError::NotFound);
+        };
+        fulfillment.capture = Some(ShipmentCapture {
+            state: CaptureState::Pending,
+            amount,
+        });
+        self.payment.pending = Some(crate::payment::PendingPayment {
+            operation: crate::payment::PaymentOperation::Capture,
+            change: None,
+        });
+        Ok(self.pending_call())
+    }
+
+    /// What capturing what has shipped asks for now: the shipped units' worth by the cumulative
+    /// rule, the shipping once anything shipped, less what was captured; once every unit the
+    /// fulfilment status counts has shipped, all the authorization that is left.
+    fn shipped_share(&self) -> Result<rust_decimal::Decimal, crate::MoneyError> {
+        let payment = &self.payment;
+        let left = payment
+            .authorized
+            .checked_sub(payment.captured)
+            .ok_or(crate::MoneyError::Overflow)?;
+        let progress = self.line_progress();
+        let all_shipped = self
+            .counted_lines()
+            .iter()
+            .all(|(index, _, quantity)| progress.get(*index).map_or(0, |p| p.shipped) >= *quantity);
+        if all_shipped {
+            return Ok(left);
+        }
+        let worth =
+            |part: LinePart, units: u32| -> Result<rust_decimal::Decimal, crate::MoneyError> {
+                if units == 0 {
+                    return Ok(rust_decimal::Decimal::ZERO);
+                }
+                match self.pricing.units_amount(part, 0, units) {
+                    Ok(amount) => Ok(amount.amount),
+                    Err(crate::LineRefundError::Money(error)) => Err(error),
+                    // Shipped units are never more than ordered (checked on restore).
+                    Err(_) => Err(crate::MoneyError::Overflow),
+                }
+            };
+        let mut shipped = rust_decimal::Decimal::ZERO;
+        for (index, done) in progress.iter().enumerate() {
+            let share = worth(LinePart::Item(index), done.shipped)?;
+            shipped = shipped
+                .checked_add(share)
+                .ok_or(crate::MoneyError::Overflow)?;
+        }
+        if progress.iter().any(|done| done.shipped > 0) {
+            for index in 0..self.pricing.shipping_lines.len() {
+                let share = worth(LinePart::Shipping(index), 1)?;
+                shipped = shipped
+                    .checked_add(share)
+                    .ok_or(crate::MoneyError::Overflow)?;
+            }
+        }
+        let owed = shipped
+            .min(payment.authorized)
+            .checked_sub(payment.captured)
+            .ok_or(crate::MoneyError::Overflow)?;
+        Ok(owed.max(rust_decimal::Decimal::ZERO).min(left))
+    }
+
+    /// The shipment whose capture is claimed, if one is.
+    pub fn claimed_shipment(&self) -> Option<&Fulfillment> {
+        self.fulfillments.iter().find(|f| {
+            f.capture
+                .is_some_and(|capture| capture.state == CaptureState::Pending)
+        })
     }
 
     /// Replaces the given parts of fulfilment `id`'s tracking; bumps the version. Whether
@@ -803,6 +956,7 @@ impl Order {
             shipped_at: Some(now),
             delivered_at: None,
             cancelled_at: None,
+            capture: None,
         });
     }
 
@@ -863,7 +1017,38 @@ impl Order {
             OrderStatus::Processing => true,
         };
         // No count here: completing may add one past MAX_FULFILLMENTS, which limits requests.
-        numbered && unique && shaped && within && by_status
+        numbered && unique && shaped && within && by_status && self.captures_fit()
+    }
+
+    /// Whether shipments' captures hold together with the payment: only on what shipped, each
+    /// of more than zero, those taken within what was captured, and one claimed only while
+    /// the payment's claim is that capture.
+    fn captures_fit(&self) -> bool {
+        let captures = || {
+            self.fulfillments
+                .iter()
+                .filter_map(|f| f.capture.map(|c| (f, c)))
+        };
+        let shaped = captures()
+            .all(|(f, c)| f.state.has_shipped() && c.amount > rust_decimal::Decimal::ZERO);
+        let taken = captures()
+            .filter(|(_, c)| c.state == CaptureState::Captured)
+            .try_fold(rust_decimal::Decimal::ZERO, |sum, (_, c)| {
+                sum.checked_add(c.amount)
+            })
+            .is_some_and(|sum| sum <= self.payment.captured);
+        let claimed = captures()
+            .filter(|(_, c)| c.state == CaptureState::Pending)
+            .count();
+        let claim_fits = match claimed {
+            0 => true,
+            1 => self.payment.pending.as_ref().is_some_and(|pending| {
+                pending.operation == crate::payment::PaymentOperation::Capture
+                    && pending.change.is_none()
+            }),
+            _ => false,
+        };
+        shaped && taken && claim_fits
     }
 }
 

@@ -21,10 +21,11 @@ pub use draft::{
 };
 pub(crate) use draft::{checked_amount, tax_rate};
 pub use fulfillment::{
-    FULFILLMENT_MOVES, Fulfillment, FulfillmentDraft, FulfillmentError, FulfillmentId,
-    FulfillmentLine, FulfillmentLineDraft, FulfillmentState, FulfillmentStatus, LineProgress,
-    MAX_CARRIER_CHARS, MAX_FULFILLMENTS, MAX_LOCATION_CHARS, MAX_TRACKING_NUMBER_CHARS,
-    MAX_TRACKING_URL_CHARS, NewFulfillment, Tracking, TrackingDraft, UnknownFulfillmentStatus,
+    CaptureState, FULFILLMENT_MOVES, Fulfillment, FulfillmentDraft, FulfillmentError,
+    FulfillmentId, FulfillmentLine, FulfillmentLineDraft, FulfillmentState, FulfillmentStatus,
+    LineProgress, MAX_CARRIER_CHARS, MAX_FULFILLMENTS, MAX_LOCATION_CHARS,
+    MAX_TRACKING_NUMBER_CHARS, MAX_TRACKING_URL_CHARS, NewFulfillment, ShipmentCapture, Tracking,
+    TrackingDraft, UnknownFulfillmentStatus,
 };
 pub use manual::{
     MAX_PAYMENT_REFERENCE_CHARS, MAX_RECORDED_PAYMENTS, MAX_TERMS_DAYS, PaymentChoice,

@@ -58,15 +58,21 @@ impl Order {
                 PaymentStatus::Unpaid | PaymentStatus::Failed | PaymentStatus::Refunded,
             ) => None,
             (StatusChange::Complete, PaymentStatus::Authorized) => Some(PaymentOperation::Capture),
+            // Captured in part as things shipped: completing takes the rest.
+            (StatusChange::Complete, PaymentStatus::PartiallyPaid) if !manual => {
+                Some(PaymentOperation::Capture)
+            }
             (StatusChange::Cancel(_), PaymentStatus::Authorized) => Some(PaymentOperation::Void),
-            (
-                StatusChange::Cancel(_),
-                PaymentStatus::Paid | PaymentStatus::PartiallyRefunded | PaymentStatus::PartiallyPaid,
-            ) => {
+            (StatusChange::Cancel(_), PaymentStatus::Paid | PaymentStatus::PartiallyRefunded) => {
                 Some(PaymentOperation::Refund)
             }
+            (StatusChange::Cancel(_), PaymentStatus::PartiallyPaid) if manual => {
+                Some(PaymentOperation::Refund)
+            }
+            // Captured in part through a gateway means something shipped: never cancelled
+            // (and it would need a refund and a void).
             (StatusChange::Process | StatusChange::Complete, _)
-            | (StatusChange::Cancel(_), PaymentStatus::Unknown) => {
+            | (StatusChange::Cancel(_), PaymentStatus::Unknown | PaymentStatus::PartiallyPaid) => {
                 return Err(PaymentError::WrongStatus {
                     status,
                     action: change.verb(),
@@ -114,9 +120,18 @@ impl Order {
         let Some(pending) = &self.payment.pending else {
             return PaymentStep::Done;
         };
+        let uncaptured = self
+            .payment
+            .authorized
+            .checked_sub(self.payment.captured)
+            .unwrap_or(Decimal::ZERO);
         let amount = match pending.operation {
             PaymentOperation::Authorize => self.pricing.total,
-            PaymentOperation::Capture | PaymentOperation::Void => self.payment.authorized,
+            PaymentOperation::Capture => self
+                .claimed_shipment()
+                .and_then(|shipment| shipment.capture)
+                .map_or(uncaptured, |capture| capture.amount),
+            PaymentOperation::Void => self.payment.authorized,
             PaymentOperation::Refund => self.payment.refundable(),
         };
         PaymentStep::Call {
@@ -144,7 +159,11 @@ impl Order {
         let Some(pending) = self.payment.pending.clone() else {
             return Err(PaymentError::NothingPending.into());
         };
+        let PaymentStep::Call { amount, .. } = self.pending_call() else {
+            return Err(PaymentError::NothingPending.into());
+        };
         let mut settled = self.clone();
+        let shipment = self.claimed_shipment().map(|shipment| shipment.id);
         match outcome {
             GatewayOutcome::Unknown => {
                 if pending.operation != PaymentOperation::Authorize
@@ -159,6 +178,7 @@ impl Order {
                     settled.payment.status = PaymentStatus::Failed;
                 }
                 settled.payment.pending = None;
+                settled.end_shipment_capture(shipment, super::CaptureState::Failed);
             }
             GatewayOutcome::Approved { reference } => {
                 let payment = &mut settled.payment;
@@ -169,8 +189,16 @@ impl Order {
                         payment.reference = Some(reference);
                     }
                     PaymentOperation::Capture => {
-                        payment.status = PaymentStatus::Paid;
-                        payment.captured = payment.authorized;
+                        payment.captured = payment
+                            .captured
+                            .checked_add(amount)
+                            .filter(|captured| *captured <= payment.authorized)
+                            .unwrap_or(payment.authorized);
+                        payment.status = if payment.captured == payment.authorized {
+                            PaymentStatus::Paid
+                        } else {
+                            PaymentStatus::PartiallyPaid
+                        };
                     }
                     PaymentOperation::Void => {
                         payment.status = PaymentStatus::Unpaid;
@@ -182,8 +210,16 @@ impl Order {
                     }
                 }
                 payment.pending = None;
+                settled.end_shipment_capture(shipment, super::CaptureState::Captured);
                 if let Some(change) = pending.change {
                     settled.change_status(change, now)?;
+                } else if shipment.is_some()
+                    && settled.payment.status == PaymentStatus::Paid
+                    && settled.status == crate::status::OrderStatus::Processing
+                    && settled.fully_fulfilled()
+                {
+                    // The last shipment's capture completes the order it was waiting on.
+                    settled.change_status(StatusChange::Complete, now)?;
                 }
             }
         }
@@ -192,6 +228,22 @@ impl Order {
         settled.version = self.version.next();
         *self = settled;
         Ok(true)
+    }
+
+    /// Ends the claimed capture of `shipment`, if one was claimed.
+    fn end_shipment_capture(
+        &mut self,
+        shipment: Option<super::FulfillmentId>,
+        state: super::CaptureState,
+    ) {
+        let claimed = self
+            .fulfillments
+            .iter_mut()
+            .filter(|f| Some(f.id) == shipment)
+            .filter_map(|f| f.capture.as_mut());
+        for capture in claimed {
+            capture.state = state;
+        }
     }
 
     /// Checks that `amount` may be refunded now.

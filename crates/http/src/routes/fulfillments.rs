@@ -310,7 +310,9 @@ async fn get_fulfillment(
 /// Move a fulfilment: ship it, mark it delivered, or cancel it before it ships.
 ///
 /// Tracking given with the move replaces the fulfilment's. A completed order's fulfilments
-/// ship and are delivered but are not cancelled.
+/// ship and are delivered but are not cancelled. When the shop captures on shipment, shipping
+/// captures what has shipped is worth, less what was captured before (the last shipment: all
+/// that is left).
 #[utoipa::path(
     post, path = "/v1/orders/{id}/fulfillments/{fulfillment_id}/transitions", tag = "fulfillments",
     params(
@@ -321,7 +323,8 @@ async fn get_fulfillment(
     ),
     request_body = FulfillmentMove,
     responses(
-        (status = 200, description = "Moved", body = FulfillmentBody, headers(("ETag" = String, description = "The order's new version"))),
+        (status = 200, description = "Moved (capturing on shipment, shipping captured its share: the fulfilment's `capture`)", body = FulfillmentBody, headers(("ETag" = String, description = "The order's new version"))),
+        (status = 402, description = "Capturing on shipment, it shipped and the capture was declined; the shipment stands, its capture `failed` and owed", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 404, description = "No such order or fulfilment (or one the caller may not see)", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 409, description = "The fulfilment cannot make that move (`fulfillment-state`, with `allowed_next`), a payment call is in progress on the order (`payment-in-progress`), or a request with this Idempotency-Key is in progress", body = ProblemDetails, content_type = "application/problem+json"),
         (status = 422, description = "Tracking that breaks a rule, or an unknown target", body = ProblemDetails, content_type = "application/problem+json"),

@@ -27,6 +27,8 @@ pub(crate) struct TestApp {
     pub(crate) service: OrderService,
     /// Starts the app's shutdown, as SIGTERM does.
     pub(crate) draining: ordo_http::Draining,
+    /// The simulated gateway's books, for checking what it was asked.
+    pub(crate) ledger: Arc<dyn GatewayLedger>,
     database: Database,
 }
 
@@ -116,7 +118,8 @@ where
         metrics: Some(metrics_handle()),
         ..http
     };
-    let gateway = SimulatedGateway::new(Arc::new(store.clone()), Arc::new(SystemClock), latency);
+    let ledger: Arc<dyn GatewayLedger> = Arc::new(store.clone());
+    let gateway = SimulatedGateway::new(Arc::clone(&ledger), Arc::new(SystemClock), latency);
     let service = OrderService::new(
         Arc::new(store.clone()),
         Arc::new(store.clone()),
@@ -152,6 +155,7 @@ where
         client: Client::new(),
         service,
         draining,
+        ledger,
         database,
     }
 }

@@ -20,7 +20,7 @@ crate::app::on_both_databases!(
     a_fulfilment_retried_with_its_key_is_made_once,
 );
 
-fn staff() -> String {
+pub(crate) fn staff() -> String {
     token(Role::Staff, "staff-1")
 }
 
@@ -38,7 +38,12 @@ async fn processing(app: &TestApp) -> String {
             { "product_id": "0193a1a0-0000-7000-8000-0000000000bb", "quantity": 2, "unit_price": "5.00" }
         ]
     });
-    let placed = app.place_as(&staff(), &body).await;
+    processing_of(app, &body).await
+}
+
+/// The order `body`, placed by staff and moved to processing: its id.
+pub(crate) async fn processing_of(app: &TestApp, body: &Value) -> String {
+    let placed = app.place_as(&staff(), body).await;
     let id = placed["id"].as_str().unwrap().to_owned();
     let response = app
         .post(&format!("/v1/orders/{id}/transitions"))
@@ -52,7 +57,7 @@ async fn processing(app: &TestApp) -> String {
     id
 }
 
-async fn fulfil(app: &TestApp, id: &str, body: &Value) -> reqwest::Response {
+pub(crate) async fn fulfil(app: &TestApp, id: &str, body: &Value) -> reqwest::Response {
     app.post(&format!("/v1/orders/{id}/fulfillments"))
         .bearer_auth(staff())
         .json(body)
@@ -61,7 +66,12 @@ async fn fulfil(app: &TestApp, id: &str, body: &Value) -> reqwest::Response {
         .unwrap()
 }
 
-async fn move_to(app: &TestApp, id: &str, fulfillment: &str, body: &Value) -> reqwest::Response {
+pub(crate) async fn move_to(
+    app: &TestApp,
+    id: &str,
+    fulfillment: &str,
+    body: &Value,
+) -> reqwest::Response {
     app.post(&format!(
         "/v1/orders/{id}/fulfillments/{fulfillment}/transitions"
     ))
@@ -72,7 +82,7 @@ async fn move_to(app: &TestApp, id: &str, fulfillment: &str, body: &Value) -> re
     .unwrap()
 }
 
-async fn order(app: &TestApp, id: &str) -> Value {
+pub(crate) async fn order(app: &TestApp, id: &str) -> Value {
     let response = app
         .get(&format!("/v1/orders/{id}"))
         .bearer_auth(staff())
@@ -83,7 +93,7 @@ async fn order(app: &TestApp, id: &str) -> Value {
     response.json().await.unwrap()
 }
 
-async fn event_types(app: &TestApp, id: &str) -> Vec<String> {
+pub(crate) async fn event_types(app: &TestApp, id: &str) -> Vec<String> {
     let body: Value = app
         .get(&format!("/v1/orders/{id}/events"))
         .bearer_auth(staff())

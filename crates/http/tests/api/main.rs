@@ -29,6 +29,7 @@ mod rates;
 mod record;
 mod returns;
 mod search;
+mod shipment_captures;
 mod sockets;
 mod webhook_sending;
 mod webhooks;

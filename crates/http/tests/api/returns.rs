@@ -43,10 +43,10 @@ async fn json_of(response: reqwest::Response, status: u16) -> Value {
     body
 }
 
-/// A completed, paid order of Alice's with everything shipped: 10 shirts at 19.99 (line 0) and
-/// 2 stickers at 5.00 (line 1), 10 % off, 8.25 % tax, 4.95 shipping.
-async fn shipped(app: &TestApp, shirts: u32) -> String {
-    let body = json!({
+/// Alice's order of `shirts` shirts at 19.99 (line 0) and 2 stickers at 5.00 (line 1), 10 %
+/// off, 8.25 % tax, 4.95 shipping (untaxed).
+pub(crate) fn shirts_and_stickers(shirts: u32) -> Value {
+    json!({
         "customer_id": ALICE,
         "currency": "USD",
         "items": [
@@ -56,20 +56,12 @@ async fn shipped(app: &TestApp, shirts: u32) -> String {
         "discount": { "type": "percentage", "percent": "10" },
         "tax_rate": "0.0825",
         "shipping": [{ "code": "ups", "title": "UPS Ground", "amount": "4.95" }]
-    });
-    let id = app.place_as(&staff(), &body).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let moved = app
-        .post(&format!("/v1/orders/{id}/transitions"))
-        .bearer_auth(staff())
-        .header("if-match", "\"2\"")
-        .json(&json!({ "to": "processing" }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(moved.status(), 200);
+    })
+}
+
+/// A completed, paid order of [`shirts_and_stickers`] with everything shipped.
+async fn shipped(app: &TestApp, shirts: u32) -> String {
+    let id = crate::fulfillments::processing_of(app, &shirts_and_stickers(shirts)).await;
     let lines = json!({ "lines": [
         { "line": 0, "quantity": shirts }, { "line": 1, "quantity": 2 }
     ] });

@@ -49,6 +49,7 @@ contract!(
     one_of_many_racing_requests_claims_a_key,
     the_gateway_ledger_keeps_the_first_entry_for_a_key,
     a_claimed_gateway_call_is_kept_found_by_reconciliation_and_cleared,
+    a_claimed_shipment_capture_reads_back_with_its_shipment_and_amount,
     the_first_value_of_a_shared_fact_is_kept,
     a_job_lease_has_one_holder_until_it_ends,
     the_whole_ledger_reads_page_by_page_in_key_order,
@@ -488,6 +489,90 @@ async fn an_update_with_the_current_version_succeeds(store: Store) {
         Some("out of stock")
     );
     assert_eq!(read, order);
+}
+
+/// Capturing on shipment: the claim's fulfilment and amount are kept in the order's document,
+/// beside the claim's columns, and read back with them; reconciliation finds the claim.
+async fn a_claimed_shipment_capture_reads_back_with_its_shipment_and_amount(store: Store) {
+    use ordo_domain::{
+        CaptureMode, CaptureState, FulfillmentDraft, FulfillmentId, FulfillmentLineDraft,
+        FulfillmentState, GatewayOutcome, NewFulfillment, PaymentStatus, PaymentStep, Tracking,
+    };
+    let mut order = stored(&*store, customer(1), at(0)).await;
+    let write = async |order: &ordo_domain::Order, expected: Version| {
+        store
+            .update(order, expected, &event_of(order))
+            .await
+            .unwrap();
+        let read = store.get(order.id()).await.unwrap();
+        assert_eq!(&read, order);
+        read
+    };
+    let approved = || GatewayOutcome::Approved {
+        reference: "ref".into(),
+    };
+    let expected = order.version();
+    order.settle_payment(approved(), at(1)).unwrap();
+    order.change_status(StatusChange::Process, at(2)).unwrap();
+    order = write(&order, expected).await;
+    let id = FulfillmentId::from_parts(1, &[7; 10]);
+    let draft = FulfillmentDraft {
+        lines: vec![FulfillmentLineDraft {
+            line: 0,
+            quantity: 1,
+        }],
+        ..FulfillmentDraft::default()
+    };
+    let expected = order.version();
+    let new = NewFulfillment::parse(&draft).unwrap();
+    order
+        .fulfil(id, new, CaptureMode::OnShipment, at(3))
+        .unwrap();
+    let step = order
+        .move_fulfillment(
+            id,
+            FulfillmentState::Shipped,
+            Tracking::default(),
+            CaptureMode::OnShipment,
+            at(4),
+        )
+        .unwrap();
+    let PaymentStep::Call { amount, .. } = step else {
+        panic!("shipping claims a capture");
+    };
+    order = write(&order, expected).await;
+    assert_eq!(order.claimed_shipment().map(|f| f.id), Some(id));
+    assert_eq!(
+        order.pending_call(),
+        step,
+        "the amount is read back with the claim"
+    );
+    assert_eq!(
+        store
+            .orders_with_pending_payment(10, at(100))
+            .await
+            .unwrap(),
+        vec![order.id()]
+    );
+    let expected = order.version();
+    order.settle_payment(approved(), at(5)).unwrap();
+    order = write(&order, expected).await;
+    assert_eq!(order.payment().captured, amount);
+    assert_eq!(order.payment().status, PaymentStatus::PartiallyPaid);
+    assert_eq!(
+        order
+            .fulfillment(id)
+            .and_then(|f| f.capture)
+            .map(|c| c.state),
+        Some(CaptureState::Captured)
+    );
+    assert!(
+        store
+            .orders_with_pending_payment(10, at(100))
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 async fn a_claimed_gateway_call_is_kept_found_by_reconciliation_and_cleared(store: Store) {

@@ -187,7 +187,12 @@ fn fulfil_one(order: &mut Order) {
     };
     let new = NewFulfillment::parse(&draft).unwrap();
     order
-        .fulfil(FulfillmentId::from_parts(1, &[2; 10]), new, at(120))
+        .fulfil(
+            FulfillmentId::from_parts(1, &[2; 10]),
+            new,
+            ordo_domain::CaptureMode::OnCompletion,
+            at(120),
+        )
         .unwrap();
 }
 
