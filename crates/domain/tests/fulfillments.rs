@@ -1244,6 +1244,56 @@ fn a_refused_capture_is_owed_and_the_next_shipment_takes_it() {
 }
 
 #[test]
+fn an_order_left_waiting_by_capturing_on_shipment_completes_when_it_ships_under_another_setting() {
+    let mut order = authorized_with_shipping();
+    ship(&mut order, 1, &[(0, 1)]);
+    order.settle_payment(approved(), now()).unwrap();
+    order
+        .fulfil(
+            id(2),
+            units(&[(0, 2), (1, 2)]),
+            CaptureMode::OnShipment,
+            now(),
+        )
+        .unwrap();
+    assert_eq!(
+        order.status(),
+        OrderStatus::Processing,
+        "waiting for its last shipment"
+    );
+    let before = order.version();
+    let step = order
+        .move_fulfillment(
+            id(2),
+            FulfillmentState::Shipped,
+            Tracking::default(),
+            CaptureMode::OnCompletion,
+            now(),
+        )
+        .unwrap();
+    assert_eq!(order.version(), Version::new(before.get() + 1), "one write");
+    assert_eq!(
+        step,
+        PaymentStep::Call {
+            operation: PaymentOperation::Capture,
+            amount: order.pricing().total() - order.payment().captured,
+        }
+    );
+    assert_eq!(
+        order.claimed_shipment(),
+        None,
+        "the completion's capture, not the shipment's"
+    );
+    assert!(order.settle_payment(approved(), now()).unwrap());
+    assert_eq!(order.status(), OrderStatus::Completed);
+    assert_eq!(order.payment().captured, order.pricing().total());
+    // The same move again is a repeat that landed.
+    assert!(order.fulfillment_made(id(2), FulfillmentState::Shipped, &Tracking::default()));
+    assert!(!order.fulfillment_made(id(2), FulfillmentState::Shipped, &tracking("1Z")));
+    assert!(!order.fulfillment_made(id(2), FulfillmentState::Delivered, &Tracking::default()));
+}
+
+#[test]
 fn capturing_on_shipment_leaves_other_orders_and_modes_as_they_were() {
     // Paid already: shipping claims nothing.
     let mut paid = processing();

@@ -4,6 +4,8 @@ use ordo_domain::{
     EventKind, FulfillmentDraft, FulfillmentError, FulfillmentId, FulfillmentState, NewFulfillment,
     Order, OrderId, PaymentStep, Tracking, Version,
 };
+use std::sync::atomic::Ordering;
+
 use ordo_repository::RepoError;
 
 use crate::access::Action;
@@ -55,9 +57,13 @@ impl OrderService {
             let current = self.orders.get(order_id).await?;
             caller.check(Action::Fulfil, current.customer_id())?;
             if current.fulfillment(id).is_some() {
-                // A retry of a keyed request that landed: finish the capture its first run
-                // claimed, if that is still in flight, as reconciliation would.
-                if current.pending_call() == PaymentStep::Done {
+                // A retry of a keyed request that landed: finish the completion its first run
+                // claimed, if that is still in flight, as reconciliation would (not another
+                // request's claim).
+                let completing = current.payment().pending.as_ref().is_some_and(|pending| {
+                    pending.change == Some(ordo_domain::StatusChange::Complete)
+                });
+                if !completing {
                     return Ok((current, id));
                 }
                 break current;
@@ -137,6 +143,9 @@ impl OrderService {
                 .into());
             }
         };
+        // A repeat of a move that landed (a retry after a timeout) writes nothing: it answers
+        // the order as it is, finishing its shipment's capture if that is still in flight.
+        let repeated = std::sync::atomic::AtomicBool::new(false);
         let order = self
             .write_part(
                 caller,
@@ -144,12 +153,22 @@ impl OrderService {
                 expected,
                 (Action::Fulfil, kind),
                 |order, now| {
+                    let made = order.fulfillment_made(id, to, &tracking);
+                    repeated.store(made, Ordering::Relaxed);
+                    if made {
+                        return Ok(false);
+                    }
                     order
                         .move_fulfillment(id, to, tracking.clone(), self.config.capture, now)
                         .map(|_| true)
                 },
             )
             .await?;
+        let ours = !repeated.load(Ordering::Relaxed)
+            || order.claimed_shipment().is_some_and(|f| f.id == id);
+        if !ours {
+            return Ok(order);
+        }
         self.settle_part_claim(order, &Cause::from(caller)).await
     }
 

@@ -31,7 +31,8 @@ pub enum GatewayReply {
 pub trait PaymentGateway: Send + Sync {
     /// Holds `amount` for `order`.
     async fn authorize(&self, key: &str, order: OrderId, amount: Money) -> GatewayReply;
-    /// Takes `amount` of what was held.
+    /// Takes `amount` of what was held. Capturing on shipment calls it once per shipment for
+    /// one authorization, each under its own key: the gateway must keep the rest held.
     async fn capture(&self, key: &str, order: OrderId, amount: Money) -> GatewayReply;
     /// Releases what was held.
     async fn void(&self, key: &str, order: OrderId, amount: Money) -> GatewayReply;

@@ -548,6 +548,14 @@ impl OrderService {
                 action: "delete an order holding money: cancel it first, which voids the hold",
             }));
         }
+        // Captured in part as things shipped: the rest is still held, and what shipped keeps
+        // it from being cancelled.
+        if order.owes_capture() {
+            return Err(ServiceError::Payment(PaymentError::WrongStatus {
+                status: order.payment().status,
+                action: "delete an order still holding money: complete it first, which captures the rest",
+            }));
+        }
         // At the version read, so a payment that lands meanwhile is never deleted unseen. The
         // event shows the order as it was last, at the version the deletion gives it.
         let mut event = self.event(&Cause::from(caller), EventKind::OrderDeleted, &order)?;

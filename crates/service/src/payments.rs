@@ -31,6 +31,22 @@ fn settled_kind(operation: PaymentOperation, outcome: &GatewayOutcome) -> EventK
     }
 }
 
+/// The idempotency key of the call claimed on `order`: one per order and operation, so asking
+/// again never moves money twice. A shipment's capture is one of several: keyed by the
+/// shipment too. Completing an order captured in part is keyed by what was captured before,
+/// so a completion after another shipment's capture is a new call, not a repeat of a refused
+/// one.
+fn claim_key(order: &Order, operation: PaymentOperation) -> String {
+    let (name, id) = (operation.as_str(), order.id());
+    match order.claimed_shipment() {
+        Some(shipment) => format!("{name}:{id}:{}", shipment.id),
+        None if operation == PaymentOperation::Capture && !order.payment().captured.is_zero() => {
+            format!("{name}:{id}:after:{}", order.payment().captured)
+        }
+        None => format!("{name}:{id}"),
+    }
+}
+
 impl OrderService {
     /// Calls the gateway under `key` and audits the call in `payment_attempts`.
     pub(crate) async fn pay_with_key(
@@ -117,11 +133,7 @@ impl OrderService {
         let PaymentStep::Call { operation, amount } = order.pending_call() else {
             return Ok((order, None));
         };
-        // A shipment's capture is one of several for the order: keyed by the shipment too.
-        let key = match order.claimed_shipment() {
-            Some(shipment) => format!("{}:{}:{}", operation.as_str(), order.id(), shipment.id),
-            None => format!("{}:{}", operation.as_str(), order.id()),
-        };
+        let key = claim_key(&order, operation);
         let (reply, attempt) = self.call_gateway(&order, operation, amount, &key).await?;
         let outcome = match &reply {
             GatewayReply::Approved { reference } => GatewayOutcome::Approved {
@@ -147,7 +159,10 @@ impl OrderService {
                 // Reconciliation may have settled the same claim meanwhile: with the same key
                 // the gateway gave it the same answer, so its write stands.
                 let now = self.orders.get(order.id()).await?;
-                if now.payment().pending == order.payment().pending {
+                let shipment = |order: &Order| order.claimed_shipment().map(|f| f.id);
+                if now.payment().pending == order.payment().pending
+                    && shipment(&now) == shipment(&order)
+                {
                     return Err(ServiceError::Stale { current });
                 }
                 Ok((now, Some(reply)))

@@ -305,7 +305,7 @@ impl CaptureState {
 }
 
 /// The money a shipment's capture moves: what has shipped is worth, by the cumulative rule
-/// of [`crate::line_refund`], less what was captured before; the shipment that leaves nothing
+/// of refunds by line ([`crate::Pricing::units_amount`]), less what was captured before; the shipment that leaves nothing
 /// unshipped takes whatever authorization is left.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ShipmentCapture {
@@ -749,8 +749,22 @@ impl Order {
             FulfillmentState::Created => {}
         }
         merge_tracking(&mut fulfillment.tracking, tracking);
-        let step = if to == FulfillmentState::Shipped && capture == CaptureMode::OnShipment {
+        let shipped = to == FulfillmentState::Shipped;
+        let step = if shipped && capture == CaptureMode::OnShipment {
             moved.claim_shipment_capture(id)?
+        } else if shipped
+            && status == OrderStatus::Processing
+            && moved.fully_fulfilled()
+            && moved.owes_capture()
+        {
+            // Fulfilled while the shop captured on shipment, shipped under another setting:
+            // that setting completes a fulfilled order, capturing the rest (the claim moves
+            // the version itself).
+            if let Ok(step) = moved.begin_change(StatusChange::Complete, now) {
+                *self = moved;
+                return Ok(step);
+            }
+            PaymentStep::Done
         } else {
             PaymentStep::Done
         };
@@ -759,9 +773,24 @@ impl Order {
         Ok(step)
     }
 
+    /// Whether fulfilment `id` already stands at `to` with `tracking` in it: a repeat of a move
+    /// that landed, which changes nothing.
+    pub fn fulfillment_made(
+        &self,
+        id: FulfillmentId,
+        to: FulfillmentState,
+        tracking: &Tracking,
+    ) -> bool {
+        self.fulfillment(id).is_some_and(|fulfillment| {
+            let mut merged = fulfillment.tracking.clone();
+            merge_tracking(&mut merged, tracking.clone());
+            fulfillment.state == to && merged == fulfillment.tracking
+        })
+    }
+
     /// Whether authorized money is left to capture through a gateway (what capturing on
-    /// shipment takes as things ship).
-    pub(super) fn owes_capture(&self) -> bool {
+    /// shipment takes as things ship, and what completing the order takes).
+    pub fn owes_capture(&self) -> bool {
         self.provider == super::PaymentProvider::Gateway
             && matches!(
                 self.payment.status,

@@ -179,6 +179,17 @@ async fn completing_after_a_partial_shipment_captures_the_rest(app: TestApp) {
         .await
         .unwrap();
     assert_problem(cancel, 409, "order-shipped").await;
+    // Nor deleted: the rest of its authorization is still held.
+    let delete = app
+        .delete(&format!("/v1/orders/{id}"))
+        .bearer_auth(crate::auth::token(ordo_service::Role::Admin, "admin-1"))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(delete, 409, "payment-state").await;
+    // Shipping it again (a retry after a timeout) changes nothing and captures nothing more.
+    let again = ship(&app, &id, &first).await;
+    assert_eq!(again["order"], shipped["order"]);
 
     let response = app
         .post(&format!("/v1/orders/{id}/transitions"))
@@ -198,7 +209,13 @@ async fn completing_after_a_partial_shipment_captures_the_rest(app: TestApp) {
     assert_eq!(cents(&done["amount_captured"]), total);
     let calls = ledger(&app, &id).await;
     assert!(calls.contains(&(format!("capture:{id}:{first}"), "capture".into(), taken)));
-    assert!(calls.contains(&(format!("capture:{id}"), "capture".into(), total - taken)));
+    // Keyed by what was captured before: a completion after another shipment is a new call.
+    let after = format!("{}.{:02}", taken / 100, taken % 100);
+    assert!(calls.contains(&(
+        format!("capture:{id}:after:{after}"),
+        "capture".into(),
+        total - taken
+    )));
     books_agree(&app).await;
 }
 

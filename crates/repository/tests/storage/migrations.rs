@@ -58,6 +58,7 @@ fn old_orders() -> Vec<OldOrder> {
         (id(3), "pending", "authorized", Some("auth_3"), None),
         (id(4), "cancelled", "unpaid", Some("auth_4"), None),
         (id(5), "pending", "failed", None, None),
+        (id(6), "completed", "paid", Some("auth_6"), None),
     ]
 }
 
@@ -109,6 +110,37 @@ async fn check_upgraded(store: &dyn OrderRepository) {
         .collect();
     expected.sort();
     assert_eq!(found, expected, "reconciliation finds the claimed ones");
+    // Migration 22: a completed order shipped everything when it completed.
+    let listed = |status| {
+        let query = ordo_repository::ListQuery {
+            fulfillment_status: Some(status),
+            ..ordo_repository::ListQuery::all()
+        };
+        async move {
+            let mut ids = store
+                .list(&query)
+                .await
+                .unwrap()
+                .orders
+                .iter()
+                .map(|order| order.id().as_uuid())
+                .collect::<Vec<_>>();
+            ids.sort();
+            ids
+        }
+    };
+    let (fulfilled, unfulfilled): (Vec<_>, Vec<_>) = old_orders()
+        .into_iter()
+        .partition(|order| order.1 == "completed");
+    let ids = |orders: Vec<OldOrder>| orders.into_iter().map(|order| order.0).collect::<Vec<_>>();
+    assert_eq!(
+        listed(ordo_domain::FulfillmentStatus::Fulfilled).await,
+        ids(fulfilled)
+    );
+    assert_eq!(
+        listed(ordo_domain::FulfillmentStatus::Unfulfilled).await,
+        ids(unfulfilled)
+    );
 }
 
 #[tokio::test]
@@ -120,7 +152,7 @@ async fn old_orders_on_postgres_migrate_to_claims_where_money_was_left_unsettled
         .await
         .unwrap();
     for (n, (id, status, payment, reference, _)) in old_orders().into_iter().enumerate() {
-        let authorized = if payment == "authorized" {
+        let authorized = if matches!(payment, "authorized" | "paid") {
             "10.00"
         } else {
             "0.00"
@@ -173,7 +205,7 @@ async fn old_orders_on_sqlite_migrate_to_claims_where_money_was_left_unsettled()
         .await
         .unwrap();
     for (n, (id, status, payment, reference, _)) in old_orders().into_iter().enumerate() {
-        let authorized = if payment == "authorized" {
+        let authorized = if matches!(payment, "authorized" | "paid") {
             "10.00"
         } else {
             "0.00"

@@ -23,6 +23,7 @@ contract!(
     paging_a_filtered_list_while_orders_arrive_neither_skips_nor_repeats,
     search_follows_changed_details_and_forgets_an_erasure,
     a_search_finds_the_whole_text_not_only_its_rarest_word,
+    the_overdue_filter_finds_manual_orders_not_paid_by_their_terms,
 );
 
 type Store = Arc<dyn OrderRepository>;
@@ -622,4 +623,89 @@ async fn search_follows_changed_details_and_forgets_an_erasure(store: Store) {
     assert_eq!(count(text("grace")).await, 0);
     let number = order.number().to_string();
     assert_eq!(count(text(&number)).await, 1, "the number stays searchable");
+}
+
+/// `due_before` (the staff list's `overdue`): manual orders due before the time and not paid in
+/// full (unpaid or partially paid); not one paid, cancelled, due later, without terms, or paid
+/// through the gateway.
+async fn the_overdue_filter_finds_manual_orders_not_paid_by_their_terms(store: Store) {
+    let store = &*store;
+    let place = async |seconds: i64, due: Option<i64>, manual: bool| {
+        let draft = serde_json::from_value(json!({
+            "customer_id": customer(1),
+            "currency": "EUR",
+            "items": [{ "product_id": Uuid::from_u128(0xAA00), "quantity": 1, "unit_price": "10.00" }],
+        }))
+        .unwrap();
+        let mut order = order_from(store, &draft, at(seconds)).await;
+        if manual {
+            order.pay_manually(due.map(at));
+        }
+        store.insert(&order, None, &event_of(&order)).await.unwrap();
+        order
+    };
+    let change = async |order: &mut Order, change: &dyn Fn(&mut Order)| {
+        let expected = order.version();
+        change(order);
+        store
+            .update(order, expected, &event_of(order))
+            .await
+            .unwrap();
+    };
+    let paying = |amount: i64| {
+        move |order: &mut Order| {
+            let draft = ordo_domain::PaymentDraft {
+                amount: Decimal::new(amount, 2),
+                method: "bank_transfer".into(),
+                reference: None,
+                received_at: None,
+            };
+            order
+                .record_payment(Uuid::from_u128(1), &draft, "staff:s", at(150))
+                .unwrap();
+        }
+    };
+    let unpaid = place(0, Some(100), true).await;
+    let later = place(10, Some(300), true).await;
+    let mut part_paid = place(20, Some(100), true).await;
+    change(&mut part_paid, &paying(400)).await;
+    let mut paid = place(30, Some(100), true).await;
+    change(&mut paid, &paying(1000)).await;
+    let mut cancelled = place(40, Some(100), true).await;
+    change(&mut cancelled, &|o| {
+        let reason = ordo_domain::CancelReason::parse("never paid").unwrap();
+        o.change_status(StatusChange::Cancel(reason), at(150))
+            .unwrap();
+    })
+    .await;
+    let _gateway = place(50, None, false).await;
+    let _no_terms = place(60, None, true).await;
+    assert_eq!(part_paid.payment().status, PaymentStatus::PartiallyPaid);
+    assert_eq!(paid.payment().status, PaymentStatus::Paid);
+
+    let overdue = |before: i64| ListQuery {
+        due_before: Some(at(before)),
+        ..ListQuery::all()
+    };
+    assert_eq!(
+        ids(&store.list(&overdue(200)).await.unwrap().orders),
+        vec![part_paid.id(), unpaid.id()]
+    );
+    assert_eq!(
+        ids(&all_pages(store, &overdue(400), 1).await),
+        vec![part_paid.id(), later.id(), unpaid.id()],
+        "one a page"
+    );
+    assert!(
+        store.list(&overdue(100)).await.unwrap().orders.is_empty(),
+        "due at, not before"
+    );
+    let both = ListQuery {
+        payment_status: Some(PaymentStatus::Unpaid),
+        ..overdue(400)
+    };
+    assert_eq!(
+        ids(&store.list(&both).await.unwrap().orders),
+        vec![later.id(), unpaid.id()]
+    );
 }
