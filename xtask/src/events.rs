@@ -3,15 +3,18 @@
 //!
 //! Two replicas on one PostgreSQL database, with webhooks, NATS and a live WebSocket client.
 //! Concurrent clients place orders and move each through several changes (an edit, a
-//! cancellation or processing, completion and a refund), retrying whatever a crash left
-//! without an answer; meanwhile the replicas are `kill -9`ed in turn and restarted. The
+//! cancellation or processing, shipping in two parts with the shop capturing on shipment, and
+//! a refund), retrying whatever a crash left without an answer; meanwhile the replicas are
+//! `kill -9`ed in turn and restarted. The
 //! webhook receiver (Python, `xtask/python/receiver.py`) checks every delivery with the
 //! official `standardwebhooks` library as it arrives and fails or times out on one in five on
 //! purpose. Then, against every event in the database: each reached the receiver (answered
 //! 2xx) at least once and every further copy carries an id already seen; every signature
 //! verified; the WebSocket client, reconnecting from its last cursor after each kill, saw
-//! each; the NATS stream holds exactly one message per event (read by `nats-py`); and `ordo
-//! audit verify` finds every chain whole. A client that never reads its socket is cut off.
+//! each; the NATS stream holds exactly one message per event (read by `nats-py`); `ordo
+//! audit verify` finds every chain whole; no order holds a fulfilment a retry made twice,
+//! every completed order captured exactly its total, and the books agree with the gateway's
+//! ledger (`ordo payments check`). A client that never reads its socket is cut off.
 
 use std::collections::{HashMap, HashSet};
 use std::io::BufRead as _;
@@ -205,6 +208,8 @@ impl Run<'_> {
         args.extend(["--reconcile-interval-seconds".to_owned(), "1".to_owned()]);
         // A payment call a kill left claimed is settled six seconds on, not two minutes.
         args.extend(["--payment-claim-grace-seconds".to_owned(), "6".to_owned()]);
+        // Each shipment captures its share: several captures per order, each under its key.
+        args.extend(["--capture".to_owned(), "on-shipment".to_owned()]);
         let mut servers = Vec::new();
         // Two take the load and the kills; a third, never killed, serves the client that never
         // reads, so only the server can cut it off.
@@ -336,6 +341,7 @@ impl Run<'_> {
         let events = self.event_ids(sh)?;
         let nats = self.nats()?;
         let per_order = self.per_order(sh)?;
+        let shipments = self.shipments(sh)?;
         let deliveries = self.deliveries(sh)?;
 
         self.judge(&Outcome {
@@ -349,6 +355,7 @@ impl Run<'_> {
             lag: &lag,
             cut: &cut,
             per_order,
+            shipments,
             deliveries: &deliveries,
         })
     }
@@ -412,6 +419,7 @@ impl Run<'_> {
             lag,
             cut,
             per_order: (with_events, fewest, mean_hundredths, twice),
+            shipments,
             deliveries,
         } = outcome;
         let mut figures = Figures::default();
@@ -458,6 +466,7 @@ impl Run<'_> {
             "the API gave answers no client expects",
         );
 
+        judge_shipments(&mut figures, shipments);
         judge_webhooks(&mut figures, events, received);
         figures
             .lines
@@ -480,7 +489,35 @@ impl Run<'_> {
                 String::from_utf8_lossy(&audit.stderr).trim()
             ),
         );
+        self.judge_books(&mut figures)?;
         Ok(figures)
+    }
+
+    /// The money: every claim settled (none should be left), then every approval in the
+    /// gateway's ledger on its order and no order showing money the ledger does not.
+    fn judge_books(&self, figures: &mut Figures) -> Result<()> {
+        for args in [
+            &["payments", "reconcile", "--grace-seconds", "0"][..],
+            &["payments", "check"][..],
+        ] {
+            let run = Command::new(self.binary)
+                .args(args)
+                .args(["--database-url", self.url])
+                .env_remove("DATABASE_URL")
+                .output()
+                .with_context(|| format!("cannot run ordo {}", args.join(" ")))?;
+            let said = String::from_utf8_lossy(&run.stdout).trim().to_owned();
+            figures.lines.push(said.clone());
+            figures.check(
+                run.status.success(),
+                format!(
+                    "ordo {} failed: {said} {}",
+                    args.join(" "),
+                    String::from_utf8_lossy(&run.stderr).trim()
+                ),
+            );
+        }
+        Ok(())
     }
 
     /// Every event reached the socket client, in each order's sequence; the sleeper was cut.
@@ -571,6 +608,35 @@ impl Run<'_> {
         Ok((orders, fewest, mean_hundredths, twice))
     }
 
+    /// The orders' shipments and captures, as the database holds them (see [`Shipments`]).
+    fn shipments(&self, sh: &Shell) -> Result<Shipments> {
+        let tables = postgres::tables_url(self.url);
+        let query = "SELECT count(*) FILTER (WHERE status = 'completed') || ' ' || \
+                            COALESCE(sum(parts), 0) || ' ' || \
+                            count(*) FILTER (WHERE parts > 2) || ' ' || \
+                            count(*) FILTER (WHERE status = 'completed' AND amount_captured <> total) || ' ' || \
+                            count(*) FILTER (WHERE status = 'processing') \
+                     FROM (SELECT status, amount_captured, total, \
+                                  jsonb_array_length(COALESCE(CAST(document AS jsonb) -> 'fulfillments', '[]')) AS parts \
+                           FROM orders WHERE deleted_at IS NULL) o";
+        let row = cmd!(sh, "psql {tables} -Atc {query}").quiet().read()?;
+        let numbers: Vec<usize> = row
+            .split_whitespace()
+            .filter_map(|n| n.parse().ok())
+            .collect();
+        let &[completed, fulfillments, doubled, miscaptured, processing] = numbers.as_slice()
+        else {
+            bail!("unexpected answer from psql: {row}");
+        };
+        Ok(Shipments {
+            completed,
+            fulfillments,
+            doubled,
+            miscaptured,
+            processing,
+        })
+    }
+
     /// The deliveries by status, as the database holds them.
     fn deliveries(&self, sh: &Shell) -> Result<String> {
         let tables = postgres::tables_url(self.url);
@@ -611,6 +677,25 @@ impl Run<'_> {
                 .collect(),
         })
     }
+}
+
+/// No fulfilment made twice, every completed order's captures its total, none left processing.
+fn judge_shipments(figures: &mut Figures, shipments: &Shipments) {
+    figures.lines.push(format!(
+        "shipments: {} completed orders, {} fulfilments, {} orders with a fulfilment made twice, {} completed orders whose captures are not their total, {} left processing",
+        shipments.completed,
+        shipments.fulfillments,
+        shipments.doubled,
+        shipments.miscaptured,
+        shipments.processing
+    ));
+    figures.check(
+        shipments.completed > 0
+            && shipments.doubled == 0
+            && shipments.miscaptured == 0
+            && shipments.processing == 0,
+        "the shipments or their captures went wrong (see shipments)",
+    );
 }
 
 /// Every event reached the receiver; every request to it verified.
@@ -666,8 +751,24 @@ struct Outcome<'a> {
     drained: Duration,
     lag: &'a str,
     per_order: (usize, usize, usize, usize),
+    shipments: Shipments,
     deliveries: &'a str,
     cut: &'a str,
+}
+
+/// What the database says of the orders' shipments and captures.
+#[derive(Debug, Clone, Copy)]
+struct Shipments {
+    /// Completed orders.
+    completed: usize,
+    /// Fulfilments in all.
+    fulfillments: usize,
+    /// Orders with more fulfilments than their client made (two at most).
+    doubled: usize,
+    /// Completed orders whose captures do not add up to their total.
+    miscaptured: usize,
+    /// Orders left processing (each is shipped, and its last capture completes it).
+    processing: usize,
 }
 
 #[derive(Default)]
@@ -797,7 +898,8 @@ fn client(progress: &Progress, addresses: &[SocketAddr], orders: usize) {
 }
 
 /// Places order `index`, then: a staff note; every fourth cancelled; the rest processing,
-/// completed (captured) and every other one refunded in part. A step whose earlier attempt
+/// shipped in two parts (each capturing its share, the last completing the order) and every
+/// other one refunded in part. A step whose earlier attempt
 /// went through before a crash (412 on the retry) reads the order and goes on.
 fn changes(progress: &Progress, addresses: &[SocketAddr], index: usize) -> Result<(), String> {
     let mut turn = index;
@@ -881,17 +983,102 @@ fn changes(progress: &Progress, addresses: &[SocketAddr], index: usize) -> Resul
         Some(key("processing")),
         &mut version,
     )?;
-    step(
-        "POST",
-        "/transitions",
-        r#"{"to":"completed"}"#.to_owned(),
-        Some(key("completed")),
-        &mut version,
-    )?;
+    ship_in_two_parts(progress, addresses, index, &path, &order, &key)?;
     if index % 2 == 1 {
         refund(progress, addresses, &mut turn, &path, &key("refund"))?;
     }
     Ok(())
+}
+
+/// Ships order `index` in two fulfilments (one unit of the first line, then the rest), each
+/// made and shipped with its own key; the last one's capture completes the order.
+fn ship_in_two_parts(
+    progress: &Progress,
+    addresses: &[SocketAddr],
+    index: usize,
+    path: &str,
+    order: &Value,
+    key: &dyn Fn(&str) -> String,
+) -> Result<(), String> {
+    // Two shipments: one unit of the first line, then the rest; the last one's capture
+    // completes the order.
+    let quantities: Vec<u64> = order["items"]
+        .as_array()
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(|item| item["quantity"].as_u64())
+                .collect()
+        })
+        .unwrap_or_default();
+    let rest: Vec<String> = quantities
+        .iter()
+        .enumerate()
+        .map(|(line, quantity)| (line, quantity - u64::from(line == 0)))
+        .filter(|(_, quantity)| *quantity > 0)
+        .map(|(line, quantity)| format!(r#"{{"line":{line},"quantity":{quantity}}}"#))
+        .collect();
+    let mut parts = vec![r#"{"line":0,"quantity":1}"#.to_owned()];
+    if !rest.is_empty() {
+        parts.push(rest.join(","));
+    }
+    // Shipped without a version (the keyed ids and keys make retries safe): a replayed answer
+    // may show an older one.
+    let mut fulfil_turn = index.wrapping_add(1);
+    for (part, lines) in parts.iter().enumerate() {
+        let made = fulfil(
+            progress,
+            addresses,
+            &mut fulfil_turn,
+            path,
+            &format!(r#"{{"lines":[{lines}]}}"#),
+            &key(&format!("fulfil-{part}")),
+        )?;
+        // Not fulfilled: the order is not processing (its payment was left unknown).
+        let Some(fulfillment) = made else { break };
+        let (status, answer) = exchange(
+            progress,
+            addresses,
+            &mut fulfil_turn,
+            "POST",
+            &format!("{path}/fulfillments/{fulfillment}/transitions"),
+            &[("Idempotency-Key", &key(&format!("ship-{part}")))],
+            Some(r#"{"to":"shipped"}"#),
+        );
+        if status != 200 {
+            return Err(format!("shipping: {status} {answer}"));
+        }
+    }
+    Ok(())
+}
+
+/// A fulfilment made with `key` (no version: its keyed id makes a retry find it): its id, or
+/// none when the order is not one to fulfil.
+fn fulfil(
+    progress: &Progress,
+    addresses: &[SocketAddr],
+    turn: &mut usize,
+    path: &str,
+    body: &str,
+    key: &str,
+) -> Result<Option<String>, String> {
+    let (status, answer) = exchange(
+        progress,
+        addresses,
+        turn,
+        "POST",
+        &format!("{path}/fulfillments"),
+        &[("Idempotency-Key", key)],
+        Some(body),
+    );
+    match status {
+        201 => match answer["id"].as_str() {
+            Some(id) => Ok(Some(id.to_owned())),
+            None => Err(format!("fulfilling: 201 without an id: {answer}")),
+        },
+        409 => Ok(None),
+        _ => Err(format!("fulfilling: {status} {answer}")),
+    }
 }
 
 /// A partial refund of a completed order.

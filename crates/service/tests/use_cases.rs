@@ -1288,3 +1288,99 @@ impl ordo_service::OrderRenderer for IdRenderer {
         ))
     }
 }
+
+/// Capturing on shipment, the gateway refusing or not answering the capture shipping claimed:
+/// the shipment stands (written with the claim), the request is told (402, 503), and the
+/// claim is ended as refused, or left for reconciliation, under the shipment's own key.
+#[tokio::test]
+async fn a_refused_or_unanswered_shipment_capture_leaves_the_shipment_and_says_so() {
+    use ordo_domain::{
+        CaptureMode, CaptureState, FulfillmentDraft, FulfillmentId, FulfillmentLineDraft,
+        FulfillmentState, NewFulfillment, StatusChange, Tracking,
+    };
+    for reply in [GatewayReply::Declined, GatewayReply::TimedOut] {
+        let mut order = authorized_order();
+        order
+            .change_status(StatusChange::Process, FixedClock.now())
+            .unwrap();
+        let fid = FulfillmentId::from_parts(1, &[3; 10]);
+        let draft = FulfillmentDraft {
+            lines: vec![FulfillmentLineDraft {
+                line: 0,
+                quantity: 1,
+            }],
+            ..FulfillmentDraft::default()
+        };
+        let new = NewFulfillment::parse(&draft).unwrap();
+        order
+            .fulfil(fid, new, CaptureMode::OnShipment, FixedClock.now())
+            .unwrap();
+        let claimed = Arc::new(std::sync::Mutex::new(Vec::<Order>::new()));
+        let settled = Arc::new(std::sync::Mutex::new(Vec::<Order>::new()));
+        let mut repository = reading(&order);
+        let log = claimed.clone();
+        repository.expect_update().returning(move |order, _, _| {
+            log.lock().unwrap().push(order.clone());
+            Ok(())
+        });
+        let log = settled.clone();
+        repository
+            .expect_update_with_attempt()
+            .returning(move |order, _, _, _| {
+                log.lock().unwrap().push(order.clone());
+                Ok(())
+            });
+        repository
+            .expect_record_payment_attempt()
+            .returning(|_| Ok(()));
+        let gateway = Arc::new(FakeGateway::answering(reply.clone()));
+        let service = OrderService::new(
+            Arc::new(repository),
+            Arc::new(MockIdempotencyStore::new()),
+            gateway.clone(),
+            Arc::new(FixedClock),
+            Arc::new(FixedIds),
+            Arc::new(IdRenderer),
+            ServiceConfig {
+                capture: CaptureMode::OnShipment,
+                ..ServiceConfig::default()
+            },
+        );
+        let result = service
+            .move_fulfillment(
+                &admin(),
+                order.id(),
+                fid,
+                FulfillmentState::Shipped,
+                Tracking::default(),
+                None,
+            )
+            .await;
+        let claimed = claimed.lock().unwrap().clone();
+        assert_eq!(
+            claimed.len(),
+            1,
+            "{reply:?}: the shipment and its claim, one write"
+        );
+        let shipment = claimed[0].fulfillment(fid).unwrap();
+        assert_eq!(shipment.state, FulfillmentState::Shipped);
+        assert_eq!(shipment.capture.unwrap().state, CaptureState::Pending);
+        assert_eq!(
+            *gateway.calls.lock().unwrap(),
+            vec![format!("capture:{}:{fid}", order.id())]
+        );
+        let settled = settled.lock().unwrap().clone();
+        if reply == GatewayReply::Declined {
+            assert!(matches!(result, Err(ServiceError::PaymentDeclined { .. })));
+            let written = &settled[0];
+            let capture = written.fulfillment(fid).unwrap().capture.unwrap();
+            assert_eq!(capture.state, CaptureState::Failed);
+            assert_eq!(written.payment().status, PaymentStatus::Authorized);
+            assert!(written.payment().captured.is_zero());
+            assert_eq!(written.payment().pending, None);
+        } else {
+            assert!(matches!(result, Err(ServiceError::PaymentUnavailable)));
+            assert!(settled.is_empty(), "the claim stays for reconciliation");
+        }
+    }
+}
