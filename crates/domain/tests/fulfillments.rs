@@ -1294,6 +1294,45 @@ fn an_order_left_waiting_by_capturing_on_shipment_completes_when_it_ships_under_
 }
 
 #[test]
+fn shipping_never_asks_again_for_a_declined_completion_capture() {
+    let mut order = authorized_with_shipping();
+    let step = order
+        .fulfil(
+            id(1),
+            units(&[(0, 3), (1, 2)]),
+            CaptureMode::OnCompletion,
+            now(),
+        )
+        .unwrap();
+    assert!(
+        matches!(step, PaymentStep::Call { .. }),
+        "the last units complete it"
+    );
+    assert!(
+        order
+            .settle_payment(GatewayOutcome::Declined, now())
+            .unwrap()
+    );
+    assert_eq!(
+        order.status(),
+        OrderStatus::Processing,
+        "fulfilled, for staff later"
+    );
+    let step = order
+        .move_fulfillment(
+            id(1),
+            FulfillmentState::Shipped,
+            Tracking::default(),
+            CaptureMode::OnCompletion,
+            now(),
+        )
+        .unwrap();
+    assert_eq!(step, PaymentStep::Done);
+    assert_eq!(order.payment().pending, None);
+    assert_eq!(order.payment().status, PaymentStatus::Authorized);
+}
+
+#[test]
 fn capturing_on_shipment_leaves_other_orders_and_modes_as_they_were() {
     // Paid already: shipping claims nothing.
     let mut paid = processing();

@@ -754,12 +754,14 @@ impl Order {
             moved.claim_shipment_capture(id)?
         } else if shipped
             && status == OrderStatus::Processing
-            && moved.fully_fulfilled()
+            && moved.payment.status == PaymentStatus::PartiallyPaid
             && moved.owes_capture()
+            && moved.fully_fulfilled()
         {
-            // Fulfilled while the shop captured on shipment, shipped under another setting:
-            // that setting completes a fulfilled order, capturing the rest (the claim moves
-            // the version itself).
+            // Captured in part while the shop captured on shipment (only that setting captures
+            // in part), shipped under another setting: that setting completes a fulfilled
+            // order, capturing the rest (the claim moves the version itself). An order whose
+            // completion capture was declined is not asked again.
             if let Ok(step) = moved.begin_change(StatusChange::Complete, now) {
                 *self = moved;
                 return Ok(step);
