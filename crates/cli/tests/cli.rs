@@ -347,6 +347,26 @@ fn the_client_commands_drive_a_running_server() {
     drop(server);
 }
 
+/// Runs `check` against an `ordo serve --auth disabled <flags>` on the embedded SQLite file,
+/// then on a fresh PostgreSQL database: with the server's URL, its data directory and the
+/// database URL (none for SQLite).
+fn on_both_databases(flags: &[&str], check: impl Fn(&str, &std::path::Path, Option<&str>)) {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let postgres = runtime
+        .block_on(ordo_repository::testing::TestPostgres::create())
+        .unwrap();
+    for database in [None, Some(postgres.url())] {
+        let data = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let mut extra = vec!["--auth", "disabled"];
+        extra.extend_from_slice(flags);
+        extra.extend(database.iter().flat_map(|url| ["--database-url", *url]));
+        let server = start_server(data.path(), port, &extra);
+        check(&format!("http://127.0.0.1:{port}"), data.path(), database);
+        drop(server);
+    }
+}
+
 /// An order file in `dir`: 3 shirts at 10.00 (line 0) and a mug at 4.00 (line 1).
 fn three_shirts_and_a_mug(dir: &std::path::Path) -> std::path::PathBuf {
     let order = dir.join("order.json");
@@ -378,19 +398,9 @@ fn orders_at(url: &str, args: &[&str]) -> Output {
     reason = "one walk-through: ship, return, refund, on each database"
 )]
 fn the_client_ships_an_order_in_two_parts_on_both_databases() {
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let postgres = runtime
-        .block_on(ordo_repository::testing::TestPostgres::create())
-        .unwrap();
-    for database in [None, Some(postgres.url())] {
-        let data = tempfile::tempdir().unwrap();
-        let port = free_port();
-        let mut extra = vec!["--auth", "disabled"];
-        extra.extend(database.iter().flat_map(|url| ["--database-url", *url]));
-        let server = start_server(data.path(), port, &extra);
-        let url = format!("http://127.0.0.1:{port}");
-        let order = three_shirts_and_a_mug(data.path());
-        let client = |args: &[&str]| orders_at(&url, args);
+    on_both_databases(&[], |url, data, database| {
+        let order = three_shirts_and_a_mug(data);
+        let client = |args: &[&str]| orders_at(url, args);
         let json = |args: &[&str]| -> Value {
             let mut all = args.to_vec();
             all.push("--json");
@@ -454,43 +464,32 @@ fn the_client_ships_an_order_in_two_parts_on_both_databases() {
         assert_eq!(refunded["order"]["amount_refunded"], "14.00");
         let both = ordo(&[
             "orders", "refund", &number, "--amount", "1", "--line", "0:1", "--reason", "x",
-            "--server", &url,
+            "--server", url,
         ]);
         assert!(!both.status.success());
         let refused = ordo(&[
-            "orders", "fulfil", &number, "--line", "0:1", "--server", &url,
+            "orders", "fulfil", &number, "--line", "0:1", "--server", url,
         ]);
         assert!(!refused.status.success());
         assert!(stderr(&refused).contains("409"), "{}", stderr(&refused));
         let malformed = ordo(&[
-            "orders", "fulfil", &number, "--line", "zero", "--server", &url,
+            "orders", "fulfil", &number, "--line", "zero", "--server", url,
         ]);
         assert!(
             stderr(&malformed).contains("LINE:QUANTITY"),
             "{}",
             stderr(&malformed)
         );
-        drop(server);
-    }
+    });
 }
 
 /// `ordo serve --capture on-shipment`: each shipment captures its share, the last the rest, on
 /// SQLite and on PostgreSQL, as `ordo orders fulfillment` shows.
 #[test]
 fn a_server_capturing_on_shipment_captures_each_shipment_on_both_databases() {
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let postgres = runtime
-        .block_on(ordo_repository::testing::TestPostgres::create())
-        .unwrap();
-    for database in [None, Some(postgres.url())] {
-        let data = tempfile::tempdir().unwrap();
-        let port = free_port();
-        let mut extra = vec!["--auth", "disabled", "--capture", "on-shipment"];
-        extra.extend(database.iter().flat_map(|url| ["--database-url", *url]));
-        let server = start_server(data.path(), port, &extra);
-        let url = format!("http://127.0.0.1:{port}");
-        let order = three_shirts_and_a_mug(data.path());
-        let client = |args: &[&str]| stdout(&orders_at(&url, args));
+    on_both_databases(&["--capture", "on-shipment"], |url, data, database| {
+        let order = three_shirts_and_a_mug(data);
+        let client = |args: &[&str]| stdout(&orders_at(url, args));
         let created: Value =
             serde_json::from_str(&client(&["create", order.to_str().unwrap(), "--json"])).unwrap();
         let number = created["order_number"].as_str().unwrap().to_owned();
@@ -514,8 +513,7 @@ fn a_server_capturing_on_shipment_captures_each_shipment_on_both_databases() {
             last.contains("capture 14.00: captured") && last.contains("completed, fulfilled, paid"),
             "{database:?}: {last}"
         );
-        drop(server);
-    }
+    });
 }
 
 #[test]

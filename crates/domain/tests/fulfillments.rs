@@ -122,6 +122,16 @@ fn units(lines: &[(i64, i64)]) -> NewFulfillment {
     .unwrap()
 }
 
+/// Moves fulfilment `n` to `to` with no tracking, under the shop's `capture` setting.
+fn move_to(
+    order: &mut Order,
+    n: u8,
+    to: FulfillmentState,
+    capture: CaptureMode,
+) -> Result<PaymentStep, FulfillmentError> {
+    order.move_fulfillment(id(n), to, Tracking::default(), capture, now())
+}
+
 fn tracking(number: &str) -> Tracking {
     Tracking {
         number: Some(number.to_owned()),
@@ -318,15 +328,13 @@ fn fulfilments_move_only_as_the_table_says() {
     order
         .fulfil(id(1), units(&[(0, 2)]), CaptureMode::OnCompletion, now())
         .unwrap();
-    let error = order
-        .move_fulfillment(
-            id(1),
-            FulfillmentState::Delivered,
-            Tracking::default(),
-            CaptureMode::OnCompletion,
-            now(),
-        )
-        .unwrap_err();
+    let error = move_to(
+        &mut order,
+        1,
+        FulfillmentState::Delivered,
+        CaptureMode::OnCompletion,
+    )
+    .unwrap_err();
     assert_eq!(
         error,
         FulfillmentError::IllegalMove {
@@ -350,33 +358,28 @@ fn fulfilments_move_only_as_the_table_says() {
     assert_eq!(shipped.tracking.number.as_deref(), Some("1Z9"));
     assert_eq!(order.line_progress()[0].shipped, 2);
     assert!(
-        order
-            .move_fulfillment(
-                id(1),
-                FulfillmentState::Cancelled,
-                Tracking::default(),
-                CaptureMode::OnCompletion,
-                now()
-            )
-            .is_err(),
+        move_to(
+            &mut order,
+            1,
+            FulfillmentState::Cancelled,
+            CaptureMode::OnCompletion
+        )
+        .is_err(),
         "shipped units are returned, not cancelled"
     );
-    order
-        .move_fulfillment(
-            id(1),
-            FulfillmentState::Delivered,
-            Tracking::default(),
-            CaptureMode::OnCompletion,
-            now(),
-        )
-        .unwrap();
+    move_to(
+        &mut order,
+        1,
+        FulfillmentState::Delivered,
+        CaptureMode::OnCompletion,
+    )
+    .unwrap();
     assert_eq!(
-        order.move_fulfillment(
-            id(9),
+        move_to(
+            &mut order,
+            9,
             FulfillmentState::Shipped,
-            Tracking::default(),
-            CaptureMode::OnCompletion,
-            now()
+            CaptureMode::OnCompletion
         ),
         Err(FulfillmentError::NotFound)
     );
@@ -393,15 +396,13 @@ fn a_cancelled_fulfilment_gives_its_units_back() {
             .fulfil(id(2), units(&[(0, 1)]), CaptureMode::OnCompletion, now())
             .is_err()
     );
-    order
-        .move_fulfillment(
-            id(1),
-            FulfillmentState::Cancelled,
-            Tracking::default(),
-            CaptureMode::OnCompletion,
-            now(),
-        )
-        .unwrap();
+    move_to(
+        &mut order,
+        1,
+        FulfillmentState::Cancelled,
+        CaptureMode::OnCompletion,
+    )
+    .unwrap();
     assert_eq!(order.line_progress()[0].fulfilled, 0);
     assert_eq!(order.fulfillment_status(), FulfillmentStatus::Unfulfilled);
     order
@@ -409,15 +410,13 @@ fn a_cancelled_fulfilment_gives_its_units_back() {
         .unwrap();
     assert_eq!(order.fulfillments()[1].number, 2);
     assert!(
-        order
-            .move_fulfillment(
-                id(1),
-                FulfillmentState::Cancelled,
-                Tracking::default(),
-                CaptureMode::OnCompletion,
-                now()
-            )
-            .is_err(),
+        move_to(
+            &mut order,
+            1,
+            FulfillmentState::Cancelled,
+            CaptureMode::OnCompletion
+        )
+        .is_err(),
         "cancelled once"
     );
 }
@@ -435,24 +434,21 @@ fn a_completed_orders_fulfilments_ship_but_are_not_cancelled() {
         .unwrap();
     assert_eq!(order.status(), OrderStatus::Completed);
     assert_eq!(
-        order.move_fulfillment(
-            id(1),
+        move_to(
+            &mut order,
+            1,
             FulfillmentState::Cancelled,
-            Tracking::default(),
-            CaptureMode::OnCompletion,
-            now()
+            CaptureMode::OnCompletion
         ),
         Err(FulfillmentError::OrderCompleted)
     );
-    order
-        .move_fulfillment(
-            id(1),
-            FulfillmentState::Shipped,
-            Tracking::default(),
-            CaptureMode::OnCompletion,
-            now(),
-        )
-        .unwrap();
+    move_to(
+        &mut order,
+        1,
+        FulfillmentState::Shipped,
+        CaptureMode::OnCompletion,
+    )
+    .unwrap();
 }
 
 #[test]
@@ -489,15 +485,13 @@ fn an_order_with_anything_shipped_is_not_cancelled_and_cancelling_cancels_open_o
         FulfillmentStatus::Unfulfilled
     );
 
-    order
-        .move_fulfillment(
-            id(2),
-            FulfillmentState::Shipped,
-            Tracking::default(),
-            CaptureMode::OnCompletion,
-            now(),
-        )
-        .unwrap();
+    move_to(
+        &mut order,
+        2,
+        FulfillmentState::Shipped,
+        CaptureMode::OnCompletion,
+    )
+    .unwrap();
     let before = order.clone();
     assert_eq!(
         order.begin_change(reason(), now()),
@@ -747,15 +741,13 @@ fn shipped_and_paid() -> Order {
             now(),
         )
         .unwrap();
-    order
-        .move_fulfillment(
-            id(1),
-            FulfillmentState::Shipped,
-            Tracking::default(),
-            CaptureMode::OnCompletion,
-            now(),
-        )
-        .unwrap();
+    move_to(
+        &mut order,
+        1,
+        FulfillmentState::Shipped,
+        CaptureMode::OnCompletion,
+    )
+    .unwrap();
     assert_eq!(order.status(), OrderStatus::Completed);
     order
 }
@@ -777,15 +769,13 @@ fn only_shipped_units_not_yet_returned_are_returned() {
         Some(&Violation::OverReturn { left: 0 }),
         "created, not shipped: nothing to return yet"
     );
-    order
-        .move_fulfillment(
-            id(1),
-            FulfillmentState::Shipped,
-            Tracking::default(),
-            CaptureMode::OnCompletion,
-            now(),
-        )
-        .unwrap();
+    move_to(
+        &mut order,
+        1,
+        FulfillmentState::Shipped,
+        CaptureMode::OnCompletion,
+    )
+    .unwrap();
     order
         .request_return(return_id(1), returning(&[(0, 3)], "size_or_fit"), now())
         .unwrap();
@@ -1083,15 +1073,7 @@ fn ship(order: &mut Order, n: u8, lines: &[(i64, i64)]) -> PaymentStep {
     order
         .fulfil(id(n), units(lines), CaptureMode::OnShipment, now())
         .unwrap();
-    order
-        .move_fulfillment(
-            id(n),
-            FulfillmentState::Shipped,
-            Tracking::default(),
-            CaptureMode::OnShipment,
-            now(),
-        )
-        .unwrap()
+    move_to(order, n, FulfillmentState::Shipped, CaptureMode::OnShipment).unwrap()
 }
 
 fn capture_of(order: &Order, n: u8) -> ordo_domain::ShipmentCapture {
@@ -1142,15 +1124,13 @@ fn each_shipment_captures_its_share_and_the_last_the_rest_completing_the_order()
         .unwrap();
     assert_eq!(order.status(), OrderStatus::Processing);
     assert_eq!(order.payment().pending, None);
-    let last = order
-        .move_fulfillment(
-            id(2),
-            FulfillmentState::Shipped,
-            Tracking::default(),
-            CaptureMode::OnShipment,
-            now(),
-        )
-        .unwrap();
+    let last = move_to(
+        &mut order,
+        2,
+        FulfillmentState::Shipped,
+        CaptureMode::OnShipment,
+    )
+    .unwrap();
     let rest = order.pricing().total() - two_shirts - shipping;
     assert_eq!(
         last,
@@ -1262,15 +1242,13 @@ fn an_order_left_waiting_by_capturing_on_shipment_completes_when_it_ships_under_
         "waiting for its last shipment"
     );
     let before = order.version();
-    let step = order
-        .move_fulfillment(
-            id(2),
-            FulfillmentState::Shipped,
-            Tracking::default(),
-            CaptureMode::OnCompletion,
-            now(),
-        )
-        .unwrap();
+    let step = move_to(
+        &mut order,
+        2,
+        FulfillmentState::Shipped,
+        CaptureMode::OnCompletion,
+    )
+    .unwrap();
     assert_eq!(order.version(), Version::new(before.get() + 1), "one write");
     assert_eq!(
         step,
@@ -1318,15 +1296,13 @@ fn shipping_never_asks_again_for_a_declined_completion_capture() {
         OrderStatus::Processing,
         "fulfilled, for staff later"
     );
-    let step = order
-        .move_fulfillment(
-            id(1),
-            FulfillmentState::Shipped,
-            Tracking::default(),
-            CaptureMode::OnCompletion,
-            now(),
-        )
-        .unwrap();
+    let step = move_to(
+        &mut order,
+        1,
+        FulfillmentState::Shipped,
+        CaptureMode::OnCompletion,
+    )
+    .unwrap();
     assert_eq!(step, PaymentStep::Done);
     assert_eq!(order.payment().pending, None);
     assert_eq!(order.payment().status, PaymentStatus::Authorized);
@@ -1343,15 +1319,13 @@ fn capturing_on_shipment_leaves_other_orders_and_modes_as_they_were() {
     order
         .fulfil(id(1), units(&[(0, 1)]), CaptureMode::OnCompletion, now())
         .unwrap();
-    let step = order
-        .move_fulfillment(
-            id(1),
-            FulfillmentState::Shipped,
-            Tracking::default(),
-            CaptureMode::OnCompletion,
-            now(),
-        )
-        .unwrap();
+    let step = move_to(
+        &mut order,
+        1,
+        FulfillmentState::Shipped,
+        CaptureMode::OnCompletion,
+    )
+    .unwrap();
     assert_eq!(step, PaymentStep::Done);
     assert_eq!(order.payment().status, PaymentStatus::Authorized);
 }

@@ -1,17 +1,17 @@
 //! Fulfilments: made and moved on the order by compare-and-set, each with its event.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use ordo_domain::{
     EventKind, FulfillmentDraft, FulfillmentError, FulfillmentId, FulfillmentState, NewFulfillment,
     Order, OrderId, PaymentStep, Tracking, Version,
 };
-use std::sync::atomic::Ordering;
-
 use ordo_repository::RepoError;
 
 use crate::access::Action;
 use crate::events::Cause;
 use crate::ports::{keyed_id, v7_parts};
-use crate::{Caller, GatewayReply, OrderService, ServiceError};
+use crate::{Caller, OrderService, ServiceError};
 
 /// How often a fulfilment re-reads its order after losing a compare-and-set race (each loss
 /// means another write landed; of 32 racing for the units of one line, none loses more than
@@ -94,21 +94,8 @@ impl OrderService {
             }
         };
         // The last units completed the order, claiming its capture: settled as completing is.
-        let order = self.settle_part_claim(order, &cause).await?;
+        let order = self.settle_or_refuse(order, &cause).await?;
         Ok((order, id))
-    }
-
-    /// Makes the capture a fulfilment's write claimed, if it did: the order as it then is, or
-    /// the gateway's refusal or silence as an error (what the write recorded stands; a claim
-    /// left unanswered is reconciliation's).
-    async fn settle_part_claim(&self, order: Order, cause: &Cause) -> Result<Order, ServiceError> {
-        let order_id = order.id();
-        let (order, reply) = self.settle_claim(order, cause).await?;
-        match reply {
-            Some(GatewayReply::Declined) => Err(ServiceError::PaymentDeclined { order_id }),
-            Some(GatewayReply::TimedOut) => Err(ServiceError::PaymentUnavailable),
-            Some(GatewayReply::Approved { .. }) | None => Ok(order),
-        }
     }
 
     /// Moves a fulfilment to shipped, delivered or cancelled, replacing the parts of its
@@ -145,7 +132,7 @@ impl OrderService {
         };
         // A repeat of a move that landed (a retry after a timeout) writes nothing: it answers
         // the order as it is, finishing its shipment's capture if that is still in flight.
-        let repeated = std::sync::atomic::AtomicBool::new(false);
+        let repeated = AtomicBool::new(false);
         let order = self
             .write_part(
                 caller,
@@ -169,7 +156,7 @@ impl OrderService {
         if !ours {
             return Ok(order);
         }
-        self.settle_part_claim(order, &Cause::from(caller)).await
+        self.settle_or_refuse(order, &Cause::from(caller)).await
     }
 
     /// Replaces the given parts of a fulfilment's tracking (a carrier's number known later).

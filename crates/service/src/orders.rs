@@ -13,9 +13,7 @@ use ordo_repository::{Claim, EventStore, IdempotencyStore, ListQuery, OrderRepos
 
 use crate::access::Action;
 use crate::api_keys::{ApiKeys, Scope};
-use crate::{
-    Caller, CaptureMode, Clock, GatewayReply, IdGenerator, KeyTimes, PaymentGateway, ServiceError,
-};
+use crate::{Caller, CaptureMode, Clock, IdGenerator, KeyTimes, PaymentGateway, ServiceError};
 use ordo_repository::{ApiKeyStore, DiscountCodeStore, ProductStore, RatesStore, RepoError};
 
 use crate::catalog::{Catalog, PriceBook};
@@ -615,15 +613,9 @@ impl OrderService {
             tracing::info!(order_id = %id, status = %order.status(), "order status changed");
             return Ok(order);
         }
-        let (order, reply) = self.settle_claim(order, &cause).await?;
-        match reply {
-            Some(GatewayReply::Declined) => Err(ServiceError::PaymentDeclined { order_id: id }),
-            Some(GatewayReply::TimedOut) => Err(ServiceError::PaymentUnavailable),
-            Some(GatewayReply::Approved { .. }) | None => {
-                tracing::info!(order_id = %id, status = %order.status(), "order status changed");
-                Ok(order)
-            }
-        }
+        let order = self.settle_or_refuse(order, &cause).await?;
+        tracing::info!(order_id = %id, status = %order.status(), "order status changed");
+        Ok(order)
     }
 
     fn policy_for(&self, order: &NewOrder) -> RoundingPolicy {

@@ -171,6 +171,27 @@ impl OrderService {
         }
     }
 
+    /// As [`OrderService::settle_claim`], for a request that claimed the call: the order as it
+    /// then is, or the gateway's refusal ([`ServiceError::PaymentDeclined`]) or silence
+    /// ([`ServiceError::PaymentUnavailable`]) as an error. What the claiming write recorded
+    /// stands; a claim left unanswered is reconciliation's.
+    ///
+    /// # Errors
+    /// Those two, and as [`OrderService::settle_claim`].
+    pub(crate) async fn settle_or_refuse(
+        &self,
+        order: Order,
+        cause: &Cause,
+    ) -> Result<Order, ServiceError> {
+        let order_id = order.id();
+        let (order, reply) = self.settle_claim(order, cause).await?;
+        match reply {
+            Some(GatewayReply::Declined) => Err(ServiceError::PaymentDeclined { order_id }),
+            Some(GatewayReply::TimedOut) => Err(ServiceError::PaymentUnavailable),
+            Some(GatewayReply::Approved { .. }) | None => Ok(order),
+        }
+    }
+
     /// Authorizes a new (or resumed) order's total, and captures it at once when so configured.
     /// A declined payment leaves the order stored with its payment failed; an unanswered one
     /// leaves it `unknown`, claimed, for reconciliation.

@@ -304,9 +304,9 @@ impl CaptureState {
     }
 }
 
-/// The money a shipment's capture moves: what has shipped is worth, by the cumulative rule
-/// of refunds by line ([`crate::Pricing::units_amount`]), less what was captured before; the shipment that leaves nothing
-/// unshipped takes whatever authorization is left.
+/// The money a shipment's capture moves: what has shipped is worth, by the cumulative rule of
+/// refunds by line ([`crate::Pricing::units_amount`]), less what was captured before; the
+/// shipment that leaves nothing unshipped takes whatever authorization is left.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ShipmentCapture {
     /// Where it stands.

@@ -140,19 +140,11 @@ async fn six_orders(store: &Store) -> Vec<Order> {
         )
         .await,
     ];
-    let write = async |order: &mut Order, change: &dyn Fn(&mut Order)| {
-        let expected = order.version();
-        change(order);
-        store
-            .update(order, expected, &event_of(order))
-            .await
-            .unwrap();
-    };
-    write(&mut orders[1], &|o| {
+    rewrite(store, &mut orders[1], &|o| {
         o.change_status(StatusChange::Process, at(100)).unwrap();
     })
     .await;
-    write(&mut orders[4], &|o| {
+    rewrite(store, &mut orders[4], &|o| {
         o.change_status(
             StatusChange::Cancel(ordo_domain::CancelReason::parse("changed mind").unwrap()),
             at(100),
@@ -160,7 +152,7 @@ async fn six_orders(store: &Store) -> Vec<Order> {
         .unwrap();
     })
     .await;
-    write(&mut orders[2], &|o| {
+    rewrite(store, &mut orders[2], &|o| {
         o.settle_payment(
             GatewayOutcome::Approved {
                 reference: "auth_1".into(),
@@ -172,9 +164,19 @@ async fn six_orders(store: &Store) -> Vec<Order> {
     .await;
     // One unit of its first line fulfilled: partially fulfilled.
     let process = |o: &mut Order| o.change_status(StatusChange::Process, at(110)).unwrap();
-    write(&mut orders[2], &process).await;
-    write(&mut orders[2], &fulfil_one).await;
+    rewrite(store, &mut orders[2], &process).await;
+    rewrite(store, &mut orders[2], &fulfil_one).await;
     orders
+}
+
+/// `order` changed by `change` and written by compare-and-set with its event.
+async fn rewrite(store: &dyn OrderRepository, order: &mut Order, change: &dyn Fn(&mut Order)) {
+    let expected = order.version();
+    change(order);
+    store
+        .update(order, expected, &event_of(order))
+        .await
+        .unwrap();
 }
 
 /// One unit of an order's first line, fulfilled.
@@ -644,14 +646,6 @@ async fn the_overdue_filter_finds_manual_orders_not_paid_by_their_terms(store: S
         store.insert(&order, None, &event_of(&order)).await.unwrap();
         order
     };
-    let change = async |order: &mut Order, change: &dyn Fn(&mut Order)| {
-        let expected = order.version();
-        change(order);
-        store
-            .update(order, expected, &event_of(order))
-            .await
-            .unwrap();
-    };
     let paying = |amount: i64| {
         move |order: &mut Order| {
             let draft = ordo_domain::PaymentDraft {
@@ -668,11 +662,11 @@ async fn the_overdue_filter_finds_manual_orders_not_paid_by_their_terms(store: S
     let unpaid = place(0, Some(100), true).await;
     let later = place(10, Some(300), true).await;
     let mut part_paid = place(20, Some(100), true).await;
-    change(&mut part_paid, &paying(400)).await;
+    rewrite(store, &mut part_paid, &paying(400)).await;
     let mut paid = place(30, Some(100), true).await;
-    change(&mut paid, &paying(1000)).await;
+    rewrite(store, &mut paid, &paying(1000)).await;
     let mut cancelled = place(40, Some(100), true).await;
-    change(&mut cancelled, &|o| {
+    rewrite(store, &mut cancelled, &|o| {
         let reason = ordo_domain::CancelReason::parse("never paid").unwrap();
         o.change_status(StatusChange::Cancel(reason), at(150))
             .unwrap();
