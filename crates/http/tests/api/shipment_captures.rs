@@ -157,6 +157,27 @@ async fn each_shipment_captures_its_share_and_the_last_the_rest(app: TestApp) {
 async fn completing_after_a_partial_shipment_captures_the_rest(app: TestApp) {
     let id = authorized(&app).await;
     let (first, _) = made(&app, &id, json!([{ "line": 1, "quantity": 1 }])).await;
+    // What a shipment captures is ordo's to say: a caller's `capture` is refused, naming it.
+    let before = order(&app, &id).await;
+    for response in [
+        fulfil(
+            &app,
+            &id,
+            &json!({ "lines": [{ "line": 0, "quantity": 1 }], "capture": { "amount": "0.01" } }),
+        )
+        .await,
+        move_to(
+            &app,
+            &id,
+            &first,
+            &json!({ "to": "shipped", "capture": { "amount": "0.01" } }),
+        )
+        .await,
+    ] {
+        let problem = assert_problem(response, 422, "validation").await;
+        assert_eq!(problem["errors"][0]["field"], "capture", "{problem}");
+    }
+    assert_eq!(order(&app, &id).await, before, "nothing changed");
     let shipped = ship(&app, &id, &first).await;
     let taken = cents(&shipped["capture"]["amount"]);
     assert!(taken > 0);
